@@ -1,0 +1,43 @@
+# Hand-written stub of the Rust extension; checked by `python -m mypy.stubtest medtrust._native`.
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+RISK_METRIC_NAMES: list[str]
+
+def num_threads() -> int: ...
+def _panic_for_tests() -> None: ...
+def risk_metrics(
+    confids: npt.NDArray[np.float64],
+    residuals: npt.NDArray[np.float64],
+    residuals2: npt.NDArray[np.float64] | None = None,
+    tpr: float = 0.95,
+    coverage: float = 0.95,
+    risk: float = 0.05,
+) -> dict[str, float]: ...
+def risk_curve(
+    confids: npt.NDArray[np.float64], residuals: npt.NDArray[np.float64]
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]: ...
+def calibration_errors(
+    confids: npt.NDArray[np.float64], residuals: npt.NDArray[np.float64], bins: int = 20
+) -> tuple[float, float]: ...
+def failure_nll(confids: npt.NDArray[np.float64], residuals: npt.NDArray[np.float64]) -> float: ...
+def bootstrap_risk(
+    sets: list[
+        tuple[
+            npt.NDArray[np.float64],
+            npt.NDArray[np.float64],
+            npt.NDArray[np.float64] | None,
+        ]
+    ],
+    n_resamples: int,
+    seed: int,
+    tpr: float = 0.95,
+    coverage: float = 0.95,
+    risk: float = 0.05,
+) -> npt.NDArray[np.float64]: ...

@@ -1,0 +1,92 @@
+"""Exceptions and warnings of medtrust.
+
+Every error medtrust raises on bad input is a :class:`MedtrustError`, itself a ``ValueError``
+(or additionally a ``TypeError`` for wrong types), so ``except ValueError`` keeps working. The
+Rust core maps its errors onto these classes by name (``rust/python/src/errors.rs``); a Rust
+panic surfaces as :class:`InternalError`, never as ``PanicException``.
+
+Examples
+--------
+>>> import medtrust.selective as sel
+>>> from medtrust.exceptions import EmptyInputError
+>>> try:
+...     sel.aurc([], [])
+... except EmptyInputError as e:
+...     print("empty!")
+empty!
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DTypeError",
+    "DatasetError",
+    "DeviceError",
+    "EmptyInputError",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidValueError",
+    "JudgeError",
+    "MedtrustError",
+    "MedtrustWarning",
+    "NaNInputError",
+    "ShapeMismatchError",
+    "UndefinedMetricWarning",
+]
+
+
+class MedtrustError(ValueError):
+    """Base class of every medtrust input error."""
+
+
+class EmptyInputError(MedtrustError):
+    """An input that needs at least one element is empty."""
+
+
+class ShapeMismatchError(MedtrustError):
+    """Inputs that must agree in shape, length or spacing do not."""
+
+
+class InvalidValueError(MedtrustError):
+    """Data outside its domain: residuals outside [0, 1], negative labels, ..."""
+
+
+class NaNInputError(InvalidValueError):
+    """NaN (or inf) where the chosen ``nan_policy`` does not allow it."""
+
+
+class InvalidArgumentError(MedtrustError):
+    """An option (not data) outside its allowed values."""
+
+
+class DTypeError(MedtrustError, TypeError):
+    """An input of the wrong type or dtype (e.g. float label maps)."""
+
+
+class DeviceError(MedtrustError):
+    """A tensor on a device the function does not compute on (it never copies silently)."""
+
+
+class ConfigError(MedtrustError):
+    """An invalid experiment or evaluation configuration."""
+
+
+class DatasetError(MedtrustError):
+    """A dataset folder or file that does not follow the expected layout."""
+
+
+class JudgeError(MedtrustError):
+    """The LLM judge could not be used as configured."""
+
+
+class InternalError(RuntimeError):
+    """A bug inside medtrust (a caught Rust panic). Please report it."""
+
+
+class MedtrustWarning(UserWarning):
+    """Base class of medtrust warnings."""
+
+
+class UndefinedMetricWarning(MedtrustWarning):
+    """A metric is undefined for this input (e.g. AUROC with one class) and returns NaN."""

@@ -1,0 +1,74 @@
+"""Validation shared by every selective-classification function (one place, used by all)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from medtrust._arrays import (
+    apply_nan_policy,
+    as_float_1d,
+    check_nonempty,
+    check_same_length,
+    check_unit_interval,
+)
+from medtrust.exceptions import InvalidValueError
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Validated (confids, residuals[, balanced residuals]) of one evaluation."""
+
+    confids: np.ndarray
+    residuals: np.ndarray
+    residuals_ba: np.ndarray | None
+    n_dropped: int
+    propagate_nan: bool
+
+
+def balanced_residuals(residuals: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Residuals reweighted by n / (K n_k) for class-balanced risks (K = classes present)."""
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    weights = len(labels) / (len(counts) * counts[inverse])
+    return np.ascontiguousarray(residuals * weights)
+
+
+def prepare(
+    confids: Any,
+    residuals: Any,
+    *,
+    labels: Any = None,
+    nan_policy: str = "raise",
+    check_range: bool = True,
+) -> Samples:
+    """Coerce and validate inputs, apply the NaN policy; raise before any work."""
+    c = as_float_1d(confids, "confids")
+    r = as_float_1d(residuals, "residuals")
+    arrays = {"confids": c, "residuals": r}
+    if labels is not None:
+        arrays["labels"] = as_float_1d(labels, "labels")
+    check_same_length(**arrays)
+    check_nonempty(c, "confids")
+    arrays, n_dropped, propagate = apply_nan_policy(nan_policy, **arrays)
+    c, r = arrays["confids"], arrays["residuals"]
+    check_nonempty(c, "confids (after dropping NaN)")
+    if check_range and not propagate:
+        check_unit_interval(r, "residuals")
+    r_ba = None
+    if labels is not None:
+        lab = arrays["labels"]
+        if not propagate and np.any(lab != np.round(lab)):
+            raise InvalidValueError("labels must be integer class indices")
+        r_ba = balanced_residuals(r, lab)
+    return Samples(c, r, r_ba, n_dropped, propagate)
+
+
+def require_binary(residuals: np.ndarray, what: str) -> None:
+    """Raise unless residuals are all 0 or 1."""
+    if not np.all((residuals == 0.0) | (residuals == 1.0)):
+        raise InvalidValueError(
+            f"{what} needs binary residuals (0 = correct, 1 = failure); "
+            "threshold continuous risks first"
+        )

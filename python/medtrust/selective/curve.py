@@ -1,0 +1,63 @@
+"""The risk-coverage curve in plotting order.
+
+Examples
+--------
+>>> from medtrust.selective import risk_coverage_curve
+>>> c = risk_coverage_curve([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
+>>> c.coverages.tolist(), c.generalized_risks.tolist()
+([1.0, 0.75, 0.25, 0.0], [0.5, 0.25, 0.0, 0.0])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from medtrust import _native
+from medtrust.selective._inputs import prepare
+
+__all__ = ["RiskCoverageCurve", "risk_coverage_curve"]
+
+
+@dataclass(frozen=True)
+class RiskCoverageCurve:
+    """Curve points, coverage descending from 1 to the coverage-0 end point.
+
+    ``thresholds[i]`` accepts samples with confidence >= it (``inf`` at the end point).
+    """
+
+    coverages: np.ndarray
+    selective_risks: np.ndarray
+    generalized_risks: np.ndarray
+    thresholds: np.ndarray
+
+    def to_frame(self):  # -> polars.DataFrame
+        """The points as a polars DataFrame."""
+        import polars as pl
+
+        return pl.DataFrame(
+            {
+                "coverage": self.coverages,
+                "selective_risk": self.selective_risks,
+                "generalized_risk": self.generalized_risks,
+                "threshold": self.thresholds,
+            }
+        )
+
+
+def risk_coverage_curve(
+    confids: Any, residuals: Any, *, nan_policy: str = "raise", check_range: bool = True
+) -> RiskCoverageCurve:
+    """Coverages, selective risks, generalized risks and thresholds of every curve point.
+
+    One point per distinct confidence (tie groups are accepted together) plus the coverage-0
+    end point, where the selective risk repeats its last value and the generalized risk is 0.
+    """
+    s = prepare(confids, residuals, nan_policy=nan_policy, check_range=check_range)
+    if s.propagate_nan:
+        nan = np.array([np.nan])
+        return RiskCoverageCurve(nan, nan, nan, nan)
+    cov, sr, gr, th = _native.risk_curve(s.confids, s.residuals)
+    return RiskCoverageCurve(cov, sr, gr, th)

@@ -1,0 +1,427 @@
+"""Risk-coverage metrics of selective classification (AURC, AUGRC and their family).
+
+All values come from the Rust core, computed from one grouping of the samples by confidence
+with the discrete convention of fd-shifts (tie groups accepted together, a coverage-0 end point,
+trapezoid rule), on the raw [0, 1] scale.
+
+Undefined cases
+---------------
+- empty input: :class:`~medtrust.exceptions.EmptyInputError`;
+- one sample: defined by the convention (AURC = AUGRC = its residual);
+- ties: a tie group is accepted or rejected as a whole, so results never depend on input order;
+- NaN / inf: ``nan_policy="raise"`` (default), ``"omit"`` (drop and warn with the count) or
+  ``"propagate"`` (return NaN);
+- all correct or all wrong: AURC / AUGRC are defined; AUROC and FPR@TPR return NaN with an
+  :class:`~medtrust.exceptions.UndefinedMetricWarning`;
+- residuals outside [0, 1]: error unless ``check_range=False`` (e.g. HD95 risks).
+
+Examples
+--------
+>>> from medtrust.selective import aurc, augrc, metrics
+>>> aurc([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
+0.1875
+>>> round(metrics([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1]).naurc, 4)
+0.0983
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from medtrust import _native
+from medtrust.exceptions import UndefinedMetricWarning
+from medtrust.selective._inputs import Samples, prepare, require_binary
+
+__all__ = [
+    "SelectiveMetrics",
+    "augrc",
+    "augrc_ba",
+    "augrc_optimal",
+    "aurc",
+    "aurc_ba",
+    "aurc_optimal",
+    "coverage_at_risk",
+    "eaugrc",
+    "eaurc",
+    "ece",
+    "failure_auroc",
+    "failure_nll",
+    "fpr_at_tpr",
+    "mce",
+    "metrics",
+    "naurc",
+    "selective_risk_at_coverage",
+]
+
+
+@dataclass(frozen=True)
+class SelectiveMetrics:
+    """Every risk-coverage metric of one set of samples (raw scale, lower is better unless noted).
+
+    ``failure_auroc`` (higher is better) and ``fpr_at_tpr`` are NaN for continuous residuals or
+    a single class; ``aurc_ba`` / ``augrc_ba`` are NaN without labels; ``ece``, ``mce`` and
+    ``failure_nll`` are NaN unless confidences lie in [0, 1] and residuals are binary.
+    """
+
+    aurc: float
+    augrc: float
+    aurc_optimal: float
+    augrc_optimal: float
+    eaurc: float
+    eaugrc: float
+    naurc: float
+    failure_auroc: float
+    fpr_at_tpr: float
+    selective_risk_at_coverage: float
+    coverage_at_risk: float
+    aurc_ba: float
+    augrc_ba: float
+    mean_risk: float
+    ece: float
+    mce: float
+    failure_nll: float
+    n: int
+    n_dropped: int
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain dict of every field."""
+        return asdict(self)
+
+    def scaled(self, factor: float = 1000.0) -> dict[str, float]:
+        """Areas multiplied by ``factor`` (fd-shifts displays AURC x 1000)."""
+        keys = ("aurc", "augrc", "aurc_optimal", "augrc_optimal", "eaurc", "eaugrc")
+        d = self.to_dict()
+        return {k: (v * factor if k in keys else v) for k, v in d.items()}
+
+
+_NAN_FIELDS = dict.fromkeys(_native.RISK_METRIC_NAMES, math.nan)
+
+
+def _core(s: Samples, *, tpr: float = 0.95, coverage: float = 0.95, risk: float = 0.05) -> dict:
+    if s.propagate_nan:
+        return dict(_NAN_FIELDS, n=float(len(s.confids)))
+    return _native.risk_metrics(s.confids, s.residuals, s.residuals_ba, tpr, coverage, risk)
+
+
+def _calibration(s: Samples, bins: int) -> tuple[float, float, float]:
+    """(ECE, MCE, NLL), NaN where undefined (confidences outside [0, 1], continuous risks)."""
+    c, r = s.confids, s.residuals
+    if s.propagate_nan or c.min() < 0 or c.max() > 1 or not np.all((r == 0) | (r == 1)):
+        return math.nan, math.nan, math.nan
+    e, m = _native.calibration_errors(c, r, bins)
+    return e, m, _native.failure_nll(c, r)
+
+
+def metrics(
+    confids: Any,
+    residuals: Any,
+    *,
+    labels: Any = None,
+    tpr: float = 0.95,
+    coverage: float = 0.95,
+    risk: float = 0.05,
+    bins: int = 20,
+    nan_policy: str = "raise",
+    check_range: bool = True,
+) -> SelectiveMetrics:
+    """All risk-coverage metrics at once, from a single grouping pass in Rust.
+
+    Parameters
+    ----------
+    confids, residuals
+        Confidence per sample (higher = more confident) and its residual (0/1 failure or a
+        continuous loss in [0, 1]).
+    labels
+        Class labels, enabling the class-balanced ``aurc_ba`` / ``augrc_ba``.
+    tpr, coverage, risk
+        Targets of ``fpr_at_tpr``, ``selective_risk_at_coverage`` and ``coverage_at_risk``.
+    bins
+        Equal-width bins of ECE / MCE.
+
+    Examples
+    --------
+    >>> m = metrics([0.9, 0.8, 0.7, 0.3], [0, 1, 0, 1])
+    >>> round(m.aurc, 6), m.augrc
+    (0.270833, 0.1875)
+    """
+    s = prepare(confids, residuals, labels=labels, nan_policy=nan_policy, check_range=check_range)
+    d = _core(s, tpr=tpr, coverage=coverage, risk=risk)
+    if math.isnan(d["failure_auroc"]) and not s.propagate_nan and _is_binary(s.residuals):
+        _warn_single_class("failure_auroc / fpr_at_tpr")
+    e, m, nll = _calibration(s, bins)
+    return SelectiveMetrics(
+        **{k: float(v) for k, v in d.items() if k != "n"},
+        ece=e,
+        mce=m,
+        failure_nll=nll,
+        n=len(s.confids),
+        n_dropped=s.n_dropped,
+    )
+
+
+def _is_binary(r: np.ndarray) -> bool:
+    return bool(np.all((r == 0.0) | (r == 1.0)))
+
+
+def _warn_single_class(what: str) -> None:
+    warnings.warn(
+        f"{what} is undefined with only one class (all correct or all failures); returning NaN",
+        UndefinedMetricWarning,
+        stacklevel=3,
+    )
+
+
+def _one(name: str, confids: Any, residuals: Any, **kw: Any) -> float:
+    targets = {k: kw.pop(k) for k in ("tpr", "coverage", "risk") if k in kw}
+    s = prepare(confids, residuals, **kw)
+    return float(_core(s, **targets)[name])
+
+
+def aurc(
+    confids: Any, residuals: Any, *, nan_policy: str = "raise", check_range: bool = True
+) -> float:
+    """Area under the selective-risk-coverage curve.
+
+    Examples
+    --------
+    >>> aurc([0.5] * 4, [0, 1, 0, 1])
+    0.5
+    """
+    return _one("aurc", confids, residuals, nan_policy=nan_policy, check_range=check_range)
+
+
+def augrc(
+    confids: Any, residuals: Any, *, nan_policy: str = "raise", check_range: bool = True
+) -> float:
+    """Area under the generalized-risk-coverage curve (Traub et al., 2024).
+
+    Equals (1/n^2) sum_i l_i (r_i - 1/2) with r_i the ascending mid-rank of confidence i.
+
+    Examples
+    --------
+    >>> augrc([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
+    0.15625
+    """
+    return _one("augrc", confids, residuals, nan_policy=nan_policy, check_range=check_range)
+
+
+def aurc_optimal(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+    """AURC of the oracle ranking: ``err + (1 - err) ln(1 - err)`` for binary residuals.
+
+    For continuous residuals, the AURC of confidence = -residual with one point per sample.
+
+    Examples
+    --------
+    >>> round(aurc_optimal([0.1, 0.2], [0, 1]), 6)
+    0.153426
+    """
+    return _one("aurc_optimal", confids, residuals, nan_policy=nan_policy)
+
+
+def augrc_optimal(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+    """AUGRC of the oracle ranking (``err^2 / 2`` for binary residuals).
+
+    Examples
+    --------
+    >>> augrc_optimal([0.1, 0.2], [0, 1])
+    0.125
+    """
+    return _one("augrc_optimal", confids, residuals, nan_policy=nan_policy)
+
+
+def eaurc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+    """Excess AURC, ``aurc - aurc_optimal``.
+
+    Slightly negative for a perfect ranking of binary residuals: the analytic optimum is the
+    large-n limit of the discrete one.
+
+    Examples
+    --------
+    >>> round(eaurc([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1]), 6)
+    0.034074
+    """
+    return _one("eaurc", confids, residuals, nan_policy=nan_policy)
+
+
+def eaugrc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+    """Excess AUGRC, ``augrc - augrc_optimal``.
+
+    Examples
+    --------
+    >>> eaugrc([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
+    0.03125
+    """
+    return _one("eaugrc", confids, residuals, nan_policy=nan_policy)
+
+
+def naurc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+    """Normalized AURC, ``(aurc - aurc*) / (err - aurc*)``: 0 = oracle, 1 = random.
+
+    NaN when the denominator is 0 (e.g. no failures at all).
+
+    Examples
+    --------
+    >>> round(naurc([0.9, 0.8, 0.7, 0.3], [0, 1, 0, 1]), 6)
+    0.338765
+    """
+    return _one("naurc", confids, residuals, nan_policy=nan_policy)
+
+
+def failure_auroc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+    """AUROC of separating correct (positive) from failed samples; ties count 1/2.
+
+    Binary residuals only. NaN with an :class:`UndefinedMetricWarning` when only one class is
+    present.
+
+    Examples
+    --------
+    >>> failure_auroc([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
+    0.875
+    """
+    s = prepare(confids, residuals, nan_policy=nan_policy)
+    if not s.propagate_nan:
+        require_binary(s.residuals, "failure_auroc")
+    v = float(_core(s)["failure_auroc"])
+    if math.isnan(v) and not s.propagate_nan:
+        _warn_single_class("failure_auroc")
+    return v
+
+
+def fpr_at_tpr(
+    confids: Any, residuals: Any, *, tpr: float = 0.95, nan_policy: str = "raise"
+) -> float:
+    """Smallest FPR among ROC points with TPR >= ``tpr`` (correct = positive).
+
+    Points with TPR >= tpr - 0.0005 count (0.9495 for 0.95, as fd-shifts) to absorb float
+    error. Binary residuals only; NaN with a warning for a single class.
+
+    Examples
+    --------
+    >>> fpr_at_tpr([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
+    0.5
+    """
+    s = prepare(confids, residuals, nan_policy=nan_policy)
+    if not s.propagate_nan:
+        require_binary(s.residuals, "fpr_at_tpr")
+    v = float(_core(s, tpr=tpr)["fpr_at_tpr"])
+    if math.isnan(v) and not s.propagate_nan:
+        _warn_single_class("fpr_at_tpr")
+    return v
+
+
+def selective_risk_at_coverage(
+    confids: Any, residuals: Any, coverage: float, *, nan_policy: str = "raise"
+) -> float:
+    """Minimum selective risk over curve points with coverage >= ``coverage``.
+
+    Examples
+    --------
+    >>> selective_risk_at_coverage([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1], 0.5)
+    0.3333333333333333
+    """
+    return _one(
+        "selective_risk_at_coverage",
+        confids,
+        residuals,
+        coverage=coverage,
+        nan_policy=nan_policy,
+        check_range=False,
+    )
+
+
+def coverage_at_risk(
+    confids: Any, residuals: Any, risk: float, *, nan_policy: str = "raise"
+) -> float:
+    """Maximum coverage over curve points with selective risk <= ``risk`` (NaN when none).
+
+    Examples
+    --------
+    >>> coverage_at_risk([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1], 0.4)
+    0.75
+    """
+    return _one(
+        "coverage_at_risk",
+        confids,
+        residuals,
+        risk=risk,
+        nan_policy=nan_policy,
+        check_range=False,
+    )
+
+
+def aurc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: str = "raise") -> float:
+    """Class-balanced AURC: residuals reweighted by n / (K n_k) for the sample's class k.
+
+    Examples
+    --------
+    >>> aurc_ba([0.9, 0.8, 0.7, 0.3], [0, 0, 1, 1], [0, 0, 1, 1])
+    0.14583333333333331
+    """
+    s = prepare(confids, residuals, labels=labels, nan_policy=nan_policy)
+    return float(_core(s)["aurc_ba"])
+
+
+def augrc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: str = "raise") -> float:
+    """Class-balanced AUGRC (see :func:`aurc_ba`).
+
+    Examples
+    --------
+    >>> augrc_ba([0.9, 0.8, 0.7, 0.3], [0, 0, 1, 1], [0, 0, 1, 1])
+    0.125
+    """
+    s = prepare(confids, residuals, labels=labels, nan_policy=nan_policy)
+    return float(_core(s)["augrc_ba"])
+
+
+def _calib(confids: Any, residuals: Any, nan_policy: str) -> Samples:
+    s = prepare(confids, residuals, nan_policy=nan_policy)
+    if not s.propagate_nan:
+        from medtrust._arrays import check_unit_interval
+
+        check_unit_interval(s.confids, "confids (as probabilities of being correct)")
+    return s
+
+
+def ece(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: str = "raise") -> float:
+    """Expected calibration error with ``bins`` equal-width confidence bins.
+
+    Examples
+    --------
+    >>> round(ece([0.9, 0.2], [0, 0]), 6)
+    0.45
+    """
+    s = _calib(confids, residuals, nan_policy)
+    return (
+        math.nan if s.propagate_nan else _native.calibration_errors(s.confids, s.residuals, bins)[0]
+    )
+
+
+def mce(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: str = "raise") -> float:
+    """Maximum calibration error over non-empty bins.
+
+    Examples
+    --------
+    >>> round(mce([0.9, 0.2], [0, 0]), 6)
+    0.8
+    """
+    s = _calib(confids, residuals, nan_policy)
+    return (
+        math.nan if s.propagate_nan else _native.calibration_errors(s.confids, s.residuals, bins)[1]
+    )
+
+
+def failure_nll(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+    """NLL of the failure labels with confidence as P(correct), clipped to [1e-12, 1 - 1e-12].
+
+    Examples
+    --------
+    >>> round(failure_nll([0.5], [1]), 6)
+    0.693147
+    """
+    s = _calib(confids, residuals, nan_policy)
+    return math.nan if s.propagate_nan else _native.failure_nll(s.confids, s.residuals)

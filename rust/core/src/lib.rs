@@ -1,0 +1,20 @@
+//! medtrust-core: the pure-Rust kernels behind medtrust.
+//!
+//! No PyO3 here: every kernel takes slices, returns [`Result`], and is testable with plain
+//! `cargo test`. The Python bindings (crate `medtrust-python`) only parse arguments, release the
+//! GIL and map [`CoreError`] to Python exceptions.
+//!
+//! Modules are named after the job of their kernels:
+//! - [`risk`]: risk-coverage curves and the selective-classification metric family;
+//! - [`bootstrap`]: (paired) bootstrap of those metrics via multiplicity vectors;
+//! - [`rng`]: the small, seedable generator every stochastic kernel uses;
+//! - [`parallel`]: the lazily built rayon pool sized by `MEDTRUST_NUM_THREADS`.
+
+pub mod bootstrap;
+pub mod calibration;
+pub mod error;
+pub mod parallel;
+pub mod risk;
+pub mod rng;
+
+pub use error::{CoreError, Result};

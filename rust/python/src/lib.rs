@@ -1,0 +1,35 @@
+//! `medtrust._native`: thin PyO3 bindings over `medtrust-core`.
+//!
+//! One file per core module. Each binding borrows its numpy inputs without copying, releases
+//! the GIL around the kernel with [`errors::run`], and maps core errors to the exception classes
+//! of `medtrust.exceptions`. No maths lives here.
+
+use pyo3::prelude::*;
+
+mod bootstrap;
+mod errors;
+mod risk;
+
+/// Threads the kernels use (`MEDTRUST_NUM_THREADS`, default all cores; 1 in a forked child).
+#[pyfunction]
+fn num_threads() -> usize {
+    medtrust_core::parallel::num_threads()
+}
+
+/// Trigger a Rust panic inside a kernel (tests prove it surfaces as `InternalError`).
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
+    errors::run(py, || -> medtrust_core::Result<()> {
+        panic!("deliberate test panic")
+    })
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    risk::register(m)?;
+    bootstrap::register(m)?;
+    Ok(())
+}

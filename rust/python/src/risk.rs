@@ -1,0 +1,98 @@
+//! Bindings of `medtrust_core::risk` and `medtrust_core::calibration`.
+
+use crate::errors::{run, slice};
+use medtrust_core::{calibration, risk};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// All risk-coverage metrics from one grouping pass; returns a dict keyed by metric name.
+#[pyfunction]
+#[pyo3(signature = (confids, residuals, residuals2=None, tpr=0.95, coverage=0.95, risk=0.05))]
+fn risk_metrics<'py>(
+    py: Python<'py>,
+    confids: PyReadonlyArray1<'py, f64>,
+    residuals: PyReadonlyArray1<'py, f64>,
+    residuals2: Option<PyReadonlyArray1<'py, f64>>,
+    tpr: f64,
+    coverage: f64,
+    risk: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let c = slice(py, &confids, "confids")?;
+    let r = slice(py, &residuals, "residuals")?;
+    let r2 = match &residuals2 {
+        Some(a) => Some(slice(py, a, "residuals2")?),
+        None => None,
+    };
+    let t = risk::Targets {
+        tpr,
+        coverage,
+        risk,
+    };
+    let m = run(py, || risk::risk_metrics(c, r, r2, t))?;
+    let d = PyDict::new(py);
+    for (name, v) in risk::METRIC_NAMES.iter().zip(m.to_array()) {
+        d.set_item(*name, v)?;
+    }
+    Ok(d)
+}
+
+type CurveArrays<'py> = (
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+);
+
+/// (coverages, selective_risks, generalized_risks, thresholds), coverage descending.
+#[pyfunction]
+fn risk_curve<'py>(
+    py: Python<'py>,
+    confids: PyReadonlyArray1<'py, f64>,
+    residuals: PyReadonlyArray1<'py, f64>,
+) -> PyResult<CurveArrays<'py>> {
+    let c = slice(py, &confids, "confids")?;
+    let r = slice(py, &residuals, "residuals")?;
+    let cv = run(py, || risk::risk_coverage_curve(c, r))?;
+    Ok((
+        cv.coverages.into_pyarray(py),
+        cv.selective_risks.into_pyarray(py),
+        cv.generalized_risks.into_pyarray(py),
+        cv.thresholds.into_pyarray(py),
+    ))
+}
+
+/// (ECE, MCE) with `bins` equal-width bins.
+#[pyfunction]
+#[pyo3(signature = (confids, residuals, bins=20))]
+fn calibration_errors<'py>(
+    py: Python<'py>,
+    confids: PyReadonlyArray1<'py, f64>,
+    residuals: PyReadonlyArray1<'py, f64>,
+    bins: usize,
+) -> PyResult<(f64, f64)> {
+    let c = slice(py, &confids, "confids")?;
+    let r = slice(py, &residuals, "residuals")?;
+    run(py, || calibration::calibration_errors(c, r, bins))
+}
+
+/// Failure NLL of the confidences as P(correct).
+#[pyfunction]
+fn failure_nll<'py>(
+    py: Python<'py>,
+    confids: PyReadonlyArray1<'py, f64>,
+    residuals: PyReadonlyArray1<'py, f64>,
+) -> PyResult<f64> {
+    let c = slice(py, &confids, "confids")?;
+    let r = slice(py, &residuals, "residuals")?;
+    run(py, || calibration::failure_nll(c, r))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("RISK_METRIC_NAMES", risk::METRIC_NAMES.to_vec())?;
+    m.add_function(wrap_pyfunction!(risk_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(risk_curve, m)?)?;
+    m.add_function(wrap_pyfunction!(calibration_errors, m)?)?;
+    m.add_function(wrap_pyfunction!(failure_nll, m)?)?;
+    Ok(())
+}
