@@ -1,0 +1,1 @@
+"""Command-line interface: ``medtrust <job> <command> ...`` (see ``medtrust --help``)."""

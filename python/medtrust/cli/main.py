@@ -1,0 +1,59 @@
+"""Entry point of the ``medtrust`` command.
+
+Each job registers its subcommands from its own module (``register(subparsers)``), so adding a
+job is one line in :data:`COMMAND_MODULES`.
+
+Examples
+--------
+>>> from medtrust.cli.main import build_parser
+>>> build_parser().prog
+'medtrust'
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from medtrust.exceptions import MedtrustError
+
+#: Modules that each define ``register(subparsers)``; their parsers set ``func(args) -> int``.
+COMMAND_MODULES: list[str] = [
+    "medtrust.cli.demo",
+    "medtrust.cli.selective",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every job's subcommands."""
+    from medtrust import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="medtrust", description="How far to trust a medical-imaging model."
+    )
+    parser.add_argument("--version", action="version", version=f"medtrust {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (2 for invalid input, with a one-line message)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except MedtrustError as e:
+        print(f"medtrust: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
