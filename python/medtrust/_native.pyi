@@ -14,6 +14,7 @@ def risk_metrics(
     tpr: float = 0.95,
     coverage: float = 0.95,
     risk: float = 0.05,
+    bins: int = 20,
 ) -> dict[str, float]: ...
 def risk_curve(
     confids: npt.NDArray[np.float64], residuals: npt.NDArray[np.float64]
@@ -23,10 +24,7 @@ def risk_curve(
     npt.NDArray[np.float64],
     npt.NDArray[np.float64],
 ]: ...
-def calibration_errors(
-    confids: npt.NDArray[np.float64], residuals: npt.NDArray[np.float64], bins: int = 20
-) -> tuple[float, float]: ...
-def failure_nll(confids: npt.NDArray[np.float64], residuals: npt.NDArray[np.float64]) -> float: ...
+def describe(x: npt.NDArray[np.float64]) -> tuple[int, float, float, bool]: ...
 def bootstrap_risk(
     sets: list[
         tuple[
@@ -40,4 +38,5 @@ def bootstrap_risk(
     tpr: float = 0.95,
     coverage: float = 0.95,
     risk: float = 0.05,
+    bins: int = 20,
 ) -> npt.NDArray[np.float64]: ...

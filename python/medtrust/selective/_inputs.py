@@ -7,9 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from medtrust import _native
 from medtrust._arrays import (
+    NAN_POLICIES,
     apply_nan_policy,
     as_float_1d,
+    check_choice,
     check_nonempty,
     check_same_length,
     check_unit_interval,
@@ -26,6 +29,9 @@ class Samples:
     residuals_ba: np.ndarray | None
     n_dropped: int
     propagate_nan: bool
+    binary: bool
+    conf_min: float
+    conf_max: float
 
 
 def balanced_residuals(residuals: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -51,10 +57,16 @@ def prepare(
         arrays["labels"] = as_float_1d(labels, "labels")
     check_same_length(**arrays)
     check_nonempty(c, "confids")
-    arrays, n_dropped, propagate = apply_nan_policy(nan_policy, **arrays)
-    c, r = arrays["confids"], arrays["residuals"]
-    check_nonempty(c, "confids (after dropping NaN)")
-    if check_range and not propagate:
+    check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+    # One fused native pass per array instead of several numpy passes (matters at n = 10^7).
+    dc, dr = _native.describe(c), _native.describe(r)
+    n_dropped, propagate = 0, False
+    if dc[0] or dr[0] or ("labels" in arrays and not np.isfinite(arrays["labels"]).all()):
+        arrays, n_dropped, propagate = apply_nan_policy(nan_policy, **arrays)
+        c, r = arrays["confids"], arrays["residuals"]
+        check_nonempty(c, "confids (after dropping NaN)")
+        dc, dr = _native.describe(c), _native.describe(r)
+    if check_range and not propagate and (dr[1] < 0.0 or dr[2] > 1.0):
         check_unit_interval(r, "residuals")
     r_ba = None
     if labels is not None:
@@ -62,12 +74,12 @@ def prepare(
         if not propagate and np.any(lab != np.round(lab)):
             raise InvalidValueError("labels must be integer class indices")
         r_ba = balanced_residuals(r, lab)
-    return Samples(c, r, r_ba, n_dropped, propagate)
+    return Samples(c, r, r_ba, n_dropped, propagate, bool(dr[3]), float(dc[1]), float(dc[2]))
 
 
-def require_binary(residuals: np.ndarray, what: str) -> None:
-    """Raise unless residuals are all 0 or 1."""
-    if not np.all((residuals == 0.0) | (residuals == 1.0)):
+def require_binary(s: Samples, what: str) -> None:
+    """Raise unless residuals are all 0 or 1 (no-op when NaN propagates)."""
+    if not s.propagate_nan and not s.binary:
         raise InvalidValueError(
             f"{what} needs binary residuals (0 = correct, 1 = failure); "
             "threshold continuous risks first"

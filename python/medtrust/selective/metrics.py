@@ -31,10 +31,9 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-
 from medtrust import _native
-from medtrust.exceptions import UndefinedMetricWarning
+from medtrust._arrays import check_unit_interval
+from medtrust.exceptions import InvalidArgumentError, UndefinedMetricWarning
 from medtrust.selective._inputs import Samples, prepare, require_binary
 
 __all__ = [
@@ -102,19 +101,17 @@ class SelectiveMetrics:
 _NAN_FIELDS = dict.fromkeys(_native.RISK_METRIC_NAMES, math.nan)
 
 
-def _core(s: Samples, *, tpr: float = 0.95, coverage: float = 0.95, risk: float = 0.05) -> dict:
+def _core(
+    s: Samples,
+    *,
+    tpr: float = 0.95,
+    coverage: float = 0.95,
+    risk: float = 0.05,
+    bins: int = 20,
+) -> dict:
     if s.propagate_nan:
         return dict(_NAN_FIELDS, n=float(len(s.confids)))
-    return _native.risk_metrics(s.confids, s.residuals, s.residuals_ba, tpr, coverage, risk)
-
-
-def _calibration(s: Samples, bins: int) -> tuple[float, float, float]:
-    """(ECE, MCE, NLL), NaN where undefined (confidences outside [0, 1], continuous risks)."""
-    c, r = s.confids, s.residuals
-    if s.propagate_nan or c.min() < 0 or c.max() > 1 or not np.all((r == 0) | (r == 1)):
-        return math.nan, math.nan, math.nan
-    e, m = _native.calibration_errors(c, r, bins)
-    return e, m, _native.failure_nll(c, r)
+    return _native.risk_metrics(s.confids, s.residuals, s.residuals_ba, tpr, coverage, risk, bins)
 
 
 def metrics(
@@ -150,22 +147,16 @@ def metrics(
     (0.270833, 0.1875)
     """
     s = prepare(confids, residuals, labels=labels, nan_policy=nan_policy, check_range=check_range)
-    d = _core(s, tpr=tpr, coverage=coverage, risk=risk)
-    if math.isnan(d["failure_auroc"]) and not s.propagate_nan and _is_binary(s.residuals):
+    if bins < 1:
+        raise InvalidArgumentError(f"bins must be >= 1, got {bins}")
+    d = _core(s, tpr=tpr, coverage=coverage, risk=risk, bins=bins)
+    if math.isnan(d["failure_auroc"]) and not s.propagate_nan and s.binary:
         _warn_single_class("failure_auroc / fpr_at_tpr")
-    e, m, nll = _calibration(s, bins)
     return SelectiveMetrics(
         **{k: float(v) for k, v in d.items() if k != "n"},
-        ece=e,
-        mce=m,
-        failure_nll=nll,
         n=len(s.confids),
         n_dropped=s.n_dropped,
     )
-
-
-def _is_binary(r: np.ndarray) -> bool:
-    return bool(np.all((r == 0.0) | (r == 1.0)))
 
 
 def _warn_single_class(what: str) -> None:
@@ -284,8 +275,7 @@ def failure_auroc(confids: Any, residuals: Any, *, nan_policy: str = "raise") ->
     0.875
     """
     s = prepare(confids, residuals, nan_policy=nan_policy)
-    if not s.propagate_nan:
-        require_binary(s.residuals, "failure_auroc")
+    require_binary(s, "failure_auroc")
     v = float(_core(s)["failure_auroc"])
     if math.isnan(v) and not s.propagate_nan:
         _warn_single_class("failure_auroc")
@@ -306,8 +296,7 @@ def fpr_at_tpr(
     0.5
     """
     s = prepare(confids, residuals, nan_policy=nan_policy)
-    if not s.propagate_nan:
-        require_binary(s.residuals, "fpr_at_tpr")
+    require_binary(s, "fpr_at_tpr")
     v = float(_core(s, tpr=tpr)["fpr_at_tpr"])
     if math.isnan(v) and not s.propagate_nan:
         _warn_single_class("fpr_at_tpr")
@@ -378,27 +367,27 @@ def augrc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: str = "ra
     return float(_core(s)["augrc_ba"])
 
 
-def _calib(confids: Any, residuals: Any, nan_policy: str) -> Samples:
+def _calibration(name: str, confids: Any, residuals: Any, bins: int, nan_policy: str) -> float:
     s = prepare(confids, residuals, nan_policy=nan_policy)
-    if not s.propagate_nan:
-        from medtrust._arrays import check_unit_interval
-
+    if not s.propagate_nan and (s.conf_min < 0.0 or s.conf_max > 1.0):
         check_unit_interval(s.confids, "confids (as probabilities of being correct)")
-    return s
+    if bins < 1:
+        raise InvalidArgumentError(f"bins must be >= 1, got {bins}")
+    return float(_core(s, bins=bins)[name])
 
 
 def ece(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: str = "raise") -> float:
-    """Expected calibration error with ``bins`` equal-width confidence bins.
+    """Expected calibration error with ``bins`` equal-width confidence bins over [0, 1].
+
+    Bin b holds confidences in [b/bins, (b+1)/bins) (the last includes 1); a bin's accuracy is
+    1 - its mean residual. Confidences must lie in [0, 1].
 
     Examples
     --------
     >>> round(ece([0.9, 0.2], [0, 0]), 6)
     0.45
     """
-    s = _calib(confids, residuals, nan_policy)
-    return (
-        math.nan if s.propagate_nan else _native.calibration_errors(s.confids, s.residuals, bins)[0]
-    )
+    return _calibration("ece", confids, residuals, bins, nan_policy)
 
 
 def mce(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: str = "raise") -> float:
@@ -409,10 +398,7 @@ def mce(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: str = "rais
     >>> round(mce([0.9, 0.2], [0, 0]), 6)
     0.8
     """
-    s = _calib(confids, residuals, nan_policy)
-    return (
-        math.nan if s.propagate_nan else _native.calibration_errors(s.confids, s.residuals, bins)[1]
-    )
+    return _calibration("mce", confids, residuals, bins, nan_policy)
 
 
 def failure_nll(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
@@ -423,5 +409,4 @@ def failure_nll(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> f
     >>> round(failure_nll([0.5], [1]), 6)
     0.693147
     """
-    s = _calib(confids, residuals, nan_policy)
-    return math.nan if s.propagate_nan else _native.failure_nll(s.confids, s.residuals)
+    return _calibration("failure_nll", confids, residuals, 20, nan_policy)

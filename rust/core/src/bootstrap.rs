@@ -133,6 +133,7 @@ pub fn bootstrap_metrics(
                 }
             };
             let m = metrics_from_counts(
+                &s.groups.conf,
                 count,
                 sum,
                 s.res2.map(|_| &sum2[..]),

@@ -12,6 +12,7 @@
 
 pub mod bootstrap;
 pub mod calibration;
+pub mod describe;
 pub mod error;
 pub mod parallel;
 pub mod risk;

@@ -11,6 +11,7 @@
 //! parallel sort of (key, index) pairs. Chunks have a fixed size and are merged in order, so
 //! floating sums, and therefore results, do not depend on the number of threads.
 
+use crate::calibration::calibration_from_groups;
 use crate::error::{CoreError, Result};
 use crate::parallel;
 use rayon::prelude::*;
@@ -396,6 +397,8 @@ pub struct Targets {
     pub coverage: f64,
     /// Risk for `coverage_at_risk`.
     pub risk: f64,
+    /// Equal-width bins of ECE / MCE.
+    pub bins: usize,
 }
 
 impl Default for Targets {
@@ -404,12 +407,13 @@ impl Default for Targets {
             tpr: 0.95,
             coverage: 0.95,
             risk: 0.05,
+            bins: 20,
         }
     }
 }
 
 /// Names of [`RiskMetrics::to_array`]'s entries, in order.
-pub const METRIC_NAMES: [&str; 15] = [
+pub const METRIC_NAMES: [&str; 18] = [
     "aurc",
     "augrc",
     "aurc_optimal",
@@ -424,6 +428,9 @@ pub const METRIC_NAMES: [&str; 15] = [
     "aurc_ba",
     "augrc_ba",
     "mean_risk",
+    "ece",
+    "mce",
+    "failure_nll",
     "n",
 ];
 
@@ -449,12 +456,18 @@ pub struct RiskMetrics {
     /// NaN without secondary residuals.
     pub augrc_ba: f64,
     pub mean_risk: f64,
+    /// NaN when a confidence lies outside [0, 1].
+    pub ece: f64,
+    /// NaN when a confidence lies outside [0, 1].
+    pub mce: f64,
+    /// NaN when a confidence lies outside [0, 1].
+    pub failure_nll: f64,
     pub n: f64,
 }
 
 impl RiskMetrics {
     /// Values in the order of [`METRIC_NAMES`].
-    pub fn to_array(&self) -> [f64; 15] {
+    pub fn to_array(&self) -> [f64; 18] {
         [
             self.aurc,
             self.augrc,
@@ -470,6 +483,9 @@ impl RiskMetrics {
             self.aurc_ba,
             self.augrc_ba,
             self.mean_risk,
+            self.ece,
+            self.mce,
+            self.failure_nll,
             self.n,
         ]
     }
@@ -607,6 +623,7 @@ pub fn working_points(count: &[f64], sum: &[f64], target_cov: f64, risk: f64) ->
 
 /// Every metric from grouped data. `optimal` is (AURC*, AUGRC*) of the oracle ranking.
 pub fn metrics_from_counts(
+    conf: &[f64],
     count: &[f64],
     sum: &[f64],
     sum2: Option<&[f64]>,
@@ -629,6 +646,7 @@ pub fn metrics_from_counts(
         None => (f64::NAN, f64::NAN),
     };
     let denom = err - ao;
+    let (ece, mce, failure_nll) = calibration_from_groups(conf, count, sum, t.bins);
     RiskMetrics {
         aurc,
         augrc,
@@ -648,6 +666,9 @@ pub fn metrics_from_counts(
         aurc_ba,
         augrc_ba,
         mean_risk: err,
+        ece,
+        mce,
+        failure_nll,
         n,
     }
 }
@@ -680,6 +701,7 @@ pub fn risk_metrics(
         optimal_continuous(&sorted_residuals(res), None)
     };
     Ok(metrics_from_counts(
+        &g.conf,
         &g.count,
         &g.sum,
         g.sum2.as_deref(),

@@ -16,7 +16,7 @@ type SetArrays<'py> = (
 /// Paired bootstrap: `sets` is a list of (confids, residuals, residuals2 or None). Returns an
 /// array [n_resamples, len(sets), len(RISK_METRIC_NAMES)].
 #[pyfunction]
-#[pyo3(signature = (sets, n_resamples, seed, tpr=0.95, coverage=0.95, risk=0.05))]
+#[pyo3(signature = (sets, n_resamples, seed, tpr=0.95, coverage=0.95, risk=0.05, bins=20))]
 fn bootstrap_risk<'py>(
     py: Python<'py>,
     sets: Vec<SetArrays<'py>>,
@@ -25,6 +25,7 @@ fn bootstrap_risk<'py>(
     tpr: f64,
     coverage: f64,
     risk: f64,
+    bins: usize,
 ) -> PyResult<Bound<'py, PyArray3<f64>>> {
     let mut views = Vec::with_capacity(sets.len());
     for (c, r, r2) in &sets {
@@ -38,6 +39,7 @@ fn bootstrap_risk<'py>(
         tpr,
         coverage,
         risk,
+        bins,
     };
     let k = views.len();
     let flat = run(py, || {

@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod bootstrap;
+mod describe;
 mod errors;
 mod risk;
 
@@ -31,5 +32,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     risk::register(m)?;
     bootstrap::register(m)?;
+    describe::register(m)?;
     Ok(())
 }

@@ -1,14 +1,14 @@
-//! Bindings of `medtrust_core::risk` and `medtrust_core::calibration`.
+//! Bindings of `medtrust_core::risk` (calibration metrics come with it, from the same groups).
 
 use crate::errors::{run, slice};
-use medtrust_core::{calibration, risk};
+use medtrust_core::risk;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 /// All risk-coverage metrics from one grouping pass; returns a dict keyed by metric name.
 #[pyfunction]
-#[pyo3(signature = (confids, residuals, residuals2=None, tpr=0.95, coverage=0.95, risk=0.05))]
+#[pyo3(signature = (confids, residuals, residuals2=None, tpr=0.95, coverage=0.95, risk=0.05, bins=20))]
 fn risk_metrics<'py>(
     py: Python<'py>,
     confids: PyReadonlyArray1<'py, f64>,
@@ -17,6 +17,7 @@ fn risk_metrics<'py>(
     tpr: f64,
     coverage: f64,
     risk: f64,
+    bins: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let c = slice(py, &confids, "confids")?;
     let r = slice(py, &residuals, "residuals")?;
@@ -28,6 +29,7 @@ fn risk_metrics<'py>(
         tpr,
         coverage,
         risk,
+        bins,
     };
     let m = run(py, || risk::risk_metrics(c, r, r2, t))?;
     let d = PyDict::new(py);
@@ -62,37 +64,9 @@ fn risk_curve<'py>(
     ))
 }
 
-/// (ECE, MCE) with `bins` equal-width bins.
-#[pyfunction]
-#[pyo3(signature = (confids, residuals, bins=20))]
-fn calibration_errors<'py>(
-    py: Python<'py>,
-    confids: PyReadonlyArray1<'py, f64>,
-    residuals: PyReadonlyArray1<'py, f64>,
-    bins: usize,
-) -> PyResult<(f64, f64)> {
-    let c = slice(py, &confids, "confids")?;
-    let r = slice(py, &residuals, "residuals")?;
-    run(py, || calibration::calibration_errors(c, r, bins))
-}
-
-/// Failure NLL of the confidences as P(correct).
-#[pyfunction]
-fn failure_nll<'py>(
-    py: Python<'py>,
-    confids: PyReadonlyArray1<'py, f64>,
-    residuals: PyReadonlyArray1<'py, f64>,
-) -> PyResult<f64> {
-    let c = slice(py, &confids, "confids")?;
-    let r = slice(py, &residuals, "residuals")?;
-    run(py, || calibration::failure_nll(c, r))
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RISK_METRIC_NAMES", risk::METRIC_NAMES.to_vec())?;
     m.add_function(wrap_pyfunction!(risk_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(risk_curve, m)?)?;
-    m.add_function(wrap_pyfunction!(calibration_errors, m)?)?;
-    m.add_function(wrap_pyfunction!(failure_nll, m)?)?;
     Ok(())
 }
