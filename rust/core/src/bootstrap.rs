@@ -18,7 +18,8 @@ use rayon::prelude::*;
 pub struct Prepared<'a> {
     groups: Groups,
     ids: Vec<u32>,
-    res: &'a [f64],
+    /// (group index, residual) per sample: one memory access per draw in the hot loop.
+    packed: Vec<(u32, f64)>,
     res2: Option<&'a [f64]>,
     /// Continuous residuals only: ascending order of residuals and each sample's rank in it.
     sorted: Option<(Vec<f64>, Vec<u32>)>,
@@ -43,10 +44,11 @@ impl<'a> Prepared<'a> {
             let vals = order.iter().map(|&i| res[i as usize]).collect();
             Some((vals, rank))
         };
+        let packed = ids.iter().zip(res).map(|(&g, &r)| (g, r)).collect();
         Ok(Prepared {
             groups,
             ids,
-            res,
+            packed,
             res2,
             sorted,
         })
@@ -113,9 +115,9 @@ pub fn bootstrap_metrics(
             sum.fill(0.0);
             sum2.fill(0.0);
             for &d in &scratch.draws {
-                let g = s.ids[d as usize] as usize;
-                count[g] += 1.0;
-                sum[g] += s.res[d as usize];
+                let (g, r) = s.packed[d as usize];
+                count[g as usize] += 1.0;
+                sum[g as usize] += r;
             }
             if let Some(r2) = s.res2 {
                 for &d in &scratch.draws {
