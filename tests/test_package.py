@@ -10,8 +10,9 @@ from medtrust.exceptions import InternalError, MedtrustError
 
 
 def test_version_matches_cargo_workspace():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     root = Path(__file__).resolve().parents[1]
     cargo = tomllib.loads((root / "Cargo.toml").read_text())

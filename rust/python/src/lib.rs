@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 mod bootstrap;
 mod errors;
 mod risk;
+mod uncertainty;
 
 /// Threads the kernels use (`MEDTRUST_NUM_THREADS`, default all cores; 1 in a forked child).
 #[pyfunction]
@@ -31,5 +32,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     risk::register(m)?;
     bootstrap::register(m)?;
+    uncertainty::register(m)?;
     Ok(())
 }
