@@ -70,7 +70,7 @@ def test_nan_policy_omit_reports_count_and_propagate_returns_nan():
     p = sel.metrics(conf, res, nan_policy="propagate")
     assert np.isnan(p.aurc) and np.isnan(p.augrc)
     assert np.isnan(sel.aurc(conf, res, nan_policy="propagate"))
-    with pytest.raises(EmptyInputError):
+    with pytest.raises(EmptyInputError), pytest.warns(MedtrustWarning):
         sel.aurc([np.nan], [1], nan_policy="omit")
 
 

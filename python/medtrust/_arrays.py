@@ -150,3 +150,23 @@ def check_unit_interval(a: np.ndarray, name: str) -> None:
             f"{name} must lie in [0, 1] (got min {a.min():.4g}, max {a.max():.4g}); "
             "pass check_range=False for unbounded risks such as HD95"
         )
+
+
+def as_prob_array(x: Any, name: str, *, min_ndim: int = 2) -> np.ndarray:
+    """A C-contiguous float32 or float16 array of probabilities ``[C, *spatial]``.
+
+    float16 and float32 pass through without a copy when contiguous; float64 is converted to
+    float32 (a copy of this one array). Integer, boolean and complex inputs are refused, and so
+    are arrays with fewer than ``min_ndim`` axes or no elements.
+    """
+    a = to_numpy(x, name)
+    if a.dtype not in (np.float16, np.float32, np.float64):
+        raise DTypeError(f"{name} must hold float16 or float32 probabilities, got dtype {a.dtype}")
+    if a.ndim < min_ndim:
+        raise ShapeMismatchError(
+            f"{name} must have shape [C, *spatial] (at least {min_ndim} axes), got {a.shape}"
+        )
+    check_nonempty(a, name)
+    if a.dtype == np.float64:
+        return np.ascontiguousarray(a, dtype=np.float32)
+    return np.ascontiguousarray(a)

@@ -40,3 +40,19 @@ def bootstrap_risk(
     risk: float = 0.05,
     bins: int = 20,
 ) -> npt.NDArray[np.float64]: ...
+
+# --- uncertainty (streaming ensemble accumulator; shared by failure detection and AL) ---
+def uncertainty_accumulate(
+    sum_p: npt.NDArray[np.float32],
+    sum_ent: npt.NDArray[np.float32],
+    probs: npt.NDArray[np.float32] | npt.NDArray[np.float16],
+    n_classes: int,
+    sum_tol: float | None = None,
+) -> None: ...
+def uncertainty_maps(
+    sum_p: npt.NDArray[np.float32],
+    sum_ent: npt.NDArray[np.float32],
+    n_classes: int,
+    n_members: int,
+    kinds: list[tuple[str, int | None]],
+) -> npt.NDArray[np.float32]: ...

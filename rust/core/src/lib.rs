@@ -8,7 +8,8 @@
 //! - [`risk`]: risk-coverage curves and the selective-classification metric family;
 //! - [`bootstrap`]: (paired) bootstrap of those metrics via multiplicity vectors;
 //! - [`rng`]: the small, seedable generator every stochastic kernel uses;
-//! - [`parallel`]: the lazily built rayon pool sized by `MEDTRUST_NUM_THREADS`.
+//! - [`parallel`]: the lazily built rayon pool sized by `MEDTRUST_NUM_THREADS`;
+//! - [`uncertainty`]: streaming ensemble uncertainty maps (PE, EE, BALD, ClaSP's U_c).
 
 pub mod bootstrap;
 pub mod calibration;
@@ -17,5 +18,6 @@ pub mod error;
 pub mod parallel;
 pub mod risk;
 pub mod rng;
+pub mod uncertainty;
 
 pub use error::{CoreError, Result};

@@ -66,3 +66,8 @@ pub fn slice<'a, T: numpy::Element>(
         )
     })
 }
+
+/// An `InvalidArgumentError` with `msg` (for binding-level argument checks).
+pub fn invalid_argument(py: Python<'_>, msg: String) -> PyErr {
+    raise(py, "InvalidArgumentError", msg)
+}

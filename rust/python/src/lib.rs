@@ -10,6 +10,7 @@ mod bootstrap;
 mod describe;
 mod errors;
 mod risk;
+mod uncertainty;
 
 /// Threads the kernels use (`MEDTRUST_NUM_THREADS`, default all cores; 1 in a forked child).
 #[pyfunction]
@@ -33,5 +34,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     risk::register(m)?;
     bootstrap::register(m)?;
     describe::register(m)?;
+    uncertainty::register(m)?;
     Ok(())
 }

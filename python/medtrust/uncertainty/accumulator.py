@@ -1,0 +1,358 @@
+"""Streaming ensemble uncertainty over members fed one at a time.
+
+:class:`EnsembleAccumulator` keeps the running sum of softmax probabilities ``[C, *spatial]``
+and the running sum of per-member entropies ``[*spatial]`` (both float32), so memory is about
+(C + 1) x voxels floats whatever the number of members M. numpy arrays and CPU torch tensors
+go to the Rust core (parallel, GIL released, no copy of contiguous float16/float32 input); CUDA
+tensors are accumulated with the same maths in torch on their device (no host copy).
+
+Natural log, 0 log 0 = 0. With p_bar the mean of the members' probabilities:
+
+- predictive entropy (PE) ``H(p_bar) = -sum_c p_bar log p_bar``
+- expected entropy (EE) ``mean_m H(p_m)``
+- mutual information (BALD) ``PE - EE`` (clipped at 0 against rounding)
+- ClaSP's class-weighted entropy ``U_c = H(p_bar) * p_bar(c)``
+
+Examples
+--------
+>>> import numpy as np
+>>> from medtrust.uncertainty import EnsembleAccumulator
+>>> acc = EnsembleAccumulator()
+>>> acc.add(np.array([[0.9, 0.5], [0.1, 0.5]], dtype=np.float32))
+>>> acc.add(np.array([[0.1, 0.5], [0.9, 0.5]], dtype=np.float32))
+>>> acc.n_members, acc.mean_probs().tolist()
+(2, [[0.5, 0.5], [0.5, 0.5]])
+>>> np.round(acc.mutual_information().astype(float), 4).tolist()
+[0.3681, 0.0]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+
+from medtrust import _native
+from medtrust._arrays import as_prob_array, is_cuda_tensor, is_torch_tensor
+from medtrust.exceptions import (
+    DeviceError,
+    DTypeError,
+    EmptyInputError,
+    InvalidArgumentError,
+    InvalidValueError,
+    ShapeMismatchError,
+)
+
+__all__ = ["Backend", "EnsembleAccumulator"]
+
+Backend = Literal["auto", "rust", "torch"]
+
+#: Default tolerance of the per-voxel check sum_c p = 1, by input dtype.
+DEFAULT_SUM_TOL = {"float16": 1e-2, "float32": 1e-3, "float64": 1e-3, "bfloat16": 2e-2}
+
+#: Voxels per chunk on the torch path (bounds the float32 temporaries).
+_TORCH_CHUNK = 1 << 22
+
+
+class EnsembleAccumulator:
+    """Running sums of M members' softmax maps; maps on demand.
+
+    Parameters
+    ----------
+    n_classes
+        Number of classes C; taken from the first member when None.
+    check_sum
+        Require each voxel's class probabilities to sum to 1 (softmax outputs). Turn off for
+        region-based (sigmoid) outputs; values must still be finite and >= 0.
+    sum_tol
+        Tolerance of that check; default 1e-3 for float32 input, 1e-2 for float16.
+    backend
+        ``"auto"``: Rust for numpy / CPU tensors, torch on the device for CUDA tensors.
+        ``"torch"`` forces the torch maths (also on CPU tensors; used to cross-check).
+        ``"rust"`` refuses device tensors.
+
+    Notes
+    -----
+    A member that fails validation is rejected whole: the state is left as it was.
+    Member maps are float32 or float16 (float64 is converted to float32, a copy of that one
+    member). Results are float32 numpy arrays, or float32 tensors on the torch backend.
+    """
+
+    def __init__(
+        self,
+        n_classes: int | None = None,
+        *,
+        check_sum: bool = True,
+        sum_tol: float | None = None,
+        backend: Backend = "auto",
+    ) -> None:
+        if n_classes is not None and (isinstance(n_classes, bool) or int(n_classes) < 1):
+            raise InvalidArgumentError(f"n_classes must be a positive integer, got {n_classes!r}")
+        if backend not in ("auto", "rust", "torch"):
+            raise InvalidArgumentError(f"backend must be auto, rust or torch, got {backend!r}")
+        if sum_tol is not None and not (sum_tol > 0):
+            raise InvalidArgumentError(f"sum_tol must be > 0, got {sum_tol!r}")
+        self._n_classes_arg = None if n_classes is None else int(n_classes)
+        self.check_sum = bool(check_sum)
+        self.sum_tol = sum_tol
+        self.backend_option: Backend = backend
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every member."""
+        self.n_classes: int | None = self._n_classes_arg
+        self.spatial_shape: tuple[int, ...] | None = None
+        self.n_members = 0
+        self.backend: Literal["rust", "torch"] | None = None
+        self._sum_p: Any = None
+        self._sum_ent: Any = None
+
+    # ------------------------------------------------------------------ feeding members
+    def add(self, probs: Any) -> None:
+        """Add one member's softmax probabilities ``[C, *spatial]`` (float16 or float32)."""
+        use_torch = self.backend_option == "torch" or (
+            self.backend_option == "auto" and is_cuda_tensor(probs)
+        )
+        if self.backend_option == "rust" and is_cuda_tensor(probs):
+            raise DeviceError(
+                f"probs is on {probs.device} but backend='rust'; use backend='auto' to "
+                "accumulate on the device, or move the tensor with .cpu()"
+            )
+        if self.backend is not None and self.backend != ("torch" if use_torch else "rust"):
+            raise DeviceError(
+                f"this accumulator holds its state on the {self.backend} backend; every member "
+                "must come from the same kind of device"
+            )
+        if use_torch:
+            self._add_torch(probs)
+        else:
+            self._add_rust(probs)
+
+    update = add
+
+    def _check_shape(self, shape: tuple[int, ...]) -> None:
+        c, spatial = shape[0], tuple(int(s) for s in shape[1:])
+        if self.n_classes is not None and c != self.n_classes:
+            raise ShapeMismatchError(
+                f"member has {c} classes (shape {tuple(shape)}) but the accumulator expects "
+                f"{self.n_classes}"
+            )
+        if self.spatial_shape is not None and spatial != self.spatial_shape:
+            raise ShapeMismatchError(
+                f"member spatial shape {spatial} differs from the first member's "
+                f"{self.spatial_shape}"
+            )
+
+    def _tol(self, dtype_name: str) -> float | None:
+        if not self.check_sum:
+            return None
+        return self.sum_tol if self.sum_tol is not None else DEFAULT_SUM_TOL.get(dtype_name, 1e-3)
+
+    def _add_rust(self, probs: Any) -> None:
+        a = as_prob_array(probs, "probs")
+        self._check_shape(a.shape)
+        tol = self._tol(str(a.dtype))
+        if self._sum_p is None:
+            c = a.shape[0]
+            v = a.size // c
+            sum_p, sum_ent = np.zeros(c * v, np.float32), np.zeros(v, np.float32)
+        else:
+            sum_p, sum_ent = self._sum_p, self._sum_ent
+        _native.uncertainty_accumulate(sum_p, sum_ent, a, a.shape[0], tol)
+        self._commit("rust", a.shape, sum_p, sum_ent)
+
+    def _add_torch(self, probs: Any) -> None:
+        import torch
+
+        if not is_torch_tensor(probs):
+            probs = torch.from_numpy(as_prob_array(probs, "probs"))
+        if probs.dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+            raise DTypeError(f"probs must hold float16 or float32 probabilities, got {probs.dtype}")
+        if probs.ndim < 2:
+            raise ShapeMismatchError(
+                f"probs must have shape [C, *spatial] (at least 2 axes), got {tuple(probs.shape)}"
+            )
+        if probs.numel() == 0:
+            raise EmptyInputError("probs is empty")
+        self._check_shape(tuple(probs.shape))
+        if self._sum_p is not None and probs.device != self._sum_p.device:
+            raise DeviceError(
+                f"member is on {probs.device} but the state is on {self._sum_p.device}"
+            )
+        tol = self._tol(str(probs.dtype).removeprefix("torch."))
+        c = probs.shape[0]
+        flat = probs.detach().reshape(c, -1)
+        v = flat.shape[1]
+        chunks = [slice(s, min(s + _TORCH_CHUNK, v)) for s in range(0, v, _TORCH_CHUNK)]
+        n_bad, first = 0, None
+        with torch.no_grad():
+            for sl in chunks:  # validate the whole member before touching the state
+                p = flat[:, sl].float()
+                total = torch.where((p >= 0).all(0), p.sum(0), torch.nan)
+                ok = torch.isfinite(total)
+                if tol is not None:
+                    ok &= (total - 1).abs() <= tol
+                bad = (~ok).nonzero()
+                if bad.numel():
+                    if first is None:
+                        i = int(bad[0, 0])
+                        first = (sl.start + i, float(total[i]))
+                    n_bad += int(bad.shape[0])
+            if first is not None:
+                what = (
+                    "a negative, NaN or infinite probability"
+                    if math.isnan(first[1])
+                    else f"class probabilities summing to {first[1]} (tolerance {tol})"
+                )
+                raise InvalidValueError(
+                    f"{n_bad} voxel(s) are not valid probability vectors; the first (flat voxel "
+                    f"index {first[0]}) has {what}. Pass softmax outputs, or disable the sum "
+                    "check for region-based (sigmoid) outputs"
+                )
+            if self._sum_p is None:
+                sum_p = torch.zeros((c, v), dtype=torch.float32, device=flat.device)
+                sum_ent = torch.zeros(v, dtype=torch.float32, device=flat.device)
+            else:
+                sum_p, sum_ent = self._sum_p, self._sum_ent
+            for sl in chunks:
+                p = flat[:, sl].float()
+                sum_p[:, sl] += p
+                sum_ent[sl] -= torch.special.xlogy(p, p).sum(0)
+        self._commit("torch", tuple(probs.shape), sum_p, sum_ent)
+
+    def _commit(self, backend: Any, shape: tuple[int, ...], sum_p: Any, sum_ent: Any) -> None:
+        self.backend = backend
+        self.n_classes = int(shape[0])
+        self.spatial_shape = tuple(int(s) for s in shape[1:])
+        self._sum_p, self._sum_ent = sum_p, sum_ent
+        self.n_members += 1
+
+    # ------------------------------------------------------------------ maps
+    def _require(self) -> None:
+        if self.n_members == 0:
+            raise EmptyInputError("no member was added to the accumulator")
+
+    def state(self) -> tuple[Any, Any]:
+        """The raw running sums ``(sum_p [C, V], sum_ent [V])`` (flat; not copies)."""
+        self._require()
+        return self._sum_p, self._sum_ent
+
+    def maps(self, kinds: list[tuple[str, int | None]]) -> Any:
+        """Several voxel maps at once, shape ``[len(kinds), *spatial]``.
+
+        ``kinds`` holds ``(name, class)`` pairs with name in ``pe``, ``ee``, ``mi``,
+        ``max_prob``, ``class_pe`` (U_c) and ``mean_prob`` (class needed by the last two).
+        """
+        self._require()
+        assert self.n_classes is not None and self.spatial_shape is not None
+        for name, c in kinds:
+            if name in ("class_pe", "mean_prob"):
+                if c is None or not 0 <= int(c) < self.n_classes:
+                    raise InvalidArgumentError(
+                        f"map {name!r} needs a class index in [0, {self.n_classes}), got {c!r}"
+                    )
+            elif name not in ("pe", "ee", "mi", "max_prob"):
+                raise InvalidArgumentError(
+                    f"unknown map {name!r}; expected pe, ee, mi, max_prob, class_pe, mean_prob"
+                )
+        kinds = [(n, None if c is None else int(c)) for n, c in kinds]
+        shape = (len(kinds), *self.spatial_shape)
+        if self.backend == "torch":
+            return _torch_maps(self._sum_p, self._sum_ent, self.n_members, kinds).reshape(shape)
+        out = _native.uncertainty_maps(
+            self._sum_p, self._sum_ent, self.n_classes, self.n_members, kinds
+        )
+        return out.reshape(shape)
+
+    def _one(self, name: str, c: int | None = None) -> Any:
+        return self.maps([(name, c)])[0]
+
+    def mean_probs(self) -> Any:
+        """p_bar, shape ``[C, *spatial]``."""
+        self._require()
+        assert self.spatial_shape is not None
+        return (self._sum_p * (1.0 / self.n_members)).reshape((self.n_classes, *self.spatial_shape))
+
+    def predictive_entropy(self) -> Any:
+        """H(p_bar) per voxel (nats)."""
+        return self._one("pe")
+
+    def expected_entropy(self) -> Any:
+        """mean_m H(p_m) per voxel (nats)."""
+        return self._one("ee")
+
+    def mutual_information(self) -> Any:
+        """BALD: H(p_bar) - mean_m H(p_m), clipped at 0."""
+        return self._one("mi")
+
+    def max_prob(self) -> Any:
+        """max_c p_bar(c) per voxel."""
+        return self._one("max_prob")
+
+    def class_weighted_entropy(self, c: int) -> Any:
+        """ClaSP's U_c = H(p_bar) * p_bar(c) per voxel."""
+        return self._one("class_pe", c)
+
+    def __repr__(self) -> str:
+        return (
+            f"EnsembleAccumulator(n_classes={self.n_classes}, n_members={self.n_members}, "
+            f"spatial_shape={self.spatial_shape}, backend={self.backend})"
+        )
+
+
+def _torch_maps(sum_p: Any, sum_ent: Any, m: int, kinds: list[tuple[str, int | None]]) -> Any:
+    """The same maps as the Rust kernel, computed in torch on the state's device."""
+    import torch
+
+    with torch.no_grad():
+        pbar = sum_p * (1.0 / m)
+        pe = None
+        if any(n in ("pe", "mi", "class_pe") for n, _ in kinds):
+            pe = -torch.special.xlogy(pbar, pbar).sum(0)
+        out = []
+        for name, c in kinds:
+            if name == "pe":
+                out.append(pe)
+            elif name == "ee":
+                out.append(sum_ent * (1.0 / m))
+            elif name == "mi":
+                out.append((pe - sum_ent * (1.0 / m)).clamp_min(0))
+            elif name == "max_prob":
+                out.append(pbar.amax(0))
+            elif name == "class_pe":
+                out.append(pe * pbar[c])
+            else:
+                out.append(pbar[c])
+        return torch.stack(out)
+
+
+ConfidenceKind = Literal["msr", "pe", "ee", "mi"]
+
+
+def pixel_confidence(acc: EnsembleAccumulator, kind: ConfidenceKind = "pe") -> Any:
+    """Pixel CONFIDENCE map (higher = more confident) from an accumulator.
+
+    ``msr``: max_c p_bar; ``pe``: log C - H(p_bar); ``ee``: log C - mean_m H(p_m);
+    ``mi``: -(H(p_bar) - mean_m H(p_m)). Natural log.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from medtrust.uncertainty import EnsembleAccumulator, pixel_confidence
+    >>> acc = EnsembleAccumulator()
+    >>> acc.add(np.array([[1.0, 0.5], [0.0, 0.5]], dtype=np.float32))
+    >>> np.round(pixel_confidence(acc, "pe").astype(float), 4).tolist()
+    [0.6931, 0.0]
+    """
+    if not isinstance(acc, EnsembleAccumulator):
+        raise DTypeError(f"acc must be an EnsembleAccumulator, got {type(acc).__name__}")
+    if kind not in ("msr", "pe", "ee", "mi"):
+        raise InvalidArgumentError(f"kind must be one of msr, pe, ee, mi, got {kind!r}")
+    if kind == "msr":
+        return acc.max_prob()
+    if kind == "mi":
+        return -acc.mutual_information()
+    assert acc.n_classes is not None or acc.n_members == 0
+    m = acc.predictive_entropy() if kind == "pe" else acc.expected_entropy()
+    return math.log(acc.n_classes or 1) - m

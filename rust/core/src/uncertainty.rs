@@ -1,0 +1,565 @@
+//! Streaming ensemble uncertainty: members' softmax maps fed one at a time.
+//!
+//! State is the running sum of probabilities `sum_p` [C, V] (class-major, as nnU-Net writes
+//! softmax maps) and the running sum of per-member entropies `sum_ent` [V], both `f32`, owned by
+//! the caller. [`accumulate`] adds one member's probabilities [C, V] (`f32` or `f16`); it
+//! validates the whole member first, so a rejected member leaves the state untouched. The maps
+//! ([`MapKind`]) derive from the state: predictive entropy H(p_bar), expected entropy
+//! mean_m H(p_m), mutual information (BALD), max probability, and ClaSP's class-weighted
+//! entropy H * p_bar(c). Natural log, 0 log 0 = 0.
+//!
+//! Work runs in parallel over fixed voxel blocks; every voxel's value is computed by the same
+//! sequence of operations whatever the thread count, so results are bit-identical.
+
+use crate::error::{CoreError, Result};
+use crate::parallel;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Voxels per parallel work item.
+pub const BLOCK: usize = 1 << 13;
+
+/// A probability element type (`f32`, or `f16` upcast per block).
+pub trait Prob: Copy + Send + Sync {
+    /// Convert `src` into `dst` (same length) as `f32`.
+    fn load(src: &[Self], dst: &mut [f32]);
+}
+
+impl Prob for f32 {
+    #[inline(always)]
+    fn load(src: &[Self], dst: &mut [f32]) {
+        dst.copy_from_slice(src);
+    }
+}
+
+impl Prob for half::f16 {
+    #[inline(always)]
+    fn load(src: &[Self], dst: &mut [f32]) {
+        use half::slice::HalfFloatSliceExt;
+        src.convert_to_f32_slice(dst);
+    }
+}
+
+/// Natural log of a positive normal `f32` (Cephes `logf` polynomial, within ~2 ulp).
+///
+/// Branch-free so loops over it vectorise. Subnormal inputs are treated as the smallest
+/// normal; callers only use it inside [`xlnx`], where such values contribute ~1e-36.
+#[inline(always)]
+pub fn ln_fast(x: f32) -> f32 {
+    let x = x.max(f32::MIN_POSITIVE);
+    let bits = x.to_bits();
+    let e = ((bits >> 23) & 0xff) as i32 - 126;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000); // [0.5, 1)
+    let small = m < std::f32::consts::FRAC_1_SQRT_2;
+    let e = (e - small as i32) as f32;
+    let f = if small { m + m - 1.0 } else { m - 1.0 };
+    let z = f * f;
+    let mut y = 7.037_683_6e-2_f32;
+    y = y * f - 1.151_461_1e-1;
+    y = y * f + 1.167_699_9e-1;
+    y = y * f - 1.242_014_1e-1;
+    y = y * f + 1.424_932_3e-1;
+    y = y * f - 1.666_805_8e-1;
+    y = y * f + 2.000_071_5e-1;
+    y = y * f - 2.499_999_4e-1;
+    y = y * f + 3.333_333e-1;
+    y = y * f * z;
+    y += -2.121_944_4e-4 * e;
+    y += -0.5 * z;
+    f + y + 0.693_359_4 * e
+}
+
+/// `x ln x` with `0 ln 0 = 0` (branch-free; `x` finite and >= 0).
+#[inline(always)]
+pub fn xlnx(x: f32) -> f32 {
+    x * ln_fast(x)
+}
+
+/// A voxel map derived from the accumulator state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapKind {
+    /// Predictive entropy H(p_bar).
+    PredictiveEntropy,
+    /// Expected entropy mean_m H(p_m).
+    ExpectedEntropy,
+    /// Mutual information (BALD) H(p_bar) - mean_m H(p_m), clipped at 0.
+    MutualInformation,
+    /// max_c p_bar(c).
+    MaxProb,
+    /// ClaSP's U_c = H(p_bar) * p_bar(c) for class c.
+    ClassWeightedEntropy(usize),
+    /// p_bar(c) for class c.
+    MeanProb(usize),
+}
+
+impl MapKind {
+    /// Whether the map needs H(p_bar).
+    fn needs_pe(self) -> bool {
+        matches!(
+            self,
+            MapKind::PredictiveEntropy
+                | MapKind::MutualInformation
+                | MapKind::ClassWeightedEntropy(_)
+        )
+    }
+}
+
+/// Geometry of an accumulator state: classes, voxels and members so far.
+#[derive(Clone, Copy, Debug)]
+pub struct State<'a> {
+    /// Running sum of probabilities [C, V].
+    pub sum_p: &'a [f32],
+    /// Running sum of per-member entropies [V].
+    pub sum_ent: &'a [f32],
+    /// Number of classes C.
+    pub n_classes: usize,
+    /// Number of members added.
+    pub n_members: usize,
+}
+
+impl State<'_> {
+    /// Number of voxels V.
+    pub fn n_voxels(&self) -> usize {
+        self.sum_ent.len()
+    }
+
+    /// Check the buffer sizes and that at least one member was added.
+    ///
+    /// # Errors
+    /// Zero classes or members, or buffers whose lengths disagree with C and V.
+    pub fn validate(&self) -> Result<()> {
+        if self.n_classes == 0 {
+            return Err(CoreError::InvalidArgument("n_classes must be >= 1".into()));
+        }
+        if self.n_members == 0 {
+            return Err(CoreError::Empty { name: "ensemble" });
+        }
+        check_state_len(self.sum_p.len(), self.sum_ent.len(), self.n_classes)
+    }
+
+    /// Fill `outs[k][..range.len()]` with map `kinds[k]` over the voxels `range`.
+    ///
+    /// H(p_bar) is computed once for all maps that need it (`scratch` holds it, at least
+    /// `range.len()` long). Out-of-range class indices must be rejected by the caller
+    /// ([`check_kinds`]).
+    pub fn fill_maps(
+        &self,
+        kinds: &[MapKind],
+        range: Range<usize>,
+        outs: &mut [&mut [f32]],
+        scratch: &mut [f32],
+    ) {
+        let v = self.n_voxels();
+        let n = range.len();
+        let inv_m = 1.0 / self.n_members as f32;
+        let class = |c: usize| &self.sum_p[c * v + range.start..c * v + range.end];
+        let pe = &mut scratch[..n];
+        if kinds.iter().any(|k| k.needs_pe()) {
+            pe.fill(0.0);
+            for c in 0..self.n_classes {
+                for (h, &s) in pe.iter_mut().zip(class(c)) {
+                    *h -= xlnx(s * inv_m);
+                }
+            }
+        }
+        let ent = &self.sum_ent[range.clone()];
+        for (kind, out) in kinds.iter().zip(outs.iter_mut()) {
+            let out = &mut out[..n];
+            match *kind {
+                MapKind::PredictiveEntropy => out.copy_from_slice(pe),
+                MapKind::ExpectedEntropy => {
+                    for (o, &e) in out.iter_mut().zip(ent) {
+                        *o = e * inv_m;
+                    }
+                }
+                MapKind::MutualInformation => {
+                    for ((o, &h), &e) in out.iter_mut().zip(pe.iter()).zip(ent) {
+                        *o = (h - e * inv_m).max(0.0);
+                    }
+                }
+                MapKind::MaxProb => {
+                    out.copy_from_slice(class(0));
+                    for c in 1..self.n_classes {
+                        for (o, &s) in out.iter_mut().zip(class(c)) {
+                            *o = o.max(s);
+                        }
+                    }
+                    for o in out.iter_mut() {
+                        *o *= inv_m;
+                    }
+                }
+                MapKind::ClassWeightedEntropy(c) => {
+                    for ((o, &h), &s) in out.iter_mut().zip(pe.iter()).zip(class(c)) {
+                        *o = h * (s * inv_m);
+                    }
+                }
+                MapKind::MeanProb(c) => {
+                    for (o, &s) in out.iter_mut().zip(class(c)) {
+                        *o = s * inv_m;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_state_len(sum_p: usize, sum_ent: usize, n_classes: usize) -> Result<()> {
+    if sum_p != n_classes * sum_ent {
+        return Err(CoreError::ShapeMismatch {
+            what: "accumulator state: sum_p must hold n_classes x voxels values",
+            left: format!("{sum_p}"),
+            right: format!("{n_classes} x {sum_ent}"),
+        });
+    }
+    Ok(())
+}
+
+/// Reject class indices outside `0..n_classes`.
+///
+/// # Errors
+/// A class-indexed map kind with an index >= `n_classes`.
+pub fn check_kinds(kinds: &[MapKind], n_classes: usize) -> Result<()> {
+    for k in kinds {
+        if let MapKind::ClassWeightedEntropy(c) | MapKind::MeanProb(c) = *k {
+            if c >= n_classes {
+                return Err(CoreError::InvalidArgument(format!(
+                    "class index {c} out of range for {n_classes} classes"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Per-block result of the validation pass: (bad voxels, first bad voxel and its class sum).
+type Bad = (usize, Option<(usize, f32)>);
+
+fn merge_bad(a: Bad, b: Bad) -> Bad {
+    let first = match (a.1, b.1) {
+        (Some(x), Some(y)) => Some(if x.0 <= y.0 { x } else { y }),
+        (x, None) => x,
+        (None, y) => y,
+    };
+    (a.0 + b.0, first)
+}
+
+/// Add one member's probabilities `probs` [C, V] to the state.
+///
+/// Every value must be finite and >= 0; with `sum_tol = Some(t)` the class probabilities of
+/// each voxel must also sum to 1 within `t`. The member is validated completely before the
+/// state changes, so an error leaves `sum_p` / `sum_ent` as they were.
+///
+/// # Errors
+/// Buffers of inconsistent sizes, zero classes, or invalid probabilities (the error names the
+/// number of offending voxels and the first one).
+pub fn accumulate<P: Prob>(
+    probs: &[P],
+    n_classes: usize,
+    sum_p: &mut [f32],
+    sum_ent: &mut [f32],
+    sum_tol: Option<f32>,
+) -> Result<()> {
+    if n_classes == 0 {
+        return Err(CoreError::InvalidArgument("n_classes must be >= 1".into()));
+    }
+    check_state_len(sum_p.len(), sum_ent.len(), n_classes)?;
+    if probs.len() != sum_p.len() {
+        return Err(CoreError::lengths(
+            "member probabilities vs accumulator (n_classes x voxels)",
+            probs.len(),
+            sum_p.len(),
+        ));
+    }
+    let v = sum_ent.len();
+    if v == 0 {
+        return Err(CoreError::Empty {
+            name: "probabilities",
+        });
+    }
+    let n_blocks = v.div_ceil(BLOCK);
+    let tol = sum_tol.unwrap_or(f32::INFINITY);
+    let check_block = |b: usize, bufs: &mut (Vec<f32>, Vec<f32>)| -> Bad {
+        let r = b * BLOCK..((b + 1) * BLOCK).min(v);
+        let n = r.len();
+        let total = &mut bufs.0[..n];
+        let buf = &mut bufs.1[..n];
+        total.fill(0.0);
+        for c in 0..n_classes {
+            P::load(&probs[c * v + r.start..c * v + r.end], buf);
+            for (t, &p) in total.iter_mut().zip(buf.iter()) {
+                // NaN and negative values poison the total so the check below sees them.
+                *t += if p >= 0.0 && p.is_finite() {
+                    p
+                } else {
+                    f32::NAN
+                };
+            }
+        }
+        let mut bad: Bad = (0, None);
+        for (i, &t) in total.iter().enumerate() {
+            let ok = t.is_finite() && (t - 1.0).abs() <= tol;
+            if !ok {
+                bad.0 += 1;
+                if bad.1.is_none() {
+                    bad.1 = Some((r.start + i, t));
+                }
+            }
+        }
+        bad
+    };
+    let bad = parallel::install(|| {
+        (0..n_blocks)
+            .into_par_iter()
+            .map_init(
+                || (vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]),
+                |bufs, b| check_block(b, bufs),
+            )
+            .reduce(|| (0, None), merge_bad)
+    });
+    if let (n_bad, Some((first, total))) = bad {
+        let what = if total.is_nan() {
+            "a negative, NaN or infinite probability".to_string()
+        } else {
+            format!("class probabilities summing to {total} (tolerance {tol})")
+        };
+        return Err(CoreError::InvalidValue(format!(
+            "{n_bad} voxel(s) are not valid probability vectors; the first (flat voxel index \
+             {first}) has {what}. Pass softmax outputs, or disable the sum check for \
+             region-based (sigmoid) outputs"
+        )));
+    }
+    // Split sum_p [C, V] into per-block groups of C class segments.
+    let mut blocks: Vec<Vec<&mut [f32]>> = (0..n_blocks)
+        .map(|_| Vec::with_capacity(n_classes))
+        .collect();
+    for class_slice in sum_p.chunks_mut(v) {
+        for (b, seg) in class_slice.chunks_mut(BLOCK).enumerate() {
+            blocks[b].push(seg);
+        }
+    }
+    parallel::install(|| {
+        blocks
+            .into_par_iter()
+            .zip(sum_ent.par_chunks_mut(BLOCK))
+            .enumerate()
+            .for_each_init(
+                || vec![0.0f32; BLOCK],
+                |buf, (b, (mut segs, ent))| {
+                    let start = b * BLOCK;
+                    for (c, seg) in segs.iter_mut().enumerate() {
+                        let buf = &mut buf[..seg.len()];
+                        P::load(&probs[c * v + start..c * v + start + seg.len()], buf);
+                        for ((s, e), &p) in seg.iter_mut().zip(ent.iter_mut()).zip(buf.iter()) {
+                            *s += p;
+                            *e -= xlnx(p);
+                        }
+                    }
+                },
+            )
+    });
+    Ok(())
+}
+
+/// Full voxel maps of `kinds`, each of length V, concatenated ([len(kinds), V]).
+///
+/// # Errors
+/// An invalid state ([`State::validate`]) or a class index out of range.
+pub fn maps(state: &State<'_>, kinds: &[MapKind]) -> Result<Vec<f32>> {
+    state.validate()?;
+    check_kinds(kinds, state.n_classes)?;
+    let v = state.n_voxels();
+    let k = kinds.len();
+    let mut out = vec![0.0f32; k * v];
+    if k == 0 || v == 0 {
+        return Ok(out);
+    }
+    let n_blocks = v.div_ceil(BLOCK);
+    let mut blocks: Vec<Vec<&mut [f32]>> = (0..n_blocks).map(|_| Vec::with_capacity(k)).collect();
+    for map in out.chunks_mut(v) {
+        for (b, seg) in map.chunks_mut(BLOCK).enumerate() {
+            blocks[b].push(seg);
+        }
+    }
+    parallel::install(|| {
+        blocks.into_par_iter().enumerate().for_each_init(
+            || vec![0.0f32; BLOCK],
+            |scratch, (b, mut segs)| {
+                let start = b * BLOCK;
+                let end = (start + BLOCK).min(v);
+                state.fill_maps(kinds, start..end, &mut segs, scratch);
+            },
+        )
+    });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn entropy(p: &[f64]) -> f64 {
+        -p.iter()
+            .map(|&x| if x > 0.0 { x * x.ln() } else { 0.0 })
+            .sum::<f64>()
+    }
+
+    /// Members [M][C*V] of random softmax vectors.
+    fn members(m: usize, c: usize, v: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut rng = crate::rng::Rng::new(seed);
+        (0..m)
+            .map(|_| {
+                let mut out = vec![0.0f32; c * v];
+                for i in 0..v {
+                    let w: Vec<f64> = (0..c).map(|_| rng.next_f64().powi(3)).collect();
+                    let s: f64 = w.iter().sum();
+                    for k in 0..c {
+                        out[k * v + i] = (w[k] / s) as f32;
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+
+    fn run(ms: &[Vec<f32>], c: usize) -> (Vec<f32>, Vec<f32>) {
+        let v = ms[0].len() / c;
+        let mut sp = vec![0.0; c * v];
+        let mut se = vec![0.0; v];
+        for m in ms {
+            accumulate(m, c, &mut sp, &mut se, Some(1e-2)).expect("valid");
+        }
+        (sp, se)
+    }
+
+    #[test]
+    fn ln_fast_is_accurate() {
+        let mut x = 1e-37f32;
+        let mut worst = 0.0f64;
+        while x < 4.0 {
+            let want = (x as f64).ln();
+            let got = ln_fast(x) as f64;
+            worst = worst.max((got - want).abs() / want.abs().max(1.0));
+            x *= 1.000_37;
+        }
+        assert!(worst < 3e-7, "worst relative error {worst}");
+        assert_eq!(xlnx(0.0), 0.0);
+        assert_eq!(xlnx(1.0), 0.0);
+        assert!(xlnx(1e-45).abs() < 1e-40);
+    }
+
+    #[test]
+    fn maps_match_direct_formulas() {
+        let (c, v) = (3, 20_000);
+        let ms = members(4, c, v, 1);
+        let (sp, se) = run(&ms, c);
+        let st = State {
+            sum_p: &sp,
+            sum_ent: &se,
+            n_classes: c,
+            n_members: ms.len(),
+        };
+        let kinds = [
+            MapKind::PredictiveEntropy,
+            MapKind::ExpectedEntropy,
+            MapKind::MutualInformation,
+            MapKind::MaxProb,
+            MapKind::ClassWeightedEntropy(2),
+        ];
+        let out = maps(&st, &kinds).expect("ok");
+        for i in (0..v).step_by(997) {
+            let pbar: Vec<f64> = (0..c)
+                .map(|k| ms.iter().map(|m| m[k * v + i] as f64).sum::<f64>() / 4.0)
+                .collect();
+            let pe = entropy(&pbar);
+            let ee = ms
+                .iter()
+                .map(|m| entropy(&(0..c).map(|k| m[k * v + i] as f64).collect::<Vec<_>>()))
+                .sum::<f64>()
+                / 4.0;
+            let mx = pbar.iter().cloned().fold(0.0, f64::max);
+            let want = [pe, ee, (pe - ee).max(0.0), mx, pe * pbar[2]];
+            for (k, w) in want.iter().enumerate() {
+                let got = out[k * v + i] as f64;
+                assert!((got - w).abs() < 2e-5, "kind {k} voxel {i}: {got} vs {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn half_input_equals_rounded_f32_input() {
+        let ms = members(2, 2, 5000, 2);
+        let ms16: Vec<Vec<half::f16>> = ms
+            .iter()
+            .map(|m| m.iter().map(|&x| half::f16::from_f32(x)).collect())
+            .collect();
+        let ms32: Vec<Vec<f32>> = ms16
+            .iter()
+            .map(|m| m.iter().map(|x| half::f16::to_f32(*x)).collect())
+            .collect();
+        let (sp, se) = run(&ms32, 2);
+        let (mut sp2, mut se2) = (vec![0.0; 10_000], vec![0.0; 5000]);
+        for m in &ms16 {
+            accumulate(m, 2, &mut sp2, &mut se2, Some(1e-2)).expect("valid");
+        }
+        assert_eq!(sp, sp2);
+        assert_eq!(se, se2);
+    }
+
+    #[test]
+    fn invalid_member_leaves_state_untouched() {
+        let ms = members(1, 2, 3 * BLOCK, 3);
+        let (mut sp, mut se) = run(&ms, 2);
+        let (sp0, se0) = (sp.clone(), se.clone());
+        let mut bad = ms[0].clone();
+        bad[2 * BLOCK + 5] = 0.9; // class 0 of voxel 2*BLOCK+5 no longer sums to 1
+        bad[3 * BLOCK + 7] = f32::NAN;
+        let e = accumulate(&bad, 2, &mut sp, &mut se, Some(1e-3)).expect_err("bad");
+        let msg = e.to_string();
+        assert!(msg.starts_with("2 voxel(s)"), "{msg}");
+        assert!(msg.contains(&format!("{}", 7)), "{msg}");
+        assert_eq!((sp, se), (sp0, se0));
+        // Without the sum check only the NaN is rejected.
+        let (mut sp, mut se) = run(&ms, 2);
+        let e = accumulate(&bad, 2, &mut sp, &mut se, None).expect_err("nan");
+        assert!(e.to_string().starts_with("1 voxel(s)"));
+        bad[3 * BLOCK + 7] = 0.5;
+        accumulate(&bad, 2, &mut sp, &mut se, None).expect("sum not checked");
+    }
+
+    #[test]
+    fn shape_errors() {
+        let mut sp = vec![0.0; 6];
+        let mut se = vec![0.0; 3];
+        assert!(accumulate(&[0.5f32; 4], 2, &mut sp, &mut se, None).is_err());
+        assert!(accumulate(&[0.5f32; 6], 0, &mut sp, &mut se, None).is_err());
+        assert!(accumulate(&[0.5f32; 6], 3, &mut sp, &mut se, None).is_err());
+        let st = State {
+            sum_p: &sp,
+            sum_ent: &se,
+            n_classes: 2,
+            n_members: 0,
+        };
+        assert!(maps(&st, &[MapKind::MaxProb]).is_err());
+        let st = State { n_members: 1, ..st };
+        assert!(maps(&st, &[MapKind::ClassWeightedEntropy(2)]).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn bald_is_nonnegative_and_pe_bounded(m in 1usize..5, c in 1usize..6, v in 1usize..300,
+                                               seed in 0u64..1000) {
+            let ms = members(m, c, v, seed);
+            let (sp, se) = run(&ms, c);
+            let st = State { sum_p: &sp, sum_ent: &se, n_classes: c, n_members: m };
+            let out = maps(&st, &[MapKind::PredictiveEntropy, MapKind::MutualInformation])
+                .expect("ok");
+            let cap = (c as f32).ln() + 1e-5;
+            for i in 0..v {
+                prop_assert!(out[i] >= -1e-6 && out[i] <= cap);
+                prop_assert!(out[v + i] >= 0.0);
+            }
+        }
+    }
+}

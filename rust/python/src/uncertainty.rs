@@ -1,0 +1,105 @@
+//! Bindings of `medtrust_core::uncertainty`: the state lives in numpy buffers owned by
+//! `medtrust.uncertainty.EnsembleAccumulator`, updated in place.
+
+use crate::errors::{invalid_argument, run};
+use medtrust_core::uncertainty::{self, MapKind, State};
+use numpy::{
+    IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyReadwriteArray1,
+    PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+
+/// One member's probabilities, float32 or float16 (upcast per element in the kernel).
+#[derive(FromPyObject)]
+enum Probs<'py> {
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    F16(PyReadonlyArrayDyn<'py, half::f16>),
+}
+
+/// Parse a map name (and its class index where it has one).
+pub fn map_kind(py: Python<'_>, name: &str, class: Option<usize>) -> PyResult<MapKind> {
+    let need = |k: fn(usize) -> MapKind| {
+        class
+            .map(k)
+            .ok_or_else(|| invalid_argument(py, format!("map {name:?} needs a class index")))
+    };
+    Ok(match name {
+        "pe" => MapKind::PredictiveEntropy,
+        "ee" => MapKind::ExpectedEntropy,
+        "mi" => MapKind::MutualInformation,
+        "max_prob" => MapKind::MaxProb,
+        "class_pe" => need(MapKind::ClassWeightedEntropy)?,
+        "mean_prob" => need(MapKind::MeanProb)?,
+        _ => {
+            return Err(invalid_argument(
+                py,
+                format!("unknown map {name:?}; expected pe, ee, mi, max_prob, class_pe, mean_prob"),
+            ))
+        }
+    })
+}
+
+/// Add one member's C-contiguous probabilities [C, ...] to `sum_p` [C*V] and `sum_ent` [V].
+#[pyfunction]
+#[pyo3(signature = (sum_p, sum_ent, probs, n_classes, sum_tol=None))]
+fn uncertainty_accumulate<'py>(
+    py: Python<'py>,
+    mut sum_p: PyReadwriteArray1<'py, f32>,
+    mut sum_ent: PyReadwriteArray1<'py, f32>,
+    probs: Probs<'py>,
+    n_classes: usize,
+    sum_tol: Option<f32>,
+) -> PyResult<()> {
+    let contiguous = || invalid_argument(py, "probs must be C-contiguous".to_string());
+    let sp = sum_p
+        .as_slice_mut()
+        .map_err(|_| invalid_argument(py, "sum_p must be contiguous".into()))?;
+    let se = sum_ent
+        .as_slice_mut()
+        .map_err(|_| invalid_argument(py, "sum_ent must be contiguous".into()))?;
+    match &probs {
+        Probs::F32(a) => {
+            let p = a.as_slice().map_err(|_| contiguous())?;
+            run(py, || {
+                uncertainty::accumulate(p, n_classes, sp, se, sum_tol)
+            })
+        }
+        Probs::F16(a) => {
+            let p = a.as_slice().map_err(|_| contiguous())?;
+            run(py, || {
+                uncertainty::accumulate(p, n_classes, sp, se, sum_tol)
+            })
+        }
+    }
+}
+
+/// Voxel maps [len(kinds), V] from the state; `kinds` is a list of (name, class or None).
+#[pyfunction]
+fn uncertainty_maps<'py>(
+    py: Python<'py>,
+    sum_p: PyReadonlyArray1<'py, f32>,
+    sum_ent: PyReadonlyArray1<'py, f32>,
+    n_classes: usize,
+    n_members: usize,
+    kinds: Vec<(String, Option<usize>)>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let kinds = kinds
+        .iter()
+        .map(|(n, c)| map_kind(py, n, *c))
+        .collect::<PyResult<Vec<_>>>()?;
+    let state = State {
+        sum_p: crate::errors::slice(py, &sum_p, "sum_p")?,
+        sum_ent: crate::errors::slice(py, &sum_ent, "sum_ent")?,
+        n_classes,
+        n_members,
+    };
+    let v = sum_ent.len();
+    let out = run(py, || uncertainty::maps(&state, &kinds))?;
+    out.into_pyarray(py).reshape([kinds.len(), v])
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(uncertainty_accumulate, m)?)?;
+    m.add_function(wrap_pyfunction!(uncertainty_maps, m)?)?;
+    Ok(())
+}
