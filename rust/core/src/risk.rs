@@ -491,32 +491,59 @@ impl RiskMetrics {
     }
 }
 
+/// Trapezoid integration of SR and GR over curve points added in ascending coverage.
+struct Areas {
+    n: f64,
+    cn: f64,
+    cs: f64,
+    prev: Option<(f64, f64, f64)>,
+    aurc: f64,
+    augrc: f64,
+}
+
+impl Areas {
+    fn new(n: f64) -> Self {
+        Areas {
+            n,
+            cn: 0.0,
+            cs: 0.0,
+            prev: None,
+            aurc: 0.0,
+            augrc: 0.0,
+        }
+    }
+
+    /// Accept `count` more samples with residual sum `sum`: one more curve point.
+    #[inline]
+    fn push(&mut self, count: f64, sum: f64) {
+        self.cn += count;
+        self.cs += sum;
+        let (c, sr, gr) = (self.cn / self.n, self.cs / self.cn, self.cs / self.n);
+        match self.prev {
+            // Segment from the coverage-0 end point, where SR repeats this first value.
+            None => {
+                self.aurc += c * sr;
+                self.augrc += c * gr * 0.5;
+            }
+            Some((pc, psr, pgr)) => {
+                self.aurc += (c - pc) * (sr + psr) * 0.5;
+                self.augrc += (c - pc) * (gr + pgr) * 0.5;
+            }
+        }
+        self.prev = Some((c, sr, gr));
+    }
+}
+
 /// (AURC, AUGRC) by the trapezoid rule over grouped points, in one pass. Empty groups (zero
 /// count, as bootstrap resamples produce) are skipped.
 pub fn areas(count: &[f64], sum: &[f64]) -> (f64, f64) {
-    let n: f64 = count.iter().sum();
-    let (mut cn, mut cs) = (0.0, 0.0);
-    let (mut pc, mut psr, mut pgr) = (0.0, f64::NAN, 0.0);
-    let (mut aurc, mut augrc) = (0.0, 0.0);
-    for j in 0..count.len() {
-        if count[j] == 0.0 {
-            continue;
+    let mut a = Areas::new(count.iter().sum());
+    for (&k, &s) in count.iter().zip(sum) {
+        if k != 0.0 {
+            a.push(k, s);
         }
-        cn += count[j];
-        cs += sum[j];
-        let (c, sr, gr) = (cn / n, cs / cn, cs / n);
-        if psr.is_nan() {
-            // Segment from the coverage-0 end point, where SR repeats this first value.
-            aurc += c * sr;
-        } else {
-            aurc += (c - pc) * (sr + psr) * 0.5;
-        }
-        augrc += (c - pc) * (gr + pgr) * 0.5;
-        pc = c;
-        psr = sr;
-        pgr = gr;
     }
-    (aurc, augrc)
+    (a.aurc, a.augrc)
 }
 
 /// Optimal (AURC, AUGRC) for binary residuals with error rate `err` (analytic, as fd-shifts,
@@ -536,27 +563,13 @@ pub fn optimal_continuous(sorted: &[f64], mult: Option<&[u32]>) -> (f64, f64) {
         Some(m) => m.iter().map(|&x| x as f64).sum(),
         None => sorted.len() as f64,
     };
-    let (mut cn, mut cs) = (0.0, 0.0);
-    let (mut pc, mut psr, mut pgr) = (0.0, f64::NAN, 0.0);
-    let (mut aurc, mut augrc) = (0.0, 0.0);
+    let mut a = Areas::new(n);
     for (j, &r) in sorted.iter().enumerate() {
-        let m = mult.map_or(1, |m| m[j]);
-        for _ in 0..m {
-            cn += 1.0;
-            cs += r;
-            let (c, sr, gr) = (cn / n, cs / cn, cs / n);
-            if psr.is_nan() {
-                aurc += c * sr;
-            } else {
-                aurc += (c - pc) * (sr + psr) * 0.5;
-            }
-            augrc += (c - pc) * (gr + pgr) * 0.5;
-            pc = c;
-            psr = sr;
-            pgr = gr;
+        for _ in 0..mult.map_or(1, |m| m[j]) {
+            a.push(1.0, r);
         }
     }
-    (aurc, augrc)
+    (a.aurc, a.augrc)
 }
 
 /// Failure AUROC (correct = positive, ties count 1/2) and the smallest FPR among ROC points with
