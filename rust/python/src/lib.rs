@@ -6,11 +6,14 @@
 
 use pyo3::prelude::*;
 
+mod aggregate;
 mod bootstrap;
 mod describe;
 mod errors;
+mod overlap;
 mod risk;
 mod uncertainty;
+mod surface;
 
 /// Threads the kernels use (`MEDTRUST_NUM_THREADS`, default all cores; 1 in a forked child).
 #[pyfunction]
@@ -35,5 +38,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bootstrap::register(m)?;
     describe::register(m)?;
     uncertainty::register(m)?;
+    overlap::register(m)?;
+    surface::register(m)?;
+    aggregate::register(m)?;
     Ok(())
 }
