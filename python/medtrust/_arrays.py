@@ -169,6 +169,8 @@ def as_prob_array(x: Any, name: str, *, min_ndim: int = 2) -> np.ndarray:
     check_nonempty(a, name)
     if a.dtype == np.float64:
         return np.ascontiguousarray(a, dtype=np.float32)
+    return np.ascontiguousarray(a)
+
 
 # --- label maps, spacing and confidence maps (segmentation / failure detection) -------------
 
