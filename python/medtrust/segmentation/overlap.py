@@ -235,9 +235,7 @@ def _resolve_classes(
     return max(hi + 1, 2)
 
 
-def _selected(
-    n_classes: int, labels: Sequence[int] | None, include_background: bool
-) -> list[int]:
+def _selected(n_classes: int, labels: Sequence[int] | None, include_background: bool) -> list[int]:
     if labels is not None:
         sel = [int(c) for c in labels]
         bad = [c for c in sel if not 0 <= c < n_classes]

@@ -248,15 +248,7 @@ def surface_distances(
         raise InvalidArgumentError(f"surface metrics need 2-D or 3-D masks, got shape {shape}")
     sp = as_spacing(spacing, len(shape))
     dp, wp, dt, wt, pe, te = _native.surface_distances(p, t, list(sp), surface)
-    status = (
-        "both_empty"
-        if pe and te
-        else "pred_empty"
-        if pe
-        else "target_empty"
-        if te
-        else "ok"
-    )
+    status = "both_empty" if pe and te else "pred_empty" if pe else "target_empty" if te else "ok"
     return SurfaceDistances(dp, wp, dt, wt, surface, sp, tuple(shape), status, one_empty, empty)
 
 
@@ -274,9 +266,7 @@ def hd(pred: Any, target: Any, *, spacing: Any, **kwargs: Any) -> float:
     return surface_distances(pred, target, spacing=spacing, **kwargs).hd()
 
 
-def hd95(
-    pred: Any, target: Any, *, spacing: Any, percentile: float = 95.0, **kwargs: Any
-) -> float:
+def hd95(pred: Any, target: Any, *, spacing: Any, percentile: float = 95.0, **kwargs: Any) -> float:
     """Robust Hausdorff distance at ``percentile`` (mm); see :meth:`SurfaceDistances.hd95`.
 
     Examples
