@@ -184,8 +184,11 @@ def score_folder(
     patch_size: int = 10,
     progress: bool = False,
 ):  # -> polars.DataFrame
-    """Risks and CSFs of every case of a prediction folder (layout of
-    :mod:`medtrust.io.layout`): one row per case (case, domain, dice, nsd, hd95, CSFs...)."""
+    """Risks and CSFs of every case of a prediction folder, one row per case.
+
+    Columns: case, domain, dice, nsd, hd95 and one per CSF. The folder follows the layout of
+    :mod:`medtrust.io.layout`.
+    """
     import polars as pl
 
     from medtrust.cli._common import progress as bar
@@ -205,13 +208,13 @@ def score_folder(
             pred, sp, _ = load_labels(cf.prediction)
             _check_geometry(cf.case, cf.prediction.name, pred.shape, sp, target.shape, spacing)
 
-        def stream(paths=cf.probabilities, case=cf.case):
+        def stream(paths=cf.probabilities, case=cf.case, shape=target.shape):
             for path in paths:
                 probs = load_probabilities(path)
-                if tuple(probs.shape[1:]) != tuple(target.shape):
+                if tuple(probs.shape[1:]) != tuple(shape):
                     raise ShapeMismatchError(
                         f"case {case}: {path.name} has spatial shape {probs.shape[1:]}, the "
-                        f"label map {target.shape} (probabilities must use the label maps' "
+                        f"label map {shape} (probabilities must use the label maps' "
                         "axis order)"
                     )
                 yield probs
@@ -225,7 +228,11 @@ def score_folder(
             patch_size=patch_size,
         )
         risks = case_risks(
-            pred, target, spacing=spacing, tolerance=tolerance, percentile=percentile,
+            pred,
+            target,
+            spacing=spacing,
+            tolerance=tolerance,
+            percentile=percentile,
             surface=surface,
         )
         rows.append({"case": cf.case, "domain": cf.domain, **risks, **csfs})

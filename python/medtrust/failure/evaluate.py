@@ -95,8 +95,11 @@ class FailureDetectionResult:
         )
 
     def write(self, out: str | Path) -> list[Path]:
-        """Write cases.parquet, metrics.parquet, rank_distribution.parquet, summary.json and
-        one risk-coverage plot per group; returns the paths."""
+        """Write every table, summary.json and one risk-coverage plot per group.
+
+        Files: cases.parquet, metrics.parquet, rank_distribution.parquet, summary.json,
+        risk_coverage_<group>.png; returns their paths.
+        """
         import matplotlib.pyplot as plt
 
         from medtrust import __version__

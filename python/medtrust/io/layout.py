@@ -86,8 +86,10 @@ def load_domains(path: str | Path) -> dict[str, str]:
 def find_cases(
     pred_dir: str | Path, labels_dir: str | Path, domains: dict[str, str] | str | Path
 ) -> list[CaseFiles]:
-    """List every case of the layout above, checking that each has members, a label and a
-    domain; errors name the offending case."""
+    """List every case of the layout above.
+
+    Checks that each case has members, a label and a domain; errors name the case.
+    """
     pred_dir, labels_dir = Path(pred_dir), Path(labels_dir)
     for d, what in ((pred_dir, "prediction"), (labels_dir, "labels")):
         if not d.is_dir():

@@ -12,8 +12,8 @@ mod describe;
 mod errors;
 mod overlap;
 mod risk;
-mod uncertainty;
 mod surface;
+mod uncertainty;
 
 /// Threads the kernels use (`MEDTRUST_NUM_THREADS`, default all cores; 1 in a forked child).
 #[pyfunction]
