@@ -17,6 +17,76 @@ pub const INF: f64 = f64::INFINITY;
 ///
 /// Callers guarantee `features.len() == shape.iter().product()`.
 pub fn squared_edt(features: &[bool], shape: [usize; 3], spacing: [f64; 3]) -> Vec<f64> {
+    let [_, _, n2] = shape;
+    let mut out = first_two_axes(features, shape, spacing);
+    if n2 > 1 && !out.is_empty() {
+        out.par_chunks_mut(n2).for_each_init(
+            || Scratch::new(n2),
+            |sc, row| {
+                sc.line[..n2].copy_from_slice(row);
+                let m = build(&sc.line[..n2], spacing[2], &mut sc.v, &mut sc.z, &mut sc.g);
+                evaluate_all(&sc.line[..n2], spacing[2], &sc.v, &sc.z, m, row);
+            },
+        );
+    }
+    out
+}
+
+/// Squared distances to the nearest feature at the grid points `queries` (flat indices in
+/// ascending order), in query order. The last axis is only processed on rows holding a query.
+pub fn squared_edt_at(
+    features: &[bool],
+    shape: [usize; 3],
+    spacing: [f64; 3],
+    queries: &[usize],
+) -> Vec<f64> {
+    let [_, _, n2] = shape;
+    let partial = first_two_axes(features, shape, spacing);
+    if n2 <= 1 || partial.is_empty() {
+        return queries.iter().map(|&q| partial[q]).collect();
+    }
+    // Group the queries by row (they are sorted, so each row is one contiguous run).
+    let mut starts = Vec::new();
+    let mut prev = usize::MAX;
+    for (i, &q) in queries.iter().enumerate() {
+        if q / n2 != prev {
+            prev = q / n2;
+            starts.push(i);
+        }
+    }
+    starts.push(queries.len());
+    let per_row: Vec<Vec<f64>> = starts
+        .par_windows(2)
+        .map_init(
+            || Scratch::new(n2),
+            |sc, w| {
+                let qs = &queries[w[0]..w[1]];
+                let row0 = (qs[0] / n2) * n2;
+                let line = &partial[row0..row0 + n2];
+                let m = build(line, spacing[2], &mut sc.v, &mut sc.z, &mut sc.g);
+                let mut k = 0usize;
+                qs.iter()
+                    .map(|&q| {
+                        let x = q - row0;
+                        if m == 0 {
+                            return INF;
+                        }
+                        while sc.z[k + 1] < x as f64 {
+                            k += 1;
+                        }
+                        let p = sc.v[k];
+                        let d = (x as f64 - p as f64) * spacing[2];
+                        d * d + line[p]
+                    })
+                    .collect()
+            },
+        )
+        .collect();
+    per_row.concat()
+}
+
+/// Axis-0 sweep and axis-1 envelopes (the full grid); the last axis is left to the caller.
+fn first_two_axes(features: &[bool], shape: [usize; 3], spacing: [f64; 3]) -> Vec<f64> {
     let [n0, n1, n2] = shape;
     let plane = n1 * n2;
     let mut out = vec![INF; features.len()];
@@ -29,29 +99,21 @@ pub fn squared_edt(features: &[bool], shape: [usize; 3], spacing: [f64; 3]) -> V
             || Scratch::new(n1),
             |sc, p| {
                 for k in 0..n2 {
+                    let mut any = false;
                     for j in 0..n1 {
-                        sc.line[j] = p[j * n2 + k];
+                        let x = p[j * n2 + k];
+                        any |= x.is_finite();
+                        sc.line[j] = x;
                     }
-                    envelope(
-                        &sc.line[..n1],
-                        spacing[1],
-                        &mut sc.v,
-                        &mut sc.z,
-                        &mut sc.res,
-                    );
+                    if !any {
+                        continue;
+                    }
+                    let m = build(&sc.line[..n1], spacing[1], &mut sc.v, &mut sc.z, &mut sc.g);
+                    evaluate_all(&sc.line[..n1], spacing[1], &sc.v, &sc.z, m, &mut sc.res);
                     for j in 0..n1 {
                         p[j * n2 + k] = sc.res[j];
                     }
                 }
-            },
-        );
-    }
-    if n2 > 1 {
-        out.par_chunks_mut(n2).for_each_init(
-            || Scratch::new(n2),
-            |sc, row| {
-                sc.line[..n2].copy_from_slice(row);
-                envelope(&sc.line[..n2], spacing[2], &mut sc.v, &mut sc.z, row);
             },
         );
     }
@@ -63,6 +125,7 @@ struct Scratch {
     res: Vec<f64>,
     v: Vec<usize>,
     z: Vec<f64>,
+    g: Vec<f64>,
 }
 
 impl Scratch {
@@ -72,6 +135,7 @@ impl Scratch {
             res: vec![0.0; n],
             v: vec![0; n],
             z: vec![0.0; n + 1],
+            g: vec![0.0; n],
         }
     }
 }
@@ -134,46 +198,62 @@ fn axis0_sweep(features: &[bool], out: &mut [f64], n0: usize, plane: usize, s0: 
     }
 }
 
-/// Lower envelope of the parabolas `((x - q) s)^2 + f[q]` evaluated at every x (into `out`).
-fn envelope(f: &[f64], s: f64, v: &mut [usize], z: &mut [f64], out: &mut [f64]) {
-    let n = f.len();
-    let Some(first) = f.iter().position(|x| x.is_finite()) else {
-        out[..n].fill(INF);
-        return;
-    };
-    let pos = |q: usize| q as f64 * s;
-    let cross = |q: usize, p: usize| {
-        let (zq, zp) = (pos(q), pos(p));
-        ((f[q] + zq * zq) - (f[p] + zp * zp)) / (2.0 * (zq - zp))
-    };
-    let mut k = 0usize;
-    v[0] = first;
-    z[0] = f64::NEG_INFINITY;
-    z[1] = f64::INFINITY;
-    for q in first + 1..n {
-        if !f[q].is_finite() {
+/// Lower envelope of the parabolas `s^2 (x - q)^2 + f[q]` over the finite `f[q]`, in index
+/// units: `v[..m]` the parabolas' positions, `z[i]` where parabola i starts to be lowest
+/// (`z[0] = -inf`, `z[m] = +inf`), `g[i] = f[v[i]] + s^2 v[i]^2`. Returns m (0: no feature).
+fn build(f: &[f64], s: f64, v: &mut [usize], z: &mut [f64], g: &mut [f64]) -> usize {
+    let s2 = s * s;
+    let half_inv = 0.5 / s2;
+    let mut m = 0usize;
+    for (q, &fq) in f.iter().enumerate() {
+        if !fq.is_finite() {
             continue;
         }
-        let mut sx = cross(q, v[k]);
-        while sx <= z[k] {
-            // z[0] is -inf, so k never underflows.
-            k -= 1;
-            sx = cross(q, v[k]);
+        let qf = q as f64;
+        let gq = fq + s2 * qf * qf;
+        if m == 0 {
+            v[0] = q;
+            g[0] = gq;
+            z[0] = f64::NEG_INFINITY;
+            z[1] = f64::INFINITY;
+            m = 1;
+            continue;
         }
-        k += 1;
-        v[k] = q;
-        z[k] = sx;
-        z[k + 1] = f64::INFINITY;
+        loop {
+            let k = m - 1;
+            let sx = (gq - g[k]) * half_inv / (qf - v[k] as f64);
+            if sx <= z[k] {
+                // z[0] is -inf, so the first parabola is never removed.
+                m -= 1;
+                continue;
+            }
+            v[m] = q;
+            g[m] = gq;
+            z[m] = sx;
+            z[m + 1] = f64::INFINITY;
+            m += 1;
+            break;
+        }
     }
-    k = 0;
-    for x in 0..n {
-        let px = pos(x);
-        while z[k + 1] < px {
+    m
+}
+
+/// Evaluate the envelope of [`build`] at every x into `out` (INF everywhere when m == 0).
+fn evaluate_all(f: &[f64], s: f64, v: &[usize], z: &[f64], m: usize, out: &mut [f64]) {
+    let n = f.len();
+    if m == 0 {
+        out[..n].fill(INF);
+        return;
+    }
+    let mut k = 0usize;
+    for (x, o) in out[..n].iter_mut().enumerate() {
+        let xf = x as f64;
+        while z[k + 1] < xf {
             k += 1;
         }
         let q = v[k];
-        let d = (x as f64 - q as f64) * s;
-        out[x] = d * d + f[q];
+        let d = (xf - q as f64) * s;
+        *o = d * d + f[q];
     }
 }
 
@@ -239,6 +319,20 @@ mod tests {
                 assert!((a - b).abs() <= 1e-9 * b.max(1.0) || (a.is_infinite() && b.is_infinite()));
             }
         }
+    }
+
+    #[test]
+    fn queries_match_the_full_map() {
+        let mut rng = Rng::new(4);
+        let shape = [6, 7, 9];
+        let f: Vec<bool> = (0..378).map(|_| rng.next_f64() < 0.05).collect();
+        let full = squared_edt(&f, shape, [0.8, 0.8, 2.5]);
+        let q: Vec<usize> = (0..378).filter(|i| i % 3 != 1).collect();
+        let at = squared_edt_at(&f, shape, [0.8, 0.8, 2.5], &q);
+        for (k, &i) in q.iter().enumerate() {
+            assert_eq!(at[k].to_bits(), full[i].to_bits());
+        }
+        assert!(squared_edt_at(&f, shape, [1.0; 3], &[]).is_empty());
     }
 
     proptest! {

@@ -121,6 +121,13 @@ fn bounding_box(a: &[bool], b: &[bool], shape: [usize; 3]) -> (Option<BBox>, boo
             let (mut any_a, mut any_b) = (false, false);
             for j in 0..n1 {
                 let (ra, rb) = (&pa[j * n2..(j + 1) * n2], &pb[j * n2..(j + 1) * n2]);
+                // Branch-free OR over the row first (vectorised): most rows are empty.
+                let (xa, xb) = (row_any(ra), row_any(rb));
+                if !(xa | xb) {
+                    continue;
+                }
+                any_a |= xa;
+                any_b |= xb;
                 let first = ra.iter().zip(rb).position(|(x, y)| *x | *y);
                 let Some(k0) = first else { continue };
                 let k1 = n2
@@ -130,8 +137,6 @@ fn bounding_box(a: &[bool], b: &[bool], shape: [usize; 3]) -> (Option<BBox>, boo
                         .rev()
                         .position(|(x, y)| *x | *y)
                         .unwrap_or(0);
-                any_a |= ra[k0..=k1].iter().any(|x| *x);
-                any_b |= rb[k0..=k1].iter().any(|x| *x);
                 lo[1] = lo[1].min(j);
                 hi[1] = hi[1].max(j);
                 lo[2] = lo[2].min(k0);
@@ -154,6 +159,10 @@ fn bounding_box(a: &[bool], b: &[bool], shape: [usize; 3]) -> (Option<BBox>, boo
         });
     }
     (acc, any_a, any_b)
+}
+
+fn row_any(r: &[bool]) -> bool {
+    r.iter().fold(false, |acc, &x| acc | x)
 }
 
 /// A surface on a crop grid: element positions (flat grid indices) and weights.
@@ -321,11 +330,10 @@ fn directed(from: &Elements, to: &Elements, spacing: [f64; 3]) -> (Vec<f64>, Vec
     let mut pairs: Vec<(f64, f64)> = if to.index.is_empty() {
         from.weight.iter().map(|&w| (f64::INFINITY, w)).collect()
     } else {
-        let sq = edt::squared_edt(&to.mask, to.grid, spacing);
-        from.index
-            .iter()
+        let sq = edt::squared_edt_at(&to.mask, to.grid, spacing, &from.index);
+        sq.iter()
             .zip(&from.weight)
-            .map(|(&i, &w)| (sq[i].sqrt(), w))
+            .map(|(&d, &w)| (d.sqrt(), w))
             .collect()
     };
     pairs.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
