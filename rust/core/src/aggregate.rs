@@ -162,9 +162,33 @@ fn band3(boundary: &[bool], s: [usize; 3], width: usize) -> Vec<bool> {
     if r == 0 {
         return boundary.to_vec();
     }
+    if r == 1 {
+        // Distance <= 1 voxel: the boundary and its face neighbours (no distance map needed).
+        return dilate_faces(boundary, s);
+    }
     let sq = squared_edt(boundary, s, [1.0; 3]);
     let r2 = (r * r) as f64;
     sq.par_iter().map(|&d| d <= r2).collect()
+}
+
+fn dilate_faces(m: &[bool], [n0, n1, n2]: [usize; 3]) -> Vec<bool> {
+    let plane = n1 * n2;
+    let mut out = vec![false; m.len()];
+    out.par_chunks_mut(plane).enumerate().for_each(|(i, o)| {
+        let at = |i: usize, j: usize, k: usize| m[(i * n1 + j) * n2 + k];
+        for j in 0..n1 {
+            for k in 0..n2 {
+                o[j * n2 + k] = at(i, j, k)
+                    || (k > 0 && at(i, j, k - 1))
+                    || (k + 1 < n2 && at(i, j, k + 1))
+                    || (j > 0 && at(i, j - 1, k))
+                    || (j + 1 < n1 && at(i, j + 1, k))
+                    || (i > 0 && at(i - 1, j, k))
+                    || (i + 1 < n0 && at(i + 1, j, k));
+            }
+        }
+    });
+    out
 }
 
 /// Minimum over all windows (edge `patch` per axis, clipped to the image) of the window mean.
@@ -196,7 +220,7 @@ fn check_finite<F: Value>(conf: &[F]) -> Result<()> {
 }
 
 /// Window sums along one axis of a C-ordered [a, n, b] array (lines of length n, stride b).
-fn window_sums(x: &[f64], [a, n, b]: [usize; 3], w: usize) -> Vec<f64> {
+fn window_sums<F: Value>(x: &[F], [a, n, b]: [usize; 3], w: usize) -> Vec<f64> {
     let m = n - w + 1;
     let mut out = vec![0.0; a * m * b];
     out.par_chunks_mut(m * b).enumerate().for_each(|(ia, o)| {
@@ -208,7 +232,7 @@ fn window_sums(x: &[f64], [a, n, b]: [usize; 3], w: usize) -> Vec<f64> {
         for t in 0..n {
             let row = &xin[t * b..(t + 1) * b];
             for c in 0..b {
-                prefix[c] += row[c];
+                prefix[c] += row[c].get();
             }
             let h = &mut hist[(t % w) * b..(t % w + 1) * b];
             if t + 1 >= w {
@@ -225,9 +249,8 @@ fn window_sums(x: &[f64], [a, n, b]: [usize; 3], w: usize) -> Vec<f64> {
 
 fn patch_min3<F: Value>(conf: &[F], s: [usize; 3], patch: usize) -> f64 {
     let w = [patch.min(s[0]), patch.min(s[1]), patch.min(s[2])];
-    let x: Vec<f64> = conf.par_iter().map(|v| v.get()).collect();
     // axis 2 (lines of length n2, stride 1), then axis 1, then axis 0.
-    let x = window_sums(&x, [s[0] * s[1], s[2], 1], w[2]);
+    let x = window_sums(conf, [s[0] * s[1], s[2], 1], w[2]);
     let m2 = s[2] - w[2] + 1;
     let x = window_sums(&x, [s[0], s[1], m2], w[1]);
     let m1 = s[1] - w[1] + 1;
@@ -337,6 +360,8 @@ pub fn aggregate<F: Value, L: Label>(
                 acc
             })
             .collect();
+        drop(dist);
+        drop(band);
         let mut t = Sums::default();
         for p in partial {
             t.all += p.all;
