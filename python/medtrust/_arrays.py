@@ -170,3 +170,112 @@ def as_prob_array(x: Any, name: str, *, min_ndim: int = 2) -> np.ndarray:
     if a.dtype == np.float64:
         return np.ascontiguousarray(a, dtype=np.float32)
     return np.ascontiguousarray(a)
+
+
+# --- label maps, spacing and confidence maps (segmentation / failure detection) -------------
+
+#: Label-map dtypes the Rust kernels take as they are (others are converted, see below).
+LABEL_DTYPES: tuple[np.dtype, ...] = tuple(
+    np.dtype(t) for t in (np.bool_, np.uint8, np.uint16, np.int32, np.int64)
+)
+
+
+def as_label_map(x: Any, name: str) -> np.ndarray:
+    """A C-contiguous integer or boolean label map (no copy when already one).
+
+    uint8 / uint16 / int32 / int64 / bool pass through; int8 / int16 widen to int32 and
+    uint32 / uint64 to int64 (values above 2^63 are refused). Float maps are refused: labels
+    are class indices, and a float map is usually probabilities or a resampled image.
+
+    Examples
+    --------
+    >>> as_label_map([[0, 1], [2, 1]], "pred").dtype
+    dtype('int64')
+    """
+    a = to_numpy(x, name)
+    if a.dtype in LABEL_DTYPES:
+        pass
+    elif a.dtype in (np.dtype(np.int8), np.dtype(np.int16)):
+        a = a.astype(np.int32)
+    elif a.dtype == np.dtype(np.uint32):
+        a = a.astype(np.int64)
+    elif a.dtype == np.dtype(np.uint64):
+        if a.size and a.max() > np.iinfo(np.int64).max:
+            raise InvalidValueError(f"{name} holds labels above 2^63 - 1")
+        a = a.astype(np.int64)
+    elif np.issubdtype(a.dtype, np.floating):
+        raise DTypeError(
+            f"{name} is a float array (dtype {a.dtype}); label maps must hold integer class "
+            "indices or booleans. Take the argmax of probabilities, or round and cast with "
+            ".astype(np.int64) if the floats are integral labels"
+        )
+    else:
+        raise DTypeError(f"{name} must be an integer or boolean label map, got dtype {a.dtype}")
+    if a.ndim == 0:
+        raise ShapeMismatchError(f"{name} must be an array of labels, got a scalar")
+    check_nonempty(a, name)
+    return np.ascontiguousarray(a)
+
+
+def common_label_dtype(*maps: np.ndarray) -> list[np.ndarray]:
+    """Cast label maps to one shared kernel dtype (the narrowest holding all of them)."""
+    dtypes = {m.dtype for m in maps}
+    if len(dtypes) == 1:
+        return list(maps)
+    target = np.result_type(*dtypes)
+    if target not in LABEL_DTYPES:
+        target = np.dtype(np.int64)
+    return [np.ascontiguousarray(m, dtype=target) for m in maps]
+
+
+def check_same_shape(**arrays: np.ndarray) -> tuple[int, ...]:
+    """Shape shared by all arrays, or a :class:`ShapeMismatchError` naming every shape."""
+    shapes = {k: tuple(v.shape) for k, v in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        desc = ", ".join(f"{k} {s}" for k, s in shapes.items())
+        raise ShapeMismatchError(f"shapes differ: {desc}")
+    return next(iter(shapes.values()))
+
+
+def as_spacing(spacing: Any, ndim: int, name: str = "spacing") -> tuple[float, ...]:
+    """Validated voxel spacing in mm, one value per array axis (array-axis order).
+
+    Examples
+    --------
+    >>> as_spacing((0.8, 0.8, 2.5), 3)
+    (0.8, 0.8, 2.5)
+    """
+    if spacing is None:
+        raise InvalidArgumentError(
+            f"{name} is required for arrays (mm per array axis, in array-axis order); "
+            "medtrust.io.load_nifti returns it with the array"
+        )
+    if np.isscalar(spacing):
+        raise InvalidArgumentError(
+            f"{name} must give one value per array axis ({ndim}), got the scalar {spacing!r}"
+        )
+    try:
+        s = np.asarray(spacing, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgumentError(f"{name} must be a sequence of numbers: {e}") from e
+    if s.size != ndim:
+        raise ShapeMismatchError(
+            f"{name} has {s.size} value(s) but the arrays have {ndim} axes; give one spacing "
+            "per array axis, in array-axis order"
+        )
+    if not np.all(np.isfinite(s)) or np.any(s <= 0):
+        raise InvalidValueError(f"{name} values must be finite and > 0, got {tuple(s.tolist())}")
+    return tuple(float(v) for v in s)
+
+
+def as_confidence_map(x: Any, name: str) -> np.ndarray:
+    """A C-contiguous float32/float64 map (float16 / bfloat16 widen to float32)."""
+    a = to_numpy(x, name)
+    if a.dtype == np.float16:
+        a = a.astype(np.float32)
+    elif a.dtype == bool or np.issubdtype(a.dtype, np.integer):
+        a = a.astype(np.float64)
+    elif a.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise DTypeError(f"{name} must be a float map, got dtype {a.dtype}")
+    check_nonempty(a, name)
+    return np.ascontiguousarray(a)

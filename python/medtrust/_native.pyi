@@ -56,3 +56,44 @@ def uncertainty_maps(
     n_members: int,
     kinds: list[tuple[str, int | None]],
 ) -> npt.NDArray[np.float32]: ...
+
+# --- segmentation metrics and failure detection (overlap, surface, aggregate) ---
+_LabelMap = (
+    npt.NDArray[np.uint8]
+    | npt.NDArray[np.uint16]
+    | npt.NDArray[np.int32]
+    | npt.NDArray[np.int64]
+    | npt.NDArray[np.bool_]
+)
+_ConfMap = npt.NDArray[np.float32] | npt.NDArray[np.float64]
+
+def confusion_counts(
+    pred: _LabelMap, target: _LabelMap, n_classes: int, ignore_label: int | None = None
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64], int, int]: ...
+def pairwise_counts(
+    members: list[_LabelMap], n_classes: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+def surface_distances(
+    pred: npt.NDArray[np.bool_],
+    target: npt.NDArray[np.bool_],
+    spacing: list[float],
+    surface: str = "voxels",
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    bool,
+    bool,
+]: ...
+def aggregate_confidence(
+    confidence: _ConfMap,
+    labels: _LabelMap,
+    width: int = 4,
+    patch: int = 10,
+    spacing: list[float] | None = None,
+    saturate: float = 4.0,
+    distance: bool = True,
+) -> dict[str, float]: ...
+def boundary_band(labels: _LabelMap, width: int = 4) -> npt.NDArray[np.bool_]: ...
+def patch_min(confidence: _ConfMap, size: int = 10) -> float: ...

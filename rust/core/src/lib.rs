@@ -8,16 +8,22 @@
 //! - [`risk`]: risk-coverage curves and the selective-classification metric family;
 //! - [`bootstrap`]: (paired) bootstrap of those metrics via multiplicity vectors;
 //! - [`rng`]: the small, seedable generator every stochastic kernel uses;
+//! - [`overlap`]: per-class confusion counts and pairwise agreement of ensemble members;
+//! - [`surface`]: surface distances (HD, HD95, ASSD, NSD) with an exact distance transform;
+//! - [`aggregate`]: aggregation of pixel-confidence maps to one confidence per case;
 //! - [`parallel`]: the lazily built rayon pool sized by `MEDTRUST_NUM_THREADS`;
 //! - [`uncertainty`]: streaming ensemble uncertainty maps (PE, EE, BALD, ClaSP's U_c).
 
+pub mod aggregate;
 pub mod bootstrap;
 pub mod calibration;
 pub mod describe;
 pub mod error;
+pub mod overlap;
 pub mod parallel;
 pub mod risk;
 pub mod rng;
+pub mod surface;
 pub mod uncertainty;
 
 pub use error::{CoreError, Result};

@@ -6,10 +6,13 @@
 
 use pyo3::prelude::*;
 
+mod aggregate;
 mod bootstrap;
 mod describe;
 mod errors;
+mod overlap;
 mod risk;
+mod surface;
 mod uncertainty;
 
 /// Threads the kernels use (`MEDTRUST_NUM_THREADS`, default all cores; 1 in a forked child).
@@ -35,5 +38,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bootstrap::register(m)?;
     describe::register(m)?;
     uncertainty::register(m)?;
+    overlap::register(m)?;
+    surface::register(m)?;
+    aggregate::register(m)?;
     Ok(())
 }

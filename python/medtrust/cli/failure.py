@@ -1,0 +1,73 @@
+"""``medtrust failure evaluate``: failure detection on a folder of ensemble predictions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from medtrust.cli._common import atomic_write_parquet, progress_enabled
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import polars as pl
+
+    from medtrust.failure import evaluate_failure_detection, score_folder
+
+    cases = score_folder(
+        args.pred,
+        args.labels,
+        args.domains,
+        tolerance=args.tolerance,
+        percentile=args.percentile,
+        surface=args.surface,
+        width=args.width,
+        patch_size=args.patch_size,
+        progress=progress_enabled(False if args.no_progress else None),
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_parquet(out / "case_scores.parquet", cases)
+    res = evaluate_failure_detection(
+        cases,
+        risk=args.risk,
+        threshold=args.threshold,
+        n_resamples=args.n_resamples,
+        seed=args.seed,
+    )
+    res.write(out)
+    cols = ["csf", "aurc", "augrc", "spearman", "failure_auroc", "mean_rank"]
+    with pl.Config(tbl_rows=60, tbl_cols=10, float_precision=4):
+        print(res.metrics.filter(pl.col("group") == "all").sort("aurc").select(cols))
+    print(f"{len(cases)} cases; results written to {out.resolve()}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``medtrust failure ...``."""
+    p = sub.add_parser("failure", help="segmentation failure detection")
+    s = p.add_subparsers(dest="failure_command", required=True)
+    e = s.add_parser(
+        "evaluate",
+        help="score CSFs of an ensemble's predictions against labels, per domain",
+        description="Folder layout: PRED/<case>/member_*.nii.gz (and optional probs_*.npz, "
+        "prediction.nii.gz), LABELS/<case>.nii.gz, DOMAINS = JSON {case: domain} or CSV "
+        "case,domain.",
+    )
+    e.add_argument("--pred", required=True, help="folder with one sub-folder per case")
+    e.add_argument("--labels", required=True, help="folder of reference label maps")
+    e.add_argument("--domains", required=True, help="domains.json or CSV (case,domain)")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--risk", choices=["dice", "nsd", "hd95"], default="dice")
+    e.add_argument("--threshold", type=float, default=None, help="failure threshold")
+    e.add_argument("--tolerance", type=float, default=2.0, help="NSD tolerance in mm")
+    e.add_argument("--percentile", type=float, default=95.0, help="HD percentile")
+    e.add_argument("--surface", choices=["voxels", "surfels"], default="voxels")
+    e.add_argument("--width", type=int, default=4, help="boundary band width (voxels)")
+    e.add_argument("--patch-size", type=int, default=10, help="patch-min window edge")
+    e.add_argument("--n-resamples", type=int, default=500)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.set_defaults(func=_evaluate)

@@ -1,0 +1,55 @@
+"""Segmentation failure detection: confidence aggregation and risk-coverage evaluation.
+
+- :mod:`~medtrust.failure.aggregation`: one confidence per case from a pixel-confidence map
+  (mean, non-boundary mean, foreground mean, patch minimum, distance- and volume-weighted
+  means), plus pairwise Dice of ensemble members (:func:`medtrust.segmentation.pairwise_dice`);
+- :mod:`~medtrust.failure.cases`: per-case risks and CSFs, from arrays or a prediction folder;
+- :mod:`~medtrust.failure.evaluate`: AURC, e-AURC, NAURC, AUGRC, correlations, failure AUROC,
+  bootstrap intervals and CSF rank distributions per domain.
+
+Examples
+--------
+>>> import numpy as np
+>>> from medtrust.failure import case_confidences
+>>> rng = np.random.default_rng(0)
+>>> base = np.zeros((16, 16, 16), np.uint8); base[4:12, 4:12, 4:12] = 1
+>>> members = [np.where(rng.random(base.shape) < 0.02, 1 - base, base) for _ in range(3)]
+>>> csfs, pred = case_confidences(members=members)
+>>> sorted(csfs)[:3]
+['pairwise_dice', 'vote_distw', 'vote_fg']
+"""
+
+from medtrust.failure.aggregation import (
+    AGGREGATIONS,
+    aggregate,
+    boundary_band,
+    distance_weighted_mean,
+    foreground_mean,
+    mean,
+    non_boundary_mean,
+    patch_min,
+    volume_weighted_mean,
+)
+from medtrust.failure.cases import PIXEL_CONFIDENCES, case_confidences, case_risks, score_folder
+from medtrust.failure.evaluate import RISKS, FailureDetectionResult, evaluate_failure_detection
+from medtrust.segmentation.overlap import pairwise_dice
+
+__all__ = [
+    "AGGREGATIONS",
+    "PIXEL_CONFIDENCES",
+    "RISKS",
+    "FailureDetectionResult",
+    "aggregate",
+    "boundary_band",
+    "case_confidences",
+    "case_risks",
+    "distance_weighted_mean",
+    "evaluate_failure_detection",
+    "foreground_mean",
+    "mean",
+    "non_boundary_mean",
+    "pairwise_dice",
+    "patch_min",
+    "score_folder",
+    "volume_weighted_mean",
+]

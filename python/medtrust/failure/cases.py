@@ -1,0 +1,250 @@
+"""Per-case scoring: segmentation risks and confidence scores (CSFs) of one case.
+
+:func:`case_risks` measures a prediction against its reference (mean foreground Dice, NSD,
+HD95); :func:`case_confidences` computes every CSF of a case from its ensemble: pairwise Dice
+of the members' label maps, and pixel-confidence maps (MSR, PE, EE, MI from
+:mod:`medtrust.uncertainty`, streamed over members) aggregated by every method of
+:mod:`medtrust.failure.aggregation`. :func:`score_folder` does both for every case of the
+folder layout of :mod:`medtrust.io.layout`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from medtrust.failure import case_risks
+>>> t = np.zeros((10, 10, 10), np.uint8); t[2:7, 2:7, 2:7] = 1
+>>> p = np.zeros_like(t); p[2:7, 2:7, 3:8] = 1
+>>> r = case_risks(p, t, spacing=(1, 1, 1), tolerance=1.0)
+>>> r["dice"], r["hd95"]
+(0.8, 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from medtrust._arrays import as_label_map, as_spacing, check_same_shape, to_numpy
+from medtrust.exceptions import ShapeMismatchError
+from medtrust.failure.aggregation import AGGREGATIONS, aggregate
+
+__all__ = ["PIXEL_CONFIDENCES", "case_confidences", "case_risks", "score_folder"]
+
+#: Pixel-confidence kinds of :func:`medtrust.uncertainty.pixel_confidence`.
+PIXEL_CONFIDENCES: tuple[str, ...] = ("msr", "pe", "ee", "mi")
+
+#: Short names of the aggregations in CSF column names.
+SHORT = {
+    "mean": "mean",
+    "non_boundary_mean": "nonbnd",
+    "foreground_mean": "fg",
+    "patch_min": "patchmin",
+    "distance_weighted_mean": "distw",
+    "volume_weighted_mean": "volw",
+}
+
+
+def case_risks(
+    prediction: Any,
+    target: Any,
+    *,
+    spacing: Any,
+    n_classes: int | None = None,
+    tolerance: float = 2.0,
+    percentile: float = 95.0,
+    surface: str = "voxels",
+) -> dict[str, float]:
+    """Mean foreground Dice, NSD at ``tolerance`` mm and HD95 of one case.
+
+    Per foreground class, then averaged: Dice counts a class empty in both maps as 1 (the
+    risk convention of Zenk et al.); NSD likewise 1; HD95 as 0 when both are empty and the
+    image diagonal (mm) when exactly one is, so that the risk stays finite.
+    """
+    from medtrust.segmentation import dice, surface_distances
+
+    p = as_label_map(prediction, "prediction")
+    t = as_label_map(target, "target")
+    shape = check_same_shape(prediction=p, target=t)
+    sp = as_spacing(spacing, len(shape))
+    d = dice(p, t, n_classes=n_classes, empty="one")
+    classes = list(d.per_class)
+    nsds, hds = [], []
+    for c in classes:
+        s = surface_distances(
+            p, t, spacing=sp, label=c, surface=surface, one_empty="diagonal", empty="perfect"
+        )
+        nsds.append(s.nsd(tolerance))
+        hds.append(s.hd95(percentile))
+    return {
+        "dice": d.value if classes else 1.0,
+        "nsd": float(np.mean(nsds)) if classes else 1.0,
+        "hd95": float(np.mean(hds)) if classes else 0.0,
+    }
+
+
+def _vote_confidence(members: Sequence[np.ndarray], n_classes: int) -> np.ndarray:
+    """Fraction of members voting for the majority label, per voxel."""
+    best = np.zeros(members[0].shape, np.int32)
+    for c in range(n_classes):
+        best = np.maximum(best, sum((m == c).astype(np.int32) for m in members))
+    return (best / len(members)).astype(np.float32)
+
+
+def majority_vote(members: Sequence[np.ndarray], n_classes: int) -> np.ndarray:
+    """Per-voxel majority label of member label maps (ties: the lowest label)."""
+    counts = np.stack([sum((m == c).astype(np.int32) for m in members) for c in range(n_classes)])
+    return np.argmax(counts, axis=0).astype(np.uint8 if n_classes <= 256 else np.int32)
+
+
+def case_confidences(
+    *,
+    members: Sequence[Any] | None = None,
+    probabilities: Iterable[Any] | None = None,
+    prediction: Any = None,
+    spacing: Any = None,
+    kinds: Sequence[str] = PIXEL_CONFIDENCES,
+    aggregations: Sequence[str] = AGGREGATIONS,
+    width: int = 4,
+    patch_size: int = 10,
+    n_classes: int | None = None,
+) -> tuple[dict[str, float], np.ndarray]:
+    """Every CSF of one case, and the prediction they refer to.
+
+    Parameters
+    ----------
+    members
+        Label maps of the M ensemble members (for pairwise Dice, and the majority vote).
+    probabilities
+        Softmax maps ``[C, *spatial]`` of the members, fed one at a time (an iterable, e.g. a
+        generator reading files: memory stays O(C x voxels)).
+    prediction
+        The segmentation being judged; default: argmax of the mean probabilities, else the
+        members' majority vote.
+
+    Returns
+    -------
+    (csfs, prediction)
+        ``csfs`` maps names such as ``"pairwise_dice"``, ``"pe_nonbnd"``, ``"msr_patchmin"`` to
+        confidences (higher = more confident). Without probabilities the pixel map is the
+        members' vote fraction (``"vote_*"``).
+    """
+    from medtrust.segmentation import pairwise_dice
+
+    maps: dict[str, np.ndarray] = {}
+    member_maps = [as_label_map(m, f"members[{i}]") for i, m in enumerate(members or [])]
+    pred = None if prediction is None else as_label_map(prediction, "prediction")
+    if probabilities is not None:
+        from medtrust.uncertainty import EnsembleAccumulator, pixel_confidence
+
+        acc = EnsembleAccumulator(n_classes=n_classes)
+        derive_members = not member_maps
+        for probs in probabilities:
+            acc.add(probs)
+            if derive_members:
+                member_maps.append(np.argmax(to_numpy(probs, "probabilities"), axis=0))
+        if pred is None:
+            pred = np.argmax(acc.mean_probs(), axis=0).astype(np.uint8)
+        for kind in kinds:
+            maps[kind] = np.asarray(pixel_confidence(acc, kind))
+    n_cls = n_classes
+    if n_cls is None and member_maps:
+        n_cls = int(max(int(m.max()) for m in member_maps)) + 1
+    if pred is None:
+        if not member_maps:
+            raise ShapeMismatchError("a case needs member label maps or probabilities")
+        pred = majority_vote(member_maps, max(n_cls or 2, 2))
+    if not maps and len(member_maps) >= 2:
+        maps["vote"] = _vote_confidence(member_maps, max(n_cls or 2, 2))
+    csfs: dict[str, float] = {}
+    if len(member_maps) >= 2:
+        csfs["pairwise_dice"] = pairwise_dice(member_maps, n_classes=max(n_cls or 2, 2)).value
+    for kind, cmap in maps.items():
+        if cmap.shape != pred.shape:
+            raise ShapeMismatchError(
+                f"confidence map {cmap.shape} and prediction {pred.shape} shapes differ"
+            )
+        agg = aggregate(
+            cmap, pred, methods=aggregations, width=width, patch_size=patch_size, spacing=spacing
+        )
+        for name, v in agg.items():
+            csfs[f"{kind}_{SHORT[name]}"] = v
+    return csfs, pred
+
+
+def score_folder(
+    pred_dir: Any,
+    labels_dir: Any,
+    domains: Any,
+    *,
+    tolerance: float = 2.0,
+    percentile: float = 95.0,
+    surface: str = "voxels",
+    width: int = 4,
+    patch_size: int = 10,
+    progress: bool = False,
+):  # -> polars.DataFrame
+    """Risks and CSFs of every case of a prediction folder, one row per case.
+
+    Columns: case, domain, dice, nsd, hd95 and one per CSF. The folder follows the layout of
+    :mod:`medtrust.io.layout`.
+    """
+    import polars as pl
+
+    from medtrust.cli._common import progress as bar
+    from medtrust.io import find_cases, load_labels, load_probabilities
+
+    cases = find_cases(pred_dir, labels_dir, domains)
+    rows = []
+    for cf in bar(cases, desc="cases", enabled=progress, total=len(cases)):
+        target, spacing, _ = load_labels(cf.label)
+        members = []
+        for path in cf.members:
+            m, sp, _ = load_labels(path)
+            _check_geometry(cf.case, path.name, m.shape, sp, target.shape, spacing)
+            members.append(m)
+        pred = None
+        if cf.prediction is not None:
+            pred, sp, _ = load_labels(cf.prediction)
+            _check_geometry(cf.case, cf.prediction.name, pred.shape, sp, target.shape, spacing)
+
+        def stream(paths=cf.probabilities, case=cf.case, shape=target.shape):
+            for path in paths:
+                probs = load_probabilities(path)
+                if tuple(probs.shape[1:]) != tuple(shape):
+                    raise ShapeMismatchError(
+                        f"case {case}: {path.name} has spatial shape {probs.shape[1:]}, the "
+                        f"label map {shape} (probabilities must use the label maps' "
+                        "axis order)"
+                    )
+                yield probs
+
+        csfs, pred = case_confidences(
+            members=members or None,
+            probabilities=stream() if cf.probabilities else None,
+            prediction=pred,
+            spacing=spacing,
+            width=width,
+            patch_size=patch_size,
+        )
+        risks = case_risks(
+            pred,
+            target,
+            spacing=spacing,
+            tolerance=tolerance,
+            percentile=percentile,
+            surface=surface,
+        )
+        rows.append({"case": cf.case, "domain": cf.domain, **risks, **csfs})
+    return pl.DataFrame(rows)
+
+
+def _check_geometry(case, name, shape, spacing, t_shape, t_spacing) -> None:
+    if tuple(shape) != tuple(t_shape):
+        raise ShapeMismatchError(
+            f"case {case}: {name} has shape {tuple(shape)}, the label map {tuple(t_shape)}"
+        )
+    if not np.allclose(spacing, t_spacing, rtol=1e-4):
+        raise ShapeMismatchError(
+            f"case {case}: {name} has spacing {spacing}, the label map {t_spacing}"
+        )

@@ -1,0 +1,278 @@
+"""Failure-detection evaluation of segmentation CSFs, per domain, with bootstrap rankings.
+
+One row per case (risks and confidences) in, polars tables out: every metric of
+:mod:`medtrust.selective` per CSF and domain group (each domain, e.g. i.i.d. and every shift,
+plus all cases pooled), Spearman and Pearson correlation between confidence and risk, failure
+AUROC at a threshold, paired-bootstrap intervals and rank distributions of the CSFs
+(:func:`medtrust.selective.rank_csfs`, default 500 resamples, seeded).
+
+Risks: ``"dice"`` -> 1 - mean foreground Dice; ``"nsd"`` -> 1 - NSD; ``"hd95"`` -> HD95 in mm
+(unbounded: AURC on the raw scale). A case *fails* when its Dice (or NSD) is below
+``threshold`` (default 0.75 for Dice), or its HD95 above it.
+
+Examples
+--------
+>>> import numpy as np, polars as pl
+>>> from medtrust.failure import evaluate_failure_detection
+>>> rng = np.random.default_rng(0)
+>>> d = rng.uniform(0.3, 0.95, 40)
+>>> cases = pl.DataFrame({"case": [f"c{i}" for i in range(40)], "domain": ["iid"] * 20 +
+...     ["shift"] * 20, "dice": d, "good": d + rng.normal(0, 0.05, 40), "bad": rng.random(40)})
+>>> res = evaluate_failure_detection(cases, n_resamples=50)
+>>> row = res.metrics.filter((pl.col("group") == "all") & (pl.col("csf") == "good"))
+>>> bool(row["aurc"][0] < res.metrics.filter(pl.col("csf") == "bad")["aurc"][-1])
+True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medtrust._arrays import check_choice
+from medtrust.exceptions import InvalidArgumentError, UndefinedMetricWarning
+
+__all__ = ["RISKS", "FailureDetectionResult", "evaluate_failure_detection"]
+
+#: Risk definitions: column of the case table and how the residual derives from it.
+RISKS: tuple[str, ...] = ("dice", "nsd", "hd95")
+
+_RESERVED = {"case", "domain", "dice", "nsd", "hd95", "risk", "failed"}
+_METRICS = ("aurc", "eaurc", "naurc", "augrc", "eaugrc")
+
+
+@dataclass(frozen=True)
+class FailureDetectionResult:
+    """Tables of one evaluation (polars) and its configuration."""
+
+    cases: Any  # case, domain, risk, failed, CSFs...
+    metrics: Any  # group, csf, n, aurc, eaurc, naurc, augrc, spearman, pearson, failure_auroc...
+    rank_distribution: Any  # group, csf, rank, frequency
+    csfs: tuple[str, ...]
+    groups: tuple[str, ...]
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Config plus the metric table as records."""
+        return {"config": dict(self.config), "metrics": self.metrics.to_dicts()}
+
+    def to_frame(self):  # -> polars.DataFrame
+        """The metric table."""
+        return self.metrics
+
+    def best(self, group: str = "all", metric: str = "aurc") -> str:
+        """Name of the CSF with the lowest ``metric`` in ``group``."""
+        import polars as pl
+
+        t = self.metrics.filter(pl.col("group") == group).sort(metric)
+        return str(t["csf"][0])
+
+    def plot_risk_coverage(
+        self, group: str = "all", csfs: Sequence[str] | None = None, ax: Any = None
+    ):
+        """Risk-coverage curves of ``csfs`` (default: all) on ``group``; returns (fig, ax)."""
+        import polars as pl
+
+        from medtrust.selective import plot_risk_coverage
+
+        if group not in self.groups:
+            raise InvalidArgumentError(f"group must be one of {self.groups}, got {group!r}")
+        part = self.cases if group == "all" else self.cases.filter(pl.col("domain") == group)
+        names = list(csfs) if csfs is not None else list(self.csfs)
+        risk = part["risk"].to_numpy()
+        return plot_risk_coverage(
+            {c: part[c].to_numpy() for c in names},
+            risk,
+            ax=ax,
+            title=f"{self.config.get('risk', '')} risk, {group}",
+            check_range=self.config.get("risk") != "hd95",
+        )
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write every table, summary.json and one risk-coverage plot per group.
+
+        Files: cases.parquet, metrics.parquet, rank_distribution.parquet, summary.json,
+        risk_coverage_<group>.png; returns their paths.
+        """
+        import matplotlib.pyplot as plt
+
+        from medtrust import __version__
+        from medtrust.cli._common import atomic_write_json, atomic_write_parquet
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [out / "cases.parquet", out / "metrics.parquet", out / "rank_distribution.parquet"]
+        atomic_write_parquet(paths[0], self.cases)
+        atomic_write_parquet(paths[1], self.metrics)
+        atomic_write_parquet(paths[2], self.rank_distribution)
+        summary = {"medtrust_version": __version__, "config": self.config, "csfs": self.csfs}
+        atomic_write_json(out / "summary.json", summary)
+        paths.append(out / "summary.json")
+        for g in self.groups:
+            fig, _ = self.plot_risk_coverage(g)
+            p = out / f"risk_coverage_{g}.png"
+            fig.savefig(p, dpi=100)
+            plt.close(fig)
+            paths.append(p)
+        return paths
+
+
+def _to_polars(cases: Any):  # -> polars.DataFrame
+    import polars as pl
+
+    if isinstance(cases, pl.DataFrame):
+        return cases
+    if isinstance(cases, (list, tuple)):
+        return pl.DataFrame(list(cases))
+    if isinstance(cases, dict):
+        return pl.DataFrame(cases)
+    try:
+        return pl.from_pandas(cases)
+    except Exception as e:  # pragma: no cover - depends on the caller's object
+        raise InvalidArgumentError(f"cases must be a polars DataFrame or records: {e}") from e
+
+
+def _correlations(conf: np.ndarray, risk: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import pearsonr, spearmanr
+
+    if len(conf) < 3 or np.all(conf == conf[0]) or np.all(risk == risk[0]):
+        return math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(spearmanr(conf, risk).statistic), float(pearsonr(conf, risk).statistic)
+
+
+def evaluate_failure_detection(
+    cases: Any,
+    *,
+    csfs: Sequence[str] | None = None,
+    risk: str = "dice",
+    threshold: float | None = None,
+    binary: bool = False,
+    n_resamples: int = 500,
+    seed: int = 0,
+    alpha: float = 0.05,
+    rank_metric: str = "aurc",
+):
+    """Evaluate CSFs as failure detectors of a segmentation model.
+
+    Parameters
+    ----------
+    cases
+        One row per case: ``case``, ``domain``, the risk source column (``dice``, ``nsd`` or
+        ``hd95``) and one column per CSF (higher = more confident). A polars DataFrame, a list
+        of dicts, or a dict of columns.
+    csfs
+        CSF columns (default: every column that is not case / domain / a risk).
+    risk
+        "dice" (1 - mean foreground Dice), "nsd" (1 - NSD) or "hd95" (mm).
+    threshold
+        Failure threshold for the failure AUROC: Dice or NSD below it, HD95 above it. Default
+        0.75 for Dice, none otherwise.
+    binary
+        Use the binary failure (0/1) as the residual instead of the continuous risk.
+    n_resamples, seed, alpha
+        Paired bootstrap of the CSFs over cases, per group (intervals and rank distributions).
+    rank_metric
+        Metric the CSFs are ranked by in each resample.
+
+    Returns
+    -------
+    FailureDetectionResult
+    """
+    import polars as pl
+
+    from medtrust.selective import failure_auroc, metrics, rank_csfs
+
+    check_choice(risk, "risk", RISKS)
+    df = _to_polars(cases)
+    need = ["case", "domain", risk]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise InvalidArgumentError(f"cases lack column(s) {missing}; have {df.columns}")
+    names = [c for c in df.columns if c not in _RESERVED] if csfs is None else list(csfs)
+    unknown = [c for c in names if c not in df.columns]
+    if unknown or not names:
+        raise InvalidArgumentError(f"CSF columns {unknown or names} not usable; have {df.columns}")
+    if threshold is None and risk == "dice":
+        threshold = 0.75
+    if binary and threshold is None:
+        raise InvalidArgumentError("binary=True needs a threshold")
+    src = df[risk].cast(pl.Float64)
+    cont = src if risk == "hd95" else 1.0 - src
+    failed = None
+    if threshold is not None:
+        failed = (src > threshold) if risk == "hd95" else (src < threshold)
+        failed = failed.cast(pl.Float64)
+    residual = failed if binary and failed is not None else cont
+    table = df.select("case", pl.col("domain").cast(pl.Utf8), *names).with_columns(
+        risk=residual, failed=failed if failed is not None else pl.lit(None, pl.Float64)
+    )
+    check_range = not (risk == "hd95" and not binary)
+    domains = sorted(set(table["domain"].to_list()))
+    groups = [*domains, "all"]
+    rows, ranks = [], []
+    for g in groups:
+        part = table if g == "all" else table.filter(pl.col("domain") == g)
+        r = part["risk"].to_numpy()
+        f = part["failed"].to_numpy() if failed is not None else None
+        confs = {c: part[c].cast(pl.Float64).to_numpy() for c in names}
+        ranking = rank_csfs(
+            confs,
+            r,
+            metric=rank_metric,
+            n_resamples=n_resamples,
+            seed=seed,
+            alpha=alpha,
+            check_range=check_range,
+        )
+        boot = ranking.bootstrap
+        mean_rank = dict(zip(ranking.mean_rank["csf"], ranking.mean_rank["mean_rank"]))
+        for c in names:
+            m = metrics(confs[c], r, check_range=check_range)
+            sp, pe = _correlations(confs[c], r)
+            auroc = math.nan
+            if f is not None and 0 < f.sum() < len(f):
+                auroc = failure_auroc(confs[c], f)
+            row: dict[str, Any] = {
+                "group": g,
+                "csf": c,
+                "n": len(r),
+                "n_failed": int(f.sum()) if f is not None else None,
+                **{k: getattr(m, k) for k in _METRICS},
+                "spearman": sp,
+                "pearson": pe,
+                "failure_auroc": auroc,
+                "mean_rank": float(mean_rank[c]),
+            }
+            for k in ("aurc", "augrc"):
+                ci = boot.ci(k, alpha=alpha)[c]
+                row[f"{k}_low"], row[f"{k}_high"] = ci.low, ci.high
+            rows.append(row)
+        ranks.append(ranking.rank_distribution.with_columns(group=pl.lit(g)))
+        if f is not None and (f.sum() == 0 or f.sum() == len(f)):
+            warnings.warn(
+                f"group {g!r}: all {len(f)} cases {'fail' if f.sum() else 'pass'} the threshold; "
+                "failure AUROC is NaN there",
+                UndefinedMetricWarning,
+                stacklevel=2,
+            )
+    config = {
+        "risk": risk,
+        "threshold": threshold,
+        "binary": binary,
+        "n_resamples": n_resamples,
+        "seed": seed,
+        "alpha": alpha,
+        "rank_metric": rank_metric,
+    }
+    rank_table = pl.concat(ranks).select("group", "csf", "rank", "frequency")
+    return FailureDetectionResult(
+        table, pl.DataFrame(rows), rank_table, tuple(names), tuple(groups), config
+    )

@@ -1,0 +1,480 @@
+"""Overlap metrics of label maps: confusion counts, Dice, IoU and pairwise Dice of members.
+
+Counts come from one parallel pass in Rust with 64-bit integer counters; every metric derives
+from them.
+
+Undefined cases
+---------------
+- a class empty in both maps: ``empty="nan"`` (default; excluded from macro means, which use
+  nanmean), ``"one"`` (Dice = IoU = 1) or ``"skip"`` (left out of ``per_class``). The result
+  lists these classes in ``empty_classes`` and counts the defined ones in ``n_valid``;
+- a class empty in one map only: 0;
+- ``ignore_label``: voxels whose *target* holds it count nowhere; elsewhere both maps must hold
+  labels in ``[0, n_classes)``;
+- float label maps, shape mismatch, negative labels: clear errors before any work.
+
+Examples
+--------
+>>> import numpy as np
+>>> from medtrust.segmentation import dice
+>>> pred = np.array([0, 1, 1, 2, 2, 0], dtype=np.uint8)
+>>> target = np.array([0, 1, 2, 2, 2, 1], dtype=np.uint8)
+>>> r = dice(pred, target)
+>>> r.per_class
+{1: 0.5, 2: 0.8}
+>>> round(r.value, 4)
+0.65
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from medtrust import _native
+from medtrust._arrays import (
+    as_label_map,
+    check_choice,
+    check_same_shape,
+    common_label_dtype,
+    to_numpy,
+)
+from medtrust.exceptions import InvalidArgumentError, InvalidValueError
+
+__all__ = [
+    "EMPTY_POLICIES",
+    "ConfusionCounts",
+    "OverlapResult",
+    "PairwiseDiceResult",
+    "confusion_counts",
+    "dice",
+    "iou",
+    "pairwise_dice",
+]
+
+#: Values of the ``empty=`` policy for classes empty in both maps.
+EMPTY_POLICIES: tuple[str, ...] = ("nan", "one", "skip")
+
+
+@dataclass(frozen=True)
+class ConfusionCounts:
+    """Per-class counts (arrays of length ``n_classes``, uint64) of one prediction vs target."""
+
+    tp: np.ndarray
+    fp: np.ndarray
+    fn: np.ndarray
+    tn: np.ndarray
+    n_voxels: int
+    n_ignored: int
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes counted."""
+        return len(self.tp)
+
+    @property
+    def pred_volume(self) -> np.ndarray:
+        """Voxels per class in the prediction (TP + FP)."""
+        return self.tp + self.fp
+
+    @property
+    def target_volume(self) -> np.ndarray:
+        """Voxels per class in the target (TP + FN)."""
+        return self.tp + self.fn
+
+    def _ratio(self, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        out = np.full(len(num), np.nan)
+        ok = den > 0
+        out[ok] = num[ok].astype(np.float64) / den[ok].astype(np.float64)
+        return out
+
+    def dice(self) -> np.ndarray:
+        """Dice per class, NaN where both maps lack the class."""
+        return self._ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn)
+
+    def iou(self) -> np.ndarray:
+        """IoU (Jaccard) per class, NaN where both maps lack the class."""
+        return self._ratio(self.tp, self.tp + self.fp + self.fn)
+
+    def precision(self) -> np.ndarray:
+        """TP / (TP + FP) per class, NaN where the prediction lacks the class."""
+        return self._ratio(self.tp, self.tp + self.fp)
+
+    def recall(self) -> np.ndarray:
+        """TP / (TP + FN) per class, NaN where the target lacks the class."""
+        return self._ratio(self.tp, self.tp + self.fn)
+
+    def volume_difference(self) -> np.ndarray:
+        """(pred volume - target volume) / target volume per class (NaN for an empty target)."""
+        pv = self.pred_volume.astype(np.float64)
+        tv = self.target_volume.astype(np.float64)
+        return _safe_div(pv - tv, tv)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict with lists."""
+        return {
+            "tp": self.tp.tolist(),
+            "fp": self.fp.tolist(),
+            "fn": self.fn.tolist(),
+            "tn": self.tn.tolist(),
+            "n_voxels": self.n_voxels,
+            "n_ignored": self.n_ignored,
+        }
+
+    def to_frame(self):  # -> polars.DataFrame
+        """One row per class: class, tp, fp, fn, tn."""
+        import polars as pl
+
+        return pl.DataFrame(
+            {
+                "class": np.arange(self.n_classes),
+                "tp": self.tp.astype(np.int64),
+                "fp": self.fp.astype(np.int64),
+                "fn": self.fn.astype(np.int64),
+                "tn": self.tn.astype(np.int64),
+            }
+        )
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(len(num), np.nan)
+    ok = den > 0
+    out[ok] = num[ok] / den[ok]
+    return out
+
+
+@dataclass(frozen=True)
+class OverlapResult:
+    """An overlap metric per class and its macro mean.
+
+    ``value`` is the nanmean over ``per_class`` (NaN when no class is defined); classes empty in
+    both maps are listed in ``empty_classes`` whatever the policy.
+    """
+
+    metric: str
+    value: float
+    per_class: dict[int, float]
+    empty_classes: tuple[int, ...]
+    n_valid: int
+    empty: str
+    counts: ConfusionCounts | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (without the counts)."""
+        return {
+            "metric": self.metric,
+            "value": self.value,
+            "per_class": dict(self.per_class),
+            "empty_classes": list(self.empty_classes),
+            "n_valid": self.n_valid,
+            "empty": self.empty,
+        }
+
+    def to_frame(self):  # -> polars.DataFrame
+        """Tidy rows: class, metric, value, status ("ok" or "empty")."""
+        import polars as pl
+
+        rows = [
+            {
+                "class": c,
+                "metric": self.metric,
+                "value": v,
+                "status": "empty" if c in self.empty_classes else "ok",
+            }
+            for c, v in self.per_class.items()
+        ]
+        schema = {"class": pl.Int64, "metric": pl.Utf8, "value": pl.Float64, "status": pl.Utf8}
+        return pl.DataFrame(rows, schema=schema)
+
+
+def _prepare_pair(pred: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
+    p = as_label_map(pred, "pred")
+    t = as_label_map(target, "target")
+    check_same_shape(pred=p, target=t)
+    p, t = common_label_dtype(p, t)
+    return p, t
+
+
+def _max_label(a: np.ndarray, name: str, ignore: int | None = None) -> int:
+    if a.dtype == bool:
+        return 1
+    lo = int(a.min())
+    hi = int(a.max())
+    if ignore is not None and (hi == ignore or lo == ignore):
+        rest = a[a != ignore]
+        if rest.size == 0:
+            return 0
+        lo, hi = int(rest.min()), int(rest.max())
+    if lo < 0:
+        raise InvalidValueError(
+            f"{name} holds the negative label {lo}; labels are class indices >= 0 "
+            "(pass ignore_label for a void label of the target)"
+        )
+    return hi
+
+
+def _resolve_classes(
+    n_classes: int | None,
+    labels: Sequence[int] | None,
+    maps: Sequence[tuple[np.ndarray, str]],
+    ignore: int | None = None,
+) -> int:
+    if n_classes is not None:
+        if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+            raise InvalidArgumentError(f"n_classes must be a positive integer, got {n_classes!r}")
+        return int(n_classes)
+    if labels is not None:
+        return int(max(labels)) + 1
+    hi = 0
+    for a, name in maps:
+        hi = max(hi, _max_label(a, name, ignore))
+    return max(hi + 1, 2)
+
+
+def _selected(n_classes: int, labels: Sequence[int] | None, include_background: bool) -> list[int]:
+    if labels is not None:
+        sel = [int(c) for c in labels]
+        bad = [c for c in sel if not 0 <= c < n_classes]
+        if bad:
+            raise InvalidArgumentError(f"labels {bad} outside [0, n_classes={n_classes})")
+        if len(set(sel)) != len(sel):
+            raise InvalidArgumentError(f"labels must be distinct, got {sel}")
+        return sel
+    return list(range(0 if include_background else 1, n_classes))
+
+
+def confusion_counts(
+    pred: Any,
+    target: Any,
+    *,
+    n_classes: int | None = None,
+    ignore_label: int | None = None,
+) -> ConfusionCounts:
+    """Per-class TP, FP, FN, TN of a label map against a reference, in one pass.
+
+    Parameters
+    ----------
+    pred, target
+        Label maps of equal shape (2-D or 3-D; uint8/uint16/int32/int64 or bool).
+    n_classes
+        Number of classes; default: largest label + 1 (not counting ``ignore_label``).
+    ignore_label
+        Target label whose voxels count nowhere (e.g. 255).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = confusion_counts(np.array([0, 1, 1]), np.array([0, 1, 255]), ignore_label=255)
+    >>> c.tp.tolist(), c.n_ignored
+    ([1, 1], 1)
+    """
+    p, t = _prepare_pair(pred, target)
+    if ignore_label is not None:
+        ignore_label = int(ignore_label)
+    n = _resolve_classes(n_classes, None, [(p, "pred"), (t, "target")], ignore_label)
+    if ignore_label is not None and 0 <= ignore_label < n:
+        raise InvalidArgumentError(
+            f"ignore_label {ignore_label} is also a class index (n_classes={n}); use a label "
+            "outside [0, n_classes), e.g. 255"
+        )
+    tp, pv, tv, n_counted, n_ignored = _native.confusion_counts(
+        p.reshape(-1), t.reshape(-1), n, ignore_label
+    )
+    fp = pv - tp
+    fn = tv - tp
+    tn = np.uint64(n_counted) - tp - fp - fn
+    return ConfusionCounts(tp, fp, fn, tn, int(n_counted), int(n_ignored))
+
+
+def _overlap(
+    metric: str,
+    pred: Any,
+    target: Any,
+    labels: Sequence[int] | None,
+    n_classes: int | None,
+    include_background: bool,
+    ignore_label: int | None,
+    empty: str,
+) -> OverlapResult:
+    check_choice(empty, "empty", EMPTY_POLICIES)
+    p, t = _prepare_pair(pred, target)
+    if n_classes is None and labels is not None:
+        n_classes = max(
+            int(max(labels)) + 1,
+            _resolve_classes(None, None, [(p, "pred"), (t, "target")], ignore_label),
+        )
+    counts = confusion_counts(p, t, n_classes=n_classes, ignore_label=ignore_label)
+    values = counts.dice() if metric == "dice" else counts.iou()
+    sel = _selected(counts.n_classes, labels, include_background)
+    both_empty = (counts.tp + counts.fp + counts.fn) == 0
+    per_class: dict[int, float] = {}
+    empties = []
+    for c in sel:
+        if both_empty[c]:
+            empties.append(c)
+            if empty == "skip":
+                continue
+            per_class[c] = 1.0 if empty == "one" else math.nan
+        else:
+            per_class[c] = float(values[c])
+    vals = np.array(list(per_class.values()), dtype=float)
+    n_valid = int(np.sum(~np.isnan(vals)))
+    value = float(np.nanmean(vals)) if n_valid else math.nan
+    return OverlapResult(metric, value, per_class, tuple(empties), n_valid, empty, counts)
+
+
+def dice(
+    pred: Any,
+    target: Any,
+    *,
+    labels: Sequence[int] | None = None,
+    n_classes: int | None = None,
+    include_background: bool = False,
+    ignore_label: int | None = None,
+    empty: str = "nan",
+) -> OverlapResult:
+    """Dice per class (2 TP / (2 TP + FP + FN)) and its mean over the selected classes.
+
+    Parameters
+    ----------
+    labels
+        Classes to report (default: every class but 0 unless ``include_background``).
+    empty
+        Classes empty in both maps: "nan" (default), "one" or "skip".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dice(np.array([1, 1, 0, 0], bool), np.array([1, 0, 0, 0], bool)).value
+    0.6666666666666666
+    """
+    return _overlap(
+        "dice", pred, target, labels, n_classes, include_background, ignore_label, empty
+    )
+
+
+def iou(
+    pred: Any,
+    target: Any,
+    *,
+    labels: Sequence[int] | None = None,
+    n_classes: int | None = None,
+    include_background: bool = False,
+    ignore_label: int | None = None,
+    empty: str = "nan",
+) -> OverlapResult:
+    """IoU per class (TP / (TP + FP + FN)) and its mean; arguments as :func:`dice`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> iou(np.array([1, 1, 0, 0], bool), np.array([1, 0, 0, 0], bool)).value
+    0.5
+    """
+    return _overlap("iou", pred, target, labels, n_classes, include_background, ignore_label, empty)
+
+
+@dataclass(frozen=True)
+class PairwiseDiceResult:
+    """Mean Dice over the M(M-1)/2 member pairs, per class and averaged over classes.
+
+    ``per_pair[p, k]`` is the Dice of pair ``pairs[p]`` for class ``classes[k]``.
+    """
+
+    value: float
+    per_class: dict[int, float]
+    per_pair: np.ndarray
+    pairs: tuple[tuple[int, int], ...]
+    classes: tuple[int, ...]
+    n_members: int
+    empty: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return {
+            "value": self.value,
+            "per_class": dict(self.per_class),
+            "n_members": self.n_members,
+            "empty": self.empty,
+        }
+
+    def to_frame(self):  # -> polars.DataFrame
+        """Rows: member_a, member_b, class, dice."""
+        import polars as pl
+
+        rows = [
+            {"member_a": a, "member_b": b, "class": c, "dice": float(self.per_pair[p, k])}
+            for p, (a, b) in enumerate(self.pairs)
+            for k, c in enumerate(self.classes)
+        ]
+        return pl.DataFrame(rows)
+
+
+def pairwise_dice(
+    members: Any,
+    *,
+    labels: Sequence[int] | None = None,
+    n_classes: int | None = None,
+    include_background: bool = False,
+    empty: str = "one",
+) -> PairwiseDiceResult:
+    """Agreement of ensemble (or MC) members: mean Dice over all member pairs.
+
+    All pairs and classes are counted in one pass over the voxels (a joint histogram of the
+    members' labels), never one pass per pair. This is the "pairwise DSC" confidence of
+    Zenk et al. (higher = members agree).
+
+    Parameters
+    ----------
+    members
+        M >= 2 label maps of one case: a sequence of arrays, or one array ``[M, ...]``.
+    labels, n_classes, include_background
+        As in :func:`dice`.
+    empty
+        A class absent from both members of a pair: "one" (default; members agreeing that a
+        class is absent agree), "nan" (left out of the means) or "skip" (same as "nan" here).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([0, 1, 1, 1], np.uint8); b = np.array([0, 1, 1, 0], np.uint8)
+    >>> pairwise_dice([a, a, b]).value  # pairs: 1, 0.8, 0.8
+    0.8666666666666667
+    """
+    check_choice(empty, "empty", EMPTY_POLICIES)
+    if isinstance(members, np.ndarray) or hasattr(members, "shape"):
+        arr = to_numpy(members, "members")
+        if arr.ndim < 2:
+            raise InvalidArgumentError("members as one array must have shape [M, ...]")
+        items = [arr[m] for m in range(arr.shape[0])]
+    else:
+        items = list(members)
+    if len(items) < 2:
+        raise InvalidArgumentError(f"pairwise_dice needs at least 2 members, got {len(items)}")
+    maps = [as_label_map(m, f"members[{i}]") for i, m in enumerate(items)]
+    check_same_shape(**{f"members[{i}]": m for i, m in enumerate(maps)})
+    maps = common_label_dtype(*maps)
+    n = _resolve_classes(n_classes, labels, [(m, f"members[{i}]") for i, m in enumerate(maps)])
+    sel = _selected(n, labels, include_background)
+    vol, inter = _native.pairwise_counts([m.reshape(-1) for m in maps], n)
+    m_count = len(maps)
+    pairs = tuple((a, b) for a in range(m_count) for b in range(a + 1, m_count))
+    ia = np.array([a for a, _ in pairs])
+    ib = np.array([b for _, b in pairs])
+    den = (vol[ia][:, sel] + vol[ib][:, sel]).astype(np.float64)
+    num = 2.0 * inter[:, sel].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_pair = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    if empty == "one":
+        per_pair = np.where(den > 0, per_pair, 1.0)
+    per_class = {}
+    for k, c in enumerate(sel):
+        col = per_pair[:, k]
+        per_class[c] = float(np.nanmean(col)) if np.any(~np.isnan(col)) else math.nan
+    vals = np.array(list(per_class.values()), dtype=float)
+    value = float(np.nanmean(vals)) if np.any(~np.isnan(vals)) else math.nan
+    return PairwiseDiceResult(value, per_class, per_pair, pairs, tuple(sel), m_count, empty)

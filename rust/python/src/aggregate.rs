@@ -1,0 +1,112 @@
+//! Bindings of `medtrust_core::aggregate`.
+
+use crate::errors::run;
+use crate::overlap::{contiguous, LabelMap};
+use crate::with_labels;
+use medtrust_core::aggregate::{self, Options};
+use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// A C-contiguous float32 or float64 confidence map.
+#[derive(FromPyObject)]
+enum ConfMap<'py> {
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    F64(PyReadonlyArrayDyn<'py, f64>),
+}
+
+impl ConfMap<'_> {
+    fn shape(&self) -> Vec<usize> {
+        match self {
+            ConfMap::F32(a) => a.shape().to_vec(),
+            ConfMap::F64(a) => a.shape().to_vec(),
+        }
+    }
+}
+
+macro_rules! with_conf {
+    ($map:expr, $s:ident => $body:expr) => {
+        match $map {
+            ConfMap::F32(a) => {
+                let $s = contiguous(a)?;
+                $body
+            }
+            ConfMap::F64(a) => {
+                let $s = contiguous(a)?;
+                $body
+            }
+        }
+    };
+}
+
+/// Every aggregate of one confidence map given the predicted label map; returns a dict.
+#[pyfunction]
+#[pyo3(signature = (confidence, labels, width=4, patch=10, spacing=None, saturate=4.0, distance=true))]
+fn aggregate_confidence<'py>(
+    py: Python<'py>,
+    confidence: ConfMap<'py>,
+    labels: LabelMap<'py>,
+    width: usize,
+    patch: usize,
+    spacing: Option<Vec<f64>>,
+    saturate: f64,
+    distance: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let shape = confidence.shape();
+    if shape != labels.shape() {
+        return Err(PyValueError::new_err(format!(
+            "confidence and label map shapes differ: {:?} vs {:?}",
+            shape,
+            labels.shape()
+        )));
+    }
+    let opts = Options {
+        width,
+        patch,
+        spacing,
+        saturate,
+        distance,
+    };
+    let a = with_conf!(&confidence, c => with_labels!(&labels, l => {
+        run(py, || aggregate::aggregate(c, l, &shape, &opts))?
+    }));
+    let d = PyDict::new(py);
+    d.set_item("mean", a.mean)?;
+    d.set_item("non_boundary_mean", a.non_boundary_mean)?;
+    d.set_item("foreground_mean", a.foreground_mean)?;
+    d.set_item("patch_min", a.patch_min)?;
+    d.set_item("distance_weighted_mean", a.distance_weighted_mean)?;
+    d.set_item("volume_weighted_mean", a.volume_weighted_mean)?;
+    d.set_item("n_foreground", a.n_foreground)?;
+    d.set_item("n_band", a.n_band)?;
+    Ok(d)
+}
+
+/// Boolean band of width `width` around the label boundaries (same shape as `labels`).
+#[pyfunction]
+#[pyo3(signature = (labels, width=4))]
+fn boundary_band<'py>(
+    py: Python<'py>,
+    labels: LabelMap<'py>,
+    width: usize,
+) -> PyResult<Bound<'py, PyArrayDyn<bool>>> {
+    let shape = labels.shape();
+    let band = with_labels!(&labels, l => run(py, || aggregate::boundary_band(l, &shape, width))?);
+    band.into_pyarray(py).reshape(shape)
+}
+
+/// Minimum window mean over all windows of edge `size` (clipped to the image).
+#[pyfunction]
+#[pyo3(signature = (confidence, size=10))]
+fn patch_min<'py>(py: Python<'py>, confidence: ConfMap<'py>, size: usize) -> PyResult<f64> {
+    let shape = confidence.shape();
+    with_conf!(&confidence, c => run(py, || aggregate::patch_min(c, &shape, size)))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(aggregate_confidence, m)?)?;
+    m.add_function(wrap_pyfunction!(boundary_band, m)?)?;
+    m.add_function(wrap_pyfunction!(patch_min, m)?)?;
+    Ok(())
+}
