@@ -50,7 +50,7 @@ test-py: install
 test: test-rust lint stubtest test-py
 
 bench: install
-	$(PY) -m pytest -q benches --benchmark-only --benchmark-columns=min,median,mean,rounds
+	$(PY) -m pytest -q benches -o python_files='test_*.py bench_*.py' --benchmark-columns=min,median,mean,rounds
 
 bench-rust:
 	cargo bench -p medtrust-core
