@@ -16,6 +16,7 @@ from medtrust.cli._common import atomic_write_text, progress_enabled
 #: "module:function" of each demo step, in order.
 DEMO_STEPS: list[str] = [
     "medtrust.selective.demo:run",
+    "medtrust.vqa.demo:run",
 ]
 
 

@@ -23,6 +23,7 @@ from medtrust.exceptions import MedtrustError
 COMMAND_MODULES: list[str] = [
     "medtrust.cli.demo",
     "medtrust.cli.selective",
+    "medtrust.cli.vqa",
 ]
 
 
