@@ -104,7 +104,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     ]
     if judge is not None:
         cols += ["judge_score", "n_judge_parse_error", "n_judge_api_error"]
-    with pl.Config(tbl_rows=60, tbl_cols=20, float_precision=4):
+    with pl.Config(tbl_rows=60, tbl_cols=20, float_precision=4, tbl_width_chars=220):
         print(res.summary.select([c for c in cols if c in res.summary.columns]))
     if res.judge is not None:
         j = res.judge
@@ -159,7 +159,7 @@ def _robustness(args: argparse.Namespace) -> int:
         "drop_mean",
         "n_missing",
     ]
-    with pl.Config(tbl_rows=100, tbl_cols=20, float_precision=4):
+    with pl.Config(tbl_rows=100, tbl_cols=20, float_precision=4, tbl_width_chars=220):
         print(summary.select([c for c in cols if c in summary.columns]))
     print(f"wrote {out / f'robustness_{metric}.parquet'} and .csv / .png")
     return 0

@@ -142,7 +142,9 @@ def evaluate(
     shift = get_shift(shift)
     split = split_shift(samples, shift, on_leakage=on_leakage, check_dataset=check_dataset)
     test = split.test_frame().with_row_index("__order")
-    n_test = dict(test.group_by("subset").len().rows())
+    n_test = {
+        f"{sub}/{at}": int(n) for sub, at, n in test.group_by("subset", "answer_type").len().rows()
+    }
     if limit is not None:
         test = test.filter(pl.int_range(pl.len()).over("subset") < limit)
     test_qids = set(test["qid"].to_list())
@@ -254,8 +256,8 @@ def _results_json(res: EvaluationResult) -> dict[str, Any]:
         n = n_samples.setdefault(task, {"original": 0, "effective": 0})
         n["effective"] = max(n["effective"], int(row["n"]))
     for task, n in n_samples.items():
-        subset = task.split("/")[1]
-        n["original"] = int(res.counts.get("n_test_items", {}).get(subset, n["effective"]))
+        sub_type = task.split("/", 1)[1]
+        n["original"] = int(res.counts.get("n_test_items", {}).get(sub_type, n["effective"]))
     from medtrust.vqa.judge.prompts import PROMPT_VERSION
 
     return {

@@ -146,10 +146,11 @@ class FinetuneResult:
     trainable_params: int
     total_params: int
     seconds: float
+    model: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict."""
-        return asdict(self)
+        """Plain dict (without the model)."""
+        return {k: v for k, v in asdict(self).items() if k != "model"}
 
 
 def build_peft_model(model: Any, config: FinetuneConfig) -> Any:
@@ -219,8 +220,8 @@ def finetune(
     Returns
     -------
     FinetuneResult
-        Steps, per-step losses, trainable / total parameter counts; the adapter is in
-        ``config.output_dir``.
+        Steps, per-step losses, trainable / total parameter counts and the trained ``peft``
+        model; the adapter is in ``config.output_dir``.
     """
     import numpy as np
     import torch
@@ -329,6 +330,7 @@ def finetune(
         trainable_params=int(trainable),
         total_params=int(total),
         seconds=time.perf_counter() - t0,
+        model=pmodel,
     )
     atomic_write_json(out / "finetune_config.json", config.to_dict())
     atomic_write_json(out / "losses.json", result.to_dict())

@@ -182,7 +182,10 @@ def load_vlm(
         or transformers.AutoModelForVision2Seq
     )
     processor = transformers.AutoProcessor.from_pretrained(processor_path or model_path)
-    model = cls.from_pretrained(model_path, dtype=_torch_dtype(dtype))
+    # transformers >= 4.56 calls the weight dtype `dtype`, older versions `torch_dtype`.
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    key = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+    model = cls.from_pretrained(model_path, **{key: _torch_dtype(dtype)})
     if adapter_path:
         from peft import PeftModel
 

@@ -26,10 +26,12 @@ non-empty scores 0.
 
 Closed questions (:func:`closed_choice`): the prediction's choice among the question's options
 (``yes`` / ``no`` when the answer is yes or no and no options are given) is extracted by, in
-order: the normalised prediction equals an option; the prediction starts with exactly one
-option (longest options first); exactly one option occurs in it as a token sequence. Otherwise
-the prediction is *ambiguous*: it scores 0 and is counted. A closed question without options
-whose answer is not yes/no is scored by exact match and counted as ``n_no_options``.
+order: the normalised prediction equals an option; its first clause (up to the first ``,``
+``;`` ``:`` ``!`` ``?`` or sentence-ending ``.``) equals an option (``"No, there is no
+effusion"`` -> ``no``); exactly one option occurs in it as a token sequence. Otherwise the
+prediction is *ambiguous* (``"maybe"``, ``"yes and no"``): it scores 0 and is counted. A
+closed question without options whose answer is not yes/no is scored by exact match and
+counted as ``n_no_options``.
 
 Examples
 --------
@@ -91,6 +93,7 @@ _NUMBER_WORDS.update(
 _NUMBER_WORDS["hundred"] = "100"
 _KEEP_DOT = re.compile(r"(?<=\d)\.(?=\d)")
 _PLACEHOLDER = "\u0000"
+_CLAUSE_END = re.compile(r"[,;:!?]|\.(?!\d)")
 
 
 def _is_punct(ch: str) -> bool:
@@ -223,14 +226,12 @@ def closed_choice(pred: Any, options: Sequence[str]) -> str | None:
     exact = [o for o, n in norm.items() if n and n == pn]
     if exact:
         return exact[0]
+    raw = "" if pred is None else unicodedata.normalize("NFKC", str(pred))
+    clause = normalize_answer(_CLAUSE_END.split(raw.strip(), maxsplit=1)[0])
+    first = [o for o, n in norm.items() if n and n == clause]
+    if first:
+        return first[0]
     ptoks = pn.split()
-    by_len = sorted(norm.items(), key=lambda kv: -len(kv[1].split()))
-    for length in sorted({len(n.split()) for n in norm.values() if n}, reverse=True):
-        starts = [o for o, n in by_len if len(n.split()) == length and ptoks[:length] == n.split()]
-        if len(starts) == 1:
-            return starts[0]
-        if len(starts) > 1:
-            return None
     found = [o for o, n in norm.items() if _contains(ptoks, n.split())]
     return found[0] if len(found) == 1 else None
 
