@@ -108,7 +108,7 @@ def test_good_server_scores_tokens_and_provenance(tmp_path):
     assert res["judge_temperature"].unique().to_list() == [0.0]
     s = run.summary
     assert s["n_ok"] == 6 and s["n_failed"] == 0 and s["n_exact_match"] == 1
-    assert s["n_requests"] == 4 and s["completion_tokens"] == 9 * 5  # item 6 reuses item 2
+    assert s["n_requests"] == 4 and s["completion_tokens"] == 9 * 4  # tokens of the 4 requests sent
     assert s["prompt_tokens"] > 0
 
 
@@ -126,6 +126,7 @@ def test_cache_second_run_sends_zero_requests(tmp_path):
         second = run_judge(ITEMS, cfg(srv), cache=cache)
         assert srv.n_requests == n  # zero new requests
     assert second.summary["n_requests"] == 0
+    assert second.summary["completion_tokens"] == 0 and first.summary["completion_tokens"] == 36
     assert second.summary["n_cache_hits"] == 5
     assert (
         second.results["judge_source"].to_list() == ["cache"] * 3 + ["exact_match"] + ["cache"] * 2

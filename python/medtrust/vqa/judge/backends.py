@@ -197,6 +197,8 @@ class TransformersJudgeBackend:
         Length limit of a verdict.
     model, tokenizer
         Already loaded objects (then ``model_path`` only names the judge).
+    name
+        Judge name recorded with the verdicts and in the cache key (default ``model_path``).
     """
 
     def __init__(
@@ -208,6 +210,7 @@ class TransformersJudgeBackend:
         seed: int | None = 0,
         model: Any = None,
         tokenizer: Any = None,
+        name: str | None = None,
     ) -> None:
         try:
             import torch
@@ -216,7 +219,7 @@ class TransformersJudgeBackend:
             raise JudgeError(
                 "the transformers judge needs the 'vqa' extra: pip install 'medtrust[vqa]'"
             ) from e
-        self.name = str(model_path)
+        self.name = name or str(model_path)
         self.seed = seed
         self.temperature = 0.0
         self.max_new_tokens = int(max_new_tokens)

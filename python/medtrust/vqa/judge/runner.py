@@ -187,7 +187,10 @@ class JudgeConfig:
             )
         if self.backend == "transformers":
             return TransformersJudgeBackend(
-                str(self.model_path), max_new_tokens=self.max_tokens, seed=self.seed
+                str(self.model_path),
+                max_new_tokens=self.max_tokens,
+                seed=self.seed,
+                name=self.judge_name,
             )
         return OpenAIChatBackend(
             str(self.base_url),
@@ -248,10 +251,17 @@ class _Counter:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
 
     def add(self) -> None:
         with self.lock:
             self.requests += 1
+
+    def tokens(self, prompt: int, completion: int) -> None:
+        with self.lock:
+            self.prompt_tokens += prompt
+            self.completion_tokens += completion
 
 
 def _record(cfg: JudgeConfig, kind: str, **kw: Any) -> dict[str, Any]:
@@ -327,6 +337,7 @@ def _ask(
             )
         ptok += comp.prompt_tokens
         ctok += comp.completion_tokens
+        counter.tokens(comp.prompt_tokens, comp.completion_tokens)
         try:
             verdict = parse_verdict(comp.text, item.kind)
         except VerdictParseError as e:
@@ -414,6 +425,8 @@ def run_judge(
     from medtrust.cli._common import progress as progress_bar
 
     cfg = config or JudgeConfig.from_env()
+    if backend is not None and getattr(backend, "name", None) not in (None, cfg.judge_name):
+        cfg = replace(cfg, model=str(backend.name))  # the backend names the judge
     items = list(items)
     for it in items:
         if it.kind not in KINDS:
@@ -432,7 +445,7 @@ def run_judge(
         groups.setdefault((it.question, it.answer, it.prediction, it.kind), []).append(i)
     n_cache_hits = 0
     todo: list[tuple[tuple[str, str, str, str], str]] = []
-    name = backend.name if backend is not None else cfg.judge_name
+    name = cfg.judge_name
     try:
         for key in groups:
             q, a, p, kind = key
@@ -450,8 +463,6 @@ def run_judge(
         if todo:
             if backend is None:
                 backend = cfg.make_backend()
-            if getattr(backend, "name", name) != name:
-                raise JudgeError("backend.name must match the configured judge model")
             _run_pool(
                 todo,
                 groups,
@@ -491,9 +502,7 @@ def run_judge(
         "judge_kind": pl.String,
     }
     df = pl.DataFrame(rows, schema=schema)
-    return JudgeRun(
-        results=df, summary=_summary(df, counter.requests, n_cache_hits), config=cfg.to_dict()
-    )
+    return JudgeRun(results=df, summary=_summary(df, counter, n_cache_hits), config=cfg.to_dict())
 
 
 def _run_pool(
@@ -564,7 +573,7 @@ def _run_pool(
     pool.shutdown(wait=True)
 
 
-def _summary(df: Any, n_requests: int, n_cache_hits: int) -> dict[str, Any]:
+def _summary(df: Any, counter: _Counter, n_cache_hits: int) -> dict[str, Any]:
     import polars as pl
 
     n = df.height
@@ -584,9 +593,10 @@ def _summary(df: Any, n_requests: int, n_cache_hits: int) -> dict[str, Any]:
         "failure_rate": n_failed / n if n else 0.0,
         "n_exact_match": int(source.get("exact_match", 0)),
         "n_cache_hits": n_cache_hits,
-        "n_requests": n_requests,
-        "prompt_tokens": int(df["judge_prompt_tokens"].sum()) if n else 0,
-        "completion_tokens": int(df["judge_completion_tokens"].sum()) if n else 0,
+        "n_requests": counter.requests,
+        # tokens spent by this run (cached verdicts keep the counts of the run that made them)
+        "prompt_tokens": counter.prompt_tokens,
+        "completion_tokens": counter.completion_tokens,
         "mean_score_by_kind": means,
     }
 
