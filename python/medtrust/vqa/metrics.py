@@ -45,6 +45,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -91,13 +92,17 @@ _NUMBER_WORDS.update(
     }
 )
 _NUMBER_WORDS["hundred"] = "100"
-_KEEP_DOT = re.compile(r"(?<=\d)\.(?=\d)")
-_PLACEHOLDER = "\u0000"
+_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")  # every "." except one between two digits
 _CLAUSE_END = re.compile(r"[,;:!?]|\.(?!\d)")
 
 
 def _is_punct(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "PS"
+
+
+# ASCII punctuation and symbols (the P* and S* categories) map to spaces in one translate call.
+# ("." is handled separately: kept between two digits.)
+_ASCII_PUNCT = str.maketrans({c: " " for c in map(chr, range(128)) if _is_punct(c) and c != "."})
 
 
 def normalize_answer(text: Any) -> str:
@@ -107,9 +112,17 @@ def normalize_answer(text: Any) -> str:
     """
     if text is None:
         return ""
-    s = unicodedata.normalize("NFKC", str(text)).lower()
-    s = _KEEP_DOT.sub(_PLACEHOLDER, s)
-    s = "".join(" " if _is_punct(ch) else ch for ch in s).replace(_PLACEHOLDER, ".")
+    return _normalize(str(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _normalize(text: str) -> str:
+    s = unicodedata.normalize("NFKC", text).lower()
+    if s.isascii():
+        s = s.translate(_ASCII_PUNCT)
+    else:
+        s = "".join(" " if ch != "." and _is_punct(ch) else ch for ch in s)
+    s = _DOT.sub(" ", s)
     toks = [_NUMBER_WORDS.get(t, t) for t in s.split() if t not in _ARTICLES]
     return " ".join(toks)
 
@@ -124,7 +137,10 @@ def _ngrams(toks: Sequence[str], n: int) -> Counter:
 
 def token_f1(pred: Any, answer: Any) -> tuple[float, float, float]:
     """(precision, recall, F1) of the multiset token overlap of the normalised strings."""
-    p, a = _tokens(pred), _tokens(answer)
+    return _prf(_tokens(pred), _tokens(answer))
+
+
+def _prf(p: list[str], a: list[str]) -> tuple[float, float, float]:
     if not p and not a:
         return 1.0, 1.0, 1.0
     if not p or not a:
@@ -138,7 +154,10 @@ def token_f1(pred: Any, answer: Any) -> tuple[float, float, float]:
 
 def bleu(pred: Any, answer: Any, *, max_order: int = 4) -> list[float]:
     """Sentence BLEU-1 ... BLEU-``max_order`` (cumulative, smoothed; see the module docstring)."""
-    p, a = _tokens(pred), _tokens(answer)
+    return _bleu(_tokens(pred), _tokens(answer), max_order)
+
+
+def _bleu(p: list[str], a: list[str], max_order: int = 4) -> list[float]:
     if not p and not a:
         return [1.0] * max_order
     if not p or not a:
@@ -175,7 +194,10 @@ def _lcs(x: Sequence[str], y: Sequence[str]) -> int:
 
 def rouge_l(pred: Any, answer: Any) -> float:
     """ROUGE-L F1 (beta = 1) on the normalised tokens."""
-    p, a = _tokens(pred), _tokens(answer)
+    return _rouge_l(_tokens(pred), _tokens(answer))
+
+
+def _rouge_l(p: list[str], a: list[str]) -> float:
     if not p and not a:
         return 1.0
     if not p or not a:
@@ -189,10 +211,11 @@ def rouge_l(pred: Any, answer: Any) -> float:
 
 def token_scores(pred: Any, answer: Any) -> dict[str, float]:
     """Every metric of :data:`METRIC_NAMES` for one prediction."""
-    prec, rec, f1 = token_f1(pred, answer)
-    b = bleu(pred, answer)
+    p, a = _tokens(pred), _tokens(answer)
+    prec, rec, f1 = _prf(p, a)
+    b = _bleu(p, a)
     return {
-        "exact_match": float(normalize_answer(pred) == normalize_answer(answer)),
+        "exact_match": float(p == a),
         "token_precision": prec,
         "token_recall": rec,
         "token_f1": f1,
@@ -200,7 +223,7 @@ def token_scores(pred: Any, answer: Any) -> dict[str, float]:
         "bleu2": b[1],
         "bleu3": b[2],
         "bleu4": b[3],
-        "rouge_l": rouge_l(pred, answer),
+        "rouge_l": _rouge_l(p, a),
     }
 
 
