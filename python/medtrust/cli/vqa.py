@@ -114,10 +114,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"{j['n_api_error']} API errors, {j['prompt_tokens'] + j['completion_tokens']} tokens"
         )
     print(f"wrote {out}")
-    if judge is not None and res.judge is not None:
-        from medtrust.vqa.judge import JudgeRun
-
-        JudgeRun(results=None, summary=res.judge, config={}).check_failures(judge.failure_threshold)
+    res.check_judge_failures()  # after writing: a failed run still leaves its files
     return 0
 
 

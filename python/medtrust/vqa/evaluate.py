@@ -67,6 +67,20 @@ class EvaluationResult:
         """The summary table."""
         return self.summary
 
+    def check_judge_failures(self, threshold: float | None = None) -> None:
+        """Raise :class:`~medtrust.exceptions.JudgeError` if judge failures exceed the threshold.
+
+        The default threshold is the judge configuration's ``failure_threshold``. Call it after
+        :meth:`write`, so that a failed run still leaves its files.
+        """
+        if self.judge is None:
+            return
+        from medtrust.vqa.judge.runner import check_failures
+
+        if threshold is None:
+            threshold = (self.provenance.get("judge") or {}).get("failure_threshold")
+        check_failures(self.judge, threshold)
+
     def to_dict(self) -> dict[str, Any]:
         """The content of ``results.json``."""
         return _results_json(self)

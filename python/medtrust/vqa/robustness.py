@@ -1,7 +1,8 @@
 """Relative robustness RR = S_ood / S_iid per shift, run and question type, over seeds.
 
 For each group (by default shift, model, method, baseline, answer type) and seed: ``S_iid`` and
-``S_ood`` are the mean score (default: the judge score) of the i.i.d. and OOD test items, items
+``S_ood`` are the mean score of the i.i.d. and OOD test items (default: the judge score on its
+rubric's scale, as in SURE-VQA: 1-5 for open questions, 0-1 for closed ones), items
 whose score is null (judge failures) left out and counted in ``n_missing``;
 ``rr = S_ood / S_iid`` (equivalently ``1 - (S_iid - S_ood) / S_iid``), ``drop = S_iid - S_ood``.
 Over seeds: mean and sample standard deviation (ddof = 1; NaN for one seed) of each. RR is NaN

@@ -31,6 +31,7 @@ from medtrust.vqa.judge.runner import (
     JudgeConfig,
     JudgeItem,
     JudgeRun,
+    check_failures,
     judge_frame,
     run_judge,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Verdict",
     "VerdictParseError",
     "build_messages",
+    "check_failures",
     "default_cache_path",
     "judge_frame",
     "judge_kind",

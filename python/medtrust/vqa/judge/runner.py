@@ -58,7 +58,15 @@ from medtrust.vqa.judge.prompts import (
 )
 from medtrust.vqa.metrics import normalize_answer
 
-__all__ = ["RESULT_COLUMNS", "JudgeConfig", "JudgeItem", "JudgeRun", "judge_frame", "run_judge"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "JudgeConfig",
+    "JudgeItem",
+    "JudgeRun",
+    "check_failures",
+    "judge_frame",
+    "run_judge",
+]
 
 log = logging.getLogger(__name__)
 
@@ -230,13 +238,7 @@ class JudgeRun:
 
     def check_failures(self, threshold: float | None) -> None:
         """Raise :class:`~medtrust.exceptions.JudgeError` if failures exceed ``threshold``."""
-        if threshold is not None and self.failure_rate > threshold:
-            s = self.summary
-            raise JudgeError(
-                f"judge failures {s['n_failed']}/{s['n_items']} ({self.failure_rate:.1%}: "
-                f"{s['n_parse_error']} parse errors, {s['n_api_error']} API errors) exceed "
-                f"the threshold {threshold:.1%}; finished verdicts are cached, rerun to retry"
-            )
+        check_failures(self.summary, threshold)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary."""
@@ -245,6 +247,20 @@ class JudgeRun:
     def to_frame(self):  # -> polars.DataFrame
         """The per-item results."""
         return self.results
+
+
+def check_failures(summary: dict[str, Any], threshold: float | None) -> None:
+    """Raise :class:`~medtrust.exceptions.JudgeError` if a run's failure rate > ``threshold``.
+
+    ``summary`` is :attr:`JudgeRun.summary`; ``threshold=None`` never raises.
+    """
+    rate = float(summary["failure_rate"])
+    if threshold is not None and rate > threshold:
+        raise JudgeError(
+            f"judge failures {summary['n_failed']}/{summary['n_items']} ({rate:.1%}: "
+            f"{summary['n_parse_error']} parse errors, {summary['n_api_error']} API errors) "
+            f"exceed the threshold {threshold:.1%}; finished verdicts are cached, rerun to retry"
+        )
 
 
 class _Counter:
