@@ -45,7 +45,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medtrust.exceptions import ConfigError, DatasetError, InvalidArgumentError, MedtrustWarning
+from medtrust.exceptions import (
+    ConfigError,
+    DataLeakageWarning,
+    DatasetError,
+    InvalidArgumentError,
+)
 
 __all__ = [
     "PRESETS",
@@ -55,10 +60,6 @@ __all__ = [
     "get_shift",
     "split_shift",
 ]
-
-
-class DataLeakageWarning(MedtrustWarning):
-    """Images shared between the i.i.d. training set and the OOD test set."""
 
 
 def _norm(v: Any) -> str:
