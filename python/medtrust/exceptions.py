@@ -21,6 +21,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DTypeError",
+    "DataLeakageWarning",
     "DatasetError",
     "DeviceError",
     "EmptyInputError",
@@ -90,3 +91,7 @@ class MedtrustWarning(UserWarning):
 
 class UndefinedMetricWarning(MedtrustWarning):
     """A metric is undefined for this input (e.g. AUROC with one class) and returns NaN."""
+
+
+class DataLeakageWarning(MedtrustWarning):
+    """Evaluation data shares images (or patients) with training data (VQA shifts)."""

@@ -17,6 +17,7 @@ from medtrust.cli._common import atomic_write_text, progress_enabled
 DEMO_STEPS: list[str] = [
     "medtrust.selective.demo:run",
     "medtrust.failure.demo:run",
+    "medtrust.vqa.demo:run",
 ]
 
 

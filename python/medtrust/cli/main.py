@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "medtrust.cli.demo",
     "medtrust.cli.selective",
     "medtrust.cli.failure",
+    "medtrust.cli.vqa",
 ]
 
 

@@ -1,0 +1,518 @@
+r"""VQA samples: loaders for SLAKE, OVQA, MIMIC-CXR-VQA exports and a generic layout.
+
+Every loader returns one polars DataFrame with the canonical columns
+
+``qid`` (str), ``image`` (path or null), ``image_id``, ``question``, ``answer``,
+``answer_type`` (``"open"`` / ``"closed"``), ``split`` (``"train"`` / ``"val"`` / ``"test"``),
+``dataset``, ``options`` (list of the choices of a closed question, or null)
+
+plus flat metadata columns (``modality``, ``organ``, ``content_type``, ``sex``, ``age``,
+``age_group``, ``ethnicity``, ``ethnicity_group``, ...; whatever the layout provides).
+
+Layouts
+-------
+SLAKE
+    ``root/{train,validate,test}.json`` (``validation.json`` also accepted): lists of records
+    with ``qid, img_id, img_name, question, answer, answer_type (OPEN/CLOSED), q_lang,
+    location, modality, content_type, base_type``; images under ``root/imgs/<img_name>``.
+    Only English questions are kept by default (``lang="en"``).
+OVQA
+    ``root/{trainset,valset,testset}.json`` (``train/validate/test.json`` also accepted):
+    records with ``qid, image_name, image_organ, question, answer, answer_type,
+    question_type``; images under ``root/img/<image_name>``.
+MIMIC-CXR-VQA
+    ``root/{train,valid,test}.json`` (``validate.json`` also accepted): records of the
+    dataset's builder (``idx, image_id, image_path, question, semantic_type, content_type,
+    template, template_arguments, answer`` as a list, ``subject_id, study_id``) or of the
+    SURE-VQA export (``qid``, ``answer`` as a string, ``answer_type``, ``list_categories``,
+    ``subject_gender``, ``subject_anchor_age``, ``subject_ethnicity``). Demographics may also
+    sit in a ``metadata`` object (``gender``, ``anchor_age``, ``race``). Derived columns:
+    ``sex`` (F/M), ``age``, ``age_group`` (``<40``, ``40-59``, ``>=60``), ``ethnicity`` and
+    ``ethnicity_group`` (``white`` / ``non-white`` / ``unknown``). Images are resolved against
+    ``images_root`` (default ``root``).
+generic
+    JSONL, JSON (a list) or Parquet with the canonical columns; a ``metadata`` object is
+    flattened into columns; a missing ``split`` column means ``"test"``.
+
+If the same qid occurs in several split files, every qid is prefixed with its split
+(``"test/17"``) and a :class:`~medtrust.exceptions.MedtrustWarning` says so.
+
+Examples
+--------
+>>> import json, tempfile, pathlib
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> rec = {"qid": 1, "question": "Is this a CT?", "answer": "yes", "answer_type": "closed"}
+>>> _ = (root / "data.jsonl").write_text(json.dumps(rec) + "\n")
+>>> load_vqa(root / "data.jsonl").select("qid", "answer_type", "split").row(0)
+('1', 'closed', 'test')
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from medtrust.exceptions import DatasetError, InvalidArgumentError, MedtrustWarning
+
+__all__ = [
+    "LAYOUTS",
+    "REQUIRED_COLUMNS",
+    "load_generic",
+    "load_mimic_cxr_vqa",
+    "load_ovqa",
+    "load_slake",
+    "load_vqa",
+    "validate_samples",
+]
+
+#: Columns every sample table has.
+REQUIRED_COLUMNS: tuple[str, ...] = ("qid", "question", "answer", "answer_type", "split")
+#: Names accepted by :func:`load_vqa` for ``layout``.
+LAYOUTS: tuple[str, ...] = ("auto", "slake", "ovqa", "mimic", "generic")
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+_SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validate": "val",
+    "validation": "val",
+    "dev": "val",
+    "test": "test",
+}
+
+
+def _read_json_list(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise DatasetError(f"cannot read {path}: {e}") from e
+    if path.suffix == ".jsonl":
+        rows = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise DatasetError(f"{path}:{i}: invalid JSON line: {e}") from e
+        return rows
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path}: invalid JSON: {e}") from e
+    if isinstance(data, dict):
+        for key in ("data", "samples", "questions"):
+            if isinstance(data.get(key), list):
+                return data[key]
+    if not isinstance(data, list):
+        raise DatasetError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+    return data
+
+
+def _find(root: Path, names: Iterable[str]) -> Path | None:
+    for n in names:
+        if (root / n).is_file():
+            return root / n
+    return None
+
+
+def _split_files(root: Path, candidates: dict[str, tuple[str, ...]], layout: str) -> dict:
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{layout}: {root} is not a folder")
+    found = {split: _find(root, names) for split, names in candidates.items()}
+    if not any(found.values()):
+        expected = ", ".join(n for names in candidates.values() for n in names)
+        raise DatasetError(f"{layout}: no split file in {root} (expected one of: {expected})")
+    return {s: p for s, p in found.items() if p is not None}
+
+
+def _lower(v: Any) -> str | None:
+    return None if v is None else str(v).strip().lower()
+
+
+def _frame(rows: list[dict[str, Any]], dataset: str):  # -> polars.DataFrame
+    import polars as pl
+
+    if not rows:
+        raise DatasetError(f"{dataset}: no samples found")
+    for r in rows:
+        r.setdefault("dataset", dataset)
+        if r.get("image_id") is None:
+            r["image_id"] = r.get("image")
+    _dedupe_qids(rows, dataset)
+    df = pl.from_dicts(rows, infer_schema_length=None)
+    if "options" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias("options"))
+    front = ["qid", "image", "image_id", "question", "answer", "answer_type", "split", "dataset"]
+    front = [c for c in front if c in df.columns]
+    return df.select(front + [c for c in df.columns if c not in front])
+
+
+def _dedupe_qids(rows: list[dict[str, Any]], dataset: str) -> None:
+    seen: dict[str, str] = {}
+    clash = False
+    for r in rows:
+        q = r["qid"]
+        if q in seen and seen[q] != r["split"]:
+            clash = True
+            break
+        seen[q] = r["split"]
+    if clash:
+        for r in rows:
+            r["qid"] = f"{r['split']}/{r['qid']}"
+        warnings.warn(
+            f"{dataset}: qids repeat across split files; every qid is prefixed with its split "
+            f"('test/17'); {len(rows)} qids renamed",
+            MedtrustWarning,
+            stacklevel=3,
+        )
+
+
+def load_slake(root: str | Path, *, lang: str | None = "en"):  # -> polars.DataFrame
+    """Load a SLAKE folder (see the module docstring for the layout)."""
+    root = Path(root)
+    files = _split_files(
+        root,
+        {
+            "train": ("train.json",),
+            "val": ("validate.json", "validation.json", "val.json"),
+            "test": ("test.json",),
+        },
+        "SLAKE",
+    )
+    rows = []
+    for split, path in files.items():
+        for i, r in enumerate(_read_json_list(path)):
+            if lang is not None and r.get("q_lang", lang) != lang:
+                continue
+            _require(r, ("question", "answer", "img_name"), path, i)
+            img = r["img_name"]
+            rows.append(
+                {
+                    "qid": str(r.get("qid", f"{split}-{i}")),
+                    "image": str(root / "imgs" / img),
+                    "image_id": str(r.get("img_id", img)),
+                    "question": str(r["question"]),
+                    "answer": str(r["answer"]),
+                    "answer_type": _answer_type(r.get("answer_type"), r["answer"]),
+                    "split": split,
+                    "modality": r.get("modality"),
+                    "organ": r.get("location"),
+                    "content_type": r.get("content_type"),
+                    "base_type": r.get("base_type"),
+                    "q_lang": r.get("q_lang"),
+                }
+            )
+    return _frame(rows, "SLAKE")
+
+
+def load_ovqa(root: str | Path):  # -> polars.DataFrame
+    """Load an OVQA folder (see the module docstring for the layout)."""
+    root = Path(root)
+    files = _split_files(
+        root,
+        {
+            "train": ("trainset.json", "train.json"),
+            "val": ("valset.json", "validate.json", "val.json"),
+            "test": ("testset.json", "test.json"),
+        },
+        "OVQA",
+    )
+    rows = []
+    for split, path in files.items():
+        for i, r in enumerate(_read_json_list(path)):
+            _require(r, ("question", "answer", "image_name"), path, i)
+            img = r["image_name"]
+            rows.append(
+                {
+                    "qid": str(r.get("qid", f"{split}-{i}")),
+                    "image": str(root / "img" / img),
+                    "image_id": str(img).rsplit(".", 1)[0],
+                    "question": str(r["question"]),
+                    "answer": str(r["answer"]),
+                    "answer_type": _answer_type(r.get("answer_type"), r["answer"]),
+                    "split": split,
+                    "organ": r.get("image_organ"),
+                    "question_type": r.get("question_type"),
+                    "phrase_type": r.get("phrase_type"),
+                }
+            )
+    return _frame(rows, "OVQA")
+
+
+def _answer_type(value: Any, answer: Any) -> str:
+    v = _lower(value)
+    if v in ("open", "closed"):
+        return v
+    return "closed" if _lower(answer) in ("yes", "no") else "open"
+
+
+def _require(r: Any, keys: Iterable[str], path: Path, i: int) -> None:
+    if not isinstance(r, dict):
+        raise DatasetError(f"{path}: record {i} is not an object")
+    missing = [k for k in keys if r.get(k) is None]
+    if missing:
+        raise DatasetError(f"{path}: record {i} lacks {missing}")
+
+
+_WHITE = re.compile(r"^(white|portuguese)\b")
+_GROUPS = (
+    ("BLACK", re.compile(r"^black")),
+    ("ASIAN", re.compile(r"^asian")),
+    ("HISPANIC/LATINO", re.compile(r"^(hispanic|latino|south american)")),
+)
+
+
+def _ethnicity(race: Any) -> tuple[str | None, str]:
+    """(category, group) of a MIMIC race string; group is white / non-white / unknown."""
+    if race is None:
+        return None, "unknown"
+    s = str(race).strip()
+    low = s.lower()
+    if _WHITE.match(low):
+        return "WHITE", "white"
+    for name, pat in _GROUPS:
+        if pat.match(low):
+            return name, "non-white"
+    if low in ("black", "asian", "hispanic/latino"):
+        return s.upper(), "non-white"
+    return "UNKNOWN/OTHER", "unknown"
+
+
+def age_group(age: Any) -> str | None:
+    """``"<40"``, ``"40-59"``, ``">=60"`` or None (the bins of the SURE-VQA age shift)."""
+    if age is None:
+        return None
+    try:
+        a = float(age)
+    except (TypeError, ValueError):
+        return None
+    if a != a:
+        return None
+    return "<40" if a < 40 else ("40-59" if a < 60 else ">=60")
+
+
+def _mimic_options(r: dict[str, Any]) -> list[str] | None:
+    cats = r.get("list_categories")
+    if isinstance(cats, list) and cats:
+        return [str(c) for c in cats]
+    sem = r.get("semantic_type")
+    if sem == "verify":
+        return ["yes", "no"]
+    if sem == "choose":
+        m = re.search(r"([\w\s-]+?),? or (?:the )?([\w\s-]+?)\?\s*$", str(r.get("question", "")))
+        if m:
+            a = m.group(1).split(",")[-1].strip()
+            a = re.sub(r"^.*\b(?:the|between|in|either)\s+", "", a)
+            opts = [a, m.group(2).strip()]
+            if {o.lower() for o in opts} <= {"ap", "pa", "male", "female"}:
+                return opts
+            return [*opts, "both", "none"]
+    return None
+
+
+def _mimic_answer(r: dict[str, Any]) -> str:
+    ans = r.get("answer")
+    if not isinstance(ans, list):
+        return str(ans)
+    sem = r.get("semantic_type")
+    if sem == "choose" and len(ans) == 2:
+        return "both"
+    if len(ans) == 0:
+        return "none"
+    vals = [{"f": "female", "m": "male"}.get(str(a), str(a)) for a in ans]
+    if r.get("content_type") == "gender" or sem == "choose":
+        return vals[0]
+    return ", ".join(vals)
+
+
+def load_mimic_cxr_vqa(
+    root: str | Path, *, images_root: str | Path | None = None
+):  # -> polars.DataFrame
+    """Load MIMIC-CXR-VQA split files (see the module docstring for both record layouts)."""
+    root = Path(root)
+    img_root = Path(images_root) if images_root is not None else root
+    files = _split_files(
+        root,
+        {
+            "train": ("train.json",),
+            "val": ("valid.json", "validate.json", "val.json"),
+            "test": ("test.json",),
+        },
+        "MIMIC-CXR-VQA",
+    )
+    rows = []
+    for split, path in files.items():
+        for i, r in enumerate(_read_json_list(path)):
+            _require(r, ("question", "answer"), path, i)
+            meta = r.get("metadata") if isinstance(r.get("metadata"), dict) else {}
+            sex = r.get("subject_gender", r.get("gender", meta.get("gender")))
+            sex = None if sex is None else {"female": "F", "male": "M"}.get(_lower(sex), sex)
+            age = r.get("subject_anchor_age", r.get("anchor_age", meta.get("anchor_age")))
+            age_val = None
+            if age is not None:
+                try:
+                    age_val = float(age)
+                except (TypeError, ValueError):
+                    age_val = None
+            eth_raw = r.get("subject_ethnicity", r.get("race", meta.get("race")))
+            eth, group = _ethnicity(eth_raw)
+            sem = r.get("semantic_type")
+            atype = r.get("answer_type")
+            if atype is None and sem is not None:
+                atype = "closed" if sem in ("verify", "choose") else "open"
+            answer = _mimic_answer(r)
+            image = r.get("image_path")
+            rows.append(
+                {
+                    "qid": str(r.get("qid", r.get("idx", f"{split}-{i}"))),
+                    "image": None if image is None else str(img_root / image),
+                    "image_id": str(r.get("image_id", image)),
+                    "question": str(r["question"]),
+                    "answer": answer,
+                    "answer_type": _answer_type(atype, answer),
+                    "split": split,
+                    "options": _mimic_options(r),
+                    "content_type": r.get("content_type"),
+                    "semantic_type": sem,
+                    "subject_id": None if r.get("subject_id") is None else str(r["subject_id"]),
+                    "study_id": None if r.get("study_id") is None else str(r["study_id"]),
+                    "sex": None if sex is None else str(sex).upper(),
+                    "age": age_val,
+                    "age_group": age_group(age_val),
+                    "ethnicity": eth,
+                    "ethnicity_group": group,
+                }
+            )
+    return _frame(rows, "MIMIC-CXR-VQA")
+
+
+def load_generic(path: str | Path, *, dataset: str | None = None):  # -> polars.DataFrame
+    """Load a JSONL / JSON / Parquet file with the canonical columns."""
+    import polars as pl
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"no such file: {path}")
+    if path.suffix == ".parquet":
+        rows = pl.read_parquet(path).to_dicts()
+    elif path.suffix in (".jsonl", ".json"):
+        rows = _read_json_list(path)
+    else:
+        raise DatasetError(f"generic layout: expected .jsonl, .json or .parquet, got {path.name}")
+    out = []
+    for i, r in enumerate(rows):
+        _require(r, ("qid", "question", "answer"), path, i)
+        r = dict(r)
+        meta = r.pop("metadata", None)
+        if isinstance(meta, dict):
+            for k, v in meta.items():
+                r.setdefault(k, v)
+        r["qid"] = str(r["qid"])
+        r["answer"] = str(r["answer"])
+        r["answer_type"] = _answer_type(r.get("answer_type"), r["answer"])
+        r["split"] = _SPLIT_ALIASES.get(_lower(r.get("split")) or "test", r.get("split"))
+        if r.get("image") is not None:
+            img = Path(str(r["image"]))
+            r["image"] = str(img if img.is_absolute() else path.parent / img)
+        else:
+            r["image"] = None
+        out.append(r)
+    return _frame(out, dataset or path.stem)
+
+
+def _detect(path: Path) -> str:
+    if path.is_file():
+        return "generic"
+    if (path / "trainset.json").is_file() or (path / "testset.json").is_file():
+        return "ovqa"
+    if (path / "imgs").is_dir() or (
+        (path / "validate.json").is_file() and not (path / "valid.json").is_file()
+    ):
+        return "slake"
+    if (path / "valid.json").is_file():
+        return "mimic"
+    for name in ("test.json", "train.json"):
+        if (path / name).is_file():
+            first = _read_json_list(path / name)[:1]
+            if first and "img_name" in first[0]:
+                return "slake"
+            if first and "image_name" in first[0]:
+                return "ovqa"
+            if first and ("semantic_type" in first[0] or "image_path" in first[0]):
+                return "mimic"
+    raise DatasetError(f"cannot tell the layout of {path}; pass layout= explicitly")
+
+
+def load_vqa(path: str | Path, *, layout: str = "auto", **kwargs: Any):  # -> polars.DataFrame
+    """Load a VQA dataset in any supported layout and validate it.
+
+    Parameters
+    ----------
+    path
+        A folder (SLAKE, OVQA, MIMIC-CXR-VQA) or a file (generic).
+    layout
+        One of :data:`LAYOUTS`; ``"auto"`` detects it from the files present.
+    **kwargs
+        Passed to the layout's loader (``lang=``, ``images_root=``, ``dataset=``).
+    """
+    if layout not in LAYOUTS:
+        raise InvalidArgumentError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"no such file or folder: {path}")
+    if layout == "auto":
+        layout = _detect(path)
+    loader = {
+        "slake": load_slake,
+        "ovqa": load_ovqa,
+        "mimic": load_mimic_cxr_vqa,
+        "generic": load_generic,
+    }[layout]
+    df = loader(path, **kwargs)
+    validate_samples(df)
+    return df
+
+
+def validate_samples(df: Any) -> None:
+    """Raise :class:`~medtrust.exceptions.DatasetError` unless ``df`` is a valid sample table.
+
+    Checks: the columns of :data:`REQUIRED_COLUMNS`, no null qid / question / answer, unique
+    qids, ``answer_type`` in open / closed and ``split`` in train / val / test.
+    """
+    import polars as pl
+
+    if not isinstance(df, pl.DataFrame):
+        raise DatasetError(f"samples must be a polars DataFrame, got {type(df).__name__}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise DatasetError(f"samples lack the columns {missing}; have {df.columns}")
+    if df.height == 0:
+        raise DatasetError("no samples")
+    for c in ("qid", "question", "answer"):
+        n = df[c].null_count()
+        if n:
+            raise DatasetError(f"{n} samples have a null {c!r}")
+    dup = df.filter(pl.col("qid").is_duplicated())["qid"].unique().sort()
+    if dup.len():
+        raise DatasetError(
+            f"{dup.len()} duplicate qids in the samples, e.g. {dup.head(5).to_list()}"
+        )
+    bad = df.filter(~pl.col("answer_type").is_in(["open", "closed"]))
+    if bad.height:
+        raise DatasetError(
+            f"answer_type must be 'open' or 'closed'; {bad.height} samples have "
+            f"{bad['answer_type'].unique().head(5).to_list()}"
+        )
+    bad = df.filter(~pl.col("split").is_in(list(SPLITS)))
+    if bad.height:
+        raise DatasetError(
+            f"split must be one of {SPLITS}; {bad.height} samples have "
+            f"{bad['split'].unique().head(5).to_list()}"
+        )

@@ -1,0 +1,355 @@
+"""Inference harness for Hugging Face VLMs (LLaVA-style processor + ``generate``).
+
+One :class:`HarnessConfig` produces predictions of the model itself (``baseline="none"``) and
+of every sanity baseline (:data:`~medtrust.vqa.baselines.BASELINES`): the image ablations run
+the same model on ablated images (or without the image), the answer prior needs no model.
+
+The prompt is ``prompt`` with ``{question}`` filled in; its ``<image>`` placeholder becomes the
+processor's image token. Without an image (``no_image``) ``prompt_no_image`` is used and no
+pixel values are passed. Decoding is greedy; ``seed`` seeds torch before each baseline.
+
+Needs the ``vqa`` extra (``pip install 'medtrust[vqa]'``).
+
+Examples
+--------
+>>> from medtrust.vqa.harness import HarnessConfig
+>>> cfg = HarnessConfig(model_path="llava-hf/llava-1.5-7b-hf", baselines=("no_image",))
+>>> cfg.runs()
+['none', 'no_image']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from medtrust.exceptions import ConfigError, DatasetError, InvalidArgumentError
+from medtrust.vqa.baselines import BASELINES, ablate_image, answer_prior, parse_baseline
+
+__all__ = ["HarnessConfig", "load_images", "load_vlm", "run_inference"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROMPT = "USER: <image>\n{question} Answer briefly. ASSISTANT:"
+DEFAULT_PROMPT_NO_IMAGE = "USER: {question} Answer briefly. ASSISTANT:"
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    """What to run: model, prompt, generation settings and baselines.
+
+    Parameters
+    ----------
+    model_path
+        Model folder or hub id (loaded with ``AutoModelForImageTextToText``).
+    processor_path
+        Processor folder (default ``model_path``).
+    adapter_path
+        PEFT adapter to apply (from :func:`medtrust.vqa.finetune.finetune`).
+    model_name, method, seed
+        Recorded in the ``model``, ``method``, ``seed`` columns of the predictions.
+    prompt, prompt_no_image
+        Templates with ``{question}``; ``prompt`` contains ``<image>``.
+    max_new_tokens, batch_size
+        Generation length and batch size.
+    device, dtype
+        Torch device (default cuda when available) and weight dtype name.
+    baselines
+        Baselines to run besides the model (default: all of them).
+    blank_value
+        Constant of the ``blank`` image.
+    """
+
+    model_path: str | None = None
+    processor_path: str | None = None
+    adapter_path: str | None = None
+    model_name: str | None = None
+    method: str = "none"
+    seed: int = 0
+    prompt: str = DEFAULT_PROMPT
+    prompt_no_image: str = DEFAULT_PROMPT_NO_IMAGE
+    max_new_tokens: int = 32
+    batch_size: int = 8
+    device: str | None = None
+    dtype: str = "auto"
+    baselines: tuple[str, ...] = BASELINES
+    blank_value: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "baselines", tuple(self.baselines))
+        for b in self.baselines:
+            parse_baseline(b)
+        if "{question}" not in self.prompt or "{question}" not in self.prompt_no_image:
+            raise ConfigError("prompt and prompt_no_image must contain {question}")
+        if "<image>" not in self.prompt:
+            raise ConfigError("prompt must contain the <image> placeholder")
+        if self.batch_size < 1 or self.max_new_tokens < 1:
+            raise ConfigError("batch_size and max_new_tokens must be >= 1")
+
+    def runs(self) -> list[str]:
+        """Baseline names in run order (``"none"`` = the model itself first)."""
+        return ["none", *[b for b in self.baselines if b != "none"]]
+
+    @property
+    def name(self) -> str:
+        """The ``model`` column value."""
+        if self.model_name:
+            return self.model_name
+        return Path(self.model_path).name if self.model_path else "model"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-able)."""
+        d = asdict(self)
+        d["baselines"] = list(self.baselines)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HarnessConfig:
+        """Build from a dict; unknown keys are an error."""
+        allowed = {f.name for f in fields(cls)}
+        extra = set(d) - allowed
+        if extra:
+            raise ConfigError(
+                f"unknown harness settings {sorted(extra)}; allowed {sorted(allowed)}"
+            )
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> HarnessConfig:
+        """Read a JSON or YAML file (a mapping of the fields)."""
+        return cls.from_dict(_read_mapping(path))
+
+
+def _read_mapping(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"no such config file: {p}")
+    text = p.read_text(encoding="utf-8")
+    if p.suffix == ".json":
+        d = json.loads(text)
+    elif p.suffix in (".yaml", ".yml"):
+        import yaml
+
+        d = yaml.safe_load(text)
+    else:
+        raise ConfigError(f"config files are .json or .yaml, got {p.name}")
+    if not isinstance(d, dict):
+        raise ConfigError(f"{p}: the config must be a mapping")
+    return d
+
+
+def _torch_dtype(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return "auto"
+    try:
+        return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[
+            name
+        ]
+    except KeyError:
+        raise ConfigError(f"dtype must be auto, float32, float16 or bfloat16, got {name}") from None
+
+
+def default_device(device: str | None) -> str:
+    """``device`` or cuda when available, else cpu."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_vlm(
+    model_path: str,
+    *,
+    processor_path: str | None = None,
+    adapter_path: str | None = None,
+    dtype: str = "auto",
+    device: str | None = None,
+) -> tuple[Any, Any]:
+    """Load ``(model, processor)`` (and apply a PEFT adapter when given)."""
+    try:
+        import transformers
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ConfigError("the inference harness needs: pip install 'medtrust[vqa]'") from e
+    cls = (
+        getattr(transformers, "AutoModelForImageTextToText", None)
+        or transformers.AutoModelForVision2Seq
+    )
+    processor = transformers.AutoProcessor.from_pretrained(processor_path or model_path)
+    # transformers >= 4.56 calls the weight dtype `dtype`, older versions `torch_dtype`.
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    key = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+    model = cls.from_pretrained(model_path, **{key: _torch_dtype(dtype)})
+    if adapter_path:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter_path)
+    model.to(default_device(device)).eval()
+    return model, processor
+
+
+def load_images(paths: Sequence[str | None]) -> list[Any]:
+    """Open images as RGB PIL images; every missing file is reported before any work."""
+    from PIL import Image
+
+    missing = [p for p in paths if p is None or not Path(p).is_file()]
+    if missing:
+        raise DatasetError(f"{len(missing)} images are missing, e.g. {missing[:3]}")
+    out = []
+    for p in paths:
+        with Image.open(str(p)) as im:
+            out.append(im.convert("RGB"))
+    return out
+
+
+def image_token(processor: Any) -> str:
+    """The processor's image placeholder token (``<image>`` if it does not say)."""
+    tok = getattr(processor, "image_token", None)
+    return str(tok) if tok else "<image>"
+
+
+def format_prompt(config: Any, question: str, processor: Any, with_image: bool) -> str:
+    """The prompt text of one sample."""
+    if with_image:
+        return config.prompt.replace("<image>", image_token(processor)).replace(
+            "{question}", question
+        )
+    return config.prompt_no_image.replace("{question}", question)
+
+
+def _generate(
+    model: Any, processor: Any, prompts: list[str], images: list[Any] | None, max_new_tokens: int
+) -> list[str]:
+    import torch
+
+    tok = getattr(processor, "tokenizer", processor)
+    old_side = getattr(tok, "padding_side", "right")
+    tok.padding_side = "left"
+    try:
+        if images is None:
+            enc = processor(text=prompts, return_tensors="pt", padding=True)
+        else:
+            enc = processor(images=images, text=prompts, return_tensors="pt", padding=True)
+    finally:
+        tok.padding_side = old_side
+    device = next(model.parameters()).device
+    enc = enc.to(device)
+    if "pixel_values" in enc:
+        enc["pixel_values"] = enc["pixel_values"].to(next(model.parameters()).dtype)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    with torch.no_grad():
+        out = model.generate(
+            **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad
+        )
+    new = out[:, enc["input_ids"].shape[1] :]
+    return [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
+
+
+def run_inference(
+    samples: Any,
+    config: HarnessConfig,
+    *,
+    model: Any = None,
+    processor: Any = None,
+    train: Any = None,
+    progress: bool = False,
+):  # -> polars.DataFrame
+    """Predictions of the model and every configured baseline.
+
+    Parameters
+    ----------
+    samples
+        Test samples (``qid, question, image``; ``answer_type`` for the answer prior).
+    config
+        :class:`HarnessConfig`.
+    model, processor
+        Loaded objects (default: :func:`load_vlm` on ``config.model_path``).
+    train
+        Training samples, needed by the ``answer_prior`` baseline.
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``qid, pred, model, method, seed, baseline``, one row per sample and run.
+    """
+    import polars as pl
+    import torch
+
+    from medtrust.cli._common import progress as progress_bar
+
+    for c in ("qid", "question"):
+        if c not in samples.columns:
+            raise DatasetError(f"samples lack the column {c!r}")
+    if samples.height == 0:
+        raise DatasetError("no samples to run")
+    runs = config.runs()
+    if "answer_prior" in runs and train is None:
+        raise InvalidArgumentError("the answer_prior baseline needs the training samples (train=)")
+    needs_model = any(r != "answer_prior" for r in runs)
+    needs_images = any(r not in ("no_image", "answer_prior") for r in runs)
+    if needs_images and "image" not in samples.columns:
+        raise DatasetError("samples have no image column")
+    images = load_images(samples["image"].to_list()) if needs_images else []
+    if needs_model and (model is None or processor is None):
+        if not config.model_path:
+            raise ConfigError("no model: set model_path or pass model= and processor=")
+        model, processor = load_vlm(
+            config.model_path,
+            processor_path=config.processor_path,
+            adapter_path=config.adapter_path,
+            dtype=config.dtype,
+            device=config.device,
+        )
+    qids = [str(q) for q in samples["qid"].to_list()]
+    questions = [str(q) for q in samples["question"].to_list()]
+    frames = []
+    for run in runs:
+        if run == "answer_prior":
+            frames.append(
+                answer_prior(train, samples)
+                .with_columns(
+                    pl.lit(config.name).alias("model"),
+                    pl.lit(config.method).alias("method"),
+                    pl.lit(config.seed).alias("seed"),
+                )
+                .select("qid", "pred", "model", "method", "seed", "baseline")
+            )
+            continue
+        torch.manual_seed(config.seed)
+        preds: list[str] = []
+        starts = range(0, len(qids), config.batch_size)
+        for s in progress_bar(starts, desc=f"infer {run}", enabled=progress, total=len(starts)):
+            sl = slice(s, s + config.batch_size)
+            if run == "no_image":
+                prompts = [format_prompt(config, q, processor, False) for q in questions[sl]]
+                preds += _generate(model, processor, prompts, None, config.max_new_tokens)
+                continue
+            batch_imgs = [
+                ablate_image(im, run, seed=config.seed, key=q, blank_value=config.blank_value)
+                for im, q in zip(images[sl], qids[sl])
+            ]
+            prompts = [format_prompt(config, q, processor, True) for q in questions[sl]]
+            preds += _generate(model, processor, prompts, batch_imgs, config.max_new_tokens)
+        log.info("inference %s: %d predictions", run, len(preds))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "qid": qids,
+                    "pred": preds,
+                    "model": config.name,
+                    "method": config.method,
+                    "seed": config.seed,
+                    "baseline": run,
+                },
+                schema_overrides={"seed": pl.Int64},
+            )
+        )
+    return pl.concat(frames, how="vertical_relaxed")

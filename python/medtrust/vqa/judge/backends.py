@@ -1,0 +1,262 @@
+"""Judge backends: an OpenAI-compatible chat endpoint (stdlib HTTP) and in-process transformers.
+
+A backend has ``name`` (the judge model recorded in the cache key) and
+``complete(messages) -> Completion``; it raises :class:`TransientError` for what a retry may fix
+(HTTP 408 / 409 / 425 / 429 / 5xx, timeouts, refused connections) and :class:`PermanentError`
+for what it will not (other 4xx, a reply without a message).
+
+The HTTP backend works with vLLM, llama.cpp's server, Ollama, LM Studio and hosted APIs: it
+POSTs ``{"model", "messages", "temperature", "seed", "max_tokens"}`` to
+``<base_url>/chat/completions`` (``base_url`` like ``http://localhost:8000/v1``) with an
+``Authorization: Bearer`` header when a key is given. ``timeout`` bounds every socket operation
+(connect, each read), so a stalled server fails the attempt.
+
+Examples
+--------
+>>> from medtrust.vqa.judge.backends import OpenAIChatBackend
+>>> OpenAIChatBackend("http://127.0.0.1:8000/v1", "qwen2.5-7b").url
+'http://127.0.0.1:8000/v1/chat/completions'
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from medtrust.exceptions import JudgeError
+
+__all__ = [
+    "Completion",
+    "OpenAIChatBackend",
+    "PermanentError",
+    "TransformersJudgeBackend",
+    "TransientError",
+]
+
+_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One reply: text, token counts (0 when the server does not say), reported model."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str | None = None
+    fingerprint: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class BackendError(Exception):
+    """A failed request; ``status`` is the HTTP status (None for network errors)."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class TransientError(BackendError):
+    """Worth retrying (rate limit, server error, timeout, connection refused)."""
+
+
+class PermanentError(BackendError):
+    """Not worth retrying (bad request, authentication, malformed reply envelope)."""
+
+
+def _retry_after(headers: Any) -> float | None:
+    try:
+        v = headers.get("Retry-After") if headers is not None else None
+        return None if v is None else max(0.0, float(v))
+    except (TypeError, ValueError):
+        return None
+
+
+class OpenAIChatBackend:
+    """An OpenAI-compatible ``/chat/completions`` endpoint over ``urllib`` (thread-safe).
+
+    Parameters
+    ----------
+    base_url
+        Server base URL (``.../v1``); a URL that already ends in ``/chat/completions`` is used
+        as is.
+    model
+        Model name sent to the server and recorded with every verdict.
+    api_key
+        Bearer token (optional for local servers).
+    timeout
+        Seconds per socket operation.
+    temperature, seed, max_tokens
+        Sampling settings sent with every request (``seed=None`` leaves it out).
+    json_mode
+        Also send ``response_format={"type": "json_object"}`` (not every server accepts it).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        max_tokens: int = 256,
+        json_mode: bool = False,
+    ) -> None:
+        if not base_url or not model:
+            raise JudgeError("the HTTP judge needs a base URL and a model name")
+        if not base_url.startswith(("http://", "https://")):
+            raise JudgeError(f"judge URL must start with http:// or https://, got {base_url!r}")
+        url = base_url.rstrip("/")
+        self.url = url if url.endswith("/chat/completions") else url + "/chat/completions"
+        self.name = model
+        self.api_key = api_key
+        self.timeout = float(timeout)
+        self.temperature = float(temperature)
+        self.seed = seed
+        self.max_tokens = int(max_tokens)
+        self.json_mode = json_mode
+        host = urllib.parse.urlsplit(self.url).hostname or ""
+        # Loopback servers are never reached through an HTTP proxy from the environment.
+        local = host in ("127.0.0.1", "localhost", "::1")
+        self._opener = (
+            urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            if local
+            else urllib.request.build_opener()
+        )
+
+    def complete(self, messages: list[dict[str, str]]) -> Completion:
+        """Send one chat request; see the class docstring for the errors."""
+        body: dict[str, Any] = {
+            "model": self.name,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+        if self.seed is not None:
+            body["seed"] = self.seed
+        if self.json_mode:
+            body["response_format"] = {"type": "json_object"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(
+            self.url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST"
+        )
+        try:
+            with self._opener.open(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            detail = e.read()[:500].decode("utf-8", "replace") if e.fp is not None else ""
+            cls = TransientError if e.code in _RETRY_STATUS else PermanentError
+            raise cls(
+                f"HTTP {e.code}: {detail}", status=e.code, retry_after=_retry_after(e.headers)
+            ) from None
+        except TimeoutError as e:
+            raise TransientError(f"timeout after {self.timeout:g} s: {e}") from None
+        except urllib.error.URLError as e:
+            raise TransientError(f"connection failed: {e.reason}") from None
+        except (ConnectionError, OSError) as e:
+            raise TransientError(f"connection failed: {e}") from None
+        try:
+            data = json.loads(raw)
+            text = data["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise PermanentError(
+                f"not a chat-completions reply: {raw[:300].decode('utf-8', 'replace')}"
+            ) from None
+        usage = data.get("usage") or {}
+        return Completion(
+            text="" if text is None else str(text),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            model=data.get("model"),
+            fingerprint=data.get("system_fingerprint"),
+        )
+
+
+class TransformersJudgeBackend:
+    """A local causal LM as judge (``transformers``; greedy decoding, one request at a time).
+
+    Parameters
+    ----------
+    model_path
+        Folder (or hub id available offline) of a causal LM with its tokenizer.
+    device
+        ``"cpu"``, ``"cuda"``, ... (default: cuda when available).
+    max_new_tokens
+        Length limit of a verdict.
+    model, tokenizer
+        Already loaded objects (then ``model_path`` only names the judge).
+    name
+        Judge name recorded with the verdicts and in the cache key (default ``model_path``).
+    """
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        device: str | None = None,
+        max_new_tokens: int = 128,
+        seed: int | None = 0,
+        model: Any = None,
+        tokenizer: Any = None,
+        name: str | None = None,
+    ) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise JudgeError(
+                "the transformers judge needs the 'vqa' extra: pip install 'medtrust[vqa]'"
+            ) from e
+        self.name = name or str(model_path)
+        self.seed = seed
+        self.temperature = 0.0
+        self.max_new_tokens = int(max_new_tokens)
+        self._lock = threading.Lock()
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_path)
+        self.model = model or AutoModelForCausalLM.from_pretrained(model_path)
+        self.model.to(self.device).eval()
+
+    def _prompt(self, messages: list[dict[str, str]]) -> str:
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+        parts = [f"{m['role']}: {m['content']}" for m in messages]
+        return "\n\n".join([*parts, "assistant:"])
+
+    def complete(self, messages: list[dict[str, str]]) -> Completion:
+        """Generate one verdict greedily."""
+        import torch
+
+        with self._lock:
+            enc = self.tokenizer(self._prompt(messages), return_tensors="pt").to(self.device)
+            if self.seed is not None:
+                torch.manual_seed(self.seed)
+            pad = self.tokenizer.pad_token_id
+            if pad is None:
+                pad = self.tokenizer.eos_token_id
+            with torch.no_grad():
+                out = self.model.generate(
+                    **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad
+                )
+            new = out[0, enc["input_ids"].shape[1] :]
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
+        return Completion(
+            text=text.strip(),
+            prompt_tokens=int(enc["input_ids"].shape[1]),
+            completion_tokens=int(new.shape[0]),
+            model=self.name,
+        )

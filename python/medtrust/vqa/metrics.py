@@ -1,0 +1,338 @@
+"""Token metrics for medical VQA, after one documented normalisation.
+
+Normalisation (:func:`normalize_answer`), applied to predictions and answers alike:
+
+1. Unicode NFKC, then lower case;
+2. punctuation and symbols become spaces (``"x-ray."`` -> ``"x ray"``); a ``.`` between two
+   digits is kept (``"2.5"``), as is nothing else;
+3. split on whitespace; drop the articles ``a``, ``an``, ``the``;
+4. number words ``zero`` ... ``twenty``, ``thirty`` ... ``ninety``, ``hundred`` become digits
+   (word by word: ``"twenty one"`` -> ``"20 1"``);
+5. join the tokens with single spaces.
+
+Metrics per item (prediction vs answer, tokens of the normalised strings):
+
+- ``exact_match``: normalised strings equal.
+- ``token_precision`` / ``token_recall`` / ``token_f1``: multiset token overlap.
+- ``bleu1`` ... ``bleu4``: sentence BLEU with uniform weights, brevity penalty
+  ``exp(1 - r / c)`` when the prediction is shorter, *effective order* (orders longer than the
+  prediction are left out of the geometric mean, so a one-word answer is scored on unigrams),
+  and add-one smoothing of the n-gram precisions for n >= 2 (Lin & Och 2004; ``method2`` of
+  Chen & Cherry 2014). The unigram precision is never smoothed, so no shared token gives 0.
+- ``rouge_l``: F1 (beta = 1) of the longest-common-subsequence precision and recall.
+
+Empty strings (after normalisation): empty vs empty scores 1 on every metric, empty vs
+non-empty scores 0.
+
+Closed questions (:func:`closed_choice`): the prediction's choice among the question's options
+(``yes`` / ``no`` when the answer is yes or no and no options are given) is extracted by, in
+order: the normalised prediction equals an option; its first clause (up to the first ``,``
+``;`` ``:`` ``!`` ``?`` or sentence-ending ``.``) equals an option (``"No, there is no
+effusion"`` -> ``no``); exactly one option occurs in it as a token sequence. Otherwise the
+prediction is *ambiguous* (``"maybe"``, ``"yes and no"``): it scores 0 and is counted. A
+closed question without options whose answer is not yes/no is scored by exact match and
+counted as ``n_no_options``.
+
+Examples
+--------
+>>> from medtrust.vqa.metrics import normalize_answer, token_scores
+>>> normalize_answer("The X-Ray shows TWO nodules.")
+'x ray shows 2 nodules'
+>>> s = token_scores("left lung", "the right lung")
+>>> s["exact_match"], s["token_f1"], round(s["bleu2"], 4)
+(0.0, 0.5, 0.5)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "METRIC_NAMES",
+    "bleu",
+    "closed_choice",
+    "normalize_answer",
+    "rouge_l",
+    "token_f1",
+    "token_metrics",
+    "token_scores",
+]
+
+#: Per-item metric columns of :func:`token_metrics`, in order.
+METRIC_NAMES: tuple[str, ...] = (
+    "exact_match",
+    "token_precision",
+    "token_recall",
+    "token_f1",
+    "bleu1",
+    "bleu2",
+    "bleu3",
+    "bleu4",
+    "rouge_l",
+)
+
+_ARTICLES = frozenset({"a", "an", "the"})
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_NUMBER_WORDS.update(
+    {
+        w: str(10 * i)
+        for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)
+    }
+)
+_NUMBER_WORDS["hundred"] = "100"
+_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")  # every "." except one between two digits
+_CLAUSE_END = re.compile(r"[,;:!?]|\.(?!\d)")
+
+
+def _is_punct(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "PS"
+
+
+# ASCII punctuation and symbols (the P* and S* categories) map to spaces in one translate call.
+# ("." is handled separately: kept between two digits.)
+_ASCII_PUNCT = str.maketrans({c: " " for c in map(chr, range(128)) if _is_punct(c) and c != "."})
+
+
+def normalize_answer(text: Any) -> str:
+    """The normalised form of an answer (see the module docstring for the steps).
+
+    ``None`` normalises to the empty string.
+    """
+    if text is None:
+        return ""
+    return _normalize(str(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _normalize(text: str) -> str:
+    s = unicodedata.normalize("NFKC", text).lower()
+    if s.isascii():
+        s = s.translate(_ASCII_PUNCT)
+    else:
+        s = "".join(" " if ch != "." and _is_punct(ch) else ch for ch in s)
+    s = _DOT.sub(" ", s)
+    toks = [_NUMBER_WORDS.get(t, t) for t in s.split() if t not in _ARTICLES]
+    return " ".join(toks)
+
+
+def _tokens(text: Any) -> list[str]:
+    return normalize_answer(text).split()
+
+
+def _ngrams(toks: Sequence[str], n: int) -> Counter:
+    return Counter(tuple(toks[i : i + n]) for i in range(len(toks) - n + 1))
+
+
+def token_f1(pred: Any, answer: Any) -> tuple[float, float, float]:
+    """(precision, recall, F1) of the multiset token overlap of the normalised strings."""
+    return _prf(_tokens(pred), _tokens(answer))
+
+
+def _prf(p: list[str], a: list[str]) -> tuple[float, float, float]:
+    if not p and not a:
+        return 1.0, 1.0, 1.0
+    if not p or not a:
+        return 0.0, 0.0, 0.0
+    overlap = sum((Counter(p) & Counter(a)).values())
+    if overlap == 0:
+        return 0.0, 0.0, 0.0
+    prec, rec = overlap / len(p), overlap / len(a)
+    return prec, rec, 2 * prec * rec / (prec + rec)
+
+
+def bleu(pred: Any, answer: Any, *, max_order: int = 4) -> list[float]:
+    """Sentence BLEU-1 ... BLEU-``max_order`` (cumulative, smoothed; see the module docstring)."""
+    return _bleu(_tokens(pred), _tokens(answer), max_order)
+
+
+def _bleu(p: list[str], a: list[str], max_order: int = 4) -> list[float]:
+    if not p and not a:
+        return [1.0] * max_order
+    if not p or not a:
+        return [0.0] * max_order
+    log_prec: list[float] = []
+    for n in range(1, max_order + 1):
+        total = len(p) - n + 1
+        if total <= 0:
+            break  # effective order: the prediction has no n-grams of this order
+        matches = sum((_ngrams(p, n) & _ngrams(a, n)).values())
+        if n == 1:
+            if matches == 0:
+                return [0.0] * max_order
+            log_prec.append(math.log(matches / total))
+        else:
+            log_prec.append(math.log((matches + 1) / (total + 1)))
+    bp = 1.0 if len(p) >= len(a) else math.exp(1.0 - len(a) / len(p))
+    out = []
+    for n in range(1, max_order + 1):
+        used = log_prec[: min(n, len(log_prec))]
+        out.append(bp * math.exp(sum(used) / len(used)))
+    return out
+
+
+def _lcs(x: Sequence[str], y: Sequence[str]) -> int:
+    prev = [0] * (len(y) + 1)
+    for xi in x:
+        cur = [0]
+        for j, yj in enumerate(y):
+            cur.append(prev[j] + 1 if xi == yj else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge_l(pred: Any, answer: Any) -> float:
+    """ROUGE-L F1 (beta = 1) on the normalised tokens."""
+    return _rouge_l(_tokens(pred), _tokens(answer))
+
+
+def _rouge_l(p: list[str], a: list[str]) -> float:
+    if not p and not a:
+        return 1.0
+    if not p or not a:
+        return 0.0
+    lcs = _lcs(p, a)
+    if lcs == 0:
+        return 0.0
+    prec, rec = lcs / len(p), lcs / len(a)
+    return 2 * prec * rec / (prec + rec)
+
+
+def token_scores(pred: Any, answer: Any) -> dict[str, float]:
+    """Every metric of :data:`METRIC_NAMES` for one prediction."""
+    p, a = _tokens(pred), _tokens(answer)
+    prec, rec, f1 = _prf(p, a)
+    b = _bleu(p, a)
+    return {
+        "exact_match": float(p == a),
+        "token_precision": prec,
+        "token_recall": rec,
+        "token_f1": f1,
+        "bleu1": b[0],
+        "bleu2": b[1],
+        "bleu3": b[2],
+        "bleu4": b[3],
+        "rouge_l": _rouge_l(p, a),
+    }
+
+
+def _contains(hay: list[str], needle: list[str]) -> bool:
+    n = len(needle)
+    return n > 0 and any(hay[i : i + n] == needle for i in range(len(hay) - n + 1))
+
+
+def closed_choice(pred: Any, options: Sequence[str]) -> str | None:
+    """The option a prediction chooses, or ``None`` when ambiguous (see the module docstring).
+
+    Returns the option as given (not normalised).
+
+    Examples
+    --------
+    >>> closed_choice("No, there is no effusion.", ["yes", "no"])
+    'no'
+    >>> closed_choice("maybe", ["yes", "no"]) is None
+    True
+    """
+    norm = {o: normalize_answer(o) for o in options}
+    pn = normalize_answer(pred)
+    exact = [o for o, n in norm.items() if n and n == pn]
+    if exact:
+        return exact[0]
+    raw = "" if pred is None else unicodedata.normalize("NFKC", str(pred))
+    clause = normalize_answer(_CLAUSE_END.split(raw.strip(), maxsplit=1)[0])
+    first = [o for o, n in norm.items() if n and n == clause]
+    if first:
+        return first[0]
+    ptoks = pn.split()
+    found = [o for o, n in norm.items() if _contains(ptoks, n.split())]
+    return found[0] if len(found) == 1 else None
+
+
+def _closed_options(answer: Any, options: Sequence[str] | None) -> list[str] | None:
+    if options is not None and len(options) > 0:
+        return [str(o) for o in options]
+    if normalize_answer(answer) in ("yes", "no"):
+        return ["yes", "no"]
+    return None
+
+
+def token_metrics(df: Any, *, pred: str = "pred", answer: str = "answer"):  # -> polars.DataFrame
+    """Per-item token metrics for a table of predictions joined with their samples.
+
+    Parameters
+    ----------
+    df
+        polars DataFrame with columns ``pred``, ``answer``, ``answer_type`` and optionally
+        ``options`` (list of the closed question's choices).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``df`` plus the columns of :data:`METRIC_NAMES` and, for closed questions,
+        ``closed_correct`` (0/1), ``closed_ambiguous`` (bool), ``closed_choice`` and
+        ``closed_no_options`` (bool); these are null for open questions.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"pred": ["yes", "maybe"], "answer": ["yes", "no"],
+    ...                    "answer_type": ["closed", "closed"]})
+    >>> token_metrics(df).select("closed_correct", "closed_ambiguous").rows()
+    [(1.0, False), (0.0, True)]
+    """
+    import polars as pl
+
+    from medtrust.exceptions import InvalidArgumentError
+
+    missing = [c for c in (pred, answer, "answer_type") if c not in df.columns]
+    if missing:
+        raise InvalidArgumentError(f"token_metrics needs columns {missing}; have {df.columns}")
+    preds = df[pred].to_list()
+    answers = df[answer].to_list()
+    types = df["answer_type"].to_list()
+    opts = df["options"].to_list() if "options" in df.columns else [None] * len(preds)
+    cols: dict[str, list[Any]] = {m: [] for m in METRIC_NAMES}
+    correct: list[float | None] = []
+    ambiguous: list[bool | None] = []
+    choice: list[str | None] = []
+    no_opts: list[bool | None] = []
+    for p, a, t, o in zip(preds, answers, types, opts):
+        for k, v in token_scores(p, a).items():
+            cols[k].append(v)
+        if t != "closed":
+            correct.append(None)
+            ambiguous.append(None)
+            choice.append(None)
+            no_opts.append(None)
+            continue
+        options = _closed_options(a, o)
+        if options is None:
+            correct.append(float(normalize_answer(p) == normalize_answer(a)))
+            ambiguous.append(False)
+            choice.append(None)
+            no_opts.append(True)
+            continue
+        c = closed_choice(p, options)
+        choice.append(c)
+        ambiguous.append(c is None)
+        no_opts.append(False)
+        correct.append(float(c is not None and normalize_answer(c) == normalize_answer(a)))
+    out = df.with_columns(
+        *[pl.Series(k, v, dtype=pl.Float64) for k, v in cols.items()],
+        pl.Series("closed_correct", correct, dtype=pl.Float64),
+        pl.Series("closed_ambiguous", ambiguous, dtype=pl.Boolean),
+        pl.Series("closed_choice", choice, dtype=pl.String),
+        pl.Series("closed_no_options", no_opts, dtype=pl.Boolean),
+    )
+    return out
