@@ -309,13 +309,13 @@ def _torch_maps(sum_p: Any, sum_ent: Any, m: int, kinds: list[tuple[str, int | N
         pbar = sum_p * (1.0 / m)
         pe = None
         if any(n in ("pe", "mi", "class_pe") for n, _ in kinds):
-            pe = -torch.special.xlogy(pbar, pbar).sum(0)
+            pe = (-torch.special.xlogy(pbar, pbar).sum(0)).clamp_min(0)
         out = []
         for name, c in kinds:
             if name == "pe":
                 out.append(pe)
             elif name == "ee":
-                out.append(sum_ent * (1.0 / m))
+                out.append((sum_ent * (1.0 / m)).clamp_min(0))
             elif name == "mi":
                 out.append((pe - sum_ent * (1.0 / m)).clamp_min(0))
             elif name == "max_prob":

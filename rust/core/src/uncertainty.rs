@@ -78,7 +78,7 @@ pub fn xlnx(x: f32) -> f32 {
 /// A voxel map derived from the accumulator state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapKind {
-    /// Predictive entropy H(p_bar).
+    /// Predictive entropy H(p_bar) (clipped at 0 against rounding, as are all entropies).
     PredictiveEntropy,
     /// Expected entropy mean_m H(p_m).
     ExpectedEntropy,
@@ -161,6 +161,10 @@ impl State<'_> {
                     *h -= xlnx(s * inv_m);
                 }
             }
+            // p_bar may exceed 1 by an ulp; entropies are >= 0 by definition.
+            for h in pe.iter_mut() {
+                *h = h.max(0.0);
+            }
         }
         let ent = &self.sum_ent[range.clone()];
         for (kind, out) in kinds.iter().zip(outs.iter_mut()) {
@@ -169,7 +173,7 @@ impl State<'_> {
                 MapKind::PredictiveEntropy => out.copy_from_slice(pe),
                 MapKind::ExpectedEntropy => {
                     for (o, &e) in out.iter_mut().zip(ent) {
-                        *o = e * inv_m;
+                        *o = (e * inv_m).max(0.0);
                     }
                 }
                 MapKind::MutualInformation => {
