@@ -201,7 +201,9 @@ def _npz_shape(path: Path) -> tuple[int, ...]:
         name = "probabilities.npy" if "probabilities.npy" in names else names[0]
         with z.open(name) as f:
             version = np.lib.format.read_magic(f)
-            shape, _, _ = np.lib.format._read_array_header(f, version)  # type: ignore[attr-defined]
+            fmt = np.lib.format
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, _ = read(f)
     return tuple(shape)
 
 

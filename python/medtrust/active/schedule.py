@@ -14,7 +14,7 @@ Examples
 >>> [round(beta_schedule(k, 5), 3) for k in range(4)]
 [1.0, 3.162, 10.0, 31.623]
 >>> [round(beta_schedule(k, 5, "smooth"), 2) for k in range(4)]
-[1.0, 15.72, 50.5, 85.28]
+[1.0, 15.77, 50.5, 85.23]
 """
 
 from __future__ import annotations

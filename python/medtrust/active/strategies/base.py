@@ -183,6 +183,15 @@ class Strategy(ABC):
             if not isinstance(p, Patch):
                 raise DTypeError(f"annotated must hold Patch objects, got {type(p).__name__}")
             by_image.setdefault(p.image_id, []).append(p)
+        if self.needs_uncertainty and pool.uncertainty is None:
+            raise InvalidArgumentError(
+                f"strategy {self.name!r} needs a pool with an uncertainty source"
+            )
+        if self.needs_labels and pool.labels is None:
+            raise InvalidArgumentError(
+                f"strategy {self.name!r} places boxes from the ground truth: give the pool a "
+                "label source"
+            )
         beta = self.beta(round_index)  # validates the round against the schedule early
         ctx = QueryContext(pool, by_image, size, round_index, seed)
         chosen, quotas = self._query(ctx)

@@ -121,19 +121,29 @@ class RandomStrategy(Strategy):
         }
         active = list(images)
         rows: list[int] = []
+        fails = dict.fromkeys(images, 0)
         while len(rows) < n and active:
             still = []
             for image_id in active:
                 if len(rows) >= n:
                     still.append(image_id)
                     continue
-                row = self._place_one(ctx, cache, image_id, streams[image_id], blocked[image_id])
-                if row is None:
+                row, area = self._place_one(
+                    ctx, cache, image_id, streams[image_id], blocked[image_id]
+                )
+                if row is not None:
+                    rows.append(row)
+                    fails[image_id] = 0
+                    still.append(image_id)
+                    continue
+                fails[image_id] += 1
+                # A failed uniform search means the image is full; foreground areas can be full
+                # while the rest is not, so they get more turns before the image is given up.
+                if area == "all" or fails[image_id] > 3 * len(self.areas):
                     ctx.note(
                         f"gave up on image {image_id} after {self.max_tries} failed placements"
                     )
                 else:
-                    rows.append(row)
                     still.append(image_id)
             active = still
         return rows
@@ -145,20 +155,22 @@ class RandomStrategy(Strategy):
         image_id: str,
         rng: np.random.Generator,
         blocked: list[Patch],
-    ) -> int | None:
+    ) -> tuple[int | None, str]:
+        """One placement turn: draw the area once, then up to ``max_tries`` boxes in it."""
         shape = ctx.pool.shapes[image_id]
         box = self.box_size(shape)
+        area = self.areas[int(rng.integers(len(self.areas)))]
+        fg = cache.present_fg(image_id) if (area != "all" and cache is not None) else []
+        if not fg:
+            area = "all"  # no foreground in this image: uniform placement
         for _ in range(self.max_tries):
-            area = self.areas[int(rng.integers(len(self.areas)))]
             start: tuple[int, int, int]
-            if area != "all" and cache is not None and cache.present_fg(image_id):
-                fg = cache.present_fg(image_id)
+            if area != "all" and cache is not None:
                 label = fg[int(rng.integers(len(fg)))]
-                vox = (
-                    cache.voxels(image_id, label)
-                    if area == "class"
-                    else cache.border(image_id, label)
-                )
+                if area == "class":
+                    vox = cache.voxels(image_id, label)
+                else:
+                    vox = cache.border(image_id, label)
                 centre = np.unravel_index(int(vox[int(rng.integers(len(vox)))]), shape)
                 start = _centred(tuple(int(c) for c in centre), box, shape)
                 stratum = f"{area}_{label}"
@@ -170,8 +182,8 @@ class RandomStrategy(Strategy):
             p = Patch(image_id, start, box)
             if not any(p.overlaps(b) for b in blocked):
                 blocked.append(p)
-                return ctx.add_candidate(p, stratum, None, None)
-        return None
+                return ctx.add_candidate(p, stratum, None, None), area
+        return None, area
 
 
 class AllClassesStrategy(Strategy):
