@@ -42,6 +42,9 @@ def bootstrap_risk(
 ) -> npt.NDArray[np.float64]: ...
 
 # --- uncertainty (streaming ensemble accumulator; shared by failure detection and AL) ---
+def uncertainty_state(
+    n_classes: int, n_voxels: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
 def uncertainty_accumulate(
     sum_p: npt.NDArray[np.float32],
     sum_ent: npt.NDArray[np.float32],

@@ -21,22 +21,36 @@ pub const BLOCK: usize = 1 << 13;
 
 /// A probability element type (`f32`, or `f16` upcast per block).
 pub trait Prob: Copy + Send + Sync {
+    /// Whether the type is `f32` (read in place, never converted).
+    const IS_F32: bool;
     /// Convert `src` into `dst` (same length) as `f32`.
     fn load(src: &[Self], dst: &mut [f32]);
+    /// The slice itself when the type is `f32`.
+    fn as_f32(src: &[Self]) -> Option<&[f32]>;
 }
 
 impl Prob for f32 {
+    const IS_F32: bool = true;
     #[inline(always)]
     fn load(src: &[Self], dst: &mut [f32]) {
         dst.copy_from_slice(src);
     }
+    #[inline(always)]
+    fn as_f32(src: &[Self]) -> Option<&[f32]> {
+        Some(src)
+    }
 }
 
 impl Prob for half::f16 {
+    const IS_F32: bool = false;
     #[inline(always)]
     fn load(src: &[Self], dst: &mut [f32]) {
         use half::slice::HalfFloatSliceExt;
         src.convert_to_f32_slice(dst);
+    }
+    #[inline(always)]
+    fn as_f32(_src: &[Self]) -> Option<&[f32]> {
+        None
     }
 }
 
@@ -143,6 +157,34 @@ impl State<'_> {
     /// `range.len()` long). Out-of-range class indices must be rejected by the caller
     /// ([`check_kinds`]).
     pub fn fill_maps(
+        &self,
+        kinds: &[MapKind],
+        range: Range<usize>,
+        outs: &mut [&mut [f32]],
+        scratch: &mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if simd::avx2() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+            return unsafe { self.fill_maps_avx2(kinds, range, outs, scratch) };
+        }
+        self.fill_maps_kernel(kinds, range, outs, scratch)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fill_maps_avx2(
+        &self,
+        kinds: &[MapKind],
+        range: Range<usize>,
+        outs: &mut [&mut [f32]],
+        scratch: &mut [f32],
+    ) {
+        self.fill_maps_kernel(kinds, range, outs, scratch)
+    }
+
+    #[inline(always)]
+    fn fill_maps_kernel(
         &self,
         kinds: &[MapKind],
         range: Range<usize>,
@@ -282,30 +324,21 @@ pub fn accumulate<P: Prob>(
     }
     let n_blocks = v.div_ceil(BLOCK);
     let tol = sum_tol.unwrap_or(f32::INFINITY);
-    let check_block = |b: usize, bufs: &mut (Vec<f32>, Vec<f32>)| -> Bad {
+    // Pass 1: validate the whole member (the state is not touched if it is rejected).
+    let check_block = |b: usize, bufs: &mut Scratch| -> Bad {
         let r = b * BLOCK..((b + 1) * BLOCK).min(v);
         let n = r.len();
-        let total = &mut bufs.0[..n];
-        let buf = &mut bufs.1[..n];
-        total.fill(0.0);
-        for c in 0..n_classes {
-            P::load(&probs[c * v + r.start..c * v + r.end], buf);
-            for (t, &p) in total.iter_mut().zip(buf.iter()) {
-                // NaN and negative values poison the total so the check below sees them.
-                *t += if p >= 0.0 && p.is_finite() {
-                    p
-                } else {
-                    f32::NAN
-                };
-            }
+        let classes = class_slices(&mut bufs.conv, probs, v, n_classes, r.clone());
+        let (total, lo) = (&mut bufs.total[..n], &mut bufs.lo[..n]);
+        if check_block_dispatch(&classes, total, lo, tol) == 0 {
+            return (0, None);
         }
         let mut bad: Bad = (0, None);
-        for (i, &t) in total.iter().enumerate() {
-            let ok = t.is_finite() && (t - 1.0).abs() <= tol;
-            if !ok {
+        for (i, (&t, &l)) in total.iter().zip(lo.iter()).enumerate() {
+            if !voxel_ok(t, l, tol) {
                 bad.0 += 1;
                 if bad.1.is_none() {
-                    bad.1 = Some((r.start + i, t));
+                    bad.1 = Some((r.start + i, if l >= 0.0 { t } else { f32::NAN }));
                 }
             }
         }
@@ -315,13 +348,13 @@ pub fn accumulate<P: Prob>(
         (0..n_blocks)
             .into_par_iter()
             .map_init(
-                || (vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]),
+                || Scratch::new::<P>(n_classes),
                 |bufs, b| check_block(b, bufs),
             )
             .reduce(|| (0, None), merge_bad)
     });
     if let (n_bad, Some((first, total))) = bad {
-        let what = if total.is_nan() {
+        let what = if !total.is_finite() {
             "a negative, NaN or infinite probability".to_string()
         } else {
             format!("class probabilities summing to {total} (tolerance {tol})")
@@ -332,7 +365,7 @@ pub fn accumulate<P: Prob>(
              region-based (sigmoid) outputs"
         )));
     }
-    // Split sum_p [C, V] into per-block groups of C class segments.
+    // Pass 2: add. Split sum_p [C, V] into per-block groups of C class segments.
     let mut blocks: Vec<Vec<&mut [f32]>> = (0..n_blocks)
         .map(|_| Vec::with_capacity(n_classes))
         .collect();
@@ -347,21 +380,145 @@ pub fn accumulate<P: Prob>(
             .zip(sum_ent.par_chunks_mut(BLOCK))
             .enumerate()
             .for_each_init(
-                || vec![0.0f32; BLOCK],
-                |buf, (b, (mut segs, ent))| {
-                    let start = b * BLOCK;
-                    for (c, seg) in segs.iter_mut().enumerate() {
-                        let buf = &mut buf[..seg.len()];
-                        P::load(&probs[c * v + start..c * v + start + seg.len()], buf);
-                        for ((s, e), &p) in seg.iter_mut().zip(ent.iter_mut()).zip(buf.iter()) {
-                            *s += p;
-                            *e -= xlnx(p);
-                        }
-                    }
+                || Scratch::new::<P>(n_classes),
+                |bufs, (b, (mut segs, ent))| {
+                    let r = b * BLOCK..b * BLOCK + ent.len();
+                    let classes = class_slices(&mut bufs.conv, probs, v, n_classes, r);
+                    add_block_dispatch(&classes, &mut segs, ent);
                 },
             )
     });
     Ok(())
+}
+
+/// Per-thread buffers of [`accumulate`]: f32 copies of f16 class segments, check sums.
+struct Scratch {
+    conv: Vec<f32>,
+    total: Vec<f32>,
+    lo: Vec<f32>,
+}
+
+impl Scratch {
+    fn new<P: Prob>(n_classes: usize) -> Self {
+        let conv = if P::IS_F32 {
+            Vec::new()
+        } else {
+            vec![0.0; n_classes * BLOCK]
+        };
+        Scratch {
+            conv,
+            total: vec![0.0; BLOCK],
+            lo: vec![0.0; BLOCK],
+        }
+    }
+}
+
+/// The C class segments of voxels `r` as f32 slices (borrowed for f32, converted into `conv`
+/// for f16).
+fn class_slices<'a, P: Prob>(
+    conv: &'a mut [f32],
+    probs: &'a [P],
+    v: usize,
+    n_classes: usize,
+    r: std::ops::Range<usize>,
+) -> Vec<&'a [f32]> {
+    let n = r.len();
+    if let Some(f) = P::as_f32(probs) {
+        return (0..n_classes)
+            .map(|c| &f[c * v + r.start..c * v + r.end])
+            .collect();
+    }
+    for (c, dst) in conv.chunks_mut(BLOCK).enumerate() {
+        P::load(&probs[c * v + r.start..c * v + r.end], &mut dst[..n]);
+    }
+    conv.chunks(BLOCK).map(|d| &d[..n]).collect()
+}
+
+#[inline(always)]
+fn voxel_ok(total: f32, lo: f32, tol: f32) -> bool {
+    total.is_finite() & ((total - 1.0).abs() <= tol) & (lo >= 0.0)
+}
+
+/// Number of invalid voxels of a block; leaves per-voxel sums and minima in `total` / `lo`.
+#[inline(always)]
+fn check_block_kernel(classes: &[&[f32]], total: &mut [f32], lo: &mut [f32], tol: f32) -> usize {
+    total.fill(0.0);
+    lo.fill(f32::INFINITY);
+    for cl in classes {
+        for ((t, l), &p) in total.iter_mut().zip(lo.iter_mut()).zip(cl.iter()) {
+            *t += p; // NaN / inf poison the total
+            *l = l.min(p);
+        }
+    }
+    total
+        .iter()
+        .zip(lo.iter())
+        .map(|(&t, &l)| (!voxel_ok(t, l, tol)) as usize)
+        .sum()
+}
+
+/// sum_p += p and sum_ent -= sum_c p ln p for one block.
+#[inline(always)]
+fn add_block_kernel(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: &mut [f32]) {
+    for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
+        for ((s, e), &p) in seg.iter_mut().zip(ent.iter_mut()).zip(cl.iter()) {
+            *s += p;
+            *e -= xlnx(p);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn check_block_avx2(
+    classes: &[&[f32]],
+    total: &mut [f32],
+    lo: &mut [f32],
+    tol: f32,
+) -> usize {
+    check_block_kernel(classes, total, lo, tol)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn add_block_avx2(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: &mut [f32]) {
+    add_block_kernel(classes, segs, ent)
+}
+
+fn check_block_dispatch(classes: &[&[f32]], total: &mut [f32], lo: &mut [f32], tol: f32) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if simd::avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+        return unsafe { check_block_avx2(classes, total, lo, tol) };
+    }
+    check_block_kernel(classes, total, lo, tol)
+}
+
+fn add_block_dispatch(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd::avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+        return unsafe { add_block_avx2(classes, segs, ent) };
+    }
+    add_block_kernel(classes, segs, ent)
+}
+
+/// Run-time CPU feature checks for the hot loops. The vector paths do the same IEEE operations
+/// per element as the portable ones (no reassociation, no fused multiply-add), so results are
+/// bit-identical whichever path runs.
+pub mod simd {
+    /// Whether AVX2 and FMA are available (x86-64 only).
+    #[inline]
+    pub fn avx2() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
 }
 
 /// Full voxel maps of `kinds`, each of length V, concatenated ([len(kinds), V]).
