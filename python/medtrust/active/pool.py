@@ -313,8 +313,8 @@ def score_grids(
     eff_t = (int(eff[0]), int(eff[1]), int(eff[2]))
     dims_t = (int(dims[0]), int(dims[1]), int(dims[2]))
     if acc.backend == "torch":
-        maps = acc.maps(kinds)
-        grids = np.stack([_torch_pool(maps[k], eff_t, st, dims_t) for k in range(len(kinds))])
+        # One map (and its summed-area table) on the device at a time.
+        grids = np.stack([_torch_pool(acc.maps([k])[0], eff_t, st, dims_t) for k in kinds])
         return grids, eff_t, dims_t
     sum_p, sum_ent = acc.state()
     grids = _native.pool_uncertainty(
