@@ -321,6 +321,29 @@ def test_stratum_shortfall_is_filled_from_other_strata_and_logged():
     assert any(v["achieved"] < v["requested"] for v in q.values())
 
 
+def test_absent_class_quota_goes_to_the_other_strata():
+    probs, _ = synthetic_al_pool(n_images=3, shape=(16, 20, 20), n_classes=4, seed=3)
+    for p in probs.values():  # class 2 is never predicted
+        p[:, 0] += p[:, 2]
+        p[:, 2] = 0.0
+    pool = Pool.from_arrays(probs)
+    with pytest.warns(QueryShortfallWarning, match="class_2 got 0 of"):
+        res = _query_warn("clasp_pe", pool, size=15)
+    q = res.log.quotas
+    assert q["class_2"]["achieved"] == 0 and q["class_2"]["requested"] > 0
+    assert len(res.patches) == 15 == sum(v["achieved"] for v in q.values())
+    assert any(
+        "class_2: the class has zero predicted probability in 3" in m for m in res.log.messages
+    )
+    assert "class_2" not in res.log.to_frame()["stratum"].to_list()
+
+
+def _query_warn(name, pool, size):
+    return get_strategy(name, patch_size=(4, 5, 6), stride=2, n_patch_per_image=12).query(
+        pool, [], size=size, round_index=0, seed=0
+    )
+
+
 def test_patch_larger_than_image_is_clipped_or_refused():
     probs, labels = synthetic_al_pool(n_images=1, shape=(6, 20, 20), n_classes=2, seed=0)
     pool = Pool.from_arrays(probs, labels=labels)

@@ -9,7 +9,8 @@ Per query round k (0-based) of ``query_steps`` training rounds:
 5. per image the strata are visited in random order; a class stratum keeps
    ``max(floor(n_ppi * 0.66 / (n_fg + 1)), 1)`` candidates, the PE stratum
    ``max(floor(n_ppi * 0.34), 1)``, chosen greedily by S' without overlap (boxes of one stratum
-   block the others in that image);
+   block the others in that image); a class with zero predicted probability everywhere in an
+   image gives no candidates there;
 6. the query of size q: ``floor(0.66 q)`` patches split evenly over the class strata (the
    remainder to randomly chosen classes), the rest to the PE stratum; inside a stratum the best
    candidates over all images by S'. A stratum that runs short is filled from the others
@@ -121,6 +122,7 @@ class ClaSPStrategy(Strategy):
         by_stratum: dict[str, list[int]] = {}
         keys: dict[int, float] = {}
         quotas: dict[str, int] = {}
+        absent: dict[str, int] = {}
         for image_id in ctx.pool.sorted_ids():
             acc = ctx.pool.accumulator(image_id)
             if n_classes is None:
@@ -148,6 +150,9 @@ class ClaSPStrategy(Strategy):
             blocked = ctx.blocked(image_id)
             for s in order:
                 name = strata[s]
+                if name != "pe" and not grids[s].max() > 0:
+                    absent[name] = absent.get(name, 0) + 1  # class not predicted here
+                    continue
                 code = STRATUM_CODES["pe"] if name == "pe" else s + 1
                 k = noisy_keys(grids[s], beta, ctx.seed, [ctx.round_index, key, code])
                 n = quotas["pe_candidates"] if name == "pe" else quotas["class_candidates"]
@@ -156,6 +161,8 @@ class ClaSPStrategy(Strategy):
                 for r in rows:
                     kv = ctx.candidates[r]["key"]
                     keys[r] = -math.inf if kv is None else float(kv)
+        for name, n in absent.items():
+            ctx.note(f"{name}: the class has zero predicted probability in {n} image(s)")
         return self._compose(ctx, strata, by_stratum, keys, quotas)
 
     def _compose(
