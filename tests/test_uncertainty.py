@@ -240,3 +240,28 @@ def test_docstring_examples_run():
     for mod in (medtrust.uncertainty, medtrust.uncertainty.accumulator):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0 and res.attempted > 0
+
+
+def test_gil_is_released_while_accumulating():
+    import threading
+    import time
+
+    members = np.full((2, 2_000_000), 0.5, np.float32)
+    acc = EnsembleAccumulator()
+    ticks, stop = [], threading.Event()
+
+    def counter():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=counter)
+    t.start()
+    start = time.perf_counter()
+    for _ in range(4):
+        acc.add(members)
+    end = time.perf_counter()
+    stop.set()
+    t.join()
+    assert end - start > 0.005
+    assert len([x for x in ticks if start < x < end]) >= 2

@@ -42,6 +42,9 @@ def bootstrap_risk(
 ) -> npt.NDArray[np.float64]: ...
 
 # --- uncertainty (streaming ensemble accumulator; shared by failure detection and AL) ---
+def uncertainty_state(
+    n_classes: int, n_voxels: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
 def uncertainty_accumulate(
     sum_p: npt.NDArray[np.float32],
     sum_ent: npt.NDArray[np.float32],
@@ -97,3 +100,44 @@ def aggregate_confidence(
 ) -> dict[str, float]: ...
 def boundary_band(labels: _LabelMap, width: int = 4) -> npt.NDArray[np.bool_]: ...
 def patch_min(confidence: _ConfMap, size: int = 10) -> float: ...
+
+# --- active learning: patch pooling and selection (patches.rs), power sampling (sampling.rs) ---
+def patch_grid(
+    shape: tuple[int, int, int] | list[int],
+    patch: tuple[int, int, int] | list[int],
+    stride: tuple[int, int, int] | list[int],
+    clip: bool,
+) -> tuple[list[int], list[int]]: ...
+def pool_map(
+    map: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    patch: tuple[int, int, int] | list[int],
+    stride: tuple[int, int, int] | list[int],
+    clip: bool,
+) -> npt.NDArray[np.float64]: ...
+def pool_uncertainty(
+    sum_p: npt.NDArray[np.float32],
+    sum_ent: npt.NDArray[np.float32],
+    n_classes: int,
+    n_members: int,
+    shape: tuple[int, int, int] | list[int],
+    kinds: list[tuple[str, int | None]],
+    patch: tuple[int, int, int] | list[int],
+    stride: tuple[int, int, int] | list[int],
+    clip: bool,
+) -> npt.NDArray[np.float64]: ...
+def select_greedy(
+    scores: npt.NDArray[np.float64],
+    shape: tuple[int, int, int] | list[int],
+    patch: tuple[int, int, int] | list[int],
+    stride: tuple[int, int, int] | list[int],
+    clip: bool,
+    blocked: npt.NDArray[np.int64],
+    n: int,
+) -> list[int]: ...
+def power_noise(
+    scores: npt.NDArray[np.float64], beta: float, seed: int, ids: list[int]
+) -> npt.NDArray[np.float64]: ...
+def top_k(values: npt.NDArray[np.float64], k: int) -> list[int]: ...
+def gumbel_top_k(
+    scores: npt.NDArray[np.float64], k: int, beta: float, seed: int, ids: list[int]
+) -> list[int]: ...

@@ -18,6 +18,7 @@ DEMO_STEPS: list[str] = [
     "medtrust.selective.demo:run",
     "medtrust.failure.demo:run",
     "medtrust.vqa.demo:run",
+    "medtrust.active.demo:run",
 ]
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "medtrust.cli.selective",
     "medtrust.cli.failure",
     "medtrust.cli.vqa",
+    "medtrust.cli.active",
 ]
 
 

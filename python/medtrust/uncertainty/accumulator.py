@@ -31,8 +31,6 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-import numpy as np
-
 from medtrust import _native
 from medtrust._arrays import as_prob_array, is_cuda_tensor, is_torch_tensor
 from medtrust.exceptions import (
@@ -156,7 +154,7 @@ class EnsembleAccumulator:
         if self._sum_p is None:
             c = a.shape[0]
             v = a.size // c
-            sum_p, sum_ent = np.zeros(c * v, np.float32), np.zeros(v, np.float32)
+            sum_p, sum_ent = _native.uncertainty_state(c, v)
         else:
             sum_p, sum_ent = self._sum_p, self._sum_ent
         _native.uncertainty_accumulate(sum_p, sum_ent, a, a.shape[0], tol)
@@ -302,29 +300,35 @@ class EnsembleAccumulator:
 
 
 def _torch_maps(sum_p: Any, sum_ent: Any, m: int, kinds: list[tuple[str, int | None]]) -> Any:
-    """The same maps as the Rust kernel, computed in torch on the state's device."""
+    """The same maps as the Rust kernel, in torch on the state's device.
+
+    Computed chunk by chunk: temporaries are bounded by the chunk size, never a [C, V] copy.
+    """
     import torch
 
+    v = sum_ent.shape[0]
+    out = torch.empty((len(kinds), v), dtype=torch.float32, device=sum_ent.device)
+    inv = 1.0 / m
+    need_pe = any(n in ("pe", "mi", "class_pe") for n, _ in kinds)
     with torch.no_grad():
-        pbar = sum_p * (1.0 / m)
-        pe = None
-        if any(n in ("pe", "mi", "class_pe") for n, _ in kinds):
-            pe = -torch.special.xlogy(pbar, pbar).sum(0)
-        out = []
-        for name, c in kinds:
-            if name == "pe":
-                out.append(pe)
-            elif name == "ee":
-                out.append(sum_ent * (1.0 / m))
-            elif name == "mi":
-                out.append((pe - sum_ent * (1.0 / m)).clamp_min(0))
-            elif name == "max_prob":
-                out.append(pbar.amax(0))
-            elif name == "class_pe":
-                out.append(pe * pbar[c])
-            else:
-                out.append(pbar[c])
-        return torch.stack(out)
+        for s in range(0, v, _TORCH_CHUNK):
+            sl = slice(s, min(s + _TORCH_CHUNK, v))
+            pbar = sum_p[:, sl] * inv
+            pe = (-torch.special.xlogy(pbar, pbar).sum(0)).clamp_min(0) if need_pe else None
+            for k, (name, c) in enumerate(kinds):
+                if name == "pe":
+                    out[k, sl] = pe
+                elif name == "ee":
+                    out[k, sl] = (sum_ent[sl] * inv).clamp_min(0)
+                elif name == "mi":
+                    out[k, sl] = (pe - sum_ent[sl] * inv).clamp_min(0)
+                elif name == "max_prob":
+                    out[k, sl] = pbar.amax(0)
+                elif name == "class_pe":
+                    out[k, sl] = pe * pbar[c]
+                else:
+                    out[k, sl] = pbar[c]
+    return out
 
 
 ConfidenceKind = Literal["msr", "pe", "ee", "mi"]

@@ -12,6 +12,8 @@
 //! - [`surface`]: surface distances (HD, HD95, ASSD, NSD) with an exact distance transform;
 //! - [`aggregate`]: aggregation of pixel-confidence maps to one confidence per case;
 //! - [`parallel`]: the lazily built rayon pool sized by `MEDTRUST_NUM_THREADS`;
+//! - [`patches`]: strided box means (summed-area table) and greedy non-overlapping selection;
+//! - [`sampling`]: power (Gumbel) noising and Gumbel-top-k sampling of patch scores;
 //! - [`uncertainty`]: streaming ensemble uncertainty maps (PE, EE, BALD, ClaSP's U_c).
 
 pub mod aggregate;
@@ -21,8 +23,10 @@ pub mod describe;
 pub mod error;
 pub mod overlap;
 pub mod parallel;
+pub mod patches;
 pub mod risk;
 pub mod rng;
+pub mod sampling;
 pub mod surface;
 pub mod uncertainty;
 

@@ -11,7 +11,9 @@ mod bootstrap;
 mod describe;
 mod errors;
 mod overlap;
+mod patches;
 mod risk;
+mod sampling;
 mod surface;
 mod uncertainty;
 
@@ -41,5 +43,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     overlap::register(m)?;
     surface::register(m)?;
     aggregate::register(m)?;
+    patches::register(m)?;
+    sampling::register(m)?;
     Ok(())
 }

@@ -4,8 +4,8 @@
 use crate::errors::{invalid_argument, run};
 use medtrust_core::uncertainty::{self, MapKind, State};
 use numpy::{
-    IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyReadwriteArray1,
-    PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn,
+    PyReadwriteArray1, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 
@@ -73,6 +73,24 @@ fn uncertainty_accumulate<'py>(
     }
 }
 
+/// (sum_p, sum_ent) of an accumulator state.
+type StateArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
+
+/// A zeroed accumulator state (sum_p [C*V], sum_ent [V]) allocated by Rust: pages are mapped
+/// lazily on first write, with the system's default page policy.
+#[pyfunction]
+fn uncertainty_state<'py>(
+    py: Python<'py>,
+    n_classes: usize,
+    n_voxels: usize,
+) -> PyResult<StateArrays<'py>> {
+    let total = n_classes
+        .checked_mul(n_voxels)
+        .ok_or_else(|| invalid_argument(py, "accumulator state too large".into()))?;
+    let (sp, se) = py.detach(|| (vec![0.0f32; total], vec![0.0f32; n_voxels]));
+    Ok((sp.into_pyarray(py), se.into_pyarray(py)))
+}
+
 /// Voxel maps [len(kinds), V] from the state; `kinds` is a list of (name, class or None).
 #[pyfunction]
 fn uncertainty_maps<'py>(
@@ -99,6 +117,7 @@ fn uncertainty_maps<'py>(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(uncertainty_state, m)?)?;
     m.add_function(wrap_pyfunction!(uncertainty_accumulate, m)?)?;
     m.add_function(wrap_pyfunction!(uncertainty_maps, m)?)?;
     Ok(())

@@ -16,27 +16,45 @@ use crate::parallel;
 use rayon::prelude::*;
 use std::ops::Range;
 
+mod kernels;
+pub use kernels::simd;
+use kernels::{add_block_dispatch, check_block_dispatch, class_slices, voxel_ok, Scratch};
+
 /// Voxels per parallel work item.
 pub const BLOCK: usize = 1 << 13;
 
 /// A probability element type (`f32`, or `f16` upcast per block).
 pub trait Prob: Copy + Send + Sync {
+    /// Whether the type is `f32` (read in place, never converted).
+    const IS_F32: bool;
     /// Convert `src` into `dst` (same length) as `f32`.
     fn load(src: &[Self], dst: &mut [f32]);
+    /// The slice itself when the type is `f32`.
+    fn as_f32(src: &[Self]) -> Option<&[f32]>;
 }
 
 impl Prob for f32 {
+    const IS_F32: bool = true;
     #[inline(always)]
     fn load(src: &[Self], dst: &mut [f32]) {
         dst.copy_from_slice(src);
     }
+    #[inline(always)]
+    fn as_f32(src: &[Self]) -> Option<&[f32]> {
+        Some(src)
+    }
 }
 
 impl Prob for half::f16 {
+    const IS_F32: bool = false;
     #[inline(always)]
     fn load(src: &[Self], dst: &mut [f32]) {
         use half::slice::HalfFloatSliceExt;
         src.convert_to_f32_slice(dst);
+    }
+    #[inline(always)]
+    fn as_f32(_src: &[Self]) -> Option<&[f32]> {
+        None
     }
 }
 
@@ -78,7 +96,7 @@ pub fn xlnx(x: f32) -> f32 {
 /// A voxel map derived from the accumulator state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapKind {
-    /// Predictive entropy H(p_bar).
+    /// Predictive entropy H(p_bar) (clipped at 0 against rounding, as are all entropies).
     PredictiveEntropy,
     /// Expected entropy mean_m H(p_m).
     ExpectedEntropy,
@@ -149,6 +167,34 @@ impl State<'_> {
         outs: &mut [&mut [f32]],
         scratch: &mut [f32],
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if simd::avx2() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+            return unsafe { self.fill_maps_avx2(kinds, range, outs, scratch) };
+        }
+        self.fill_maps_kernel(kinds, range, outs, scratch)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fill_maps_avx2(
+        &self,
+        kinds: &[MapKind],
+        range: Range<usize>,
+        outs: &mut [&mut [f32]],
+        scratch: &mut [f32],
+    ) {
+        self.fill_maps_kernel(kinds, range, outs, scratch)
+    }
+
+    #[inline(always)]
+    fn fill_maps_kernel(
+        &self,
+        kinds: &[MapKind],
+        range: Range<usize>,
+        outs: &mut [&mut [f32]],
+        scratch: &mut [f32],
+    ) {
         let v = self.n_voxels();
         let n = range.len();
         let inv_m = 1.0 / self.n_members as f32;
@@ -161,6 +207,10 @@ impl State<'_> {
                     *h -= xlnx(s * inv_m);
                 }
             }
+            // p_bar may exceed 1 by an ulp; entropies are >= 0 by definition.
+            for h in pe.iter_mut() {
+                *h = h.max(0.0);
+            }
         }
         let ent = &self.sum_ent[range.clone()];
         for (kind, out) in kinds.iter().zip(outs.iter_mut()) {
@@ -169,7 +219,7 @@ impl State<'_> {
                 MapKind::PredictiveEntropy => out.copy_from_slice(pe),
                 MapKind::ExpectedEntropy => {
                     for (o, &e) in out.iter_mut().zip(ent) {
-                        *o = e * inv_m;
+                        *o = (e * inv_m).max(0.0);
                     }
                 }
                 MapKind::MutualInformation => {
@@ -278,30 +328,21 @@ pub fn accumulate<P: Prob>(
     }
     let n_blocks = v.div_ceil(BLOCK);
     let tol = sum_tol.unwrap_or(f32::INFINITY);
-    let check_block = |b: usize, bufs: &mut (Vec<f32>, Vec<f32>)| -> Bad {
+    // Pass 1: validate the whole member (the state is not touched if it is rejected).
+    let check_block = |b: usize, bufs: &mut Scratch| -> Bad {
         let r = b * BLOCK..((b + 1) * BLOCK).min(v);
         let n = r.len();
-        let total = &mut bufs.0[..n];
-        let buf = &mut bufs.1[..n];
-        total.fill(0.0);
-        for c in 0..n_classes {
-            P::load(&probs[c * v + r.start..c * v + r.end], buf);
-            for (t, &p) in total.iter_mut().zip(buf.iter()) {
-                // NaN and negative values poison the total so the check below sees them.
-                *t += if p >= 0.0 && p.is_finite() {
-                    p
-                } else {
-                    f32::NAN
-                };
-            }
+        let classes = class_slices(&mut bufs.conv, probs, v, n_classes, r.clone());
+        let (total, lo) = (&mut bufs.total[..n], &mut bufs.lo[..n]);
+        if check_block_dispatch(&classes, total, lo, tol) == 0 {
+            return (0, None);
         }
         let mut bad: Bad = (0, None);
-        for (i, &t) in total.iter().enumerate() {
-            let ok = t.is_finite() && (t - 1.0).abs() <= tol;
-            if !ok {
+        for (i, (&t, &l)) in total.iter().zip(lo.iter()).enumerate() {
+            if !voxel_ok(t, l, tol) {
                 bad.0 += 1;
                 if bad.1.is_none() {
-                    bad.1 = Some((r.start + i, t));
+                    bad.1 = Some((r.start + i, if l >= 0.0 { t } else { f32::NAN }));
                 }
             }
         }
@@ -311,13 +352,13 @@ pub fn accumulate<P: Prob>(
         (0..n_blocks)
             .into_par_iter()
             .map_init(
-                || (vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]),
+                || Scratch::new::<P>(n_classes),
                 |bufs, b| check_block(b, bufs),
             )
             .reduce(|| (0, None), merge_bad)
     });
     if let (n_bad, Some((first, total))) = bad {
-        let what = if total.is_nan() {
+        let what = if !total.is_finite() {
             "a negative, NaN or infinite probability".to_string()
         } else {
             format!("class probabilities summing to {total} (tolerance {tol})")
@@ -328,7 +369,7 @@ pub fn accumulate<P: Prob>(
              region-based (sigmoid) outputs"
         )));
     }
-    // Split sum_p [C, V] into per-block groups of C class segments.
+    // Pass 2: add. Split sum_p [C, V] into per-block groups of C class segments.
     let mut blocks: Vec<Vec<&mut [f32]>> = (0..n_blocks)
         .map(|_| Vec::with_capacity(n_classes))
         .collect();
@@ -343,17 +384,11 @@ pub fn accumulate<P: Prob>(
             .zip(sum_ent.par_chunks_mut(BLOCK))
             .enumerate()
             .for_each_init(
-                || vec![0.0f32; BLOCK],
-                |buf, (b, (mut segs, ent))| {
-                    let start = b * BLOCK;
-                    for (c, seg) in segs.iter_mut().enumerate() {
-                        let buf = &mut buf[..seg.len()];
-                        P::load(&probs[c * v + start..c * v + start + seg.len()], buf);
-                        for ((s, e), &p) in seg.iter_mut().zip(ent.iter_mut()).zip(buf.iter()) {
-                            *s += p;
-                            *e -= xlnx(p);
-                        }
-                    }
+                || Scratch::new::<P>(n_classes),
+                |bufs, (b, (mut segs, ent))| {
+                    let r = b * BLOCK..b * BLOCK + ent.len();
+                    let classes = class_slices(&mut bufs.conv, probs, v, n_classes, r);
+                    add_block_dispatch(&classes, &mut segs, ent);
                 },
             )
     });
@@ -394,172 +429,4 @@ pub fn maps(state: &State<'_>, kinds: &[MapKind]) -> Result<Vec<f32>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn entropy(p: &[f64]) -> f64 {
-        -p.iter()
-            .map(|&x| if x > 0.0 { x * x.ln() } else { 0.0 })
-            .sum::<f64>()
-    }
-
-    /// Members [M][C*V] of random softmax vectors.
-    fn members(m: usize, c: usize, v: usize, seed: u64) -> Vec<Vec<f32>> {
-        let mut rng = crate::rng::Rng::new(seed);
-        (0..m)
-            .map(|_| {
-                let mut out = vec![0.0f32; c * v];
-                for i in 0..v {
-                    let w: Vec<f64> = (0..c).map(|_| rng.next_f64().powi(3)).collect();
-                    let s: f64 = w.iter().sum();
-                    for k in 0..c {
-                        out[k * v + i] = (w[k] / s) as f32;
-                    }
-                }
-                out
-            })
-            .collect()
-    }
-
-    fn run(ms: &[Vec<f32>], c: usize) -> (Vec<f32>, Vec<f32>) {
-        let v = ms[0].len() / c;
-        let mut sp = vec![0.0; c * v];
-        let mut se = vec![0.0; v];
-        for m in ms {
-            accumulate(m, c, &mut sp, &mut se, Some(1e-2)).expect("valid");
-        }
-        (sp, se)
-    }
-
-    #[test]
-    fn ln_fast_is_accurate() {
-        let mut x = 1e-37f32;
-        let mut worst = 0.0f64;
-        while x < 4.0 {
-            let want = (x as f64).ln();
-            let got = ln_fast(x) as f64;
-            worst = worst.max((got - want).abs() / want.abs().max(1.0));
-            x *= 1.000_37;
-        }
-        assert!(worst < 3e-7, "worst relative error {worst}");
-        assert_eq!(xlnx(0.0), 0.0);
-        assert_eq!(xlnx(1.0), 0.0);
-        assert!(xlnx(1e-45).abs() < 1e-40);
-    }
-
-    #[test]
-    fn maps_match_direct_formulas() {
-        let (c, v) = (3, 20_000);
-        let ms = members(4, c, v, 1);
-        let (sp, se) = run(&ms, c);
-        let st = State {
-            sum_p: &sp,
-            sum_ent: &se,
-            n_classes: c,
-            n_members: ms.len(),
-        };
-        let kinds = [
-            MapKind::PredictiveEntropy,
-            MapKind::ExpectedEntropy,
-            MapKind::MutualInformation,
-            MapKind::MaxProb,
-            MapKind::ClassWeightedEntropy(2),
-        ];
-        let out = maps(&st, &kinds).expect("ok");
-        for i in (0..v).step_by(997) {
-            let pbar: Vec<f64> = (0..c)
-                .map(|k| ms.iter().map(|m| m[k * v + i] as f64).sum::<f64>() / 4.0)
-                .collect();
-            let pe = entropy(&pbar);
-            let ee = ms
-                .iter()
-                .map(|m| entropy(&(0..c).map(|k| m[k * v + i] as f64).collect::<Vec<_>>()))
-                .sum::<f64>()
-                / 4.0;
-            let mx = pbar.iter().cloned().fold(0.0, f64::max);
-            let want = [pe, ee, (pe - ee).max(0.0), mx, pe * pbar[2]];
-            for (k, w) in want.iter().enumerate() {
-                let got = out[k * v + i] as f64;
-                assert!((got - w).abs() < 2e-5, "kind {k} voxel {i}: {got} vs {w}");
-            }
-        }
-    }
-
-    #[test]
-    fn half_input_equals_rounded_f32_input() {
-        let ms = members(2, 2, 5000, 2);
-        let ms16: Vec<Vec<half::f16>> = ms
-            .iter()
-            .map(|m| m.iter().map(|&x| half::f16::from_f32(x)).collect())
-            .collect();
-        let ms32: Vec<Vec<f32>> = ms16
-            .iter()
-            .map(|m| m.iter().map(|x| half::f16::to_f32(*x)).collect())
-            .collect();
-        let (sp, se) = run(&ms32, 2);
-        let (mut sp2, mut se2) = (vec![0.0; 10_000], vec![0.0; 5000]);
-        for m in &ms16 {
-            accumulate(m, 2, &mut sp2, &mut se2, Some(1e-2)).expect("valid");
-        }
-        assert_eq!(sp, sp2);
-        assert_eq!(se, se2);
-    }
-
-    #[test]
-    fn invalid_member_leaves_state_untouched() {
-        let ms = members(1, 2, 3 * BLOCK, 3);
-        let (mut sp, mut se) = run(&ms, 2);
-        let (sp0, se0) = (sp.clone(), se.clone());
-        let mut bad = ms[0].clone();
-        bad[2 * BLOCK + 5] = 0.9; // class 0 of voxel 2*BLOCK+5 no longer sums to 1
-        bad[3 * BLOCK + 7] = f32::NAN;
-        let e = accumulate(&bad, 2, &mut sp, &mut se, Some(1e-3)).expect_err("bad");
-        let msg = e.to_string();
-        assert!(msg.starts_with("2 voxel(s)"), "{msg}");
-        assert!(msg.contains(&format!("{}", 7)), "{msg}");
-        assert_eq!((sp, se), (sp0, se0));
-        // Without the sum check only the NaN is rejected.
-        let (mut sp, mut se) = run(&ms, 2);
-        let e = accumulate(&bad, 2, &mut sp, &mut se, None).expect_err("nan");
-        assert!(e.to_string().starts_with("1 voxel(s)"));
-        bad[3 * BLOCK + 7] = 0.5;
-        accumulate(&bad, 2, &mut sp, &mut se, None).expect("sum not checked");
-    }
-
-    #[test]
-    fn shape_errors() {
-        let mut sp = vec![0.0; 6];
-        let mut se = vec![0.0; 3];
-        assert!(accumulate(&[0.5f32; 4], 2, &mut sp, &mut se, None).is_err());
-        assert!(accumulate(&[0.5f32; 6], 0, &mut sp, &mut se, None).is_err());
-        assert!(accumulate(&[0.5f32; 6], 3, &mut sp, &mut se, None).is_err());
-        let st = State {
-            sum_p: &sp,
-            sum_ent: &se,
-            n_classes: 2,
-            n_members: 0,
-        };
-        assert!(maps(&st, &[MapKind::MaxProb]).is_err());
-        let st = State { n_members: 1, ..st };
-        assert!(maps(&st, &[MapKind::ClassWeightedEntropy(2)]).is_err());
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(24))]
-        #[test]
-        fn bald_is_nonnegative_and_pe_bounded(m in 1usize..5, c in 1usize..6, v in 1usize..300,
-                                               seed in 0u64..1000) {
-            let ms = members(m, c, v, seed);
-            let (sp, se) = run(&ms, c);
-            let st = State { sum_p: &sp, sum_ent: &se, n_classes: c, n_members: m };
-            let out = maps(&st, &[MapKind::PredictiveEntropy, MapKind::MutualInformation])
-                .expect("ok");
-            let cap = (c as f32).ln() + 1e-5;
-            for i in 0..v {
-                prop_assert!(out[i] >= -1e-6 && out[i] <= cap);
-                prop_assert!(out[v + i] >= 0.0);
-            }
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,289 @@
+"""Strategy base class, the query context and the registry of strategy names."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from medtrust.active._common import as_triple, check_count, check_seed
+from medtrust.active.patches import Patch
+from medtrust.active.pool import Pool
+from medtrust.active.result import QueryLog, QueryResult
+from medtrust.exceptions import DTypeError, InvalidArgumentError, MedtrustWarning
+
+__all__ = [
+    "QueryContext",
+    "QueryShortfallWarning",
+    "Strategy",
+    "get_strategy",
+    "list_strategies",
+    "register_strategy",
+]
+
+
+class QueryShortfallWarning(MedtrustWarning):
+    """A query (or one of its strata) got fewer patches than requested."""
+
+
+@dataclass
+class QueryContext:
+    """Everything one query call works with (built by :meth:`Strategy.query`)."""
+
+    pool: Pool
+    annotated: dict[str, list[Patch]]
+    size: int
+    round_index: int
+    seed: int
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    def blocked(self, image_id: str) -> list[Patch]:
+        """Annotated patches of ``image_id`` (a copy the caller may extend)."""
+        return list(self.annotated.get(image_id, ()))
+
+    def note(self, msg: str, *, warn: bool = False) -> None:
+        """Record a message in the log (and warn when it is a shortfall)."""
+        self.messages.append(msg)
+        if warn:
+            warnings.warn(msg, QueryShortfallWarning, stacklevel=4)
+
+    def add_candidate(
+        self, patch: Patch, stratum: str, score: float | None, key: float | None
+    ) -> int:
+        """Log a candidate; returns its row index."""
+        self.candidates.append(
+            {
+                "image_id": patch.image_id,
+                "stratum": stratum,
+                "z": patch.start[0],
+                "y": patch.start[1],
+                "x": patch.start[2],
+                "size_z": patch.size[0],
+                "size_y": patch.size[1],
+                "size_x": patch.size[2],
+                "score": score,
+                "key": key,
+                "selected": False,
+                "query_rank": None,
+                "_patch": patch,
+            }
+        )
+        return len(self.candidates) - 1
+
+
+class Strategy(ABC):
+    """A query strategy: ``query(pool, annotated, size=..., round_index=..., seed=...)``.
+
+    Common configuration (keyword arguments of :func:`get_strategy`):
+
+    patch_size
+        Box size (z, y, x) or one int; required.
+    stride
+        Pooling stride of candidate start positions (int or z, y, x); default 1.
+    n_patch_per_image
+        Candidates kept per image (ClaSP: per image over all strata); default 20.
+    clip
+        Clip the patch to images smaller than it (default True, as nnActive); False makes that
+        an error.
+    """
+
+    name: str = ""
+    #: Whether the strategy reads the pool's uncertainty source / ground-truth labels.
+    needs_uncertainty: ClassVar[bool] = False
+    needs_labels: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        patch_size: int | Sequence[int] | None = None,
+        stride: int | Sequence[int] = 1,
+        n_patch_per_image: int = 20,
+        clip: bool = True,
+    ) -> None:
+        if patch_size is None:
+            raise InvalidArgumentError(f"strategy {self.name!r} needs patch_size=(z, y, x)")
+        self.patch_size = as_triple(patch_size, "patch_size")
+        self.stride = as_triple(stride, "stride")
+        self.n_patch_per_image = check_count(n_patch_per_image, "n_patch_per_image", minimum=1)
+        self.clip = bool(clip)
+
+    def config(self) -> dict[str, Any]:
+        """The full configuration (JSON-ready)."""
+        return {
+            "name": self.name,
+            "patch_size": list(self.patch_size),
+            "stride": list(self.stride),
+            "n_patch_per_image": self.n_patch_per_image,
+            "clip": self.clip,
+            **self._extra_config(),
+        }
+
+    def _extra_config(self) -> dict[str, Any]:
+        return {}
+
+    def beta(self, round_index: int) -> float | None:
+        """Power-sampling beta of a round (None when the strategy has no noise)."""
+        return None
+
+    def box_size(self, shape: Sequence[int]) -> tuple[int, int, int]:
+        """The patch size clipped to an image (or an error when ``clip`` is off)."""
+        if not self.clip and any(p > s for p, s in zip(self.patch_size, shape)):
+            raise InvalidArgumentError(
+                f"patch size {self.patch_size} is larger than an image of shape {tuple(shape)}; "
+                "pass clip=True to clip it to the image"
+            )
+        return (
+            min(self.patch_size[0], shape[0]),
+            min(self.patch_size[1], shape[1]),
+            min(self.patch_size[2], shape[2]),
+        )
+
+    def query(
+        self,
+        pool: Pool,
+        annotated: Iterable[Patch] = (),
+        *,
+        size: int,
+        round_index: int = 0,
+        seed: int = 0,
+    ) -> QueryResult:
+        """Choose ``size`` boxes to annotate.
+
+        Parameters
+        ----------
+        pool
+            Images, shapes and the uncertainty / label sources (:class:`~medtrust.active.Pool`).
+        annotated
+            Patches annotated so far (all rounds); chosen boxes never overlap them.
+        size
+            Query size q (>= 1).
+        round_index
+            0-based query round k (sets the beta schedule and the random streams).
+        seed
+            Experiment seed; the same (seed, round) gives the same query on any thread count.
+
+        Returns
+        -------
+        QueryResult
+            Patches in query order and a :class:`~medtrust.active.QueryLog`.
+        """
+        if not isinstance(pool, Pool):
+            raise DTypeError(f"pool must be a medtrust.active.Pool, got {type(pool).__name__}")
+        size = check_count(size, "size", minimum=1)
+        round_index = check_count(round_index, "round_index")
+        seed = check_seed(seed)
+        by_image: dict[str, list[Patch]] = {}
+        for p in annotated:
+            if not isinstance(p, Patch):
+                raise DTypeError(f"annotated must hold Patch objects, got {type(p).__name__}")
+            by_image.setdefault(p.image_id, []).append(p)
+        if self.needs_uncertainty and pool.uncertainty is None:
+            raise InvalidArgumentError(
+                f"strategy {self.name!r} needs a pool with an uncertainty source"
+            )
+        if self.needs_labels and pool.labels is None:
+            raise InvalidArgumentError(
+                f"strategy {self.name!r} places boxes from the ground truth: give the pool a "
+                "label source"
+            )
+        beta = self.beta(round_index)  # validates the round against the schedule early
+        ctx = QueryContext(pool, by_image, size, round_index, seed)
+        chosen, quotas = self._query(ctx)
+        for rank, row in enumerate(chosen):
+            ctx.candidates[row]["selected"] = True
+            ctx.candidates[row]["query_rank"] = rank
+        patches = tuple(ctx.candidates[row]["_patch"] for row in chosen)
+        if len(patches) < size:
+            ctx.note(
+                f"query got {len(patches)} of {size} requested patches: the pool has no more "
+                "room for non-overlapping boxes",
+                warn=True,
+            )
+        cands = tuple({k: v for k, v in c.items() if k != "_patch"} for c in ctx.candidates)
+        log = QueryLog(
+            strategy=self.name,
+            config=self.config(),
+            round_index=round_index,
+            seed=seed,
+            requested=size,
+            beta=beta,
+            quotas=quotas,
+            candidates=cands,
+            messages=tuple(ctx.messages),
+        )
+        return QueryResult(patches, log)
+
+    @abstractmethod
+    def _query(self, ctx: QueryContext) -> tuple[list[int], dict[str, dict[str, int]]]:
+        """Return candidate row indices in query order and the quotas."""
+
+    def __repr__(self) -> str:
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({self.name!r}, {cfg})"
+
+
+def finite_or_none(x: float) -> float | None:
+    """``x`` as a float, or None when it is not finite (for the log)."""
+    return float(x) if math.isfinite(x) else None
+
+
+def take_best(keys: Sequence[float], k: int) -> list[int]:
+    """Indices of the ``k`` largest keys, best first, ties by index (stable, no NaN)."""
+    from medtrust import _native
+
+    arr = np.asarray(keys, dtype=np.float64)
+    return list(_native.top_k(arr, k)) if arr.size else []
+
+
+# ---------------------------------------------------------------------- registry
+_REGISTRY: dict[str, tuple[Callable[..., Strategy], dict[str, Any]]] = {}
+
+
+def register_strategy(name: str, factory: Callable[..., Strategy], **preset: Any) -> None:
+    """Register ``factory(**preset, **config)`` under ``name`` (for third-party strategies)."""
+    if not name or not isinstance(name, str):
+        raise InvalidArgumentError(f"strategy name must be a non-empty string, got {name!r}")
+    _REGISTRY[name] = (factory, preset)
+
+
+def list_strategies() -> list[str]:
+    """Registered strategy names, sorted."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_strategy(name: str, **config: Any) -> Strategy:
+    """A strategy by registry name, configured with ``config``.
+
+    Examples
+    --------
+    >>> from medtrust.active import get_strategy
+    >>> s = get_strategy("clasp_pe", patch_size=(64, 64, 64), stride=8)
+    >>> s.name, round(s.beta(1), 3)
+    ('clasp_pe', 3.162)
+    """
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise InvalidArgumentError(
+            f"unknown strategy {name!r}; known strategies: {', '.join(sorted(_REGISTRY))}"
+        )
+    factory, preset = _REGISTRY[name]
+    clash = sorted(set(preset) & set(config))
+    if clash:
+        raise InvalidArgumentError(
+            f"strategy {name!r} fixes {clash}; choose another registry name to change them"
+        )
+    strategy = factory(**preset, **config)
+    strategy.name = name
+    return strategy
+
+
+def _load_builtins() -> None:
+    # Importing the modules registers their strategies.
+    from medtrust.active.strategies import clasp, random, uncertainty  # noqa: F401

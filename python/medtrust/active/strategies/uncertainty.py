@@ -1,0 +1,225 @@
+"""Uncertainty strategies: top scores, power sampling and soft-rank sampling.
+
+Registry names: ``pe``, ``bald`` (top scores), ``power_pe``, ``power_bald`` (power sampling),
+``softrank_bald``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from medtrust import _native
+from medtrust.active._common import STRATUM_CODES, image_key
+from medtrust.active.patches import Patch, blocked_boxes
+from medtrust.active.pool import score_grids
+from medtrust.active.strategies.base import (
+    QueryContext,
+    Strategy,
+    finite_or_none,
+    register_strategy,
+    take_best,
+)
+from medtrust.exceptions import InvalidArgumentError
+
+__all__ = ["SoftRankStrategy", "TopScoreStrategy"]
+
+_MAPS = {"pe": "pe", "bald": "mi"}
+
+
+def image_candidates(
+    strategy: Strategy,
+    ctx: QueryContext,
+    image_id: str,
+    grid: np.ndarray,
+    keys: np.ndarray,
+    eff: tuple[int, int, int],
+    blocked: list[Patch],
+    n: int,
+    stratum: str,
+) -> list[int]:
+    """Greedy non-overlapping pick of ``n`` positions of one image by ``keys``.
+
+    Logs the picks as candidates and extends ``blocked``; returns the candidate rows.
+    """
+    shape = ctx.pool.shapes[image_id]
+    idx = _native.select_greedy(
+        np.ascontiguousarray(keys, dtype=np.float64).reshape(-1),
+        shape,
+        strategy.patch_size,
+        strategy.stride,
+        strategy.clip,
+        blocked_boxes(blocked, image_id),
+        n,
+    )
+    _, gy, gx = grid.shape
+    rows = []
+    flat_scores = grid.reshape(-1)
+    flat_keys = keys.reshape(-1)
+    for i in idx:
+        z, rem = divmod(i, gy * gx)
+        y, x = divmod(rem, gx)
+        st = strategy.stride
+        p = Patch(image_id, (z * st[0], y * st[1], x * st[2]), eff)
+        blocked.append(p)
+        rows.append(
+            ctx.add_candidate(
+                p, stratum, float(flat_scores[i]), finite_or_none(float(flat_keys[i]))
+            )
+        )
+    return rows
+
+
+def noisy_keys(scores: np.ndarray, beta: float, seed: int, ids: list[int]) -> np.ndarray:
+    """``log S + Gumbel(0, 1/beta)`` per position (``beta = inf``: ``log S``)."""
+    flat = np.ascontiguousarray(scores, dtype=np.float64).reshape(-1)
+    return _native.power_noise(flat, beta, seed, ids).reshape(scores.shape)
+
+
+class TopScoreStrategy(Strategy):
+    """Top (noisy) scores of one map: per image, then over all images.
+
+    Per image the ``n_patch_per_image`` best non-overlapping boxes by (noisy) score are kept;
+    the query takes the best of all images.
+
+    ``beta = inf`` (``pe``, ``bald``): plain top scores. Finite ``beta`` (``power_pe``,
+    ``power_bald``, default 1): keys ``log S + Gumbel(0, 1/beta)`` drawn per patch position,
+    i.e. sampling without replacement with P proportional to ``S^beta``.
+    """
+
+    needs_uncertainty = True
+
+    def __init__(self, *, uncertainty: str, beta: float = math.inf, **common: Any) -> None:
+        super().__init__(**common)
+        if uncertainty not in _MAPS:
+            raise InvalidArgumentError(f"uncertainty must be pe or bald, got {uncertainty!r}")
+        if not (isinstance(beta, (int, float)) and beta > 0):
+            raise InvalidArgumentError(f"beta must be > 0 (inf for no noise), got {beta!r}")
+        self.uncertainty = uncertainty
+        self.power_beta = float(beta)
+
+    def _extra_config(self) -> dict[str, Any]:
+        b = self.power_beta
+        return {"uncertainty": self.uncertainty, "beta": "inf" if math.isinf(b) else b}
+
+    def beta(self, round_index: int) -> float | None:
+        """The constant power-sampling beta (inf = no noise)."""
+        return self.power_beta
+
+    def _query(self, ctx: QueryContext) -> tuple[list[int], dict[str, dict[str, int]]]:
+        rows: list[int] = []
+        keys: list[float] = []
+        code = STRATUM_CODES[self.uncertainty]
+        for image_id in ctx.pool.sorted_ids():
+            acc = ctx.pool.accumulator(image_id)
+            grids, eff, _ = score_grids(
+                acc,
+                [(_MAPS[self.uncertainty], None)],
+                patch_size=self.patch_size,
+                stride=self.stride,
+                clip=self.clip,
+            )
+            del acc
+            grid = grids[0]
+            k = noisy_keys(
+                grid, self.power_beta, ctx.seed, [ctx.round_index, image_key(image_id), code]
+            )
+            blocked = ctx.blocked(image_id)
+            got = image_candidates(
+                self,
+                ctx,
+                image_id,
+                grid,
+                k,
+                eff,
+                blocked,
+                self.n_patch_per_image,
+                self.uncertainty,
+            )
+            rows += got
+            keys += [_key_of(ctx, r) for r in got]
+        order = take_best(keys, ctx.size)
+        chosen = [rows[i] for i in order]
+        return chosen, {"all": {"requested": ctx.size, "achieved": len(chosen)}}
+
+
+def _key_of(ctx: QueryContext, row: int) -> float:
+    k = ctx.candidates[row]["key"]
+    return -math.inf if k is None else float(k)
+
+
+class SoftRankStrategy(Strategy):
+    """``softrank_bald``: Gumbel sampling on the global rank of BALD candidates.
+
+    Per image ``2 x n_patch_per_image`` BALD candidates (best non-overlapping); all candidates
+    are ranked globally by BALD (rank 1 = best) and the query is the top-k of
+    ``-log(rank) + Gumbel(0, 1)``.
+    """
+
+    needs_uncertainty = True
+
+    def __init__(self, *, uncertainty: str = "bald", **common: Any) -> None:
+        super().__init__(**common)
+        if uncertainty not in _MAPS:
+            raise InvalidArgumentError(f"uncertainty must be pe or bald, got {uncertainty!r}")
+        self.uncertainty = uncertainty
+
+    def _extra_config(self) -> dict[str, Any]:
+        return {"uncertainty": self.uncertainty}
+
+    def beta(self, round_index: int) -> float | None:
+        """Gumbel scale 1 on -log(rank)."""
+        return 1.0
+
+    def _query(self, ctx: QueryContext) -> tuple[list[int], dict[str, dict[str, int]]]:
+        rows: list[int] = []
+        for image_id in ctx.pool.sorted_ids():
+            acc = ctx.pool.accumulator(image_id)
+            grids, eff, _ = score_grids(
+                acc,
+                [(_MAPS[self.uncertainty], None)],
+                patch_size=self.patch_size,
+                stride=self.stride,
+                clip=self.clip,
+            )
+            del acc
+            grid = grids[0]
+            k = noisy_keys(grid, math.inf, ctx.seed, [])
+            rows += image_candidates(
+                self,
+                ctx,
+                image_id,
+                grid,
+                k,
+                eff,
+                ctx.blocked(image_id),
+                2 * self.n_patch_per_image,
+                self.uncertainty,
+            )
+        if not rows:
+            return [], {"all": {"requested": ctx.size, "achieved": 0}}
+        scores = np.array([ctx.candidates[r]["score"] for r in rows], dtype=np.float64)
+        by_score = take_best(scores, len(scores))
+        rank = np.empty(len(rows), dtype=np.float64)
+        rank[np.asarray(by_score)] = np.arange(1, len(rows) + 1)
+        keys = _native.power_noise(
+            1.0 / rank, 1.0, ctx.seed, [ctx.round_index, STRATUM_CODES["softrank"]]
+        )
+        for r, kv in zip(rows, keys):
+            ctx.candidates[r]["key"] = float(kv)
+        order = take_best(keys, ctx.size)
+        chosen = [rows[i] for i in order]
+        return chosen, {"all": {"requested": ctx.size, "achieved": len(chosen)}}
+
+
+register_strategy("pe", TopScoreStrategy, uncertainty="pe", beta=math.inf)
+register_strategy("bald", TopScoreStrategy, uncertainty="bald", beta=math.inf)
+register_strategy(
+    "power_pe", lambda **kw: TopScoreStrategy(**{"beta": 1.0, **kw}), uncertainty="pe"
+)
+register_strategy(
+    "power_bald", lambda **kw: TopScoreStrategy(**{"beta": 1.0, **kw}), uncertainty="bald"
+)
+register_strategy("softrank_bald", SoftRankStrategy, uncertainty="bald")

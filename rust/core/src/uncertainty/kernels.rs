@@ -1,0 +1,144 @@
+//! Hot loops of the accumulator: per-block validation and accumulation, with run-time AVX2
+//! dispatch.
+
+use super::{xlnx, Prob, BLOCK};
+
+/// Per-thread buffers of [`accumulate`]: f32 copies of f16 class segments, check sums.
+pub(super) struct Scratch {
+    pub(super) conv: Vec<f32>,
+    pub(super) total: Vec<f32>,
+    pub(super) lo: Vec<f32>,
+}
+
+impl Scratch {
+    pub(super) fn new<P: Prob>(n_classes: usize) -> Self {
+        let conv = if P::IS_F32 {
+            Vec::new()
+        } else {
+            vec![0.0; n_classes * BLOCK]
+        };
+        Scratch {
+            conv,
+            total: vec![0.0; BLOCK],
+            lo: vec![0.0; BLOCK],
+        }
+    }
+}
+
+/// The C class segments of voxels `r` as f32 slices (borrowed for f32, converted into `conv`
+/// for f16).
+pub(super) fn class_slices<'a, P: Prob>(
+    conv: &'a mut [f32],
+    probs: &'a [P],
+    v: usize,
+    n_classes: usize,
+    r: std::ops::Range<usize>,
+) -> Vec<&'a [f32]> {
+    let n = r.len();
+    if let Some(f) = P::as_f32(probs) {
+        return (0..n_classes)
+            .map(|c| &f[c * v + r.start..c * v + r.end])
+            .collect();
+    }
+    for (c, dst) in conv.chunks_mut(BLOCK).enumerate() {
+        P::load(&probs[c * v + r.start..c * v + r.end], &mut dst[..n]);
+    }
+    conv.chunks(BLOCK).map(|d| &d[..n]).collect()
+}
+
+#[inline(always)]
+pub(super) fn voxel_ok(total: f32, lo: f32, tol: f32) -> bool {
+    total.is_finite() & ((total - 1.0).abs() <= tol) & (lo >= 0.0)
+}
+
+/// Number of invalid voxels of a block; leaves per-voxel sums and minima in `total` / `lo`.
+#[inline(always)]
+pub(super) fn check_block_kernel(
+    classes: &[&[f32]],
+    total: &mut [f32],
+    lo: &mut [f32],
+    tol: f32,
+) -> usize {
+    total.fill(0.0);
+    lo.fill(f32::INFINITY);
+    for cl in classes {
+        for ((t, l), &p) in total.iter_mut().zip(lo.iter_mut()).zip(cl.iter()) {
+            *t += p; // NaN / inf poison the total
+            *l = l.min(p);
+        }
+    }
+    total
+        .iter()
+        .zip(lo.iter())
+        .map(|(&t, &l)| (!voxel_ok(t, l, tol)) as usize)
+        .sum()
+}
+
+/// sum_p += p and sum_ent -= sum_c p ln p for one block.
+#[inline(always)]
+pub(super) fn add_block_kernel(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: &mut [f32]) {
+    for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
+        for ((s, e), &p) in seg.iter_mut().zip(ent.iter_mut()).zip(cl.iter()) {
+            *s += p;
+            *e -= xlnx(p);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn check_block_avx2(
+    classes: &[&[f32]],
+    total: &mut [f32],
+    lo: &mut [f32],
+    tol: f32,
+) -> usize {
+    check_block_kernel(classes, total, lo, tol)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn add_block_avx2(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: &mut [f32]) {
+    add_block_kernel(classes, segs, ent)
+}
+
+pub(super) fn check_block_dispatch(
+    classes: &[&[f32]],
+    total: &mut [f32],
+    lo: &mut [f32],
+    tol: f32,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if simd::avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+        return unsafe { check_block_avx2(classes, total, lo, tol) };
+    }
+    check_block_kernel(classes, total, lo, tol)
+}
+
+pub(super) fn add_block_dispatch(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd::avx2() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+        return unsafe { add_block_avx2(classes, segs, ent) };
+    }
+    add_block_kernel(classes, segs, ent)
+}
+
+/// Run-time CPU feature checks for the hot loops. The vector paths do the same IEEE operations
+/// per element as the portable ones (no reassociation, no fused multiply-add), so results are
+/// bit-identical whichever path runs.
+pub mod simd {
+    /// Whether AVX2 and FMA are available (x86-64 only).
+    #[inline]
+    pub fn avx2() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+}

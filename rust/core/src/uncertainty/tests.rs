@@ -1,0 +1,205 @@
+//! Unit and property tests of the accumulator.
+
+use super::kernels::{add_block_dispatch, add_block_kernel};
+use super::*;
+use proptest::prelude::*;
+
+fn entropy(p: &[f64]) -> f64 {
+    -p.iter()
+        .map(|&x| if x > 0.0 { x * x.ln() } else { 0.0 })
+        .sum::<f64>()
+}
+
+/// Members [M][C*V] of random softmax vectors.
+fn members(m: usize, c: usize, v: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = crate::rng::Rng::new(seed);
+    (0..m)
+        .map(|_| {
+            let mut out = vec![0.0f32; c * v];
+            for i in 0..v {
+                let w: Vec<f64> = (0..c).map(|_| rng.next_f64().powi(3)).collect();
+                let s: f64 = w.iter().sum();
+                for k in 0..c {
+                    out[k * v + i] = (w[k] / s) as f32;
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+fn run(ms: &[Vec<f32>], c: usize) -> (Vec<f32>, Vec<f32>) {
+    let v = ms[0].len() / c;
+    let mut sp = vec![0.0; c * v];
+    let mut se = vec![0.0; v];
+    for m in ms {
+        accumulate(m, c, &mut sp, &mut se, Some(1e-2)).expect("valid");
+    }
+    (sp, se)
+}
+
+#[test]
+fn ln_fast_is_accurate() {
+    let mut x = 1e-37f32;
+    let mut worst = 0.0f64;
+    while x < 4.0 {
+        let want = (x as f64).ln();
+        let got = ln_fast(x) as f64;
+        worst = worst.max((got - want).abs() / want.abs().max(1.0));
+        x *= 1.000_37;
+    }
+    assert!(worst < 3e-7, "worst relative error {worst}");
+    assert_eq!(xlnx(0.0), 0.0);
+    assert_eq!(xlnx(1.0), 0.0);
+    assert!(xlnx(1e-45).abs() < 1e-40);
+}
+
+#[test]
+fn vector_and_portable_paths_are_bit_identical() {
+    let ms = members(1, 3, 3000, 8);
+    let v = 3000;
+    let classes: Vec<&[f32]> = ms[0].chunks(v).collect();
+    let (mut a, mut b) = (vec![0.25f32; 3 * v], vec![0.25f32; 3 * v]);
+    let (mut ea, mut eb) = (vec![0.5f32; v], vec![0.5f32; v]);
+    {
+        let mut sa: Vec<&mut [f32]> = a.chunks_mut(v).collect();
+        let mut sb: Vec<&mut [f32]> = b.chunks_mut(v).collect();
+        add_block_kernel(&classes, &mut sa, &mut ea);
+        add_block_dispatch(&classes, &mut sb, &mut eb);
+    }
+    assert_eq!(a, b);
+    assert_eq!(ea, eb);
+    let st = State {
+        sum_p: &a,
+        sum_ent: &ea,
+        n_classes: 3,
+        n_members: 2,
+    };
+    let kinds = [MapKind::ClassWeightedEntropy(1), MapKind::MutualInformation];
+    let (mut o1, mut o2) = (vec![0.0f32; 2 * v], vec![0.0f32; 2 * v]);
+    let mut scratch = vec![0.0f32; v];
+    {
+        let mut outs: Vec<&mut [f32]> = o1.chunks_mut(v).collect();
+        st.fill_maps_kernel(&kinds, 0..v, &mut outs, &mut scratch);
+    }
+    {
+        let mut outs: Vec<&mut [f32]> = o2.chunks_mut(v).collect();
+        st.fill_maps(&kinds, 0..v, &mut outs, &mut scratch);
+    }
+    assert_eq!(o1, o2);
+}
+
+#[test]
+fn maps_match_direct_formulas() {
+    let (c, v) = (3, 20_000);
+    let ms = members(4, c, v, 1);
+    let (sp, se) = run(&ms, c);
+    let st = State {
+        sum_p: &sp,
+        sum_ent: &se,
+        n_classes: c,
+        n_members: ms.len(),
+    };
+    let kinds = [
+        MapKind::PredictiveEntropy,
+        MapKind::ExpectedEntropy,
+        MapKind::MutualInformation,
+        MapKind::MaxProb,
+        MapKind::ClassWeightedEntropy(2),
+    ];
+    let out = maps(&st, &kinds).expect("ok");
+    for i in (0..v).step_by(997) {
+        let pbar: Vec<f64> = (0..c)
+            .map(|k| ms.iter().map(|m| m[k * v + i] as f64).sum::<f64>() / 4.0)
+            .collect();
+        let pe = entropy(&pbar);
+        let ee = ms
+            .iter()
+            .map(|m| entropy(&(0..c).map(|k| m[k * v + i] as f64).collect::<Vec<_>>()))
+            .sum::<f64>()
+            / 4.0;
+        let mx = pbar.iter().cloned().fold(0.0, f64::max);
+        let want = [pe, ee, (pe - ee).max(0.0), mx, pe * pbar[2]];
+        for (k, w) in want.iter().enumerate() {
+            let got = out[k * v + i] as f64;
+            assert!((got - w).abs() < 2e-5, "kind {k} voxel {i}: {got} vs {w}");
+        }
+    }
+}
+
+#[test]
+fn half_input_equals_rounded_f32_input() {
+    let ms = members(2, 2, 5000, 2);
+    let ms16: Vec<Vec<half::f16>> = ms
+        .iter()
+        .map(|m| m.iter().map(|&x| half::f16::from_f32(x)).collect())
+        .collect();
+    let ms32: Vec<Vec<f32>> = ms16
+        .iter()
+        .map(|m| m.iter().map(|x| half::f16::to_f32(*x)).collect())
+        .collect();
+    let (sp, se) = run(&ms32, 2);
+    let (mut sp2, mut se2) = (vec![0.0; 10_000], vec![0.0; 5000]);
+    for m in &ms16 {
+        accumulate(m, 2, &mut sp2, &mut se2, Some(1e-2)).expect("valid");
+    }
+    assert_eq!(sp, sp2);
+    assert_eq!(se, se2);
+}
+
+#[test]
+fn invalid_member_leaves_state_untouched() {
+    let ms = members(1, 2, 3 * BLOCK, 3);
+    let (mut sp, mut se) = run(&ms, 2);
+    let (sp0, se0) = (sp.clone(), se.clone());
+    let mut bad = ms[0].clone();
+    bad[2 * BLOCK + 5] = 0.9; // class 0 of voxel 2*BLOCK+5 no longer sums to 1
+    bad[3 * BLOCK + 7] = f32::NAN;
+    let e = accumulate(&bad, 2, &mut sp, &mut se, Some(1e-3)).expect_err("bad");
+    let msg = e.to_string();
+    assert!(msg.starts_with("2 voxel(s)"), "{msg}");
+    assert!(msg.contains(&format!("{}", 7)), "{msg}");
+    assert_eq!((sp, se), (sp0, se0));
+    // Without the sum check only the NaN is rejected.
+    let (mut sp, mut se) = run(&ms, 2);
+    let e = accumulate(&bad, 2, &mut sp, &mut se, None).expect_err("nan");
+    assert!(e.to_string().starts_with("1 voxel(s)"));
+    bad[3 * BLOCK + 7] = 0.5;
+    accumulate(&bad, 2, &mut sp, &mut se, None).expect("sum not checked");
+}
+
+#[test]
+fn shape_errors() {
+    let mut sp = vec![0.0; 6];
+    let mut se = vec![0.0; 3];
+    assert!(accumulate(&[0.5f32; 4], 2, &mut sp, &mut se, None).is_err());
+    assert!(accumulate(&[0.5f32; 6], 0, &mut sp, &mut se, None).is_err());
+    assert!(accumulate(&[0.5f32; 6], 3, &mut sp, &mut se, None).is_err());
+    let st = State {
+        sum_p: &sp,
+        sum_ent: &se,
+        n_classes: 2,
+        n_members: 0,
+    };
+    assert!(maps(&st, &[MapKind::MaxProb]).is_err());
+    let st = State { n_members: 1, ..st };
+    assert!(maps(&st, &[MapKind::ClassWeightedEntropy(2)]).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn bald_is_nonnegative_and_pe_bounded(m in 1usize..5, c in 1usize..6, v in 1usize..300,
+                                           seed in 0u64..1000) {
+        let ms = members(m, c, v, seed);
+        let (sp, se) = run(&ms, c);
+        let st = State { sum_p: &sp, sum_ent: &se, n_classes: c, n_members: m };
+        let out = maps(&st, &[MapKind::PredictiveEntropy, MapKind::MutualInformation])
+            .expect("ok");
+        let cap = (c as f32).ln() + 1e-5;
+        for i in 0..v {
+            prop_assert!(out[i] >= -1e-6 && out[i] <= cap);
+            prop_assert!(out[v + i] >= 0.0);
+        }
+    }
+}
