@@ -57,120 +57,127 @@ pub fn key_f64(k: u64) -> f64 {
 const CHUNK: usize = 1 << 18;
 const EMPTY: u64 = u64::MAX;
 
-/// Per-chunk partial groups (unordered).
-struct Partial {
-    keys: Vec<u64>,
-    count: Vec<f64>,
-    sum: Vec<f64>,
-    sum2: Vec<f64>,
-    binary: bool,
+/// One slot of the open-addressing table: key and running sums side by side, so an update
+/// touches one cache line. `N` is the number of secondary residual sums (0 or 1), so the
+/// common case stays at 24 bytes a slot.
+#[derive(Clone, Copy)]
+struct Slot<const N: usize> {
+    key: u64,
+    count: f64,
+    sum: f64,
+    extra: [f64; N],
 }
 
-/// Open-addressing table from key to a dense group slot. Allocation happens only on growth.
-struct KeyTable {
-    slots: Vec<u64>,
-    slot_group: Vec<u32>,
+impl<const N: usize> Slot<N> {
+    const EMPTY: Self = Slot {
+        key: EMPTY,
+        count: 0.0,
+        sum: 0.0,
+        extra: [0.0; N],
+    };
+}
+
+/// Open-addressing hash table (linear probing, load <= 1/2) from confidence key to sums. One is
+/// kept per worker and cleared between chunks, so the hot loop never allocates.
+struct GroupTable<const N: usize> {
+    slots: Vec<Slot<N>>,
     shift: u32,
+    len: usize,
 }
 
-impl KeyTable {
+impl<const N: usize> GroupTable<N> {
     fn with_bits(bits: u32) -> Self {
-        KeyTable {
-            slots: vec![EMPTY; 1 << bits],
-            slot_group: vec![0; 1 << bits],
+        GroupTable {
+            slots: vec![Slot::EMPTY; 1 << bits],
             shift: 64 - bits,
+            len: 0,
         }
     }
 
-    #[inline]
-    fn hash(&self, key: u64) -> usize {
-        ((key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    fn clear(&mut self) {
+        self.slots.fill(Slot::EMPTY);
+        self.len = 0;
     }
 
-    /// Slot of `key`, inserting it as group `next` when absent. Returns (group, inserted).
+    /// Add `count` samples with sums `sum` / `extra` to `key`.
     #[inline]
-    fn find_or_insert(&mut self, key: u64, next: u32) -> (u32, bool) {
+    fn add(&mut self, key: u64, count: f64, sum: f64, extra: [f64; N]) {
         let mask = self.slots.len() - 1;
-        let mut i = self.hash(key);
+        let mut i =
+            ((key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
         loop {
-            let k = self.slots[i];
-            if k == key {
-                return (self.slot_group[i], false);
+            let s = &mut self.slots[i];
+            if s.key == key {
+                s.count += count;
+                s.sum += sum;
+                for (a, b) in s.extra.iter_mut().zip(extra) {
+                    *a += b;
+                }
+                return;
             }
-            if k == EMPTY {
-                self.slots[i] = key;
-                self.slot_group[i] = next;
-                return (next, true);
+            if s.key == EMPTY {
+                *s = Slot {
+                    key,
+                    count,
+                    sum,
+                    extra,
+                };
+                self.len += 1;
+                if self.len * 2 > self.slots.len() {
+                    self.grow();
+                }
+                return;
             }
             i = (i + 1) & mask;
         }
     }
 
-    fn len_limit(&self) -> usize {
-        self.slots.len() / 2
+    fn grow(&mut self) {
+        let bits = 64 - self.shift + 1;
+        let old = std::mem::replace(self, GroupTable::with_bits(bits));
+        for s in old.slots.into_iter().filter(|s| s.key != EMPTY) {
+            self.add(s.key, s.count, s.sum, s.extra);
+        }
     }
 
-    fn rebuilt(keys: &[u64], bits: u32) -> Self {
-        let mut t = KeyTable::with_bits(bits);
-        for (g, &k) in keys.iter().enumerate() {
-            t.find_or_insert(k, g as u32);
-        }
-        t
+    /// Occupied slots, in slot order.
+    fn occupied(&self) -> impl Iterator<Item = &Slot<N>> {
+        self.slots.iter().filter(|s| s.key != EMPTY)
     }
 }
 
-/// Hash-aggregate one chunk; `None` when it holds more than `cap` distinct values.
-fn aggregate_chunk(
+/// A chunk's occupied slots and whether its residuals were all binary; `None` when the chunk
+/// held too many distinct values.
+type ChunkResult<const N: usize> = Result<Option<(Vec<Slot<N>>, bool)>>;
+
+/// Hash-aggregate one chunk into `table` (cleared first); returns the occupied slots, or
+/// `None` when the chunk holds more than `cap` distinct values (the sort path is then better).
+fn aggregate_chunk<const N: usize>(
+    table: &mut GroupTable<N>,
     conf: &[f64],
     res: &[f64],
-    res2: Option<&[f64]>,
+    res2: [&[f64]; N],
     cap: usize,
-) -> Result<Option<Partial>> {
-    let mut table = KeyTable::with_bits(10);
-    let mut p = Partial {
-        keys: Vec::new(),
-        count: Vec::new(),
-        sum: Vec::new(),
-        sum2: Vec::new(),
-        binary: true,
-    };
-    let mut bits = 10;
+) -> ChunkResult<N> {
+    table.clear();
+    let mut binary = true;
     let mut any_nan = false;
     for i in 0..conf.len() {
-        let c = conf[i];
-        let r = res[i];
+        let (c, r) = (conf[i], res[i]);
+        // Bitwise ops keep the loop free of extra branches.
         any_nan |= c.is_nan() | r.is_nan();
-        p.binary &= r == 0.0 || r == 1.0;
-        let key = f64_key(c);
-        let (g, inserted) = table.find_or_insert(key, p.keys.len() as u32);
-        if inserted {
-            p.keys.push(key);
-            p.count.push(0.0);
-            p.sum.push(0.0);
-            if res2.is_some() {
-                p.sum2.push(0.0);
-            }
-            if p.keys.len() > cap {
-                return Ok(None);
-            }
-            if p.keys.len() > table.len_limit() {
-                bits += 1;
-                table = KeyTable::rebuilt(&p.keys, bits);
-            }
-        }
-        let g = g as usize;
-        p.count[g] += 1.0;
-        p.sum[g] += r;
-        if let Some(r2) = res2 {
-            p.sum2[g] += r2[i];
+        binary &= (r == 0.0) | (r == 1.0);
+        table.add(f64_key(c), 1.0, r, res2.map(|v| v[i]));
+        if table.len > cap {
+            return Ok(None);
         }
     }
-    if any_nan {
+    if any_nan || res2.iter().any(|v| v.iter().any(|x| x.is_nan())) {
         return Err(CoreError::InvalidValue(
             "confids or residuals contain NaN".into(),
         ));
     }
-    Ok(Some(p))
+    Ok(Some((table.occupied().copied().collect(), binary)))
 }
 
 fn check_inputs(conf: &[f64], res: &[f64], res2: Option<&[f64]>) -> Result<()> {
@@ -231,53 +238,49 @@ pub fn group_with_ids(
 }
 
 fn group_by_hash(conf: &[f64], res: &[f64], res2: Option<&[f64]>) -> Result<Option<Groups>> {
+    match res2 {
+        None => group_by_hash_n::<0>(conf, res, []),
+        Some(r2) => group_by_hash_n::<1>(conf, res, [r2]),
+    }
+}
+
+fn group_by_hash_n<const N: usize>(
+    conf: &[f64],
+    res: &[f64],
+    res2: [&[f64]; N],
+) -> Result<Option<Groups>> {
     let cap = CHUNK / 4;
-    let partials: Vec<Result<Option<Partial>>> = conf
+    let partials: Vec<ChunkResult<N>> = conf
         .par_chunks(CHUNK)
         .enumerate()
-        .map(|(ci, c)| {
-            let lo = ci * CHUNK;
-            let hi = lo + c.len();
-            aggregate_chunk(c, &res[lo..hi], res2.map(|r| &r[lo..hi]), cap)
-        })
+        .map_init(
+            || GroupTable::<N>::with_bits(12),
+            |table, (ci, c)| {
+                let lo = ci * CHUNK;
+                let hi = lo + c.len();
+                aggregate_chunk(table, c, &res[lo..hi], res2.map(|r| &r[lo..hi]), cap)
+            },
+        )
         .collect();
-    // Merge in chunk order: deterministic floating sums.
-    let mut table = KeyTable::with_bits(12);
-    let mut bits = 12;
-    let mut keys: Vec<u64> = Vec::new();
-    let (mut count, mut sum, mut sum2) = (Vec::new(), Vec::new(), Vec::new());
+    // Merge in chunk order: deterministic floating sums whatever the thread count.
+    let mut merged = GroupTable::<N>::with_bits(12);
     let mut binary = true;
     for p in partials {
-        let Some(p) = p? else { return Ok(None) };
-        binary &= p.binary;
-        for j in 0..p.keys.len() {
-            let (g, inserted) = table.find_or_insert(p.keys[j], keys.len() as u32);
-            if inserted {
-                keys.push(p.keys[j]);
-                count.push(0.0);
-                sum.push(0.0);
-                sum2.push(0.0);
-                if keys.len() > table.len_limit() {
-                    bits += 1;
-                    table = KeyTable::rebuilt(&keys, bits);
-                }
-            }
-            let g = g as usize;
-            count[g] += p.count[j];
-            sum[g] += p.sum[j];
-            if res2.is_some() {
-                sum2[g] += p.sum2[j];
-            }
+        let Some((slots, b)) = p? else {
+            return Ok(None);
+        };
+        binary &= b;
+        for s in slots {
+            merged.add(s.key, s.count, s.sum, s.extra);
         }
     }
-    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| keys[b as usize].cmp(&keys[a as usize]));
-    let pick = |v: &[f64]| order.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
+    let mut slots: Vec<Slot<N>> = merged.occupied().copied().collect();
+    slots.sort_unstable_by_key(|s| std::cmp::Reverse(s.key));
     Ok(Some(Groups {
-        conf: order.iter().map(|&i| key_f64(keys[i as usize])).collect(),
-        count: pick(&count),
-        sum: pick(&sum),
-        sum2: res2.map(|_| pick(&sum2)),
+        conf: slots.iter().map(|s| key_f64(s.key)).collect(),
+        count: slots.iter().map(|s| s.count).collect(),
+        sum: slots.iter().map(|s| s.sum).collect(),
+        sum2: (N == 1).then(|| slots.iter().map(|s| s.extra[0]).collect()),
         binary,
     }))
 }
