@@ -44,6 +44,15 @@ from medtrust.active.strategies import (
 )
 from medtrust.active.strategies.clasp import clasp_quotas
 
+# AL loop evaluation metrics (medtrust.active.metrics); the loop itself is medtrust.active.loop.
+from medtrust.active.metrics import (
+    aubc,
+    fg_efficiency,
+    final_dice,
+    pairwise_penalty_matrix,
+    rank_strategies,
+)
+
 __all__ = [
     "CANDIDATE_COLUMNS",
     "SCHEDULES",
@@ -67,4 +76,10 @@ __all__ = [
     "score_grids",
     "select_patches",
     "write_round",
+    # AL loop metrics
+    "aubc",
+    "fg_efficiency",
+    "final_dice",
+    "pairwise_penalty_matrix",
+    "rank_strategies",
 ]
