@@ -1,6 +1,6 @@
 """Synthetic 3D segmentation dataset in nnU-Net v2 raw format (the embedded AL dataset).
 
-(:func:`medtrust.data.synthetic_nnunet_dataset` writes ensemble predictions for failure
+(:func:`medtrust.data.synthetic_segmentation` writes ensemble predictions for failure
 detection; this module writes a training dataset.)
 
 Each case is a 3D image with anisotropic spacing (thick slices along axis 0) showing
@@ -92,13 +92,13 @@ def synthetic_case(
         t = sum((g - ai) * d for g, ai, d in zip(grids, a, ab)) / max(float(ab @ ab), 1e-9)
         t = np.clip(t, 0, 1)
         dist2 = sum((g - (ai + t * d)) ** 2 for g, ai, d in zip(grids, a, ab))
-        radius = 1.6 * float(sp[1:].min())
+        radius = 2.2 * float(sp[1:].min())
         tube = (dist2 < radius**2) & (label == 0)
         label[tube] = 3
 
     contrast = 0.55 if hard else 1.0
     noise = 0.45 if hard else 0.25
-    means = {0: 0.0, 1: 1.0 * contrast, 2: 0.35 * contrast, 3: 2.0 * contrast}
+    means = {0: 0.0, 1: 1.0 * contrast, 2: 0.35 * contrast, 3: 2.5}
     img = np.zeros(shape, np.float32)
     for k, m in means.items():
         img[label == k] = m

@@ -6,7 +6,8 @@
   Instance norm, leaky ReLU, strided-conv downsampling, transposed-conv upsampling.
 - Loss: cross-entropy + soft Dice (batch Dice over the foreground classes), both computed on
   annotated voxels only: voxels carrying the ignore label get exactly zero gradient.
-- Crops centred on annotated voxels (a third of them on annotated foreground), random flips
+- Crops centred on annotated voxels (a third of them on annotated foreground: a random class
+  present in the annotations, then one of its voxels, as nnU-Net samples), random flips
   and intensity jitter; AdamW with a cosine schedule.
 - Gaussian-weighted sliding-window inference; CPU or CUDA (mixed precision on CUDA).
 - Members: different seeds on all labelled images (``members="seeds"``), or folds over the
@@ -337,7 +338,7 @@ def _crop(arr: np.ndarray, start: Sequence[int], size: Sequence[int], fill: floa
 class _CaseSampler:
     case: CaseData
     annotated: np.ndarray  # flat indices
-    foreground: np.ndarray
+    foreground: list[np.ndarray]  # flat indices per annotated foreground class present
     image: np.ndarray = field(repr=False)
     label: np.ndarray = field(repr=False)
 
@@ -351,11 +352,13 @@ def _samplers(
         annotated = np.flatnonzero(lab != ignore)
         if annotated.size == 0:
             continue
-        fg = annotated[lab.reshape(-1)[annotated] > 0]
+        values = lab.reshape(-1)[annotated]
+        fg = []
+        for k in np.unique(values[values > 0]):
+            idx = annotated[values == k]
+            fg.append(np.sort(rng.choice(idx, cap, replace=False)) if idx.size > cap else idx)
         if annotated.size > cap:
             annotated = np.sort(rng.choice(annotated, cap, replace=False))
-        if fg.size > cap:
-            fg = np.sort(rng.choice(fg, cap, replace=False))
         out.append(_CaseSampler(c, annotated, fg, c.image(), lab))
     return out
 
@@ -436,11 +439,11 @@ class UNetTrainer(Trainer):
             imgs, labs = [], []
             for _b in range(s.batch_size):
                 sm = samplers[int(rng.choice(len(samplers), p=weights))]
-                pool = (
-                    sm.foreground
-                    if (sm.foreground.size and rng.random() < s.fg_oversample)
-                    else sm.annotated
-                )
+                if sm.foreground and rng.random() < s.fg_oversample:
+                    # nnU-Net's oversampling: a random annotated class, then one of its voxels
+                    pool = sm.foreground[int(rng.integers(len(sm.foreground)))]
+                else:
+                    pool = sm.annotated
                 centre = np.unravel_index(int(pool[rng.integers(pool.size)]), sm.case.shape)
                 jitter = rng.integers(-(np.array(ps) // 4), np.array(ps) // 4 + 1)
                 start = [int(c) - p // 2 + int(j) for c, p, j in zip(centre, ps, jitter)]
