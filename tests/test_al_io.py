@@ -6,11 +6,11 @@ import pytest
 from medtrust.data import synthetic_nnunet_dataset
 from medtrust.exceptions import DatasetError, InvalidArgumentError
 from medtrust.io import (
-    load_nnunet_dataset,
     load_nifti,
+    load_nnunet_dataset,
+    save_nifti,
     verify_nnunet_dataset,
     write_dataset_json,
-    save_nifti,
     write_nnunet_case,
 )
 

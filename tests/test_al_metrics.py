@@ -4,7 +4,6 @@ import warnings
 import numpy as np
 import polars as pl
 import pytest
-from reference.active_loop import aubc_reference, friedman_reference, ppm_reference
 
 from medtrust.active.metrics import (
     aubc,
@@ -17,6 +16,7 @@ from medtrust.active.metrics import (
     run_metrics,
 )
 from medtrust.exceptions import InvalidArgumentError, NaNInputError, UndefinedMetricWarning
+from reference.active_loop import aubc_reference, friedman_reference, ppm_reference
 
 
 def test_aubc_five_rounds_spec_formula():

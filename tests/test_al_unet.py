@@ -3,7 +3,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the built-in trainer needs torch (extra 'torch')")
 
-from medtrust.active.loop.streaming import SlabEnsemble  # noqa: E402
+from medtrust.active.loop.streaming import SlabAccumulator  # noqa: E402
+from medtrust.uncertainty import EnsembleAccumulator  # noqa: E402
 from medtrust.active.trainers.inference import (  # noqa: E402
     gaussian_importance,
     sliding_window,
@@ -110,22 +111,27 @@ def test_unet_sliding_window_equals_whole_volume_on_small_volume():
     np.testing.assert_allclose(probs.sum(0), 1, atol=1e-5)
 
 
-def test_slab_ensemble_equals_whole_volume_accumulation():
+def test_slab_accumulator_equals_whole_volume_accumulation():
     rng = np.random.default_rng(0)
     members = [_softmax(rng.normal(size=(3, 9, 4, 5))).astype(np.float32) for _ in range(3)]
-    ens = SlabEnsemble(3, (9, 4, 5))
+    acc = SlabAccumulator(3, (9, 4, 5))
+    whole = EnsembleAccumulator(3)
     for p in members:
-        ens.add_member([(0, p[:, :4]), (4, p[:, 4:7]), (7, p[:, 7:])])
+        acc.add_slabs([(0, p[:, :4]), (4, p[:, 4:7]), (7, p[:, 7:])])
+        whole.add(p)
+    assert isinstance(acc, EnsembleAccumulator) and acc.n_members == 3
+    for a, b in zip(acc.state(), whole.state()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    kinds = [("pe", None), ("ee", None), ("mi", None), ("class_pe", 2)]
+    np.testing.assert_allclose(acc.maps(kinds), whole.maps(kinds), atol=1e-6)
     pbar = np.mean(members, 0)
-    np.testing.assert_allclose(ens.mean_probs(), pbar, atol=1e-6)
     pe = -(pbar * np.log(pbar)).sum(0)
-    ee = np.mean([-(p * np.log(p)).sum(0) for p in members], 0)
-    np.testing.assert_allclose(ens.predictive_entropy(), pe, atol=1e-5)
-    np.testing.assert_allclose(ens.mutual_information(), np.maximum(pe - ee, 0), atol=1e-5)
-    np.testing.assert_allclose(ens.class_weighted_entropy(2), pe * pbar[2], atol=1e-5)
-    np.testing.assert_array_equal(ens.argmax(), pbar.argmax(0))
-    with pytest.raises(ValueError, match="slab boundaries"):
-        ens.add_member([(0, members[0][:, :5]), (5, members[0][:, 5:])])
+    np.testing.assert_allclose(acc.predictive_entropy(), pe, atol=1e-5)
+    np.testing.assert_array_equal(acc.argmax(), pbar.argmax(0))
+    with pytest.raises(ValueError, match="expected"):
+        acc.add_slabs([(0, members[0][:, :5]), (6, members[0][:, 6:])])
+    with pytest.raises(ValueError):
+        acc.add_slabs([(0, members[0] * 2)])  # not probabilities: the kernel refuses it
 
 
 def test_plan_respects_anisotropy():

@@ -1,7 +1,7 @@
-"""Small numpy stand-ins for the query strategies and the ensemble accumulator.
+"""Small numpy stand-ins for the query strategies.
 
-Used by the loop only while ``medtrust.active`` (query strategies, Rust patch scoring) and
-``medtrust.uncertainty`` are not installed; same names and semantics as the spec, simpler code
+Used by the loop only while ``medtrust.active`` (query strategies, Rust patch scoring) is not
+installed; same names and semantics as the spec, simpler code
 (numpy summed-area tables, Python selection loops).
 """
 
@@ -15,47 +15,6 @@ from typing import Any
 import numpy as np
 
 from medtrust.active.loop.strategies import Box, QueryContext
-
-
-class NumpyAccumulator:
-    """Running sum of member softmaxes and of member entropies (float32)."""
-
-    def __init__(self, n_classes: int | None = None) -> None:
-        self.n_classes = n_classes
-        self.n_members = 0
-        self._sum_p: np.ndarray | None = None
-        self._sum_ent: np.ndarray | None = None
-
-    def add(self, probs: np.ndarray) -> None:
-        """Add one member ``[C, *spatial]``."""
-        p = np.asarray(probs, np.float32)
-        ent = -(p * np.log(np.where(p > 0, p, 1))).sum(0)
-        if self._sum_p is None:
-            self._sum_p, self._sum_ent = p.copy(), ent
-            self.n_classes = p.shape[0]
-        else:
-            self._sum_p += p
-            self._sum_ent += ent  # type: ignore[operator]
-        self.n_members += 1
-
-    def mean_probs(self) -> np.ndarray:
-        """p_bar."""
-        return self._sum_p / self.n_members  # type: ignore[operator]
-
-    def maps(self, kinds: list[tuple[str, int | None]]) -> np.ndarray:
-        """pe, ee, mi, max_prob, class_pe, mean_prob maps."""
-        pb = self.mean_probs()
-        pe = -(pb * np.log(np.where(pb > 0, pb, 1))).sum(0)
-        ee = self._sum_ent / self.n_members  # type: ignore[operator]
-        table: dict[str, Callable[[int | None], np.ndarray]] = {
-            "pe": lambda c: pe,
-            "ee": lambda c: ee,
-            "mi": lambda c: np.maximum(pe - ee, 0),
-            "max_prob": lambda c: pb.max(0),
-            "class_pe": lambda c: pe * pb[c],
-            "mean_prob": lambda c: pb[c],
-        }
-        return np.stack([table[n](c) for n, c in kinds]).astype(np.float32)
 
 
 def _rng(ctx: QueryContext, name: str, *extra: int) -> np.random.Generator:

@@ -205,7 +205,7 @@ def build_report(
         )
     lines += [
         "",
-        f"Full-data Dice (FG-Eff's c): "
+        "Full-data Dice (FG-Eff's c): "
         + (
             ", ".join(f"{k}: {v:.3f}" for k, v in sorted(full.items()))
             or "none (add `full_data: true` to the config or pass --full-dice)"

@@ -40,7 +40,7 @@ from medtrust.active.loop.strategies import (
     run_query,
     write_round_file,
 )
-from medtrust.active.loop.streaming import SlabEnsemble
+from medtrust.active.loop.streaming import SlabAccumulator
 from medtrust.active.trainers.base import TrainingData, atomic_dir, member_dir
 from medtrust.cli._common import atomic_write_json, atomic_write_parquet
 from medtrust.exceptions import ConfigError
@@ -306,12 +306,12 @@ class _Run:
                 p.close()
         self._predictors = None
 
-    def ensemble(self, k: int, case: str) -> SlabEnsemble:
+    def ensemble(self, k: int, case: str) -> SlabAccumulator:
         data = self.view.case(case)
-        ens = SlabEnsemble(self.view.n_classes, data.shape)
+        acc = SlabAccumulator(self.view.n_classes, data.shape)
         for p in self.predictors(k):
-            ens.add_member(p.predict_slabs(data))
-        return ens
+            acc.add_slabs(p.predict_slabs(data))
+        return acc
 
     def evaluate(self, k: int, split: dict[str, Any]) -> None:
         f = self.rdir(k) / "eval.json"
@@ -343,9 +343,9 @@ class _Run:
         if not f.is_file():
             t0 = time.perf_counter()
             boxes = self.boxes_until(k)
-            cache: dict[str, SlabEnsemble] = {}
+            cache: dict[str, SlabAccumulator] = {}
 
-            def uncertainty(case: str) -> SlabEnsemble:
+            def uncertainty(case: str) -> SlabAccumulator:
                 if case not in cache:
                     cache.clear()  # one image's maps at a time
                     cache[case] = self.ensemble(k, case)

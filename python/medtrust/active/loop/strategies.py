@@ -26,7 +26,6 @@ from medtrust.exceptions import ConfigError
 __all__ = [
     "Box",
     "QueryContext",
-    "accumulator_class",
     "check_strategy",
     "read_round_file",
     "run_query",
@@ -103,18 +102,6 @@ def run_query(name: str, ctx: QueryContext) -> tuple[list[Box], dict[str, Any]]:
     from medtrust.active.loop import _standin
 
     return _standin.STRATEGIES[name].query(ctx)
-
-
-def accumulator_class() -> Any:
-    """``medtrust.uncertainty.EnsembleAccumulator`` (or the numpy stand-in)."""
-    try:
-        from medtrust.uncertainty import EnsembleAccumulator
-
-        return EnsembleAccumulator
-    except ImportError:
-        from medtrust.active.loop._standin import NumpyAccumulator
-
-        return NumpyAccumulator
 
 
 def write_round_file(path: Path, boxes: Sequence[Box], *, file_ending: str) -> None:

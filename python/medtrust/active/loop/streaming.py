@@ -1,113 +1,114 @@
-"""Stream ensemble members slab by slab into per-slab accumulators.
+"""Stream ensemble members slab by slab into one :class:`EnsembleAccumulator`.
 
-A member's softmax arrives from the sliding window as consecutive slabs along axis 0. Each
-slab goes into its own :class:`~medtrust.uncertainty.EnsembleAccumulator`, so no member's full
-``[C, Z, Y, X]`` volume is ever held: memory is the accumulators' ``(C + 1)`` volumes plus one
-band of tile rows. :class:`SlabEnsemble` offers the accumulator's map methods over the whole
-volume.
+A member's softmax arrives from the sliding window as consecutive slabs along axis 0.
+:class:`SlabAccumulator` is an :class:`~medtrust.uncertainty.EnsembleAccumulator` whose whole-
+volume state (running sum of probabilities ``[C, V]`` and of member entropies ``[V]``, float32)
+is allocated once; each slab is validated and reduced by the accumulator's own kernel into a
+slab-sized temporary and added into its rows of the state. No member's full ``[C, Z, Y, X]``
+volume ever exists: memory is the ``(C + 1)`` state volumes plus one band of tile rows, and the
+result is an ordinary accumulator for the query strategies (``state()``, ``maps()``, ...).
 
 Examples
 --------
 >>> import numpy as np
->>> from medtrust.active.loop.streaming import SlabEnsemble
->>> ens = SlabEnsemble(n_classes=2, shape=(2, 1, 1))
+>>> from medtrust.active.loop.streaming import SlabAccumulator
+>>> acc = SlabAccumulator(n_classes=2, shape=(2, 1, 1))
 >>> p = np.array([[[[0.9]], [[0.5]]], [[[0.1]], [[0.5]]]], np.float32)
->>> ens.add_member([(0, p[:, :1]), (1, p[:, 1:])])
->>> ens.mean_probs()[:, :, 0, 0].tolist()
-[[0.8999999761581421, 0.5], [0.10000000149011612, 0.5]]
+>>> acc.add_slabs([(0, p[:, :1]), (1, p[:, 1:])])
+>>> acc.n_members, acc.mean_probs()[:, :, 0, 0].tolist()
+(1, [[0.8999999761581421, 0.5], [0.10000000149011612, 0.5]])
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 
 from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
+from medtrust.uncertainty import EnsembleAccumulator
 
-__all__ = ["SlabEnsemble", "new_accumulator"]
-
-
-def new_accumulator(n_classes: int) -> Any:
-    """An :class:`~medtrust.uncertainty.EnsembleAccumulator`."""
-    from medtrust.active.loop.strategies import accumulator_class
-
-    return accumulator_class()(n_classes)
+__all__ = ["SlabAccumulator"]
 
 
-class SlabEnsemble:
-    """Ensemble accumulator over a volume, fed member by member in slabs along axis 0.
+class SlabAccumulator(EnsembleAccumulator):
+    """An ensemble accumulator over a known volume, fed member by member in axis-0 slabs.
 
-    Every member must use the same slab boundaries (the sliding-window tiling makes them so).
+    Parameters
+    ----------
+    n_classes
+        Number of classes C.
+    shape
+        Spatial shape ``(Z, Y, X)``.
+    **options
+        ``check_sum`` / ``sum_tol`` of :class:`EnsembleAccumulator` (CPU state only).
     """
 
-    def __init__(self, n_classes: int, shape: Sequence[int]) -> None:
-        self.n_classes = int(n_classes)
-        self.spatial_shape = tuple(int(s) for s in shape)
-        self._slabs: dict[int, tuple[int, Any]] = {}
-        self.n_members = 0
+    def __init__(self, n_classes: int, shape: Sequence[int], **options: object) -> None:
+        super().__init__(int(n_classes), backend="rust", **options)  # type: ignore[arg-type]
+        self._shape = tuple(int(s) for s in shape)
+        if len(self._shape) != 3 or min(self._shape) < 1:
+            raise ShapeMismatchError(f"shape must be (Z, Y, X), got {self._shape}")
+        self._options = options
+        v = int(np.prod(self._shape))
+        self._commit_state(np.zeros(int(n_classes) * v, np.float32), np.zeros(v, np.float32), 0)
 
-    def add_member(self, slabs: Iterable[tuple[int, np.ndarray]]) -> None:
-        """Add one member given as ``(z0, probs[C, dz, Y, X])`` slabs covering the volume."""
-        first = self.n_members == 0
+    def _commit_state(self, sum_p: np.ndarray, sum_ent: np.ndarray, n_members: int) -> None:
+        self.backend = "rust"
+        self.spatial_shape = self._shape
+        self._sum_p, self._sum_ent = sum_p, sum_ent
+        self.n_members = n_members
+
+    def reset(self) -> None:
+        """Forget every member (the state is kept allocated, zeroed)."""
+        if hasattr(self, "_shape"):
+            self._sum_p[:] = 0
+            self._sum_ent[:] = 0
+            self.n_members = 0
+        else:  # called by EnsembleAccumulator.__init__
+            super().reset()
+
+    def add(self, probs: object) -> None:
+        """Add a whole member ``[C, Z, Y, X]`` (one slab)."""
+        self.add_slabs([(0, np.asarray(probs))])
+
+    update = add
+
+    def add_slabs(self, slabs: Iterable[tuple[int, np.ndarray]]) -> None:
+        """Add one member given as ``(z0, probs[C, dz, Y, X])`` slabs covering the volume in order.
+
+        A slab that fails validation (not probabilities, wrong shape) raises before it is added;
+        the member is then incomplete and the accumulator must be reset.
+        """
+        c = int(self.n_classes or 0)
+        z, y, x = self._shape
+        v = z * y * x
+        sum_p = self._sum_p.reshape(c, v)
         covered = 0
         for z0, p in slabs:
-            if p.shape[0] != self.n_classes or p.shape[2:] != self.spatial_shape[1:]:
-                raise ShapeMismatchError(
-                    f"slab shape {p.shape} does not fit [{self.n_classes}, dz, "
-                    f"{self.spatial_shape[1]}, {self.spatial_shape[2]}]"
-                )
+            if p.ndim != 4 or p.shape[0] != c or p.shape[2:] != (y, x):
+                raise ShapeMismatchError(f"slab shape {p.shape} does not fit [{c}, dz, {y}, {x}]")
             if z0 != covered:
                 raise InvalidArgumentError(f"slab starts at row {z0}, expected {covered}")
-            dz = p.shape[1]
-            if first:
-                self._slabs[z0] = (dz, new_accumulator(self.n_classes))
-            elif self._slabs.get(z0, (None,))[0] != dz:
-                raise InvalidArgumentError("members must be streamed with the same slab boundaries")
-            self._slabs[z0][1].add(np.ascontiguousarray(p))
-            covered += dz
-        if covered != self.spatial_shape[0]:
-            raise InvalidArgumentError(f"slabs cover {covered} rows of {self.spatial_shape[0]}")
+            part = EnsembleAccumulator(c, **self._options)  # type: ignore[arg-type]
+            part.add(p)  # validation and the entropy in the accumulator's kernel
+            p_sum, e_sum = part.state()
+            a, b = z0 * y * x, (z0 + p.shape[1]) * y * x
+            sum_p[:, a:b] += p_sum.reshape(c, -1)
+            self._sum_ent[a:b] += e_sum
+            covered += p.shape[1]
+            del part, p_sum, e_sum
+        if covered != z:
+            raise InvalidArgumentError(f"slabs cover {covered} rows of {z}")
         self.n_members += 1
 
-    def maps(self, kinds: list[tuple[str, int | None]]) -> np.ndarray:
-        """Maps as in ``EnsembleAccumulator.maps``: ``[len(kinds), Z, Y, X]`` float32."""
-        out = np.empty((len(kinds), *self.spatial_shape), np.float32)
-        for z0, (dz, acc) in self._slabs.items():
-            out[:, z0 : z0 + dz] = np.asarray(acc.maps(kinds))
-        return out
-
-    def mean_probs(self) -> np.ndarray:
-        """p_bar ``[C, Z, Y, X]``."""
-        out = np.empty((self.n_classes, *self.spatial_shape), np.float32)
-        for z0, (dz, acc) in self._slabs.items():
-            out[:, z0 : z0 + dz] = np.asarray(acc.mean_probs())
-        return out
-
-    def predictive_entropy(self) -> np.ndarray:
-        """H(p_bar)."""
-        return self.maps([("pe", None)])[0]
-
-    def expected_entropy(self) -> np.ndarray:
-        """mean_m H(p_m)."""
-        return self.maps([("ee", None)])[0]
-
-    def mutual_information(self) -> np.ndarray:
-        """BALD."""
-        return self.maps([("mi", None)])[0]
-
-    def max_prob(self) -> np.ndarray:
-        """max_c p_bar."""
-        return self.maps([("max_prob", None)])[0]
-
-    def class_weighted_entropy(self, c: int) -> np.ndarray:
-        """U_c = H(p_bar) p_bar(c)."""
-        return self.maps([("class_pe", c)])[0]
-
     def argmax(self) -> np.ndarray:
-        """Predicted label map (uint8) from p_bar, slab by slab."""
-        out = np.empty(self.spatial_shape, np.uint8)
-        for z0, (dz, acc) in self._slabs.items():
-            out[z0 : z0 + dz] = np.asarray(acc.mean_probs()).argmax(0)
-        return out
+        """Predicted label map (uint8) from the mean probabilities, without a ``[C, V]`` copy."""
+        c = int(self.n_classes or 0)
+        v = int(np.prod(self._shape))
+        sum_p = self._sum_p.reshape(c, v)
+        out = np.empty(v, np.uint8)
+        step = 1 << 20
+        for a in range(0, v, step):
+            out[a : a + step] = sum_p[:, a : a + step].argmax(0)
+        return out.reshape(self._shape)

@@ -46,7 +46,7 @@ from medtrust.active.trainers.base import (
 )
 from medtrust.exceptions import ConfigError
 
-__all__ = ["NnUNetPredictor", "NnUNetSettings", "NnUNetTrainerBackend", "nnUNetTrainerMedtrust"]
+__all__ = ["NnUNetPredictor", "NnUNetSettings", "NnUNetTrainerBackend"]  # + nnUNetTrainerMedtrust
 
 _EXT_DIR = Path(__file__).parent / "nnunet_ext"
 _DATASET_NAME = "MedtrustAL"
@@ -158,7 +158,7 @@ def __getattr__(name: str) -> Any:
 def _make_medtrust_trainer() -> Any:
     base = _nnunet_trainer_base()
 
-    class nnUNetTrainerMedtrust(base):  # type: ignore[misc, valid-type]  # noqa: N801
+    class nnUNetTrainerMedtrust(base):  # type: ignore[misc, valid-type]
         """nnU-Net's default trainer without per-epoch plots or network drawings."""
 
         def plot_network_architecture(self) -> None:
@@ -379,7 +379,7 @@ class NnUNetTrainerBackend(Trainer):
         fold: int | str = member if s.members == "folds" else "all"
         t0 = time.perf_counter()
         random.seed(seed)
-        np.random.seed(seed % 2**32)
+        np.random.seed(seed % 2**32)  # noqa: NPY002 - nnU-Net's loaders use the global RNG
         torch.manual_seed(seed)
         with nnunet_environment(root, s) as paths, _quiet(root / f"train_{member}.log"):
             if s.trainer_class == "nnUNetTrainerMedtrust":
@@ -485,7 +485,7 @@ class _ThreadPoolContext:
 
     class _Ctx:
         @staticmethod
-        def Pool(processes: int | None = None) -> Any:  # noqa: N802 - mirrors the stdlib
+        def Pool(processes: int | None = None) -> Any:
             from multiprocessing.pool import ThreadPool
 
             return ThreadPool(processes or 1)
@@ -526,9 +526,9 @@ def _quiet(log_file: Path | None) -> Iterator[None]:
 
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        f = open(log_file, "a")  # noqa: SIM115
+        f = open(log_file, "a")
     else:
-        f = open(os.devnull, "w")  # noqa: SIM115
+        f = open(os.devnull, "w")
     try:
         with contextlib.redirect_stdout(f):
             yield
