@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("nnunetv2", reason="the nnU-Net backend needs nnunetv2 (extra 'nnunet')")
 
-from medtrust.active.loop import ExperimentConfig, run_grid  # noqa: E402
-from medtrust.io import load_labels  # noqa: E402
+from medtrust.active.loop import ExperimentConfig, run_grid
+from medtrust.io import load_labels
 
 pytestmark = pytest.mark.slow
 
