@@ -63,17 +63,18 @@ class QueryContext:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def _native_active() -> Any | None:
-    try:
-        import medtrust.active as active
+def _query_side() -> Any | None:
+    """``medtrust.active`` when it has the query strategies (``get_strategy``), else None."""
+    import medtrust.active as active
 
-        return active if hasattr(active, "get_strategy") else None
-    except ImportError:  # pragma: no cover
-        return None
+    return active if hasattr(active, "get_strategy") else None
 
 
 def strategy_names() -> list[str]:
     """Registered strategy names (query and starting-budget)."""
+    active = _query_side()
+    if active is not None:
+        return sorted(active.list_strategies())
     from medtrust.active.loop import _standin
 
     return sorted(_standin.STRATEGIES)
@@ -90,8 +91,36 @@ def check_strategy(name: str, *, role: str) -> None:
         raise ConfigError(f"unknown {role} {name!r}{hint}; known: {names}")
 
 
+def _strategy(name: str, ctx: QueryContext | None = None) -> Any:
+    active = _query_side()
+    assert active is not None
+    if ctx is None:
+        return active.get_strategy(name, patch_size=(1, 1, 1))
+    opts = dict(ctx.options)
+    s = active.get_strategy(
+        name,
+        patch_size=ctx.patch_size,
+        stride=ctx.stride,
+        n_patch_per_image=ctx.n_patch_per_image,
+        **opts,
+    )
+    if hasattr(s, "query_steps") and "query_steps" not in opts:
+        # ClaSP's beta schedule runs over the experiment's training rounds.
+        s = active.get_strategy(
+            name,
+            patch_size=ctx.patch_size,
+            stride=ctx.stride,
+            n_patch_per_image=ctx.n_patch_per_image,
+            query_steps=max(ctx.query_steps, 2),
+            **opts,
+        )
+    return s
+
+
 def needs_uncertainty(name: str) -> bool:
     """Whether the strategy reads model predictions."""
+    if _query_side() is not None:
+        return bool(_strategy(name).needs_uncertainty)
     from medtrust.active.loop import _standin
 
     return _standin.STRATEGIES[name].needs_uncertainty
@@ -99,9 +128,36 @@ def needs_uncertainty(name: str) -> bool:
 
 def run_query(name: str, ctx: QueryContext) -> tuple[list[Box], dict[str, Any]]:
     """Run strategy ``name`` for one round; returns the new boxes and a JSON-able log."""
-    from medtrust.active.loop import _standin
+    active = _query_side()
+    if active is None:
+        from medtrust.active.loop import _standin
 
-    return _standin.STRATEGIES[name].query(ctx)
+        return _standin.STRATEGIES[name].query(ctx)
+    import warnings
+
+    pool = active.Pool(
+        tuple(ctx.cases), ctx.shapes, uncertainty=ctx.uncertainty, labels=ctx.ground_truth
+    )
+    annotated = [
+        active.Patch(b.case, b.start, b.size) for boxes in ctx.annotated.values() for b in boxes
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = _strategy(name, ctx).query(
+            pool, annotated, size=ctx.query_size, round_index=ctx.round_index, seed=ctx.seed
+        )
+    log = res.log
+    info = {
+        "strategy": log.strategy,
+        "config": log.config,
+        "beta": log.beta,
+        "requested": log.requested,
+        "quotas": log.quotas,
+        "messages": list(log.messages),
+        "warnings": [str(w.message) for w in caught],
+        "n_candidates": len(log.candidates),
+    }
+    return [Box(p.image_id, p.start, p.size) for p in res.patches], info
 
 
 def write_round_file(path: Path, boxes: Sequence[Box], *, file_ending: str) -> None:
