@@ -30,6 +30,9 @@ from medtrust.uncertainty import EnsembleAccumulator
 
 __all__ = ["SlabAccumulator"]
 
+#: Voxels per chunk added at once (bounds the temporaries to a ~1 MB per class).
+_CHUNK_VOXELS = 1 << 18
+
 
 class SlabAccumulator(EnsembleAccumulator):
     """An ensemble accumulator over a known volume, fed member by member in axis-0 slabs.

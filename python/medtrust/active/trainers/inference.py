@@ -61,7 +61,8 @@ def gaussian_importance(tile: Sequence[int], sigma_scale: float = 1.0 / 8) -> np
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
-    x = x - x.max(axis=0, keepdims=True)
+    """Softmax over axis 0, in place (``x`` must be a float32 array the caller owns)."""
+    x -= x.max(axis=0, keepdims=True)
     np.exp(x, out=x)
     x /= x.sum(axis=0, keepdims=True)
     return x
@@ -128,21 +129,29 @@ def sliding_window_slabs(
     crop_x = slice(before[2], before[2] + shape[2])
     z_lo_valid, z_hi_valid = before[0], before[0] + shape[0]
 
+    # Slabs of at most one tile step and ~256k voxels per class (bounded temporaries).
+    emit_rows = max(1, min(math.ceil(tz * step), (1 << 18) // (py * px)))
+
     def emit(upto: int) -> Iterator[tuple[int, np.ndarray]]:
         nonlocal lo
         n = upto - lo
         if n <= 0:
             return
-        a, b = max(lo, z_lo_valid), min(upto, z_hi_valid)
-        if b > a:
-            band = (
-                logits[:, a - lo : b - lo, crop_y, crop_x] / wsum[a - lo : b - lo, crop_y, crop_x]
-            )
-            yield a - z_lo_valid, _softmax(band.astype(np.float32, copy=False))
-        # Shift the live rows to the front of the band.
-        logits[:, : tz - n] = logits[:, n:]
+        for r0 in range(lo, upto, emit_rows):
+            r1 = min(r0 + emit_rows, upto)
+            a, b = max(r0, z_lo_valid), min(r1, z_hi_valid)
+            if b > a:
+                band = (
+                    logits[:, a - lo : b - lo, crop_y, crop_x]
+                    / wsum[a - lo : b - lo, crop_y, crop_x]
+                )
+                yield a - z_lo_valid, _softmax(band)
+                del band
+        # Shift the live rows to the front of the band, row by row (no temporary copy).
+        for r in range(tz - n):
+            logits[:, r] = logits[:, r + n]
+            wsum[r] = wsum[r + n]
         logits[:, tz - n :] = 0
-        wsum[: tz - n] = wsum[n:]
         wsum[tz - n :] = 0
         lo = upto
 
