@@ -1,13 +1,12 @@
 """``medtrust al run | grid | report | validate``: the AL experiment loop.
 
-:func:`add_loop_commands` adds the commands to the ``al`` subparser (shared with the query
-commands); :func:`register` creates that parser when no other module has.
+:func:`add_loop_commands` adds the commands to the ``al`` subparser of
+:mod:`medtrust.cli.active` (shared with ``al query``).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +120,3 @@ def add_loop_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="report folder (default: DIR/report)")
     p.add_argument("--full-dice", type=float, help="full-data Dice for FG-Eff")
     p.set_defaults(func=_cmd_report)
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``medtrust al`` with the loop commands."""
-    p = sub.add_parser("al", help="active learning for 3D segmentation")
-    s = p.add_subparsers(dest="al_command", required=True)
-    add_loop_commands(s)
-    logging.getLogger("medtrust.al").setLevel(logging.INFO)

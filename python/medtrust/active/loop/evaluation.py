@@ -1,4 +1,4 @@
-"""Held-out evaluation of a round: per-class Dice (one small function, swappable).
+"""Held-out evaluation of a round: per-class Dice and its summary.
 
 Examples
 --------
@@ -16,16 +16,13 @@ __all__ = ["dice_per_class", "summarize_dice"]
 
 
 def dice_per_class(pred: np.ndarray, target: np.ndarray, n_classes: int) -> np.ndarray:
-    """Dice of every class (background included); NaN when both masks are empty."""
-    p = np.asarray(pred).reshape(-1).astype(np.int64)
-    t = np.asarray(target).reshape(-1).astype(np.int64)
-    n = n_classes
-    inter = np.bincount(p[p == t], minlength=n)[:n].astype(np.float64)
-    sp = np.bincount(p, minlength=n)[:n].astype(np.float64)
-    st = np.bincount(t, minlength=n)[:n].astype(np.float64)
-    denom = sp + st
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, 2 * inter / np.where(denom > 0, denom, 1), np.nan)
+    """Dice of every class (background included); NaN when both masks are empty.
+
+    From :func:`medtrust.segmentation.confusion_counts` (64-bit counts, one pass in Rust).
+    """
+    from medtrust.segmentation import confusion_counts
+
+    return confusion_counts(pred, target, n_classes=n_classes).dice()
 
 
 def summarize_dice(per_case: np.ndarray) -> tuple[np.ndarray, float]:

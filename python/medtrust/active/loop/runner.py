@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from medtrust.active import Patch
 from medtrust.active.loop.config import FULL_DATA, RunSpec, make_trainer
 from medtrust.active.loop.data import DatasetView, partial_labels, split_cases
 from medtrust.active.loop.evaluation import dice_per_class, summarize_dice
 from medtrust.active.loop.strategies import (
-    Box,
     QueryContext,
     needs_uncertainty,
     read_round_file,
@@ -115,8 +115,8 @@ class _Run:
     def loop_file(self, k: int) -> Path:
         return self.dir / f"loop_{k:03d}.json"
 
-    def boxes_until(self, k: int) -> list[Box]:
-        out: list[Box] = []
+    def boxes_until(self, k: int) -> list[Patch]:
+        out: list[Patch] = []
         for i in range(k + 1):
             out += read_round_file(self.loop_file(i), file_ending=self.ending)
         return out
@@ -182,7 +182,7 @@ class _Run:
         if not f.is_file():
             t0 = time.perf_counter()
             if self.full:
-                boxes = [Box(c, (0, 0, 0), self.view.shapes[c]) for c in split["pool"]]
+                boxes = [Patch(c, (0, 0, 0), self.view.shapes[c]) for c in split["pool"]]
                 info: dict[str, Any] = {"full_data": True}
             else:
                 boxes, info = run_query(
@@ -212,16 +212,16 @@ class _Run:
     def _context(
         self,
         split: dict[str, Any],
-        boxes: list[Box],
+        boxes: list[Patch],
         n: int,
         k: int,
         uncertainty: Any,
         seed: int,
         name: str,
     ) -> QueryContext:
-        annotated: dict[str, list[Box]] = {}
+        annotated: dict[str, list[Patch]] = {}
         for b in boxes:
-            annotated.setdefault(b.case, []).append(b)
+            annotated.setdefault(b.image_id, []).append(b)
         return QueryContext(
             cases=list(split["pool"]),
             shapes={c: self.view.shapes[c] for c in split["pool"]},
@@ -243,9 +243,9 @@ class _Run:
         d = self.rdir(k) / "labels"
         if not d.is_dir():
             boxes = self.boxes_until(k)
-            by_case: dict[str, list[Box]] = {}
+            by_case: dict[str, list[Patch]] = {}
             for b in boxes:
-                by_case.setdefault(b.case, []).append(b)
+                by_case.setdefault(b.image_id, []).append(b)
             n = self.view.n_classes
             manifest: dict[str, Any] = {"cases": {}, "n_patches": len(boxes)}
             with atomic_dir(d) as tmp:
@@ -470,8 +470,8 @@ class _Run:
 
 
 def _check_boxes(
-    new: list[Box],
-    old: list[Box],
+    new: list[Patch],
+    old: list[Patch],
     shapes: dict[str, tuple[int, int, int]],
     requested: int,
     info: dict[str, Any],
@@ -479,18 +479,18 @@ def _check_boxes(
     """Sanity of a strategy's answer: inside the image, no overlap; shortfall is logged."""
     from medtrust.exceptions import InternalError
 
-    seen: dict[str, list[Box]] = {}
+    seen: dict[str, list[Patch]] = {}
     for b in old:
-        seen.setdefault(b.case, []).append(b)
+        seen.setdefault(b.image_id, []).append(b)
     for b in new:
-        if b.case not in shapes:
-            raise InternalError(f"strategy returned a patch in unknown case {b.case!r}")
-        if any(s < 0 or s + n > dim for s, n, dim in zip(b.start, b.size, shapes[b.case])):
+        if b.image_id not in shapes:
+            raise InternalError(f"strategy returned a patch in unknown case {b.image_id!r}")
+        if any(s < 0 or s + n > dim for s, n, dim in zip(b.start, b.size, shapes[b.image_id])):
             raise InternalError(f"strategy returned a patch outside the image: {b}")
-        for o in seen.get(b.case, []):
+        for o in seen.get(b.image_id, []):
             if all(x < y + n and y < x + m for x, m, y, n in zip(b.start, b.size, o.start, o.size)):
                 raise InternalError(f"strategy returned overlapping patches: {b} and {o}")
-        seen.setdefault(b.case, []).append(b)
+        seen.setdefault(b.image_id, []).append(b)
     if len(new) < requested:
         info["shortfall"] = requested - len(new)
         log.warning("query returned %d of %d patches", len(new), requested)

@@ -16,7 +16,7 @@ Examples
 >>> img = np.zeros((1, 6, 5, 5), np.float32)
 >>> fn = lambda x: np.zeros((x.shape[0], 2, *x.shape[2:]), np.float32)
 >>> [(z0, s.shape) for z0, s in sliding_window_slabs(fn, img, (4, 4, 4), n_classes=2)]
-[(0, (2, 2, 5, 5)), (2, (2, 4, 5, 5))]
+[(0, (2, 2, 5, 5)), (2, (2, 2, 5, 5)), (4, (2, 2, 5, 5))]
 """
 
 from __future__ import annotations
