@@ -241,6 +241,7 @@ def test_settings_grid_and_report(tmp_path):
         strategies=["random", "clasp_pe"],
         seeds=[0, 1],
         full_data=True,
+        full_data_trainer={"iterations": 5},
         settings={"q3": {"query_size": 3}, "q4": {}},
     )
     runs = cfg.runs()
@@ -250,6 +251,9 @@ def test_settings_grid_and_report(tmp_path):
     t = res.table
     assert sorted(t["setting"].unique().to_list()) == ["q3", "q4"]
     assert t.filter(pl.col("setting") == "q3")["n_patches"].max() == 6
+    info = tmp_path / "runs/q3/_full_data/seed_0/round_000/model/member_0/info.json"
+    assert json.loads(info.read_text())["iterations"] == 5  # the reference trains longer
+    assert t.filter(pl.col("strategy") == "_full_data")["fg_fraction"].to_list() == [1.0] * 4
     rep = build_report(tmp_path)
     for f in rep.files.values():
         assert f.exists()

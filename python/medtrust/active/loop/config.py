@@ -116,6 +116,7 @@ class ExperimentConfig:
     trainer: dict[str, Any] = field(default_factory=lambda: {"backend": "unet"})
     strategy_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     full_data: bool = False
+    full_data_trainer: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     setting: str = "default"
     base_dir: str = "."
@@ -225,6 +226,12 @@ class ExperimentConfig:
         full = d.get("full_data", False)
         if not isinstance(full, bool):
             raise ConfigError(f"full_data must be true or false, got {full!r}")
+        full_trainer = d.get("full_data_trainer", {}) or {}
+        if not isinstance(full_trainer, Mapping) or "backend" in full_trainer:
+            raise ConfigError(
+                "full_data_trainer must map trainer settings to override for the full-data "
+                "reference (same backend)"
+            )
         cfg = cls(
             dataset=ds,
             strategies=tuple(strategies),
@@ -243,10 +250,13 @@ class ExperimentConfig:
             trainer=trainer,
             strategy_options={str(k): dict(v) for k, v in sopts.items()},
             full_data=full,
+            full_data_trainer=dict(full_trainer),
             settings={str(k): dict(v) for k, v in settings.items()},
             base_dir=str(Path(base_dir).resolve()),
         )
         cfg.trainer_settings()  # check the backend's settings now
+        if full_trainer:
+            cfg.full_data_config().trainer_settings()
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
@@ -282,6 +292,12 @@ class ExperimentConfig:
 
         return NnUNetSettings.from_dict(opts)
 
+    def full_data_config(self) -> ExperimentConfig:
+        """The config of the full-data reference (``full_data_trainer`` applied)."""
+        if not self.full_data_trainer:
+            return self
+        return replace(self, trainer={**self.trainer, **self.full_data_trainer})
+
     def expand(self) -> list[ExperimentConfig]:
         """One config per setting (the config itself when ``settings`` is empty)."""
         if not self.settings:
@@ -309,7 +325,8 @@ class ExperimentConfig:
                 for seed in cfg.seeds:
                     out.append(RunSpec(cfg, strategy, seed))
             if cfg.full_data:
-                out += [RunSpec(cfg, FULL_DATA, seed) for seed in cfg.seeds]
+                full = cfg.full_data_config()
+                out += [RunSpec(full, FULL_DATA, seed) for seed in cfg.seeds]
         return out
 
     def fingerprint(self) -> str:

@@ -26,9 +26,10 @@ DEMO_CONFIG: dict[str, Any] = {
     "seeds": [0, 1],
     "ensemble_size": 2,
     "full_data": True,
+    "full_data_trainer": {"iterations": 600},
     "trainer": {
         "backend": "unet",
-        "iterations": 60,
+        "iterations": 200,
         "batch_size": 2,
         "base_channels": 8,
         "patch_size": [8, 32, 32],
@@ -44,6 +45,7 @@ QUICK: dict[str, Any] = {
     "query_size": 4,
     "rounds": 2,
     "full_data": False,
+    "full_data_trainer": {},
     "trainer": {
         "backend": "unet",
         "iterations": 4,
