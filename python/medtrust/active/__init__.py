@@ -23,6 +23,14 @@ Examples
 (4, ['class_1', 'class_2', 'pe'])
 """
 
+# AL loop evaluation metrics (medtrust.active.metrics); the loop itself is medtrust.active.loop.
+from medtrust.active.metrics import (
+    aubc,
+    fg_efficiency,
+    final_dice,
+    pairwise_penalty_matrix,
+    rank_strategies,
+)
 from medtrust.active.patches import (
     Patch,
     patch_scores,
@@ -54,12 +62,17 @@ __all__ = [
     "QueryShortfallWarning",
     "Strategy",
     "UncertaintySource",
+    "aubc",
     "beta_schedule",
     "clasp_quotas",
+    "fg_efficiency",
+    "final_dice",
     "get_strategy",
     "list_strategies",
+    "pairwise_penalty_matrix",
     "patch_scores",
     "probs_dir_source",
+    "rank_strategies",
     "read_round",
     "read_rounds",
     "register_strategy",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from medtrust.cli._common import atomic_write_parquet, progress_enabled
+from medtrust.cli.active_loop import add_loop_commands
 from medtrust.exceptions import DatasetError, InvalidArgumentError
 
 __all__ = ["SUBCOMMANDS", "register"]
@@ -173,7 +174,7 @@ def _add_query(sub: argparse._SubParsersAction) -> None:
 
 
 #: Functions adding one ``medtrust al`` subcommand each.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_query]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_query, add_loop_commands]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

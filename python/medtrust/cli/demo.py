@@ -19,6 +19,7 @@ DEMO_STEPS: list[str] = [
     "medtrust.failure.demo:run",
     "medtrust.vqa.demo:run",
     "medtrust.active.demo:run",
+    "medtrust.active.loop.demo:run",
 ]
 
 

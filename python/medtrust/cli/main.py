@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "medtrust.cli.failure",
     "medtrust.cli.vqa",
     "medtrust.cli.active",
+    "medtrust.cli.dataset",
 ]
 
 

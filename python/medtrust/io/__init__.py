@@ -3,19 +3,34 @@
 - NIfTI via nibabel: :func:`load_nifti` / :func:`load_labels` return ``(array, spacing,
   affine)`` with the spacing in array-axis order; :func:`save_nifti` writes atomically.
 - Probabilities from .npz / .npy: :func:`load_probabilities`.
+- nnU-Net v2 raw datasets (``dataset.json``, ``imagesTr/``, ``labelsTr/``): open and check
+  with :func:`load_nnunet_dataset` / :func:`verify_nnunet_dataset`, write with
+  :func:`write_nnunet_case` and :func:`write_dataset_json` (see :mod:`medtrust.io.nnunet`).
 - The per-case folder layout of failure-detection evaluations: :func:`find_cases`,
   :func:`load_domains` (see :mod:`medtrust.io.layout`).
 """
 
 from medtrust.io.layout import CaseFiles, find_cases, load_domains
 from medtrust.io.nifti import load_labels, load_nifti, load_probabilities, save_nifti
+from medtrust.io.nnunet import (
+    NnUNetDataset,
+    load_nnunet_dataset,
+    verify_nnunet_dataset,
+    write_dataset_json,
+    write_nnunet_case,
+)
 
 __all__ = [
     "CaseFiles",
+    "NnUNetDataset",
     "find_cases",
     "load_domains",
     "load_labels",
     "load_nifti",
+    "load_nnunet_dataset",
     "load_probabilities",
     "save_nifti",
+    "verify_nnunet_dataset",
+    "write_dataset_json",
+    "write_nnunet_case",
 ]

@@ -1,0 +1,215 @@
+"""Data side of the AL loop: dataset materialisation, split, array cache, partial labels.
+
+Examples
+--------
+>>> from medtrust.active.loop.data import split_cases
+>>> held, pool = split_cases([f"c{i}" for i in range(8)], 0.25, seed=0)
+>>> len(held), len(pool)
+(2, 6)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medtrust.active.trainers.base import CaseData
+from medtrust.exceptions import DatasetError
+
+__all__ = [
+    "DatasetView",
+    "dataset_shapes",
+    "materialize_dataset",
+    "partial_labels",
+    "split_cases",
+]
+
+
+def _synthetic_params(cfg: Any) -> dict[str, Any]:
+    from medtrust.data.nnunet_dataset import synthetic_nnunet_dataset
+
+    defaults = synthetic_nnunet_dataset.__kwdefaults__ or {}
+    params = {k: v for k, v in defaults.items() if k != "progress"}
+    params.update(cfg.dataset["synthetic"])
+    params["shape"] = [int(v) for v in params["shape"]]
+    params["spacing"] = [float(v) for v in params["spacing"]]
+    return params
+
+
+def synthetic_folder_name(cfg: Any) -> str:
+    """Folder name of a config's synthetic dataset (nnU-Net style, parameter hash)."""
+    key = hashlib.sha256(repr(sorted(_synthetic_params(cfg).items())).encode()).hexdigest()[:8]
+    return f"Dataset900_MedtrustSynthetic_{key}"
+
+
+def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
+    """Case -> spatial shape, without generating a synthetic dataset (header reads only)."""
+    if "synthetic" in cfg.dataset:
+        p = _synthetic_params(cfg)
+        if int(p["n_cases"]) < 2 or len(p["shape"]) != 3 or min(p["shape"]) < 4:
+            from medtrust.exceptions import ConfigError
+
+            raise ConfigError(
+                f"dataset.synthetic needs n_cases >= 2 and a 3-D shape of >= 4 "
+                f"voxels per axis, got n_cases={p['n_cases']}, shape={p['shape']}"
+            )
+        shape = tuple(int(v) for v in p["shape"])
+        return {f"synth_{i:03d}": shape for i in range(int(p["n_cases"]))}  # type: ignore[misc]
+    import nibabel as nib
+
+    from medtrust.io.nnunet import load_nnunet_dataset
+
+    ds = load_nnunet_dataset(cfg.dataset_path())
+    shapes = {}
+    for case in ds.cases:
+        try:
+            hdr = nib.load(str(ds.label_file(case))).header
+        except Exception as e:
+            raise DatasetError(f"cannot read {ds.label_file(case)}: {e}") from e
+        shape = tuple(int(v) for v in hdr.get_data_shape())
+        if len(shape) != 3:
+            raise DatasetError(f"{ds.label_file(case)}: the AL loop needs 3-D images, got {shape}")
+        shapes[case] = shape
+    return shapes  # type: ignore[return-value]
+
+
+def split_cases(cases: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Held-out and pool cases: ``round(fraction * n)`` (at least 1) held out, at random."""
+    cases = sorted(cases)
+    n = len(cases)
+    n_held = min(max(1, round(fraction * n)), n)
+    order = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).permutation(n)
+    held = sorted(cases[i] for i in order[:n_held])
+    pool = sorted(cases[i] for i in order[n_held:])
+    return held, pool
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    from medtrust.cli._common import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+@dataclass(frozen=True)
+class DatasetView:
+    """An nnU-Net dataset with its normalised-array cache, as the loop uses it."""
+
+    dataset: Any  # NnUNetDataset
+    cache: Path
+    shapes: dict[str, tuple[int, int, int]]
+    spacings: dict[str, tuple[float, float, float]]
+
+    @property
+    def n_classes(self) -> int:
+        """Classes incl. background."""
+        return int(self.dataset.n_classes)
+
+    @property
+    def ignore_label(self) -> int:
+        """Label of unlabelled voxels in partial label maps."""
+        return self.n_classes
+
+    def case(self, case: str, label: Path | None = None) -> CaseData:
+        """Trainer view of one case."""
+        return CaseData(
+            case=case,
+            image_files=tuple(self.dataset.image_files(case)),
+            array=self.cache / f"{case}.img.npy",
+            shape=self.shapes[case],
+            spacing=self.spacings[case],
+            label=label,
+        )
+
+    def ground_truth(self, case: str) -> np.ndarray:
+        """Full label map (memory-mapped)."""
+        return np.load(self.cache / f"{case}.gt.npy", mmap_mode="r")
+
+    def median_spacing(self, cases: Iterable[str]) -> tuple[float, float, float]:
+        """Median spacing of some cases."""
+        sp = np.median(np.array([self.spacings[c] for c in cases]), axis=0)
+        return tuple(float(v) for v in sp)  # type: ignore[return-value]
+
+
+def materialize_dataset(cfg: Any, out: Path, *, progress: bool = False) -> DatasetView:
+    """Generate the synthetic dataset if needed, and build the array cache (idempotent).
+
+    The cache holds each image z-score normalised per channel (``CASE.img.npy``, float32
+    ``[C_in, Z, Y, X]``) and each label map (``CASE.gt.npy``); files are written atomically,
+    so an interrupted build resumes where it stopped.
+    """
+    from medtrust.cli._common import atomic_write_json
+    from medtrust.cli._common import progress as bar
+    from medtrust.io.nnunet import load_nnunet_dataset
+
+    out = Path(out)
+    if "synthetic" in cfg.dataset:
+        from medtrust.data.nnunet_dataset import synthetic_nnunet_dataset
+
+        ds = synthetic_nnunet_dataset(
+            out / "data" / synthetic_folder_name(cfg), **_synthetic_params(cfg), progress=progress
+        )
+    else:
+        ds = load_nnunet_dataset(cfg.dataset_path())
+    key = hashlib.sha256(str(Path(ds.root).resolve()).encode()).hexdigest()[:8]
+    cache = out / "cache" / f"{Path(ds.root).name}_{key}"
+    meta_file = cache / "meta.json"
+    if meta_file.is_file():
+        import json
+
+        meta = json.loads(meta_file.read_text())
+        return DatasetView(
+            ds,
+            cache,
+            {k: tuple(v) for k, v in meta["shapes"].items()},
+            {k: tuple(v) for k, v in meta["spacings"].items()},
+        )
+    shapes, spacings = {}, {}
+    for case in bar(ds.cases, desc="cache", enabled=progress):
+        img, sp, _ = ds.read_image(case)
+        lab, _lsp, _ = ds.read_label(case)
+        if img.shape[1:] != lab.shape or len(lab.shape) != 3:
+            raise DatasetError(
+                f"{case}: image shape {img.shape[1:]} != label shape {lab.shape} "
+                "(3-D images expected)"
+            )
+        if lab.size and int(lab.max()) >= ds.n_classes:
+            raise DatasetError(
+                f"{case}: label value {int(lab.max())} >= number of classes "
+                f"{ds.n_classes} (ignore labels are not allowed in the ground "
+                "truth of an AL simulation)"
+            )
+        mean = img.reshape(img.shape[0], -1).mean(1)[:, None, None, None]
+        std = img.reshape(img.shape[0], -1).std(1)[:, None, None, None]
+        norm = ((img - mean) / np.maximum(std, 1e-8)).astype(np.float32)
+        _save_npy(cache / f"{case}.img.npy", norm)
+        _save_npy(cache / f"{case}.gt.npy", lab.astype(np.uint8))
+        shapes[case] = tuple(int(s) for s in lab.shape)
+        spacings[case] = tuple(float(s) for s in sp)
+    atomic_write_json(meta_file, {"root": str(ds.root), "shapes": shapes, "spacings": spacings})
+    return DatasetView(ds, cache, shapes, spacings)  # type: ignore[arg-type]
+
+
+def partial_labels(
+    gt: np.ndarray, boxes: Iterable[tuple[Sequence[int], Sequence[int]]], ignore: int
+) -> np.ndarray:
+    """Ground truth inside the boxes ``(start, size)``, ``ignore`` elsewhere.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> partial_labels(np.ones((1, 1, 4), np.uint8), [((0, 0, 1), (1, 1, 2))], 9).tolist()
+    [[[9, 1, 1, 9]]]
+    """
+    out = np.full(gt.shape, ignore, dtype=np.uint8)
+    for start, size in boxes:
+        sl = tuple(slice(max(int(a), 0), int(a) + int(n)) for a, n in zip(start, size))
+        out[sl] = gt[sl]
+    return out

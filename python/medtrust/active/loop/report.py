@@ -1,0 +1,242 @@
+"""``al report``: Dice-vs-budget curves with seed bands, PPM heatmap, metric table.
+
+Examples
+--------
+>>> import polars as pl
+>>> from medtrust.active.loop.report import summarize_metrics
+>>> t = pl.DataFrame({"setting": ["s"] * 2, "strategy": ["a", "a"], "seed": [0, 1],
+...                   "aubc": [0.5, 0.7], "final_dice": [0.6, 0.8], "fg_eff": [None, None]})
+>>> summarize_metrics(t)["aubc_mean"].round(3).to_list()
+[0.6]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medtrust.active.loop.config import FULL_DATA
+from medtrust.exceptions import MedtrustError
+
+__all__ = ["ALReport", "build_report", "plot_curves", "summarize_metrics"]
+
+
+def summarize_metrics(per_seed: Any) -> Any:
+    """Mean and std over seeds of AUBC, final Dice and FG-Eff per (setting, strategy)."""
+    import polars as pl
+
+    aggs = []
+    for m in ("aubc", "final_dice", "fg_eff"):
+        col = pl.col(m).cast(pl.Float64).fill_nan(None)
+        aggs += [col.mean().alias(f"{m}_mean"), col.std().alias(f"{m}_std")]
+    return (
+        per_seed.group_by(["setting", "strategy"])
+        .agg([pl.len().alias("n_seeds"), *aggs])
+        .sort(["setting", "aubc_mean"], descending=[False, True])
+    )
+
+
+def _full_dice(table: Any) -> dict[str, float]:
+    import polars as pl
+
+    full = table.filter(pl.col("strategy") == FULL_DATA)
+    return {
+        s: float(g["dice_mean"].mean())
+        for (s,), g in full.partition_by("setting", as_dict=True).items()
+    }
+
+
+def plot_curves(
+    table: Any, *, full_dice: dict[str, float] | None = None, x: str = "annotated_fraction"
+) -> tuple[Any, Any]:
+    """Mean foreground Dice vs budget per strategy (mean over seeds, band: +-1 std).
+
+    One row of panels per setting; left: ``x`` (default: fraction of pool voxels annotated),
+    right: fraction of the pool's foreground annotated. Returns ``(fig, axes)``.
+    """
+    import matplotlib.pyplot as plt
+    import polars as pl
+
+    t = table.filter(pl.col("strategy") != FULL_DATA)
+    settings = sorted(t["setting"].unique().to_list())
+    fig, axes = plt.subplots(len(settings), 2, figsize=(10, 3.6 * len(settings)), squeeze=False)
+    strategies = sorted(t["strategy"].unique().to_list())
+    colors = {s: plt.get_cmap("tab10")(i % 10) for i, s in enumerate(strategies)}
+    for row, setting in zip(axes, settings):
+        st = t.filter(pl.col("setting") == setting)
+        for ax, xcol, label in (
+            (row[0], x, "annotated fraction of the pool (%)"),
+            (row[1], "fg_fraction", "annotated foreground fraction (%)"),
+        ):
+            for s in strategies:
+                g = (
+                    st.filter(pl.col("strategy") == s)
+                    .group_by("round")
+                    .agg(
+                        pl.col(xcol).mean().alias("x"),
+                        pl.col("dice_mean").mean().alias("m"),
+                        pl.col("dice_mean").std().fill_null(0.0).alias("sd"),
+                        pl.len().alias("n"),
+                    )
+                    .sort("round")
+                )
+                if g.height == 0:
+                    continue
+                xs = g["x"].to_numpy() * 100
+                m = g["m"].to_numpy()
+                sd = np.nan_to_num(g["sd"].to_numpy())
+                ax.plot(xs, m, marker="o", color=colors[s], label=f"{s} (n={g['n'].max()})")
+                ax.fill_between(xs, m - sd, m + sd, color=colors[s], alpha=0.2)
+            if full_dice and setting in full_dice:
+                ax.axhline(full_dice[setting], color="k", ls="--", lw=1, label="full data")
+            ax.set_xlabel(label)
+            ax.set_ylabel("mean foreground Dice (held-out)")
+            ax.set_title(f"{setting}")
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig, axes
+
+
+@dataclass(frozen=True)
+class ALReport:
+    """Result of :func:`build_report`."""
+
+    per_seed: Any
+    summary: Any
+    ppm: Any
+    ranking: Any
+    files: dict[str, Path]
+    lines: list[str]
+
+
+def _fmt(mean: Any, std: Any, digits: int = 3) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "n/a"
+    s = (
+        ""
+        if std is None or (isinstance(std, float) and math.isnan(std))
+        else f" ± {std:.{digits}f}"
+    )
+    return f"{mean:.{digits}f}{s}"
+
+
+def build_report(
+    out: str | Path,
+    *,
+    report_dir: str | Path | None = None,
+    full_dice: float | None = None,
+    table: Any = None,
+) -> ALReport:
+    """Metrics, PPM, rankings, curves and a markdown summary of an experiment folder.
+
+    Parameters
+    ----------
+    out
+        Experiment folder (``results.parquet`` or ``runs/``).
+    report_dir
+        Where to write (default ``out/report``).
+    full_dice
+        Full-data Dice for FG-Eff (default: the experiment's full-data runs, if any).
+    table
+        The per-round table (default: read from ``out``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import polars as pl
+
+    from medtrust.active.loop.grid import combine_results
+    from medtrust.active.metrics import pairwise_penalty_matrix, rank_strategies, run_metrics
+    from medtrust.cli._common import atomic_write_json, atomic_write_parquet, atomic_write_text
+
+    out = Path(out)
+    if table is None:
+        f = out / "results.parquet"
+        table = pl.read_parquet(f) if f.is_file() else combine_results(out)
+    rdir = Path(report_dir) if report_dir is not None else out / "report"
+    rdir.mkdir(parents=True, exist_ok=True)
+    full = _full_dice(table)
+    if full_dice is not None:
+        full = dict.fromkeys(table["setting"].unique().to_list(), float(full_dice))
+    al = table.filter(pl.col("strategy") != FULL_DATA)
+    if al.height == 0:
+        raise MedtrustError(f"no AL runs in {out}")
+    per_seed = run_metrics(al, full_dice=full or None)
+    summary = summarize_metrics(per_seed)
+    ppm = pairwise_penalty_matrix(al)
+    n_settings = al["setting"].n_unique()
+    block = "setting" if n_settings >= 2 else "seed"
+    ranking = rank_strategies(per_seed, metric="aubc", block=block)
+    files = {
+        "metrics": rdir / "metrics.parquet",
+        "summary": rdir / "summary.parquet",
+        "curves": rdir / "curves.png",
+        "ppm": rdir / "ppm.png",
+        "ppm_json": rdir / "ppm.json",
+        "report": rdir / "report.md",
+    }
+    atomic_write_parquet(files["metrics"], per_seed)
+    atomic_write_parquet(files["summary"], summary)
+    atomic_write_json(files["ppm_json"], ppm.to_dict())
+    fig, _ = plot_curves(table, full_dice=full)
+    fig.savefig(files["curves"], dpi=110)
+    plt.close(fig)
+    fig, _ = ppm.plot()
+    fig.savefig(files["ppm"], dpi=110)
+    plt.close(fig)
+
+    lines = [
+        "| setting | strategy | seeds | AUBC | final Dice | FG-Eff |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in summary.iter_rows(named=True):
+        lines.append(
+            f"| {r['setting']} | {r['strategy']} | {r['n_seeds']} | "
+            f"{_fmt(r['aubc_mean'], r['aubc_std'])} | "
+            f"{_fmt(r['final_dice_mean'], r['final_dice_std'])} | "
+            f"{_fmt(r['fg_eff_mean'], r['fg_eff_std'], 2)} |"
+        )
+    lines += [
+        "",
+        "Full-data Dice (FG-Eff's c): "
+        + (
+            ", ".join(f"{k}: {v:.3f}" for k, v in sorted(full.items()))
+            or "none (add `full_data: true` to the config or pass --full-dice)"
+        ),
+        "",
+    ]
+    lines += [
+        f"Pairwise penalty matrix ({ppm.n_tests} t-tests, {ppm.n_skipped} pairs skipped "
+        "for lack of paired seeds); row i, column j: share of budgets where i is "
+        "significantly worse than j:",
+        "",
+        "| worse \\ better | " + " | ".join(ppm.strategies) + " |",
+        "| --- |" + " --- |" * len(ppm.strategies),
+    ]
+    for i, s in enumerate(ppm.strategies):
+        lines.append(
+            f"| {s} | "
+            + " | ".join(
+                "-" if i == j else f"{ppm.matrix[i, j]:.2f}" for j in range(len(ppm.strategies))
+            )
+            + " |"
+        )
+    fried = "n/a" if math.isnan(ranking.friedman_pvalue) else f"{ranking.friedman_pvalue:.3g}"
+    lines += [
+        "",
+        f"Mean rank by AUBC over {ranking.n_blocks} {block}(s) (Friedman p = {fried}, "
+        f"Nemenyi CD = {ranking.critical_difference:.2f}): "
+        + ", ".join(
+            f"{r['strategy']} {r['mean_rank']:.2f}" for r in ranking.mean_rank.iter_rows(named=True)
+        ),
+    ]
+    atomic_write_text(files["report"], "\n".join(["# AL report", "", *lines]) + "\n")
+    (rdir / "ranking.json").write_text(json.dumps(ranking.to_dict(), indent=2, default=float))
+    return ALReport(per_seed, summary, ppm, ranking, files, lines)

@@ -1,0 +1,527 @@
+"""One AL run (setting x strategy x seed) with its state on disk after every step.
+
+Run folder ``OUT/runs/SETTING/STRATEGY/seed_N/``::
+
+    run.json            what the run is (config fingerprint); a mismatch refuses to resume
+    split.json          held-out and pool cases, pool voxel counts
+    loop_000.json       starting budget (nnActive round-file format); loop_001.json, ...
+    round_000/labels/   partial label maps (ignore elsewhere) + labels.json
+    round_000/model/member_M/   one trained member each
+    round_000/eval.json held-out Dice per case and class
+    round_000/query.json        log of the query that follows the round
+    results.parquet     one row per finished round
+    done.json           the run is complete
+
+Every file is written atomically and every folder is renamed into place when complete, so a
+step either exists whole or not at all. A resumed run skips what exists and recomputes the
+rest; all randomness is derived from (seed, round, member), so the final table equals an
+uninterrupted run's (apart from timing columns).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medtrust.active import Patch
+from medtrust.active.loop.config import FULL_DATA, RunSpec, make_trainer
+from medtrust.active.loop.data import DatasetView, partial_labels, split_cases
+from medtrust.active.loop.evaluation import dice_per_class, summarize_dice
+from medtrust.active.loop.strategies import (
+    QueryContext,
+    needs_uncertainty,
+    read_round_file,
+    run_query,
+    write_round_file,
+)
+from medtrust.active.loop.streaming import SlabAccumulator
+from medtrust.active.trainers.base import TrainingData, atomic_dir, member_dir
+from medtrust.cli._common import atomic_write_json, atomic_write_parquet
+from medtrust.exceptions import ConfigError
+
+__all__ = ["TIMING_COLUMNS", "derive_seed", "run_dir", "run_experiment", "run_is_done"]
+
+log = logging.getLogger("medtrust.al")
+
+#: Columns that differ between an interrupted and an uninterrupted run.
+TIMING_COLUMNS = ("train_s", "eval_s", "query_s")
+
+
+def derive_seed(seed: int, *ids: int) -> int:
+    """A 31-bit seed derived from ``seed`` and integer ids (independent streams)."""
+    return int(np.random.SeedSequence([seed, *ids]).generate_state(1, np.uint32)[0] >> 1)
+
+
+def run_dir(out: Path, spec: RunSpec) -> Path:
+    """Folder of a run."""
+    return Path(out) / "runs" / spec.key
+
+
+def run_is_done(out: Path, spec: RunSpec) -> bool:
+    """Whether the run finished (with the same configuration)."""
+    d = run_dir(out, spec)
+    if not (d / "done.json").is_file():
+        return False
+    try:
+        return json.loads((d / "run.json").read_text())["fingerprint"] == spec.fingerprint()
+    except (OSError, KeyError, json.JSONDecodeError):
+        return False
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+class _Run:
+    def __init__(
+        self,
+        spec: RunSpec,
+        out: Path,
+        view: DatasetView,
+        progress: bool,
+        on_step: Callable[[str], None] | None,
+    ) -> None:
+        self.spec = spec
+        self.cfg = spec.config
+        self.view = view
+        self.dir = run_dir(out, spec)
+        self.full = spec.strategy == FULL_DATA
+        self.rounds = 1 if self.full else self.cfg.rounds
+        self.trainer = make_trainer(self.cfg)
+        self.on_step = on_step
+        self.progress = progress
+        self.ending = view.dataset.file_ending
+        self._predictors: tuple[int, list[Any]] | None = None
+        self._bar: Any = None
+
+    # ------------------------------------------------------------------ helpers
+    def _done(self, name: str) -> None:
+        log.debug("%s: %s done", self.spec.key, name)
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix_str(name)
+        if self.on_step is not None:
+            self.on_step(name)
+
+    def rdir(self, k: int) -> Path:
+        return self.dir / f"round_{k:03d}"
+
+    def loop_file(self, k: int) -> Path:
+        return self.dir / f"loop_{k:03d}.json"
+
+    def boxes_until(self, k: int) -> list[Patch]:
+        out: list[Patch] = []
+        for i in range(k + 1):
+            out += read_round_file(self.loop_file(i), file_ending=self.ending)
+        return out
+
+    def n_steps(self) -> int:
+        m = self.cfg.ensemble_size
+        return 3 + self.rounds * (2 + m) + (self.rounds - 1) + 1
+
+    # ------------------------------------------------------------------ steps
+    def init(self) -> None:
+        f = self.dir / "run.json"
+        fp = self.spec.fingerprint()
+        if f.is_file():
+            old = _read_json(f)
+            if old.get("fingerprint") != fp:
+                raise ConfigError(
+                    f"{self.dir} holds a run made with a different configuration "
+                    f"(fingerprint {old.get('fingerprint')} != {fp}); use another output "
+                    "folder or delete that run"
+                )
+            self._done("init")
+            return
+        from medtrust import __version__
+
+        atomic_write_json(
+            f,
+            {
+                "fingerprint": fp,
+                "setting": self.cfg.setting,
+                "strategy": self.spec.strategy,
+                "seed": self.spec.seed,
+                "config": self.cfg.to_dict(),
+                "trainer": self.trainer.describe(),
+                "medtrust_version": __version__,
+            },
+        )
+        self._done("init")
+
+    def split(self) -> dict[str, Any]:
+        f = self.dir / "split.json"
+        if not f.is_file():
+            held, pool = split_cases(
+                sorted(self.view.shapes), self.cfg.held_out_fraction, self.cfg.split_seed
+            )
+            n = self.view.n_classes
+            fg = np.zeros(n, np.int64)
+            for c in pool:
+                fg += np.bincount(np.asarray(self.view.ground_truth(c)).ravel(), minlength=n)[:n]
+            atomic_write_json(
+                f,
+                {
+                    "held_out": held,
+                    "pool": pool,
+                    "pool_voxels": int(sum(int(np.prod(self.view.shapes[c])) for c in pool)),
+                    "pool_class_voxels": fg.tolist(),
+                },
+            )
+        self._done("split")
+        return _read_json(f)
+
+    def start(self, split: dict[str, Any]) -> None:
+        f = self.loop_file(0)
+        if not f.is_file():
+            t0 = time.perf_counter()
+            if self.full:
+                boxes = [Patch(c, (0, 0, 0), self.view.shapes[c]) for c in split["pool"]]
+                info: dict[str, Any] = {"full_data": True}
+            else:
+                boxes, info = run_query(
+                    self.cfg.starting_budget,
+                    self._context(
+                        split,
+                        [],
+                        self.cfg.starting_size,
+                        0,
+                        None,
+                        derive_seed(self.spec.seed, 0x57A27),
+                        self.cfg.starting_budget,
+                    ),
+                )
+            atomic_write_json(
+                self.rdir(0) / "start.json",
+                {
+                    "strategy": self.cfg.starting_budget,
+                    "log": info,
+                    "n": len(boxes),
+                    "query_s": time.perf_counter() - t0,
+                },
+            )
+            write_round_file(f, boxes, file_ending=self.ending)
+        self._done("start")
+
+    def _context(
+        self,
+        split: dict[str, Any],
+        boxes: list[Patch],
+        n: int,
+        k: int,
+        uncertainty: Any,
+        seed: int,
+        name: str,
+    ) -> QueryContext:
+        annotated: dict[str, list[Patch]] = {}
+        for b in boxes:
+            annotated.setdefault(b.image_id, []).append(b)
+        return QueryContext(
+            cases=list(split["pool"]),
+            shapes={c: self.view.shapes[c] for c in split["pool"]},
+            annotated=annotated,
+            ground_truth=self.view.ground_truth,
+            uncertainty=uncertainty,
+            n_classes=self.view.n_classes,
+            patch_size=self.cfg.patch_size,
+            stride=self.cfg.pooling_stride,
+            n_patch_per_image=self.cfg.patches_per_image,
+            query_size=n,
+            round_index=k,
+            query_steps=self.cfg.rounds,
+            seed=seed,
+            options=dict(self.cfg.strategy_options.get(name, {})),
+        )
+
+    def labels(self, k: int) -> dict[str, Any]:
+        d = self.rdir(k) / "labels"
+        if not d.is_dir():
+            boxes = self.boxes_until(k)
+            by_case: dict[str, list[Patch]] = {}
+            for b in boxes:
+                by_case.setdefault(b.image_id, []).append(b)
+            n = self.view.n_classes
+            manifest: dict[str, Any] = {"cases": {}, "n_patches": len(boxes)}
+            with atomic_dir(d) as tmp:
+                for case in sorted(by_case):
+                    gt = np.asarray(self.view.ground_truth(case))
+                    lab = partial_labels(gt, [(b.start, b.size) for b in by_case[case]], n)
+                    np.save(tmp / f"{case}.npy", lab)
+                    counts = np.bincount(lab.ravel(), minlength=n + 1)
+                    manifest["cases"][case] = {
+                        "annotated": int(counts[:n].sum()),
+                        "class_voxels": counts[:n].tolist(),
+                        "n_patches": len(by_case[case]),
+                    }
+                (tmp / "labels.json").write_text(json.dumps(manifest))
+        self._done(f"labels:{k}")
+        return _read_json(d / "labels.json")
+
+    def training_data(self, k: int, manifest: dict[str, Any]) -> TrainingData:
+        cases = sorted(manifest["cases"])
+        lab_dir = self.rdir(k) / "labels"
+        ds = self.view.dataset
+        return TrainingData(
+            cases=tuple(self.view.case(c, lab_dir / f"{c}.npy") for c in cases),
+            n_classes=self.view.n_classes,
+            class_names=tuple(ds.class_names),
+            n_channels=ds.n_channels,
+            ignore_label=self.view.ignore_label,
+            spacing=self.view.median_spacing(cases),
+            channel_names=dict(ds.channel_names),
+        )
+
+    def train(self, k: int, data: TrainingData) -> None:
+        workdir = self.rdir(k) / "model"
+        m_total = self.cfg.ensemble_size
+        if not all(member_dir(workdir, m).is_dir() for m in range(m_total)):
+            self.trainer.prepare(data, workdir)
+        for m in range(m_total):
+            if not member_dir(workdir, m).is_dir():
+                log.info("%s: round %d, training member %d/%d", self.spec.key, k, m + 1, m_total)
+                self.trainer.train_member(
+                    data, m, m_total, workdir, derive_seed(self.spec.seed, k, m)
+                )
+            self._done(f"train:{k}:{m}")
+
+    def predictors(self, k: int) -> list[Any]:
+        if self._predictors is None or self._predictors[0] != k:
+            self.close_predictors()
+            workdir = self.rdir(k) / "model"
+            self._predictors = (
+                k,
+                [self.trainer.load_member(workdir, m) for m in range(self.cfg.ensemble_size)],
+            )
+        return self._predictors[1]
+
+    def close_predictors(self) -> None:
+        if self._predictors is not None:
+            for p in self._predictors[1]:
+                p.close()
+        self._predictors = None
+
+    def ensemble(self, k: int, case: str) -> SlabAccumulator:
+        data = self.view.case(case)
+        acc = SlabAccumulator(self.view.n_classes, data.shape)
+        for p in self.predictors(k):
+            acc.add_slabs(p.predict_slabs(data))
+        return acc
+
+    def evaluate(self, k: int, split: dict[str, Any]) -> None:
+        f = self.rdir(k) / "eval.json"
+        if not f.is_file():
+            t0 = time.perf_counter()
+            per_case = {}
+            for case in split["held_out"]:
+                pred = self.ensemble(k, case).argmax()
+                gt = np.asarray(self.view.ground_truth(case))
+                per_case[case] = dice_per_class(pred, gt, self.view.n_classes)
+            arr = np.array([per_case[c] for c in split["held_out"]])
+            per_class, mean = summarize_dice(arr)
+            atomic_write_json(
+                f,
+                {
+                    "per_case": {
+                        c: [None if np.isnan(v) else float(v) for v in d]
+                        for c, d in per_case.items()
+                    },
+                    "per_class": [None if np.isnan(v) else float(v) for v in per_class],
+                    "dice_mean": None if np.isnan(mean) else mean,
+                    "eval_s": time.perf_counter() - t0,
+                },
+            )
+        self._done(f"eval:{k}")
+
+    def query(self, k: int, split: dict[str, Any]) -> None:
+        f = self.loop_file(k + 1)
+        if not f.is_file():
+            t0 = time.perf_counter()
+            boxes = self.boxes_until(k)
+            cache: dict[str, SlabAccumulator] = {}
+
+            def uncertainty(case: str) -> SlabAccumulator:
+                if case not in cache:
+                    cache.clear()  # one image's maps at a time
+                    cache[case] = self.ensemble(k, case)
+                return cache[case]
+
+            name = self.spec.strategy
+            ctx = self._context(
+                split,
+                boxes,
+                self.cfg.query_size,
+                k,
+                uncertainty if needs_uncertainty(name) else None,
+                self.spec.seed,
+                name,
+            )
+            new, info = run_query(name, ctx)
+            cache.clear()
+            _check_boxes(new, boxes, self.view.shapes, self.cfg.query_size, info)
+            atomic_write_json(
+                self.rdir(k) / "query.json",
+                {
+                    "strategy": name,
+                    "round_index": k,
+                    "n": len(new),
+                    "log": info,
+                    "query_s": time.perf_counter() - t0,
+                },
+            )
+            write_round_file(f, new, file_ending=self.ending)
+        self._done(f"query:{k}")
+
+    # ------------------------------------------------------------------ table
+    def table(self, split: dict[str, Any]) -> Any:
+        import polars as pl
+
+        names = list(self.view.dataset.class_names)
+        pool_fg = np.asarray(split["pool_class_voxels"], np.int64)
+        rows = []
+        for k in range(self.rounds):
+            ef = self.rdir(k) / "eval.json"
+            if not ef.is_file():
+                break
+            ev = _read_json(ef)
+            man = _read_json(self.rdir(k) / "labels" / "labels.json")
+            cls = np.zeros(len(names), np.int64)
+            for v in man["cases"].values():
+                cls += np.asarray(v["class_voxels"], np.int64)
+            annotated = int(sum(v["annotated"] for v in man["cases"].values()))
+            workdir = self.rdir(k) / "model"
+            train_s = 0.0
+            for m in range(self.cfg.ensemble_size):
+                info = member_dir(workdir, m) / "info.json"
+                if info.is_file():
+                    train_s += float(_read_json(info).get("train_s", float("nan")))
+            qf = self.rdir(k) / "query.json"
+            row: dict[str, Any] = {
+                "setting": self.cfg.setting,
+                "strategy": self.spec.strategy,
+                "seed": self.spec.seed,
+                "round": k,
+                "n_patches": int(man["n_patches"]),
+                "n_labelled_images": len(man["cases"]),
+                "annotated_voxels": annotated,
+                "annotated_fraction": annotated / max(int(split["pool_voxels"]), 1),
+                "fg_voxels": int(cls[1:].sum()),
+                "fg_fraction": float(cls[1:].sum() / max(int(pool_fg[1:].sum()), 1)),
+                "dice_mean": float("nan") if ev["dice_mean"] is None else ev["dice_mean"],
+            }
+            for i, n in enumerate(names):
+                v = ev["per_class"][i]
+                row[f"dice_{n}"] = float("nan") if v is None else float(v)
+            for i, n in enumerate(names[1:], start=1):
+                row[f"fg_voxels_{n}"] = int(cls[i])
+            row["train_s"] = train_s
+            row["eval_s"] = float(ev["eval_s"])
+            row["query_s"] = float(_read_json(qf)["query_s"]) if qf.is_file() else float("nan")
+            rows.append(row)
+        return pl.DataFrame(rows)
+
+    def write_table(self, split: dict[str, Any]) -> Any:
+        t = self.table(split)
+        atomic_write_parquet(self.dir / "results.parquet", t)
+        return t
+
+    # ------------------------------------------------------------------ main
+    def run(self) -> Any:
+        from medtrust.cli._common import progress as _  # noqa: F401 - progress helpers
+
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.n_steps(), desc=self.spec.key, leave=False)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.init()
+            split = self.split()
+            self.start(split)
+            for k in range(self.rounds):
+                manifest = self.labels(k)
+                data = self.training_data(k, manifest)
+                self.train(k, data)
+                self.evaluate(k, split)
+                self.write_table(split)
+                if k < self.rounds - 1:
+                    self.query(k, split)
+                self.close_predictors()
+            table = self.write_table(split)
+            if not (self.dir / "done.json").is_file():
+                atomic_write_json(
+                    self.dir / "done.json",
+                    {
+                        "rounds": self.rounds,
+                        "final_dice": table["dice_mean"][-1] if table.height else None,
+                    },
+                )
+            self._done("done")
+            return table
+        finally:
+            self.close_predictors()
+            if self._bar is not None:
+                self._bar.close()
+
+
+def _check_boxes(
+    new: list[Patch],
+    old: list[Patch],
+    shapes: dict[str, tuple[int, int, int]],
+    requested: int,
+    info: dict[str, Any],
+) -> None:
+    """Sanity of a strategy's answer: inside the image, no overlap; shortfall is logged."""
+    from medtrust.exceptions import InternalError
+
+    seen: dict[str, list[Patch]] = {}
+    for b in old:
+        seen.setdefault(b.image_id, []).append(b)
+    for b in new:
+        if b.image_id not in shapes:
+            raise InternalError(f"strategy returned a patch in unknown case {b.image_id!r}")
+        if any(s < 0 or s + n > dim for s, n, dim in zip(b.start, b.size, shapes[b.image_id])):
+            raise InternalError(f"strategy returned a patch outside the image: {b}")
+        for o in seen.get(b.image_id, []):
+            if all(x < y + n and y < x + m for x, m, y, n in zip(b.start, b.size, o.start, o.size)):
+                raise InternalError(f"strategy returned overlapping patches: {b} and {o}")
+        seen.setdefault(b.image_id, []).append(b)
+    if len(new) < requested:
+        info["shortfall"] = requested - len(new)
+        log.warning("query returned %d of %d patches", len(new), requested)
+
+
+def run_experiment(
+    spec: RunSpec,
+    out: str | Path,
+    *,
+    view: DatasetView | None = None,
+    progress: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> Any:
+    """Run (or resume) one AL run and return its per-round table (polars).
+
+    Parameters
+    ----------
+    spec
+        The run (see :meth:`ExperimentConfig.runs`).
+    out
+        Experiment folder; the run lives in ``out/runs/SETTING/STRATEGY/seed_N``.
+    view
+        The materialised dataset (built when None).
+    progress
+        Show a progress bar over the run's steps.
+    on_step
+        Called with the step name after each finished step (used by the resume tests).
+    """
+    from medtrust.active.loop.data import materialize_dataset
+
+    out = Path(out)
+    if view is None:
+        view = materialize_dataset(spec.config, out, progress=progress)
+    return _Run(spec, out, view, progress, on_step).run()

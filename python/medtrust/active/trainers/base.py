@@ -1,0 +1,153 @@
+"""The trainer interface of the AL loop: train members on partial labels, predict softmax.
+
+A backend implements :class:`Trainer`; the loop calls, per round,
+
+1. ``prepare(data, workdir)`` once (idempotent: it must notice work already done),
+2. ``train_member(data, member, n_members, workdir, seed)`` per ensemble member (the loop
+   skips members whose ``member_dir`` exists; the backend writes it atomically),
+3. ``load_member(workdir, member)`` -> :class:`Predictor` for evaluation and queries.
+
+Predictors return float32 softmax probabilities ``[C, Z, Y, X]``, slab by slab along axis 0
+(:meth:`Predictor.predict_slabs`), so the loop can stream them into an accumulator.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CaseData", "Predictor", "Trainer", "TrainingData", "atomic_dir", "member_dir"]
+
+
+@dataclass(frozen=True)
+class CaseData:
+    """One image of the dataset as the trainers see it.
+
+    Attributes
+    ----------
+    case
+        Case identifier.
+    image_files
+        Raw NIfTI files, one per channel (for backends with their own preprocessing).
+    array
+        ``.npy`` with the z-score normalised float32 image ``[C_in, Z, Y, X]``.
+    shape, spacing
+        Spatial shape and voxel size.
+    label
+        ``.npy`` with the (partial) uint8 label map, or None (prediction only).
+    """
+
+    case: str
+    image_files: tuple[Path, ...]
+    array: Path
+    shape: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    label: Path | None = None
+
+    def image(self) -> np.ndarray:
+        """The normalised image (memory-mapped, read-only)."""
+        return np.load(self.array, mmap_mode="r")
+
+    def labels(self) -> np.ndarray:
+        """The label map (memory-mapped, read-only)."""
+        if self.label is None:
+            raise ValueError(f"case {self.case} has no label map")
+        return np.load(self.label, mmap_mode="r")
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What one round trains on: labelled cases with partial labels.
+
+    ``ignore_label`` marks unlabelled voxels (= ``n_classes``, nnU-Net's convention).
+    """
+
+    cases: tuple[CaseData, ...]
+    n_classes: int
+    class_names: tuple[str, ...]
+    n_channels: int
+    ignore_label: int
+    spacing: tuple[float, float, float]
+    channel_names: Mapping[str, str] = field(default_factory=dict)
+
+
+class Predictor(ABC):
+    """A trained member."""
+
+    n_classes: int
+
+    @abstractmethod
+    def predict_slabs(self, case: CaseData) -> Iterator[tuple[int, np.ndarray]]:
+        """Softmax ``[C, dz, Y, X]`` slabs with their start row, covering the image in order."""
+
+    def predict(self, case: CaseData) -> np.ndarray:
+        """Whole-volume softmax ``[C, Z, Y, X]`` (float32)."""
+        out = np.empty((self.n_classes, *case.shape), np.float32)
+        for z0, slab in self.predict_slabs(case):
+            out[:, z0 : z0 + slab.shape[1]] = slab
+        return out
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (GPU memory, temporary files)."""
+
+
+class Trainer(ABC):
+    """A training backend (see the module docstring for the protocol)."""
+
+    backend: str = "base"
+
+    def prepare(self, data: TrainingData, workdir: Path) -> None:  # noqa: B027 - optional hook
+        """Work shared by the members of a round (e.g. nnU-Net planning); idempotent."""
+
+    @abstractmethod
+    def train_member(
+        self, data: TrainingData, member: int, n_members: int, workdir: Path, seed: int
+    ) -> dict[str, Any]:
+        """Train member ``member`` and write it to ``member_dir(workdir, member)`` atomically.
+
+        Returns a small JSON-able dict (losses, timings) stored by the loop.
+        """
+
+    @abstractmethod
+    def load_member(self, workdir: Path, member: int) -> Predictor:
+        """Load a trained member."""
+
+    def describe(self) -> dict[str, Any]:
+        """Settings that define the backend (recorded with every run)."""
+        return {"backend": self.backend}
+
+
+def member_dir(workdir: Path, member: int) -> Path:
+    """Folder of one trained member inside a round's model folder."""
+    return Path(workdir) / f"member_{member}"
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield a temporary folder next to ``target``; rename it to ``target`` on success.
+
+    A crash leaves only a hidden temporary folder (removed on the next attempt), never a
+    half-filled ``target``.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

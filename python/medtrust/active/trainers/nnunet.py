@@ -1,0 +1,539 @@
+"""nnU-Net v2 backend (optional extra ``nnunet``): nnU-Net trains on the partial labels.
+
+Per round, :meth:`NnUNetTrainerBackend.prepare` writes the labelled images and their partial
+label maps as an nnU-Net raw dataset whose ``dataset.json`` declares the ``ignore`` label
+(nnU-Net's native partial-label support), then fingerprints, plans and preprocesses it. Each
+member is one nnU-Net training (``members="folds"``: fold m of an M-fold split of the labelled
+images, as nnActive does; ``"seeds"``: all images, a different seed). Epochs and iterations
+are set on the trainer instance; the default class ``nnUNetTrainerMedtrust`` only skips
+nnU-Net's per-epoch plots and network drawing. Any trainer class nnU-Net can find by name
+works too. Prediction uses nnU-Net's own sliding window and returns the probabilities in
+medtrust's (nibabel) axis order.
+
+``nnUNet_raw``, ``nnUNet_preprocessed`` and ``nnUNet_results`` point into the round's work
+folder while nnU-Net runs, and are restored afterwards.
+
+Examples
+--------
+>>> from medtrust.active.trainers.nnunet import NnUNetSettings
+>>> NnUNetSettings.from_dict({"epochs": 2}).configuration
+'3d_fullres'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import random
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medtrust.active.trainers.base import (
+    CaseData,
+    Predictor,
+    Trainer,
+    TrainingData,
+    atomic_dir,
+    member_dir,
+)
+from medtrust.exceptions import ConfigError
+
+__all__ = ["NnUNetPredictor", "NnUNetSettings", "NnUNetTrainerBackend"]  # + nnUNetTrainerMedtrust
+
+_EXT_DIR = Path(__file__).parent / "nnunet_ext"
+_DATASET_NAME = "MedtrustAL"
+
+
+@dataclass(frozen=True)
+class NnUNetSettings:
+    """Settings of the nnU-Net backend.
+
+    Attributes
+    ----------
+    configuration
+        nnU-Net configuration (``3d_fullres``).
+    trainer_class
+        Trainer class name (nnU-Net's lookup, plus medtrust's ``nnUNetTrainerMedtrust``).
+    plans_identifier, planner
+        Plans name and experiment planner class (e.g. ``nnUNetPlannerResEncM``).
+    epochs, iterations_per_epoch, val_iterations_per_epoch
+        Training length (nnActive: 200 x 250).
+    initial_lr, batch_size, patch_size
+        Overrides of the trainer / plans (None: nnU-Net's choice).
+    members
+        ``"folds"`` or ``"seeds"``.
+    device
+        ``"auto"``, ``"cpu"``, ``"cuda"``.
+    num_processes
+        Processes for fingerprinting and preprocessing.
+    n_proc_da
+        Data-augmentation worker processes (0: in the training process).
+    step, mirroring
+        Sliding-window step and test-time mirroring of the prediction.
+    dataset_id
+        Dataset id used inside the round's private nnU-Net folders.
+    """
+
+    configuration: str = "3d_fullres"
+    trainer_class: str = "nnUNetTrainerMedtrust"
+    plans_identifier: str = "nnUNetPlans"
+    planner: str = "ExperimentPlanner"
+    epochs: int = 200
+    iterations_per_epoch: int = 250
+    val_iterations_per_epoch: int = 50
+    initial_lr: float | None = None
+    batch_size: int | None = None
+    patch_size: tuple[int, int, int] | None = None
+    members: str = "folds"
+    device: str = "auto"
+    num_processes: int = 2
+    n_proc_da: int = 0
+    step: float = 0.5
+    mirroring: bool = False
+    dataset_id: int = 990
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NnUNetSettings:
+        """Validated settings (unknown keys are an error)."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown setting(s) {unknown} for trainer backend 'nnunet'; known: {sorted(known)}"
+            )
+        kw = dict(d)
+        if kw.get("patch_size") is not None:
+            ps = kw["patch_size"]
+            if not (
+                isinstance(ps, (list, tuple))
+                and len(ps) == 3
+                and all(isinstance(v, int) and v >= 4 for v in ps)
+            ):
+                raise ConfigError(f"trainer.patch_size must be 3 integers >= 4, got {ps!r}")
+            kw["patch_size"] = tuple(ps)
+        s = cls(**kw)
+        checks = [
+            (s.epochs >= 1, "trainer.epochs must be >= 1"),
+            (s.iterations_per_epoch >= 1, "trainer.iterations_per_epoch must be >= 1"),
+            (s.val_iterations_per_epoch >= 1, "trainer.val_iterations_per_epoch must be >= 1"),
+            (s.members in ("folds", "seeds"), "trainer.members must be 'folds' or 'seeds'"),
+            (s.num_processes >= 1, "trainer.num_processes must be >= 1"),
+            (s.n_proc_da >= 0, "trainer.n_proc_da must be >= 0"),
+            (0 < s.step <= 1, "trainer.step must lie in (0, 1]"),
+            (1 <= s.dataset_id <= 999, "trainer.dataset_id must lie in 1..999"),
+            (s.batch_size is None or s.batch_size >= 1, "trainer.batch_size must be >= 1"),
+            (s.initial_lr is None or s.initial_lr > 0, "trainer.initial_lr must be > 0"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(msg)
+        return s
+
+
+def _nnunet_trainer_base() -> Any:
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    return nnUNetTrainer
+
+
+def __getattr__(name: str) -> Any:
+    # nnUNetTrainerMedtrust subclasses nnU-Net's trainer, so it is built on first access
+    # (importing this module must not import nnunetv2).
+    if name == "nnUNetTrainerMedtrust":
+        cls = _make_medtrust_trainer()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
+
+
+@functools.cache
+def _make_medtrust_trainer() -> Any:
+    base = _nnunet_trainer_base()
+
+    class nnUNetTrainerMedtrust(base):  # type: ignore[misc, valid-type]
+        """nnU-Net's default trainer without per-epoch plots or network drawings."""
+
+        def plot_network_architecture(self) -> None:
+            return None
+
+        def on_train_start(self) -> None:
+            self.logger.plot_progress_png = lambda *a, **k: None
+            super().on_train_start()
+
+    nnUNetTrainerMedtrust.__module__ = __name__
+    nnUNetTrainerMedtrust.__qualname__ = "nnUNetTrainerMedtrust"
+    return nnUNetTrainerMedtrust
+
+
+@contextlib.contextmanager
+def nnunet_environment(
+    root: Path | None, settings: NnUNetSettings, *, n_proc_da: int | None = None
+) -> Iterator[dict[str, Path]]:
+    """Point nnU-Net's environment variables into ``root`` (restored on exit).
+
+    With ``root=None`` only the trainer search path and the switches are set (prediction).
+    nnU-Net's planner sets torch's thread count from ``nnUNet_n_proc_DA``; the count is
+    restored on exit too.
+    """
+    import torch
+
+    paths = {} if root is None else {k: Path(root) / k for k in ("raw", "preprocessed", "results")}
+    for p in paths.values():
+        p.mkdir(parents=True, exist_ok=True)
+    env = {f"nnUNet_{k}": str(p) for k, p in paths.items()}
+    env.update(
+        {
+            "nnUNet_n_proc_DA": str(settings.n_proc_da if n_proc_da is None else n_proc_da),
+            "nnUNet_compile": "false",
+            "nnUNet_extTrainer": str(_EXT_DIR),
+        }
+    )
+    old = {k: os.environ.get(k) for k in env}
+    threads = torch.get_num_threads()
+    os.environ.update(env)
+    try:
+        yield paths
+    finally:
+        torch.set_num_threads(threads)
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _device(name: str) -> Any:
+    import torch
+
+    from medtrust.exceptions import DeviceError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceError(f"trainer.device is {name!r} but CUDA is not available")
+    return torch.device(name)
+
+
+class NnUNetTrainerBackend(Trainer):
+    """The nnU-Net v2 backend (see the module docstring)."""
+
+    backend = "nnunet"
+
+    def __init__(self, settings: NnUNetSettings | dict[str, Any] | None = None) -> None:
+        if settings is None:
+            settings = NnUNetSettings()
+        elif isinstance(settings, dict):
+            settings = NnUNetSettings.from_dict(settings)
+        self.settings = settings
+
+    def describe(self) -> dict[str, Any]:
+        """Backend name and settings."""
+        return {"backend": self.backend, **asdict(self.settings)}
+
+    @property
+    def dataset_name(self) -> str:
+        """nnU-Net dataset name inside the round's folders."""
+        return f"Dataset{self.settings.dataset_id:03d}_{_DATASET_NAME}"
+
+    # ------------------------------------------------------------------ prepare
+    def prepare(self, data: TrainingData, workdir: Path) -> None:
+        """Write the raw dataset with partial labels, plan and preprocess (idempotent)."""
+        root = Path(workdir) / "nnunet"
+        marker = root / "prepared.json"
+        if marker.is_file():
+            return
+        if root.exists():
+            shutil.rmtree(root)  # an interrupted preparation restarts cleanly
+        s = self.settings
+        with (
+            nnunet_environment(root, s, n_proc_da=max(1, s.n_proc_da)) as paths,
+            _quiet(root / "prepare.log"),
+            _in_process_pools(s.num_processes == 1),
+        ):
+            raw = paths["raw"] / self.dataset_name
+            self._write_raw(data, raw)
+            from nnunetv2.experiment_planning.plan_and_preprocess_api import (
+                extract_fingerprints,
+                plan_experiments,
+                preprocess,
+            )
+
+            extract_fingerprints(
+                [s.dataset_id],
+                num_processes=s.num_processes,
+                check_dataset_integrity=False,
+                clean=True,
+                verbose=False,
+            )
+            plans_id = plan_experiments(
+                [s.dataset_id],
+                experiment_planner_class_name=s.planner,
+                overwrite_plans_name=s.plans_identifier,
+            )
+            pre = paths["preprocessed"] / self.dataset_name
+            self._override_plans(pre / f"{plans_id}.json")
+            preprocess(
+                [s.dataset_id],
+                plans_id,
+                configurations=(s.configuration,),
+                num_processes=(s.num_processes,),
+                verbose=False,
+            )
+            self._write_splits(data, pre / "splits_final.json")
+        from medtrust.cli._common import atomic_write_json
+
+        atomic_write_json(marker, {"dataset": self.dataset_name, "n_cases": len(data.cases)})
+
+    def _write_raw(self, data: TrainingData, raw: Path) -> None:
+        from medtrust.io.nifti import load_nifti, save_nifti
+        from medtrust.io.nnunet import write_dataset_json
+
+        (raw / "imagesTr").mkdir(parents=True, exist_ok=True)
+        ending = ".nii.gz"
+        for case in data.cases:
+            for c, f in enumerate(case.image_files):
+                target = raw / "imagesTr" / f"{case.case}_{c:04d}{ending}"
+                if f.name.endswith(".nii") and not f.name.endswith(".nii.gz"):
+                    arr, sp, aff = load_nifti(f)
+                    save_nifti(target, arr, spacing=sp, affine=aff)
+                else:
+                    try:
+                        target.symlink_to(Path(f).resolve())
+                    except OSError:
+                        shutil.copyfile(f, target)
+            _, sp, affine = load_nifti(case.image_files[0])
+            save_nifti(
+                raw / "labelsTr" / f"{case.case}{ending}",
+                np.asarray(case.labels()),
+                spacing=sp,
+                affine=affine,
+            )
+        write_dataset_json(
+            raw,
+            labels={n: i for i, n in enumerate(data.class_names)},
+            channel_names=dict(data.channel_names)
+            or {str(i): f"ch{i}" for i in range(data.n_channels)},
+            num_training=len(data.cases),
+            file_ending=ending,
+            ignore_label=True,
+            overwrite_image_reader_writer="NibabelIO",
+            name=_DATASET_NAME,
+        )
+
+    def _override_plans(self, plans_file: Path) -> None:
+        s = self.settings
+        if s.batch_size is None and s.patch_size is None:
+            return
+        plans = json.loads(plans_file.read_text())
+        conf = plans["configurations"].get(s.configuration)
+        if conf is None:
+            raise ConfigError(
+                f"nnU-Net planned no configuration {s.configuration!r}; "
+                f"available: {sorted(plans['configurations'])}"
+            )
+        if s.batch_size is not None:
+            conf["batch_size"] = s.batch_size
+        if s.patch_size is not None:
+            # nnU-Net works in its reader's axis order: reversed for NibabelIO.
+            conf["patch_size"] = list(reversed(s.patch_size))
+        plans_file.write_text(json.dumps(plans, indent=2))
+
+    def _write_splits(self, data: TrainingData, path: Path) -> None:
+        m = max(1, self._n_members)
+        cases = [c.case for c in data.cases]
+        splits = []
+        for k in range(m):
+            if m > 1 and len(cases) >= m:  # M-fold split of the labelled images
+                val = [c for i, c in enumerate(cases) if i % m == k]
+                train = [c for c in cases if c not in val]
+            else:  # one member, or fewer images than folds: train on all, validate on one
+                val, train = [cases[k % len(cases)]], cases
+            splits.append({"train": train, "val": val})
+        path.write_text(json.dumps(splits, indent=2))
+
+    _n_members = 5
+
+    # ------------------------------------------------------------------ training
+    def train_member(
+        self, data: TrainingData, member: int, n_members: int, workdir: Path, seed: int
+    ) -> dict[str, Any]:
+        """One nnU-Net training; the final checkpoint becomes the member folder."""
+        import torch
+        from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
+
+        s = self.settings
+        self._n_members = n_members
+        self.prepare(data, workdir)  # no-op when prepared
+        splits = Path(workdir) / "nnunet" / "preprocessed" / self.dataset_name / "splits_final.json"
+        if len(json.loads(splits.read_text())) != n_members:
+            self._write_splits(data, splits)
+        root = Path(workdir) / "nnunet"
+        fold: int | str = member if s.members == "folds" else "all"
+        t0 = time.perf_counter()
+        random.seed(seed)
+        np.random.seed(seed % 2**32)  # noqa: NPY002 - nnU-Net's loaders use the global RNG
+        torch.manual_seed(seed)
+        with nnunet_environment(root, s) as paths, _quiet(root / f"train_{member}.log"):
+            if s.trainer_class == "nnUNetTrainerMedtrust":
+                cls = _make_medtrust_trainer()
+            else:
+                try:
+                    cls = recursive_find_trainer_class_by_name(s.trainer_class)
+                except RuntimeError as e:
+                    raise ConfigError(
+                        f"nnU-Net trainer class {s.trainer_class!r} not found: {e}"
+                    ) from e
+            pre = paths["preprocessed"] / self.dataset_name
+            plans = json.loads((pre / f"{s.plans_identifier}.json").read_text())
+            plans["continue_training"] = False
+            dataset_json = json.loads((pre / "dataset.json").read_text())
+            trainer = cls(
+                plans=plans,
+                configuration=s.configuration,
+                fold=fold,
+                dataset_json=dataset_json,
+                device=_device(s.device),
+            )
+            shutil.rmtree(trainer.output_folder, ignore_errors=True)
+            Path(trainer.output_folder).mkdir(parents=True, exist_ok=True)
+            trainer.num_epochs = s.epochs
+            trainer.num_iterations_per_epoch = s.iterations_per_epoch
+            trainer.num_val_iterations_per_epoch = s.val_iterations_per_epoch
+            trainer.save_every = 10**9
+            if s.initial_lr is not None:
+                trainer.initial_lr = s.initial_lr
+            trainer.run_training()
+            out = Path(trainer.output_folder)
+            base = Path(trainer.output_folder_base)
+            info = {
+                "member": member,
+                "fold": fold,
+                "seed": seed,
+                "epochs": s.epochs,
+                "iterations_per_epoch": s.iterations_per_epoch,
+                "trainer_class": s.trainer_class,
+                "train_s": time.perf_counter() - t0,
+                "device": str(trainer.device),
+            }
+            with atomic_dir(member_dir(workdir, member)) as tmp:
+                (tmp / "fold_0").mkdir()
+                shutil.copyfile(
+                    out / "checkpoint_final.pth", tmp / "fold_0" / "checkpoint_final.pth"
+                )
+                shutil.copyfile(base / "plans.json", tmp / "plans.json")
+                shutil.copyfile(base / "dataset.json", tmp / "dataset.json")
+                (tmp / "info.json").write_text(json.dumps(info))
+            shutil.rmtree(out, ignore_errors=True)  # the copy in the member folder is kept
+        return info
+
+    def load_member(self, workdir: Path, member: int) -> NnUNetPredictor:
+        """nnU-Net predictor of one member."""
+        return NnUNetPredictor(member_dir(workdir, member), self.settings)
+
+
+class NnUNetPredictor(Predictor):
+    """Probabilities from a trained nnU-Net member (nnU-Net's own sliding window)."""
+
+    def __init__(self, folder: Path, settings: NnUNetSettings) -> None:
+        from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+
+        self.settings = settings
+        device = _device(settings.device)
+        with nnunet_environment(None, settings), _quiet(None):
+            self.predictor = nnUNetPredictor(
+                tile_step_size=settings.step,
+                use_gaussian=True,
+                use_mirroring=settings.mirroring,
+                perform_everything_on_device=device.type == "cuda",
+                device=device,
+                verbose=False,
+                verbose_preprocessing=False,
+                allow_tqdm=False,
+            )
+            self.predictor.initialize_from_trained_model_folder(
+                str(folder), use_folds=(0,), checkpoint_name="checkpoint_final.pth"
+            )
+        self.n_classes = int(self.predictor.label_manager.num_segmentation_heads)
+
+    def predict_slabs(self, case: CaseData) -> Iterator[tuple[int, np.ndarray]]:
+        """The whole volume as one slab (nnU-Net returns full volumes)."""
+        from nnunetv2.imageio.nibabel_reader_writer import NibabelIO
+
+        img, props = NibabelIO().read_images([str(f) for f in case.image_files])
+        with _quiet(None):
+            _, probs = self.predictor.predict_single_npy_array(img, props, None, None, True)
+        probs = np.asarray(probs, dtype=np.float32).transpose(0, 3, 2, 1)  # NibabelIO order
+        probs = np.ascontiguousarray(probs)
+        probs /= probs.sum(0, keepdims=True)  # exact normalisation after resampling
+        yield 0, probs
+
+    def close(self) -> None:
+        """Drop the network."""
+        self.predictor = None
+
+
+class _ThreadPoolContext:
+    """``multiprocessing``-like module whose spawn pools are thread pools."""
+
+    class _Ctx:
+        @staticmethod
+        def Pool(processes: int | None = None) -> Any:
+            from multiprocessing.pool import ThreadPool
+
+            return ThreadPool(processes or 1)
+
+    def get_context(self, method: str | None = None) -> Any:
+        return self._Ctx
+
+
+@contextlib.contextmanager
+def _in_process_pools(enabled: bool) -> Iterator[None]:
+    """Run nnU-Net's fingerprint/preprocessing pools as threads of this process.
+
+    nnU-Net always starts ``spawn`` process pools, whose start-up (importing torch in every
+    child) dominates on small datasets. With ``num_processes == 1`` the pools become a
+    one-thread pool here; with more processes nnU-Net's own pools are used.
+    """
+    if not enabled:
+        yield
+        return
+    from nnunetv2.experiment_planning.dataset_fingerprint import fingerprint_extractor
+    from nnunetv2.preprocessing.preprocessors import default_preprocessor
+
+    mods = [fingerprint_extractor, default_preprocessor]
+    old = [m.multiprocessing for m in mods]  # type: ignore[attr-defined]
+    for m in mods:
+        m.multiprocessing = _ThreadPoolContext()  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for m, o in zip(mods, old):
+            m.multiprocessing = o  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def _quiet(log_file: Path | None) -> Iterator[None]:
+    """Send nnU-Net's prints to a log file (or nowhere)."""
+    import sys
+
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        f = open(log_file, "a")
+    else:
+        f = open(os.devnull, "w")
+    try:
+        with contextlib.redirect_stdout(f):
+            yield
+    except BaseException:
+        sys.stderr.flush()
+        raise
+    finally:
+        f.close()
