@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from medtrust.data import synthetic_nnunet_dataset
+from medtrust.data import synthetic_segmentation
 from medtrust.exceptions import DatasetError, InvalidArgumentError
 from medtrust.io import (
     load_nifti,
@@ -107,8 +107,8 @@ def test_missing_folder(tmp_path):
         load_nnunet_dataset(tmp_path / "nope")
 
 
-def test_synthetic_nnunet_dataset(tmp_path):
-    ds = synthetic_nnunet_dataset(
+def test_synthetic_segmentation(tmp_path):
+    ds = synthetic_segmentation(
         tmp_path / "Dataset900_S",
         n_cases=6,
         shape=(8, 24, 24),
@@ -141,12 +141,12 @@ def test_synthetic_nnunet_dataset(tmp_path):
     assert hard > 1.3 * easy
     # Same parameters: reused; same seed elsewhere: identical bytes; other parameters: refused.
     assert (
-        synthetic_nnunet_dataset(
+        synthetic_segmentation(
             ds.root, n_cases=6, shape=(8, 24, 24), seed=1, hard_fraction=0.5, vessel_fraction=0.5
         ).cases
         == ds.cases
     )
-    other = synthetic_nnunet_dataset(
+    other = synthetic_segmentation(
         tmp_path / "Dataset901_S",
         n_cases=6,
         shape=(8, 24, 24),
@@ -156,4 +156,4 @@ def test_synthetic_nnunet_dataset(tmp_path):
     )
     np.testing.assert_array_equal(other.read_image("synth_002")[0], ds.read_image("synth_002")[0])
     with pytest.raises(InvalidArgumentError, match="exists"):
-        synthetic_nnunet_dataset(ds.root, n_cases=7, shape=(8, 24, 24))
+        synthetic_segmentation(ds.root, n_cases=7, shape=(8, 24, 24))

@@ -205,9 +205,9 @@ def test_bad_configs_fail_before_any_training(tmp_path, over, error, message):
 
 
 def test_missing_dataset_files_fail_before_training(tmp_path):
-    from medtrust.data import synthetic_nnunet_dataset
+    from medtrust.data import synthetic_segmentation
 
-    ds = synthetic_nnunet_dataset(tmp_path / "Dataset900_X", n_cases=4, shape=(8, 16, 16))
+    ds = synthetic_segmentation(tmp_path / "Dataset900_X", n_cases=4, shape=(8, 16, 16))
     (ds.root / "imagesTr" / "synth_001_0000.nii.gz").unlink()
     cfg = _cfg(dataset={"path": str(ds.root)}, query_size=2)
     with pytest.raises(DatasetError, match=r"synth_001_0000\.nii\.gz is missing"):

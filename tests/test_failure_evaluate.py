@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 from medtrust import failure, io, segmentation
 from medtrust import selective as sel
 from medtrust.cli.main import main
-from medtrust.data import synthetic_segmentation
+from medtrust.data import synthetic_failure_cases
 from medtrust.exceptions import (
     DatasetError,
     DTypeError,
@@ -120,7 +120,7 @@ def test_case_confidences_from_probabilities_stream():
 
 
 def test_cli_end_to_end_on_a_nifti_folder(tmp_path, capsys):
-    paths = synthetic_segmentation(tmp_path / "data", n_cases=6, shape=(16, 16, 12), seed=3)
+    paths = synthetic_failure_cases(tmp_path / "data", n_cases=6, shape=(16, 16, 12), seed=3)
     out = tmp_path / "out"
     code = main(
         [
@@ -160,7 +160,7 @@ def test_cli_end_to_end_on_a_nifti_folder(tmp_path, capsys):
 
 
 def test_folder_errors_name_the_case(tmp_path, capsys):
-    paths = synthetic_segmentation(tmp_path, n_cases=2, shape=(10, 10, 8), seed=0)
+    paths = synthetic_failure_cases(tmp_path, n_cases=2, shape=(10, 10, 8), seed=0)
     (paths["labels"] / "case_001.nii.gz").unlink()
     with pytest.raises(DatasetError, match="case_001"):
         failure.score_folder(paths["pred"], paths["labels"], paths["domains"])

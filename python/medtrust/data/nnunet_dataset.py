@@ -1,6 +1,6 @@
 """Synthetic 3D segmentation dataset in nnU-Net v2 raw format (the embedded AL dataset).
 
-(:func:`medtrust.data.synthetic_segmentation` writes ensemble predictions for failure
+(:func:`medtrust.data.synthetic_failure_cases` writes ensemble predictions for failure
 detection; this module writes a training dataset.)
 
 Each case is a 3D image with anisotropic spacing (thick slices along axis 0) showing
@@ -17,8 +17,8 @@ round in physical space whatever the spacing.
 Examples
 --------
 >>> import tempfile, pathlib
->>> from medtrust.data import synthetic_nnunet_dataset
->>> ds = synthetic_nnunet_dataset(pathlib.Path(tempfile.mkdtemp()) / "Dataset900_Synth",
+>>> from medtrust.data import synthetic_segmentation
+>>> ds = synthetic_segmentation(pathlib.Path(tempfile.mkdtemp()) / "Dataset900_Synth",
 ...                             n_cases=2, shape=(8, 24, 24), seed=0)
 >>> ds.class_names, len(ds.cases)
 (('background', 'organ', 'lesion', 'vessel'), 2)
@@ -37,7 +37,7 @@ import numpy as np
 
 from medtrust.exceptions import InvalidArgumentError
 
-__all__ = ["SYNTHETIC_LABELS", "synthetic_case", "synthetic_nnunet_dataset"]
+__all__ = ["SYNTHETIC_LABELS", "synthetic_case", "synthetic_segmentation"]
 
 #: Class name -> label of the synthetic dataset.
 SYNTHETIC_LABELS: dict[str, int] = {"background": 0, "organ": 1, "lesion": 2, "vessel": 3}
@@ -111,7 +111,7 @@ def synthetic_case(
     return (img * 100.0 + 40.0).astype(np.float32), label
 
 
-def synthetic_nnunet_dataset(
+def synthetic_segmentation(
     out: str | Path,
     *,
     n_cases: int = 16,
@@ -211,7 +211,7 @@ def synthetic_nnunet_dataset(
         except OSError:
             # Another process created it meanwhile: keep theirs if it matches.
             shutil.rmtree(tmp, ignore_errors=True)
-            return synthetic_nnunet_dataset(out, **params, progress=False)
+            return synthetic_segmentation(out, **params, progress=False)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

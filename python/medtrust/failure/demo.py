@@ -14,13 +14,13 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     import polars as pl
 
     from medtrust.cli._common import atomic_write_parquet
-    from medtrust.data import synthetic_segmentation
+    from medtrust.data import synthetic_failure_cases
     from medtrust.exceptions import UndefinedMetricWarning
     from medtrust.failure import evaluate_failure_detection, score_folder
 
     folder = Path(out) / "failure"
     n_cases, shape, members = (12, (28, 28, 20), 3) if quick else (40, (48, 48, 32), 5)
-    paths = synthetic_segmentation(
+    paths = synthetic_failure_cases(
         folder / "data", n_cases=n_cases, shape=shape, n_members=members, seed=0
     )
     cases = score_folder(

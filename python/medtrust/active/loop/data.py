@@ -32,9 +32,9 @@ __all__ = [
 
 
 def _synthetic_params(cfg: Any) -> dict[str, Any]:
-    from medtrust.data.nnunet_dataset import synthetic_nnunet_dataset
+    from medtrust.data.nnunet_dataset import synthetic_segmentation
 
-    defaults = synthetic_nnunet_dataset.__kwdefaults__ or {}
+    defaults = synthetic_segmentation.__kwdefaults__ or {}
     params = {k: v for k, v in defaults.items() if k != "progress"}
     params.update(cfg.dataset["synthetic"])
     params["shape"] = [int(v) for v in params["shape"]]
@@ -151,9 +151,9 @@ def materialize_dataset(cfg: Any, out: Path, *, progress: bool = False) -> Datas
 
     out = Path(out)
     if "synthetic" in cfg.dataset:
-        from medtrust.data.nnunet_dataset import synthetic_nnunet_dataset
+        from medtrust.data.nnunet_dataset import synthetic_segmentation
 
-        ds = synthetic_nnunet_dataset(
+        ds = synthetic_segmentation(
             out / "data" / synthetic_folder_name(cfg), **_synthetic_params(cfg), progress=progress
         )
     else:

@@ -10,8 +10,8 @@ unsure, so members disagree most where the model fails.
 Examples
 --------
 >>> import tempfile
->>> from medtrust.data import synthetic_segmentation
->>> paths = synthetic_segmentation(tempfile.mkdtemp(), n_cases=2, shape=(16, 16, 12), seed=1)
+>>> from medtrust.data import synthetic_failure_cases
+>>> paths = synthetic_failure_cases(tempfile.mkdtemp(), n_cases=2, shape=(16, 16, 12), seed=1)
 >>> sorted(paths)
 ['domains', 'labels', 'pred']
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["synthetic_segmentation"]
+__all__ = ["synthetic_failure_cases"]
 
 
 def _ellipsoid(shape, center, radii):
@@ -48,7 +48,7 @@ def _smooth_noise(rng, shape, sigma):
     return n / (n.std() + 1e-12)
 
 
-def synthetic_segmentation(
+def synthetic_failure_cases(
     out: str | Path,
     *,
     n_cases: int = 12,
