@@ -99,9 +99,9 @@ impl<const N: usize> GroupTable<N> {
         self.len = 0;
     }
 
-    /// Add `count` samples with sums `sum` / `extra` to `key`.
+    /// Add `count` samples with sums `sum` / `extra` to `key`; true when `key` was new.
     #[inline]
-    fn add(&mut self, key: u64, count: f64, sum: f64, extra: [f64; N]) {
+    fn add(&mut self, key: u64, count: f64, sum: f64, extra: [f64; N]) -> bool {
         let mask = self.slots.len() - 1;
         let mut i =
             ((key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
@@ -113,7 +113,7 @@ impl<const N: usize> GroupTable<N> {
                 for (a, b) in s.extra.iter_mut().zip(extra) {
                     *a += b;
                 }
-                return;
+                return false;
             }
             if s.key == EMPTY {
                 *s = Slot {
@@ -126,10 +126,68 @@ impl<const N: usize> GroupTable<N> {
                 if self.len * 2 > self.slots.len() {
                     self.grow();
                 }
-                return;
+                return true;
             }
             i = (i + 1) & mask;
         }
+    }
+
+    /// Add samples `from..` one at a time until the end or until the table must grow; returns
+    /// the index reached. The hot loop works on locals (slice, mask, shift) only.
+    #[inline(never)]
+    fn add_run(
+        &mut self,
+        conf: &[f64],
+        res: &[f64],
+        extra: [&[f64]; N],
+        from: usize,
+        any_nan: &mut bool,
+        binary: &mut bool,
+    ) -> usize {
+        let (mut nan, mut bin) = (*any_nan, *binary);
+        let limit = self.slots.len() / 2;
+        let shift = self.shift;
+        let mut len = self.len;
+        let slots = &mut self.slots[..];
+        let mask = slots.len() - 1;
+        let mut i = from;
+        while i < conf.len() {
+            let (c, r) = (conf[i], res[i]);
+            // Bitwise ops: no extra branches in the hot loop.
+            nan |= c.is_nan() | r.is_nan();
+            bin &= (r == 0.0) | (r == 1.0);
+            let key = f64_key(c);
+            let mut j = ((key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+            loop {
+                let s = &mut slots[j];
+                if s.key == key {
+                    s.count += 1.0;
+                    s.sum += r;
+                    for (a, v) in s.extra.iter_mut().zip(extra) {
+                        *a += v[i];
+                    }
+                    break;
+                }
+                if s.key == EMPTY {
+                    *s = Slot {
+                        key,
+                        count: 1.0,
+                        sum: r,
+                        extra: extra.map(|v| v[i]),
+                    };
+                    len += 1;
+                    break;
+                }
+                j = (j + 1) & mask;
+            }
+            i += 1;
+            if len > limit {
+                break;
+            }
+        }
+        self.len = len;
+        (*any_nan, *binary) = (nan, bin);
+        i
     }
 
     fn grow(&mut self) {
@@ -160,16 +218,17 @@ fn aggregate_chunk<const N: usize>(
     cap: usize,
 ) -> ChunkResult<N> {
     table.clear();
-    let mut binary = true;
-    let mut any_nan = false;
-    for i in 0..conf.len() {
-        let (c, r) = (conf[i], res[i]);
-        // Bitwise ops keep the loop free of extra branches.
-        any_nan |= c.is_nan() | r.is_nan();
-        binary &= (r == 0.0) | (r == 1.0);
-        table.add(f64_key(c), 1.0, r, res2.map(|v| v[i]));
-        if table.len > cap {
-            return Ok(None);
+    let (mut any_nan, mut binary) = (false, true);
+    {
+        let mut i = 0;
+        while i < conf.len() {
+            i = table.add_run(conf, res, res2, i, &mut any_nan, &mut binary);
+            if table.len > cap {
+                return Ok(None);
+            }
+            if i < conf.len() {
+                table.grow();
+            }
         }
     }
     if any_nan || res2.iter().any(|v| v.iter().any(|x| x.is_nan())) {
