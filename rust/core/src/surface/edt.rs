@@ -5,11 +5,12 @@
 //! and 2, each linear in the line length and parallel over lines.
 //!
 //! The first two stages ([`Transform::new`]) keep, per grid point, the integer offsets
-//! `(d0, d1)` to the nearest feature found so far, packed into a `u32` (a `u64` when an extent
-//! exceeds 65535): half the memory of an `f64` map. The last axis runs one row at a time where
-//! the caller needs it ([`Transform::finish_row`]), so no full `f64` map has to exist. Every
-//! squared distance is summed as `((d0 s0)^2 + (d1 s1)^2) + (d2 s2)^2`, the order scipy's
-//! `distance_transform_edt` uses: distances agree to the last bit with the same nearest feature.
+//! `(d0, d1)` to the nearest feature found so far, packed into a `u16` (extents up to 255), a
+//! `u32` or a `u64` (extents above 65534): a quarter to a half of the memory of an `f64` map.
+//! The last axis runs one row at a time where the caller needs it ([`Transform::finish_row`]),
+//! so no full `f64` map has to exist. Every squared distance is summed as
+//! `((d0 s0)^2 + (d1 s1)^2) + (d2 s2)^2`, the order scipy's `distance_transform_edt` uses:
+//! distances agree to the last bit with the same nearest feature.
 
 use rayon::prelude::*;
 
@@ -38,6 +39,23 @@ pub trait Packed: Copy + Send + Sync + PartialEq + 'static {
     fn d0(self) -> usize;
     /// Second offset.
     fn d1(self) -> usize;
+}
+
+impl Packed for u16 {
+    const NONE: Self = u16::MAX;
+    const LIMIT: usize = 0xFE;
+    #[inline(always)]
+    fn pack(d0: usize, d1: usize) -> Self {
+        ((d0 as u16) << 8) | d1 as u16
+    }
+    #[inline(always)]
+    fn d0(self) -> usize {
+        (self >> 8) as usize
+    }
+    #[inline(always)]
+    fn d1(self) -> usize {
+        (self & 0xFF) as usize
+    }
 }
 
 impl Packed for u32 {
@@ -84,6 +102,19 @@ pub trait Steps: Copy + Send + Sync + Ord + 'static {
     fn next(self) -> Self;
     /// The count.
     fn get(self) -> usize;
+}
+
+impl Steps for u16 {
+    const NONE: Self = u16::MAX;
+    const ZERO: Self = 0;
+    #[inline(always)]
+    fn next(self) -> Self {
+        self.saturating_add(1)
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        self as usize
+    }
 }
 
 impl Steps for u32 {
@@ -358,6 +389,8 @@ impl<P: Packed + Steps> Partial<P> {
 /// Axes 0 and 1 of the transform of `features` on the C-ordered grid `shape`; rows of the
 /// final squared distances come from [`Transform::finish_row`].
 pub enum Transform {
+    /// Offsets packed in 8 bits each (extents up to 255).
+    Tiny(Partial<u16>),
     /// Offsets packed in 16 bits each.
     Narrow(Partial<u32>),
     /// Offsets packed in 32 bits each (extents above 65535).
@@ -367,7 +400,9 @@ pub enum Transform {
 impl Transform {
     /// Run axes 0 and 1. Callers guarantee `features.len() == shape.iter().product()`.
     pub fn new(features: &[bool], shape: [usize; 3], spacing: [f64; 3]) -> Self {
-        if shape[0].max(shape[1]) <= <u32 as Packed>::LIMIT {
+        if shape[0].max(shape[1]) <= <u16 as Packed>::LIMIT {
+            Transform::Tiny(Partial::new(features, shape, spacing))
+        } else if shape[0].max(shape[1]) <= <u32 as Packed>::LIMIT {
             Transform::Narrow(Partial::new(features, shape, spacing))
         } else {
             Transform::Wide(Partial::new(features, shape, spacing))
@@ -383,6 +418,7 @@ impl Transform {
     /// The grid shape.
     pub fn shape(&self) -> [usize; 3] {
         match self {
+            Transform::Tiny(p) => p.shape,
             Transform::Narrow(p) => p.shape,
             Transform::Wide(p) => p.shape,
         }
@@ -392,6 +428,7 @@ impl Transform {
     /// `line` must hold at least n2 points.
     pub fn finish_row(&self, row: usize, out: &mut [f64], line: &mut Line) {
         match self {
+            Transform::Tiny(p) => p.finish_row(row, out, line),
             Transform::Narrow(p) => p.finish_row(row, out, line),
             Transform::Wide(p) => p.finish_row(row, out, line),
         }
@@ -523,6 +560,8 @@ mod tests {
 
     #[test]
     fn packing_round_trips() {
+        let p = <u16 as Packed>::pack(0xFE, 3);
+        assert_eq!((p.d0(), p.d1()), (0xFE, 3));
         for (a, b) in [(0, 0), (1, 7), (0xFFFE, 0xFFFE), (123, 0)] {
             let p = <u32 as Packed>::pack(a, b);
             assert_eq!((p.d0(), p.d1()), (a, b));
@@ -538,14 +577,17 @@ mod tests {
         let shape = [6, 7, 8];
         let f: Vec<bool> = (0..336).map(|_| rng.next_f64() < 0.05).collect();
         let s = [0.8, 0.8, 2.5];
+        let tiny: Partial<u16> = Partial::new(&f, shape, s);
         let narrow: Partial<u32> = Partial::new(&f, shape, s);
         let wide: Partial<u64> = Partial::new(&f, shape, s);
-        let (mut a, mut b) = (vec![0.0; 8], vec![0.0; 8]);
+        let (mut a, mut b, mut c) = (vec![0.0; 8], vec![0.0; 8], vec![0.0; 8]);
         let mut line = Line::new(8);
         for r in 0..42 {
-            narrow.finish_row(r, &mut a, &mut line);
-            wide.finish_row(r, &mut b, &mut line);
+            tiny.finish_row(r, &mut a, &mut line);
+            narrow.finish_row(r, &mut b, &mut line);
+            wide.finish_row(r, &mut c, &mut line);
             assert_eq!(a, b);
+            assert_eq!(b, c);
         }
     }
 
