@@ -16,7 +16,8 @@
 //! Several maps of one case can be aggregated in one pass ([`aggregate_many`]) from any
 //! [`MapSource`]: the maps are produced a few rows at a time (for instance straight from an
 //! ensemble's running sums, see `uncertainty::Confidences`) and never held whole, and the
-//! boundaries, band and distance transform are computed once for all of them ([`stream`]).
+//! boundaries, band and distance transform are computed once for all of them (module
+//! `stream`).
 //!
 //! Float sums run in f64 over fixed blocks of rows and are merged in order: results do not
 //! depend on the number of threads.

@@ -4,26 +4,30 @@
 //! so a full distance transform of the region of interest is mostly wasted. For two surfaces
 //! (element masks on one grid), in both directions at once:
 //!
-//! 1. one sweep along axis `a` (0 or 1, the finer-spaced one) gives every grid point the number
-//!    of steps to the nearest element of each surface on its line along `a`;
+//! 1. the number of steps along axis `a` (0 or 1, the finer-spaced one) from every grid point
+//!    to the nearest element of the other surface on its line is swept slab by slab ([`SLAB`]
+//!    planes in a buffer reused between calls), seeded per line by one pass over each mask;
+//!    no full-size map is allocated;
 //! 2. each query element then searches the plane through it perpendicular to `a`, outward from
-//!    its own position, for the minimum of `(steps s_a)^2 + (db s_b)^2 + (dc s_2)^2`; a
-//!    direction stops as soon as the squared in-plane offset alone reaches the best value found.
-//!    An element near the other surface reads a few dozen points;
+//!    its own position, for the minimum of `(steps s_a)^2 + (db s_b)^2 + (dc s_2)^2`: rows are
+//!    visited nearest first while their squared offset is below the best value found, and each
+//!    row only over the offsets that can still improve it. An element near the other surface
+//!    reads a few dozen points;
 //! 3. a plane whose queries have read more than [`BUDGET`] times its size finishes with the
 //!    separable transform instead (parabola envelopes along `b`, then along axis 2 per row), so
 //!    far-apart surfaces cost at most a small multiple of the full transform.
 //!
 //! Both paths sum squared distances in scipy's order `((d0 s0)^2 + (d1 s1)^2) + (d2 s2)^2`.
 //! The stopping bounds are partial sums of the same non-negative terms, which rounding never
-//! makes larger than the full sum, so the search returns the exact minimum.
+//! makes larger than the full sum, so the search returns the exact minimum. Planes are
+//! independent, so results do not depend on the number of threads.
 
 use super::edt::{squares, Line, Steps, INF};
 use rayon::prelude::*;
 
 /// Points a plane's searches may read, per point of the plane, before the plane switches to
 /// the separable transform.
-const BUDGET: usize = 4;
+pub const BUDGET: usize = 4;
 
 /// On the transform path, rows with at least this many queries run a full envelope.
 const ROW_ENVELOPE: usize = 8;
@@ -100,7 +104,7 @@ pub fn both_directions(
 }
 
 /// Planes per slab: each task sweeps one slab of planes in a reusable buffer.
-const SLAB: usize = 16;
+pub const SLAB: usize = 16;
 
 /// A grid position along the sweep axis (also used for step counts); `NONE`: no element.
 pub trait Position: Steps {
