@@ -334,3 +334,15 @@ def test_torch_backend_labels_and_confidences_equal_rust():
     tacc = _feed([torch.from_numpy(m) for m in members], backend="torch")
     np.testing.assert_array_equal(tacc.predicted_labels().numpy(), rust.predicted_labels())
     np.testing.assert_allclose(tacc.confidence_maps().numpy(), rust.confidence_maps(), atol=2e-6)
+
+
+def test_argmax_labels_device_branch_runs_in_torch(monkeypatch):
+    # The CUDA branch (labels reduced on the device) exercised with a CPU tensor.
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    import medtrust.uncertainty.accumulator as accmod
+
+    monkeypatch.setattr(accmod, "is_cuda_tensor", lambda x: isinstance(x, torch.Tensor))
+    p = ref.random_members(np.random.default_rng(8), 1, 3, (5, 6, 7))[0]
+    got = accmod.argmax_labels(torch.from_numpy(p))
+    assert got.dtype == torch.uint8 and tuple(got.shape) == (5, 6, 7)
+    np.testing.assert_array_equal(got.numpy(), np.argmax(p, axis=0))
