@@ -7,12 +7,24 @@ torch implementations of the same definitions, in the same run.
   ``distance_transform_edt``, on the joint bounding box and on the whole volume), and vs MONAI
   when installed;
 - pixel confidence (MSR, PE, EE, MI) + aggregation of [M = 5, C = 4, 128^3] float32: vs torch on
-  the CPU.
+  the CPU, and the peak extra memory of the pipeline (lean path: the prediction and every
+  aggregate straight from the accumulator's running sums) beside the map-by-map way, measured
+  in a fresh process (RSS high-water mark, with numpy's share from tracemalloc).
 
 Timings are noisy on a shared machine; compare the groups' ratios, not absolute times.
 """
 
 from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,9 +125,13 @@ def _medtrust_hd95_nsd(a, b, surface="voxels"):
     return d.hd95(), d.nsd(2.0)
 
 
+_RESULTS: dict[str, float] = {}
+
+
 @pytest.mark.benchmark(group="hd95+nsd 256^3")
 def test_surface_medtrust_voxels(benchmark, masks):
     hd95, nsd = benchmark(_medtrust_hd95_nsd, *masks)
+    _RESULTS["surface"] = benchmark.stats.stats.min
     want = _scipy_hd95_nsd(*masks)
     assert hd95 == pytest.approx(want[0], rel=1e-9) and nsd == pytest.approx(want[1], rel=1e-9)
     s = _medtrust_hd95_nsd(*masks, surface="surfels")
@@ -130,11 +146,13 @@ def test_surface_medtrust_surfels(benchmark, masks):
 @pytest.mark.benchmark(group="hd95+nsd 256^3")
 def test_surface_scipy(benchmark, masks):
     benchmark.pedantic(_scipy_hd95_nsd, args=masks, rounds=2, iterations=1)
+    _RESULTS["surface_scipy"] = benchmark.stats.stats.min
 
 
 @pytest.mark.benchmark(group="hd95+nsd 256^3")
 def test_surface_scipy_full_volume(benchmark, masks):
     benchmark.pedantic(_scipy_hd95_nsd, args=masks, kwargs={"crop": False}, rounds=1, iterations=1)
+    _RESULTS["surface_scipy_full"] = benchmark.stats.stats.min
 
 
 @pytest.mark.benchmark(group="hd95+nsd 256^3")
@@ -155,15 +173,28 @@ def test_surface_monai(benchmark, masks):
         return hd.item(), nsd.item()
 
     hd95, nsd = benchmark.pedantic(run, rounds=2, iterations=1)
+    _RESULTS["surface_monai"] = benchmark.stats.stats.min
     mine = _medtrust_hd95_nsd(*masks)
     assert hd95 == pytest.approx(mine[0], rel=1e-6) and nsd == pytest.approx(mine[1], rel=1e-6)
+
+
+def test_ratio_surface(ratio):
+    if not {"surface", "surface_scipy"} <= set(_RESULTS):
+        pytest.skip("the medtrust and scipy surface benches above did not both run")
+    ours = _RESULTS["surface"]
+    for key, name in (
+        ("surface_scipy_full", "hd95+nsd 256^3 vs scipy EDT on the whole volume"),
+        ("surface_monai", "hd95+nsd 256^3 vs MONAI (torch CPU)"),
+    ):
+        if key in _RESULTS:
+            ratio(name, ours, _RESULTS[key], None)
+    ratio("hd95+nsd 256^3 vs scipy EDT on the bounding box", ours, _RESULTS["surface_scipy"], 10)
 
 
 M, C, S = 5, 4, (128, 128, 128)
 
 
-@pytest.fixture(scope="module")
-def softmax():
+def _softmax_members():
     rng = np.random.default_rng(2)
     base = np.zeros(S, np.int64)
     base[_ball(S, (64, 64, 64), (40, 35, 30), rng)] = 1
@@ -178,10 +209,27 @@ def softmax():
     return out
 
 
+@pytest.fixture(scope="module")
+def softmax():
+    return _softmax_members()
+
+
 AGGS = ("mean", "non_boundary_mean", "foreground_mean", "patch_min", "volume_weighted_mean")
 
 
 def _medtrust_confidence(members):
+    """The lean path: prediction and every aggregate straight from the running sums."""
+    from medtrust.uncertainty import EnsembleAccumulator
+
+    acc = EnsembleAccumulator(n_classes=C)
+    for p in members:
+        acc.add(p)
+    pred = acc.predicted_labels()
+    return failure.aggregate_ensemble(acc, pred, methods=AGGS, patch_size=10)
+
+
+def _medtrust_confidence_maps(members):
+    """The map-by-map way (public API too): mean probabilities, argmax, one map per kind."""
     from medtrust.uncertainty import EnsembleAccumulator, pixel_confidence
 
     acc = EnsembleAccumulator(n_classes=C)
@@ -232,13 +280,96 @@ def _torch_confidence(members):
 @pytest.mark.benchmark(group="pixel confidence + aggregation M=5 C=4 128^3")
 def test_confidence_medtrust(benchmark, softmax):
     got = benchmark(_medtrust_confidence, softmax)
+    _RESULTS["confidence"] = benchmark.stats.stats.min
     want = _torch_confidence(softmax)
+    maps = _medtrust_confidence_maps(softmax)
     for k in got:
+        assert got[k] == maps[k]  # the lean path gives the map-by-map values exactly
         assert got[k]["mean"] == pytest.approx(want[k]["mean"], rel=1e-4, abs=1e-5)
         assert got[k]["patch_min"] == pytest.approx(want[k]["patch_min"], rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.benchmark(group="pixel confidence + aggregation M=5 C=4 128^3")
+def test_confidence_medtrust_map_by_map(benchmark, softmax):
+    benchmark.pedantic(_medtrust_confidence_maps, args=(softmax,), rounds=3, iterations=1)
 
 
 @pytest.mark.benchmark(group="pixel confidence + aggregation M=5 C=4 128^3")
 def test_confidence_torch_cpu(benchmark, softmax):
     pytest.importorskip("torch")
     benchmark.pedantic(_torch_confidence, args=(softmax,), rounds=3, iterations=1)
+    _RESULTS["confidence_torch"] = benchmark.stats.stats.min
+
+
+def _status(key: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def _measure_peak(fn_name: str) -> dict[str, float]:
+    """Peak extra memory of ``fn_name(members)`` once the members are in memory, in units of
+    one member's probabilities: RSS high-water mark (every allocation, Rust's included) and
+    numpy's share (tracemalloc). Run in a fresh process by :func:`_peak_extra`."""
+    fn = globals()[fn_name]
+    members = _softmax_members()
+    fn([np.ascontiguousarray(m[:, :16, :16, :16]) for m in members])  # imports, thread pool
+    gc.collect()
+    ctypes.CDLL(None).malloc_trim(0)
+    base = _status("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the RSS high-water mark
+    tracemalloc.start()
+    fn(members)
+    _, traced = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    peak = _status("VmHWM")
+    one = members[0].nbytes
+    return {"rss": (peak - base) / one, "numpy": traced / one}
+
+
+def _peak_extra(fn_name: str) -> dict[str, float]:
+    if not (sys.platform.startswith("linux") and os.access("/proc/self/clear_refs", os.W_OK)):
+        pytest.skip("peak memory needs Linux /proc/self/clear_refs")
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+        import bench_segmentation as b
+        print(json.dumps(b._measure_peak({fn_name!r})))
+        """
+    )
+    # A fixed mmap threshold returns freed blocks to the system at once, so the RSS follows
+    # the live allocations rather than what the allocator keeps cached.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_confidence_peak_memory():
+    lean = _peak_extra("_medtrust_confidence")
+    maps = _peak_extra("_medtrust_confidence_maps")
+    _RESULTS.update(mem_lean=lean["rss"], mem_maps=maps["rss"], mem_lean_numpy=lean["numpy"])
+    print(f"\npeak extra memory (x one member's probabilities): lean {lean}, map by map {maps}")
+    assert lean["rss"] < 2.0, lean
+
+
+def test_ratio_confidence(ratio):
+    if not {"confidence", "confidence_torch"} <= set(_RESULTS):
+        pytest.skip("the medtrust and torch confidence benches above did not both run")
+    extra = {}
+    if "mem_lean" in _RESULTS:
+        extra = {
+            "peak_extra_x_member": round(_RESULTS["mem_lean"], 2),
+            "peak_extra_x_member_map_by_map": round(_RESULTS["mem_maps"], 2),
+        }
+    ratio(
+        "pixel confidence + aggregation M=5 C=4 128^3 vs torch CPU",
+        _RESULTS["confidence"],
+        _RESULTS["confidence_torch"],
+        5,
+        **extra,
+    )

@@ -100,3 +100,63 @@ def test_bad_inputs():
         failure.aggregate(bad, labels)
     with pytest.raises(InvalidArgumentError):
         failure.patch_min(conf, size=0)
+
+
+# --- seg2: every confidence of an accumulator in one streaming pass -----------------------------
+def test_aggregate_ensemble_equals_map_by_map_and_oracle():
+    from medtrust.uncertainty import EnsembleAccumulator, pixel_confidence
+
+    rng = np.random.default_rng(1)
+    members = uref.random_members(rng, 3, 3, (14, 16, 12))
+    acc = EnsembleAccumulator()
+    for m in members:
+        acc.add(m)
+    got = failure.aggregate_ensemble(acc, spacing=(2.0, 0.8, 0.8), patch_size=5)
+    pred = acc.predicted_labels()
+    maps = uref.maps(members)
+    assert set(got) == {"msr", "pe", "ee", "mi"}
+    for kind, agg in got.items():
+        one = failure.aggregate(
+            pixel_confidence(acc, kind), pred, spacing=(2.0, 0.8, 0.8), patch_size=5
+        )
+        assert agg == one  # the same values, bit for bit
+        want = ref.aggregates(maps[f"conf_{kind}"], pred, patch=5, spacing=(2.0, 0.8, 0.8))
+        for k, v in want.items():
+            assert agg[k] == pytest.approx(v, rel=1e-5, abs=1e-6), (kind, k)
+    # a given prediction, a subset of kinds and methods
+    other = np.zeros(pred.shape, np.uint8)
+    other[3:9, 4:12, 2:8] = 1
+    sub = failure.aggregate_ensemble(acc, other, kinds=["pe"], methods=["mean", "foreground_mean"])
+    assert list(sub) == ["pe"] and list(sub["pe"]) == ["mean", "foreground_mean"]
+    assert sub["pe"] == failure.aggregate(
+        pixel_confidence(acc, "pe"), other, methods=["mean", "foreground_mean"]
+    )
+
+
+def test_aggregate_ensemble_bad_inputs_and_torch_backend():
+    from medtrust.uncertainty import EnsembleAccumulator
+
+    acc = EnsembleAccumulator()
+    with pytest.raises(MedtrustError):
+        failure.aggregate_ensemble(acc)
+    acc.add(uref.random_members(np.random.default_rng(2), 1, 2, (6, 7, 8))[0])
+    with pytest.raises(ShapeMismatchError):
+        failure.aggregate_ensemble(acc, np.zeros((6, 7, 9), np.uint8))
+    with pytest.raises(InvalidArgumentError):
+        failure.aggregate_ensemble(acc, kinds=["entropy"])
+    with pytest.raises(InvalidArgumentError):
+        failure.aggregate_ensemble(acc, methods=["median"])
+    with pytest.raises(InvalidArgumentError):
+        failure.aggregate_ensemble(acc, width=3)
+    with pytest.raises(InvalidArgumentError):
+        failure.aggregate_ensemble(np.zeros((2, 3)))
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    members = uref.random_members(np.random.default_rng(3), 2, 3, (6, 7, 8))
+    rust, tacc = EnsembleAccumulator(), EnsembleAccumulator(backend="torch")
+    for m in members:
+        rust.add(m)
+        tacc.add(torch.from_numpy(m))
+    a, b = failure.aggregate_ensemble(rust), failure.aggregate_ensemble(tacc)
+    for kind in a:
+        for k, v in a[kind].items():
+            assert b[kind][k] == pytest.approx(v, rel=1e-5, abs=1e-6), (kind, k)

@@ -119,6 +119,28 @@ def test_case_confidences_from_probabilities_stream():
         failure.case_confidences(probabilities=iter(bad))
 
 
+def test_case_confidences_lean_path_equals_the_map_by_map_way():
+    from medtrust.uncertainty import EnsembleAccumulator, pixel_confidence
+    from reference import uncertainty as uref
+
+    members = uref.random_members(np.random.default_rng(2), 4, 3, (12, 10, 14), sharp=4.0)
+    csfs, pred = failure.case_confidences(probabilities=iter(members), spacing=(2.0, 1.0, 0.5))
+    acc = EnsembleAccumulator()
+    for m in members:
+        acc.add(m)
+    want_pred = np.argmax(acc.mean_probs(), axis=0).astype(np.uint8)
+    assert pred.dtype == np.uint8 and np.array_equal(pred, want_pred)
+    labels = [np.argmax(m, axis=0) for m in members]
+    assert csfs["pairwise_dice"] == segmentation.pairwise_dice(labels, n_classes=3).value
+    short = {"mean": "mean", "non_boundary_mean": "nonbnd", "foreground_mean": "fg"}
+    short |= {"patch_min": "patchmin", "distance_weighted_mean": "distw"}
+    short |= {"volume_weighted_mean": "volw"}
+    for kind in ("msr", "pe", "ee", "mi"):
+        agg = failure.aggregate(pixel_confidence(acc, kind), want_pred, spacing=(2.0, 1.0, 0.5))
+        for name, v in agg.items():
+            assert csfs[f"{kind}_{short[name]}"] == v, (kind, name)
+
+
 def test_cli_end_to_end_on_a_nifti_folder(tmp_path, capsys):
     paths = synthetic_failure_cases(tmp_path / "data", n_cases=6, shape=(16, 16, 12), seed=3)
     out = tmp_path / "out"

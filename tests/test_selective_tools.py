@@ -128,6 +128,21 @@ def test_rank_csfs_orders_good_before_bad():
     assert out.kendall_tau_aurc_augrc == pytest.approx(1.0)
 
 
+def test_rank_csfs_small_group_without_defined_tau_is_nan_silently():
+    import warnings
+
+    # No failure at all: AURC and AUGRC are 0 for every CSF in every resample, so Kendall's
+    # tau is undefined everywhere; the mean over resamples is NaN, without a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = sel.rank_csfs(
+            {"a": np.array([0.9, 0.8, 0.7, 0.1]), "b": np.array([0.5, 0.4, 0.5, 0.5])},
+            np.zeros(4),
+            n_resamples=20,
+        )
+    assert np.isnan(out.kendall_tau_per_resample) and np.isnan(out.kendall_tau_aurc_augrc)
+
+
 def test_holm_matches_hand_computation():
     np.testing.assert_allclose(sel.holm(np.array([0.01, 0.04, 0.03, 0.5])), [0.04, 0.09, 0.09, 0.5])
 

@@ -265,3 +265,84 @@ def test_gil_is_released_while_accumulating():
     t.join()
     assert end - start > 0.005
     assert len([x for x in ticks if start < x < end]) >= 2
+
+
+# --- seg2: predicted labels and confidence maps straight from the running sums -----------------
+def test_predicted_labels_equal_argmax_of_mean_probs():
+    rng = np.random.default_rng(3)
+    members = ref.random_members(rng, 4, 5, (9, 11, 7))
+    # exact ties between classes: the lowest class wins, as with np.argmax
+    members[:, :, 0, 0, 0] = 0.0
+    members[:, 1, 0, 0, 0] = members[:, 3, 0, 0, 0] = 0.5
+    acc = _feed(members)
+    got = acc.predicted_labels()
+    assert got.dtype == np.uint8 and got.shape == (9, 11, 7)
+    np.testing.assert_array_equal(got, np.argmax(acc.mean_probs(), axis=0))
+    np.testing.assert_array_equal(got, np.argmax(ref.maps(members)["mean_probs"], axis=0))
+    assert got[0, 0, 0] == 1
+
+
+def test_confidence_maps_match_oracle_and_single_kinds():
+    rng = np.random.default_rng(4)
+    members = ref.random_members(rng, 3, 4, (6, 8, 10))
+    acc = _feed(members)
+    want = ref.maps(members)
+    kinds = ["msr", "pe", "ee", "mi"]
+    got = acc.confidence_maps(kinds)
+    assert got.shape == (4, 6, 8, 10) and got.dtype == np.float32
+    for i, k in enumerate(kinds):
+        np.testing.assert_allclose(got[i], want[f"conf_{k}"], atol=2e-5)
+        np.testing.assert_array_equal(got[i], pixel_confidence(acc, k))
+    # the former two-step formulas (uncertainty map, then ln C - x or -x), bit for bit
+    logc = np.float32(np.log(4))
+    np.testing.assert_array_equal(got[0], acc.max_prob())
+    np.testing.assert_array_equal(got[1], logc - acc.predictive_entropy())
+    np.testing.assert_array_equal(got[2], logc - acc.expected_entropy())
+    np.testing.assert_array_equal(got[3], -acc.mutual_information())
+    with pytest.raises(InvalidArgumentError):
+        acc.confidence_maps(["entropy"])
+    with pytest.raises(EmptyInputError):
+        EnsembleAccumulator().predicted_labels()
+
+
+def test_argmax_labels_of_one_member():
+    from medtrust.uncertainty import argmax_labels
+
+    rng = np.random.default_rng(5)
+    p = ref.random_members(rng, 1, 3, (7, 9))[0]
+    np.testing.assert_array_equal(argmax_labels(p), np.argmax(p, axis=0))
+    assert argmax_labels(p).dtype == np.uint8
+    half = p.astype(np.float16)
+    np.testing.assert_array_equal(argmax_labels(half), np.argmax(half, axis=0))
+    many = rng.random((300, 4, 5)).astype(np.float32)
+    got = argmax_labels(many)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, np.argmax(many, axis=0))
+    bad = p.copy()
+    bad[1, 2, 3] = np.nan
+    with pytest.raises(InvalidValueError):
+        argmax_labels(bad)
+    with pytest.raises(DTypeError):
+        argmax_labels(p.astype(np.int32))
+
+
+def test_torch_backend_labels_and_confidences_equal_rust():
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    rng = np.random.default_rng(6)
+    members = ref.random_members(rng, 3, 4, (5, 6, 7))
+    rust = _feed(members)
+    tacc = _feed([torch.from_numpy(m) for m in members], backend="torch")
+    np.testing.assert_array_equal(tacc.predicted_labels().numpy(), rust.predicted_labels())
+    np.testing.assert_allclose(tacc.confidence_maps().numpy(), rust.confidence_maps(), atol=2e-6)
+
+
+def test_argmax_labels_device_branch_runs_in_torch(monkeypatch):
+    # The CUDA branch (labels reduced on the device) exercised with a CPU tensor.
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    import medtrust.uncertainty.accumulator as accmod
+
+    monkeypatch.setattr(accmod, "is_cuda_tensor", lambda x: isinstance(x, torch.Tensor))
+    p = ref.random_members(np.random.default_rng(8), 1, 3, (5, 6, 7))[0]
+    got = accmod.argmax_labels(torch.from_numpy(p))
+    assert got.dtype == torch.uint8 and tuple(got.shape) == (5, 6, 7)
+    np.testing.assert_array_equal(got.numpy(), np.argmax(p, axis=0))

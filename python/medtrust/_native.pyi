@@ -141,3 +141,32 @@ def top_k(values: npt.NDArray[np.float64], k: int) -> list[int]: ...
 def gumbel_top_k(
     scores: npt.NDArray[np.float64], k: int, beta: float, seed: int, ids: list[int]
 ) -> list[int]: ...
+
+# --- seg2: lean pixel-confidence path (confidence maps, argmax and aggregation from the
+# accumulator state, without a mean-probabilities copy) ---
+def uncertainty_confidence_maps(
+    sum_p: npt.NDArray[np.float32],
+    sum_ent: npt.NDArray[np.float32],
+    n_classes: int,
+    n_members: int,
+    kinds: list[str],
+) -> npt.NDArray[np.float32]: ...
+def uncertainty_argmax(
+    sum_p: npt.NDArray[np.float32], n_classes: int, n_members: int
+) -> npt.NDArray[np.uint8] | npt.NDArray[np.int32]: ...
+def probs_argmax(
+    probs: npt.NDArray[np.float32] | npt.NDArray[np.float16], n_classes: int
+) -> npt.NDArray[np.uint8] | npt.NDArray[np.int32]: ...
+def aggregate_confidences(
+    sum_p: npt.NDArray[np.float32],
+    sum_ent: npt.NDArray[np.float32],
+    n_classes: int,
+    n_members: int,
+    kinds: list[str],
+    labels: _LabelMap,
+    width: int = 4,
+    patch: int = 10,
+    spacing: list[float] | None = None,
+    saturate: float = 4.0,
+    distance: bool = True,
+) -> list[dict[str, float]]: ...

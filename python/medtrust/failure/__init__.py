@@ -2,7 +2,9 @@
 
 - :mod:`~medtrust.failure.aggregation`: one confidence per case from a pixel-confidence map
   (mean, non-boundary mean, foreground mean, patch minimum, distance- and volume-weighted
-  means), plus pairwise Dice of ensemble members (:func:`medtrust.segmentation.pairwise_dice`);
+  means), every confidence of an ensemble accumulator at once without materialising the maps
+  (:func:`aggregate_ensemble`), plus pairwise Dice of ensemble members
+  (:func:`medtrust.segmentation.pairwise_dice`);
 - :mod:`~medtrust.failure.cases`: per-case risks and CSFs, from arrays or a prediction folder;
 - :mod:`~medtrust.failure.evaluate`: AURC, e-AURC, NAURC, AUGRC, correlations, failure AUROC,
   bootstrap intervals and CSF rank distributions per domain.
@@ -21,7 +23,9 @@ Examples
 
 from medtrust.failure.aggregation import (
     AGGREGATIONS,
+    PIXEL_CONFIDENCES,
     aggregate,
+    aggregate_ensemble,
     boundary_band,
     distance_weighted_mean,
     foreground_mean,
@@ -30,7 +34,7 @@ from medtrust.failure.aggregation import (
     patch_min,
     volume_weighted_mean,
 )
-from medtrust.failure.cases import PIXEL_CONFIDENCES, case_confidences, case_risks, score_folder
+from medtrust.failure.cases import case_confidences, case_risks, score_folder
 from medtrust.failure.evaluate import RISKS, FailureDetectionResult, evaluate_failure_detection
 from medtrust.segmentation.overlap import pairwise_dice
 
@@ -40,6 +44,7 @@ __all__ = [
     "RISKS",
     "FailureDetectionResult",
     "aggregate",
+    "aggregate_ensemble",
     "boundary_band",
     "case_confidences",
     "case_risks",

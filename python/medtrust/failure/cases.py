@@ -27,12 +27,14 @@ import numpy as np
 
 from medtrust._arrays import as_label_map, as_spacing, check_same_shape, to_numpy
 from medtrust.exceptions import ShapeMismatchError
-from medtrust.failure.aggregation import AGGREGATIONS, aggregate
+from medtrust.failure.aggregation import (
+    AGGREGATIONS,
+    PIXEL_CONFIDENCES,
+    aggregate,
+    aggregate_ensemble,
+)
 
 __all__ = ["PIXEL_CONFIDENCES", "case_confidences", "case_risks", "score_folder"]
-
-#: Pixel-confidence kinds of :func:`medtrust.uncertainty.pixel_confidence`.
-PIXEL_CONFIDENCES: tuple[str, ...] = ("msr", "pe", "ee", "mi")
 
 #: Short names of the aggregations in CSF column names.
 SHORT = {
@@ -117,7 +119,8 @@ def case_confidences(
         Label maps of the M ensemble members (for pairwise Dice, and the majority vote).
     probabilities
         Softmax maps ``[C, *spatial]`` of the members, fed one at a time (an iterable, e.g. a
-        generator reading files: memory stays O(C x voxels)).
+        generator reading files: memory stays O(C x voxels)). The confidences are aggregated
+        straight from the ensemble's running sums (:func:`aggregate_ensemble`).
     prediction
         The segmentation being judged; default: argmax of the mean probabilities, else the
         members' majority vote.
@@ -132,31 +135,50 @@ def case_confidences(
     from medtrust.segmentation import pairwise_dice
 
     maps: dict[str, np.ndarray] = {}
+    aggregated: dict[str, dict[str, float]] = {}
+    csfs: dict[str, float] = {}
     member_maps = [as_label_map(m, f"members[{i}]") for i, m in enumerate(members or [])]
     pred = None if prediction is None else as_label_map(prediction, "prediction")
+    n_cls = n_classes
     if probabilities is not None:
-        from medtrust.uncertainty import EnsembleAccumulator, pixel_confidence
+        from medtrust.uncertainty import EnsembleAccumulator, argmax_labels
 
+        # Lean path: members are streamed into the accumulator; the prediction (argmax of the
+        # mean probabilities) and every confidence aggregate come from its running sums,
+        # without a copy of the mean probabilities or any full confidence map. Member label
+        # maps are uint8 and freed (after pairwise Dice) before the aggregation runs.
         acc = EnsembleAccumulator(n_classes=n_classes)
         derive_members = not member_maps
         for probs in probabilities:
             acc.add(probs)
             if derive_members:
-                member_maps.append(np.argmax(to_numpy(probs, "probabilities"), axis=0))
+                member_maps.append(to_numpy(argmax_labels(probs), "members"))
+            del probs
         if pred is None:
-            pred = np.argmax(acc.mean_probs(), axis=0).astype(np.uint8)
-        for kind in kinds:
-            maps[kind] = np.asarray(pixel_confidence(acc, kind))
-    n_cls = n_classes
+            pred = as_label_map(to_numpy(acc.predicted_labels(), "prediction"), "prediction")
+        if n_cls is None and member_maps:
+            n_cls = int(max(int(m.max()) for m in member_maps)) + 1
+        if len(member_maps) >= 2:
+            csfs["pairwise_dice"] = pairwise_dice(member_maps, n_classes=max(n_cls or 2, 2)).value
+        member_maps = []
+        aggregated = aggregate_ensemble(
+            acc,
+            pred,
+            kinds=list(kinds),
+            methods=aggregations,
+            width=width,
+            patch_size=patch_size,
+            spacing=spacing,
+        )
+        del acc
     if n_cls is None and member_maps:
         n_cls = int(max(int(m.max()) for m in member_maps)) + 1
     if pred is None:
         if not member_maps:
             raise ShapeMismatchError("a case needs member label maps or probabilities")
         pred = majority_vote(member_maps, max(n_cls or 2, 2))
-    if not maps and len(member_maps) >= 2:
+    if not aggregated and len(member_maps) >= 2:
         maps["vote"] = _vote_confidence(member_maps, max(n_cls or 2, 2))
-    csfs: dict[str, float] = {}
     if len(member_maps) >= 2:
         csfs["pairwise_dice"] = pairwise_dice(member_maps, n_classes=max(n_cls or 2, 2)).value
     for kind, cmap in maps.items():
@@ -164,9 +186,10 @@ def case_confidences(
             raise ShapeMismatchError(
                 f"confidence map {cmap.shape} and prediction {pred.shape} shapes differ"
             )
-        agg = aggregate(
+        aggregated[kind] = aggregate(
             cmap, pred, methods=aggregations, width=width, patch_size=patch_size, spacing=spacing
         )
+    for kind, agg in aggregated.items():
         for name, v in agg.items():
             csfs[f"{kind}_{SHORT[name]}"] = v
     return csfs, pred

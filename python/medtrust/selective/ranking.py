@@ -40,6 +40,17 @@ def _ranks(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
     return rankdata(v, axis=-1, method="average")
 
 
+def _mean_of_defined(values: Any) -> float:
+    """Mean of the non-NaN values; NaN (silently) when there is none.
+
+    Kendall's tau is undefined (NaN) in a resample where a metric is constant across CSFs,
+    which happens in small groups; when every resample is like that, the mean is NaN too.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
 def holm(pvalues: np.ndarray) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values (same order as the input).
 
@@ -61,7 +72,13 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CSFRanking:
-    """Result of :func:`rank_csfs` (polars tables)."""
+    """Result of :func:`rank_csfs` (polars tables).
+
+    ``kendall_tau_per_resample`` is the mean over resamples of Kendall's tau between the AURC
+    and AUGRC values of the CSFs, over the resamples where tau is defined; it is NaN, without
+    a warning, when it is defined in none (fewer than two CSFs, or constant metric values in
+    every resample, as in very small groups). ``kendall_tau_aurc_augrc`` is NaN likewise.
+    """
 
     metric: str
     rank_distribution: Any  # csf, rank, frequency
@@ -117,7 +134,7 @@ def rank_csfs(
             kendalltau(boot.values[b, :, ia], boot.values[b, :, ig]).statistic
             for b in range(boot.values.shape[0])
         ]
-        tau_b = float(np.nanmean(taus))
+        tau_b = _mean_of_defined(taus)
     else:
         tau = tau_b = float("nan")
 

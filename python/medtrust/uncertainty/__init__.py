@@ -12,10 +12,19 @@ Examples
 """
 
 from medtrust.uncertainty.accumulator import (
+    CONFIDENCE_KINDS,
     Backend,
     ConfidenceKind,
     EnsembleAccumulator,
+    argmax_labels,
     pixel_confidence,
 )
 
-__all__ = ["Backend", "ConfidenceKind", "EnsembleAccumulator", "pixel_confidence"]
+__all__ = [
+    "CONFIDENCE_KINDS",
+    "Backend",
+    "ConfidenceKind",
+    "EnsembleAccumulator",
+    "argmax_labels",
+    "pixel_confidence",
+]

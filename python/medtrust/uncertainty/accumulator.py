@@ -13,6 +13,11 @@ Natural log, 0 log 0 = 0. With p_bar the mean of the members' probabilities:
 - mutual information (BALD) ``PE - EE`` (clipped at 0 against rounding)
 - ClaSP's class-weighted entropy ``U_c = H(p_bar) * p_bar(c)``
 
+Pixel CONFIDENCES (higher = more confident, :func:`pixel_confidence`,
+:meth:`EnsembleAccumulator.confidence_maps`) and the predicted segmentation
+(:meth:`EnsembleAccumulator.predicted_labels`, the argmax of p_bar) come straight from the
+running sums: no copy of p_bar (:meth:`~EnsembleAccumulator.mean_probs`) is needed for them.
+
 Examples
 --------
 >>> import numpy as np
@@ -42,7 +47,7 @@ from medtrust.exceptions import (
     ShapeMismatchError,
 )
 
-__all__ = ["Backend", "EnsembleAccumulator"]
+__all__ = ["Backend", "EnsembleAccumulator", "argmax_labels"]
 
 Backend = Literal["auto", "rust", "torch"]
 
@@ -267,10 +272,73 @@ class EnsembleAccumulator:
         return self.maps([(name, c)])[0]
 
     def mean_probs(self) -> Any:
-        """p_bar, shape ``[C, *spatial]``."""
+        """p_bar, shape ``[C, *spatial]``.
+
+        A new array as large as one member's probabilities; :meth:`predicted_labels` and
+        :meth:`confidence_maps` do not need it.
+        """
         self._require()
         assert self.spatial_shape is not None
         return (self._sum_p * (1.0 / self.n_members)).reshape((self.n_classes, *self.spatial_shape))
+
+    def predicted_labels(self) -> Any:
+        """The predicted segmentation: argmax over classes of p_bar (ties: the lowest class).
+
+        Computed from the running sums without a copy of p_bar; equal to
+        ``np.argmax(acc.mean_probs(), axis=0)``. uint8 labels (int32 above 256 classes), shape
+        ``spatial_shape``; a tensor on the torch backend.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> acc = EnsembleAccumulator()
+        >>> acc.add(np.array([[0.9, 0.2], [0.1, 0.8]], dtype=np.float32))
+        >>> acc.predicted_labels().tolist()
+        [0, 1]
+        """
+        self._require()
+        assert self.n_classes is not None and self.spatial_shape is not None
+        if self.backend == "torch":
+            return _torch_argmax(self._sum_p, self.n_members).reshape(self.spatial_shape)
+        labels = _native.uncertainty_argmax(self._sum_p, self.n_classes, self.n_members)
+        return labels.reshape(self.spatial_shape)
+
+    def confidence_maps(self, kinds: Any = ("msr", "pe", "ee", "mi")) -> Any:
+        """Pixel-confidence maps (see :func:`pixel_confidence`), shape ``[len(kinds), *spatial]``.
+
+        All kinds in one pass over the running sums, float32; a tensor on the torch backend.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> acc = EnsembleAccumulator()
+        >>> acc.add(np.array([[1.0, 0.5], [0.0, 0.5]], dtype=np.float32))
+        >>> np.round(acc.confidence_maps(["msr", "pe"]).astype(float), 4).tolist()
+        [[1.0, 0.5], [0.6931, 0.0]]
+        """
+        self._require()
+        assert self.n_classes is not None and self.spatial_shape is not None
+        kinds = [str(k) for k in kinds]
+        bad = [k for k in kinds if k not in CONFIDENCE_KINDS]
+        if bad:
+            raise InvalidArgumentError(f"unknown confidence(s) {bad}; expected msr, pe, ee, mi")
+        shape = (len(kinds), *self.spatial_shape)
+        if self.backend == "torch":
+            import torch
+
+            names = {"msr": "max_prob", "pe": "pe", "ee": "ee", "mi": "mi"}
+            maps = self.maps([(names[k], None) for k in kinds])
+            log_c = torch.tensor(math.log(self.n_classes), dtype=torch.float32)
+            for i, k in enumerate(kinds):
+                if k in ("pe", "ee"):
+                    maps[i] = log_c.to(maps.device) - maps[i]
+                elif k == "mi":
+                    maps[i] = -maps[i]
+            return maps.reshape(shape)
+        out = _native.uncertainty_confidence_maps(
+            self._sum_p, self._sum_ent, self.n_classes, self.n_members, kinds
+        )
+        return out.reshape(shape)
 
     def predictive_entropy(self) -> Any:
         """H(p_bar) per voxel (nats)."""
@@ -333,6 +401,46 @@ def _torch_maps(sum_p: Any, sum_ent: Any, m: int, kinds: list[tuple[str, int | N
 
 ConfidenceKind = Literal["msr", "pe", "ee", "mi"]
 
+#: The pixel confidences of :func:`pixel_confidence`.
+CONFIDENCE_KINDS: tuple[str, ...] = ("msr", "pe", "ee", "mi")
+
+
+def _torch_argmax(sum_p: Any, m: int) -> Any:
+    """Argmax over classes of ``sum_p * (1 / m)`` (as the mean probabilities), chunked."""
+    import torch
+
+    c, v = sum_p.shape
+    dtype = torch.uint8 if c <= 256 else torch.int32
+    out = torch.empty(v, dtype=dtype, device=sum_p.device)
+    with torch.no_grad():
+        for s in range(0, v, _TORCH_CHUNK):
+            sl = slice(s, min(s + _TORCH_CHUNK, v))
+            out[sl] = (sum_p[:, sl] * (1.0 / m)).argmax(0).to(dtype)
+    return out
+
+
+def argmax_labels(probs: Any) -> Any:
+    """Label map of one member's probabilities ``[C, *spatial]``: argmax over classes.
+
+    Ties go to the lowest class; uint8 labels (int32 above 256 classes), without the int64
+    index array of ``np.argmax``.
+
+    numpy arrays and CPU tensors go to the Rust core (float16/float32 read in place, GIL
+    released); CUDA tensors are reduced on their device and come back as a tensor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> argmax_labels(np.array([[0.9, 0.2], [0.1, 0.8]], dtype=np.float32)).tolist()
+    [0, 1]
+    """
+    if is_cuda_tensor(probs):
+        c = probs.shape[0]
+        flat = probs.detach().reshape(c, -1)
+        return _torch_argmax(flat.float(), 1).reshape(tuple(probs.shape[1:]))
+    a = as_prob_array(probs, "probs")
+    return _native.probs_argmax(a, a.shape[0]).reshape(a.shape[1:])
+
 
 def pixel_confidence(acc: EnsembleAccumulator, kind: ConfidenceKind = "pe") -> Any:
     """Pixel CONFIDENCE map (higher = more confident) from an accumulator.
@@ -351,12 +459,6 @@ def pixel_confidence(acc: EnsembleAccumulator, kind: ConfidenceKind = "pe") -> A
     """
     if not isinstance(acc, EnsembleAccumulator):
         raise DTypeError(f"acc must be an EnsembleAccumulator, got {type(acc).__name__}")
-    if kind not in ("msr", "pe", "ee", "mi"):
+    if kind not in CONFIDENCE_KINDS:
         raise InvalidArgumentError(f"kind must be one of msr, pe, ee, mi, got {kind!r}")
-    if kind == "msr":
-        return acc.max_prob()
-    if kind == "mi":
-        return -acc.mutual_information()
-    assert acc.n_classes is not None or acc.n_members == 0
-    m = acc.predictive_entropy() if kind == "pe" else acc.expected_entropy()
-    return math.log(acc.n_classes or 1) - m
+    return acc.confidence_maps([kind])[0]

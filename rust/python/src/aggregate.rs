@@ -3,7 +3,9 @@
 use crate::errors::run;
 use crate::overlap::{contiguous, LabelMap};
 use crate::with_labels;
-use medtrust_core::aggregate::{self, Options};
+use medtrust_core::aggregate::{self, Aggregates, Options};
+use medtrust_core::uncertainty::{Confidences, State};
+use numpy::PyReadonlyArray1;
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -71,6 +73,10 @@ fn aggregate_confidence<'py>(
     let a = with_conf!(&confidence, c => with_labels!(&labels, l => {
         run(py, || aggregate::aggregate(c, l, &shape, &opts))?
     }));
+    to_dict(py, &a)
+}
+
+fn to_dict<'py>(py: Python<'py>, a: &Aggregates) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("mean", a.mean)?;
     d.set_item("non_boundary_mean", a.non_boundary_mean)?;
@@ -104,7 +110,59 @@ fn patch_min<'py>(py: Python<'py>, confidence: ConfMap<'py>, size: usize) -> PyR
     with_conf!(&confidence, c => run(py, || aggregate::patch_min(c, &shape, size)))
 }
 
+/// Every aggregate of each pixel confidence `kinds` (msr, pe, ee, mi) of an accumulator state,
+/// streamed from the state (no confidence map is materialised), given the predicted label
+/// map; returns one dict per kind.
+#[pyfunction]
+#[pyo3(signature = (sum_p, sum_ent, n_classes, n_members, kinds, labels, width=4, patch=10, spacing=None, saturate=4.0, distance=true))]
+fn aggregate_confidences<'py>(
+    py: Python<'py>,
+    sum_p: PyReadonlyArray1<'py, f32>,
+    sum_ent: PyReadonlyArray1<'py, f32>,
+    n_classes: usize,
+    n_members: usize,
+    kinds: Vec<String>,
+    labels: LabelMap<'py>,
+    width: usize,
+    patch: usize,
+    spacing: Option<Vec<f64>>,
+    saturate: f64,
+    distance: bool,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let kinds = kinds
+        .iter()
+        .map(|n| crate::uncertainty::confidence(py, n))
+        .collect::<PyResult<Vec<_>>>()?;
+    let shape = labels.shape();
+    if shape.iter().product::<usize>() != sum_ent.len() {
+        return Err(PyValueError::new_err(format!(
+            "label map shape {:?} does not match the accumulator's {} voxels",
+            shape,
+            sum_ent.len()
+        )));
+    }
+    let state = State {
+        sum_p: crate::errors::slice(py, &sum_p, "sum_p")?,
+        sum_ent: crate::errors::slice(py, &sum_ent, "sum_ent")?,
+        n_classes,
+        n_members,
+    };
+    let opts = Options {
+        width,
+        patch,
+        spacing,
+        saturate,
+        distance,
+    };
+    let all = with_labels!(&labels, l => run(py, || {
+        let src = Confidences::new(state, &kinds)?;
+        aggregate::aggregate_many(&src, l, &shape, &opts)
+    })?);
+    all.iter().map(|a| to_dict(py, a)).collect()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(aggregate_confidences, m)?)?;
     m.add_function(wrap_pyfunction!(aggregate_confidence, m)?)?;
     m.add_function(wrap_pyfunction!(boundary_band, m)?)?;
     m.add_function(wrap_pyfunction!(patch_min, m)?)?;

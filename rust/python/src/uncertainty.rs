@@ -2,7 +2,7 @@
 //! `medtrust.uncertainty.EnsembleAccumulator`, updated in place.
 
 use crate::errors::{invalid_argument, run};
-use medtrust_core::uncertainty::{self, MapKind, State};
+use medtrust_core::uncertainty::{self, Confidence, MapKind, State};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn,
     PyReadwriteArray1, PyUntypedArrayMethods,
@@ -116,7 +116,94 @@ fn uncertainty_maps<'py>(
     out.into_pyarray(py).reshape([kinds.len(), v])
 }
 
+/// Parse a pixel-confidence name.
+pub fn confidence(py: Python<'_>, name: &str) -> PyResult<Confidence> {
+    Ok(match name {
+        "msr" => Confidence::MaxSoftmax,
+        "pe" => Confidence::PredictiveEntropy,
+        "ee" => Confidence::ExpectedEntropy,
+        "mi" => Confidence::MutualInformation,
+        _ => {
+            return Err(invalid_argument(
+                py,
+                format!("unknown confidence {name:?}; expected msr, pe, ee, mi"),
+            ))
+        }
+    })
+}
+
+/// Pixel-confidence maps [len(kinds), V] (msr, pe, ee, mi) from the state, in one pass.
+#[pyfunction]
+fn uncertainty_confidence_maps<'py>(
+    py: Python<'py>,
+    sum_p: PyReadonlyArray1<'py, f32>,
+    sum_ent: PyReadonlyArray1<'py, f32>,
+    n_classes: usize,
+    n_members: usize,
+    kinds: Vec<String>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let kinds = kinds
+        .iter()
+        .map(|n| confidence(py, n))
+        .collect::<PyResult<Vec<_>>>()?;
+    let state = State {
+        sum_p: crate::errors::slice(py, &sum_p, "sum_p")?,
+        sum_ent: crate::errors::slice(py, &sum_ent, "sum_ent")?,
+        n_classes,
+        n_members,
+    };
+    let v = sum_ent.len();
+    let out = run(py, || uncertainty::confidence_maps(&state, &kinds))?;
+    out.into_pyarray(py).reshape([kinds.len(), v])
+}
+
+/// Flat label map (uint8, or int32 above 256 classes) of the class with the largest
+/// `probs[c] * scale` per voxel; `probs` is C-contiguous [C, ...], float32 or float16.
+fn argmax_labels<'py, P: uncertainty::Prob>(
+    py: Python<'py>,
+    p: &[P],
+    n_classes: usize,
+    scale: f32,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(if n_classes <= 256 {
+        let l: Vec<u8> = run(py, || uncertainty::argmax(p, n_classes, scale))?;
+        l.into_pyarray(py).into_any()
+    } else {
+        let l: Vec<i32> = run(py, || uncertainty::argmax(p, n_classes, scale))?;
+        l.into_pyarray(py).into_any()
+    })
+}
+
+/// Predicted labels (argmax of p_bar, ties: the lowest class) from the running sum, flat.
+#[pyfunction]
+fn uncertainty_argmax<'py>(
+    py: Python<'py>,
+    sum_p: PyReadonlyArray1<'py, f32>,
+    n_classes: usize,
+    n_members: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let sp = crate::errors::slice(py, &sum_p, "sum_p")?;
+    argmax_labels(py, sp, n_classes, uncertainty::mean_scale(n_members))
+}
+
+/// Labels (argmax over classes, ties: the lowest class) of one member's probabilities, flat.
+#[pyfunction]
+fn probs_argmax<'py>(
+    py: Python<'py>,
+    probs: Probs<'py>,
+    n_classes: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let contiguous = || invalid_argument(py, "probs must be C-contiguous".to_string());
+    match &probs {
+        Probs::F32(a) => argmax_labels(py, a.as_slice().map_err(|_| contiguous())?, n_classes, 1.0),
+        Probs::F16(a) => argmax_labels(py, a.as_slice().map_err(|_| contiguous())?, n_classes, 1.0),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(uncertainty_confidence_maps, m)?)?;
+    m.add_function(wrap_pyfunction!(uncertainty_argmax, m)?)?;
+    m.add_function(wrap_pyfunction!(probs_argmax, m)?)?;
     m.add_function(wrap_pyfunction!(uncertainty_state, m)?)?;
     m.add_function(wrap_pyfunction!(uncertainty_accumulate, m)?)?;
     m.add_function(wrap_pyfunction!(uncertainty_maps, m)?)?;

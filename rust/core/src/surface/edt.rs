@@ -2,199 +2,266 @@
 //!
 //! Separable (Felzenszwalb & Huttenlocher, "Distance transforms of sampled functions", 2012):
 //! a 1-D nearest-feature sweep along axis 0, then the lower envelope of parabolas along axes 1
-//! and 2, each linear in the line length and parallel over lines. The axes are processed in the
-//! order 0, 1, 2 so that a squared distance is summed as `((d0 s0)^2 + (d1 s1)^2) + (d2 s2)^2`,
-//! the order scipy's `distance_transform_edt` uses: distances agree to the last bit with the
-//! same nearest feature.
+//! and 2, each linear in the line length and parallel over lines.
+//!
+//! The first two stages ([`Transform::new`]) keep, per grid point, the integer offsets
+//! `(d0, d1)` to the nearest feature found so far, packed into a `u16` (extents up to 255), a
+//! `u32` or a `u64` (extents above 65534): a quarter to a half of the memory of an `f64` map.
+//! The last axis runs one row at a time where the caller needs it ([`Transform::finish_row`]),
+//! so no full `f64` map has to exist. Every squared distance is summed as
+//! `((d0 s0)^2 + (d1 s1)^2) + (d2 s2)^2`, the order scipy's `distance_transform_edt` uses:
+//! distances agree to the last bit with the same nearest feature.
 
 use rayon::prelude::*;
 
 /// Squared distance of a point without any feature.
 pub const INF: f64 = f64::INFINITY;
 
-/// Squared distance (in spacing units squared) from every point of the C-ordered grid `shape`
-/// to the nearest `true` of `features`; [`INF`] everywhere when there is no feature.
-///
-/// Callers guarantee `features.len() == shape.iter().product()`.
-pub fn squared_edt(features: &[bool], shape: [usize; 3], spacing: [f64; 3]) -> Vec<f64> {
-    let [_, _, n2] = shape;
-    let mut out = first_two_axes(features, shape, spacing);
-    if n2 > 1 && !out.is_empty() {
-        out.par_chunks_mut(n2).for_each_init(
-            || Scratch::new(n2),
-            |sc, row| {
-                sc.line[..n2].copy_from_slice(row);
-                let m = build(&sc.line[..n2], spacing[2], &mut sc.v, &mut sc.z, &mut sc.g);
-                evaluate_all(&sc.line[..n2], spacing[2], &sc.v, &sc.z, m, row);
-            },
-        );
-    }
-    out
+/// `(d s)^2` for every offset `d < n`: the squared length of `d` steps of spacing `s`.
+pub fn squares(n: usize, s: f64) -> Vec<f64> {
+    (0..n.max(1))
+        .map(|d| {
+            let x = d as f64 * s;
+            x * x
+        })
+        .collect()
 }
 
-/// Squared distances to the nearest feature at the grid points `queries` (flat indices in
-/// ascending order), in query order. The last axis is only processed on rows holding a query.
-pub fn squared_edt_at(
-    features: &[bool],
-    shape: [usize; 3],
-    spacing: [f64; 3],
-    queries: &[usize],
-) -> Vec<f64> {
-    let [_, _, n2] = shape;
-    let partial = first_two_axes(features, shape, spacing);
-    if n2 <= 1 || partial.is_empty() {
-        return queries.iter().map(|&q| partial[q]).collect();
+/// Two integer offsets packed into one word; [`Packed::NONE`] marks "no feature".
+pub trait Packed: Copy + Send + Sync + PartialEq + 'static {
+    /// No feature on the line(s) seen so far.
+    const NONE: Self;
+    /// Largest offset that can be stored.
+    const LIMIT: usize;
+    /// Pack `(d0, d1)`, both at most [`Packed::LIMIT`].
+    fn pack(d0: usize, d1: usize) -> Self;
+    /// First offset.
+    fn d0(self) -> usize;
+    /// Second offset.
+    fn d1(self) -> usize;
+}
+
+impl Packed for u16 {
+    const NONE: Self = u16::MAX;
+    const LIMIT: usize = 0xFE;
+    #[inline(always)]
+    fn pack(d0: usize, d1: usize) -> Self {
+        ((d0 as u16) << 8) | d1 as u16
     }
-    // Group the queries by row (they are sorted, so each row is one contiguous run).
-    let mut starts = Vec::new();
-    let mut prev = usize::MAX;
-    for (i, &q) in queries.iter().enumerate() {
-        if q / n2 != prev {
-            prev = q / n2;
-            starts.push(i);
+    #[inline(always)]
+    fn d0(self) -> usize {
+        (self >> 8) as usize
+    }
+    #[inline(always)]
+    fn d1(self) -> usize {
+        (self & 0xFF) as usize
+    }
+}
+
+impl Packed for u32 {
+    const NONE: Self = u32::MAX;
+    const LIMIT: usize = 0xFFFE;
+    #[inline(always)]
+    fn pack(d0: usize, d1: usize) -> Self {
+        ((d0 as u32) << 16) | d1 as u32
+    }
+    #[inline(always)]
+    fn d0(self) -> usize {
+        (self >> 16) as usize
+    }
+    #[inline(always)]
+    fn d1(self) -> usize {
+        (self & 0xFFFF) as usize
+    }
+}
+
+impl Packed for u64 {
+    const NONE: Self = u64::MAX;
+    const LIMIT: usize = 0xFFFF_FFFE;
+    #[inline(always)]
+    fn pack(d0: usize, d1: usize) -> Self {
+        ((d0 as u64) << 32) | d1 as u64
+    }
+    #[inline(always)]
+    fn d0(self) -> usize {
+        (self >> 32) as usize
+    }
+    #[inline(always)]
+    fn d1(self) -> usize {
+        (self & 0xFFFF_FFFF) as usize
+    }
+}
+
+/// A step count along one axis; [`Steps::NONE`] (the largest value) means "no feature".
+pub trait Steps: Copy + Send + Sync + Ord + 'static {
+    /// No feature on the line.
+    const NONE: Self;
+    /// Zero steps.
+    const ZERO: Self;
+    /// One more step (NONE stays NONE).
+    fn next(self) -> Self;
+    /// The count.
+    fn get(self) -> usize;
+}
+
+impl Steps for u16 {
+    const NONE: Self = u16::MAX;
+    const ZERO: Self = 0;
+    #[inline(always)]
+    fn next(self) -> Self {
+        self.saturating_add(1)
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        self as usize
+    }
+}
+
+impl Steps for u32 {
+    const NONE: Self = u32::MAX;
+    const ZERO: Self = 0;
+    #[inline(always)]
+    fn next(self) -> Self {
+        self.saturating_add(1)
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        self as usize
+    }
+}
+
+impl Steps for u64 {
+    const NONE: Self = u64::MAX;
+    const ZERO: Self = 0;
+    #[inline(always)]
+    fn next(self) -> Self {
+        self.saturating_add(1)
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        self as usize
+    }
+}
+
+/// Columns per parallel task of a sweep.
+const COLS: usize = 2048;
+
+/// 1-D nearest-feature sweep along the middle axis of a C-ordered `[outer, n, inner]` grid:
+/// `out` gets the number of steps to the nearest feature on the point's line, or `NONE`.
+///
+/// Callers guarantee `features.len() == out.len() == outer * n * inner` and `n < NONE`.
+pub fn sweep<S: Steps>(features: &[bool], [_, n, inner]: [usize; 3], out: &mut [S]) {
+    if out.is_empty() {
+        return;
+    }
+    // Tasks own a column range of one outer block: n row segments each.
+    let mut tasks: Vec<(usize, usize, Vec<&mut [S]>)> = Vec::new();
+    for (o, block) in out.chunks_mut(n * inner).enumerate() {
+        let first = tasks.len();
+        for c0 in (0..inner).step_by(COLS) {
+            tasks.push((o, c0, Vec::with_capacity(n)));
+        }
+        for row in block.chunks_mut(inner) {
+            for (t, seg) in row.chunks_mut(COLS).enumerate() {
+                tasks[first + t].2.push(seg);
+            }
         }
     }
-    starts.push(queries.len());
-    let per_row: Vec<Vec<f64>> = starts
-        .par_windows(2)
-        .map_init(
-            || Scratch::new(n2),
-            |sc, w| {
-                let qs = &queries[w[0]..w[1]];
-                let row0 = (qs[0] / n2) * n2;
-                let line = &partial[row0..row0 + n2];
-                let m = build(line, spacing[2], &mut sc.v, &mut sc.z, &mut sc.g);
-                let mut k = 0usize;
-                qs.iter()
-                    .map(|&q| {
-                        let x = q - row0;
-                        if m == 0 {
-                            return INF;
-                        }
-                        while sc.z[k + 1] < x as f64 {
-                            k += 1;
-                        }
-                        let p = sc.v[k];
-                        let d = (x as f64 - p as f64) * spacing[2];
-                        d * d + line[p]
-                    })
-                    .collect()
-            },
-        )
-        .collect();
-    per_row.concat()
+    tasks.into_par_iter().for_each(|(o, c0, mut rows)| {
+        let w = rows[0].len();
+        let at = |t: usize| (o * n + t) * inner + c0;
+        // Branch-free running counts (vectorised): forward, then backward keeping the minimum.
+        let mut count = vec![S::NONE; w];
+        for (t, row) in rows.iter_mut().enumerate() {
+            let f = &features[at(t)..at(t) + w];
+            for ((r, c), &x) in row.iter_mut().zip(count.iter_mut()).zip(f) {
+                *c = if x { S::ZERO } else { c.next() };
+                *r = *c;
+            }
+        }
+        count.fill(S::NONE);
+        for (t, row) in rows.iter_mut().enumerate().rev() {
+            let f = &features[at(t)..at(t) + w];
+            for ((r, c), &x) in row.iter_mut().zip(count.iter_mut()).zip(f) {
+                *c = if x { S::ZERO } else { c.next() };
+                *r = (*r).min(*c);
+            }
+        }
+    });
 }
 
-/// Axis-0 sweep and axis-1 envelopes (the full grid); the last axis is left to the caller.
-fn first_two_axes(features: &[bool], shape: [usize; 3], spacing: [f64; 3]) -> Vec<f64> {
-    let [n0, n1, n2] = shape;
-    let plane = n1 * n2;
-    let mut out = vec![INF; features.len()];
-    if features.is_empty() {
-        return out;
-    }
-    axis0_sweep(features, &mut out, n0, plane, spacing[0]);
-    if n1 > 1 {
-        out.par_chunks_mut(plane).for_each_init(
-            || Scratch::new(n1),
-            |sc, p| {
-                for k in 0..n2 {
-                    let mut any = false;
-                    for j in 0..n1 {
-                        let x = p[j * n2 + k];
-                        any |= x.is_finite();
-                        sc.line[j] = x;
-                    }
-                    if !any {
-                        continue;
-                    }
-                    let m = build(&sc.line[..n1], spacing[1], &mut sc.v, &mut sc.z, &mut sc.g);
-                    evaluate_all(&sc.line[..n1], spacing[1], &sc.v, &sc.z, m, &mut sc.res);
-                    for j in 0..n1 {
-                        p[j * n2 + k] = sc.res[j];
-                    }
-                }
-            },
-        );
-    }
-    out
-}
-
-struct Scratch {
-    line: Vec<f64>,
-    res: Vec<f64>,
+/// Per-line buffers of the parabola envelope.
+pub struct Line {
+    f: Vec<f64>,
     v: Vec<usize>,
     z: Vec<f64>,
     g: Vec<f64>,
 }
 
-impl Scratch {
-    fn new(n: usize) -> Self {
-        Scratch {
-            line: vec![0.0; n],
-            res: vec![0.0; n],
+impl Line {
+    /// Buffers for lines of up to `n` points.
+    pub fn new(n: usize) -> Self {
+        Line {
+            f: vec![0.0; n],
             v: vec![0; n],
             z: vec![0.0; n + 1],
             g: vec![0.0; n],
         }
     }
+
+    /// The input values of the current line (length >= the line's).
+    pub fn values(&mut self) -> &mut [f64] {
+        &mut self.f
+    }
+
+    /// Build the lower envelope of `sq[|x - q|] + f[q]` over the first `n` values; returns an
+    /// [`Envelope`] to evaluate it.
+    pub fn envelope(&mut self, n: usize, s: f64) -> Envelope<'_> {
+        let m = build(&self.f[..n], s, &mut self.v, &mut self.z, &mut self.g);
+        Envelope {
+            f: &self.f[..n],
+            v: &self.v,
+            z: &self.z,
+            m,
+            k: 0,
+        }
+    }
 }
 
-/// Columns per parallel task of the axis-0 sweep.
-const COLS: usize = 4096;
+/// The lower envelope of one line's parabolas, evaluated at increasing x.
+pub struct Envelope<'a> {
+    f: &'a [f64],
+    v: &'a [usize],
+    z: &'a [f64],
+    m: usize,
+    k: usize,
+}
 
-/// 1-D distance to the nearest feature along axis 0, squared and scaled: `(d s0)^2`.
-fn axis0_sweep(features: &[bool], out: &mut [f64], n0: usize, plane: usize, s0: f64) {
-    let cols: Vec<usize> = (0..plane).step_by(COLS).collect();
-    // Each task owns a column range; it writes through a per-plane split of `out`.
-    let results: Vec<(usize, Vec<f64>)> = cols
-        .par_iter()
-        .map(|&c0| {
-            let w = COLS.min(plane - c0);
-            let mut d = vec![INF; w * n0];
-            let mut last = vec![usize::MAX; w];
-            for i in 0..n0 {
-                let f = &features[i * plane + c0..i * plane + c0 + w];
-                let row = &mut d[i * w..(i + 1) * w];
-                for c in 0..w {
-                    if f[c] {
-                        last[c] = i;
-                    }
-                    if last[c] != usize::MAX {
-                        row[c] = (i - last[c]) as f64;
-                    }
-                }
-            }
-            let mut next = vec![usize::MAX; w];
-            for i in (0..n0).rev() {
-                let f = &features[i * plane + c0..i * plane + c0 + w];
-                let row = &mut d[i * w..(i + 1) * w];
-                for c in 0..w {
-                    if f[c] {
-                        next[c] = i;
-                    }
-                    if next[c] != usize::MAX {
-                        let dd = (next[c] - i) as f64;
-                        if dd < row[c] {
-                            row[c] = dd;
-                        }
-                    }
-                }
-            }
-            for x in d.iter_mut() {
-                if x.is_finite() {
-                    let y = *x * s0;
-                    *x = y * y;
-                }
-            }
-            (c0, d)
-        })
-        .collect();
-    for (c0, d) in results {
-        let w = COLS.min(plane - c0);
-        for i in 0..n0 {
-            out[i * plane + c0..i * plane + c0 + w].copy_from_slice(&d[i * w..(i + 1) * w]);
+impl Envelope<'_> {
+    /// Whether the line holds no feature.
+    pub fn is_empty(&self) -> bool {
+        self.m == 0
+    }
+
+    /// The nearest parabola's position at `x` (x must not decrease between calls; the line
+    /// must hold a feature).
+    #[inline(always)]
+    pub fn nearest(&mut self, x: usize) -> usize {
+        let xf = x as f64;
+        while self.z[self.k + 1] < xf {
+            self.k += 1;
         }
+        self.v[self.k]
+    }
+
+    /// `sq[|x - q|] + f[q]` at the nearest parabola q (INF on an empty line).
+    #[inline(always)]
+    pub fn value(&mut self, x: usize, sq: &[f64]) -> f64 {
+        if self.m == 0 {
+            return INF;
+        }
+        let q = self.nearest(x);
+        sq[x.abs_diff(q)] + self.f[q]
     }
 }
 
@@ -238,23 +305,174 @@ fn build(f: &[f64], s: f64, v: &mut [usize], z: &mut [f64], g: &mut [f64]) -> us
     m
 }
 
-/// Evaluate the envelope of [`build`] at every x into `out` (INF everywhere when m == 0).
-fn evaluate_all(f: &[f64], s: f64, v: &[usize], z: &[f64], m: usize, out: &mut [f64]) {
-    let n = f.len();
-    if m == 0 {
-        out[..n].fill(INF);
-        return;
-    }
-    let mut k = 0usize;
-    for (x, o) in out[..n].iter_mut().enumerate() {
-        let xf = x as f64;
-        while z[k + 1] < xf {
-            k += 1;
+/// Axes 0 and 1 of the transform: packed offsets to the nearest feature within each plane.
+pub struct Partial<P> {
+    shape: [usize; 3],
+    spacing: [f64; 3],
+    sq: [Vec<f64>; 3],
+    data: Vec<P>,
+}
+
+impl<P: Packed + Steps> Partial<P> {
+    fn new(features: &[bool], shape: [usize; 3], spacing: [f64; 3]) -> Self {
+        let [n0, n1, n2] = shape;
+        let sq = [
+            squares(n0, spacing[0]),
+            squares(n1, spacing[1]),
+            squares(n2, spacing[2]),
+        ];
+        let mut data = vec![<P as Packed>::NONE; features.len()];
+        // Raw step counts along axis 0 first (NONE is the same word in both readings), then
+        // packed offsets once the envelope along axis 1 has run.
+        sweep(features, [1, n0, n1 * n2], &mut data);
+        if !data.is_empty() {
+            let sq0 = &sq[0];
+            data.par_chunks_mut(n1 * n2).for_each_init(
+                || (Line::new(n1), vec![<P as Packed>::NONE; n1]),
+                |(line, col), p| {
+                    for k in 0..n2 {
+                        let mut any = false;
+                        for j in 0..n1 {
+                            let x = p[j * n2 + k];
+                            col[j] = x;
+                            any |= x != <P as Packed>::NONE;
+                        }
+                        if !any {
+                            continue;
+                        }
+                        for (f, x) in line.values().iter_mut().zip(col.iter()) {
+                            *f = if *x == <P as Packed>::NONE {
+                                INF
+                            } else {
+                                sq0[Steps::get(*x)]
+                            };
+                        }
+                        let mut env = line.envelope(n1, spacing[1]);
+                        for j in 0..n1 {
+                            let q = env.nearest(j);
+                            p[j * n2 + k] = P::pack(Steps::get(col[q]), j.abs_diff(q));
+                        }
+                    }
+                },
+            );
         }
-        let q = v[k];
-        let d = (xf - q as f64) * s;
-        *o = d * d + f[q];
+        Partial {
+            shape,
+            spacing,
+            sq,
+            data,
+        }
     }
+
+    #[inline(always)]
+    fn value(&self, x: P) -> f64 {
+        if x == <P as Packed>::NONE {
+            INF
+        } else {
+            self.sq[1][x.d1()] + self.sq[0][x.d0()]
+        }
+    }
+
+    fn finish_row(&self, row: usize, out: &mut [f64], line: &mut Line) {
+        let n2 = self.shape[2];
+        let src = &self.data[row * n2..(row + 1) * n2];
+        for (f, &x) in line.values().iter_mut().zip(src) {
+            *f = self.value(x);
+        }
+        let mut env = line.envelope(n2, self.spacing[2]);
+        for (x, o) in out[..n2].iter_mut().enumerate() {
+            *o = env.value(x, &self.sq[2]);
+        }
+    }
+}
+
+/// Axes 0 and 1 of the transform of `features` on the C-ordered grid `shape`; rows of the
+/// final squared distances come from [`Transform::finish_row`].
+pub enum Transform {
+    /// Offsets packed in 8 bits each (extents up to 255).
+    Tiny(Partial<u16>),
+    /// Offsets packed in 16 bits each.
+    Narrow(Partial<u32>),
+    /// Offsets packed in 32 bits each (extents above 65535).
+    Wide(Partial<u64>),
+}
+
+impl Transform {
+    /// Run axes 0 and 1. Callers guarantee `features.len() == shape.iter().product()`.
+    pub fn new(features: &[bool], shape: [usize; 3], spacing: [f64; 3]) -> Self {
+        if shape[0].max(shape[1]) <= <u16 as Packed>::LIMIT {
+            Transform::Tiny(Partial::new(features, shape, spacing))
+        } else if shape[0].max(shape[1]) <= <u32 as Packed>::LIMIT {
+            Transform::Narrow(Partial::new(features, shape, spacing))
+        } else {
+            Transform::Wide(Partial::new(features, shape, spacing))
+        }
+    }
+
+    /// Number of rows (lines along the last axis).
+    pub fn n_rows(&self) -> usize {
+        let [n0, n1, _] = self.shape();
+        n0 * n1
+    }
+
+    /// The grid shape.
+    pub fn shape(&self) -> [usize; 3] {
+        match self {
+            Transform::Tiny(p) => p.shape,
+            Transform::Narrow(p) => p.shape,
+            Transform::Wide(p) => p.shape,
+        }
+    }
+
+    /// Squared distances of row `row` (flat row index `i * n1 + j`) into `out[..n2]`;
+    /// `line` must hold at least n2 points.
+    pub fn finish_row(&self, row: usize, out: &mut [f64], line: &mut Line) {
+        match self {
+            Transform::Tiny(p) => p.finish_row(row, out, line),
+            Transform::Narrow(p) => p.finish_row(row, out, line),
+            Transform::Wide(p) => p.finish_row(row, out, line),
+        }
+    }
+}
+
+/// Squared distance (in spacing units squared) from every point of the C-ordered grid `shape`
+/// to the nearest `true` of `features`; [`INF`] everywhere when there is no feature.
+///
+/// Callers guarantee `features.len() == shape.iter().product()`.
+pub fn squared_edt(features: &[bool], shape: [usize; 3], spacing: [f64; 3]) -> Vec<f64> {
+    let n2 = shape[2];
+    let mut out = vec![INF; features.len()];
+    if out.is_empty() {
+        return out;
+    }
+    let t = Transform::new(features, shape, spacing);
+    out.par_chunks_mut(n2).enumerate().for_each_init(
+        || Line::new(n2),
+        |line, (r, row)| t.finish_row(r, row, line),
+    );
+    out
+}
+
+/// Points within squared distance `r2` of a feature (`d^2 <= r2`).
+///
+/// Callers guarantee `features.len() == shape.iter().product()`.
+pub fn within(features: &[bool], shape: [usize; 3], spacing: [f64; 3], r2: f64) -> Vec<bool> {
+    let n2 = shape[2];
+    let mut out = vec![false; features.len()];
+    if out.is_empty() {
+        return out;
+    }
+    let t = Transform::new(features, shape, spacing);
+    out.par_chunks_mut(n2).enumerate().for_each_init(
+        || (Line::new(n2), vec![0.0; n2]),
+        |(line, d), (r, row)| {
+            t.finish_row(r, d, line);
+            for (o, &x) in row.iter_mut().zip(d.iter()) {
+                *o = x <= r2;
+            }
+        },
+    );
+    out
 }
 
 #[cfg(test)]
@@ -263,7 +481,7 @@ mod tests {
     use crate::rng::Rng;
     use proptest::prelude::*;
 
-    fn brute(features: &[bool], shape: [usize; 3], s: [f64; 3]) -> Vec<f64> {
+    pub(crate) fn brute(features: &[bool], shape: [usize; 3], s: [f64; 3]) -> Vec<f64> {
         let [n0, n1, n2] = shape;
         let idx = |i: usize, j: usize, k: usize| (i * n1 + j) * n2 + k;
         let mut out = vec![INF; features.len()];
@@ -291,10 +509,17 @@ mod tests {
         out
     }
 
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.max(1.0) || (a.is_infinite() && b.is_infinite())
+    }
+
     #[test]
     fn empty_features_give_inf() {
         let out = squared_edt(&[false; 8], [2, 2, 2], [1.0; 3]);
         assert!(out.iter().all(|x| x.is_infinite()));
+        assert!(!within(&[false; 8], [2, 2, 2], [1.0; 3], 100.0)
+            .iter()
+            .any(|&b| b));
     }
 
     #[test]
@@ -303,36 +528,67 @@ mod tests {
         f[13] = true;
         let out = squared_edt(&f, [3, 3, 3], [0.8, 0.8, 2.5]);
         assert_eq!(out[13], 0.0);
-        assert!((out[0] - (0.64 + 0.64 + 6.25)).abs() < 1e-12);
+        let (a, b) = (0.8f64 * 0.8, 2.5f64 * 2.5);
+        assert_eq!(out[0], (a + a) + b);
     }
 
     #[test]
     fn random_against_brute_force() {
         let mut rng = Rng::new(11);
-        for shape in [[5, 6, 7], [1, 9, 8], [7, 1, 5], [4, 5, 1]] {
+        for shape in [
+            [5, 6, 7],
+            [1, 9, 8],
+            [7, 1, 5],
+            [4, 5, 1],
+            [1, 1, 9],
+            [9, 1, 1],
+        ] {
             let n: usize = shape.iter().product();
             let f: Vec<bool> = (0..n).map(|_| rng.next_f64() < 0.08).collect();
             let s = [0.7, 1.3, 2.1];
             let got = squared_edt(&f, shape, s);
             let want = brute(&f, shape, s);
             for (a, b) in got.iter().zip(&want) {
-                assert!((a - b).abs() <= 1e-9 * b.max(1.0) || (a.is_infinite() && b.is_infinite()));
+                assert!(close(*a, *b), "{a} vs {b}");
+            }
+            let band = within(&f, shape, s, 4.0);
+            for (x, b) in band.iter().zip(&want) {
+                assert_eq!(*x, *b <= 4.0 + 1e-9);
             }
         }
     }
 
     #[test]
-    fn queries_match_the_full_map() {
-        let mut rng = Rng::new(4);
-        let shape = [6, 7, 9];
-        let f: Vec<bool> = (0..378).map(|_| rng.next_f64() < 0.05).collect();
-        let full = squared_edt(&f, shape, [0.8, 0.8, 2.5]);
-        let q: Vec<usize> = (0..378).filter(|i| i % 3 != 1).collect();
-        let at = squared_edt_at(&f, shape, [0.8, 0.8, 2.5], &q);
-        for (k, &i) in q.iter().enumerate() {
-            assert_eq!(at[k].to_bits(), full[i].to_bits());
+    fn packing_round_trips() {
+        let p = <u16 as Packed>::pack(0xFE, 3);
+        assert_eq!((p.d0(), p.d1()), (0xFE, 3));
+        for (a, b) in [(0, 0), (1, 7), (0xFFFE, 0xFFFE), (123, 0)] {
+            let p = <u32 as Packed>::pack(a, b);
+            assert_eq!((p.d0(), p.d1()), (a, b));
+            assert_ne!(p, <u32 as Packed>::NONE);
         }
-        assert!(squared_edt_at(&f, shape, [1.0; 3], &[]).is_empty());
+        let p = <u64 as Packed>::pack(70_000, 1 << 31);
+        assert_eq!((p.d0(), p.d1()), (70_000, 1 << 31));
+    }
+
+    #[test]
+    fn wide_packing_matches_narrow() {
+        let mut rng = Rng::new(5);
+        let shape = [6, 7, 8];
+        let f: Vec<bool> = (0..336).map(|_| rng.next_f64() < 0.05).collect();
+        let s = [0.8, 0.8, 2.5];
+        let tiny: Partial<u16> = Partial::new(&f, shape, s);
+        let narrow: Partial<u32> = Partial::new(&f, shape, s);
+        let wide: Partial<u64> = Partial::new(&f, shape, s);
+        let (mut a, mut b, mut c) = (vec![0.0; 8], vec![0.0; 8], vec![0.0; 8]);
+        let mut line = Line::new(8);
+        for r in 0..42 {
+            tiny.finish_row(r, &mut a, &mut line);
+            narrow.finish_row(r, &mut b, &mut line);
+            wide.finish_row(r, &mut c, &mut line);
+            assert_eq!(a, b);
+            assert_eq!(b, c);
+        }
     }
 
     proptest! {
@@ -346,7 +602,7 @@ mod tests {
             let got = squared_edt(&f, shape, [s0, s1, s2]);
             let want = brute(&f, shape, [s0, s1, s2]);
             for (a, b) in got.iter().zip(&want) {
-                prop_assert!((a - b).abs() <= 1e-9 * b.max(1.0) || (a.is_infinite() && b.is_infinite()));
+                prop_assert!(close(*a, *b));
             }
         }
     }

@@ -1,9 +1,11 @@
 //! Surface distances between two binary masks, with anisotropic spacing, computed once.
 //!
 //! Both masks are cropped to their joint bounding box, the surface elements of each are found,
-//! an exact Euclidean distance transform ([`edt`]) of each surface is sampled at the other
-//! surface's elements, and the two lists of (distance, weight) pairs come back sorted. HD, any
-//! percentile of it, ASSD and NSD at any tolerance derive from these lists without recomputing.
+//! the exact distance of every element to the other surface is searched from the element
+//! outward ([`search`], falling back plane by plane to the separable distance transform of
+//! [`edt`] where surfaces lie far apart), and the two lists of (distance, weight) pairs come
+//! back sorted. HD, any percentile of it, ASSD and NSD at any tolerance derive from these lists
+//! without recomputing.
 //!
 //! Two surface conventions ([`Surface`]):
 //! - [`Surface::Voxels`]: border voxels, i.e. foreground voxels with a face neighbour (4- or
@@ -18,10 +20,13 @@
 //! Outside the image counts as background in both conventions.
 
 pub mod edt;
+mod elements;
+pub mod search;
 pub mod surfel_table;
 
 use crate::error::{CoreError, Result};
 use crate::parallel;
+use elements::Elements;
 use rayon::prelude::*;
 
 /// Which elements make up a surface (see the module docs).
@@ -52,7 +57,7 @@ pub struct Distances {
 
 /// Validated geometry, embedded in 3-D (a 2-D image is one plane along axis 0).
 #[derive(Clone, Copy, Debug)]
-struct Geometry {
+pub(crate) struct Geometry {
     shape: [usize; 3],
     spacing: [f64; 3],
     dims: usize,
@@ -165,179 +170,31 @@ fn row_any(r: &[bool]) -> bool {
     r.iter().fold(false, |acc, &x| acc | x)
 }
 
-/// A surface on a crop grid: element positions (flat grid indices) and weights.
-struct Elements {
-    grid: [usize; 3],
-    mask: Vec<bool>,
-    index: Vec<usize>,
-    weight: Vec<f64>,
-}
-
-/// Border voxels of `m` inside the crop `[lo, hi]` (face neighbours; outside = background).
-fn border_voxels(m: &[bool], g: Geometry, lo: [usize; 3], hi: [usize; 3]) -> Elements {
-    let [n0, n1, n2] = g.shape;
-    let grid = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
-    let gp = grid[1] * grid[2];
-    let at = |i: usize, j: usize, k: usize| m[(i * n1 + j) * n2 + k];
-    let mut mask = vec![false; grid[0] * gp];
-    mask.par_chunks_mut(gp).enumerate().for_each(|(a, out)| {
-        let i = lo[0] + a;
-        for b in 0..grid[1] {
-            let j = lo[1] + b;
-            for c in 0..grid[2] {
-                let k = lo[2] + c;
-                if !at(i, j, k) {
-                    continue;
-                }
-                let mut border = k == 0 || k + 1 == n2 || !at(i, j, k - 1) || !at(i, j, k + 1);
-                border = border || j == 0 || j + 1 == n1 || !at(i, j - 1, k) || !at(i, j + 1, k);
-                if g.dims == 3 {
-                    border =
-                        border || i == 0 || i + 1 == n0 || !at(i - 1, j, k) || !at(i + 1, j, k);
-                }
-                out[b * grid[2] + c] = border;
-            }
-        }
-    });
-    let index: Vec<usize> = mask
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &b)| b.then_some(i))
+/// Distances (mm) and weights of a surface's elements, sorted by (distance, weight).
+fn finish(hits: Vec<search::Hit>, e: &Elements, measure: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    if e.codes.is_empty() {
+        // Border voxels all weigh 1: sort the distances alone.
+        let mut d: Vec<f64> = hits.par_iter().map(|h| h.0.sqrt()).collect();
+        d.par_sort_unstable_by(f64::total_cmp);
+        let w = vec![1.0; d.len()];
+        return (d, w);
+    }
+    let mut pairs: Vec<(f64, f64)> = hits
+        .par_iter()
+        .map(|&(d2, at)| (d2.sqrt(), e.weight(at, measure)))
         .collect();
-    let weight = vec![1.0; index.len()];
-    Elements {
-        grid,
-        mask,
-        index,
-        weight,
-    }
-}
-
-/// Area (3-D, mm^2) or contour length (2-D, mm) of each neighbourhood code.
-fn code_measures(g: Geometry) -> Vec<f64> {
-    if g.dims == 3 {
-        let [s0, s1, s2] = g.spacing;
-        surfel_table::NORMALS_X8
-            .iter()
-            .map(|tris| {
-                tris.iter()
-                    .map(|n| {
-                        let x = n[0] as f64 / 8.0 * s1 * s2;
-                        let y = n[1] as f64 / 8.0 * s0 * s2;
-                        let z = n[2] as f64 / 8.0 * s0 * s1;
-                        (x * x + y * y + z * z).sqrt()
-                    })
-                    .sum()
-            })
-            .collect()
-    } else {
-        // Codes of a 2x2 neighbourhood: bit 3 - (2 j + k) for pixel (j, k).
-        let (first, second) = (g.spacing[1], g.spacing[2]);
-        let diag = 0.5 * (first * first + second * second).sqrt();
-        (0..16u32)
-            .map(|code| match code {
-                0b0000 | 0b1111 => 0.0,
-                0b0011 | 0b1100 => second,
-                0b0101 | 0b1010 => first,
-                0b0110 | 0b1001 => 2.0 * diag,
-                _ => diag,
-            })
-            .collect()
-    }
-}
-
-/// Surface elements of `m` on the corner grid of the crop `[lo, hi]`.
-fn surfels(m: &[bool], g: Geometry, lo: [usize; 3], hi: [usize; 3], measure: &[f64]) -> Elements {
-    let [n0, n1, n2] = g.shape;
-    let d3 = g.dims == 3;
-    let grid = [
-        if d3 { hi[0] - lo[0] + 2 } else { 1 },
-        hi[1] - lo[1] + 2,
-        hi[2] - lo[2] + 2,
-    ];
-    let gp = grid[1] * grid[2];
-    // Voxel (i, j, k) of the image, background outside it.
-    let at = |i: isize, j: isize, k: isize| -> bool {
-        i >= 0
-            && j >= 0
-            && k >= 0
-            && (i as usize) < n0
-            && (j as usize) < n1
-            && (k as usize) < n2
-            && m[((i as usize) * n1 + j as usize) * n2 + k as usize]
-    };
-    let full: u8 = if d3 { 255 } else { 15 };
-    let mut codes = vec![0u8; grid[0] * gp];
-    codes.par_chunks_mut(gp).enumerate().for_each(|(a, out)| {
-        let i = if d3 {
-            lo[0] as isize + a as isize - 1
-        } else {
-            0
-        };
-        for b in 0..grid[1] {
-            let j = lo[1] as isize + b as isize - 1;
-            for c in 0..grid[2] {
-                let k = lo[2] as isize + c as isize - 1;
-                let mut code = 0u8;
-                if d3 {
-                    for (p, (di, dj, dk)) in CORNERS_3D.iter().enumerate() {
-                        if at(i + di, j + dj, k + dk) {
-                            code |= 1 << (7 - p);
-                        }
-                    }
-                } else {
-                    for (p, (dj, dk)) in CORNERS_2D.iter().enumerate() {
-                        if at(i, j + dj, k + dk) {
-                            code |= 1 << (3 - p);
-                        }
-                    }
-                }
-                out[b * grid[2] + c] = code;
-            }
-        }
-    });
-    let mask: Vec<bool> = codes.iter().map(|&c| c != 0 && c != full).collect();
-    let index: Vec<usize> = mask
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &b)| b.then_some(i))
-        .collect();
-    let weight = index.iter().map(|&i| measure[codes[i] as usize]).collect();
-    Elements {
-        grid,
-        mask,
-        index,
-        weight,
-    }
-}
-
-/// Voxel offsets of a corner's 2x2x2 neighbourhood, in bit order (bit 7 - p for offset p).
-const CORNERS_3D: [(isize, isize, isize); 8] = [
-    (0, 0, 0),
-    (0, 0, 1),
-    (0, 1, 0),
-    (0, 1, 1),
-    (1, 0, 0),
-    (1, 0, 1),
-    (1, 1, 0),
-    (1, 1, 1),
-];
-const CORNERS_2D: [(isize, isize); 4] = [(0, 0), (0, 1), (1, 0), (1, 1)];
-
-/// Distances from the elements `from` to the nearest element of `to` (inf when `to` is empty),
-/// sorted by (distance, weight).
-fn directed(from: &Elements, to: &Elements, spacing: [f64; 3]) -> (Vec<f64>, Vec<f64>) {
-    let mut pairs: Vec<(f64, f64)> = if to.index.is_empty() {
-        from.weight.iter().map(|&w| (f64::INFINITY, w)).collect()
-    } else {
-        let sq = edt::squared_edt_at(&to.mask, to.grid, spacing, &from.index);
-        sq.iter()
-            .zip(&from.weight)
-            .map(|(&d, &w)| (d.sqrt(), w))
-            .collect()
-    };
     pairs.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     pairs.into_iter().unzip()
+}
+
+/// Every element of `e` at infinite distance (the other surface is empty).
+fn unreachable(e: &Elements) -> Vec<search::Hit> {
+    e.mask
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| **m)
+        .map(|(i, _)| (f64::INFINITY, i))
+        .collect()
 }
 
 /// Surface distances between `pred` and `target` (C-ordered masks of shape `shape`) with
@@ -371,21 +228,21 @@ pub fn surface_distances(
         let Some((lo, hi)) = bbox else {
             return Ok(out);
         };
-        let (ep, et) = match surface {
-            Surface::Voxels => (
-                border_voxels(pred, g, lo, hi),
-                border_voxels(target, g, lo, hi),
-            ),
-            Surface::Surfels => {
-                let measure = code_measures(g);
-                (
-                    surfels(pred, g, lo, hi, &measure),
-                    surfels(target, g, lo, hi, &measure),
-                )
-            }
+        let extract = |m: &[bool]| match surface {
+            Surface::Voxels => elements::border_voxels(m, g, lo, hi),
+            Surface::Surfels => elements::surfels(m, g, lo, hi),
         };
-        (out.pred_to_target, out.pred_weights) = directed(&ep, &et, g.spacing);
-        (out.target_to_pred, out.target_weights) = directed(&et, &ep, g.spacing);
+        let (ep, et) = rayon::join(|| extract(pred), || extract(target));
+        let measure = match surface {
+            Surface::Voxels => Vec::new(),
+            Surface::Surfels => elements::code_measures(g),
+        };
+        let (hp, ht) = match (any_p, any_t) {
+            (true, true) => search::both_directions(&ep.mask, &et.mask, ep.grid, g.spacing),
+            _ => (unreachable(&ep), unreachable(&et)),
+        };
+        (out.pred_to_target, out.pred_weights) = finish(hp, &ep, &measure);
+        (out.target_to_pred, out.target_weights) = finish(ht, &et, &measure);
         Ok(out)
     })
 }
@@ -497,7 +354,7 @@ mod tests {
             spacing: [0.8, 0.8, 2.5],
             dims: 3,
         };
-        let m = code_measures(g);
+        let m = elements::code_measures(g);
         for c in 0..256 {
             assert!((m[c] - m[255 - c]).abs() < 1e-12);
         }

@@ -8,6 +8,10 @@
 //! mean_m H(p_m), mutual information (BALD), max probability, and ClaSP's class-weighted
 //! entropy H * p_bar(c). Natural log, 0 log 0 = 0.
 //!
+//! Pixel confidences (higher = more confident) and the predicted labels (argmax of p_bar) come
+//! from the same state without a copy of p_bar ([`confidence_maps`], [`Confidences`],
+//! [`argmax`]).
+//!
 //! Work runs in parallel over fixed voxel blocks; every voxel's value is computed by the same
 //! sequence of operations whatever the thread count, so results are bit-identical.
 
@@ -16,7 +20,12 @@ use crate::parallel;
 use rayon::prelude::*;
 use std::ops::Range;
 
+mod confidence;
 mod kernels;
+pub use confidence::{
+    argmax, confidence_maps, ln_classes, mean_scale, Confidence, ConfidenceScratch, Confidences,
+    LabelOut,
+};
 pub use kernels::simd;
 use kernels::{add_block_dispatch, check_block_dispatch, class_slices, voxel_ok, Scratch};
 

@@ -203,3 +203,97 @@ proptest! {
         }
     }
 }
+
+const CONFIDENCES: [Confidence; 4] = [
+    Confidence::MaxSoftmax,
+    Confidence::PredictiveEntropy,
+    Confidence::ExpectedEntropy,
+    Confidence::MutualInformation,
+];
+
+#[test]
+fn confidence_maps_are_the_uncertainty_maps_turned_around() {
+    let (c, v) = (4, 5000);
+    let (sp, se) = run(&members(3, c, v, 21), c);
+    let st = State {
+        sum_p: &sp,
+        sum_ent: &se,
+        n_classes: c,
+        n_members: 3,
+    };
+    let conf = confidence_maps(&st, &CONFIDENCES).expect("ok");
+    let unc = maps(
+        &st,
+        &[
+            MapKind::MaxProb,
+            MapKind::PredictiveEntropy,
+            MapKind::ExpectedEntropy,
+            MapKind::MutualInformation,
+        ],
+    )
+    .expect("ok");
+    let ln_c = (c as f64).ln() as f32;
+    for i in 0..v {
+        assert_eq!(conf[i], unc[i]);
+        assert_eq!(conf[v + i], ln_c - unc[v + i]);
+        assert_eq!(conf[2 * v + i], ln_c - unc[2 * v + i]);
+        assert_eq!(conf[3 * v + i], -unc[3 * v + i]);
+    }
+}
+
+#[test]
+fn streamed_confidences_aggregate_like_the_maps() {
+    use crate::aggregate::{aggregate, aggregate_many, Options};
+    let (c, shape) = (3, [9usize, 40, 50]);
+    let v: usize = shape.iter().product();
+    let (sp, se) = run(&members(4, c, v, 5), c);
+    let st = State {
+        sum_p: &sp,
+        sum_ent: &se,
+        n_classes: c,
+        n_members: 4,
+    };
+    let labels: Vec<u8> = argmax(&sp, c, mean_scale(4)).expect("ok");
+    let opts = Options {
+        spacing: Some(vec![2.5, 0.8, 0.8]),
+        patch: 4,
+        ..Default::default()
+    };
+    let src = Confidences::new(st, &CONFIDENCES).expect("ok");
+    let many = aggregate_many(&src, &labels, &shape, &opts).expect("ok");
+    let full = confidence_maps(&st, &CONFIDENCES).expect("ok");
+    for (k, got) in many.iter().enumerate() {
+        let want = aggregate(&full[k * v..(k + 1) * v], &labels, &shape, &opts).expect("ok");
+        assert_eq!(*got, want, "confidence {k}");
+    }
+}
+
+#[test]
+fn argmax_of_the_running_sum_is_the_argmax_of_the_mean() {
+    let (c, v) = (5, 7000);
+    let ms = members(3, c, v, 13);
+    let (sp, _) = run(&ms, c);
+    let scale = mean_scale(3);
+    let got: Vec<u8> = argmax(&sp, c, scale).expect("ok");
+    for i in 0..v {
+        let mut best = (0, sp[i] * scale);
+        for k in 1..c {
+            let x = sp[k * v + i] * scale;
+            if x > best.1 {
+                best = (k, x);
+            }
+        }
+        assert_eq!(got[i] as usize, best.0);
+    }
+    // one member, f16 and i32 labels; ties go to the lowest class
+    let half: Vec<half::f16> = ms[0].iter().map(|&x| half::f16::from_f32(x)).collect();
+    let a: Vec<i32> = argmax(&half, c, 1.0).expect("ok");
+    let b: Vec<u8> = argmax(&ms[0], c, 1.0).expect("ok");
+    assert!(a.iter().zip(&b).filter(|(x, y)| **x != **y as i32).count() < v / 50);
+    let tie: Vec<u8> = argmax(&[0.5f32, 0.25, 0.5, 0.25], 2, 1.0).expect("ok");
+    assert_eq!(tie, vec![0, 0]);
+    assert!(argmax::<f32, u8>(&[0.5, f32::NAN], 2, 1.0).is_err());
+    assert!(argmax::<f32, u8>(&[0.5; 3], 2, 1.0).is_err());
+    assert!(argmax::<f32, u8>(&vec![0.0; 300], 300, 1.0).is_err());
+    assert!(argmax::<f32, u8>(&[], 2, 1.0).is_err());
+}
