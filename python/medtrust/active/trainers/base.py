@@ -19,7 +19,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,16 @@ class Trainer(ABC):
     """A training backend (see the module docstring for the protocol)."""
 
     backend: str = "base"
+    #: Settings dataclass of the backend (with a ``from_dict`` constructor), if it has one.
+    settings_class: Any = None
+
+    def __init__(self, settings: Any = None) -> None:
+        if self.settings_class is not None:
+            if settings is None:
+                settings = self.settings_class()
+            elif isinstance(settings, dict):
+                settings = self.settings_class.from_dict(settings)
+        self.settings = settings
 
     def prepare(self, data: TrainingData, workdir: Path) -> None:  # noqa: B027 - optional hook
         """Work shared by the members of a round (e.g. nnU-Net planning); idempotent."""
@@ -122,8 +132,10 @@ class Trainer(ABC):
         """Load a trained member."""
 
     def describe(self) -> dict[str, Any]:
-        """Settings that define the backend (recorded with every run)."""
-        return {"backend": self.backend}
+        """Backend name and the settings that define it (recorded with every run)."""
+        if self.settings is None:
+            return {"backend": self.backend}
+        return {"backend": self.backend, **asdict(self.settings)}
 
 
 def member_dir(workdir: Path, member: int) -> Path:

@@ -30,7 +30,7 @@ import random
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -227,16 +227,8 @@ class NnUNetTrainerBackend(Trainer):
 
     backend = "nnunet"
 
-    def __init__(self, settings: NnUNetSettings | dict[str, Any] | None = None) -> None:
-        if settings is None:
-            settings = NnUNetSettings()
-        elif isinstance(settings, dict):
-            settings = NnUNetSettings.from_dict(settings)
-        self.settings = settings
-
-    def describe(self) -> dict[str, Any]:
-        """Backend name and settings."""
-        return {"backend": self.backend, **asdict(self.settings)}
+    settings_class = NnUNetSettings
+    settings: NnUNetSettings
 
     @property
     def dataset_name(self) -> str:

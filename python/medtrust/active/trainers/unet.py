@@ -368,16 +368,8 @@ class UNetTrainer(Trainer):
 
     backend = "unet"
 
-    def __init__(self, settings: UNetSettings | dict[str, Any] | None = None) -> None:
-        if settings is None:
-            settings = UNetSettings()
-        elif isinstance(settings, dict):
-            settings = UNetSettings.from_dict(settings)
-        self.settings = settings
-
-    def describe(self) -> dict[str, Any]:
-        """Backend name and settings."""
-        return {"backend": self.backend, **asdict(self.settings)}
+    settings_class = UNetSettings
+    settings: UNetSettings
 
     def patch_size_for(self, shapes: Sequence[Sequence[int]]) -> tuple[int, int, int]:
         """The crop/tile size: configured, or the smallest image capped at 64 x 128 x 128."""
