@@ -41,56 +41,31 @@ pub trait Packed: Copy + Send + Sync + PartialEq + 'static {
     fn d1(self) -> usize;
 }
 
-impl Packed for u16 {
-    const NONE: Self = u16::MAX;
-    const LIMIT: usize = 0xFE;
-    #[inline(always)]
-    fn pack(d0: usize, d1: usize) -> Self {
-        ((d0 as u16) << 8) | d1 as u16
-    }
-    #[inline(always)]
-    fn d0(self) -> usize {
-        (self >> 8) as usize
-    }
-    #[inline(always)]
-    fn d1(self) -> usize {
-        (self & 0xFF) as usize
-    }
+/// `Packed` for an unsigned integer holding two offsets of `$half` bits each.
+macro_rules! impl_packed {
+    ($t:ty, $half:expr) => {
+        impl Packed for $t {
+            const NONE: Self = <$t>::MAX;
+            const LIMIT: usize = (1usize << $half) - 2;
+            #[inline(always)]
+            fn pack(d0: usize, d1: usize) -> Self {
+                ((d0 as $t) << $half) | d1 as $t
+            }
+            #[inline(always)]
+            fn d0(self) -> usize {
+                (self >> $half) as usize
+            }
+            #[inline(always)]
+            fn d1(self) -> usize {
+                (self & ((1 << $half) - 1)) as usize
+            }
+        }
+    };
 }
 
-impl Packed for u32 {
-    const NONE: Self = u32::MAX;
-    const LIMIT: usize = 0xFFFE;
-    #[inline(always)]
-    fn pack(d0: usize, d1: usize) -> Self {
-        ((d0 as u32) << 16) | d1 as u32
-    }
-    #[inline(always)]
-    fn d0(self) -> usize {
-        (self >> 16) as usize
-    }
-    #[inline(always)]
-    fn d1(self) -> usize {
-        (self & 0xFFFF) as usize
-    }
-}
-
-impl Packed for u64 {
-    const NONE: Self = u64::MAX;
-    const LIMIT: usize = 0xFFFF_FFFE;
-    #[inline(always)]
-    fn pack(d0: usize, d1: usize) -> Self {
-        ((d0 as u64) << 32) | d1 as u64
-    }
-    #[inline(always)]
-    fn d0(self) -> usize {
-        (self >> 32) as usize
-    }
-    #[inline(always)]
-    fn d1(self) -> usize {
-        (self & 0xFFFF_FFFF) as usize
-    }
-}
+impl_packed!(u16, 8);
+impl_packed!(u32, 16);
+impl_packed!(u64, 32);
 
 /// A step count along one axis; [`Steps::NONE`] (the largest value) means "no feature".
 pub trait Steps: Copy + Send + Sync + Ord + 'static {
