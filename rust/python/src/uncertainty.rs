@@ -76,8 +76,20 @@ fn uncertainty_accumulate<'py>(
 /// (sum_p, sum_ent) of an accumulator state.
 type StateArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
 
-/// A zeroed accumulator state (sum_p [C*V], sum_ent [V]) allocated by Rust: pages are mapped
-/// lazily on first write, with the system's default page policy.
+/// Zeroed f32 buffer whose pages are mapped now, from one thread. Left lazy, the pages would
+/// be first touched by the parallel accumulation kernel, and concurrent page faults are slow on
+/// virtual machines (measured here: ~0.45 s for a KiTS-size state vs ~0.13 s touched serially).
+fn prefaulted_zeros(n: usize) -> Vec<f32> {
+    let mut v = vec![0.0f32; n];
+    for i in (0..n).step_by(1024) {
+        // SAFETY: `i < n = v.len()`; a volatile write is not optimised away, so the page is
+        // mapped here.
+        unsafe { std::ptr::write_volatile(v.as_mut_ptr().add(i), 0.0) };
+    }
+    v
+}
+
+/// A zeroed accumulator state (sum_p [C*V], sum_ent [V]) allocated by Rust, pages prefaulted.
 #[pyfunction]
 fn uncertainty_state<'py>(
     py: Python<'py>,
@@ -87,7 +99,7 @@ fn uncertainty_state<'py>(
     let total = n_classes
         .checked_mul(n_voxels)
         .ok_or_else(|| invalid_argument(py, "accumulator state too large".into()))?;
-    let (sp, se) = py.detach(|| (vec![0.0f32; total], vec![0.0f32; n_voxels]));
+    let (sp, se) = py.detach(|| (prefaulted_zeros(total), prefaulted_zeros(n_voxels)));
     Ok((sp.into_pyarray(py), se.into_pyarray(py)))
 }
 
