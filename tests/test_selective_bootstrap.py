@@ -1,4 +1,3 @@
-import json
 import os
 import subprocess
 import sys
@@ -88,4 +87,3 @@ def test_continuous_residual_bootstrap_optimal_matches_direct():
     pb = sel.paired_bootstrap({"x": conf}, res, n_resamples=100, seed=0)
     assert np.all(pb.metric("aurc_optimal") <= pb.metric("aurc") + 1e-12)
     assert np.all(pb.metric("augrc_optimal") <= pb.metric("augrc") + 1e-12)
-    json.dumps(pb.ci("aurc")["x"].__dict__)

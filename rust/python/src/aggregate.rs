@@ -2,9 +2,10 @@
 
 use crate::errors::run;
 use crate::overlap::{contiguous, LabelMap};
+use crate::uncertainty::state_view;
 use crate::with_labels;
 use medtrust_core::aggregate::{self, Aggregates, Options};
-use medtrust_core::uncertainty::{Confidences, State};
+use medtrust_core::uncertainty::Confidences;
 use numpy::PyReadonlyArray1;
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -141,12 +142,7 @@ fn aggregate_confidences<'py>(
             sum_ent.len()
         )));
     }
-    let state = State {
-        sum_p: crate::errors::slice(py, &sum_p, "sum_p")?,
-        sum_ent: crate::errors::slice(py, &sum_ent, "sum_ent")?,
-        n_classes,
-        n_members,
-    };
+    let state = state_view(py, &sum_p, &sum_ent, n_classes, n_members)?;
     let opts = Options {
         width,
         patch,

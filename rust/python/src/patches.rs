@@ -1,9 +1,8 @@
 //! Bindings of `medtrust_core::patches`: strided box means and greedy selection.
 
 use crate::errors::{invalid_argument, run, slice};
-use crate::uncertainty::map_kind;
+use crate::uncertainty::{map_kinds, state_view};
 use medtrust_core::patches::{self, Box3, Grid};
-use medtrust_core::uncertainty::State;
 use numpy::{
     IntoPyArray, PyArray4, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
     PyUntypedArrayMethods,
@@ -83,17 +82,9 @@ fn pool_uncertainty<'py>(
     stride: [usize; 3],
     clip: bool,
 ) -> PyResult<Bound<'py, PyArray4<f64>>> {
-    let kinds = kinds
-        .iter()
-        .map(|(n, c)| map_kind(py, n, *c))
-        .collect::<PyResult<Vec<_>>>()?;
+    let kinds = map_kinds(py, &kinds)?;
     let g = grid(py, shape, patch, stride, clip)?;
-    let state = State {
-        sum_p: slice(py, &sum_p, "sum_p")?,
-        sum_ent: slice(py, &sum_ent, "sum_ent")?,
-        n_classes,
-        n_members,
-    };
+    let state = state_view(py, &sum_p, &sum_ent, n_classes, n_members)?;
     let out = run(py, || patches::pool_uncertainty(&state, &kinds, &g))?;
     out.into_pyarray(py)
         .reshape([kinds.len(), g.dims[0], g.dims[1], g.dims[2]])

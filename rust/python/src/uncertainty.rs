@@ -103,6 +103,28 @@ fn uncertainty_state<'py>(
     Ok((sp.into_pyarray(py), se.into_pyarray(py)))
 }
 
+/// A borrowed view of an accumulator state held in two numpy buffers (shared by every binding
+/// that reads the state: maps, confidences, pooling, aggregation).
+pub fn state_view<'a>(
+    py: Python<'_>,
+    sum_p: &'a PyReadonlyArray1<'_, f32>,
+    sum_ent: &'a PyReadonlyArray1<'_, f32>,
+    n_classes: usize,
+    n_members: usize,
+) -> PyResult<State<'a>> {
+    Ok(State {
+        sum_p: crate::errors::slice(py, sum_p, "sum_p")?,
+        sum_ent: crate::errors::slice(py, sum_ent, "sum_ent")?,
+        n_classes,
+        n_members,
+    })
+}
+
+/// Parse a list of (map name, class or None) pairs.
+pub fn map_kinds(py: Python<'_>, kinds: &[(String, Option<usize>)]) -> PyResult<Vec<MapKind>> {
+    kinds.iter().map(|(n, c)| map_kind(py, n, *c)).collect()
+}
+
 /// Voxel maps [len(kinds), V] from the state; `kinds` is a list of (name, class or None).
 #[pyfunction]
 fn uncertainty_maps<'py>(
@@ -113,16 +135,8 @@ fn uncertainty_maps<'py>(
     n_members: usize,
     kinds: Vec<(String, Option<usize>)>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let kinds = kinds
-        .iter()
-        .map(|(n, c)| map_kind(py, n, *c))
-        .collect::<PyResult<Vec<_>>>()?;
-    let state = State {
-        sum_p: crate::errors::slice(py, &sum_p, "sum_p")?,
-        sum_ent: crate::errors::slice(py, &sum_ent, "sum_ent")?,
-        n_classes,
-        n_members,
-    };
+    let kinds = map_kinds(py, &kinds)?;
+    let state = state_view(py, &sum_p, &sum_ent, n_classes, n_members)?;
     let v = sum_ent.len();
     let out = run(py, || uncertainty::maps(&state, &kinds))?;
     out.into_pyarray(py).reshape([kinds.len(), v])
@@ -158,12 +172,7 @@ fn uncertainty_confidence_maps<'py>(
         .iter()
         .map(|n| confidence(py, n))
         .collect::<PyResult<Vec<_>>>()?;
-    let state = State {
-        sum_p: crate::errors::slice(py, &sum_p, "sum_p")?,
-        sum_ent: crate::errors::slice(py, &sum_ent, "sum_ent")?,
-        n_classes,
-        n_members,
-    };
+    let state = state_view(py, &sum_p, &sum_ent, n_classes, n_members)?;
     let v = sum_ent.len();
     let out = run(py, || uncertainty::confidence_maps(&state, &kinds))?;
     out.into_pyarray(py).reshape([kinds.len(), v])

@@ -72,6 +72,21 @@ def image_candidates(
     return rows
 
 
+def _map_grid(
+    strategy: Any, ctx: QueryContext, image_id: str
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Patch-score grid of the strategy's one uncertainty map for one image."""
+    acc = ctx.pool.accumulator(image_id)
+    grids, eff, _ = score_grids(
+        acc,
+        [(_MAPS[strategy.uncertainty], None)],
+        patch_size=strategy.patch_size,
+        stride=strategy.stride,
+        clip=strategy.clip,
+    )
+    return grids[0], eff
+
+
 def noisy_keys(scores: np.ndarray, beta: float, seed: int, ids: list[int]) -> np.ndarray:
     """``log S + Gumbel(0, 1/beta)`` per position (``beta = inf``: ``log S``)."""
     flat = np.ascontiguousarray(scores, dtype=np.float64).reshape(-1)
@@ -113,16 +128,7 @@ class TopScoreStrategy(Strategy):
         keys: list[float] = []
         code = STRATUM_CODES[self.uncertainty]
         for image_id in ctx.pool.sorted_ids():
-            acc = ctx.pool.accumulator(image_id)
-            grids, eff, _ = score_grids(
-                acc,
-                [(_MAPS[self.uncertainty], None)],
-                patch_size=self.patch_size,
-                stride=self.stride,
-                clip=self.clip,
-            )
-            del acc
-            grid = grids[0]
+            grid, eff = _map_grid(self, ctx, image_id)
             k = noisy_keys(
                 grid, self.power_beta, ctx.seed, [ctx.round_index, image_key(image_id), code]
             )
@@ -176,16 +182,7 @@ class SoftRankStrategy(Strategy):
     def _query(self, ctx: QueryContext) -> tuple[list[int], dict[str, dict[str, int]]]:
         rows: list[int] = []
         for image_id in ctx.pool.sorted_ids():
-            acc = ctx.pool.accumulator(image_id)
-            grids, eff, _ = score_grids(
-                acc,
-                [(_MAPS[self.uncertainty], None)],
-                patch_size=self.patch_size,
-                stride=self.stride,
-                clip=self.clip,
-            )
-            del acc
-            grid = grids[0]
+            grid, eff = _map_grid(self, ctx, image_id)
             k = noisy_keys(grid, math.inf, ctx.seed, [])
             rows += image_candidates(
                 self,

@@ -79,44 +79,25 @@ pub trait Steps: Copy + Send + Sync + Ord + 'static {
     fn get(self) -> usize;
 }
 
-impl Steps for u16 {
-    const NONE: Self = u16::MAX;
-    const ZERO: Self = 0;
-    #[inline(always)]
-    fn next(self) -> Self {
-        self.saturating_add(1)
-    }
-    #[inline(always)]
-    fn get(self) -> usize {
-        self as usize
-    }
+/// `Steps` for an unsigned integer type (saturating, so NONE stays NONE).
+macro_rules! impl_steps {
+    ($($t:ty),*) => {$(
+        impl Steps for $t {
+            const NONE: Self = <$t>::MAX;
+            const ZERO: Self = 0;
+            #[inline(always)]
+            fn next(self) -> Self {
+                self.saturating_add(1)
+            }
+            #[inline(always)]
+            fn get(self) -> usize {
+                self as usize
+            }
+        }
+    )*};
 }
 
-impl Steps for u32 {
-    const NONE: Self = u32::MAX;
-    const ZERO: Self = 0;
-    #[inline(always)]
-    fn next(self) -> Self {
-        self.saturating_add(1)
-    }
-    #[inline(always)]
-    fn get(self) -> usize {
-        self as usize
-    }
-}
-
-impl Steps for u64 {
-    const NONE: Self = u64::MAX;
-    const ZERO: Self = 0;
-    #[inline(always)]
-    fn next(self) -> Self {
-        self.saturating_add(1)
-    }
-    #[inline(always)]
-    fn get(self) -> usize {
-        self as usize
-    }
-}
+impl_steps!(u16, u32, u64);
 
 /// Columns per parallel task of a sweep.
 const COLS: usize = 2048;
