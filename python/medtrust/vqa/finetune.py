@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medtrust._settings import reject_unknown
 from medtrust.exceptions import ConfigError, DatasetError
 from medtrust.vqa.baselines import ablate_image, parse_baseline
 from medtrust.vqa.harness import (
@@ -121,12 +122,7 @@ class FinetuneConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FinetuneConfig:
         """Build from a dict; unknown keys are an error."""
-        allowed = {f.name for f in fields(cls)}
-        extra = set(d) - allowed
-        if extra:
-            raise ConfigError(
-                f"unknown finetune settings {sorted(extra)}; allowed {sorted(allowed)}"
-            )
+        reject_unknown(d, cls, "finetune settings")
         return cls(**d)
 
     @classmethod

@@ -23,10 +23,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from medtrust._settings import reject_unknown
 from medtrust.exceptions import ConfigError, DatasetError, InvalidArgumentError
 from medtrust.vqa.baselines import BASELINES, ablate_image, answer_prior, parse_baseline
 
@@ -110,12 +111,7 @@ class HarnessConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HarnessConfig:
         """Build from a dict; unknown keys are an error."""
-        allowed = {f.name for f in fields(cls)}
-        extra = set(d) - allowed
-        if extra:
-            raise ConfigError(
-                f"unknown harness settings {sorted(extra)}; allowed {sorted(allowed)}"
-            )
+        reject_unknown(d, cls, "harness settings")
         return cls(**d)
 
     @classmethod

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._settings import reject_unknown
 from medtrust.active.trainers.base import (
     CaseData,
     Predictor,
@@ -103,12 +104,7 @@ class NnUNetSettings:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NnUNetSettings:
         """Validated settings (unknown keys are an error)."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown setting(s) {unknown} for trainer backend 'nnunet'; known: {sorted(known)}"
-            )
+        reject_unknown(d, cls, "setting(s) of trainer backend 'nnunet':")
         kw = dict(d)
         if kw.get("patch_size") is not None:
             ps = kw["patch_size"]

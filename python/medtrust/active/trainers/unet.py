@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._settings import reject_unknown
 from medtrust.active.trainers.base import (
     CaseData,
     Predictor,
@@ -99,12 +100,7 @@ class UNetSettings:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> UNetSettings:
         """Validated settings from a config mapping (unknown keys are an error)."""
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown setting(s) {unknown} for trainer backend 'unet'; known: {sorted(known)}"
-            )
+        reject_unknown(d, cls, "setting(s) of trainer backend 'unet':")
         kw = dict(d)
         if kw.get("patch_size") is not None:
             ps = kw["patch_size"]
