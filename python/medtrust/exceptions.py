@@ -19,6 +19,7 @@ empty!
 from __future__ import annotations
 
 __all__ = [
+    "BackendError",
     "ConfigError",
     "DTypeError",
     "DataLeakageWarning",
@@ -32,8 +33,10 @@ __all__ = [
     "MedtrustError",
     "MedtrustWarning",
     "NaNInputError",
+    "QueryShortfallWarning",
     "ShapeMismatchError",
     "UndefinedMetricWarning",
+    "VerdictParseError",
 ]
 
 
@@ -81,6 +84,25 @@ class JudgeError(MedtrustError):
     """The LLM judge could not be used as configured."""
 
 
+class VerdictParseError(MedtrustError):
+    """The LLM judge's reply is not a valid verdict."""
+
+
+class BackendError(Exception):
+    """A failed judge request; ``status`` is the HTTP status (None for network errors).
+
+    Not a :class:`MedtrustError`: it describes a remote service, not the caller's input. The
+    judge runner retries :class:`~medtrust.vqa.judge.backends.TransientError` subclasses.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
 class InternalError(RuntimeError):
     """A bug inside medtrust (a caught Rust panic). Please report it."""
 
@@ -95,3 +117,7 @@ class UndefinedMetricWarning(MedtrustWarning):
 
 class DataLeakageWarning(MedtrustWarning):
     """Evaluation data shares images (or patients) with training data (VQA shifts)."""
+
+
+class QueryShortfallWarning(MedtrustWarning):
+    """An AL query (or one of its strata) got fewer patches than requested."""

@@ -16,8 +16,8 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     """Write ``active/loop_000.json`` and ``active/<strategy>/loop_001.json`` (+ candidates)."""
     import numpy as np
 
+    from medtrust._io import atomic_write_parquet
     from medtrust.active import Pool, get_strategy
-    from medtrust.cli._common import atomic_write_parquet
     from medtrust.data.al_pool import synthetic_al_pool
 
     folder = Path(out) / "active"

@@ -137,7 +137,7 @@ def write_round(
     ``extra`` keys (e.g. a query log) are stored beside ``patches``; nnActive reads only
     ``patches``.
     """
-    from medtrust.cli._common import atomic_write_json
+    from medtrust._io import atomic_write_json
 
     obj: dict[str, Any] = {"patches": [p.to_json(file_ending) for p in patches]}
     if extra:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from medtrust.cli._common import atomic_write_parquet, progress_enabled
+from medtrust._io import atomic_write_parquet, progress_enabled
 from medtrust.cli.active_loop import add_loop_commands
 from medtrust.exceptions import DatasetError, InvalidArgumentError
 

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from medtrust.cli._common import progress_enabled
+from medtrust._io import progress_enabled
 
 
 def _out(args: argparse.Namespace, cfg: Any) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from medtrust.cli._common import progress_enabled
+from medtrust._io import progress_enabled
 
 
 def _verify(args: argparse.Namespace) -> int:

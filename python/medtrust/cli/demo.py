@@ -11,7 +11,7 @@ import importlib
 import time
 from pathlib import Path
 
-from medtrust.cli._common import atomic_write_text, progress_enabled
+from medtrust._io import atomic_write_text, progress_enabled
 
 #: "module:function" of each demo step, in order.
 DEMO_STEPS: list[str] = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from medtrust.cli._common import atomic_write_parquet, progress_enabled
+from medtrust._io import atomic_write_parquet, progress_enabled
 
 
 def _evaluate(args: argparse.Namespace) -> int:

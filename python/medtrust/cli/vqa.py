@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from medtrust.cli._common import atomic_write_parquet, atomic_write_text, progress_enabled
+from medtrust._io import atomic_write_parquet, atomic_write_text, progress_enabled
 from medtrust.exceptions import ConfigError, InvalidArgumentError
 
 log = logging.getLogger(__name__)

@@ -64,7 +64,7 @@ def synthetic_failure_cases(
 
     The layout is that of :mod:`medtrust.io.layout`.
     """
-    from medtrust.cli._common import atomic_write_bytes, atomic_write_text
+    from medtrust._io import atomic_write_bytes, atomic_write_text
     from medtrust.io import save_nifti
 
     out = Path(out)

@@ -147,7 +147,7 @@ def synthetic_segmentation(
     NnUNetDataset
         The dataset, opened with :func:`medtrust.io.load_nnunet_dataset`.
     """
-    from medtrust.cli._common import progress as bar
+    from medtrust._io import progress as bar
     from medtrust.io.nnunet import load_nnunet_dataset, write_dataset_json, write_nnunet_case
 
     shape = tuple(int(s) for s in shape)

@@ -214,7 +214,7 @@ def score_folder(
     """
     import polars as pl
 
-    from medtrust.cli._common import progress as bar
+    from medtrust._io import progress as bar
     from medtrust.io import find_cases, load_labels, load_probabilities
 
     cases = find_cases(pred_dir, labels_dir, domains)

@@ -13,7 +13,7 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     matplotlib.use("Agg")
     import polars as pl
 
-    from medtrust.cli._common import atomic_write_parquet
+    from medtrust._io import atomic_write_parquet
     from medtrust.data import synthetic_failure_cases
     from medtrust.exceptions import UndefinedMetricWarning
     from medtrust.failure import evaluate_failure_detection, score_folder

@@ -103,7 +103,7 @@ class FailureDetectionResult:
         import matplotlib.pyplot as plt
 
         from medtrust import __version__
-        from medtrust.cli._common import atomic_write_json, atomic_write_parquet
+        from medtrust._io import atomic_write_json, atomic_write_parquet
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

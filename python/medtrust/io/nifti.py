@@ -78,7 +78,7 @@ def save_nifti(
     """
     import nibabel as nib
 
-    from medtrust.cli._common import atomic_write_bytes
+    from medtrust._io import atomic_write_bytes
 
     a = np.asarray(array)
     sp = as_spacing(spacing, a.ndim)

@@ -253,7 +253,7 @@ def verify_nnunet_dataset(
     tolerance ``spacing_tolerance``), that labels are integers within the declared labels, and
     that files are readable. All problems are listed in one error.
     """
-    from medtrust.cli._common import progress as bar
+    from medtrust._io import progress as bar
 
     ds = load_nnunet_dataset(root)
     top = (ds.ignore_label if ds.ignore_label is not None else ds.n_classes - 1) or 0
@@ -317,7 +317,7 @@ def write_dataset_json(
     **extra: Any,
 ) -> None:
     """Write ``dataset.json``; ``ignore_label=True`` adds ``"ignore": max label + 1``."""
-    from medtrust.cli._common import atomic_write_json
+    from medtrust._io import atomic_write_json
 
     labs = {str(k): int(v) for k, v in labels.items()}
     if ignore_label:

@@ -15,7 +15,7 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     import matplotlib.pyplot as plt
     import polars as pl
 
-    from medtrust.cli._common import atomic_write_parquet
+    from medtrust._io import atomic_write_parquet
     from medtrust.data import synthetic_classification
     from medtrust.selective import evaluate, plot_risk_coverage, rank_csfs
 

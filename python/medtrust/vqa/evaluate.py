@@ -87,7 +87,7 @@ class EvaluationResult:
 
     def write(self, out: str | Path) -> Path:
         """Write the files listed in the module docstring into ``out``; returns ``out``."""
-        from medtrust.cli._common import atomic_write_json, atomic_write_parquet, atomic_write_text
+        from medtrust._io import atomic_write_json, atomic_write_parquet, atomic_write_text
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

@@ -222,8 +222,8 @@ def finetune(
     import numpy as np
     import torch
 
-    from medtrust.cli._common import atomic_write_json
-    from medtrust.cli._common import progress as progress_bar
+    from medtrust._io import atomic_write_json
+    from medtrust._io import progress as progress_bar
 
     for c in ("question", "answer"):
         if c not in train.columns:

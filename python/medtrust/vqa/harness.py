@@ -279,7 +279,7 @@ def run_inference(
     import polars as pl
     import torch
 
-    from medtrust.cli._common import progress as progress_bar
+    from medtrust._io import progress as progress_bar
 
     for c in ("qid", "question"):
         if c not in samples.columns:

@@ -91,7 +91,7 @@ def split_cases(cases: Sequence[str], fraction: float, seed: int) -> tuple[list[
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
-    from medtrust.cli._common import atomic_write_bytes
+    from medtrust._io import atomic_write_bytes
 
     buf = io.BytesIO()
     np.save(buf, arr)
@@ -145,8 +145,8 @@ def materialize_dataset(cfg: Any, out: Path, *, progress: bool = False) -> Datas
     ``[C_in, Z, Y, X]``) and each label map (``CASE.gt.npy``); files are written atomically,
     so an interrupted build resumes where it stopped.
     """
-    from medtrust.cli._common import atomic_write_json
-    from medtrust.cli._common import progress as bar
+    from medtrust._io import atomic_write_json
+    from medtrust._io import progress as bar
     from medtrust.io.nnunet import load_nnunet_dataset
 
     out = Path(out)

@@ -67,9 +67,9 @@ def demo_config(quick: bool = False) -> Any:
 
 def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     """Run the comparison into ``out/active_learning``; returns markdown summary lines."""
+    from medtrust._io import atomic_write_json
     from medtrust.active.loop.grid import run_grid
     from medtrust.active.loop.report import build_report
-    from medtrust.cli._common import atomic_write_json
 
     folder = Path(out) / "active_learning"
     cfg = demo_config(quick)

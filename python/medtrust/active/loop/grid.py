@@ -17,9 +17,9 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from medtrust._io import atomic_write_json, atomic_write_parquet
 from medtrust.active.loop.config import ExperimentConfig, RunSpec
 from medtrust.active.loop.runner import run_dir, run_experiment, run_is_done
-from medtrust.cli._common import atomic_write_json, atomic_write_parquet
 from medtrust.exceptions import MedtrustError
 
 __all__ = ["GridResult", "combine_results", "default_threads", "run_grid", "select_runs"]
@@ -117,8 +117,8 @@ def run_grid(
         Finished runs are skipped; a failing run does not stop the others (its error is in
         ``failed``); ``out/results.parquet`` holds every finished run's rounds.
     """
+    from medtrust._io import progress as bar
     from medtrust.active.loop.data import materialize_dataset
-    from medtrust.cli._common import progress as bar
 
     out = Path(out)
     if workers < 1:

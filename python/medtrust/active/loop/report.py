@@ -152,9 +152,9 @@ def build_report(
     import matplotlib.pyplot as plt
     import polars as pl
 
+    from medtrust._io import atomic_write_json, atomic_write_parquet, atomic_write_text
     from medtrust.active.loop.grid import combine_results
     from medtrust.active.metrics import pairwise_penalty_matrix, rank_strategies, run_metrics
-    from medtrust.cli._common import atomic_write_json, atomic_write_parquet, atomic_write_text
 
     out = Path(out)
     if table is None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._io import atomic_write_json, atomic_write_parquet
 from medtrust.active import Patch
 from medtrust.active.loop.config import FULL_DATA, RunSpec, make_trainer
 from medtrust.active.loop.data import DatasetView, partial_labels, split_cases
@@ -42,7 +43,6 @@ from medtrust.active.loop.strategies import (
 )
 from medtrust.active.loop.streaming import SlabAccumulator
 from medtrust.active.trainers.base import TrainingData, atomic_dir, member_dir
-from medtrust.cli._common import atomic_write_json, atomic_write_parquet
 from medtrust.exceptions import ConfigError
 
 __all__ = ["TIMING_COLUMNS", "derive_seed", "run_dir", "run_experiment", "run_is_done"]
@@ -432,7 +432,7 @@ class _Run:
 
     # ------------------------------------------------------------------ main
     def run(self) -> Any:
-        from medtrust.cli._common import progress as _  # noqa: F401 - progress helpers
+        from medtrust._io import progress as _  # noqa: F401 - progress helpers
 
         if self.progress:
             from tqdm.auto import tqdm

@@ -15,7 +15,7 @@ from medtrust.active._common import as_triple, check_count, check_seed
 from medtrust.active.patches import Patch
 from medtrust.active.pool import Pool
 from medtrust.active.result import QueryLog, QueryResult
-from medtrust.exceptions import DTypeError, InvalidArgumentError, MedtrustWarning
+from medtrust.exceptions import DTypeError, InvalidArgumentError, QueryShortfallWarning
 
 __all__ = [
     "QueryContext",
@@ -25,10 +25,6 @@ __all__ = [
     "list_strategies",
     "register_strategy",
 ]
-
-
-class QueryShortfallWarning(MedtrustWarning):
-    """A query (or one of its strata) got fewer patches than requested."""
 
 
 @dataclass
@@ -254,7 +250,6 @@ def register_strategy(name: str, factory: Callable[..., Strategy], **preset: Any
 
 def list_strategies() -> list[str]:
     """Registered strategy names, sorted."""
-    _load_builtins()
     return sorted(_REGISTRY)
 
 
@@ -268,7 +263,6 @@ def get_strategy(name: str, **config: Any) -> Strategy:
     >>> s.name, round(s.beta(1), 3)
     ('clasp_pe', 3.162)
     """
-    _load_builtins()
     if name not in _REGISTRY:
         raise InvalidArgumentError(
             f"unknown strategy {name!r}; known strategies: {', '.join(sorted(_REGISTRY))}"
@@ -282,8 +276,3 @@ def get_strategy(name: str, **config: Any) -> Strategy:
     strategy = factory(**preset, **config)
     strategy.name = name
     return strategy
-
-
-def _load_builtins() -> None:
-    # Importing the modules registers their strategies.
-    from medtrust.active.strategies import clasp, random, uncertainty  # noqa: F401

@@ -29,7 +29,7 @@ from typing import Any
 from medtrust.active._common import STRATUM_CODES, generator, image_key
 from medtrust.active.pool import score_grids
 from medtrust.active.schedule import SCHEDULES, beta_schedule
-from medtrust.active.strategies.base import QueryContext, Strategy, register_strategy, take_best
+from medtrust.active.strategies.base import QueryContext, Strategy, take_best
 from medtrust.active.strategies.uncertainty import image_candidates, noisy_keys
 from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
 
@@ -223,8 +223,3 @@ class ClaSPStrategy(Strategy):
             )
         out = {s: {"requested": requested[s], "achieved": len(taken[s])} for s in strata}
         return chosen, out
-
-
-register_strategy("clasp_pe", ClaSPStrategy)
-register_strategy("clap_pe", ClaSPStrategy, schedule="constant", beta=1.0)
-register_strategy("class_pe", ClaSPStrategy, schedule="none")

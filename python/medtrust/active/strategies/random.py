@@ -22,7 +22,7 @@ import numpy as np
 
 from medtrust.active._common import check_count, generator, image_key
 from medtrust.active.patches import Patch
-from medtrust.active.strategies.base import QueryContext, Strategy, register_strategy
+from medtrust.active.strategies.base import QueryContext, Strategy
 from medtrust.exceptions import InvalidArgumentError
 
 __all__ = ["AllClassesStrategy", "RandomStrategy"]
@@ -277,11 +277,3 @@ class AllClassesStrategy(Strategy):
                 new_blocked.setdefault(image_id, []).append(p)
                 return ctx.add_candidate(p, f"label_{label}", None, None)
         return None
-
-
-register_strategy("random", RandomStrategy, areas=("all",))
-register_strategy("random_fg66", RandomStrategy, areas=("all", "class", "border"))
-register_strategy("random_fg33", RandomStrategy, areas=("all",) * 4 + ("class", "border"))
-register_strategy("random_all_classes", AllClassesStrategy, base="random")
-register_strategy("random_fg66_all_classes", AllClassesStrategy, base="random_fg66")
-register_strategy("random_fg33_all_classes", AllClassesStrategy, base="random_fg33")

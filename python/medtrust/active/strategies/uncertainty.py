@@ -19,7 +19,6 @@ from medtrust.active.strategies.base import (
     QueryContext,
     Strategy,
     finite_or_none,
-    register_strategy,
     take_best,
 )
 from medtrust.exceptions import InvalidArgumentError
@@ -209,14 +208,3 @@ class SoftRankStrategy(Strategy):
         order = take_best(keys, ctx.size)
         chosen = [rows[i] for i in order]
         return chosen, {"all": {"requested": ctx.size, "achieved": len(chosen)}}
-
-
-register_strategy("pe", TopScoreStrategy, uncertainty="pe", beta=math.inf)
-register_strategy("bald", TopScoreStrategy, uncertainty="bald", beta=math.inf)
-register_strategy(
-    "power_pe", lambda **kw: TopScoreStrategy(**{"beta": 1.0, **kw}), uncertainty="pe"
-)
-register_strategy(
-    "power_bald", lambda **kw: TopScoreStrategy(**{"beta": 1.0, **kw}), uncertainty="bald"
-)
-register_strategy("softrank_bald", SoftRankStrategy, uncertainty="bald")

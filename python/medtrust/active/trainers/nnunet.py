@@ -276,7 +276,7 @@ class NnUNetTrainerBackend(Trainer):
                 verbose=False,
             )
             self._write_splits(data, pre / "splits_final.json")
-        from medtrust.cli._common import atomic_write_json
+        from medtrust._io import atomic_write_json
 
         atomic_write_json(marker, {"dataset": self.dataset_name, "n_cases": len(data.cases)})
 

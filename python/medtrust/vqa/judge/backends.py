@@ -28,7 +28,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from medtrust.exceptions import JudgeError
+from medtrust.exceptions import BackendError, JudgeError
 
 __all__ = [
     "Completion",
@@ -51,17 +51,6 @@ class Completion:
     model: str | None = None
     fingerprint: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class BackendError(Exception):
-    """A failed request; ``status`` is the HTTP status (None for network errors)."""
-
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
 
 
 class TransientError(BackendError):

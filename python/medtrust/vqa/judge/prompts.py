@@ -19,7 +19,7 @@ Examples
 >>> parse_verdict("Score: 4", "open")
 Traceback (most recent call last):
 ...
-medtrust.vqa.judge.prompts.VerdictParseError: reply is not JSON: Score: 4
+medtrust.exceptions.VerdictParseError: reply is not JSON: Score: 4
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from medtrust.exceptions import InvalidArgumentError
+from medtrust.exceptions import InvalidArgumentError, VerdictParseError
 
 __all__ = [
     "KINDS",
@@ -83,10 +83,6 @@ _RUBRICS = {
         "where the reference is one option); otherwise 0."
     ),
 }
-
-
-class VerdictParseError(ValueError):
-    """The judge's reply is not a valid verdict."""
 
 
 @dataclass(frozen=True)

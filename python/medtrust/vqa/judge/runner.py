@@ -438,7 +438,7 @@ def run_judge(
     """
     import polars as pl
 
-    from medtrust.cli._common import progress as progress_bar
+    from medtrust._io import progress as progress_bar
 
     cfg = config or JudgeConfig.from_env()
     if backend is not None and getattr(backend, "name", None) not in (None, cfg.judge_name):

@@ -236,20 +236,3 @@ def test_pool_checks_its_sources():
 def test_native_grid_geometry():
     eff, dims = _native.patch_grid((160, 256, 256), (64, 64, 64), (8, 8, 8), False)
     assert list(eff) == [64, 64, 64] and list(dims) == [13, 25, 25]
-
-
-def test_docstring_examples_run():
-    import doctest
-    import importlib
-
-    for name in (
-        "medtrust.active",
-        "medtrust.active.patches",
-        "medtrust.active.pool",
-        "medtrust.active.schedule",
-        "medtrust.active.strategies.base",
-        "medtrust.active.strategies.clasp",
-        "medtrust.data.al_pool",
-    ):
-        res = doctest.testmod(importlib.import_module(name))
-        assert res.failed == 0 and res.attempted > 0, name

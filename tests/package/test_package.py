@@ -14,7 +14,7 @@ def test_version_matches_cargo_workspace():
 
     import tomllib
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     cargo = tomllib.loads((root / "Cargo.toml").read_text())
     assert medtrust.__version__ == cargo["workspace"]["package"]["version"]
     assert _native.__version__ == medtrust.__version__
