@@ -6,19 +6,7 @@ import argparse
 from pathlib import Path
 
 from medtrust._io import atomic_write_parquet
-from medtrust.exceptions import InvalidArgumentError
-
-
-def _read_table(path: Path):  # -> polars.DataFrame
-    import polars as pl
-
-    if not path.exists():
-        raise InvalidArgumentError(f"no such file: {path}")
-    if path.suffix == ".parquet":
-        return pl.read_parquet(path)
-    if path.suffix in (".csv", ".tsv"):
-        return pl.read_csv(path, separator="\t" if path.suffix == ".tsv" else ",")
-    raise InvalidArgumentError(f"expected a .parquet, .csv or .tsv file, got {path.name}")
+from medtrust.io.tables import read_table
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -27,7 +15,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from medtrust.selective import evaluate
 
     path = Path(args.file)
-    df = _read_table(path)
+    df = read_table(path, formats=("parquet", "csv", "tsv"), what="score")
     res = evaluate(
         df,
         confid=args.confid,

@@ -6,10 +6,14 @@
 - nnU-Net v2 raw datasets (``dataset.json``, ``imagesTr/``, ``labelsTr/``): open and check
   with :func:`load_nnunet_dataset` / :func:`verify_nnunet_dataset`, write with
   :func:`write_nnunet_case` and :func:`write_dataset_json` (see :mod:`medtrust.io.nnunet`).
+- Tables (CSV / TSV, Parquet, JSON Lines, JSON -> polars) with :func:`read_table` /
+  :func:`read_records`, and configs (JSON / YAML / TOML -> dict) with :func:`read_config`: the
+  one reader of each kind every job uses (see :mod:`medtrust.io.tables`, :mod:`medtrust.io.config`).
 - The per-case folder layout of failure-detection evaluations: :func:`find_cases`,
   :func:`load_domains` (see :mod:`medtrust.io.layout`).
 """
 
+from medtrust.io.config import read_config
 from medtrust.io.layout import CaseFiles, find_cases, load_domains
 from medtrust.io.nifti import load_labels, load_nifti, load_probabilities, save_nifti
 from medtrust.io.nnunet import (
@@ -19,6 +23,7 @@ from medtrust.io.nnunet import (
     write_dataset_json,
     write_nnunet_case,
 )
+from medtrust.io.tables import read_records, read_table
 
 __all__ = [
     "CaseFiles",
@@ -29,6 +34,9 @@ __all__ = [
     "load_nifti",
     "load_nnunet_dataset",
     "load_probabilities",
+    "read_config",
+    "read_records",
+    "read_table",
     "save_nifti",
     "verify_nnunet_dataset",
     "write_dataset_json",

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medtrust.exceptions import DatasetError
+from medtrust.io.tables import read_table
 
 __all__ = ["CaseFiles", "find_cases", "load_domains"]
 
@@ -65,6 +66,7 @@ def load_domains(path: str | Path) -> dict[str, str]:
     if not path.exists():
         raise DatasetError(f"no such domain file: {path}")
     if path.suffix == ".json":
+        # A JSON domain file is one object case -> domain, not a table of records.
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as e:
@@ -73,9 +75,7 @@ def load_domains(path: str | Path) -> dict[str, str]:
             raise DatasetError(f"{path} must hold an object case -> domain")
         return {str(k): str(v) for k, v in data.items()}
     if path.suffix in (".csv", ".tsv"):
-        import polars as pl
-
-        df = pl.read_csv(path, separator="\t" if path.suffix == ".tsv" else ",")
+        df = read_table(path, formats=("csv", "tsv"), what="domain")
         missing = {"case", "domain"} - set(df.columns)
         if missing:
             raise DatasetError(f"{path} lacks column(s) {sorted(missing)}; has {df.columns}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from medtrust.exceptions import DatasetError, InvalidArgumentError, UndefinedMetricWarning
+from medtrust.io.tables import read_table
 
 __all__ = ["agreement", "read_ratings"]
 
@@ -30,19 +31,7 @@ def read_ratings(path: str | Path):  # -> polars.DataFrame
     """Read a ratings (or scores) table from CSV, JSONL, JSON or Parquet."""
     import polars as pl
 
-    p = Path(path)
-    if not p.is_file():
-        raise DatasetError(f"no such ratings file: {p}")
-    if p.suffix == ".parquet":
-        df = pl.read_parquet(p)
-    elif p.suffix == ".csv":
-        df = pl.read_csv(p, infer_schema_length=None)
-    elif p.suffix == ".jsonl":
-        df = pl.read_ndjson(p, infer_schema_length=None)
-    elif p.suffix == ".json":
-        df = pl.read_json(p)
-    else:
-        raise DatasetError(f"ratings: expected .csv, .jsonl, .json or .parquet, got {p.name}")
+    df = read_table(path, formats=("csv", "jsonl", "json", "parquet"), what="ratings")
     if "qid" in df.columns:
         df = df.with_columns(pl.col("qid").cast(pl.String))
     return df

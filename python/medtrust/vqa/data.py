@@ -49,7 +49,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Iterable
@@ -57,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from medtrust.exceptions import DatasetError, InvalidArgumentError, MedtrustWarning
+from medtrust.io.tables import read_records, read_table
 
 __all__ = [
     "LAYOUTS",
@@ -88,30 +88,7 @@ _SPLIT_ALIASES = {
 
 
 def _read_json_list(path: Path) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DatasetError(f"cannot read {path}: {e}") from e
-    if path.suffix == ".jsonl":
-        rows = []
-        for i, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise DatasetError(f"{path}:{i}: invalid JSON line: {e}") from e
-        return rows
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{path}: invalid JSON: {e}") from e
-    if isinstance(data, dict):
-        for key in ("data", "samples", "questions"):
-            if isinstance(data.get(key), list):
-                return data[key]
-    if not isinstance(data, list):
-        raise DatasetError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
-    return data
+    return read_records(path, what="dataset")
 
 
 def _find(root: Path, names: Iterable[str]) -> Path | None:
@@ -395,13 +372,11 @@ def load_mimic_cxr_vqa(
 
 def load_generic(path: str | Path, *, dataset: str | None = None):  # -> polars.DataFrame
     """Load a JSONL / JSON / Parquet file with the canonical columns."""
-    import polars as pl
-
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"no such file: {path}")
     if path.suffix == ".parquet":
-        rows = pl.read_parquet(path).to_dicts()
+        rows = read_table(path, formats=("parquet",), what="dataset").to_dicts()
     elif path.suffix in (".jsonl", ".json"):
         rows = _read_json_list(path)
     else:

@@ -20,7 +20,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -29,6 +28,7 @@ from typing import Any
 
 from medtrust._settings import reject_unknown
 from medtrust.exceptions import ConfigError, DatasetError, InvalidArgumentError
+from medtrust.io.config import read_config
 from medtrust.vqa.baselines import BASELINES, ablate_image, answer_prior, parse_baseline
 
 __all__ = ["HarnessConfig", "load_images", "load_vlm", "run_inference"]
@@ -121,21 +121,7 @@ class HarnessConfig:
 
 
 def _read_mapping(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"no such config file: {p}")
-    text = p.read_text(encoding="utf-8")
-    if p.suffix == ".json":
-        d = json.loads(text)
-    elif p.suffix in (".yaml", ".yml"):
-        import yaml
-
-        d = yaml.safe_load(text)
-    else:
-        raise ConfigError(f"config files are .json or .yaml, got {p.name}")
-    if not isinstance(d, dict):
-        raise ConfigError(f"{p}: the config must be a mapping")
-    return d
+    return read_config(path, formats=("json", "yaml"), what="harness config")
 
 
 def _torch_dtype(name: str) -> Any:

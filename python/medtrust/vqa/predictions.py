@@ -23,11 +23,11 @@ Examples
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from medtrust.exceptions import DatasetError
+from medtrust.io.tables import read_table
 
 __all__ = ["RUN_COLUMNS", "load_predictions", "validate_predictions"]
 
@@ -48,28 +48,9 @@ def load_predictions(path: str | Path | list[str | Path], **defaults: Any):  # -
         if not frames:
             raise DatasetError("no prediction files given")
         return pl.concat(frames, how="diagonal_relaxed")
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"no such prediction file: {path}")
-    if path.suffix == ".parquet":
-        df = pl.read_parquet(path)
-    elif path.suffix == ".csv":
-        df = pl.read_csv(path, infer_schema_length=None)
-    elif path.suffix in (".jsonl", ".json"):
-        text = path.read_text(encoding="utf-8")
-        try:
-            rows = (
-                [json.loads(x) for x in text.splitlines() if x.strip()]
-                if path.suffix == ".jsonl"
-                else json.loads(text)
-            )
-        except json.JSONDecodeError as e:
-            raise DatasetError(f"{path}: invalid JSON: {e}") from e
-        if not isinstance(rows, list) or not rows:
-            raise DatasetError(f"{path}: expected a non-empty list of prediction records")
-        df = pl.from_dicts(rows, infer_schema_length=None)
-    else:
-        raise DatasetError(f"predictions: expected .jsonl, .json, .parquet or .csv: {path.name}")
+    df = read_table(path, formats=("jsonl", "json", "parquet", "csv"), what="prediction")
+    if df.height == 0:
+        raise DatasetError(f"{path}: expected a non-empty list of prediction records")
     return _fill(df, {**_DEFAULTS, **defaults}, str(path))
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from medtrust.exceptions import DatasetError, InvalidArgumentError, UndefinedMetricWarning
+from medtrust.io.tables import read_table
 
 __all__ = [
     "DEFAULT_GROUPS",
@@ -169,11 +170,11 @@ def load_scores(folder: str | Path):  # -> polars.DataFrame
 
     folder = Path(folder)
     if folder.is_file():
-        return pl.read_parquet(folder)
+        return read_table(folder, what="scores")
     files = sorted(folder.rglob("scores.parquet"))
     if not files:
         raise DatasetError(f"no scores.parquet under {folder} (run `medtrust vqa evaluate`)")
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    return pl.concat([read_table(f, what="scores") for f in files], how="diagonal_relaxed")
 
 
 def plot_robustness(

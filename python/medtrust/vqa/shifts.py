@@ -37,7 +37,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Iterable
@@ -51,6 +50,7 @@ from medtrust.exceptions import (
     DatasetError,
     InvalidArgumentError,
 )
+from medtrust.io.config import read_config
 
 __all__ = [
     "PRESETS",
@@ -205,18 +205,7 @@ def get_shift(spec: str | Path | dict[str, Any] | Shift) -> Shift:
         return PRESETS[s]
     p = Path(s)
     if p.suffix in (".json", ".yaml", ".yml"):
-        if not p.is_file():
-            raise ConfigError(f"no such shift file: {p}")
-        text = p.read_text(encoding="utf-8")
-        if p.suffix == ".json":
-            d = json.loads(text)
-        else:
-            import yaml
-
-            d = yaml.safe_load(text)
-        if not isinstance(d, dict):
-            raise ConfigError(f"{p}: a shift file holds one mapping")
-        return Shift.from_dict(d)
+        return Shift.from_dict(read_config(p, formats=("json", "yaml"), what="shift"))
     raise ConfigError(f"unknown shift {s!r}; presets: {sorted(PRESETS)} (or a .json/.yaml file)")
 
 

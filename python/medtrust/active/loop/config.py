@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from medtrust.exceptions import ConfigError, DatasetError
+from medtrust.io.config import read_config
 
 __all__ = [
     "TRAINER_BACKENDS",
@@ -458,26 +459,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         Missing file, unreadable syntax, or invalid content (see :class:`ExperimentConfig`).
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    text = path.read_text()
-    try:
-        if path.suffix == ".toml":
-            import tomllib
-
-            raw = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            raw = yaml.safe_load(text)
-        else:
-            raise ConfigError(f"config must be .yaml, .yml or .toml, got {path.name}")
-    except ConfigError:
-        raise
-    except Exception as e:  # yaml / toml syntax errors
-        raise ConfigError(f"cannot parse {path}: {e}") from e
-    if raw is None:
-        raise ConfigError(f"config file {path} is empty")
+    raw = read_config(path, formats=("yaml", "toml"), what="experiment config")
     return ExperimentConfig.from_dict(raw, base_dir=path.parent)
 
 

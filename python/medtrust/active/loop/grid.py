@@ -21,6 +21,7 @@ from medtrust._io import atomic_write_json, atomic_write_parquet
 from medtrust.active.loop.config import ExperimentConfig, RunSpec
 from medtrust.active.loop.runner import run_dir, run_experiment, run_is_done
 from medtrust.exceptions import MedtrustError
+from medtrust.io.tables import read_table
 
 __all__ = ["GridResult", "combine_results", "default_threads", "run_grid", "select_runs"]
 
@@ -68,7 +69,7 @@ def combine_results(out: str | Path) -> Any:
     files = sorted((Path(out) / "runs").glob("*/*/seed_*/results.parquet"))
     if not files:
         raise MedtrustError(f"no results.parquet below {Path(out) / 'runs'}")
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed").sort(
+    return pl.concat([read_table(f, what="results") for f in files], how="diagonal_relaxed").sort(
         ["setting", "strategy", "seed", "round"]
     )
 

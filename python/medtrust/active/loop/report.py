@@ -22,6 +22,7 @@ import numpy as np
 
 from medtrust.active.loop.config import FULL_DATA
 from medtrust.exceptions import MedtrustError
+from medtrust.io.tables import read_table
 
 __all__ = ["ALReport", "build_report", "plot_curves", "summarize_metrics"]
 
@@ -159,7 +160,7 @@ def build_report(
     out = Path(out)
     if table is None:
         f = out / "results.parquet"
-        table = pl.read_parquet(f) if f.is_file() else combine_results(out)
+        table = read_table(f, what="results") if f.is_file() else combine_results(out)
     rdir = Path(report_dir) if report_dir is not None else out / "report"
     rdir.mkdir(parents=True, exist_ok=True)
     full = _full_dice(table)
