@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from medtrust._arrays import as_float_1d, check_choice, check_nonempty, check_same_length
+from medtrust.analysis import friedman_test, holm, nemenyi_test, paired_t, rank_values
 from medtrust.exceptions import (
     InvalidArgumentError,
     NaNInputError,
@@ -245,23 +246,6 @@ def fg_efficiency(
 # ----------------------------------------------------------------------------- PPM
 
 
-def _paired_t_pvalue(diff: np.ndarray) -> float:
-    """Two-sided one-sample t-test p-value of ``diff`` against 0.
-
-    Constant differences: p = 1 when they are all 0, p = 0 otherwise (scipy returns NaN or a
-    precision warning there).
-    """
-    from scipy import stats
-
-    n = len(diff)
-    mean = float(diff.mean())
-    sd = float(diff.std(ddof=1))
-    if sd <= 1e-15 * max(1.0, abs(mean)):
-        return 1.0 if mean == 0.0 else 0.0
-    t = mean / (sd / math.sqrt(n))
-    return float(2.0 * stats.t.sf(abs(t), df=n - 1))
-
-
 @dataclass(frozen=True)
 class PairwisePenaltyMatrix:
     """Result of :func:`pairwise_penalty_matrix`.
@@ -388,8 +372,6 @@ def pairwise_penalty_matrix(
     """
     import polars as pl
 
-    from medtrust.selective.ranking import holm
-
     if correction is not None:
         check_choice(correction, "correction", ["holm"])
     if not 0 < alpha < 1:
@@ -436,7 +418,7 @@ def pairwise_penalty_matrix(
                         continue
                     diff = np.array([va[s] - vb[s] for s in common], dtype=float)
                     _finite(diff, value)
-                    tests.append((a, b, float(diff.mean()), _paired_t_pvalue(diff)))
+                    tests.append((a, b, float(diff.mean()), paired_t(diff).pvalue))
             if not tests:
                 continue
             pvals = np.array([t[3] for t in tests])
@@ -451,74 +433,6 @@ def pairwise_penalty_matrix(
 
 
 # ----------------------------------------------------------------------------- rankings
-
-
-def _block_ranks(scores: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    """Average ranks (1 = best) within each row; NaN ranks last."""
-    from scipy.stats import rankdata
-
-    v = -scores if higher_is_better else scores.copy()
-    v = np.where(np.isnan(v), np.inf, v)
-    return rankdata(v, axis=1, method="average")
-
-
-def friedman_test(scores: Any, *, higher_is_better: bool = True) -> tuple[float, float]:
-    """Friedman chi-square test over ``scores[block, method]``; returns ``(statistic, p)``.
-
-    Uses the tie-corrected statistic (equal to :func:`scipy.stats.friedmanchisquare`, which
-    needs at least three methods; this works from two).
-
-    Examples
-    --------
-    >>> s, p = friedman_test([[1, 2, 3], [1, 2, 3], [1, 3, 2], [1, 2, 3]])
-    >>> round(s, 3), round(p, 4)
-    (6.5, 0.0388)
-    """
-    from scipy import stats
-
-    x = np.asarray(scores, dtype=float)
-    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
-        raise InvalidArgumentError(
-            f"scores must be [blocks >= 2, methods >= 2], got shape {x.shape}"
-        )
-    n, k = x.shape
-    r = _block_ranks(x, higher_is_better)
-    rbar = r.mean(0)
-    ssb = n * np.sum((rbar - (k + 1) / 2) ** 2)
-    # Tie correction: total variance of ranks inside blocks.
-    denom = np.sum((r - (k + 1) / 2) ** 2) / (n * (k - 1))
-    if denom <= 0:
-        return 0.0, 1.0
-    stat = float(ssb / denom)
-    return stat, float(stats.chi2.sf(stat, k - 1))
-
-
-def nemenyi_test(
-    mean_ranks: Any, n_blocks: int, *, alpha: float = 0.05
-) -> tuple[np.ndarray, float]:
-    """Nemenyi post-hoc test: pairwise p-values and the critical difference of mean ranks.
-
-    ``CD = q_alpha sqrt(k (k + 1) / (6 N))`` with ``q_alpha`` the studentised-range quantile
-    divided by sqrt(2) (Demšar, 2006).
-
-    Examples
-    --------
-    >>> _, cd = nemenyi_test([1, 2, 3, 4], 14)
-    >>> round(cd, 3)
-    1.254
-    """
-    from scipy.stats import studentized_range
-
-    r = as_float_1d(mean_ranks, "mean_ranks")
-    k = len(r)
-    if k < 2 or n_blocks < 1:
-        raise InvalidArgumentError("need >= 2 methods and >= 1 block")
-    se = math.sqrt(k * (k + 1) / (6.0 * n_blocks))
-    q = float(studentized_range.ppf(1 - alpha, k, np.inf)) / math.sqrt(2)
-    z = np.abs(r[:, None] - r[None, :]) / se
-    p = studentized_range.sf(z * math.sqrt(2), k, np.inf)
-    p = np.where(np.eye(k, dtype=bool), 1.0, np.clip(p, 0.0, 1.0))
-    return p, q * se
 
 
 @dataclass(frozen=True)
@@ -638,7 +552,7 @@ def rank_strategies(
             UndefinedMetricWarning,
             stacklevel=2,
         )
-    r = _block_ranks(scores, higher_is_better)
+    r = rank_values(scores, higher_is_better=higher_is_better, axis=1)
     mean_r = r.mean(0)
     if n >= 2 and k >= 2:
         stat, p = friedman_test(scores, higher_is_better=higher_is_better)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from medtrust._arrays import check_choice
+from medtrust.analysis import pearson, spearman
 from medtrust.exceptions import InvalidArgumentError, UndefinedMetricWarning
 
 __all__ = ["RISKS", "FailureDetectionResult", "evaluate_failure_detection"]
@@ -139,13 +140,8 @@ def _to_polars(cases: Any):  # -> polars.DataFrame
 
 
 def _correlations(conf: np.ndarray, risk: np.ndarray) -> tuple[float, float]:
-    from scipy.stats import pearsonr, spearmanr
-
-    if len(conf) < 3 or np.all(conf == conf[0]) or np.all(risk == risk[0]):
-        return math.nan, math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(spearmanr(conf, risk).statistic), float(pearsonr(conf, risk).statistic)
+    # Three cases at least: with two, every correlation is +-1 and says nothing.
+    return spearman(conf, risk, min_n=3).statistic, pearson(conf, risk, min_n=3).statistic
 
 
 def evaluate_failure_detection(

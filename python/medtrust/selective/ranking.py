@@ -24,20 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from medtrust.analysis import holm, kendall_tau, paired_wilcoxon, rank_distribution, rank_values
 from medtrust.selective.bootstrap import PairedBootstrap, paired_bootstrap
 
 __all__ = ["CSFRanking", "holm", "rank_csfs"]
 
 _HIGHER_IS_BETTER = {"failure_auroc", "coverage_at_risk"}
-
-
-def _ranks(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    """Competition-free average ranks along the last axis (1 = best); NaN ranks last."""
-    from scipy.stats import rankdata
-
-    v = -values if higher_is_better else values
-    v = np.where(np.isnan(v), np.inf, v)
-    return rankdata(v, axis=-1, method="average")
 
 
 def _mean_of_defined(values: Any) -> float:
@@ -49,25 +41,6 @@ def _mean_of_defined(values: Any) -> float:
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]
     return float(v.mean()) if v.size else float("nan")
-
-
-def holm(pvalues: np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (same order as the input).
-
-    Examples
-    --------
-    >>> holm(np.array([0.01, 0.04, 0.03])).tolist()
-    [0.03, 0.06, 0.06]
-    """
-    p = np.asarray(pvalues, dtype=float)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.empty(m)
-    running = 0.0
-    for i, idx in enumerate(order):
-        running = max(running, min(1.0, (m - i) * p[idx]))
-        adjusted[idx] = running
-    return adjusted
 
 
 @dataclass(frozen=True)
@@ -102,7 +75,6 @@ def rank_csfs(
 ) -> CSFRanking:
     """Rank distributions, AURC-vs-AUGRC Kendall tau and paired Wilcoxon tests of CSFs."""
     import polars as pl
-    from scipy.stats import kendalltau, wilcoxon
 
     boot = paired_bootstrap(
         confids,
@@ -114,14 +86,8 @@ def rank_csfs(
     )
     names = boot.csfs
     vals = boot.metric(metric)  # [B, K]
-    ranks = _ranks(vals, metric in _HIGHER_IS_BETTER)
+    ranks = rank_values(vals, higher_is_better=metric in _HIGHER_IS_BETTER)
     k = len(names)
-    dist_rows = []
-    for j, name in enumerate(names):
-        for r in range(1, k + 1):
-            dist_rows.append(
-                {"csf": name, "rank": r, "frequency": float(np.mean(np.round(ranks[:, j]) == r))}
-            )
     full = boot.estimates[:, boot.metric_names.index(metric)]
     mean_rank = pl.DataFrame({"csf": list(names), "mean_rank": ranks.mean(0), metric: full}).sort(
         "mean_rank"
@@ -129,9 +95,9 @@ def rank_csfs(
 
     ia, ig = boot.metric_names.index("aurc"), boot.metric_names.index("augrc")
     if k >= 2:
-        tau = float(kendalltau(boot.estimates[:, ia], boot.estimates[:, ig]).statistic)
+        tau = kendall_tau(boot.estimates[:, ia], boot.estimates[:, ig]).statistic
         taus = [
-            kendalltau(boot.values[b, :, ia], boot.values[b, :, ig]).statistic
+            kendall_tau(boot.values[b, :, ia], boot.values[b, :, ig]).statistic
             for b in range(boot.values.shape[0])
         ]
         tau_b = _mean_of_defined(taus)
@@ -144,13 +110,8 @@ def rank_csfs(
         for b in range(k):
             if a == b:
                 continue
-            d = sign * (vals[:, a] - vals[:, b])
-            d = d[~np.isnan(d)]
-            if d.size == 0 or np.all(d == 0):
-                stat, p = float("nan"), 1.0
-            else:
-                res = wilcoxon(d, alternative="less")
-                stat, p = float(res.statistic), float(res.pvalue)
+            # One-sided: is a's metric better (lower after the sign flip) than b's?
+            stat, p = paired_wilcoxon(sign * vals[:, a], sign * vals[:, b], alternative="less")
             rows.append({"csf_a": names[a], "csf_b": names[b], "statistic": stat, "p_value": p})
     wil = (
         pl.DataFrame(rows)
@@ -167,4 +128,6 @@ def rank_csfs(
     if rows:
         adj = holm(wil["p_value"].to_numpy())
         wil = wil.with_columns(p_holm=pl.Series(adj), a_better=pl.Series(adj < alpha))
-    return CSFRanking(metric, pl.DataFrame(dist_rows), mean_rank, tau, tau_b, wil, boot)
+    return CSFRanking(
+        metric, rank_distribution(ranks, names, name_col="csf"), mean_rank, tau, tau_b, wil, boot
+    )

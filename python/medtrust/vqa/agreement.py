@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from medtrust.analysis import kendall_tau, spearman
 from medtrust.exceptions import DatasetError, InvalidArgumentError, UndefinedMetricWarning
 from medtrust.io.tables import read_table
 
@@ -66,7 +67,6 @@ def agreement(
         :class:`~medtrust.exceptions.UndefinedMetricWarning`.
     """
     import polars as pl
-    from scipy import stats
 
     from medtrust.vqa.metrics import METRIC_NAMES
 
@@ -108,8 +108,7 @@ def agreement(
             row.update(kendall_tau=float("nan"), kendall_p=float("nan"))
             row.update(spearman=float("nan"), spearman_p=float("nan"))
         else:
-            kt = stats.kendalltau(x, y)
-            sp = stats.spearmanr(x, y)
+            kt, sp = kendall_tau(x, y), spearman(x, y)
             row.update(kendall_tau=float(kt.statistic), kendall_p=float(kt.pvalue))
             row.update(spearman=float(sp.statistic), spearman_p=float(sp.pvalue))
         rows.append(row)
