@@ -1,0 +1,212 @@
+"""Pairwise penalty matrix (PPM) of AL strategies from seed-paired t-tests per budget level.
+
+Examples
+--------
+>>> import polars as pl
+>>> from medtrust.active.metrics import pairwise_penalty_matrix
+>>> t = pl.DataFrame({"strategy": ["a"] * 3 + ["b"] * 3, "seed": [0, 1, 2] * 2,
+...                   "round": [0] * 6, "dice_mean": [.5, .6, .7, .6, .75, .82]})
+>>> pairwise_penalty_matrix(t).matrix.tolist()
+[[0.0, 1.0], [0.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from medtrust._arrays import check_choice
+from medtrust.active.metrics.budget import _finite
+from medtrust.analysis import holm, paired_t
+from medtrust.exceptions import InvalidArgumentError
+
+__all__ = ["PairwisePenaltyMatrix", "pairwise_penalty_matrix"]
+
+
+@dataclass(frozen=True)
+class PairwisePenaltyMatrix:
+    """Result of :func:`pairwise_penalty_matrix`.
+
+    ``matrix[i, j]`` sums, over settings, the fraction of budget levels at which strategy
+    ``i`` is significantly worse than strategy ``j``; its maximum is ``n_settings``. The
+    column means (``matrix.sum(0) / (n - 1)``) say how often a strategy beats the others, the
+    row means how often it loses.
+    """
+
+    strategies: tuple[str, ...]
+    matrix: np.ndarray
+    n_settings: int
+    alpha: float
+    correction: str | None
+    n_tests: int
+    n_skipped: int
+
+    def to_frame(self) -> Any:
+        """Long polars table: ``worse``, ``better``, ``penalty``."""
+        import polars as pl
+
+        rows = [
+            {"worse": a, "better": b, "penalty": float(self.matrix[i, j])}
+            for i, a in enumerate(self.strategies)
+            for j, b in enumerate(self.strategies)
+            if i != j
+        ]
+        return pl.DataFrame(
+            rows, schema={"worse": pl.Utf8, "better": pl.Utf8, "penalty": pl.Float64}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (nested matrix)."""
+        return {
+            "strategies": list(self.strategies),
+            "matrix": self.matrix.tolist(),
+            "n_settings": self.n_settings,
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "n_tests": self.n_tests,
+            "n_skipped": self.n_skipped,
+        }
+
+    def plot(self, ax: Any = None, *, title: str | None = None) -> tuple[Any, Any]:
+        """Heatmap (rows: worse, columns: better); returns ``(fig, ax)``."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            n = len(self.strategies)
+            fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.0 * n + 2))
+        else:
+            fig = ax.figure
+        m = self.matrix.astype(float).copy()
+        np.fill_diagonal(m, np.nan)
+        im = ax.imshow(m, vmin=0, vmax=max(self.n_settings, 1), cmap="viridis")
+        ticks = range(len(self.strategies))
+        ax.set_xticks(list(ticks), self.strategies, rotation=30, ha="right")
+        ax.set_yticks(list(ticks), self.strategies)
+        for i in ticks:
+            for j in ticks:
+                if i != j:
+                    ax.text(
+                        j,
+                        i,
+                        f"{m[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        color="w" if m[i, j] < 0.6 * max(self.n_settings, 1) else "k",
+                    )
+        ax.set_ylabel("significantly worse ...")
+        ax.set_xlabel("... than")
+        ax.set_title(title or f"Pairwise penalty matrix ({self.n_settings} setting(s))")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.tight_layout()
+        return fig, ax
+
+
+def pairwise_penalty_matrix(
+    table: Any,
+    *,
+    value: str = "dice_mean",
+    strategy: str = "strategy",
+    budget: str = "round",
+    seed: str = "seed",
+    setting: str | None = "setting",
+    alpha: float = 0.05,
+    correction: Literal["holm"] | None = None,
+    strategies: Sequence[str] | None = None,
+) -> PairwisePenaltyMatrix:
+    """Pairwise penalty matrix (PPM) of AL strategies.
+
+    For every setting, budget level and ordered pair ``(i, j)``: a two-sided one-sample t-test
+    on the seed-paired differences ``value_i - value_j`` (seeds present for both); when the
+    mean difference is negative and ``p < alpha``, ``1 / n_budgets`` is added to ``M[i, j]``
+    ("i significantly worse than j"). Matrices are summed over settings.
+
+    Parameters
+    ----------
+    table
+        Polars (or pandas) table with one row per (setting, strategy, seed, budget).
+    value, strategy, budget, seed, setting
+        Column names; ``setting=None`` (or a missing column) means one setting.
+    alpha
+        Significance level.
+    correction
+        ``"holm"``: Holm-adjust the p-values of all strategy pairs at one budget level of one
+        setting (one family per budget level) before comparing with ``alpha``.
+    strategies
+        Order of the strategies (default: sorted).
+
+    Returns
+    -------
+    PairwisePenaltyMatrix
+        Pairs with fewer than two common seeds are skipped (counted in ``n_skipped``).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> t = pl.DataFrame({"strategy": ["a"] * 3 + ["b"] * 3, "seed": [0, 1, 2] * 2,
+    ...                   "round": [0] * 6, "dice_mean": [.5, .6, .7, .6, .75, .82]})
+    >>> pairwise_penalty_matrix(t).matrix.tolist()
+    [[0.0, 1.0], [0.0, 0.0]]
+    """
+    import polars as pl
+
+    if correction is not None:
+        check_choice(correction, "correction", ["holm"])
+    if not 0 < alpha < 1:
+        raise InvalidArgumentError(f"alpha must lie in (0, 1), got {alpha}")
+    df = table if isinstance(table, pl.DataFrame) else pl.from_pandas(table)
+    cols = [value, strategy, budget, seed]
+    if setting is not None and setting in df.columns:
+        cols.append(setting)
+    else:
+        setting = None
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InvalidArgumentError(f"table lacks the column(s) {missing}; has {df.columns}")
+    if df.height == 0:
+        raise InvalidArgumentError("table is empty")
+    names = (
+        tuple(strategies)
+        if strategies is not None
+        else tuple(sorted(df[strategy].unique().to_list()))
+    )
+    index = {s: i for i, s in enumerate(names)}
+    k = len(names)
+    matrix = np.zeros((k, k))
+    n_tests = n_skipped = 0
+    groups = [("", df)] if setting is None else df.partition_by(setting, as_dict=True).items()
+    n_settings = 0
+    for _, sdf in groups:
+        n_settings += 1
+        levels = sorted(sdf[budget].unique().to_list())
+        for level in levels:
+            ldf = sdf.filter(pl.col(budget) == level)
+            vals = {
+                s: dict(zip(g[seed].to_list(), g[value].to_list()))
+                for (s,), g in ldf.partition_by(strategy, as_dict=True).items()
+                if s in index
+            }
+            tests: list[tuple[int, int, float, float]] = []
+            for a in range(k):
+                for b in range(a + 1, k):
+                    va, vb = vals.get(names[a], {}), vals.get(names[b], {})
+                    common = sorted(set(va) & set(vb))
+                    if len(common) < 2:
+                        n_skipped += 1
+                        continue
+                    diff = np.array([va[s] - vb[s] for s in common], dtype=float)
+                    _finite(diff, value)
+                    tests.append((a, b, float(diff.mean()), paired_t(diff).pvalue))
+            if not tests:
+                continue
+            pvals = np.array([t[3] for t in tests])
+            if correction == "holm":
+                pvals = holm(pvals)
+            n_tests += len(tests)
+            for (a, b, mean, _), p in zip(tests, pvals):
+                if p < alpha and mean != 0:
+                    worse, better = (a, b) if mean < 0 else (b, a)
+                    matrix[worse, better] += 1.0 / len(levels)
+    return PairwisePenaltyMatrix(names, matrix, n_settings, alpha, correction, n_tests, n_skipped)
