@@ -44,7 +44,7 @@ def test_band_matches_oracle_and_single_functions():
     assert failure.mean(conf) == pytest.approx(a["mean"])
     assert failure.non_boundary_mean(conf, labels) == a["non_boundary_mean"]
     assert failure.foreground_mean(conf, labels) == a["foreground_mean"]
-    assert failure.patch_min(conf, size=10) == pytest.approx(a["patch_min"], rel=1e-12)
+    assert failure.patch_min(conf, patch_size=10) == pytest.approx(a["patch_min"], rel=1e-12)
     assert failure.distance_weighted_mean(conf, labels) == a["distance_weighted_mean"]
     assert failure.volume_weighted_mean(conf, labels) == a["volume_weighted_mean"]
 
@@ -52,8 +52,8 @@ def test_band_matches_oracle_and_single_functions():
 def test_patch_min_clips_the_window_and_is_window_size_independent_in_cost():
     x = np.arange(12, dtype=np.float64).reshape(3, 4)
     # window 10x10 clipped to the whole 3x4 image: one window, the global mean
-    assert failure.patch_min(x, size=10) == pytest.approx(x.mean())
-    assert failure.patch_min(x, size=1) == 0.0
+    assert failure.patch_min(x, patch_size=10) == pytest.approx(x.mean())
+    assert failure.patch_min(x, patch_size=1) == 0.0
 
 
 def test_fallbacks_to_the_global_mean():
@@ -91,7 +91,7 @@ def test_bad_inputs():
     with pytest.raises(InvalidArgumentError):
         failure.aggregate(conf, labels, width=3)
     with pytest.raises(InvalidArgumentError):
-        failure.aggregate(conf, labels, methods=("median",))
+        failure.aggregate(conf, labels, aggregations=("median",))
     with pytest.raises(DTypeError):
         failure.aggregate(conf, labels.astype(np.float32))
     bad = conf.copy()
@@ -99,7 +99,7 @@ def test_bad_inputs():
     with pytest.raises(MedtrustError, match="NaN"):
         failure.aggregate(bad, labels)
     with pytest.raises(InvalidArgumentError):
-        failure.patch_min(conf, size=0)
+        failure.patch_min(conf, patch_size=0)
 
 
 # --- seg2: every confidence of an accumulator in one streaming pass -----------------------------
@@ -126,10 +126,12 @@ def test_aggregate_ensemble_equals_map_by_map_and_oracle():
     # a given prediction, a subset of kinds and methods
     other = np.zeros(pred.shape, np.uint8)
     other[3:9, 4:12, 2:8] = 1
-    sub = failure.aggregate_ensemble(acc, other, kinds=["pe"], methods=["mean", "foreground_mean"])
+    sub = failure.aggregate_ensemble(
+        acc, other, kinds=["pe"], aggregations=["mean", "foreground_mean"]
+    )
     assert list(sub) == ["pe"] and list(sub["pe"]) == ["mean", "foreground_mean"]
     assert sub["pe"] == failure.aggregate(
-        pixel_confidence(acc, "pe"), other, methods=["mean", "foreground_mean"]
+        pixel_confidence(acc, "pe"), other, aggregations=["mean", "foreground_mean"]
     )
 
 
@@ -145,7 +147,7 @@ def test_aggregate_ensemble_bad_inputs_and_torch_backend():
     with pytest.raises(InvalidArgumentError):
         failure.aggregate_ensemble(acc, kinds=["entropy"])
     with pytest.raises(InvalidArgumentError):
-        failure.aggregate_ensemble(acc, methods=["median"])
+        failure.aggregate_ensemble(acc, aggregations=["median"])
     with pytest.raises(InvalidArgumentError):
         failure.aggregate_ensemble(acc, width=3)
     with pytest.raises(InvalidArgumentError):

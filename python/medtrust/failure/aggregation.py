@@ -52,6 +52,7 @@ from medtrust._arrays import (
     check_same_shape,
     to_numpy,
 )
+from medtrust._deprecation import renamed_kwargs
 from medtrust.exceptions import EmptyInputError, InvalidArgumentError, ShapeMismatchError
 
 __all__ = [
@@ -89,35 +90,36 @@ def _check_width(width: int) -> int:
     return int(width)
 
 
+@renamed_kwargs(prediction="pred", methods="aggregations")
 def aggregate(
     confidence: Any,
-    prediction: Any,
+    pred: Any,
     *,
-    methods: Sequence[str] = AGGREGATIONS,
+    aggregations: Sequence[str] = AGGREGATIONS,
     width: int = 4,
     patch_size: int = 10,
     spacing: Any = None,
     saturate: float = 4.0,
 ) -> dict[str, float]:
-    """Every aggregation in ``methods`` of one confidence map, in one native call.
+    """Every aggregation in ``aggregations`` of one confidence map, in one native call.
 
     Parameters
     ----------
     confidence
         Pixel confidence map (higher = more confident), float16/32/64, 1-D to 3-D.
-    prediction
+    pred
         Predicted label map of the same shape (0 = background).
-    methods
+    aggregations
         Subset of :data:`AGGREGATIONS`.
     spacing
         Voxel spacing for the distance weighting (default: voxel units).
     """
-    unknown = [m for m in methods if m not in AGGREGATIONS]
+    unknown = [m for m in aggregations if m not in AGGREGATIONS]
     if unknown:
         raise InvalidArgumentError(f"unknown aggregation(s) {unknown}; choose from {AGGREGATIONS}")
     c = as_confidence_map(confidence, "confidence")
-    p = as_label_map(prediction, "prediction")
-    check_same_shape(confidence=c, prediction=p)
+    p = as_label_map(pred, "pred")
+    check_same_shape(confidence=c, pred=p)
     if c.ndim > 3:
         raise InvalidArgumentError(f"maps must be 1-D to 3-D, got shape {c.shape}")
     width = _check_width(width)
@@ -130,20 +132,21 @@ def aggregate(
         c,
         p,
         width,
-        int(patch_size) if "patch_min" in methods else 0,
+        int(patch_size) if "patch_min" in aggregations else 0,
         sp,
         float(saturate),
-        "distance_weighted_mean" in methods,
+        "distance_weighted_mean" in aggregations,
     )
-    return {m: float(out[m]) for m in methods}
+    return {m: float(out[m]) for m in aggregations}
 
 
+@renamed_kwargs(prediction="pred", methods="aggregations")
 def aggregate_ensemble(
     acc: Any,
-    prediction: Any = None,
+    pred: Any = None,
     *,
     kinds: Sequence[str] = PIXEL_CONFIDENCES,
-    methods: Sequence[str] = AGGREGATIONS,
+    aggregations: Sequence[str] = AGGREGATIONS,
     width: int = 4,
     patch_size: int = 10,
     spacing: Any = None,
@@ -151,7 +154,7 @@ def aggregate_ensemble(
 ) -> dict[str, dict[str, float]]:
     """Every aggregation of every pixel confidence of an ensemble accumulator, in one pass.
 
-    Equal to ``aggregate(pixel_confidence(acc, kind), prediction, ...)`` for each kind, without
+    Equal to ``aggregate(pixel_confidence(acc, kind), pred, ...)`` for each kind, without
     materialising any confidence map: the confidences are computed from the accumulator's
     running sums a few rows at a time and aggregated on the fly.
 
@@ -159,12 +162,12 @@ def aggregate_ensemble(
     ----------
     acc
         A :class:`medtrust.uncertainty.EnsembleAccumulator` holding at least one member.
-    prediction
+    pred
         Predicted label map (default: ``acc.predicted_labels()``, the argmax of the mean
         probabilities).
     kinds
         Pixel confidences among ``msr``, ``pe``, ``ee``, ``mi``.
-    methods, width, patch_size, spacing, saturate
+    aggregations, width, patch_size, spacing, saturate
         As in :func:`aggregate`.
 
     Returns
@@ -179,7 +182,7 @@ def aggregate_ensemble(
     >>> acc = EnsembleAccumulator()
     >>> p = np.zeros((2, 12, 12), np.float32); p[0] = 0.9; p[1] = 0.1; p[:, 4:8, 4:8] = 0.5
     >>> acc.add(p)
-    >>> a = aggregate_ensemble(acc, kinds=["msr"], methods=["mean", "patch_min"], patch_size=4)
+    >>> a = aggregate_ensemble(acc, kinds=["msr"], aggregations=["mean", "patch_min"], patch_size=4)
     >>> round(a["msr"]["mean"], 4), round(a["msr"]["patch_min"], 4)
     (0.8556, 0.5)
     """
@@ -191,19 +194,19 @@ def aggregate_ensemble(
     bad = [k for k in kinds if k not in PIXEL_CONFIDENCES]
     if bad:
         raise InvalidArgumentError(f"unknown confidence(s) {bad}; choose from {PIXEL_CONFIDENCES}")
-    unknown = [m for m in methods if m not in AGGREGATIONS]
+    unknown = [m for m in aggregations if m not in AGGREGATIONS]
     if unknown:
         raise InvalidArgumentError(f"unknown aggregation(s) {unknown}; choose from {AGGREGATIONS}")
     if acc.n_members == 0:
         raise EmptyInputError("no member was added to the accumulator")
-    pred = acc.predicted_labels() if prediction is None else prediction
+    pred = acc.predicted_labels() if pred is None else pred
     if acc.backend == "torch":
         # Device state: one confidence map at a time goes to the host.
         return {
             k: aggregate(
                 to_numpy(pixel_confidence(acc, k), "confidence"),  # type: ignore[arg-type]
-                to_numpy(pred, "prediction"),
-                methods=methods,
+                to_numpy(pred, "pred"),
+                aggregations=aggregations,
                 width=width,
                 patch_size=patch_size,
                 spacing=spacing,
@@ -211,10 +214,10 @@ def aggregate_ensemble(
             )
             for k in kinds
         }
-    p = as_label_map(pred, "prediction")
+    p = as_label_map(pred, "pred")
     if tuple(p.shape) != tuple(acc.spatial_shape or ()):
         raise ShapeMismatchError(
-            f"prediction shape {tuple(p.shape)} differs from the accumulator's spatial shape "
+            f"pred shape {tuple(p.shape)} differs from the accumulator's spatial shape "
             f"{acc.spatial_shape}"
         )
     if p.ndim > 3:
@@ -234,12 +237,12 @@ def aggregate_ensemble(
         kinds,
         p,
         width,
-        int(patch_size) if "patch_min" in methods else 0,
+        int(patch_size) if "patch_min" in aggregations else 0,
         sp,
         float(saturate),
-        "distance_weighted_mean" in methods,
+        "distance_weighted_mean" in aggregations,
     )
-    return {k: {m: float(a[m]) for m in methods} for k, a in zip(kinds, out)}
+    return {k: {m: float(a[m]) for m in aggregations} for k, a in zip(kinds, out)}
 
 
 def mean(confidence: Any) -> float:
@@ -254,65 +257,71 @@ def mean(confidence: Any) -> float:
     return float(np.mean(c, dtype=np.float64))
 
 
-def non_boundary_mean(confidence: Any, prediction: Any, *, width: int = 4) -> float:
+@renamed_kwargs(prediction="pred")
+def non_boundary_mean(confidence: Any, pred: Any, *, width: int = 4) -> float:
     """Mean outside the band of ``width`` voxels around predicted label boundaries."""
-    return aggregate(confidence, prediction, methods=("non_boundary_mean",), width=width)[
+    return aggregate(confidence, pred, aggregations=("non_boundary_mean",), width=width)[
         "non_boundary_mean"
     ]
 
 
-def foreground_mean(confidence: Any, prediction: Any, *, width: int = 4) -> float:
+@renamed_kwargs(prediction="pred")
+def foreground_mean(confidence: Any, pred: Any, *, width: int = 4) -> float:
     """Mean over predicted foreground minus the boundary band (global mean if empty)."""
-    return aggregate(confidence, prediction, methods=("foreground_mean",), width=width)[
+    return aggregate(confidence, pred, aggregations=("foreground_mean",), width=width)[
         "foreground_mean"
     ]
 
 
-def patch_min(confidence: Any, *, size: int = 10) -> float:
-    """Minimum over all windows of edge ``size`` (clipped to the image) of the window mean.
+@renamed_kwargs(size="patch_size")
+def patch_min(confidence: Any, *, patch_size: int = 10) -> float:
+    """Minimum over all windows of edge ``patch_size`` (clipped to the image) of the window mean.
 
     Examples
     --------
-    >>> round(patch_min(np.array([0.9, 0.1, 0.2, 0.9]), size=2), 6)
+    >>> round(patch_min(np.array([0.9, 0.1, 0.2, 0.9]), patch_size=2), 6)
     0.15
     """
     c = as_confidence_map(confidence, "confidence")
     if c.ndim > 3:
         raise InvalidArgumentError(f"maps must be 1-D to 3-D, got shape {c.shape}")
-    if not isinstance(size, (int, np.integer)) or size < 1:
-        raise InvalidArgumentError(f"size must be a positive integer, got {size!r}")
-    return float(_native.patch_min(c, int(size)))
+    if not isinstance(patch_size, (int, np.integer)) or patch_size < 1:
+        raise InvalidArgumentError(f"patch_size must be a positive integer, got {patch_size!r}")
+    return float(_native.patch_min(c, int(patch_size)))
 
 
+@renamed_kwargs(prediction="pred")
 def distance_weighted_mean(
-    confidence: Any, prediction: Any, *, spacing: Any = None, saturate: float = 4.0
+    confidence: Any, pred: Any, *, spacing: Any = None, saturate: float = 4.0
 ) -> float:
     """Mean weighted by min(distance to the nearest label boundary, ``saturate``)."""
     return aggregate(
         confidence,
-        prediction,
-        methods=("distance_weighted_mean",),
+        pred,
+        aggregations=("distance_weighted_mean",),
         spacing=spacing,
         saturate=saturate,
     )["distance_weighted_mean"]
 
 
-def volume_weighted_mean(confidence: Any, prediction: Any) -> float:
+@renamed_kwargs(prediction="pred")
+def volume_weighted_mean(confidence: Any, pred: Any) -> float:
     """Mean confidence divided by the predicted foreground volume (voxels, at least 1)."""
-    return aggregate(confidence, prediction, methods=("volume_weighted_mean",))[
+    return aggregate(confidence, pred, aggregations=("volume_weighted_mean",))[
         "volume_weighted_mean"
     ]
 
 
-def boundary_band(prediction: Any, *, width: int = 4) -> np.ndarray:
-    """Boolean band of ``width`` voxels around the label boundaries of ``prediction``.
+@renamed_kwargs(prediction="pred")
+def boundary_band(pred: Any, *, width: int = 4) -> np.ndarray:
+    """Boolean band of ``width`` voxels around the label boundaries of ``pred``.
 
     Examples
     --------
     >>> boundary_band(np.array([0, 0, 0, 1, 1, 1, 1, 0, 0, 0]), width=2).nonzero()[0].tolist()
     [2, 3, 6, 7]
     """
-    p = as_label_map(prediction, "prediction")
+    p = as_label_map(pred, "pred")
     if p.ndim > 3:
         raise InvalidArgumentError(f"maps must be 1-D to 3-D, got shape {p.shape}")
     return _native.boundary_band(p, _check_width(width))

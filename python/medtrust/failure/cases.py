@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from medtrust._arrays import as_label_map, as_spacing, check_same_shape, to_numpy
+from medtrust._deprecation import renamed_kwargs
 from medtrust.exceptions import ShapeMismatchError
 from medtrust.failure.aggregation import (
     AGGREGATIONS,
@@ -47,8 +48,9 @@ SHORT = {
 }
 
 
+@renamed_kwargs(prediction="pred")
 def case_risks(
-    prediction: Any,
+    pred: Any,
     target: Any,
     *,
     spacing: Any,
@@ -65,9 +67,9 @@ def case_risks(
     """
     from medtrust.segmentation import dice, surface_distances
 
-    p = as_label_map(prediction, "prediction")
+    p = as_label_map(pred, "pred")
     t = as_label_map(target, "target")
-    shape = check_same_shape(prediction=p, target=t)
+    shape = check_same_shape(pred=p, target=t)
     sp = as_spacing(spacing, len(shape))
     d = dice(p, t, n_classes=n_classes, empty="one")
     classes = list(d.per_class)
@@ -99,11 +101,12 @@ def majority_vote(members: Sequence[np.ndarray], n_classes: int) -> np.ndarray:
     return np.argmax(counts, axis=0).astype(np.uint8 if n_classes <= 256 else np.int32)
 
 
+@renamed_kwargs(prediction="pred")
 def case_confidences(
     *,
     members: Sequence[Any] | None = None,
     probabilities: Iterable[Any] | None = None,
-    prediction: Any = None,
+    pred: Any = None,
     spacing: Any = None,
     kinds: Sequence[str] = PIXEL_CONFIDENCES,
     aggregations: Sequence[str] = AGGREGATIONS,
@@ -138,7 +141,7 @@ def case_confidences(
     aggregated: dict[str, dict[str, float]] = {}
     csfs: dict[str, float] = {}
     member_maps = [as_label_map(m, f"members[{i}]") for i, m in enumerate(members or [])]
-    pred = None if prediction is None else as_label_map(prediction, "prediction")
+    pred = None if pred is None else as_label_map(pred, "pred")
     n_cls = n_classes
     if probabilities is not None:
         from medtrust.uncertainty import EnsembleAccumulator, argmax_labels
@@ -165,7 +168,7 @@ def case_confidences(
             acc,
             pred,
             kinds=list(kinds),
-            methods=aggregations,
+            aggregations=aggregations,
             width=width,
             patch_size=patch_size,
             spacing=spacing,
@@ -187,7 +190,12 @@ def case_confidences(
                 f"confidence map {cmap.shape} and prediction {pred.shape} shapes differ"
             )
         aggregated[kind] = aggregate(
-            cmap, pred, methods=aggregations, width=width, patch_size=patch_size, spacing=spacing
+            cmap,
+            pred,
+            aggregations=aggregations,
+            width=width,
+            patch_size=patch_size,
+            spacing=spacing,
         )
     for kind, agg in aggregated.items():
         for name, v in agg.items():
@@ -245,7 +253,7 @@ def score_folder(
         csfs, pred = case_confidences(
             members=members or None,
             probabilities=stream() if cf.probabilities else None,
-            prediction=pred,
+            pred=pred,
             spacing=spacing,
             width=width,
             patch_size=patch_size,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medtrust._deprecation import renamed_kwargs
 from medtrust.exceptions import DatasetError, InvalidArgumentError, UndefinedMetricWarning
 from medtrust.io.tables import read_table
 
@@ -77,12 +78,13 @@ class RobustnessResult:
         }
 
 
+@renamed_kwargs(seed="seed_col")
 def robustness(
     scores: Any,
     *,
     metric: str = "judge_score",
     by: Sequence[str] | None = None,
-    seed: str = "seed",
+    seed_col: str = "seed",
     subset: str = "subset",
 ) -> RobustnessResult:
     """RR, S_iid, S_ood and the absolute drop per group and seed, and over seeds.
@@ -97,6 +99,10 @@ def robustness(
         ``closed_*`` metrics only closed questions are used.
     by
         Grouping columns; default those of :data:`DEFAULT_GROUPS` present in ``scores``.
+    seed_col
+        Column of the run seeds (all 0 when missing); ``seed=`` is its deprecated old name.
+    subset
+        Column of the ``"iid"`` / ``"ood"`` subset.
     """
     import polars as pl
 
@@ -114,13 +120,13 @@ def robustness(
     df = scores
     if metric.startswith("closed_") and "answer_type" in df.columns:
         df = df.filter(pl.col("answer_type") == "closed")  # closed-question metrics only
-    if seed not in df.columns:
-        df = df.with_columns(pl.lit(0).alias(seed))
+    if seed_col not in df.columns:
+        df = df.with_columns(pl.lit(0).alias(seed_col))
     bad = df.filter(~pl.col(subset).is_in(["iid", "ood"]))
     if bad.height:
         raise DatasetError(f"{subset} must be iid or ood; found {bad[subset].unique().to_list()}")
     val = pl.col(metric).cast(pl.Float64)
-    agg = df.group_by([*groups, seed]).agg(
+    agg = df.group_by([*groups, seed_col]).agg(
         val.filter(pl.col(subset) == "iid").mean().alias("s_iid"),
         val.filter(pl.col(subset) == "ood").mean().alias("s_ood"),
         val.filter(pl.col(subset) == "iid").count().alias("n_iid"),
@@ -131,7 +137,7 @@ def robustness(
     per_seed = agg.with_columns(
         pl.when(undefined).then(None).otherwise(pl.col("s_ood") / pl.col("s_iid")).alias("rr"),
         (pl.col("s_iid") - pl.col("s_ood")).alias("drop"),
-    ).sort([*groups, seed])
+    ).sort([*groups, seed_col])
     n_undefined = int(per_seed.filter(undefined).height)
     if n_undefined:
         warnings.warn(
@@ -149,7 +155,7 @@ def robustness(
         per_seed.group_by(groups or [pl.lit(0).alias("__all")])
         .agg(
             *stats,
-            pl.col(seed).n_unique().alias("n_seeds"),
+            pl.col(seed_col).n_unique().alias("n_seeds"),
             pl.col("n_iid").sum(),
             pl.col("n_ood").sum(),
             pl.col("n_missing").sum(),

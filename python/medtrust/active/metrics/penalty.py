@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from medtrust._arrays import check_choice
+from medtrust._deprecation import renamed_kwargs
 from medtrust.active.metrics.budget import _finite
 from medtrust.analysis import holm, paired_t
 from medtrust.exceptions import InvalidArgumentError
@@ -104,13 +105,14 @@ class PairwisePenaltyMatrix:
         return fig, ax
 
 
+@renamed_kwargs(seed="seed_col")
 def pairwise_penalty_matrix(
     table: Any,
     *,
     value: str = "dice_mean",
     strategy: str = "strategy",
     budget: str = "round",
-    seed: str = "seed",
+    seed_col: str = "seed",
     setting: str | None = "setting",
     alpha: float = 0.05,
     correction: Literal["holm"] | None = None,
@@ -127,8 +129,9 @@ def pairwise_penalty_matrix(
     ----------
     table
         Polars (or pandas) table with one row per (setting, strategy, seed, budget).
-    value, strategy, budget, seed, setting
-        Column names; ``setting=None`` (or a missing column) means one setting.
+    value, strategy, budget, seed_col, setting
+        Column names; ``setting=None`` (or a missing column) means one setting. ``seed=`` is
+        the deprecated old name of ``seed_col``.
     alpha
         Significance level.
     correction
@@ -157,7 +160,7 @@ def pairwise_penalty_matrix(
     if not 0 < alpha < 1:
         raise InvalidArgumentError(f"alpha must lie in (0, 1), got {alpha}")
     df = table if isinstance(table, pl.DataFrame) else pl.from_pandas(table)
-    cols = [value, strategy, budget, seed]
+    cols = [value, strategy, budget, seed_col]
     if setting is not None and setting in df.columns:
         cols.append(setting)
     else:
@@ -184,7 +187,7 @@ def pairwise_penalty_matrix(
         for level in levels:
             ldf = sdf.filter(pl.col(budget) == level)
             vals = {
-                s: dict(zip(g[seed].to_list(), g[value].to_list()))
+                s: dict(zip(g[seed_col].to_list(), g[value].to_list()))
                 for (s,), g in ldf.partition_by(strategy, as_dict=True).items()
                 if s in index
             }

@@ -16,6 +16,7 @@ import math
 import warnings
 from typing import Any
 
+from medtrust._deprecation import renamed_kwargs
 from medtrust.active.metrics.budget import aubc, final_dice
 from medtrust.active.metrics.efficiency import fg_efficiency
 from medtrust.exceptions import UndefinedMetricWarning
@@ -23,6 +24,7 @@ from medtrust.exceptions import UndefinedMetricWarning
 __all__ = ["run_metrics"]
 
 
+@renamed_kwargs(seed="seed_col")
 def run_metrics(
     table: Any,
     *,
@@ -31,14 +33,16 @@ def run_metrics(
     full_dice: dict[Any, float] | float | None = None,
     setting: str = "setting",
     strategy: str = "strategy",
-    seed: str = "seed",
+    seed_col: str = "seed",
     budget: str = "round",
 ) -> Any:
     """AUBC, final Dice and FG-Eff per (setting, strategy, seed) of a per-round table.
 
     ``full_dice`` (``c`` of FG-Eff) is one number or a mapping setting -> number; without it
     ``fg_eff`` is NaN. FG-Eff is fitted per seed with ``x0`` and ``Dice(x0)`` shared by the
-    whole setting (mean over the round-0 rows, the common starting budget).
+    whole setting (mean over the round-0 rows, the common starting budget). ``value``,
+    ``fg_fraction``, ``setting``, ``strategy``, ``seed_col`` and ``budget`` name the columns
+    (``seed=`` is the deprecated old name of ``seed_col``).
 
     Returns
     -------
@@ -58,7 +62,7 @@ def run_metrics(
         x0 = float(sdf[fg_fraction].min()) if fg_fraction in sdf.columns else math.nan
         d0 = float(first[value].mean())
         c = full_dice.get(st) if isinstance(full_dice, dict) else full_dice
-        for (sg, sd), g in sorted(sdf.partition_by([strategy, seed], as_dict=True).items()):
+        for (sg, sd), g in sorted(sdf.partition_by([strategy, seed_col], as_dict=True).items()):
             g = g.sort(budget)
             d = g[value].to_numpy()
             fg = math.nan
@@ -74,7 +78,7 @@ def run_metrics(
                 {
                     setting: st,
                     strategy: sg,
-                    seed: sd,
+                    seed_col: sd,
                     "n_rounds": len(d),
                     "aubc": aubc(d),
                     "final_dice": final_dice(d),
