@@ -67,7 +67,7 @@ def test_empty_policies():
     r = seg.dice(p, t, labels=[1, 2])
     assert r.empty_classes == (2,) and math.isnan(r.per_class[2]) and r.n_valid == 1
     assert r.value == pytest.approx(2 / 3)
-    one = seg.dice(p, t, labels=[1, 2], empty="one")
+    one = seg.dice(p, t, labels=[1, 2], empty="perfect")
     assert one.per_class[2] == 1.0 and one.value == pytest.approx((2 / 3 + 1) / 2)
     skip = seg.dice(p, t, labels=[1, 2], empty="skip")
     assert 2 not in skip.per_class and skip.empty_classes == (2,)

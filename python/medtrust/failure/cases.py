@@ -71,7 +71,7 @@ def case_risks(
     t = as_label_map(target, "target")
     shape = check_same_shape(pred=p, target=t)
     sp = as_spacing(spacing, len(shape))
-    d = dice(p, t, n_classes=n_classes, empty="one")
+    d = dice(p, t, n_classes=n_classes, empty="perfect")
     classes = list(d.per_class)
     nsds, hds = [], []
     for c in classes:

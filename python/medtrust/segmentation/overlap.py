@@ -6,8 +6,9 @@ from them.
 Undefined cases
 ---------------
 - a class empty in both maps: ``empty="nan"`` (default; excluded from macro means, which use
-  nanmean), ``"one"`` (Dice = IoU = 1) or ``"skip"`` (left out of ``per_class``). The result
-  lists these classes in ``empty_classes`` and counts the defined ones in ``n_valid``;
+  nanmean), ``"perfect"`` (Dice = IoU = 1; formerly ``"one"``) or ``"skip"`` (left out of
+  ``per_class``): the vocabulary of :mod:`medtrust.segmentation.policies`. The result lists
+  these classes in ``empty_classes`` and counts the defined ones in ``n_valid``;
 - a class empty in one map only: 0;
 - ``ignore_label``: voxels whose *target* holds it count nowhere; elsewhere both maps must hold
   labels in ``[0, n_classes)``;
@@ -38,12 +39,12 @@ import numpy as np
 from medtrust import _native
 from medtrust._arrays import (
     as_label_map,
-    check_choice,
     check_same_shape,
     common_label_dtype,
     to_numpy,
 )
 from medtrust.exceptions import InvalidArgumentError, InvalidValueError
+from medtrust.segmentation.policies import OVERLAP_EMPTY_POLICIES, EmptyPolicy, check_empty
 
 __all__ = [
     "EMPTY_POLICIES",
@@ -56,8 +57,9 @@ __all__ = [
     "pairwise_dice",
 ]
 
-#: Values of the ``empty=`` policy for classes empty in both maps.
-EMPTY_POLICIES: tuple[str, ...] = ("nan", "one", "skip")
+#: Values of the ``empty=`` policy for classes empty in both maps (see
+#: :mod:`medtrust.segmentation.policies`: one vocabulary with the surface metrics).
+EMPTY_POLICIES: tuple[str, ...] = OVERLAP_EMPTY_POLICIES
 
 
 @dataclass(frozen=True)
@@ -300,7 +302,7 @@ def _overlap(
     ignore_label: int | None,
     empty: str,
 ) -> OverlapResult:
-    check_choice(empty, "empty", EMPTY_POLICIES)
+    empty = check_empty(empty, EMPTY_POLICIES)
     p, t = _prepare_pair(pred, target)
     if n_classes is None and labels is not None:
         n_classes = max(
@@ -318,7 +320,7 @@ def _overlap(
             empties.append(c)
             if empty == "skip":
                 continue
-            per_class[c] = 1.0 if empty == "one" else math.nan
+            per_class[c] = 1.0 if empty == "perfect" else math.nan
         else:
             per_class[c] = float(values[c])
     vals = np.array(list(per_class.values()), dtype=float)
@@ -335,7 +337,7 @@ def dice(
     n_classes: int | None = None,
     include_background: bool = False,
     ignore_label: int | None = None,
-    empty: str = "nan",
+    empty: EmptyPolicy = "nan",
 ) -> OverlapResult:
     """Dice per class (2 TP / (2 TP + FP + FN)) and its mean over the selected classes.
 
@@ -344,7 +346,7 @@ def dice(
     labels
         Classes to report (default: every class but 0 unless ``include_background``).
     empty
-        Classes empty in both maps: "nan" (default), "one" or "skip".
+        Classes empty in both maps: "nan" (default), "perfect" (value 1) or "skip".
 
     Examples
     --------
@@ -365,7 +367,7 @@ def iou(
     n_classes: int | None = None,
     include_background: bool = False,
     ignore_label: int | None = None,
-    empty: str = "nan",
+    empty: EmptyPolicy = "nan",
 ) -> OverlapResult:
     """IoU per class (TP / (TP + FP + FN)) and its mean; arguments as :func:`dice`.
 
@@ -420,7 +422,7 @@ def pairwise_dice(
     labels: Sequence[int] | None = None,
     n_classes: int | None = None,
     include_background: bool = False,
-    empty: str = "one",
+    empty: EmptyPolicy = "perfect",
 ) -> PairwiseDiceResult:
     """Agreement of ensemble (or MC) members: mean Dice over all member pairs.
 
@@ -435,8 +437,9 @@ def pairwise_dice(
     labels, n_classes, include_background
         As in :func:`dice`.
     empty
-        A class absent from both members of a pair: "one" (default; members agreeing that a
-        class is absent agree), "nan" (left out of the means) or "skip" (same as "nan" here).
+        A class absent from both members of a pair: "perfect" (default, Dice 1: members
+        agreeing that a class is absent agree), "nan" (left out of the means) or "skip"
+        (same as "nan" here).
 
     Examples
     --------
@@ -445,7 +448,7 @@ def pairwise_dice(
     >>> pairwise_dice([a, a, b]).value  # pairs: 1, 0.8, 0.8
     0.8666666666666667
     """
-    check_choice(empty, "empty", EMPTY_POLICIES)
+    empty = check_empty(empty, EMPTY_POLICIES)
     if isinstance(members, np.ndarray) or hasattr(members, "shape"):
         arr = to_numpy(members, "members")
         if arr.ndim < 2:
@@ -469,7 +472,7 @@ def pairwise_dice(
     num = 2.0 * inter[:, sel].astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_pair = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    if empty == "one":
+    if empty == "perfect":
         per_pair = np.where(den > 0, per_pair, 1.0)
     per_class = {}
     for k, c in enumerate(sel):

@@ -61,6 +61,15 @@ import numpy as np
 from medtrust import _native
 from medtrust._arrays import as_label_map, as_spacing, check_choice, check_same_shape
 from medtrust.exceptions import InvalidArgumentError
+from medtrust.segmentation.policies import (
+    EMPTY_SURFACE_POLICIES,
+    ONE_EMPTY_POLICIES,
+    SURFACES,
+    OneEmptyPolicy,
+    Surface,
+    SurfaceEmptyPolicy,
+    check_empty,
+)
 
 __all__ = [
     "EMPTY_SURFACE_POLICIES",
@@ -73,13 +82,6 @@ __all__ = [
     "nsd",
     "surface_distances",
 ]
-
-#: Surface conventions.
-SURFACES: tuple[str, ...] = ("voxels", "surfels")
-#: Policies for one empty mask (distances).
-ONE_EMPTY_POLICIES: tuple[str, ...] = ("inf", "diagonal", "nan")
-#: Policies for two empty masks.
-EMPTY_SURFACE_POLICIES: tuple[str, ...] = ("nan", "perfect")
 
 
 @dataclass(frozen=True)
@@ -214,9 +216,9 @@ def surface_distances(
     *,
     spacing: Any,
     label: int | None = None,
-    surface: str = "voxels",
-    one_empty: str = "inf",
-    empty: str = "nan",
+    surface: Surface = "voxels",
+    one_empty: OneEmptyPolicy = "inf",
+    empty: SurfaceEmptyPolicy = "nan",
 ) -> SurfaceDistances:
     """Surface distances between a prediction and a reference, computed once.
 
@@ -243,7 +245,7 @@ def surface_distances(
     """
     check_choice(surface, "surface", SURFACES)
     check_choice(one_empty, "one_empty", ONE_EMPTY_POLICIES)
-    check_choice(empty, "empty", EMPTY_SURFACE_POLICIES)
+    empty = check_empty(empty, EMPTY_SURFACE_POLICIES)  # type: ignore[assignment]
     p = _mask(pred, "pred", label)
     t = _mask(target, "target", label)
     shape = check_same_shape(pred=p, target=t)
@@ -255,7 +257,16 @@ def surface_distances(
     return SurfaceDistances(dp, wp, dt, wt, surface, sp, tuple(shape), status, one_empty, empty)
 
 
-def hd(pred: Any, target: Any, *, spacing: Any, **kwargs: Any) -> float:
+def hd(
+    pred: Any,
+    target: Any,
+    *,
+    spacing: Any,
+    label: int | None = None,
+    surface: Surface = "voxels",
+    one_empty: OneEmptyPolicy = "inf",
+    empty: SurfaceEmptyPolicy = "nan",
+) -> float:
     """Hausdorff distance in mm (keyword arguments as :func:`surface_distances`).
 
     Examples
@@ -266,11 +277,31 @@ def hd(pred: Any, target: Any, *, spacing: Any, **kwargs: Any) -> float:
     >>> hd(a, b, spacing=(1.0, 0.5))
     0.5
     """
-    return surface_distances(pred, target, spacing=spacing, **kwargs).hd()
+    return surface_distances(
+        pred,
+        target,
+        spacing=spacing,
+        label=label,
+        surface=surface,
+        one_empty=one_empty,
+        empty=empty,
+    ).hd()
 
 
-def hd95(pred: Any, target: Any, *, spacing: Any, percentile: float = 95.0, **kwargs: Any) -> float:
+def hd95(
+    pred: Any,
+    target: Any,
+    *,
+    spacing: Any,
+    percentile: float = 95.0,
+    label: int | None = None,
+    surface: Surface = "voxels",
+    one_empty: OneEmptyPolicy = "inf",
+    empty: SurfaceEmptyPolicy = "nan",
+) -> float:
     """Robust Hausdorff distance at ``percentile`` (mm); see :meth:`SurfaceDistances.hd95`.
+
+    The other keyword arguments are those of :func:`surface_distances`.
 
     Examples
     --------
@@ -279,11 +310,28 @@ def hd95(pred: Any, target: Any, *, spacing: Any, percentile: float = 95.0, **kw
     >>> hd95(a, a, spacing=(1.0, 1.0))
     0.0
     """
-    return surface_distances(pred, target, spacing=spacing, **kwargs).hd95(percentile)
+    return surface_distances(
+        pred,
+        target,
+        spacing=spacing,
+        label=label,
+        surface=surface,
+        one_empty=one_empty,
+        empty=empty,
+    ).hd95(percentile)
 
 
-def assd(pred: Any, target: Any, *, spacing: Any, **kwargs: Any) -> float:
-    """Average symmetric surface distance in mm.
+def assd(
+    pred: Any,
+    target: Any,
+    *,
+    spacing: Any,
+    label: int | None = None,
+    surface: Surface = "voxels",
+    one_empty: OneEmptyPolicy = "inf",
+    empty: SurfaceEmptyPolicy = "nan",
+) -> float:
+    """Average symmetric surface distance in mm (keyword arguments as :func:`surface_distances`).
 
     Examples
     --------
@@ -292,11 +340,29 @@ def assd(pred: Any, target: Any, *, spacing: Any, **kwargs: Any) -> float:
     >>> assd(a, a, spacing=(1.0, 1.0))
     0.0
     """
-    return surface_distances(pred, target, spacing=spacing, **kwargs).assd()
+    return surface_distances(
+        pred,
+        target,
+        spacing=spacing,
+        label=label,
+        surface=surface,
+        one_empty=one_empty,
+        empty=empty,
+    ).assd()
 
 
-def nsd(pred: Any, target: Any, *, spacing: Any, tolerance: float, **kwargs: Any) -> float:
-    """Normalized surface Dice at ``tolerance`` mm.
+def nsd(
+    pred: Any,
+    target: Any,
+    *,
+    spacing: Any,
+    tolerance: float,
+    label: int | None = None,
+    surface: Surface = "voxels",
+    one_empty: OneEmptyPolicy = "inf",
+    empty: SurfaceEmptyPolicy = "nan",
+) -> float:
+    """Normalized surface Dice at ``tolerance`` mm (other keywords as :func:`surface_distances`).
 
     Examples
     --------
@@ -305,4 +371,12 @@ def nsd(pred: Any, target: Any, *, spacing: Any, tolerance: float, **kwargs: Any
     >>> nsd(a, a, spacing=(1.0, 1.0), tolerance=1.0)
     1.0
     """
-    return surface_distances(pred, target, spacing=spacing, **kwargs).nsd(tolerance)
+    return surface_distances(
+        pred,
+        target,
+        spacing=spacing,
+        label=label,
+        surface=surface,
+        one_empty=one_empty,
+        empty=empty,
+    ).nsd(tolerance)
