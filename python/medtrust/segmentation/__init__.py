@@ -3,7 +3,8 @@
 Overlap metrics come from one pass of 64-bit confusion counts in Rust; surface metrics from an
 exact, anisotropic Euclidean distance transform computed once per pair of masks, with both
 surface conventions of the field (border voxels as MONAI, area-weighted surface elements as
-DeepMind's surface-distance).
+DeepMind's surface-distance). :class:`SegmentationAccumulator` is the stateful form over
+confusion counts (``update()`` per batch, ``compute()``, ``reset()``).
 
 Examples
 --------
@@ -15,6 +16,7 @@ Examples
 (0.75, 1.0)
 """
 
+from medtrust.segmentation.accumulator import OverlapMetric, SegmentationAccumulator
 from medtrust.segmentation.overlap import (
     EMPTY_POLICIES,
     ConfusionCounts,
@@ -24,6 +26,12 @@ from medtrust.segmentation.overlap import (
     dice,
     iou,
     pairwise_dice,
+)
+from medtrust.segmentation.policies import (
+    EmptyPolicy,
+    OneEmptyPolicy,
+    Surface,
+    SurfaceEmptyPolicy,
 )
 from medtrust.segmentation.surface import (
     EMPTY_SURFACE_POLICIES,
@@ -43,9 +51,15 @@ __all__ = [
     "ONE_EMPTY_POLICIES",
     "SURFACES",
     "ConfusionCounts",
+    "EmptyPolicy",
+    "OneEmptyPolicy",
+    "OverlapMetric",
     "OverlapResult",
     "PairwiseDiceResult",
+    "SegmentationAccumulator",
+    "Surface",
     "SurfaceDistances",
+    "SurfaceEmptyPolicy",
     "assd",
     "confusion_counts",
     "dice",

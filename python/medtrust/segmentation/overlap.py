@@ -310,6 +310,22 @@ def _overlap(
             _resolve_classes(None, None, [(p, "pred"), (t, "target")], ignore_label),
         )
     counts = confusion_counts(p, t, n_classes=n_classes, ignore_label=ignore_label)
+    return overlap_from_counts(metric, counts, labels, include_background, empty)
+
+
+def overlap_from_counts(
+    metric: str,
+    counts: ConfusionCounts,
+    labels: Sequence[int] | None,
+    include_background: bool,
+    empty: str,
+) -> OverlapResult:
+    """Dice or IoU per class and their macro mean from confusion counts (policies checked).
+
+    Shared by :func:`dice` / :func:`iou` and the stateful
+    :class:`~medtrust.segmentation.SegmentationAccumulator`, so one map and a stream of
+    batches follow the same rules.
+    """
     values = counts.dice() if metric == "dice" else counts.iou()
     sel = _selected(counts.n_classes, labels, include_background)
     both_empty = (counts.tp + counts.fp + counts.fn) == 0
