@@ -15,9 +15,14 @@ Examples
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from medtrust.selective import csf
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def synthetic_classification(
@@ -28,7 +33,7 @@ def synthetic_classification(
     shift_fraction: float = 0.3,
     decimals: int = 3,
     seed: int = 0,
-):  # -> polars.DataFrame
+) -> pl.DataFrame:
     """Labels, predictions, 0/1 failures and the CSF columns msr, mls, pe, energy, mcd_*.
 
     Also adds ``random`` (an uninformative CSF) for reference.

@@ -22,8 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["SYNTHETIC_SHIFT", "synthetic_vqa", "synthetic_vqa_predictions"]
 
@@ -55,7 +59,7 @@ def _image(rng: np.random.Generator, modality: str, size: str) -> np.ndarray:
 
 def synthetic_vqa(
     n_images: int = 60, *, seed: int = 0, image_dir: str | Path | None = None
-):  # -> polars.DataFrame
+) -> pl.DataFrame:
     """Samples in the canonical layout (see :mod:`medtrust.vqa.data`).
 
     Parameters
@@ -144,7 +148,7 @@ def synthetic_vqa_predictions(
     baselines: Sequence[str] = ("none", "no_image", "blank", "blur_2"),
     ood_modality: str = "X-Ray",
     model: str = "synthetic-llava",
-):  # -> polars.DataFrame
+) -> pl.DataFrame:
     """Simulated predictions for every (method, seed, baseline) on every sample."""
     import polars as pl
 

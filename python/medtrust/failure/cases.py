@@ -21,7 +21,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from medtrust.failure.aggregation import (
     aggregate,
     aggregate_ensemble,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["PIXEL_CONFIDENCES", "case_confidences", "case_risks", "score_folder"]
 
@@ -214,7 +217,7 @@ def score_folder(
     width: int = 4,
     patch_size: int = 10,
     progress: bool = False,
-):  # -> polars.DataFrame
+) -> pl.DataFrame:
     """Risks and CSFs of every case of a prediction folder, one row per case.
 
     Columns: case, domain, dice, nsd, hd95 and one per CSF. The folder follows the layout of

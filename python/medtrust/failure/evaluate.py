@@ -31,13 +31,16 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from medtrust._arrays import check_choice
 from medtrust.analysis import pearson, spearman
 from medtrust.exceptions import InvalidArgumentError, UndefinedMetricWarning
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["RISKS", "FailureDetectionResult", "evaluate_failure_detection"]
 
@@ -63,7 +66,7 @@ class FailureDetectionResult:
         """Config plus the metric table as records."""
         return {"config": dict(self.config), "metrics": self.metrics.to_dicts()}
 
-    def to_frame(self):  # -> polars.DataFrame
+    def to_frame(self) -> pl.DataFrame:
         """The metric table."""
         return self.metrics
 
@@ -124,7 +127,7 @@ class FailureDetectionResult:
         return paths
 
 
-def _to_polars(cases: Any):  # -> polars.DataFrame
+def _to_polars(cases: Any) -> pl.DataFrame:
     import polars as pl
 
     if isinstance(cases, pl.DataFrame):

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from medtrust._arrays import (
 )
 from medtrust.exceptions import InvalidArgumentError, InvalidValueError
 from medtrust.segmentation.policies import OVERLAP_EMPTY_POLICIES, EmptyPolicy, check_empty
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "EMPTY_POLICIES",
@@ -127,7 +130,7 @@ class ConfusionCounts:
             "n_ignored": self.n_ignored,
         }
 
-    def to_frame(self):  # -> polars.DataFrame
+    def to_frame(self) -> pl.DataFrame:
         """One row per class: class, tp, fp, fn, tn."""
         import polars as pl
 
@@ -176,7 +179,7 @@ class OverlapResult:
             "empty": self.empty,
         }
 
-    def to_frame(self):  # -> polars.DataFrame
+    def to_frame(self) -> pl.DataFrame:
         """Tidy rows: class, metric, value, status ("ok" or "empty")."""
         import polars as pl
 
@@ -420,7 +423,7 @@ class PairwiseDiceResult:
             "empty": self.empty,
         }
 
-    def to_frame(self):  # -> polars.DataFrame
+    def to_frame(self) -> pl.DataFrame:
         """Rows: member_a, member_b, class, dice."""
         import polars as pl
 

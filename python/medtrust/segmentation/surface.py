@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -70,6 +70,9 @@ from medtrust.segmentation.policies import (
     SurfaceEmptyPolicy,
     check_empty,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "EMPTY_SURFACE_POLICIES",
@@ -186,6 +189,28 @@ class SurfaceDistances:
             return float((kp + kt) / (len(self.pred_to_target) + len(self.target_to_pred)))
         good = np.sum(self.pred_weights[:kp]) + np.sum(self.target_weights[:kt])
         return float(good / (np.sum(self.pred_weights) + np.sum(self.target_weights)))
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per surface element: direction, distance (mm), weight.
+
+        ``direction`` is ``"pred_to_target"`` or ``"target_to_pred"``; rows are sorted by
+        distance within a direction.
+        """
+        import polars as pl
+
+        n_p, n_t = len(self.pred_to_target), len(self.target_to_pred)
+        return pl.DataFrame(
+            {
+                "direction": ["pred_to_target"] * n_p + ["target_to_pred"] * n_t,
+                "distance": np.concatenate([self.pred_to_target, self.target_to_pred]).astype(
+                    np.float64
+                ),
+                "weight": np.concatenate([self.pred_weights, self.target_weights]).astype(
+                    np.float64
+                ),
+            },
+            schema={"direction": pl.Utf8, "distance": pl.Float64, "weight": pl.Float64},
+        )
 
     def to_dict(self, tolerance: float | None = None, percentile: float = 95.0) -> dict[str, Any]:
         """hd, hd<percentile>, assd (and nsd when a tolerance is given), status."""

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from medtrust import _native
 from medtrust._arrays import check_choice
 from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
 from medtrust.selective._inputs import Samples, prepare
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "METRIC_NAMES",
@@ -53,6 +56,16 @@ class ConfidenceInterval:
 
     def __iter__(self) -> Iterator[float]:
         return iter((self.low, self.high))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return asdict(self)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row: low, high, estimate, alpha, n_resamples."""
+        import polars as pl
+
+        return pl.DataFrame([self.to_dict()])
 
 
 def _check_common(n_resamples: int, alpha: float, seed: int) -> None:
@@ -127,8 +140,18 @@ class PairedBootstrap:
             for k, csf in enumerate(self.csfs)
         }
 
-    def to_frame(self):  # -> polars.DataFrame
-        """Long table: resample, csf, metric, value."""
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict with nested lists (``values[b][k][m]``)."""
+        return {
+            "csfs": list(self.csfs),
+            "metric_names": list(self.metric_names),
+            "values": self.values.tolist(),
+            "estimates": self.estimates.tolist(),
+            "seed": self.seed,
+        }
+
+    def to_frame(self) -> pl.DataFrame:
+        """Long table, one row per (resample, csf, metric): resample, csf, metric, value."""
         import polars as pl
 
         b, k, m = self.values.shape

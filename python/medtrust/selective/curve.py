@@ -11,12 +11,15 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from medtrust import _native
 from medtrust.selective._inputs import prepare
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["RiskCoverageCurve", "risk_coverage_curve"]
 
@@ -33,8 +36,17 @@ class RiskCoverageCurve:
     generalized_risks: np.ndarray
     thresholds: np.ndarray
 
-    def to_frame(self):  # -> polars.DataFrame
-        """The points as a polars DataFrame."""
+    def to_dict(self) -> dict[str, list[float]]:
+        """Plain dict of lists."""
+        return {
+            "coverages": self.coverages.tolist(),
+            "selective_risks": self.selective_risks.tolist(),
+            "generalized_risks": self.generalized_risks.tolist(),
+            "thresholds": self.thresholds.tolist(),
+        }
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per curve point: coverage, selective_risk, generalized_risk, threshold."""
         import polars as pl
 
         return pl.DataFrame(

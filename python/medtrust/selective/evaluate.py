@@ -14,11 +14,14 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust.exceptions import InvalidArgumentError
 from medtrust.selective.bootstrap import paired_bootstrap
 from medtrust.selective.metrics import metrics
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["evaluate"]
 
@@ -38,7 +41,7 @@ def evaluate(
     seed: int = 0,
     nan_policy: str = "raise",
     check_range: bool = True,
-):  # -> polars.DataFrame
+) -> pl.DataFrame:
     """Every selective metric per group and CSF.
 
     Parameters

@@ -29,12 +29,15 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust import _native
 from medtrust._arrays import check_unit_interval
 from medtrust.exceptions import InvalidArgumentError, UndefinedMetricWarning
 from medtrust.selective._inputs import Samples, prepare, require_binary
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "SelectiveMetrics",
@@ -90,6 +93,12 @@ class SelectiveMetrics:
     def to_dict(self) -> dict[str, float]:
         """Plain dict of every field."""
         return asdict(self)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row with every field (the item is the set of samples)."""
+        import polars as pl
+
+        return pl.DataFrame([self.to_dict()])
 
     def scaled(self, factor: float = 1000.0) -> dict[str, float]:
         """Areas multiplied by ``factor`` (fd-shifts displays AURC x 1000)."""

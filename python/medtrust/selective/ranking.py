@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from medtrust.analysis import holm, kendall_tau, paired_wilcoxon, rank_distribution, rank_values
 from medtrust.selective.bootstrap import PairedBootstrap, paired_bootstrap
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["CSFRanking", "holm", "rank_csfs"]
 
@@ -60,6 +63,21 @@ class CSFRanking:
     kendall_tau_per_resample: float
     wilcoxon: Any  # csf_a, csf_b, statistic, p_value, p_holm, a_better
     bootstrap: PairedBootstrap
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict: the tables as lists of records (without the bootstrap values)."""
+        return {
+            "metric": self.metric,
+            "mean_rank": self.mean_rank.to_dicts(),
+            "rank_distribution": self.rank_distribution.to_dicts(),
+            "kendall_tau_aurc_augrc": self.kendall_tau_aurc_augrc,
+            "kendall_tau_per_resample": self.kendall_tau_per_resample,
+            "wilcoxon": self.wilcoxon.to_dicts(),
+        }
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per CSF: csf, mean_rank and the metric on the full data."""
+        return self.mean_rank
 
 
 def rank_csfs(

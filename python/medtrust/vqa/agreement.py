@@ -19,16 +19,19 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust.analysis import kendall_tau, spearman
 from medtrust.exceptions import DatasetError, InvalidArgumentError, UndefinedMetricWarning
 from medtrust.io.tables import read_table
 
+if TYPE_CHECKING:
+    import polars as pl
+
 __all__ = ["agreement", "read_ratings"]
 
 
-def read_ratings(path: str | Path):  # -> polars.DataFrame
+def read_ratings(path: str | Path) -> pl.DataFrame:
     """Read a ratings (or scores) table from CSV, JSONL, JSON or Parquet."""
     import polars as pl
 
@@ -44,7 +47,7 @@ def agreement(
     *,
     human: str = "human_score",
     metrics: Sequence[str] | None = None,
-):  # -> polars.DataFrame
+) -> pl.DataFrame:
     """Kendall tau-b and Spearman rho of each metric column against the human ratings.
 
     Parameters

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust.exceptions import DatasetError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "ABLATIONS",
@@ -106,7 +109,7 @@ def ablate_image(
     return Image.fromarray(np.clip(np.rint(noisy), 0, 255).astype(np.uint8), mode=img.mode)
 
 
-def answer_prior(train: Any, test: Any):  # -> polars.DataFrame
+def answer_prior(train: Any, test: Any) -> pl.DataFrame:
     """Predict the most frequent training answer of each test question (text only).
 
     Questions are matched after :func:`~medtrust.vqa.metrics.normalize_answer`. A question not

@@ -53,10 +53,13 @@ import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust.exceptions import DatasetError, InvalidArgumentError, MedtrustWarning
 from medtrust.io.tables import read_records, read_table
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "LAYOUTS",
@@ -113,7 +116,7 @@ def _lower(v: Any) -> str | None:
     return None if v is None else str(v).strip().lower()
 
 
-def _frame(rows: list[dict[str, Any]], dataset: str):  # -> polars.DataFrame
+def _frame(rows: list[dict[str, Any]], dataset: str) -> pl.DataFrame:
     import polars as pl
 
     if not rows:
@@ -151,7 +154,7 @@ def _dedupe_qids(rows: list[dict[str, Any]], dataset: str) -> None:
         )
 
 
-def load_slake(root: str | Path, *, lang: str | None = "en"):  # -> polars.DataFrame
+def load_slake(root: str | Path, *, lang: str | None = "en") -> pl.DataFrame:
     """Load a SLAKE folder (see the module docstring for the layout)."""
     root = Path(root)
     files = _split_files(
@@ -189,7 +192,7 @@ def load_slake(root: str | Path, *, lang: str | None = "en"):  # -> polars.DataF
     return _frame(rows, "SLAKE")
 
 
-def load_ovqa(root: str | Path):  # -> polars.DataFrame
+def load_ovqa(root: str | Path) -> pl.DataFrame:
     """Load an OVQA folder (see the module docstring for the layout)."""
     root = Path(root)
     files = _split_files(
@@ -309,9 +312,7 @@ def _mimic_answer(r: dict[str, Any]) -> str:
     return ", ".join(vals)
 
 
-def load_mimic_cxr_vqa(
-    root: str | Path, *, images_root: str | Path | None = None
-):  # -> polars.DataFrame
+def load_mimic_cxr_vqa(root: str | Path, *, images_root: str | Path | None = None) -> pl.DataFrame:
     """Load MIMIC-CXR-VQA split files (see the module docstring for both record layouts)."""
     root = Path(root)
     img_root = Path(images_root) if images_root is not None else root
@@ -370,7 +371,7 @@ def load_mimic_cxr_vqa(
     return _frame(rows, "MIMIC-CXR-VQA")
 
 
-def load_generic(path: str | Path, *, dataset: str | None = None):  # -> polars.DataFrame
+def load_generic(path: str | Path, *, dataset: str | None = None) -> pl.DataFrame:
     """Load a JSONL / JSON / Parquet file with the canonical columns."""
     path = Path(path)
     if not path.is_file():
@@ -425,7 +426,7 @@ def _detect(path: Path) -> str:
     raise DatasetError(f"cannot tell the layout of {path}; pass layout= explicitly")
 
 
-def load_vqa(path: str | Path, *, layout: str = "auto", **kwargs: Any):  # -> polars.DataFrame
+def load_vqa(path: str | Path, *, layout: str = "auto", **kwargs: Any) -> pl.DataFrame:
     """Load a VQA dataset in any supported layout and validate it.
 
     Parameters

@@ -37,7 +37,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust.exceptions import DatasetError, InvalidArgumentError, MedtrustWarning
 from medtrust.vqa.data import validate_samples
@@ -45,6 +45,9 @@ from medtrust.vqa.metrics import METRIC_NAMES, token_metrics
 from medtrust.vqa.predictions import RUN_COLUMNS, validate_predictions
 from medtrust.vqa.robustness import robustness
 from medtrust.vqa.shifts import Shift, get_shift, split_shift
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["EvaluationResult", "evaluate"]
 
@@ -63,7 +66,7 @@ class EvaluationResult:
     provenance: dict[str, Any]
     counts: dict[str, Any] = field(default_factory=dict)
 
-    def to_frame(self):  # -> polars.DataFrame
+    def to_frame(self) -> pl.DataFrame:
         """The summary table."""
         return self.summary
 
@@ -227,7 +230,7 @@ def evaluate(
     )
 
 
-def _summarise(scored: Any, with_judge: bool):  # -> polars.DataFrame
+def _summarise(scored: Any, with_judge: bool) -> pl.DataFrame:
     import polars as pl
 
     keys = ["shift", *RUN_COLUMNS, "subset", "answer_type"]

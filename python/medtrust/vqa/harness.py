@@ -24,12 +24,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust._settings import reject_unknown
 from medtrust.exceptions import ConfigError, DatasetError, InvalidArgumentError
 from medtrust.io.config import read_config
 from medtrust.vqa.baselines import BASELINES, ablate_image, answer_prior, parse_baseline
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["HarnessConfig", "load_images", "load_vlm", "run_inference"]
 
@@ -241,7 +244,7 @@ def run_inference(
     processor: Any = None,
     train: Any = None,
     progress: bool = False,
-):  # -> polars.DataFrame
+) -> pl.DataFrame:
     """Predictions of the model and every configured baseline.
 
     Parameters

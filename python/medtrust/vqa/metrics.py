@@ -51,7 +51,10 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "METRIC_NAMES",
@@ -267,7 +270,7 @@ def _closed_options(answer: Any, options: Sequence[str] | None) -> list[str] | N
     return None
 
 
-def token_metrics(df: Any, *, pred: str = "pred", answer: str = "answer"):  # -> polars.DataFrame
+def token_metrics(df: Any, *, pred: str = "pred", answer: str = "answer") -> pl.DataFrame:
     """Per-item token metrics for a table of predictions joined with their samples.
 
     Parameters

@@ -24,10 +24,13 @@ Examples
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust.exceptions import DatasetError
 from medtrust.io.tables import read_table
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["RUN_COLUMNS", "load_predictions", "validate_predictions"]
 
@@ -36,7 +39,7 @@ RUN_COLUMNS: tuple[str, ...] = ("model", "method", "seed", "baseline")
 _DEFAULTS: dict[str, Any] = {"model": "model", "method": "none", "seed": 0, "baseline": "none"}
 
 
-def load_predictions(path: str | Path | list[str | Path], **defaults: Any):  # -> pl.DataFrame
+def load_predictions(path: str | Path | list[str | Path], **defaults: Any) -> pl.DataFrame:
     """Read prediction file(s) and fill the run columns (``defaults`` override the defaults).
 
     Several files are concatenated (e.g. one file per seed or baseline).
@@ -54,7 +57,7 @@ def load_predictions(path: str | Path | list[str | Path], **defaults: Any):  # -
     return _fill(df, {**_DEFAULTS, **defaults}, str(path))
 
 
-def _fill(df: Any, defaults: dict[str, Any], where: str):  # -> pl.DataFrame
+def _fill(df: Any, defaults: dict[str, Any], where: str) -> pl.DataFrame:
     import polars as pl
 
     missing = [c for c in ("qid", "pred") if c not in df.columns]
@@ -77,7 +80,7 @@ def _fill(df: Any, defaults: dict[str, Any], where: str):  # -> pl.DataFrame
     return df.select("qid", "pred", *RUN_COLUMNS, *rest)
 
 
-def validate_predictions(preds: Any, samples: Any | None = None):  # -> pl.DataFrame
+def validate_predictions(preds: Any, samples: Any | None = None) -> pl.DataFrame:
     """Fill defaults and check predictions; raise :class:`~medtrust.exceptions.DatasetError`.
 
     Checks: ``qid`` and ``pred`` present, no null qid, null ``pred`` only as an error (use

@@ -27,11 +27,14 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust._deprecation import renamed_kwargs
 from medtrust.exceptions import DatasetError, InvalidArgumentError, UndefinedMetricWarning
 from medtrust.io.tables import read_table
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "DEFAULT_GROUPS",
@@ -65,7 +68,7 @@ class RobustnessResult:
     summary: Any
     n_undefined: int = 0
 
-    def to_frame(self):  # -> polars.DataFrame
+    def to_frame(self) -> pl.DataFrame:
         """The summary table (mean +- std over seeds)."""
         return self.summary
 
@@ -170,7 +173,7 @@ def robustness(
     )
 
 
-def load_scores(folder: str | Path):  # -> polars.DataFrame
+def load_scores(folder: str | Path) -> pl.DataFrame:
     """Concatenate every ``scores.parquet`` under ``folder`` (written by ``vqa evaluate``)."""
     import polars as pl
 

@@ -42,7 +42,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust.exceptions import (
     ConfigError,
@@ -51,6 +51,9 @@ from medtrust.exceptions import (
     InvalidArgumentError,
 )
 from medtrust.io.config import read_config
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "PRESETS",
@@ -235,7 +238,7 @@ class ShiftSplit:
             "ood_test": self.ood_test.height,
         }
 
-    def test_frame(self):  # -> polars.DataFrame
+    def test_frame(self) -> pl.DataFrame:
         """i.i.d. and OOD test samples with a ``subset`` column (``"iid"`` / ``"ood"``)."""
         import polars as pl
 
@@ -257,7 +260,7 @@ class ShiftSplit:
             "values": dict(self.values),
         }
 
-    def to_frame(self):  # -> polars.DataFrame
+    def to_frame(self) -> pl.DataFrame:
         """``qid, set`` for every sample of the four sets."""
         import polars as pl
 
@@ -348,7 +351,7 @@ def split_shift(
                 "declare image_level=False"
             )
 
-    def part(split: str, mask: pl.Expr):  # -> polars.DataFrame
+    def part(split: str, mask: pl.Expr) -> pl.DataFrame:
         return df.filter((pl.col("split") == split) & mask)
 
     iid_train, iid_val, iid_test = (part(s, pl.col("__iid")) for s in ("train", "val", "test"))

@@ -18,13 +18,16 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from medtrust._arrays import as_float_1d, check_nonempty, check_same_length
 from medtrust.active.metrics.budget import _finite
 from medtrust.exceptions import NaNInputError, UndefinedMetricWarning
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["FGEfficiency", "fg_efficiency"]
 
@@ -60,6 +63,12 @@ class FGEfficiency:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""
         return asdict(self)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row with every field."""
+        import polars as pl
+
+        return pl.DataFrame([self.to_dict()])
 
     def curve(self, x: Any) -> np.ndarray:
         """The fitted curve at ``x``."""

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medtrust.exceptions import InvalidArgumentError, JudgeError
 from medtrust.vqa.judge.backends import (
@@ -57,6 +57,9 @@ from medtrust.vqa.judge.prompts import (
     top_score,
 )
 from medtrust.vqa.metrics import normalize_answer
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -244,7 +247,7 @@ class JudgeRun:
         """The summary."""
         return dict(self.summary)
 
-    def to_frame(self):  # -> polars.DataFrame
+    def to_frame(self) -> pl.DataFrame:
         """The per-item results."""
         return self.results
 
