@@ -70,7 +70,9 @@ def test_patch_scores_cost_does_not_grow_with_patch_size():
 def test_patch_scores_bad_inputs():
     m = np.zeros((4, 5, 6), np.float32)
     with pytest.raises(InvalidArgumentError, match="larger than the image"):
-        patch_scores(m, patch_size=(5, 2, 2))
+        patch_scores(m, patch_size=(5, 2, 2), clip=False)
+    # The default clips, like the strategies and score_grids: one position on axis 0.
+    assert patch_scores(m, patch_size=(5, 2, 2)).shape == (1, 4, 5)
     for bad in (0, -2, (2, 2), (2, 2, 2, 2), 2.5, "4"):
         with pytest.raises(InvalidArgumentError):
             patch_scores(m, patch_size=bad)

@@ -201,7 +201,7 @@ def patch_scores(
     *,
     patch_size: int | Sequence[int],
     stride: int | Sequence[int] = 1,
-    clip: bool = False,
+    clip: bool = True,
 ) -> np.ndarray:
     """Mean of ``voxel_map`` in every box of ``patch_size`` on a strided grid of start positions.
 
@@ -215,8 +215,9 @@ def patch_scores(
     patch_size, stride
         An int or (z, y, x).
     clip
-        Clip a patch larger than the image to the image (one position on that axis);
-        without it that is an error.
+        Clip a patch larger than the image to the image (one position on that axis; the
+        default, as in the strategies and :func:`~medtrust.active.score_grids`); with
+        ``clip=False`` that is an error.
 
     Returns
     -------
@@ -239,7 +240,7 @@ def select_patches(
     stride: int | Sequence[int] = 1,
     n: int,
     blocked: Iterable[Patch] = (),
-    clip: bool = False,
+    clip: bool = True,
 ) -> list[Patch]:
     """Greedy non-overlapping selection of up to ``n`` patches of one image by score.
 
