@@ -34,6 +34,7 @@ from medtrust.failure.aggregation import (
     aggregate,
     aggregate_ensemble,
 )
+from medtrust.segmentation.policies import Surface
 
 if TYPE_CHECKING:
     import polars as pl
@@ -60,7 +61,7 @@ def case_risks(
     n_classes: int | None = None,
     tolerance: float = 2.0,
     percentile: float = 95.0,
-    surface: str = "voxels",
+    surface: Surface = "voxels",
 ) -> dict[str, float]:
     """Mean foreground Dice, NSD at ``tolerance`` mm and HD95 of one case.
 
@@ -213,7 +214,7 @@ def score_folder(
     *,
     tolerance: float = 2.0,
     percentile: float = 95.0,
-    surface: str = "voxels",
+    surface: Surface = "voxels",
     width: int = 4,
     patch_size: int = 10,
     progress: bool = False,

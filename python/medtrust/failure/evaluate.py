@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -46,6 +46,8 @@ __all__ = ["RISKS", "FailureDetectionResult", "evaluate_failure_detection"]
 
 #: Risk definitions: column of the case table and how the residual derives from it.
 RISKS: tuple[str, ...] = ("dice", "nsd", "hd95")
+#: A case risk that failure detection scores CSFs against.
+Risk = Literal["dice", "nsd", "hd95"]
 
 _RESERVED = {"case", "domain", "dice", "nsd", "hd95", "risk", "failed"}
 _METRICS = ("aurc", "eaurc", "naurc", "augrc", "eaugrc")
@@ -151,7 +153,7 @@ def evaluate_failure_detection(
     cases: Any,
     *,
     csfs: Sequence[str] | None = None,
-    risk: str = "dice",
+    risk: Risk = "dice",
     threshold: float | None = None,
     binary: bool = False,
     n_resamples: int = 500,

@@ -98,12 +98,12 @@ class SurfaceDistances:
     pred_weights: np.ndarray
     target_to_pred: np.ndarray
     target_weights: np.ndarray
-    surface: str
+    surface: Surface
     spacing: tuple[float, ...]
     shape: tuple[int, ...]
     status: str
-    one_empty: str = "inf"
-    empty: str = "nan"
+    one_empty: OneEmptyPolicy = "inf"
+    empty: SurfaceEmptyPolicy = "nan"
     _cum: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     # -- undefined cases ----------------------------------------------------------------------

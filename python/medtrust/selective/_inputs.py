@@ -10,6 +10,7 @@ import numpy as np
 from medtrust import _native
 from medtrust._arrays import (
     NAN_POLICIES,
+    NanPolicy,
     apply_nan_policy,
     as_float_1d,
     check_choice,
@@ -46,7 +47,7 @@ def prepare(
     residuals: Any,
     *,
     labels: Any = None,
-    nan_policy: str = "raise",
+    nan_policy: NanPolicy = "raise",
     check_range: bool = True,
 ) -> Samples:
     """Coerce and validate inputs, apply the NaN policy; raise before any work."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medtrust import _native
-from medtrust._arrays import check_choice
+from medtrust._arrays import NanPolicy, check_choice
 from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
 from medtrust.selective._inputs import Samples, prepare
 
@@ -95,7 +95,7 @@ def bootstrap_ci(
     alpha: float = 0.05,
     seed: int = 0,
     labels: Any = None,
-    nan_policy: str = "raise",
+    nan_policy: NanPolicy = "raise",
     check_range: bool = True,
 ) -> ConfidenceInterval:
     """Percentile bootstrap CI of one metric (any name of :data:`METRIC_NAMES`).
@@ -172,7 +172,7 @@ def paired_bootstrap(
     n_resamples: int = 1000,
     seed: int = 0,
     labels: Any = None,
-    nan_policy: str = "raise",
+    nan_policy: NanPolicy = "raise",
     check_range: bool = True,
 ) -> PairedBootstrap:
     """Bootstrap every CSF on the same resamples (needed for rankings and paired tests).

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medtrust import _native
+from medtrust._arrays import NanPolicy
 from medtrust.selective._inputs import prepare
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class RiskCoverageCurve:
 
 
 def risk_coverage_curve(
-    confids: Any, residuals: Any, *, nan_policy: str = "raise", check_range: bool = True
+    confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise", check_range: bool = True
 ) -> RiskCoverageCurve:
     """Coverages, selective risks, generalized risks and thresholds of every curve point.
 

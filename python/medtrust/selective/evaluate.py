@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from medtrust._arrays import NanPolicy
 from medtrust.exceptions import InvalidArgumentError
 from medtrust.selective.bootstrap import paired_bootstrap
 from medtrust.selective.metrics import metrics
@@ -39,7 +40,7 @@ def evaluate(
     n_resamples: int = 1000,
     alpha: float = 0.05,
     seed: int = 0,
-    nan_policy: str = "raise",
+    nan_policy: NanPolicy = "raise",
     check_range: bool = True,
 ) -> pl.DataFrame:
     """Every selective metric per group and CSF.

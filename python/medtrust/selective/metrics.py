@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from medtrust import _native
-from medtrust._arrays import check_unit_interval
+from medtrust._arrays import NanPolicy, check_unit_interval
 from medtrust.exceptions import InvalidArgumentError, UndefinedMetricWarning
 from medtrust.selective._inputs import Samples, prepare, require_binary
 
@@ -132,7 +132,7 @@ def metrics(
     coverage: float = 0.95,
     risk: float = 0.05,
     bins: int = 20,
-    nan_policy: str = "raise",
+    nan_policy: NanPolicy = "raise",
     check_range: bool = True,
 ) -> SelectiveMetrics:
     """All risk-coverage metrics at once, from a single grouping pass in Rust.
@@ -183,7 +183,7 @@ def _one(name: str, confids: Any, residuals: Any, **kw: Any) -> float:
 
 
 def aurc(
-    confids: Any, residuals: Any, *, nan_policy: str = "raise", check_range: bool = True
+    confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise", check_range: bool = True
 ) -> float:
     """Area under the selective-risk-coverage curve.
 
@@ -196,7 +196,7 @@ def aurc(
 
 
 def augrc(
-    confids: Any, residuals: Any, *, nan_policy: str = "raise", check_range: bool = True
+    confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise", check_range: bool = True
 ) -> float:
     """Area under the generalized-risk-coverage curve (Traub et al., 2024).
 
@@ -210,7 +210,7 @@ def augrc(
     return _one("augrc", confids, residuals, nan_policy=nan_policy, check_range=check_range)
 
 
-def aurc_optimal(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+def aurc_optimal(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """AURC of the oracle ranking: ``err + (1 - err) ln(1 - err)`` for binary residuals.
 
     For continuous residuals, the AURC of confidence = -residual with one point per sample.
@@ -223,7 +223,7 @@ def aurc_optimal(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> 
     return _one("aurc_optimal", confids, residuals, nan_policy=nan_policy)
 
 
-def augrc_optimal(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+def augrc_optimal(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """AUGRC of the oracle ranking (``err^2 / 2`` for binary residuals).
 
     Examples
@@ -234,7 +234,7 @@ def augrc_optimal(confids: Any, residuals: Any, *, nan_policy: str = "raise") ->
     return _one("augrc_optimal", confids, residuals, nan_policy=nan_policy)
 
 
-def eaurc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+def eaurc(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """Excess AURC, ``aurc - aurc_optimal``.
 
     Slightly negative for a perfect ranking of binary residuals: the analytic optimum is the
@@ -248,7 +248,7 @@ def eaurc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
     return _one("eaurc", confids, residuals, nan_policy=nan_policy)
 
 
-def eaugrc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+def eaugrc(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """Excess AUGRC, ``augrc - augrc_optimal``.
 
     Examples
@@ -259,7 +259,7 @@ def eaugrc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
     return _one("eaugrc", confids, residuals, nan_policy=nan_policy)
 
 
-def naurc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+def naurc(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """Normalized AURC, ``(aurc - aurc*) / (err - aurc*)``: 0 = oracle, 1 = random.
 
     NaN when the denominator is 0 (e.g. no failures at all).
@@ -272,7 +272,7 @@ def naurc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
     return _one("naurc", confids, residuals, nan_policy=nan_policy)
 
 
-def failure_auroc(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+def failure_auroc(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """AUROC of separating correct (positive) from failed samples; ties count 1/2.
 
     Binary residuals only. NaN with an :class:`UndefinedMetricWarning` when only one class is
@@ -292,7 +292,7 @@ def failure_auroc(confids: Any, residuals: Any, *, nan_policy: str = "raise") ->
 
 
 def fpr_at_tpr(
-    confids: Any, residuals: Any, *, tpr: float = 0.95, nan_policy: str = "raise"
+    confids: Any, residuals: Any, *, tpr: float = 0.95, nan_policy: NanPolicy = "raise"
 ) -> float:
     """Smallest FPR among ROC points with TPR >= ``tpr`` (correct = positive).
 
@@ -313,7 +313,7 @@ def fpr_at_tpr(
 
 
 def selective_risk_at_coverage(
-    confids: Any, residuals: Any, coverage: float, *, nan_policy: str = "raise"
+    confids: Any, residuals: Any, coverage: float, *, nan_policy: NanPolicy = "raise"
 ) -> float:
     """Minimum selective risk over curve points with coverage >= ``coverage``.
 
@@ -333,7 +333,7 @@ def selective_risk_at_coverage(
 
 
 def coverage_at_risk(
-    confids: Any, residuals: Any, risk: float, *, nan_policy: str = "raise"
+    confids: Any, residuals: Any, risk: float, *, nan_policy: NanPolicy = "raise"
 ) -> float:
     """Maximum coverage over curve points with selective risk <= ``risk`` (NaN when none).
 
@@ -352,7 +352,7 @@ def coverage_at_risk(
     )
 
 
-def aurc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: str = "raise") -> float:
+def aurc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """Class-balanced AURC: residuals reweighted by n / (K n_k) for the sample's class k.
 
     Examples
@@ -364,7 +364,9 @@ def aurc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: str = "rai
     return float(_core(s)["aurc_ba"])
 
 
-def augrc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: str = "raise") -> float:
+def augrc_ba(
+    confids: Any, residuals: Any, labels: Any, *, nan_policy: NanPolicy = "raise"
+) -> float:
     """Class-balanced AUGRC (see :func:`aurc_ba`).
 
     Examples
@@ -385,7 +387,7 @@ def _calibration(name: str, confids: Any, residuals: Any, bins: int, nan_policy:
     return float(_core(s, bins=bins)[name])
 
 
-def ece(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: str = "raise") -> float:
+def ece(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: NanPolicy = "raise") -> float:
     """Expected calibration error with ``bins`` equal-width confidence bins over [0, 1].
 
     Bin b holds confidences in [b/bins, (b+1)/bins) (the last includes 1); a bin's accuracy is
@@ -399,7 +401,7 @@ def ece(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: str = "rais
     return _calibration("ece", confids, residuals, bins, nan_policy)
 
 
-def mce(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: str = "raise") -> float:
+def mce(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: NanPolicy = "raise") -> float:
     """Maximum calibration error over non-empty bins.
 
     Examples
@@ -410,7 +412,7 @@ def mce(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: str = "rais
     return _calibration("mce", confids, residuals, bins, nan_policy)
 
 
-def failure_nll(confids: Any, residuals: Any, *, nan_policy: str = "raise") -> float:
+def failure_nll(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """NLL of the failure labels with confidence as P(correct), clipped to [1e-12, 1 - 1e-12].
 
     Examples

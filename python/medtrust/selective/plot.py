@@ -11,7 +11,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -20,12 +20,15 @@ from medtrust.selective.curve import risk_coverage_curve
 
 __all__ = ["plot_risk_coverage"]
 
+#: Which curve(s) :func:`plot_risk_coverage` draws.
+RiskCurveKind = Literal["selective", "generalized", "both"]
+
 
 def plot_risk_coverage(
     confids: Mapping[str, Any] | Any,
     residuals: Any,
     *,
-    risk: str = "both",
+    risk: RiskCurveKind = "both",
     ax: Any = None,
     percent: bool = True,
     oracle: bool = True,

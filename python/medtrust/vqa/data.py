@@ -53,7 +53,7 @@ import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from medtrust.exceptions import DatasetError, InvalidArgumentError, MedtrustWarning
 from medtrust.io.tables import read_records, read_table
@@ -76,6 +76,8 @@ __all__ = [
 REQUIRED_COLUMNS: tuple[str, ...] = ("qid", "question", "answer", "answer_type", "split")
 #: Names accepted by :func:`load_vqa` for ``layout``.
 LAYOUTS: tuple[str, ...] = ("auto", "slake", "ovqa", "mimic", "generic")
+#: A dataset layout of :func:`load_vqa`.
+Layout = Literal["auto", "slake", "ovqa", "mimic", "generic"]
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 _SPLIT_ALIASES = {
@@ -426,7 +428,7 @@ def _detect(path: Path) -> str:
     raise DatasetError(f"cannot tell the layout of {path}; pass layout= explicitly")
 
 
-def load_vqa(path: str | Path, *, layout: str = "auto", **kwargs: Any) -> pl.DataFrame:
+def load_vqa(path: str | Path, *, layout: Layout = "auto", **kwargs: Any) -> pl.DataFrame:
     """Load a VQA dataset in any supported layout and validate it.
 
     Parameters

@@ -37,17 +37,20 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from medtrust.exceptions import DatasetError, InvalidArgumentError, MedtrustWarning
 from medtrust.vqa.data import validate_samples
 from medtrust.vqa.metrics import METRIC_NAMES, token_metrics
 from medtrust.vqa.predictions import RUN_COLUMNS, validate_predictions
 from medtrust.vqa.robustness import robustness
-from medtrust.vqa.shifts import Shift, get_shift, split_shift
+from medtrust.vqa.shifts import LeakagePolicy, Shift, get_shift, split_shift
 
 if TYPE_CHECKING:
     import polars as pl
+
+#: What :func:`evaluate` does with samples that have no prediction.
+MissingPolicy = Literal["raise", "skip"]
 
 __all__ = ["EvaluationResult", "evaluate"]
 
@@ -115,8 +118,8 @@ def evaluate(
     backend: Any = None,
     cache: Any = True,
     limit: int | None = None,
-    missing: str = "raise",
-    on_leakage: str = "warn",
+    missing: MissingPolicy = "raise",
+    on_leakage: LeakagePolicy = "warn",
     check_dataset: bool = True,
     progress: bool = False,
     inputs: dict[str, Any] | None = None,

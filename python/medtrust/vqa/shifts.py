@@ -42,7 +42,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from medtrust.exceptions import (
     ConfigError,
@@ -54,6 +54,9 @@ from medtrust.io.config import read_config
 
 if TYPE_CHECKING:
     import polars as pl
+
+#: What :func:`split_shift` does with OOD test images also in the i.i.d. training set.
+LeakagePolicy = Literal["warn", "drop", "raise"]
 
 __all__ = [
     "PRESETS",
@@ -284,7 +287,7 @@ def split_shift(
     samples: Any,
     shift: str | Path | dict[str, Any] | Shift,
     *,
-    on_leakage: str = "warn",
+    on_leakage: LeakagePolicy = "warn",
     require_train: bool = False,
     check_dataset: bool = True,
 ) -> ShiftSplit:

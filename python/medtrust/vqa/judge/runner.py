@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from medtrust.exceptions import InvalidArgumentError, JudgeError
 from medtrust.vqa.judge.backends import (
@@ -60,6 +60,11 @@ from medtrust.vqa.metrics import normalize_answer
 
 if TYPE_CHECKING:
     import polars as pl
+
+#: The judge backend of a :class:`JudgeConfig`.
+JudgeBackendName = Literal["openai", "transformers"]
+#: The rubric of a :class:`JudgeItem` (:data:`~medtrust.vqa.judge.prompts.KINDS`).
+JudgeKind = Literal["open", "closed", "two_option"]
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -129,7 +134,7 @@ class JudgeConfig:
     base_url: str | None = None
     model: str | None = None
     api_key: str | None = field(default=None, repr=False)
-    backend: str = "openai"
+    backend: JudgeBackendName = "openai"
     model_path: str | None = None
     temperature: float = 0.0
     seed: int | None = 0
@@ -223,7 +228,7 @@ class JudgeItem:
     question: str
     answer: str
     prediction: str
-    kind: str = "open"
+    kind: JudgeKind = "open"
 
 
 @dataclass(frozen=True)
