@@ -232,16 +232,16 @@ def score_folder(
     cases = find_cases(pred_dir, labels_dir, domains)
     rows = []
     for cf in bar(cases, desc="cases", enabled=progress, total=len(cases)):
-        target, spacing, _ = load_labels(cf.label)
+        target, spacing, _ = load_labels(cf.target_file)
         members = []
         for path in cf.members:
             m, sp, _ = load_labels(path)
             _check_geometry(cf.case, path.name, m.shape, sp, target.shape, spacing)
             members.append(m)
         pred = None
-        if cf.prediction is not None:
-            pred, sp, _ = load_labels(cf.prediction)
-            _check_geometry(cf.case, cf.prediction.name, pred.shape, sp, target.shape, spacing)
+        if cf.pred_file is not None:
+            pred, sp, _ = load_labels(cf.pred_file)
+            _check_geometry(cf.case, cf.pred_file.name, pred.shape, sp, target.shape, spacing)
 
         def stream(paths=cf.probabilities, case=cf.case, shape=target.shape):
             for path in paths:

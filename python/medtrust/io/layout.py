@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,14 +51,34 @@ def _stem(p: Path) -> str:
 
 @dataclass(frozen=True)
 class CaseFiles:
-    """The files of one case (paths only; nothing is loaded)."""
+    """The files of one case (paths only; nothing is loaded).
+
+    ``pred_file`` is the optional segmentation to evaluate, ``target_file`` the reference
+    label map (``prediction`` and ``label`` are their deprecated old names).
+    """
 
     case: str
     members: tuple[Path, ...]
     probabilities: tuple[Path, ...]
-    prediction: Path | None
-    label: Path
+    pred_file: Path | None
+    target_file: Path
     domain: str
+
+    @property
+    def prediction(self) -> Path | None:
+        """Deprecated name of :attr:`pred_file`."""
+        warnings.warn(
+            "CaseFiles.prediction is deprecated; use pred_file", DeprecationWarning, stacklevel=2
+        )
+        return self.pred_file
+
+    @property
+    def label(self) -> Path:
+        """Deprecated name of :attr:`target_file`."""
+        warnings.warn(
+            "CaseFiles.label is deprecated; use target_file", DeprecationWarning, stacklevel=2
+        )
+        return self.target_file
 
 
 def load_domains(path: str | Path) -> dict[str, str]:
