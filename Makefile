@@ -8,7 +8,7 @@ STAMP := .make-stamps
 EXTRAS := all,test,dev
 SOURCES := $(shell find rust python -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name 'Cargo.toml' 2>/dev/null) Cargo.toml pyproject.toml
 
-.PHONY: all install demo test test-rust test-py lint bench bench-rust stubtest clean
+.PHONY: all install demo test test-rust test-py lint typecheck bench bench-rust stubtest clean
 
 all: test
 
@@ -41,13 +41,16 @@ lint: install
 	$(VENV)/bin/ruff check python tests benches
 	$(VENV)/bin/ruff format --check python tests benches
 
+typecheck: install
+	$(PY) -m mypy python/medtrust
+
 stubtest: install
 	$(PY) -m mypy.stubtest medtrust._native --ignore-missing-stub
 
 test-py: install
 	$(PY) -m pytest -q tests
 
-test: test-rust lint stubtest test-py
+test: test-rust lint typecheck stubtest test-py
 
 bench: install
 	$(PY) -m pytest -q benches -o python_files='test_*.py bench_*.py' --benchmark-columns=min,median,mean,rounds

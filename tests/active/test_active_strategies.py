@@ -117,10 +117,17 @@ def test_beta_schedule_values():
     np.testing.assert_allclose(exp, [1.0, 10**0.5, 10.0, 10**1.5])
     assert round(exp[1], 3) == 3.162 and round(exp[3], 2) == 31.62
     assert beta_schedule(4, 5) == pytest.approx(100.0)
-    for name, t in (("smooth", 2.0), ("sharp", 0.5)):
+    for name in ("smooth", "sharp"):
         got = [beta_schedule(k, 5, name) for k in range(5)]
-        np.testing.assert_allclose(got, [ref.sigmoid_schedule(k, 5, t) for k in range(5)])
         assert got[0] == pytest.approx(1.0) and got[-1] == pytest.approx(100.0)
+        # The sigmoid is symmetric about the middle round: beta_k + beta_{4-k} = 101.
+        np.testing.assert_allclose(np.add(got, got[::-1]), 101.0)
+    # Hand: smooth (T = 2) uses x = -3, -1.5, 0, 1.5, 3; s = 1 / (1 + e^-x); the middle
+    # round is the midpoint 1 + 99 / 2 = 50.5 and round 1 is
+    # 1 + 99 (s(-1.5) - s(-3)) / (s(3) - s(-3)).
+    s = [1 / (1 + math.exp(-x)) for x in (-3.0, -1.5, 3.0)]
+    want = 1 + 99 * (s[1] - s[0]) / (s[2] - s[0])
+    assert beta_schedule(1, 5, "smooth") == pytest.approx(want)
     np.testing.assert_allclose(
         [beta_schedule(k, 5, "smooth") for k in range(4)], [1.0, 15.77, 50.5, 85.23], atol=0.01
     )

@@ -8,15 +8,6 @@ import numpy as np
 from scipy import stats
 
 
-def aubc_reference(dice):
-    d = np.asarray(dice, float)
-    n = len(d)
-    if n == 1:
-        return float(d[0])
-    # (d0/2 + d1 + ... + d_{n-2} + d_{n-1}/2) / (n - 1)
-    return float((d[0] / 2 + d[1:-1].sum() + d[-1] / 2) / (n - 1))
-
-
 def ppm_reference(values, alpha=0.05):
     """values[setting][strategy] = array [budgets, seeds]; returns (names, matrix)."""
     names = sorted(next(iter(values.values())))
@@ -38,12 +29,3 @@ def friedman_reference(scores):
     cols = [np.asarray(scores, float)[:, j] for j in range(np.shape(scores)[1])]
     res = stats.friedmanchisquare(*cols)
     return float(res.statistic), float(res.pvalue)
-
-
-def dice_reference(pred, target, n_classes):
-    out = []
-    for c in range(n_classes):
-        p, t = pred == c, target == c
-        s = p.sum() + t.sum()
-        out.append(np.nan if s == 0 else 2 * (p & t).sum() / s)
-    return np.array(out)
