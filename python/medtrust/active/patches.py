@@ -281,5 +281,5 @@ def select_patches(
     for i in idx:
         z, rem = divmod(i, gy * gx)
         y, x = divmod(rem, gx)
-        out.append(Patch(image_id, (z * st[0], y * st[1], x * st[2]), tuple(eff)))
+        out.append(Patch(image_id, (z * st[0], y * st[1], x * st[2]), (eff[0], eff[1], eff[2])))
     return out

@@ -318,7 +318,7 @@ def score_grids(
         return grids, eff_t, dims_t
     sum_p, sum_ent = acc.state()
     grids = _native.pool_uncertainty(
-        sum_p, sum_ent, acc.n_classes, acc.n_members, shape, kinds, patch, st, bool(clip)
+        sum_p, sum_ent, int(acc.n_classes or 0), acc.n_members, shape, kinds, patch, st, bool(clip)
     )
     return grids, eff_t, dims_t
 

@@ -161,7 +161,7 @@ def synthetic_segmentation(
     for name, frac in (("hard_fraction", hard_fraction), ("vessel_fraction", vessel_fraction)):
         if not 0.0 <= frac <= 1.0:
             raise InvalidArgumentError(f"{name} must lie in [0, 1], got {frac}")
-    params = {
+    params: dict[str, Any] = {
         "n_cases": n_cases,
         "shape": list(shape),
         "spacing": list(spacing),

@@ -232,7 +232,7 @@ def aggregate_ensemble(
     out = _native.aggregate_confidences(
         sum_p,
         sum_ent,
-        acc.n_classes,
+        int(acc.n_classes or 0),  # set once a member was added (checked above)
         acc.n_members,
         kinds,
         p,

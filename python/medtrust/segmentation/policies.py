@@ -21,7 +21,7 @@ Examples
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Any, Literal
 
 from medtrust._arrays import check_choice
 
@@ -56,7 +56,7 @@ ONE_EMPTY_POLICIES: tuple[str, ...] = ("inf", "diagonal", "nan")
 SURFACES: tuple[str, ...] = ("voxels", "surfels")
 
 
-def check_empty(empty: str, allowed: tuple[str, ...]) -> str:
+def check_empty(empty: str, allowed: tuple[str, ...]) -> Any:
     """``empty`` checked against ``allowed``, with the deprecated ``"one"`` read as "perfect"."""
     if empty == "one":
         warnings.warn(

@@ -270,7 +270,7 @@ def surface_distances(
     """
     check_choice(surface, "surface", SURFACES)
     check_choice(one_empty, "one_empty", ONE_EMPTY_POLICIES)
-    empty = check_empty(empty, EMPTY_SURFACE_POLICIES)  # type: ignore[assignment]
+    empty = check_empty(empty, EMPTY_SURFACE_POLICIES)
     p = _mask(pred, "pred", label)
     t = _mask(target, "target", label)
     shape = check_same_shape(pred=p, target=t)

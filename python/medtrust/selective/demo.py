@@ -50,7 +50,7 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
         "## Selective classification",
         "",
         f"{n} synthetic samples, {len(CSFS)} CSFs, accuracy "
-        f"{1 - df['failed'].mean():.3f}; files in `selective/`.",
+        f"{1 - float(df['failed'].mean()):.3f}; files in `selective/`.",  # type: ignore[arg-type]
         "",
         "| CSF (shifted domain) | AURC | AUGRC | AUGRC 95% CI | failure AUROC |",
         "| --- | --- | --- | --- | --- |",

@@ -378,7 +378,9 @@ def augrc_ba(
     return float(_core(s)["augrc_ba"])
 
 
-def _calibration(name: str, confids: Any, residuals: Any, bins: int, nan_policy: str) -> float:
+def _calibration(
+    name: str, confids: Any, residuals: Any, bins: int, nan_policy: NanPolicy
+) -> float:
     s = prepare(confids, residuals, nan_policy=nan_policy)
     if not s.propagate_nan and (s.conf_min < 0.0 or s.conf_max > 1.0):
         check_unit_interval(s.confids, "confids (as probabilities of being correct)")

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -331,9 +331,9 @@ def load_mimic_cxr_vqa(root: str | Path, *, images_root: str | Path | None = Non
     for split, path in files.items():
         for i, r in enumerate(_read_json_list(path)):
             _require(r, ("question", "answer"), path, i)
-            meta = r.get("metadata") if isinstance(r.get("metadata"), dict) else {}
+            meta: dict[str, Any] = r["metadata"] if isinstance(r.get("metadata"), dict) else {}
             sex = r.get("subject_gender", r.get("gender", meta.get("gender")))
-            sex = None if sex is None else {"female": "F", "male": "M"}.get(_lower(sex), sex)
+            sex = None if sex is None else {"female": "F", "male": "M"}.get(str(_lower(sex)), sex)
             age = r.get("subject_anchor_age", r.get("anchor_age", meta.get("anchor_age")))
             age_val = None
             if age is not None:
@@ -445,14 +445,14 @@ def load_vqa(path: str | Path, *, layout: Layout = "auto", **kwargs: Any) -> pl.
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"no such file or folder: {path}")
-    if layout == "auto":
-        layout = _detect(path)
-    loader = {
+    kind = _detect(path) if layout == "auto" else layout
+    loaders: dict[str, Callable[..., Any]] = {
         "slake": load_slake,
         "ovqa": load_ovqa,
         "mimic": load_mimic_cxr_vqa,
         "generic": load_generic,
-    }[layout]
+    }
+    loader = loaders[kind]
     df = loader(path, **kwargs)
     validate_samples(df)
     return df

@@ -155,7 +155,7 @@ def robustness(
         col = pl.col(name).filter(pl.col(name).is_not_null() & pl.col(name).is_not_nan())
         stats += [col.mean().alias(f"{name}_mean"), col.std(ddof=1).alias(f"{name}_std")]
     summary = (
-        per_seed.group_by(groups or [pl.lit(0).alias("__all")])
+        per_seed.group_by(groups or [pl.lit(0).alias("__all")])  # type: ignore[list-item]
         .agg(
             *stats,
             pl.col(seed_col).n_unique().alias("n_seeds"),

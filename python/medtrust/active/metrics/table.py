@@ -59,8 +59,8 @@ def run_metrics(
         df.partition_by(setting, as_dict=True).items(), key=lambda kv: str(kv[0])
     ):
         first = sdf.filter(pl.col(budget) == sdf[budget].min())
-        x0 = float(sdf[fg_fraction].min()) if fg_fraction in sdf.columns else math.nan
-        d0 = float(first[value].mean())
+        x0 = float(sdf[fg_fraction].min()) if fg_fraction in sdf.columns else math.nan  # type: ignore[arg-type]
+        d0 = float(first[value].mean())  # type: ignore[arg-type]
         c = full_dice.get(st) if isinstance(full_dice, dict) else full_dice
         for (sg, sd), g in sorted(sdf.partition_by([strategy, seed_col], as_dict=True).items()):
             g = g.sort(budget)

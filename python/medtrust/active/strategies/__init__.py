@@ -6,6 +6,7 @@ registry in :mod:`~medtrust.active.strategies.base` never imports the concrete s
 """
 
 import math
+from typing import Any
 
 from medtrust.active.strategies.base import (
     QueryContext,
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-def _power(**kw: object) -> TopScoreStrategy:
+def _power(**kw: Any) -> TopScoreStrategy:
     # Power sampling: Gumbel noise with beta = 1 unless the config says otherwise.
     return TopScoreStrategy(**{"beta": 1.0, **kw})
 

@@ -229,7 +229,7 @@ def finite_or_none(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def take_best(keys: Sequence[float], k: int) -> list[int]:
+def take_best(keys: Sequence[float] | np.ndarray, k: int) -> list[int]:
     """Indices of the ``k`` largest keys, best first, ties by index (stable, no NaN)."""
     from medtrust import _native
 

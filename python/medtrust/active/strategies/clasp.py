@@ -95,7 +95,7 @@ class ClaSPStrategy(Strategy):
         self.schedule = schedule
         self.schedule_beta = float(beta)
         self.class_fraction = float(class_fraction)
-        beta_schedule(0, self.query_steps, schedule, beta=self.schedule_beta)  # validate
+        beta_schedule(0, self.query_steps, schedule, beta=self.schedule_beta)  # type: ignore[arg-type]
 
     def _extra_config(self) -> dict[str, Any]:
         return {

@@ -210,7 +210,7 @@ class AllClassesStrategy(Strategy):
         return {
             "base": self.base_name,
             "per_label": self.per_label,
-            "max_tries": self.base.max_tries,
+            "max_tries": self.base.max_tries,  # type: ignore[attr-defined]
         }
 
     def _query(self, ctx: QueryContext) -> tuple[list[int], dict[str, dict[str, int]]]:
@@ -250,7 +250,7 @@ class AllClassesStrategy(Strategy):
                 ctx.note(f"label {label}: placed {got} of {want} starting patches", warn=True)
         rest = ctx.size - len(chosen)
         if rest > 0:
-            rows = self.base.place(
+            rows = self.base.place(  # type: ignore[attr-defined]
                 ctx, cache if self.base.needs_labels else None, rest, new_blocked
             )
             chosen += rows
@@ -270,7 +270,7 @@ class AllClassesStrategy(Strategy):
         box = self.box_size(shape)
         vox = cache.voxels(image_id, label)
         blocked = ctx.blocked(image_id) + new_blocked.get(image_id, [])
-        for _ in range(self.base.max_tries):
+        for _ in range(self.base.max_tries):  # type: ignore[attr-defined]
             centre = np.unravel_index(int(vox[int(rng.integers(len(vox)))]), shape)
             p = Patch(image_id, _centred(tuple(int(c) for c in centre), box, shape), box)
             if not any(p.overlaps(b) for b in blocked):

@@ -326,7 +326,7 @@ def _crop(arr: np.ndarray, start: Sequence[int], size: Sequence[int], fill: floa
         a, b = max(s0, 0), min(s0 + n, dim)
         src.append(slice(a, max(a, b)))
         dst.append(slice(a - s0, a - s0 + max(0, b - a)))
-    out[(..., *dst)] = arr[(..., *src)]
+    out[(..., *dst)] = arr[(..., *src)]  # type: ignore[index, arg-type]
     return out
 
 

@@ -504,9 +504,9 @@ def run_judge(
         if owned and store is not None:
             store.close()
     rows = []
-    for it, rec in zip(items, records):
-        assert rec is not None
-        rows.append({"qid": it.qid, **rec})
+    for it, done in zip(items, records):
+        assert done is not None
+        rows.append({"qid": it.qid, **done})
     schema = {
         "qid": pl.String,
         "judge_score": pl.Float64,
@@ -547,7 +547,13 @@ def _run_pool(
     def work(key: tuple[str, str, str, str], ck: str) -> dict[str, Any]:
         q, a, p, kind = key
         first = items[groups[key][0]]
-        rec = _ask(JudgeItem(first.qid, q, a, p, kind), backend, cfg, counter, stop)
+        rec = _ask(
+            JudgeItem(first.qid, q, a, p, kind),  # type: ignore[arg-type]
+            backend,
+            cfg,
+            counter,
+            stop,
+        )
         if rec["judge_status"] == "ok" and store is not None:
             store.put(
                 ck,
