@@ -282,6 +282,27 @@ def surface_distances(
     return SurfaceDistances(dp, wp, dt, wt, surface, sp, tuple(shape), status, one_empty, empty)
 
 
+def _pair(
+    pred: Any,
+    target: Any,
+    spacing: Any,
+    label: int | None,
+    surface: Surface,
+    one_empty: OneEmptyPolicy,
+    empty: SurfaceEmptyPolicy,
+) -> SurfaceDistances:
+    # The four scalar metrics spell their keywords out (the API contract) and share this call.
+    return surface_distances(
+        pred,
+        target,
+        spacing=spacing,
+        label=label,
+        surface=surface,
+        one_empty=one_empty,
+        empty=empty,
+    )
+
+
 def hd(
     pred: Any,
     target: Any,
@@ -302,15 +323,7 @@ def hd(
     >>> hd(a, b, spacing=(1.0, 0.5))
     0.5
     """
-    return surface_distances(
-        pred,
-        target,
-        spacing=spacing,
-        label=label,
-        surface=surface,
-        one_empty=one_empty,
-        empty=empty,
-    ).hd()
+    return _pair(pred, target, spacing, label, surface, one_empty, empty).hd()
 
 
 def hd95(
@@ -335,15 +348,7 @@ def hd95(
     >>> hd95(a, a, spacing=(1.0, 1.0))
     0.0
     """
-    return surface_distances(
-        pred,
-        target,
-        spacing=spacing,
-        label=label,
-        surface=surface,
-        one_empty=one_empty,
-        empty=empty,
-    ).hd95(percentile)
+    return _pair(pred, target, spacing, label, surface, one_empty, empty).hd95(percentile)
 
 
 def assd(
@@ -365,15 +370,7 @@ def assd(
     >>> assd(a, a, spacing=(1.0, 1.0))
     0.0
     """
-    return surface_distances(
-        pred,
-        target,
-        spacing=spacing,
-        label=label,
-        surface=surface,
-        one_empty=one_empty,
-        empty=empty,
-    ).assd()
+    return _pair(pred, target, spacing, label, surface, one_empty, empty).assd()
 
 
 def nsd(
@@ -396,12 +393,4 @@ def nsd(
     >>> nsd(a, a, spacing=(1.0, 1.0), tolerance=1.0)
     1.0
     """
-    return surface_distances(
-        pred,
-        target,
-        spacing=spacing,
-        label=label,
-        surface=surface,
-        one_empty=one_empty,
-        empty=empty,
-    ).nsd(tolerance)
+    return _pair(pred, target, spacing, label, surface, one_empty, empty).nsd(tolerance)

@@ -6,10 +6,8 @@
 Examples
 --------
 >>> from medtrust.active.metrics import aubc, final_dice
->>> aubc([0.2, 0.4, 0.5, 0.6, 0.6])
-0.475
->>> final_dice([0.2, 0.4, 0.5, 0.6, 0.6])
-0.6
+>>> aubc([0.3, 0.5, 0.7]), final_dice([0.3, 0.5, 0.7])
+(0.5, 0.7)
 """
 
 from __future__ import annotations
