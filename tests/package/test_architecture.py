@@ -80,3 +80,20 @@ def test_import_graph_has_no_cycles():
         if node not in state:
             visit(node, [])
     assert cycles == [], "\n".join(" -> ".join(c) for c in cycles)
+
+
+JOBS = ("selective", "segmentation", "uncertainty", "failure", "active", "vqa")
+
+
+def test_analysis_and_io_sit_below_the_jobs():
+    # House plan: jobs -> (analysis, io, data) -> (_arrays, _io, exceptions) -> _native.
+    below = ("medtrust.analysis", "medtrust.io", "medtrust._io", "medtrust._deprecation")
+    above = tuple(f"medtrust.{j}" for j in JOBS) + ("medtrust.cli", "medtrust.data")
+    offenders = sorted(
+        f"{mod} -> {dep}"
+        for mod, deps in _graph().items()
+        if mod.startswith(below)
+        for dep in deps
+        if dep.startswith(above)
+    )
+    assert offenders == []
