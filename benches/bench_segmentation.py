@@ -225,7 +225,7 @@ def _medtrust_confidence(members):
     for p in members:
         acc.add(p)
     pred = acc.predicted_labels()
-    return failure.aggregate_ensemble(acc, pred, methods=AGGS, patch_size=10)
+    return failure.aggregate_ensemble(acc, pred, aggregations=AGGS, patch_size=10)
 
 
 def _medtrust_confidence_maps(members):
@@ -237,7 +237,7 @@ def _medtrust_confidence_maps(members):
         acc.add(p)
     pred = np.argmax(acc.mean_probs(), axis=0).astype(np.uint8)
     return {
-        k: failure.aggregate(pixel_confidence(acc, k), pred, methods=AGGS, patch_size=10)
+        k: failure.aggregate(pixel_confidence(acc, k), pred, aggregations=AGGS, patch_size=10)
         for k in ("msr", "pe", "ee", "mi")
     }
 

@@ -88,7 +88,7 @@ JOBS = ("selective", "segmentation", "uncertainty", "failure", "active", "vqa")
 def test_analysis_and_io_sit_below_the_jobs():
     # House plan: jobs -> (analysis, io, data) -> (_arrays, _io, exceptions) -> _native.
     below = ("medtrust.analysis", "medtrust.io", "medtrust._io", "medtrust._deprecation")
-    above = tuple(f"medtrust.{j}" for j in JOBS) + ("medtrust.cli", "medtrust.data")
+    above = (*(f"medtrust.{j}" for j in JOBS), "medtrust.cli", "medtrust.data")
     offenders = sorted(
         f"{mod} -> {dep}"
         for mod, deps in _graph().items()
