@@ -6,7 +6,9 @@ Four jobs, one package:
 - :mod:`medtrust.segmentation` / :mod:`medtrust.failure`: segmentation quality and failure
   detection;
 - :mod:`medtrust.active`: active learning for 3D segmentation;
-- :mod:`medtrust.vqa`: robustness of vision-language models in medical VQA.
+- :mod:`medtrust.vqa`: robustness of vision-language models in medical VQA;
+
+with the statistics they share in :mod:`medtrust.analysis` and file readers in :mod:`medtrust.io`.
 
 Heavy dependencies (torch, transformers, nnunetv2) load only inside the functions that need them.
 
@@ -27,7 +29,17 @@ from medtrust._native import __version__, num_threads
 
 __all__ = ["__version__", "exceptions", "num_threads", "selective"]
 
-_SUBMODULES = {"selective", "segmentation", "uncertainty", "failure", "active", "vqa", "io", "data"}
+_SUBMODULES = {
+    "selective",
+    "segmentation",
+    "uncertainty",
+    "failure",
+    "active",
+    "vqa",
+    "analysis",
+    "io",
+    "data",
+}
 
 
 def __getattr__(name: str) -> Any:
