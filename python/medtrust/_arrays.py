@@ -55,7 +55,7 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
         Argument name used in error messages.
     """
     if isinstance(x, np.ndarray):
-        return x
+        return native_byte_order(x)
     if is_torch_tensor(x):
         if x.device.type != "cpu":
             raise DeviceError(
@@ -71,9 +71,38 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
     if isinstance(x, (str, bytes)):
         raise DTypeError(f"{name} must be array-like, got {type(x).__name__}")
     try:
-        return np.asarray(x)
+        a = np.asarray(x)
+    except OverflowError as e:
+        raise InvalidValueError(f"{name} holds an integer too large for any array dtype") from e
     except (TypeError, ValueError) as e:
         raise DTypeError(f"{name} must be array-like: {e}") from e
+    if a.dtype == object and _has_big_int(a):
+        # np.asarray keeps integers >= 2^64 as Python objects; name the cause, not the dtype.
+        raise InvalidValueError(f"{name} holds an integer too large for any array dtype")
+    return native_byte_order(a)
+
+
+def _has_big_int(a: np.ndarray) -> bool:
+    return any(isinstance(v, int) and not isinstance(v, bool) for v in a.reshape(-1)[:1000])
+
+
+def native_byte_order(a: np.ndarray) -> np.ndarray:
+    """``a`` in the machine's byte order (a converted copy only when it is not).
+
+    Big-endian arrays are common in practice (NIfTI headers written on big-endian machines give
+    ``>i2`` label maps and ``>f4`` images); the Rust kernels read native-order memory only, so
+    they are converted here, once, for every function.
+
+    Examples
+    --------
+    >>> native_byte_order(np.arange(3, dtype=">i2")).dtype
+    dtype('int16')
+    """
+    if a.dtype.byteorder in ("=", "|") or a.dtype.isnative:
+        return a
+    if a.dtype.fields is not None:
+        return a  # structured arrays are refused later with a dtype error
+    return a.astype(a.dtype.newbyteorder("="))
 
 
 def as_float_1d(x: Any, name: str) -> np.ndarray:
@@ -268,6 +297,35 @@ def as_spacing(spacing: Any, ndim: int, name: str = "spacing") -> tuple[float, .
     return tuple(float(v) for v in s)
 
 
+#: Largest |value| x voxel count that float64 sums (summed-area tables, means) can hold.
+_SUM_LIMIT = 1e307
+
+
+def check_summable(a: np.ndarray, name: str) -> None:
+    """Raise unless sums over ``a`` stay finite in float64 (max |value| x size below 1e307).
+
+    Values near the float64 limit (1e308) overflow a summed-area table or a mean to inf and
+    would give silently wrong scores. NaN and inf values are left to the caller's policy.
+
+    Examples
+    --------
+    >>> check_summable(np.array([1e300, 2.0]), "confidence")
+    >>> check_summable(np.full(100, 1e306), "confidence")
+    Traceback (most recent call last):
+    ...
+    medtrust.exceptions.InvalidValueError: confidence holds values up to 1e+306 in magnitude; ...
+    """
+    if a.size == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        top = max(abs(float(np.nanmax(a))), abs(float(np.nanmin(a)))) if a.size else 0.0
+    if np.isfinite(top) and top * a.size > _SUM_LIMIT:
+        raise InvalidValueError(
+            f"{name} holds values up to {top:.3g} in magnitude; sums over its {a.size} "
+            "element(s) would overflow float64. Rescale the map (e.g. to [0, 1]) first"
+        )
+
+
 def as_confidence_map(x: Any, name: str) -> np.ndarray:
     """A C-contiguous float32/float64 map (float16 / bfloat16 widen to float32)."""
     a = to_numpy(x, name)
@@ -277,5 +335,7 @@ def as_confidence_map(x: Any, name: str) -> np.ndarray:
         a = a.astype(np.float64)
     elif a.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise DTypeError(f"{name} must be a float map, got dtype {a.dtype}")
+    if a.ndim == 0:  # checked here: np.ascontiguousarray turns a 0-d array into 1-d
+        raise ShapeMismatchError(f"{name} must be a map (1-D or more), got a scalar")
     check_nonempty(a, name)
     return np.ascontiguousarray(a)

@@ -50,6 +50,7 @@ from medtrust._arrays import (
     as_label_map,
     as_spacing,
     check_same_shape,
+    check_summable,
     to_numpy,
 )
 from medtrust.exceptions import EmptyInputError, InvalidArgumentError, ShapeMismatchError
@@ -120,6 +121,7 @@ def aggregate(
     check_same_shape(confidence=c, prediction=p)
     if c.ndim > 3:
         raise InvalidArgumentError(f"maps must be 1-D to 3-D, got shape {c.shape}")
+    check_summable(c, "confidence")
     width = _check_width(width)
     if not isinstance(patch_size, (int, np.integer)) or patch_size < 1:
         raise InvalidArgumentError(f"patch_size must be a positive integer, got {patch_size!r}")
@@ -251,6 +253,7 @@ def mean(confidence: Any) -> float:
     0.75
     """
     c = as_confidence_map(confidence, "confidence")
+    check_summable(c, "confidence")
     return float(np.mean(c, dtype=np.float64))
 
 
@@ -277,9 +280,10 @@ def patch_min(confidence: Any, *, size: int = 10) -> float:
     0.15
     """
     c = as_confidence_map(confidence, "confidence")
-    if c.ndim > 3:
-        raise InvalidArgumentError(f"maps must be 1-D to 3-D, got shape {c.shape}")
-    if not isinstance(size, (int, np.integer)) or size < 1:
+    if not 1 <= c.ndim <= 3:
+        raise ShapeMismatchError(f"confidence must be a 1-D to 3-D map, got shape {c.shape}")
+    check_summable(c, "confidence")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise InvalidArgumentError(f"size must be a positive integer, got {size!r}")
     return float(_native.patch_min(c, int(size)))
 
