@@ -25,8 +25,13 @@ from typing import Any
 import numpy as np
 
 from medtrust import _native
-from medtrust._arrays import check_choice
-from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
+from medtrust._arrays import NAN_POLICIES, as_float_1d, check_choice, check_same_length
+from medtrust.exceptions import (
+    EmptyInputError,
+    InvalidArgumentError,
+    MedtrustWarning,
+    ShapeMismatchError,
+)
 from medtrust.selective._inputs import Samples, prepare
 
 __all__ = [
@@ -113,6 +118,10 @@ class PairedBootstrap:
     values: np.ndarray
     estimates: np.ndarray
     seed: int
+    #: Samples dropped under ``nan_policy="omit"``: the union over every CSF (and the
+    #: residuals and labels) of the rows holding NaN or inf, so that resample ``b`` draws the
+    #: same cases for every CSF.
+    n_dropped: int = 0
 
     def metric(self, name: str) -> np.ndarray:
         """Array [n_resamples, n_csfs] of one metric."""
@@ -161,6 +170,22 @@ def paired_bootstrap(
     residuals
         One residual array shared by all CSFs, or a mapping CSF name -> residuals (e.g. CSFs
         of different models on the same samples).
+    nan_policy
+        ``"omit"`` drops the union of the rows holding NaN or inf in any CSF, residual or label
+        array (warning with the count, kept in ``n_dropped``): every CSF is then evaluated on
+        the same cases and the resamples stay paired. ``"raise"`` (default) refuses them;
+        ``"propagate"`` acts as ``"raise"`` here (a resample of NaN has no interval).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> a = [float("nan"), 0.7, 0.6, 0.2, 0.9, 0.1]
+    >>> b = [0.5, float("nan"), 0.6, 0.2, 0.9, 0.1]
+    >>> with warnings.catch_warnings(record=True):
+    ...     res = paired_bootstrap({"a": a, "b": b}, [1, 0, 0, 1, 0, 1], n_resamples=20,
+    ...                            nan_policy="omit")
+    >>> res.n_dropped
+    2
     """
     _check_common(n_resamples, 0.05, seed)
     if not isinstance(confids, Mapping) or not confids:
@@ -169,6 +194,10 @@ def paired_bootstrap(
     res_of = residuals if isinstance(residuals, Mapping) else dict.fromkeys(names, residuals)
     if set(res_of) != set(names):
         raise InvalidArgumentError("residual mapping must have the same keys as confids")
+    check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+    n_dropped = 0
+    if nan_policy == "omit":
+        confids, res_of, labels, n_dropped = _drop_union_of_nan_rows(names, confids, res_of, labels)
     prepared: list[Samples] = []
     for name in names:
         s = prepare(
@@ -190,4 +219,42 @@ def paired_bootstrap(
         sets = [(s.confids, s.residuals, s.residuals_ba) for s in prepared]
         values = _native.bootstrap_risk(sets, int(n_resamples), int(seed))
         estimates = np.array([[_native.risk_metrics(*st)[m] for m in METRIC_NAMES] for st in sets])
-    return PairedBootstrap(names, METRIC_NAMES, values, estimates, int(seed))
+    return PairedBootstrap(names, METRIC_NAMES, values, estimates, int(seed), n_dropped)
+
+
+def _drop_union_of_nan_rows(
+    names: tuple[str, ...], confids: Mapping[str, Any], res_of: Mapping[str, Any], labels: Any
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None, int]:
+    """Drop every row that holds NaN or inf in any compared array (one mask for all CSFs).
+
+    Each CSF dropping only its own NaN rows would make resample ``b`` point at different cases
+    per CSF: the comparison would no longer be paired.
+    """
+    conf = {n: as_float_1d(confids[n], f"confids[{n!r}]") for n in names}
+    res = {n: as_float_1d(res_of[n], f"residuals[{n!r}]") for n in names}
+    lab = None if labels is None else as_float_1d(labels, "labels")
+    arrays = {f"confids[{n!r}]": a for n, a in conf.items()}
+    arrays.update({f"residuals[{n!r}]": a for n, a in res.items()})
+    if lab is not None:
+        arrays["labels"] = lab
+    n = check_same_length(**arrays)
+    bad = np.zeros(n, dtype=bool)
+    for a in arrays.values():
+        bad |= ~np.isfinite(a)
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        return conf, res, lab, 0
+    if n_bad == n:
+        raise EmptyInputError(
+            f"nan_policy='omit': all {n} sample(s) hold NaN or inf in some CSF, residual or label"
+        )
+    warnings.warn(
+        f"nan_policy='omit': dropped {n_bad} of {n} sample(s) holding NaN or inf in any of the "
+        f"{len(names)} compared CSF(s), residuals or labels (the same rows for every CSF)",
+        MedtrustWarning,
+        stacklevel=3,
+    )
+    keep = ~bad
+    conf = {k: np.ascontiguousarray(a[keep]) for k, a in conf.items()}
+    res = {k: np.ascontiguousarray(a[keep]) for k, a in res.items()}
+    return conf, res, None if lab is None else np.ascontiguousarray(lab[keep]), n_bad
