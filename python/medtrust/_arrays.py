@@ -44,6 +44,15 @@ def is_cuda_tensor(x: Any) -> bool:
     return is_torch_tensor(x) and x.device.type != "cpu"
 
 
+def check_tensor_device(x: Any, name: str) -> None:
+    """Refuse tensors on devices that hold no data (``meta``) before torch fails on them."""
+    if is_torch_tensor(x) and x.device.type == "meta":
+        raise DeviceError(
+            f"{name} is a torch tensor on the 'meta' device, which holds shapes but no values; "
+            "materialise it (e.g. .to_empty(device=...) and load weights) first"
+        )
+
+
 def to_numpy(x: Any, name: str) -> np.ndarray:
     """Return ``x`` as a numpy array, sharing memory where possible.
 
@@ -57,6 +66,7 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return native_byte_order(x)
     if is_torch_tensor(x):
+        check_tensor_device(x, name)
         if x.device.type != "cpu":
             raise DeviceError(
                 f"{name} is a torch tensor on {x.device}; this function computes on the CPU. "
@@ -140,6 +150,76 @@ def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise InvalidArgumentError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
+
+
+def as_real(
+    value: Any,
+    name: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> float:
+    """A finite real option within ``[lo, hi]`` (ends open when asked), else an error naming it.
+
+    Examples
+    --------
+    >>> as_real(0.95, "tpr", lo=0.0, hi=1.0)
+    0.95
+    >>> as_real(1.5, "tpr", lo=0.0, hi=1.0)
+    Traceback (most recent call last):
+    ...
+    medtrust.exceptions.InvalidArgumentError: tpr must lie in [0, 1], got 1.5
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise InvalidArgumentError(f"{name} must be a real number, got {value!r}")
+    if isinstance(value, (complex, np.complexfloating)):
+        raise InvalidArgumentError(f"{name} must be a real number, got {value!r}")
+    try:
+        v = float(value)
+    except OverflowError as e:
+        raise InvalidArgumentError(f"{name} is too large: {value!r}") from e
+    left = "(" if lo_open or lo is None else "["
+    right = ")" if hi_open or hi is None else "]"
+    span = (
+        f"{left}{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}{right}"
+    )
+    ok = np.isfinite(v)
+    if ok and lo is not None:
+        ok = v > lo if lo_open else v >= lo
+    if ok and hi is not None:
+        ok = v < hi if hi_open else v <= hi
+    if not ok:
+        if lo is None and hi is None:
+            raise InvalidArgumentError(f"{name} must be finite, got {value!r}")
+        raise InvalidArgumentError(f"{name} must lie in {span}, got {value!r}")
+    return v
+
+
+def as_int(value: Any, name: str, *, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer option within ``[lo, hi]`` (bools and floats refused), else an error naming it.
+
+    Python integers are unbounded; the bound keeps them from overflowing (``OverflowError``)
+    where they meet a fixed-width integer in numpy or Rust.
+
+    Examples
+    --------
+    >>> as_int(3, "bins", lo=1)
+    3
+    >>> as_int(2**64, "seed", lo=0, hi=2**64 - 1)
+    Traceback (most recent call last):
+    ...
+    medtrust.exceptions.InvalidArgumentError: seed must be an integer in [0, 18446744073709551615], got 18446744073709551616
+    """  # noqa: E501
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        lo_s = "-inf" if lo is None else str(lo)
+        hi_s = "inf" if hi is None else str(hi)
+        raise InvalidArgumentError(f"{name} must be an integer in [{lo_s}, {hi_s}], got {v}")
+    return v
 
 
 def apply_nan_policy(policy: str, **arrays: np.ndarray) -> tuple[dict[str, np.ndarray], int, bool]:
@@ -266,6 +346,12 @@ def check_same_shape(**arrays: np.ndarray) -> tuple[int, ...]:
     return next(iter(shapes.values()))
 
 
+#: Accepted voxel spacing in mm (1 nm to 1 km). Far outside it the squared distances of the
+#: surface kernels underflow to 0 (spacing 1e-200 gave HD 0 for shifted masks) or overflow to
+#: inf (1e200 gave HD95 NaN).
+SPACING_RANGE: tuple[float, float] = (1e-6, 1e6)
+
+
 def as_spacing(spacing: Any, ndim: int, name: str = "spacing") -> tuple[float, ...]:
     """Validated voxel spacing in mm, one value per array axis (array-axis order).
 
@@ -294,6 +380,12 @@ def as_spacing(spacing: Any, ndim: int, name: str = "spacing") -> tuple[float, .
         )
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise InvalidValueError(f"{name} values must be finite and > 0, got {tuple(s.tolist())}")
+    lo, hi = SPACING_RANGE
+    if np.any(s < lo) or np.any(s > hi):
+        raise InvalidValueError(
+            f"{name} values must lie in [{lo:g}, {hi:g}] mm, got {tuple(s.tolist())}; "
+            "outside it squared distances underflow or overflow (check the units: mm, not m)"
+        )
     return tuple(float(v) for v in s)
 
 

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from medtrust import _native
-from medtrust._arrays import NAN_POLICIES, as_float_1d, check_choice, check_same_length
+from medtrust._arrays import (
+    NAN_POLICIES,
+    as_float_1d,
+    as_int,
+    as_real,
+    check_choice,
+    check_same_length,
+)
 from medtrust.exceptions import (
     EmptyInputError,
     InvalidArgumentError,
@@ -61,12 +68,11 @@ class ConfidenceInterval:
 
 
 def _check_common(n_resamples: int, alpha: float, seed: int) -> None:
-    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise InvalidArgumentError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    if not 0.0 < alpha < 1.0:
-        raise InvalidArgumentError(f"alpha must lie in (0, 1), got {alpha}")
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidArgumentError(f"seed must be a non-negative integer, got {seed!r}")
+    # Fixed-width bounds: the kernel takes n_resamples as usize and the seed as u64 (a larger
+    # Python int raised a bare OverflowError); the memory bound of n_resamples is the kernel's.
+    as_int(n_resamples, "n_resamples", lo=1, hi=2**63 - 1)
+    as_real(alpha, "alpha", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    as_int(seed, "seed", lo=0, hi=2**64 - 1)
 
 
 def _interval(values: np.ndarray, estimate: float, alpha: float) -> ConfidenceInterval:

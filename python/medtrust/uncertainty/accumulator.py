@@ -40,7 +40,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from medtrust import _native
-from medtrust._arrays import as_prob_array, is_cuda_tensor, is_torch_tensor
+from medtrust._arrays import as_prob_array, check_tensor_device, is_cuda_tensor, is_torch_tensor
 from medtrust.exceptions import (
     DeviceError,
     DTypeError,
@@ -155,6 +155,7 @@ class EnsembleAccumulator:
             self._add_locked(probs)
 
     def _add_locked(self, probs: Any) -> None:
+        check_tensor_device(probs, "probs")
         use_torch = self.backend_option == "torch" or (
             self.backend_option == "auto" and is_cuda_tensor(probs)
         )
@@ -479,6 +480,7 @@ def argmax_labels(probs: Any) -> Any:
     >>> argmax_labels(np.array([[0.9, 0.2], [0.1, 0.8]], dtype=np.float32)).tolist()
     [0, 1]
     """
+    check_tensor_device(probs, "probs")
     if is_cuda_tensor(probs):
         c = probs.shape[0]
         flat = probs.detach().reshape(c, -1)
