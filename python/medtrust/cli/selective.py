@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from medtrust._io import atomic_write_parquet
-from medtrust.exceptions import InvalidArgumentError
+from medtrust.exceptions import DatasetError, InvalidArgumentError
 
 
 def _read_table(path: Path):  # -> polars.DataFrame
@@ -14,11 +14,14 @@ def _read_table(path: Path):  # -> polars.DataFrame
 
     if not path.exists():
         raise InvalidArgumentError(f"no such file: {path}")
-    if path.suffix == ".parquet":
-        return pl.read_parquet(path)
-    if path.suffix in (".csv", ".tsv"):
+    if path.suffix not in (".parquet", ".csv", ".tsv"):
+        raise InvalidArgumentError(f"expected a .parquet, .csv or .tsv file, got {path.name}")
+    try:
+        if path.suffix == ".parquet":
+            return pl.read_parquet(path)
         return pl.read_csv(path, separator="\t" if path.suffix == ".tsv" else ",")
-    raise InvalidArgumentError(f"expected a .parquet, .csv or .tsv file, got {path.name}")
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"cannot read {path}: {(str(e).splitlines() or [repr(e)])[0]}") from e
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -110,18 +110,16 @@ class FailureDetectionResult:
 
         from medtrust import __version__
         from medtrust._io import (
-            COMPLETE_MARKER,
             atomic_savefig,
             atomic_write_json,
             atomic_write_parquet,
+            begin_results,
             mark_complete,
         )
 
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
         # A rerun into the same folder first withdraws the old marker: until the new one is
         # written, readers must not take a mix of old and new files for a finished result.
-        (out / COMPLETE_MARKER).unlink(missing_ok=True)
+        out = begin_results(out)
         paths = [out / "cases.parquet", out / "metrics.parquet", out / "rank_distribution.parquet"]
         atomic_write_parquet(paths[0], self.cases)
         atomic_write_parquet(paths[1], self.metrics)
