@@ -135,7 +135,8 @@ def begin_results(folder: str | os.PathLike[str]) -> Path:
     """Create a result folder (or reuse one) and withdraw its completion marker.
 
     Call before writing the first file; :func:`mark_complete` after the last. A rerun into a
-    finished folder thereby never shows a mix of old and new files as complete.
+    finished folder thereby never shows a mix of old and new files as complete. Temporary
+    files of atomic writes left by a killed run (``.name.*.tmp``) are removed.
 
     Examples
     --------
@@ -151,6 +152,10 @@ def begin_results(folder: str | os.PathLike[str]) -> Path:
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
     (path / COMPLETE_MARKER).unlink(missing_ok=True)
+    # Temporary files of atomic writes that a killed run left behind (never read by anyone).
+    for stale in path.glob(".*.tmp"):
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
     return path
 
 
