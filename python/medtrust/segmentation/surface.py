@@ -248,7 +248,9 @@ def surface_distances(
     t = _mask(target, "target", label)
     shape = check_same_shape(pred=p, target=t)
     if len(shape) not in (2, 3):
-        raise InvalidArgumentError(f"surface metrics need 2-D or 3-D masks, got shape {shape}")
+        raise InvalidArgumentError(
+            f"pred and target must be 2-D or 3-D masks for surface metrics, got shape {shape}"
+        )
     sp = as_spacing(spacing, len(shape))
     dp, wp, dt, wt, pe, te = _native.surface_distances(p, t, list(sp), surface)
     status = "both_empty" if pe and te else "pred_empty" if pe else "target_empty" if te else "ok"
