@@ -522,6 +522,29 @@ case("cli-dataset-missing", 'cli("dataset", "verify", TMP / "nope")', CLI("nope"
 case("cli-unknown-command", 'cli("bogus")', CLI("bogus", usage=True))
 
 
+# ------------------------------------------------------------------ integers >= 2^64
+_BIG = {
+    "patch_min-size": ("fl.patch_min(CONF, size=2**64)", "size"),
+    "aggregate-width": ("fl.aggregate(CONF, A, width=2**64)", "width"),
+    "aggregate-patch_size": ("fl.aggregate(CONF, A, patch_size=2**64)", "patch_size"),
+    "boundary-width": ("fl.boundary_band(A, width=2**64)", "width"),
+    "select-n": (
+        'al.select_patches(np.ones((2, 2, 2)), "i", (3, 3, 3), patch_size=2, n=2**64)',
+        "n",
+    ),
+    "acc-n_classes": ("EnsembleAccumulator(n_classes=2**64)", "n_classes"),
+    "hd-label": ("seg.hd(A, B, spacing=SP, label=2**64)", "label"),
+    "nsd-tolerance": ("seg.nsd(A, B, spacing=SP, tolerance=2**1100)", "tolerance"),
+    "rank-seed": ('sel.rank_csfs({"a": C}, R, seed=2**64)', "seed"),
+    "pairwise-n_classes": ("seg.pairwise_dice([A, B], n_classes=2**64)", "n_classes"),
+    "case_risks-n_classes": ("fl.case_risks(A, B, spacing=SP, n_classes=2**64)", "n_classes"),
+    "aubc-x": ("al.aubc([0.5, 0.6], x=[2**64, 2**64 + 1])", "x"),
+    "metrics-tpr": ("sel.metrics(C, R, tpr=2**1100)", "tpr"),
+}
+for _k, (_code, _arg) in _BIG.items():
+    case(f"bigint-{_k}", _code, E("MedtrustError", _arg))
+
+
 # ------------------------------------------------------------------ runner
 def _run_table() -> dict[str, dict[str, Any]]:
     """Run every case in child processes; a crash or hang costs that case only."""

@@ -40,6 +40,8 @@ def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
         raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
     if int(value) < minimum:
         raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value}")
+    if int(value) > 2**63 - 1:  # a larger Python int overflows the kernels' integers
+        raise InvalidArgumentError(f"{name} must be < 2^63, got {value}")
     return int(value)
 
 

@@ -40,7 +40,13 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from medtrust import _native
-from medtrust._arrays import as_prob_array, check_tensor_device, is_cuda_tensor, is_torch_tensor
+from medtrust._arrays import (
+    as_int,
+    as_prob_array,
+    check_tensor_device,
+    is_cuda_tensor,
+    is_torch_tensor,
+)
 from medtrust.exceptions import (
     DeviceError,
     DTypeError,
@@ -110,8 +116,8 @@ class EnsembleAccumulator:
         sum_tol: float | None = None,
         backend: Backend = "auto",
     ) -> None:
-        if n_classes is not None and (isinstance(n_classes, bool) or int(n_classes) < 1):
-            raise InvalidArgumentError(f"n_classes must be a positive integer, got {n_classes!r}")
+        if n_classes is not None:
+            as_int(n_classes, "n_classes", lo=1, hi=2**31 - 1)
         if backend not in ("auto", "rust", "torch"):
             raise InvalidArgumentError(f"backend must be auto, rust or torch, got {backend!r}")
         if sum_tol is not None and not (sum_tol > 0):
