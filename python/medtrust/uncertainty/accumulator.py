@@ -161,7 +161,6 @@ class EnsembleAccumulator:
             self._add_locked(probs)
 
     def _add_locked(self, probs: Any) -> None:
-        check_tensor_device(probs, "probs")
         use_torch = self.backend_option == "torch" or (
             self.backend_option == "auto" and is_cuda_tensor(probs)
         )
@@ -175,6 +174,7 @@ class EnsembleAccumulator:
                 f"this accumulator holds its state on the {self.backend} backend; every member "
                 "must come from the same kind of device"
             )
+        check_tensor_device(probs, "probs")  # after the checks above: they name the backend
         if use_torch:
             self._add_torch(probs)
         else:
