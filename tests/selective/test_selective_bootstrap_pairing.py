@@ -44,7 +44,7 @@ def test_residual_and_label_nans_join_the_union() -> None:
     labels = [0, 1, 0, NAN, 1, 0]
     with pytest.warns(MedtrustWarning, match="dropped 1 of 6"):
         got = paired_bootstrap(
-            {"a": A[1:] + [0.3]}, R, n_resamples=20, labels=labels, nan_policy="omit"
+            {"a": [*A[1:], 0.3]}, R, n_resamples=20, labels=labels, nan_policy="omit"
         )
     assert got.n_dropped == 1
 
