@@ -44,6 +44,15 @@ def is_cuda_tensor(x: Any) -> bool:
     return is_torch_tensor(x) and x.device.type != "cpu"
 
 
+def check_tensor_device(x: Any, name: str) -> None:
+    """Refuse tensors on devices that hold no data (``meta``) before torch fails on them."""
+    if is_torch_tensor(x) and x.device.type == "meta":
+        raise DeviceError(
+            f"{name} is a torch tensor on the 'meta' device, which holds shapes but no values; "
+            "materialise it (e.g. .to_empty(device=...) and load weights) first"
+        )
+
+
 def to_numpy(x: Any, name: str) -> np.ndarray:
     """Return ``x`` as a numpy array, sharing memory where possible.
 
@@ -55,8 +64,9 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
         Argument name used in error messages.
     """
     if isinstance(x, np.ndarray):
-        return x
+        return native_byte_order(x)
     if is_torch_tensor(x):
+        check_tensor_device(x, name)
         if x.device.type != "cpu":
             raise DeviceError(
                 f"{name} is a torch tensor on {x.device}; this function computes on the CPU. "
@@ -71,9 +81,38 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
     if isinstance(x, (str, bytes)):
         raise DTypeError(f"{name} must be array-like, got {type(x).__name__}")
     try:
-        return np.asarray(x)
+        a = np.asarray(x)
+    except OverflowError as e:
+        raise InvalidValueError(f"{name} holds an integer too large for any array dtype") from e
     except (TypeError, ValueError) as e:
         raise DTypeError(f"{name} must be array-like: {e}") from e
+    if a.dtype == object and _has_big_int(a):
+        # np.asarray keeps integers >= 2^64 as Python objects; name the cause, not the dtype.
+        raise InvalidValueError(f"{name} holds an integer too large for any array dtype")
+    return native_byte_order(a)
+
+
+def _has_big_int(a: np.ndarray) -> bool:
+    return any(isinstance(v, int) and not isinstance(v, bool) for v in a.reshape(-1)[:1000])
+
+
+def native_byte_order(a: np.ndarray) -> np.ndarray:
+    """``a`` in the machine's byte order (a converted copy only when it is not).
+
+    Big-endian arrays are common in practice (NIfTI headers written on big-endian machines give
+    ``>i2`` label maps and ``>f4`` images); the Rust kernels read native-order memory only, so
+    they are converted here, once, for every function.
+
+    Examples
+    --------
+    >>> native_byte_order(np.arange(3, dtype=">i2")).dtype
+    dtype('int16')
+    """
+    if a.dtype.byteorder in ("=", "|") or a.dtype.isnative:
+        return a
+    if a.dtype.fields is not None:
+        return a  # structured arrays are refused later with a dtype error
+    return a.astype(a.dtype.newbyteorder("="))
 
 
 def as_float_1d(x: Any, name: str) -> np.ndarray:
@@ -111,6 +150,76 @@ def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise InvalidArgumentError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
+
+
+def as_real(
+    value: Any,
+    name: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> float:
+    """A finite real option within ``[lo, hi]`` (ends open when asked), else an error naming it.
+
+    Examples
+    --------
+    >>> as_real(0.95, "tpr", lo=0.0, hi=1.0)
+    0.95
+    >>> as_real(1.5, "tpr", lo=0.0, hi=1.0)
+    Traceback (most recent call last):
+    ...
+    medtrust.exceptions.InvalidArgumentError: tpr must lie in [0, 1], got 1.5
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise InvalidArgumentError(f"{name} must be a real number, got {value!r}")
+    if isinstance(value, (complex, np.complexfloating)):
+        raise InvalidArgumentError(f"{name} must be a real number, got {value!r}")
+    try:
+        v = float(value)
+    except OverflowError as e:
+        raise InvalidArgumentError(f"{name} is too large: {value!r}") from e
+    left = "(" if lo_open or lo is None else "["
+    right = ")" if hi_open or hi is None else "]"
+    span = (
+        f"{left}{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}{right}"
+    )
+    ok = np.isfinite(v)
+    if ok and lo is not None:
+        ok = v > lo if lo_open else v >= lo
+    if ok and hi is not None:
+        ok = v < hi if hi_open else v <= hi
+    if not ok:
+        if lo is None and hi is None:
+            raise InvalidArgumentError(f"{name} must be finite, got {value!r}")
+        raise InvalidArgumentError(f"{name} must lie in {span}, got {value!r}")
+    return v
+
+
+def as_int(value: Any, name: str, *, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer option within ``[lo, hi]`` (bools and floats refused), else an error naming it.
+
+    Python integers are unbounded; the bound keeps them from overflowing (``OverflowError``)
+    where they meet a fixed-width integer in numpy or Rust.
+
+    Examples
+    --------
+    >>> as_int(3, "bins", lo=1)
+    3
+    >>> as_int(2**64, "seed", lo=0, hi=2**64 - 1)
+    Traceback (most recent call last):
+    ...
+    medtrust.exceptions.InvalidArgumentError: seed must be an integer in [0, 18446744073709551615], got 18446744073709551616
+    """  # noqa: E501
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        lo_s = "-inf" if lo is None else str(lo)
+        hi_s = "inf" if hi is None else str(hi)
+        raise InvalidArgumentError(f"{name} must be an integer in [{lo_s}, {hi_s}], got {v}")
+    return v
 
 
 def apply_nan_policy(policy: str, **arrays: np.ndarray) -> tuple[dict[str, np.ndarray], int, bool]:
@@ -237,6 +346,12 @@ def check_same_shape(**arrays: np.ndarray) -> tuple[int, ...]:
     return next(iter(shapes.values()))
 
 
+#: Accepted voxel spacing in mm (1 nm to 1 km). Far outside it the squared distances of the
+#: surface kernels underflow to 0 (spacing 1e-200 gave HD 0 for shifted masks) or overflow to
+#: inf (1e200 gave HD95 NaN).
+SPACING_RANGE: tuple[float, float] = (1e-6, 1e6)
+
+
 def as_spacing(spacing: Any, ndim: int, name: str = "spacing") -> tuple[float, ...]:
     """Validated voxel spacing in mm, one value per array axis (array-axis order).
 
@@ -265,7 +380,42 @@ def as_spacing(spacing: Any, ndim: int, name: str = "spacing") -> tuple[float, .
         )
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise InvalidValueError(f"{name} values must be finite and > 0, got {tuple(s.tolist())}")
+    lo, hi = SPACING_RANGE
+    if np.any(s < lo) or np.any(s > hi):
+        raise InvalidValueError(
+            f"{name} values must lie in [{lo:g}, {hi:g}] mm, got {tuple(s.tolist())}; "
+            "outside it squared distances underflow or overflow (check the units: mm, not m)"
+        )
     return tuple(float(v) for v in s)
+
+
+#: Largest |value| x voxel count that float64 sums (summed-area tables, means) can hold.
+_SUM_LIMIT = 1e307
+
+
+def check_summable(a: np.ndarray, name: str) -> None:
+    """Raise unless sums over ``a`` stay finite in float64 (max |value| x size below 1e307).
+
+    Values near the float64 limit (1e308) overflow a summed-area table or a mean to inf and
+    would give silently wrong scores. NaN and inf values are left to the caller's policy.
+
+    Examples
+    --------
+    >>> check_summable(np.array([1e300, 2.0]), "confidence")
+    >>> check_summable(np.full(100, 1e306), "confidence")
+    Traceback (most recent call last):
+    ...
+    medtrust.exceptions.InvalidValueError: confidence holds values up to 1e+306 in magnitude; ...
+    """
+    if a.size == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        top = max(abs(float(np.nanmax(a))), abs(float(np.nanmin(a)))) if a.size else 0.0
+    if np.isfinite(top) and top * a.size > _SUM_LIMIT:
+        raise InvalidValueError(
+            f"{name} holds values up to {top:.3g} in magnitude; sums over its {a.size} "
+            "element(s) would overflow float64. Rescale the map (e.g. to [0, 1]) first"
+        )
 
 
 def as_confidence_map(x: Any, name: str) -> np.ndarray:
@@ -277,5 +427,7 @@ def as_confidence_map(x: Any, name: str) -> np.ndarray:
         a = a.astype(np.float64)
     elif a.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise DTypeError(f"{name} must be a float map, got dtype {a.dtype}")
+    if a.ndim == 0:  # checked here: np.ascontiguousarray turns a 0-d array into 1-d
+        raise ShapeMismatchError(f"{name} must be a map (1-D or more), got a scalar")
     check_nonempty(a, name)
     return np.ascontiguousarray(a)

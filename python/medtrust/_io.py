@@ -39,6 +39,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_parquet",
     "atomic_write_text",
+    "begin_results",
     "is_complete",
     "mark_complete",
     "progress",
@@ -128,6 +129,34 @@ def atomic_savefig(fig: Any, path: str | os.PathLike[str], **savefig_kwargs: Any
 def mark_complete(folder: str | os.PathLike[str], info: dict[str, Any] | None = None) -> None:
     """Write the completion marker of a result folder (call after every other file)."""
     atomic_write_json(Path(folder) / COMPLETE_MARKER, info or {})
+
+
+def begin_results(folder: str | os.PathLike[str]) -> Path:
+    """Create a result folder (or reuse one) and withdraw its completion marker.
+
+    Call before writing the first file; :func:`mark_complete` after the last. A rerun into a
+    finished folder thereby never shows a mix of old and new files as complete. Temporary
+    files of atomic writes left by a killed run (``.name.*.tmp``) are removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = begin_results(pathlib.Path(tempfile.mkdtemp()) / "run")
+    >>> is_complete(out)
+    False
+    >>> mark_complete(out); is_complete(out)
+    True
+    >>> is_complete(begin_results(out))
+    False
+    """
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / COMPLETE_MARKER).unlink(missing_ok=True)
+    # Temporary files of atomic writes that a killed run left behind (never read by anyone).
+    for stale in path.glob(".*.tmp"):
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
+    return path
 
 
 def is_complete(folder: str | os.PathLike[str]) -> bool:

@@ -40,6 +40,8 @@ def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
         raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
     if int(value) < minimum:
         raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value}")
+    if int(value) > 2**63 - 1:  # a larger Python int overflows the kernels' integers
+        raise InvalidArgumentError(f"{name} must be < 2^63, got {value}")
     return int(value)
 
 
@@ -59,4 +61,6 @@ def as_triple(value: Any, name: str, *, minimum: int = 1) -> tuple[int, int, int
         raise InvalidArgumentError(f"{name} must be an int or 3 ints (z, y, x), got {value!r}")
     if min(vals) < minimum:
         raise InvalidArgumentError(f"{name} values must be >= {minimum}, got {tuple(vals)}")
+    if max(vals) > 2**31 - 1:  # a larger Python int overflows the kernels' sizes
+        raise InvalidArgumentError(f"{name} values must be < 2^31, got {tuple(vals)}")
     return (vals[0], vals[1], vals[2])

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from medtrust import _native
-from medtrust._arrays import to_numpy
+from medtrust._arrays import check_summable, to_numpy
 from medtrust.active._common import as_triple, check_count
 from medtrust.exceptions import DatasetError, DTypeError, InvalidArgumentError, ShapeMismatchError
 
@@ -193,6 +193,7 @@ def _as_map(x: Any, name: str) -> np.ndarray:
             raise DTypeError(f"{name} must be a real-valued array, got dtype {a.dtype}")
     if a.ndim != 3:
         raise ShapeMismatchError(f"{name} must be a 3D [Z, Y, X] map, got shape {a.shape}")
+    check_summable(a, name)  # the float64 summed-area table must not overflow
     return np.ascontiguousarray(a)
 
 

@@ -208,17 +208,26 @@ def _npz_shape(path: Path) -> tuple[int, ...]:
 
 
 def _array_shape(path: Path) -> tuple[int, ...]:
-    if path.suffix == ".npy":
-        return tuple(np.load(path, mmap_mode="r").shape)
-    return _npz_shape(path)
+    try:
+        if path.suffix == ".npy":
+            return tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
+        return _npz_shape(path)
+    except DatasetError:
+        raise
+    except Exception as e:  # truncated / corrupt: ValueError, OSError, EOFError, BadZipFile
+        raise DatasetError(f"cannot read {path} as a numpy array file: {e}") from e
 
 
 def _load(path: Path) -> np.ndarray:
-    if path.suffix == ".npy":
-        return np.load(path, mmap_mode="r")  # members are read page by page, never all at once
-    with np.load(path) as z:
-        key = "probabilities" if "probabilities" in z.files else z.files[0]
-        return z[key]
+    try:
+        if path.suffix == ".npy":
+            # members are read page by page, never all at once
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        with np.load(path, allow_pickle=False) as z:
+            key = "probabilities" if "probabilities" in z.files else z.files[0]
+            return z[key]
+    except Exception as e:  # truncated / corrupt: ValueError, OSError, EOFError, BadZipFile
+        raise DatasetError(f"cannot read {path} as a numpy array file: {e}") from e
 
 
 def _prob_files(folder: Path) -> dict[str, Path]:

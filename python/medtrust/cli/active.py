@@ -27,13 +27,16 @@ def _load_label(path: Path) -> Any:
     import numpy as np
 
     if path.name.endswith((".nii.gz", ".nii")):
-        import nibabel as nib
+        from medtrust.io import load_nifti
 
-        return np.asarray(nib.load(str(path)).dataobj)
-    if path.suffix == ".npy":
-        return np.load(path)
-    with np.load(path) as z:
-        return z[z.files[0]]
+        return load_nifti(path)[0]  # corrupt files raise DatasetError
+    try:
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as z:
+            return z[z.files[0]]
+    except Exception as e:  # truncated / corrupt: ValueError, OSError, EOFError, BadZipFile
+        raise DatasetError(f"cannot read {path} as a numpy array file: {e}") from e
 
 
 def _label_files(folder: Path) -> dict[str, Path]:
@@ -130,9 +133,11 @@ def _query(args: argparse.Namespace) -> int:
         out = Path(args.out)
     else:
         out = (folder or Path.cwd()) / round_file_name(args.round + 1)
-    result.write_round(out, file_ending=args.file_ending)
     cand = out.with_name(out.name.removesuffix(".json") + ".candidates.parquet")
+    # The round file is what the next round reads: written last, so that it never exists
+    # without its candidate log (each file is atomic; a killed run is simply rerun).
     atomic_write_parquet(cand, result.log.to_frame())
+    result.write_round(out, file_ending=args.file_ending)
     print(json.dumps(result.log.to_dict()["quotas"], indent=1))
     for msg in result.log.messages:
         print(f"note: {msg}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from medtrust._io import atomic_write_parquet, progress_enabled
+from medtrust._io import atomic_write_parquet, begin_results, progress_enabled
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -27,8 +27,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         patch_size=args.patch_size,
         progress=progress_enabled(False if args.no_progress else None),
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = begin_results(Path(args.out))  # res.write() marks it complete after the last file
     atomic_write_parquet(out / "case_scores.parquet", cases)
     res = evaluate_failure_detection(
         cases,

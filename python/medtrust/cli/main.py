@@ -17,7 +17,7 @@ import importlib
 import logging
 import sys
 
-from medtrust.exceptions import MedtrustError
+from medtrust.exceptions import InternalError, MedtrustError
 
 #: Modules that each define ``register(subparsers)``; their parsers set ``func(args) -> int``.
 COMMAND_MODULES: list[str] = [
@@ -46,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (2 for invalid input, with a one-line message)."""
+    """Run the CLI; returns the exit code.
+
+    2 for invalid input or a file that cannot be read or written (one line on stderr, no
+    traceback), 1 for an internal error, 130 when interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -55,8 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MedtrustError as e:
-        print(f"medtrust: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(str(e))
+    except OSError as e:  # unwritable or invalid --out, a vanished input, a full disk
+        what = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
+        return _fail(f"cannot read or write a file ({what})")
+    except InternalError as e:
+        return _fail(f"internal error (please report it): {e}", code=1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", code=130)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    """One line on stderr, no traceback: user errors are not bugs."""
+    one_line = "; ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"medtrust: error: {one_line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from medtrust._io import atomic_write_parquet, atomic_write_text, progress_enabled
+from medtrust._io import atomic_savefig, atomic_write_parquet, atomic_write_text, progress_enabled
 from medtrust.exceptions import ConfigError, InvalidArgumentError
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def _robustness(args: argparse.Namespace) -> int:
     atomic_write_text(out / f"robustness_{metric}.csv", res.summary.write_csv())
     summary = res.summary
     fig, _ = plot_robustness(summary, title=f"relative robustness ({metric})")
-    fig.savefig(out / f"robustness_{metric}.png", dpi=110)
+    atomic_savefig(fig, out / f"robustness_{metric}.png", dpi=110)
     plt.close(fig)
     cols = [
         "shift",

@@ -47,9 +47,11 @@ import numpy as np
 from medtrust import _native
 from medtrust._arrays import (
     as_confidence_map,
+    as_int,
     as_label_map,
     as_spacing,
     check_same_shape,
+    check_summable,
     to_numpy,
 )
 from medtrust._deprecation import renamed_kwargs
@@ -85,9 +87,24 @@ PIXEL_CONFIDENCES: tuple[str, ...] = ("msr", "pe", "ee", "mi")
 
 
 def _check_width(width: int) -> int:
-    if not isinstance(width, (int, np.integer)) or width < 2 or width % 2:
-        raise InvalidArgumentError(f"width must be an even integer >= 2, got {width!r}")
+    if (
+        isinstance(width, bool)
+        or not isinstance(width, (int, np.integer))
+        or not 2 <= width <= _MAX_SIZE
+        or width % 2
+    ):
+        raise InvalidArgumentError(f"width must be an even integer in [2, 2^31), got {width!r}")
     return int(width)
+
+
+#: Largest window / band size (a larger Python int would overflow the kernels' integers).
+_MAX_SIZE = 2**31 - 1
+
+
+def _check_size(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
+    return as_int(value, name, lo=1, hi=_MAX_SIZE)
 
 
 @renamed_kwargs(prediction="pred", methods="aggregations")
@@ -122,9 +139,9 @@ def aggregate(
     check_same_shape(confidence=c, pred=p)
     if c.ndim > 3:
         raise InvalidArgumentError(f"maps must be 1-D to 3-D, got shape {c.shape}")
+    check_summable(c, "confidence")
     width = _check_width(width)
-    if not isinstance(patch_size, (int, np.integer)) or patch_size < 1:
-        raise InvalidArgumentError(f"patch_size must be a positive integer, got {patch_size!r}")
+    _check_size(patch_size, "patch_size")
     sp = None if spacing is None else list(as_spacing(spacing, c.ndim))
     if not (np.isfinite(saturate) and saturate > 0):
         raise InvalidArgumentError(f"saturate must be finite and > 0, got {saturate}")
@@ -223,8 +240,7 @@ def aggregate_ensemble(
     if p.ndim > 3:
         raise InvalidArgumentError(f"maps must be 1-D to 3-D, got shape {p.shape}")
     width = _check_width(width)
-    if not isinstance(patch_size, (int, np.integer)) or patch_size < 1:
-        raise InvalidArgumentError(f"patch_size must be a positive integer, got {patch_size!r}")
+    _check_size(patch_size, "patch_size")
     sp = None if spacing is None else list(as_spacing(spacing, p.ndim))
     if not (np.isfinite(saturate) and saturate > 0):
         raise InvalidArgumentError(f"saturate must be finite and > 0, got {saturate}")
@@ -254,6 +270,7 @@ def mean(confidence: Any) -> float:
     0.75
     """
     c = as_confidence_map(confidence, "confidence")
+    check_summable(c, "confidence")
     return float(np.mean(c, dtype=np.float64))
 
 
@@ -283,10 +300,10 @@ def patch_min(confidence: Any, *, patch_size: int = 10) -> float:
     0.15
     """
     c = as_confidence_map(confidence, "confidence")
-    if c.ndim > 3:
-        raise InvalidArgumentError(f"maps must be 1-D to 3-D, got shape {c.shape}")
-    if not isinstance(patch_size, (int, np.integer)) or patch_size < 1:
-        raise InvalidArgumentError(f"patch_size must be a positive integer, got {patch_size!r}")
+    if not 1 <= c.ndim <= 3:
+        raise ShapeMismatchError(f"confidence must be a 1-D to 3-D map, got shape {c.shape}")
+    check_summable(c, "confidence")
+    _check_size(patch_size, "patch_size")
     return float(_native.patch_min(c, int(patch_size)))
 
 

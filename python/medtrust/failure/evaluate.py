@@ -37,7 +37,12 @@ import numpy as np
 
 from medtrust._arrays import check_choice
 from medtrust.analysis import pearson, spearman
-from medtrust.exceptions import InvalidArgumentError, UndefinedMetricWarning
+from medtrust.exceptions import (
+    DTypeError,
+    InvalidArgumentError,
+    InvalidValueError,
+    UndefinedMetricWarning,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -104,15 +109,23 @@ class FailureDetectionResult:
         """Write every table, summary.json and one risk-coverage plot per group.
 
         Files: cases.parquet, metrics.parquet, rank_distribution.parquet, summary.json,
-        risk_coverage_<group>.png; returns their paths.
+        risk_coverage_<group>.png (all written atomically), then the completion marker
+        ``_COMPLETE`` (:func:`medtrust._io.mark_complete`); returns the paths of the files.
         """
         import matplotlib.pyplot as plt
 
         from medtrust import __version__
-        from medtrust._io import atomic_write_json, atomic_write_parquet
+        from medtrust._io import (
+            atomic_savefig,
+            atomic_write_json,
+            atomic_write_parquet,
+            begin_results,
+            mark_complete,
+        )
 
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        # A rerun into the same folder first withdraws the old marker: until the new one is
+        # written, readers must not take a mix of old and new files for a finished result.
+        out = begin_results(out)
         paths = [out / "cases.parquet", out / "metrics.parquet", out / "rank_distribution.parquet"]
         atomic_write_parquet(paths[0], self.cases)
         atomic_write_parquet(paths[1], self.metrics)
@@ -123,9 +136,12 @@ class FailureDetectionResult:
         for g in self.groups:
             fig, _ = self.plot_risk_coverage(g)
             p = out / f"risk_coverage_{g}.png"
-            fig.savefig(p, dpi=100)
-            plt.close(fig)
+            try:
+                atomic_savefig(fig, p, dpi=100)  # never a truncated PNG after a kill
+            finally:
+                plt.close(fig)
             paths.append(p)
+        mark_complete(out, {"files": [q.name for q in paths]})
         return paths
 
 
@@ -142,6 +158,31 @@ def _to_polars(cases: Any) -> pl.DataFrame:
         return pl.from_pandas(cases)
     except Exception as e:  # pragma: no cover - depends on the caller's object
         raise InvalidArgumentError(f"cases must be a polars DataFrame or records: {e}") from e
+
+
+def _check_case_columns(df: Any, risk: str) -> None:
+    """Name the column at fault (a Dice of 1.5 was reported as "residuals ... min -0.5")."""
+    import polars as pl
+
+    n_null = df["domain"].null_count()
+    if n_null:
+        raise InvalidValueError(
+            f"column 'domain' holds {n_null} null value(s); give every case one"
+        )
+    try:
+        src = df[risk].cast(pl.Float64)
+    except pl.exceptions.PolarsError as e:
+        raise DTypeError(f"column {risk!r} must be numeric, got {df[risk].dtype}") from e
+    if src.null_count():
+        raise InvalidValueError(f"column {risk!r} holds {src.null_count()} null value(s)")
+    v = src.to_numpy()
+    if risk in ("dice", "nsd") and v.size and not (np.nanmin(v) >= 0.0 and np.nanmax(v) <= 1.0):
+        raise InvalidValueError(
+            f"column {risk!r} must lie in [0, 1] (got min {np.nanmin(v):.4g}, max "
+            f"{np.nanmax(v):.4g}); the risk is 1 - {risk}"
+        )
+    if risk == "hd95" and v.size and np.nanmin(v) < 0.0:
+        raise InvalidValueError(f"column 'hd95' must be >= 0 mm, got min {np.nanmin(v):.4g}")
 
 
 def _correlations(conf: np.ndarray, risk: np.ndarray) -> tuple[float, float]:
@@ -205,6 +246,7 @@ def evaluate_failure_detection(
         threshold = 0.75
     if binary and threshold is None:
         raise InvalidArgumentError("binary=True needs a threshold")
+    _check_case_columns(df, risk)
     src = df[risk].cast(pl.Float64)
     cont = src if risk == "hd95" else 1.0 - src
     failed = None

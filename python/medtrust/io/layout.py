@@ -32,6 +32,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from medtrust.exceptions import DatasetError
 from medtrust.io.tables import read_table
@@ -94,14 +95,24 @@ def load_domains(path: str | Path) -> dict[str, str]:
             raise DatasetError(f"{path} is not valid JSON: {e}") from e
         if not isinstance(data, dict):
             raise DatasetError(f"{path} must hold an object case -> domain")
-        return {str(k): str(v) for k, v in data.items()}
+        return _checked_domains(path, data)
     if path.suffix in (".csv", ".tsv"):
         df = read_table(path, formats=("csv", "tsv"), what="domain")
         missing = {"case", "domain"} - set(df.columns)
         if missing:
             raise DatasetError(f"{path} lacks column(s) {sorted(missing)}; has {df.columns}")
-        return dict(zip(df["case"].cast(str).to_list(), df["domain"].cast(str).to_list()))
+        return _checked_domains(
+            path, dict(zip(df["case"].cast(str).to_list(), df["domain"].cast(str).to_list()))
+        )
     raise DatasetError(f"domain file must be .json, .csv or .tsv, got {path.name}")
+
+
+def _checked_domains(path: Path, data: dict[Any, Any]) -> dict[str, str]:
+    # A null domain became the string "None" (or a TypeError when sorting the groups).
+    bad = [str(k) for k, v in data.items() if v is None or (isinstance(v, str) and not v.strip())]
+    if bad:
+        raise DatasetError(f"{path}: case(s) {bad[:5]} have no domain (null or empty)")
+    return {str(k): str(v) for k, v in data.items()}
 
 
 def find_cases(

@@ -39,9 +39,10 @@ def load_nifti(path: str | Path) -> tuple[np.ndarray, tuple[float, ...], np.ndar
         raise DatasetError(f"no such file: {path}")
     try:
         img = nib.load(str(path))
+        # The voxels are read lazily: a truncated file fails only here (OSError, EOFError, ...).
+        arr = np.asanyarray(img.dataobj)
     except Exception as e:  # nibabel raises several types for corrupt files
         raise DatasetError(f"cannot read {path} as NIfTI: {e}") from e
-    arr = np.asanyarray(img.dataobj)
     zooms = img.header.get_zooms()[: arr.ndim]
     # The header stores float32: take the shortest decimal that rounds to it (0.8, not
     # 0.800000011920929), which is what the writer meant.
@@ -106,11 +107,21 @@ def load_probabilities(path: str | Path, *, key: str | None = None) -> np.ndarra
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"no such file: {path}")
-    if path.suffix == ".npy":
-        return np.load(path)
-    if path.suffix != ".npz":
+    if path.suffix not in (".npy", ".npz"):
         raise DatasetError(f"expected a .npy or .npz file, got {path.name}")
-    with np.load(path) as z:
+    try:
+        return _read_array_file(path, key)
+    except DatasetError:
+        raise
+    except Exception as e:  # truncated or corrupt files: ValueError, OSError, EOFError, zip errors
+        raise DatasetError(f"cannot read {path} as a numpy array file: {e}") from e
+
+
+def _read_array_file(path: Path, key: str | None) -> np.ndarray:
+    # allow_pickle=False (numpy's default, spelled out): a pickle can run code when loaded.
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as z:
         names = list(z.keys())
         if key is None:
             if "probabilities" in names:

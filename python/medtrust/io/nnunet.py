@@ -193,7 +193,9 @@ def load_nnunet_dataset(root: str | Path) -> NnUNetDataset:
     if not djson.is_file():
         raise _fail(root, ["dataset.json is missing"])
     try:
-        meta = json.loads(djson.read_text())
+        meta = json.loads(djson.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise _fail(root, [f"dataset.json is not UTF-8 text (JSON must be UTF-8): {e}"]) from e
     except json.JSONDecodeError as e:
         raise _fail(root, [f"dataset.json is not valid JSON: {e}"]) from e
     if not isinstance(meta, dict):
@@ -206,7 +208,7 @@ def load_nnunet_dataset(root: str | Path) -> NnUNetDataset:
     if not isinstance(channels, Mapping) or not channels:
         problems.append("'channel_names' must be a non-empty mapping like {'0': 'CT'}")
         channels = {}
-    elif sorted(channels) != [str(i) for i in range(len(channels))]:
+    elif set(channels) != {str(i) for i in range(len(channels))}:  # numeric: '10' after '9'
         problems.append(f"channel_names keys must be '0'..'{len(channels) - 1}'")
     ending = meta.get("file_ending", ".nii.gz")
     if ending not in NIFTI_ENDINGS:
@@ -237,7 +239,7 @@ def load_nnunet_dataset(root: str | Path) -> NnUNetDataset:
         root=root,
         labels=labels,
         ignore_label=ignore,
-        channel_names={str(k): str(v) for k, v in channels.items()},
+        channel_names={str(k): str(channels[k]) for k in sorted(channels, key=int)},
         file_ending=ending,
         cases=tuple(cases),
         meta=meta,

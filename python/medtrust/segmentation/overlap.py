@@ -38,6 +38,7 @@ import numpy as np
 
 from medtrust import _native
 from medtrust._arrays import (
+    as_int,
     as_label_map,
     check_same_shape,
     common_label_dtype,
@@ -222,6 +223,29 @@ def _max_label(a: np.ndarray, name: str, ignore: int | None = None) -> int:
     return hi
 
 
+def _check_label_args(
+    labels: Any, n_classes: Any, ignore_label: Any
+) -> tuple[list[int] | None, int | None, int | None]:
+    """Validate the class options before any work (empty lists and huge ints named, not crashed)."""
+    if labels is not None:
+        if isinstance(labels, (str, bytes)) or not hasattr(labels, "__iter__"):
+            raise InvalidArgumentError(
+                f"labels must be a sequence of class indices, got {labels!r}"
+            )
+        labels = [as_int(c, "labels", lo=0, hi=_MAX_LABEL) for c in labels]
+        if not labels:
+            raise InvalidArgumentError("labels is empty; pass None for every class")
+    if n_classes is not None:
+        n_classes = as_int(n_classes, "n_classes", lo=1, hi=_MAX_LABEL + 1)
+    if ignore_label is not None:
+        ignore_label = as_int(ignore_label, "ignore_label", lo=-(2**63), hi=2**63 - 1)
+    return labels, n_classes, ignore_label
+
+
+#: Largest class index accepted in options (label maps hold int64 at most; counts are per class).
+_MAX_LABEL = 2**31 - 1
+
+
 def _resolve_classes(
     n_classes: int | None,
     labels: Sequence[int] | None,
@@ -277,9 +301,8 @@ def confusion_counts(
     >>> c.tp.tolist(), c.n_ignored
     ([1, 1], 1)
     """
+    _, n_classes, ignore_label = _check_label_args(None, n_classes, ignore_label)
     p, t = _prepare_pair(pred, target)
-    if ignore_label is not None:
-        ignore_label = int(ignore_label)
     n = _resolve_classes(n_classes, None, [(p, "pred"), (t, "target")], ignore_label)
     if ignore_label is not None and 0 <= ignore_label < n:
         raise InvalidArgumentError(
@@ -306,6 +329,7 @@ def _overlap(
     empty: str,
 ) -> OverlapResult:
     empty = check_empty(empty, EMPTY_POLICIES)
+    labels, n_classes, ignore_label = _check_label_args(labels, n_classes, ignore_label)
     p, t = _prepare_pair(pred, target)
     if n_classes is None and labels is not None:
         n_classes = max(
@@ -468,6 +492,7 @@ def pairwise_dice(
     0.8666666666666667
     """
     empty = check_empty(empty, EMPTY_POLICIES)
+    labels, n_classes, _ = _check_label_args(labels, n_classes, None)
     if isinstance(members, np.ndarray) or hasattr(members, "shape"):
         arr = to_numpy(members, "members")
         if arr.ndim < 2:

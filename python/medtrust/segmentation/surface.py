@@ -59,7 +59,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medtrust import _native
-from medtrust._arrays import as_label_map, as_spacing, check_choice, check_same_shape
+from medtrust._arrays import (
+    as_int,
+    as_label_map,
+    as_real,
+    as_spacing,
+    check_choice,
+    check_same_shape,
+)
 from medtrust.exceptions import InvalidArgumentError
 from medtrust.segmentation.policies import (
     EMPTY_SURFACE_POLICIES,
@@ -147,8 +154,7 @@ class SurfaceDistances:
         "voxels": numpy's linear interpolation over border voxels (MONAI); "surfels": the first
         distance whose cumulative area fraction reaches the percentile (DeepMind).
         """
-        if not 0.0 <= percentile <= 100.0:
-            raise InvalidArgumentError(f"percentile must lie in [0, 100], got {percentile}")
+        percentile = as_real(percentile, "percentile", lo=0.0, hi=100.0)
         u = self._undefined_distance()
         if u is not None:
             return u
@@ -177,8 +183,7 @@ class SurfaceDistances:
 
     def nsd(self, tolerance: float) -> float:
         """Normalized surface Dice: weighted fraction of both surfaces within ``tolerance`` mm."""
-        if not (np.isfinite(tolerance) and tolerance >= 0):
-            raise InvalidArgumentError(f"tolerance must be finite and >= 0, got {tolerance}")
+        tolerance = as_real(tolerance, "tolerance", lo=0.0)
         if self.status == "both_empty":
             return 1.0 if self.empty == "perfect" else math.nan
         if self.status != "ok":
@@ -228,6 +233,8 @@ class SurfaceDistances:
 
 def _mask(x: Any, name: str, label: int | None) -> np.ndarray:
     a = as_label_map(x, name)
+    if label is not None and not isinstance(label, bool):
+        as_int(label, "label", lo=0, hi=2**63 - 1)
     if a.dtype == bool:
         if label not in (None, 1, True):
             raise InvalidArgumentError(f"{name} is a boolean mask; label must be None or 1")
@@ -275,7 +282,9 @@ def surface_distances(
     t = _mask(target, "target", label)
     shape = check_same_shape(pred=p, target=t)
     if len(shape) not in (2, 3):
-        raise InvalidArgumentError(f"surface metrics need 2-D or 3-D masks, got shape {shape}")
+        raise InvalidArgumentError(
+            f"pred and target must be 2-D or 3-D masks for surface metrics, got shape {shape}"
+        )
     sp = as_spacing(spacing, len(shape))
     dp, wp, dt, wt, pe, te = _native.surface_distances(p, t, list(sp), surface)
     status = "both_empty" if pe and te else "pred_empty" if pe else "target_empty" if te else "ok"

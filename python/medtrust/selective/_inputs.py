@@ -13,6 +13,8 @@ from medtrust._arrays import (
     NanPolicy,
     apply_nan_policy,
     as_float_1d,
+    as_int,
+    as_real,
     check_choice,
     check_nonempty,
     check_same_length,
@@ -85,3 +87,32 @@ def require_binary(s: Samples, what: str) -> None:
             f"{what} needs binary residuals (0 = correct, 1 = failure); "
             "threshold continuous risks first"
         )
+
+
+#: Largest ``bins`` of ECE / MCE: beyond it almost every bin is empty, and the count array
+#: would be allocated before any work (2^40 bins aborted the interpreter).
+MAX_BINS = 1 << 24
+
+
+def check_targets(**targets: Any) -> dict[str, Any]:
+    """Validate the targets of the threshold metrics before any work.
+
+    ``tpr`` and ``coverage`` are fractions in [0, 1]; ``risk`` is a finite selective risk
+    >= 0 (it can exceed 1 for unbounded risks); ``bins`` an integer in [1, 2^24].
+
+    Examples
+    --------
+    >>> check_targets(tpr=0.95, risk=0.05)
+    {'tpr': 0.95, 'risk': 0.05}
+    """
+    out: dict[str, Any] = {}
+    for name, value in targets.items():
+        if name in ("tpr", "coverage"):
+            out[name] = as_real(value, name, lo=0.0, hi=1.0)
+        elif name == "risk":
+            out[name] = as_real(value, name, lo=0.0)
+        elif name == "bins":
+            out[name] = as_int(value, name, lo=1, hi=MAX_BINS)
+        else:  # pragma: no cover - a programming error inside medtrust
+            raise KeyError(name)
+    return out

@@ -18,12 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from medtrust._arrays import as_float_1d, check_same_length
-from medtrust.exceptions import EmptyInputError
+from medtrust._arrays import NAN_POLICIES, as_float_1d, check_choice, check_same_length
+from medtrust.exceptions import EmptyInputError, InvalidArgumentError
+from medtrust.selective._inputs import check_targets
 from medtrust.selective.curve import RiskCoverageCurve, risk_coverage_curve
 from medtrust.selective.metrics import SelectiveMetrics, metrics
 
 __all__ = ["RiskCoverageAccumulator"]
+
+#: The keywords of :func:`medtrust.selective.metrics` an accumulator passes on.
+_METRIC_KWARGS = ("tpr", "coverage", "risk", "bins", "nan_policy", "check_range")
 
 
 class RiskCoverageAccumulator:
@@ -36,6 +40,18 @@ class RiskCoverageAccumulator:
     """
 
     def __init__(self, **metric_kwargs: Any) -> None:
+        # Checked now, not at compute(): a misspelled keyword must fail where it is written.
+        unknown = sorted(set(metric_kwargs) - set(_METRIC_KWARGS))
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown keyword(s) {unknown} for RiskCoverageAccumulator; "
+                f"expected some of {list(_METRIC_KWARGS)}"
+            )
+        check_targets(
+            **{k: v for k, v in metric_kwargs.items() if k in ("tpr", "coverage", "risk", "bins")}
+        )
+        if "nan_policy" in metric_kwargs:
+            check_choice(metric_kwargs["nan_policy"], "nan_policy", NAN_POLICIES)
         self._kw = metric_kwargs
         self.reset()
 

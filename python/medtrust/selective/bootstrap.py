@@ -25,8 +25,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medtrust import _native
-from medtrust._arrays import NanPolicy, check_choice
-from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
+from medtrust._arrays import (
+    NAN_POLICIES,
+    NanPolicy,
+    as_float_1d,
+    as_int,
+    as_real,
+    check_choice,
+    check_same_length,
+)
+from medtrust.exceptions import (
+    EmptyInputError,
+    InvalidArgumentError,
+    MedtrustWarning,
+    ShapeMismatchError,
+)
 from medtrust.selective._inputs import Samples, prepare
 
 if TYPE_CHECKING:
@@ -69,12 +82,11 @@ class ConfidenceInterval:
 
 
 def _check_common(n_resamples: int, alpha: float, seed: int) -> None:
-    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise InvalidArgumentError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    if not 0.0 < alpha < 1.0:
-        raise InvalidArgumentError(f"alpha must lie in (0, 1), got {alpha}")
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidArgumentError(f"seed must be a non-negative integer, got {seed!r}")
+    # Fixed-width bounds: the kernel takes n_resamples as usize and the seed as u64 (a larger
+    # Python int raised a bare OverflowError); the memory bound of n_resamples is the kernel's.
+    as_int(n_resamples, "n_resamples", lo=1, hi=2**63 - 1)
+    as_real(alpha, "alpha", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    as_int(seed, "seed", lo=0, hi=2**64 - 1)
 
 
 def _interval(values: np.ndarray, estimate: float, alpha: float) -> ConfidenceInterval:
@@ -126,6 +138,10 @@ class PairedBootstrap:
     values: np.ndarray
     estimates: np.ndarray
     seed: int
+    #: Samples dropped under ``nan_policy="omit"``: the union over every CSF (and the
+    #: residuals and labels) of the rows holding NaN or inf, so that resample ``b`` draws the
+    #: same cases for every CSF.
+    n_dropped: int = 0
 
     def metric(self, name: str) -> np.ndarray:
         """Array [n_resamples, n_csfs] of one metric."""
@@ -184,6 +200,22 @@ def paired_bootstrap(
     residuals
         One residual array shared by all CSFs, or a mapping CSF name -> residuals (e.g. CSFs
         of different models on the same samples).
+    nan_policy
+        ``"omit"`` drops the union of the rows holding NaN or inf in any CSF, residual or label
+        array (warning with the count, kept in ``n_dropped``): every CSF is then evaluated on
+        the same cases and the resamples stay paired. ``"raise"`` (default) refuses them;
+        ``"propagate"`` acts as ``"raise"`` here (a resample of NaN has no interval).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> a = [float("nan"), 0.7, 0.6, 0.2, 0.9, 0.1]
+    >>> b = [0.5, float("nan"), 0.6, 0.2, 0.9, 0.1]
+    >>> with warnings.catch_warnings(record=True):
+    ...     res = paired_bootstrap({"a": a, "b": b}, [1, 0, 0, 1, 0, 1], n_resamples=20,
+    ...                            nan_policy="omit")
+    >>> res.n_dropped
+    2
     """
     _check_common(n_resamples, 0.05, seed)
     if not isinstance(confids, Mapping) or not confids:
@@ -192,6 +224,10 @@ def paired_bootstrap(
     res_of = residuals if isinstance(residuals, Mapping) else dict.fromkeys(names, residuals)
     if set(res_of) != set(names):
         raise InvalidArgumentError("residual mapping must have the same keys as confids")
+    check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+    n_dropped = 0
+    if nan_policy == "omit":
+        confids, res_of, labels, n_dropped = _drop_union_of_nan_rows(names, confids, res_of, labels)
     prepared: list[Samples] = []
     for name in names:
         s = prepare(
@@ -213,4 +249,42 @@ def paired_bootstrap(
         sets = [(s.confids, s.residuals, s.residuals_ba) for s in prepared]
         values = _native.bootstrap_risk(sets, int(n_resamples), int(seed))
         estimates = np.array([[_native.risk_metrics(*st)[m] for m in METRIC_NAMES] for st in sets])
-    return PairedBootstrap(names, METRIC_NAMES, values, estimates, int(seed))
+    return PairedBootstrap(names, METRIC_NAMES, values, estimates, int(seed), n_dropped)
+
+
+def _drop_union_of_nan_rows(
+    names: tuple[str, ...], confids: Mapping[str, Any], res_of: Mapping[str, Any], labels: Any
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None, int]:
+    """Drop every row that holds NaN or inf in any compared array (one mask for all CSFs).
+
+    Each CSF dropping only its own NaN rows would make resample ``b`` point at different cases
+    per CSF: the comparison would no longer be paired.
+    """
+    conf = {n: as_float_1d(confids[n], f"confids[{n!r}]") for n in names}
+    res = {n: as_float_1d(res_of[n], f"residuals[{n!r}]") for n in names}
+    lab = None if labels is None else as_float_1d(labels, "labels")
+    arrays = {f"confids[{n!r}]": a for n, a in conf.items()}
+    arrays.update({f"residuals[{n!r}]": a for n, a in res.items()})
+    if lab is not None:
+        arrays["labels"] = lab
+    n = check_same_length(**arrays)
+    bad = np.zeros(n, dtype=bool)
+    for a in arrays.values():
+        bad |= ~np.isfinite(a)
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        return conf, res, lab, 0
+    if n_bad == n:
+        raise EmptyInputError(
+            f"nan_policy='omit': all {n} sample(s) hold NaN or inf in some CSF, residual or label"
+        )
+    warnings.warn(
+        f"nan_policy='omit': dropped {n_bad} of {n} sample(s) holding NaN or inf in any of the "
+        f"{len(names)} compared CSF(s), residuals or labels (the same rows for every CSF)",
+        MedtrustWarning,
+        stacklevel=3,
+    )
+    keep = ~bad
+    conf = {k: np.ascontiguousarray(a[keep]) for k, a in conf.items()}
+    res = {k: np.ascontiguousarray(a[keep]) for k, a in res.items()}
+    return conf, res, None if lab is None else np.ascontiguousarray(lab[keep]), n_bad

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from medtrust._arrays import is_torch_tensor, to_numpy
-from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
+from medtrust._arrays import as_real, check_tensor_device, is_torch_tensor, to_numpy
+from medtrust.exceptions import ShapeMismatchError
 
 __all__ = [
     "energy",
@@ -42,6 +42,7 @@ __all__ = [
 def _arr(x: Any, name: str, ndim: int) -> Any:
     """Numpy or torch array of the expected rank (float64 numpy, float32+ torch)."""
     if is_torch_tensor(x):
+        check_tensor_device(x, name)
         a = x.detach()
         if not a.is_floating_point() or a.dtype.itemsize < 4:
             a = a.float()
@@ -66,9 +67,9 @@ def _xlogx_sum(p: Any) -> Any:
 
 def softmax(logits: Any, temperature: float = 1.0) -> Any:
     """Numerically stable softmax over the last axis."""
-    if temperature <= 0:
-        raise InvalidArgumentError(f"temperature must be > 0, got {temperature}")
+    temperature = as_real(temperature, "temperature", lo=0.0, lo_open=True)
     if is_torch_tensor(logits):
+        check_tensor_device(logits, "logits")
         return (logits / temperature).softmax(-1)
     z = np.asarray(to_numpy(logits, "logits"), dtype=np.float64) / temperature
     z = z - z.max(-1, keepdims=True)
@@ -87,8 +88,7 @@ def msr(probs: Any) -> Any:
 
 def mls(logits: Any, temperature: float = 1.0) -> Any:
     """Maximum logit score ``max_c z_c / T`` (temperature-scaled when T != 1)."""
-    if temperature <= 0:
-        raise InvalidArgumentError(f"temperature must be > 0, got {temperature}")
+    temperature = as_real(temperature, "temperature", lo=0.0, lo_open=True)
     return _max_last(_arr(logits, "logits", 2) / temperature)
 
 
@@ -99,8 +99,7 @@ def pe(probs: Any) -> Any:
 
 def energy(logits: Any, temperature: float = 1.0) -> Any:
     """Energy score ``T logsumexp(z / T)`` (negative free energy)."""
-    if temperature <= 0:
-        raise InvalidArgumentError(f"temperature must be > 0, got {temperature}")
+    temperature = as_real(temperature, "temperature", lo=0.0, lo_open=True)
     z = _arr(logits, "logits", 2) / temperature
     if is_torch_tensor(z):
         return temperature * z.logsumexp(-1)

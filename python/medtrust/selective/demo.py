@@ -15,7 +15,7 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     import matplotlib.pyplot as plt
     import polars as pl
 
-    from medtrust._io import atomic_write_parquet
+    from medtrust._io import atomic_savefig, atomic_write_parquet
     from medtrust.data import synthetic_classification
     from medtrust.selective import evaluate, plot_risk_coverage, rank_csfs
 
@@ -42,7 +42,7 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
         df["failed"].to_numpy(),
         title="synthetic classification",
     )
-    fig.savefig(folder / "risk_coverage.png", dpi=110)
+    atomic_savefig(fig, folder / "risk_coverage.png", dpi=110)
     plt.close(fig)
 
     shown = table.filter(pl.col("domain") == "shift").sort("augrc")

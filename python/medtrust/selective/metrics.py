@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from medtrust import _native
 from medtrust._arrays import NanPolicy, check_unit_interval
-from medtrust.exceptions import InvalidArgumentError, UndefinedMetricWarning
-from medtrust.selective._inputs import Samples, prepare, require_binary
+from medtrust.exceptions import UndefinedMetricWarning
+from medtrust.selective._inputs import Samples, check_targets, prepare, require_binary
 
 if TYPE_CHECKING:
     import polars as pl
@@ -155,10 +155,9 @@ def metrics(
     >>> round(m.aurc, 6), m.augrc
     (0.270833, 0.1875)
     """
+    targets = check_targets(tpr=tpr, coverage=coverage, risk=risk, bins=bins)
     s = prepare(confids, residuals, labels=labels, nan_policy=nan_policy, check_range=check_range)
-    if bins < 1:
-        raise InvalidArgumentError(f"bins must be >= 1, got {bins}")
-    d = _core(s, tpr=tpr, coverage=coverage, risk=risk, bins=bins)
+    d = _core(s, **targets)
     if math.isnan(d["failure_auroc"]) and not s.propagate_nan and s.binary:
         _warn_single_class("failure_auroc / fpr_at_tpr")
     return SelectiveMetrics(
@@ -177,7 +176,7 @@ def _warn_single_class(what: str) -> None:
 
 
 def _one(name: str, confids: Any, residuals: Any, **kw: Any) -> float:
-    targets = {k: kw.pop(k) for k in ("tpr", "coverage", "risk") if k in kw}
+    targets = check_targets(**{k: kw.pop(k) for k in ("tpr", "coverage", "risk") if k in kw})
     s = prepare(confids, residuals, **kw)
     return float(_core(s, **targets)[name])
 
@@ -304,9 +303,10 @@ def fpr_at_tpr(
     >>> fpr_at_tpr([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
     0.5
     """
+    targets = check_targets(tpr=tpr)
     s = prepare(confids, residuals, nan_policy=nan_policy)
     require_binary(s, "fpr_at_tpr")
-    v = float(_core(s, tpr=tpr)["fpr_at_tpr"])
+    v = float(_core(s, **targets)["fpr_at_tpr"])
     if math.isnan(v) and not s.propagate_nan:
         _warn_single_class("fpr_at_tpr")
     return v
@@ -381,12 +381,11 @@ def augrc_ba(
 def _calibration(
     name: str, confids: Any, residuals: Any, bins: int, nan_policy: NanPolicy
 ) -> float:
+    targets = check_targets(bins=bins)
     s = prepare(confids, residuals, nan_policy=nan_policy)
     if not s.propagate_nan and (s.conf_min < 0.0 or s.conf_max > 1.0):
         check_unit_interval(s.confids, "confids (as probabilities of being correct)")
-    if bins < 1:
-        raise InvalidArgumentError(f"bins must be >= 1, got {bins}")
-    return float(_core(s, bins=bins)[name])
+    return float(_core(s, **targets)[name])
 
 
 def ece(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: NanPolicy = "raise") -> float:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from medtrust._arrays import as_float_1d, check_choice
+from medtrust.exceptions import InvalidArgumentError
 from medtrust.selective.curve import risk_coverage_curve
 
 __all__ = ["plot_risk_coverage"]
@@ -57,6 +58,8 @@ def plot_risk_coverage(
     check_choice(risk, "risk", ("selective", "generalized", "both"))
     if not isinstance(confids, Mapping):
         confids = {"csf": confids}
+    if not confids:
+        raise InvalidArgumentError("confids must be one array or a non-empty mapping name -> array")
     kinds = ["selective", "generalized"] if risk == "both" else [risk]
     if ax is None:
         fig, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 4.2), squeeze=False)

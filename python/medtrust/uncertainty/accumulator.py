@@ -33,11 +33,20 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any, Literal
+import threading
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 from medtrust import _native
-from medtrust._arrays import as_prob_array, is_cuda_tensor, is_torch_tensor
+from medtrust._arrays import (
+    as_int,
+    as_prob_array,
+    check_tensor_device,
+    is_cuda_tensor,
+    is_torch_tensor,
+)
 from medtrust.exceptions import (
     DeviceError,
     DTypeError,
@@ -56,6 +65,19 @@ DEFAULT_SUM_TOL = {"float16": 1e-2, "float32": 1e-3, "float64": 1e-3, "bfloat16"
 
 #: Voxels per chunk on the torch path (bounds the float32 temporaries).
 _TORCH_CHUNK = 1 << 22
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """Run a method under the accumulator's lock (a reader must not meet a half-done add)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class EnsembleAccumulator:
@@ -80,6 +102,10 @@ class EnsembleAccumulator:
     A member that fails validation is rejected whole: the state is left as it was.
     Member maps are float32 or float16 (float64 is converted to float32, a copy of that one
     member). Results are float32 numpy arrays, or float32 tensors on the torch backend.
+
+    Thread safety: :meth:`add`, :meth:`reset` and the map methods hold one lock per
+    accumulator, so members added from several threads at once are all counted (they are
+    summed one at a time; each sum is itself parallel in Rust). The lock is not pickled.
     """
 
     def __init__(
@@ -90,8 +116,8 @@ class EnsembleAccumulator:
         sum_tol: float | None = None,
         backend: Backend = "auto",
     ) -> None:
-        if n_classes is not None and (isinstance(n_classes, bool) or int(n_classes) < 1):
-            raise InvalidArgumentError(f"n_classes must be a positive integer, got {n_classes!r}")
+        if n_classes is not None:
+            as_int(n_classes, "n_classes", lo=1, hi=2**31 - 1)
         if backend not in ("auto", "rust", "torch"):
             raise InvalidArgumentError(f"backend must be auto, rust or torch, got {backend!r}")
         if sum_tol is not None and not (sum_tol > 0):
@@ -100,20 +126,41 @@ class EnsembleAccumulator:
         self.check_sum = bool(check_sum)
         self.sum_tol = sum_tol
         self.backend_option: Backend = backend
+        # Why a lock: without it two threads adding the first members each build a state and
+        # the last one wins (members lost silently), and later concurrent adds collide on
+        # numpy's borrow check inside the kernel. Reentrant because subclasses call back in.
+        self._lock = threading.RLock()
         self.reset()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)  # locks cannot be pickled; a fresh one per copy
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def reset(self) -> None:
         """Forget every member."""
-        self.n_classes: int | None = self._n_classes_arg
-        self.spatial_shape: tuple[int, ...] | None = None
-        self.n_members = 0
-        self.backend: Literal["rust", "torch"] | None = None
-        self._sum_p: Any = None
-        self._sum_ent: Any = None
+        with self._lock:
+            self.n_classes: int | None = self._n_classes_arg
+            self.spatial_shape: tuple[int, ...] | None = None
+            self.n_members = 0
+            self.backend: Literal["rust", "torch"] | None = None
+            self._sum_p: Any = None
+            self._sum_ent: Any = None
 
     # ------------------------------------------------------------------ feeding members
     def add(self, probs: Any) -> None:
-        """Add one member's softmax probabilities ``[C, *spatial]`` (float16 or float32)."""
+        """Add one member's softmax probabilities ``[C, *spatial]`` (float16 or float32).
+
+        Safe to call from several threads at once (see the class notes).
+        """
+        with self._lock:
+            self._add_locked(probs)
+
+    def _add_locked(self, probs: Any) -> None:
         use_torch = self.backend_option == "torch" or (
             self.backend_option == "auto" and is_cuda_tensor(probs)
         )
@@ -127,6 +174,7 @@ class EnsembleAccumulator:
                 f"this accumulator holds its state on the {self.backend} backend; every member "
                 "must come from the same kind of device"
             )
+        check_tensor_device(probs, "probs")  # after the checks above: they name the backend
         if use_torch:
             self._add_torch(probs)
         else:
@@ -241,6 +289,7 @@ class EnsembleAccumulator:
         self._require()
         return self._sum_p, self._sum_ent
 
+    @_locked
     def maps(self, kinds: list[tuple[str, int | None]]) -> Any:
         """Several voxel maps at once, shape ``[len(kinds), *spatial]``.
 
@@ -271,6 +320,7 @@ class EnsembleAccumulator:
     def _one(self, name: str, c: int | None = None) -> Any:
         return self.maps([(name, c)])[0]
 
+    @_locked
     def mean_probs(self) -> Any:
         """p_bar, shape ``[C, *spatial]``.
 
@@ -281,6 +331,7 @@ class EnsembleAccumulator:
         assert self.spatial_shape is not None
         return (self._sum_p * (1.0 / self.n_members)).reshape((self.n_classes, *self.spatial_shape))
 
+    @_locked
     def predicted_labels(self) -> Any:
         """The predicted segmentation: argmax over classes of p_bar (ties: the lowest class).
 
@@ -303,6 +354,7 @@ class EnsembleAccumulator:
         labels = _native.uncertainty_argmax(self._sum_p, self.n_classes, self.n_members)
         return labels.reshape(self.spatial_shape)
 
+    @_locked
     def confidence_maps(self, kinds: Any = ("msr", "pe", "ee", "mi")) -> Any:
         """Pixel-confidence maps (see :func:`pixel_confidence`), shape ``[len(kinds), *spatial]``.
 
@@ -434,6 +486,7 @@ def argmax_labels(probs: Any) -> Any:
     >>> argmax_labels(np.array([[0.9, 0.2], [0.1, 0.8]], dtype=np.float32)).tolist()
     [0, 1]
     """
+    check_tensor_device(probs, "probs")
     if is_cuda_tensor(probs):
         c = probs.shape[0]
         flat = probs.detach().reshape(c, -1)

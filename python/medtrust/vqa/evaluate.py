@@ -92,16 +92,26 @@ class EvaluationResult:
         return _results_json(self)
 
     def write(self, out: str | Path) -> Path:
-        """Write the files listed in the module docstring into ``out``; returns ``out``."""
-        from medtrust._io import atomic_write_json, atomic_write_parquet, atomic_write_text
+        """Write the files listed in the module docstring into ``out``; returns ``out``.
 
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        Every file is written atomically, and the completion marker ``_COMPLETE`` last
+        (:func:`medtrust.vqa.load_scores` refuses folders without it).
+        """
+        from medtrust._io import (
+            atomic_write_json,
+            atomic_write_parquet,
+            atomic_write_text,
+            begin_results,
+            mark_complete,
+        )
+
+        out = begin_results(out)
         atomic_write_parquet(out / "scores.parquet", self.scores)
         atomic_write_parquet(out / "summary.parquet", self.summary)
         atomic_write_parquet(out / "robustness.parquet", self.robustness)
         atomic_write_text(out / "samples.jsonl", _samples_jsonl(self))
         atomic_write_json(out / "results.json", self.to_dict())
+        mark_complete(out)
         return out
 
 

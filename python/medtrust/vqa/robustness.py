@@ -174,8 +174,14 @@ def robustness(
 
 
 def load_scores(folder: str | Path) -> pl.DataFrame:
-    """Concatenate every ``scores.parquet`` under ``folder`` (written by ``vqa evaluate``)."""
+    """Concatenate every ``scores.parquet`` under ``folder`` (written by ``vqa evaluate``).
+
+    Every folder holding one must carry the completion marker of ``vqa evaluate``; a folder
+    left by an interrupted run is refused by name (rerun the evaluation, or delete it).
+    """
     import polars as pl
+
+    from medtrust._io import COMPLETE_MARKER, is_complete
 
     folder = Path(folder)
     if folder.is_file():
@@ -183,6 +189,12 @@ def load_scores(folder: str | Path) -> pl.DataFrame:
     files = sorted(folder.rglob("scores.parquet"))
     if not files:
         raise DatasetError(f"no scores.parquet under {folder} (run `medtrust vqa evaluate`)")
+    partial = [str(f.parent) for f in files if not is_complete(f.parent)]
+    if partial:
+        raise DatasetError(
+            f"{len(partial)} result folder(s) lack the {COMPLETE_MARKER} marker (an interrupted "
+            f"`medtrust vqa evaluate`?): {', '.join(partial[:5])}; rerun them or remove them"
+        )
     return pl.concat([read_table(f, what="scores") for f in files], how="diagonal_relaxed")
 
 

@@ -153,7 +153,12 @@ def build_report(
     import matplotlib.pyplot as plt
     import polars as pl
 
-    from medtrust._io import atomic_write_json, atomic_write_parquet, atomic_write_text
+    from medtrust._io import (
+        atomic_savefig,
+        atomic_write_json,
+        atomic_write_parquet,
+        atomic_write_text,
+    )
     from medtrust.active.loop.grid import combine_results
     from medtrust.active.metrics import pairwise_penalty_matrix, rank_strategies, run_metrics
 
@@ -187,10 +192,10 @@ def build_report(
     atomic_write_parquet(files["summary"], summary)
     atomic_write_json(files["ppm_json"], ppm.to_dict())
     fig, _ = plot_curves(table, full_dice=full)
-    fig.savefig(files["curves"], dpi=110)
+    atomic_savefig(fig, files["curves"], dpi=110)
     plt.close(fig)
     fig, _ = ppm.plot()
-    fig.savefig(files["ppm"], dpi=110)
+    atomic_savefig(fig, files["ppm"], dpi=110)
     plt.close(fig)
 
     lines = [
@@ -239,5 +244,5 @@ def build_report(
         ),
     ]
     atomic_write_text(files["report"], "\n".join(["# AL report", "", *lines]) + "\n")
-    (rdir / "ranking.json").write_text(json.dumps(ranking.to_dict(), indent=2, default=float))
+    atomic_write_text(rdir / "ranking.json", json.dumps(ranking.to_dict(), indent=2, default=float))
     return ALReport(per_seed, summary, ppm, ranking, files, lines)

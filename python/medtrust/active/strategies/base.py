@@ -103,7 +103,8 @@ class Strategy(ABC):
         clip: bool = True,
     ) -> None:
         if patch_size is None:
-            raise InvalidArgumentError(f"strategy {self.name!r} needs patch_size=(z, y, x)")
+            who = self.name or type(self).__name__
+            raise InvalidArgumentError(f"strategy {who!r} needs patch_size=(z, y, x)")
         self.patch_size = as_triple(patch_size, "patch_size")
         self.stride = as_triple(stride, "stride")
         self.n_patch_per_image = check_count(n_patch_per_image, "n_patch_per_image", minimum=1)
@@ -273,6 +274,10 @@ def get_strategy(name: str, **config: Any) -> Strategy:
         raise InvalidArgumentError(
             f"strategy {name!r} fixes {clash}; choose another registry name to change them"
         )
-    strategy = factory(**preset, **config)
+    try:
+        strategy = factory(**preset, **config)
+    except InvalidArgumentError as e:
+        # The instance learns its registry name only after construction: name it here.
+        raise InvalidArgumentError(f"get_strategy({name!r}): {e}") from e
     strategy.name = name
     return strategy

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._io import atomic_write_text
 from medtrust._settings import reject_unknown
 from medtrust.active.trainers.base import (
     CaseData,
@@ -332,7 +333,7 @@ class NnUNetTrainerBackend(Trainer):
         if s.patch_size is not None:
             # nnU-Net works in its reader's axis order: reversed for NibabelIO.
             conf["patch_size"] = list(reversed(s.patch_size))
-        plans_file.write_text(json.dumps(plans, indent=2))
+        atomic_write_text(plans_file, json.dumps(plans, indent=2))
 
     def _write_splits(self, data: TrainingData, path: Path) -> None:
         m = max(1, self._n_members)
@@ -345,7 +346,7 @@ class NnUNetTrainerBackend(Trainer):
             else:  # one member, or fewer images than folds: train on all, validate on one
                 val, train = [cases[k % len(cases)]], cases
             splits.append({"train": train, "val": val})
-        path.write_text(json.dumps(splits, indent=2))
+        atomic_write_text(path, json.dumps(splits, indent=2))
 
     _n_members = 5
 
