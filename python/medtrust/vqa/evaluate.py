@@ -283,7 +283,7 @@ def _results_json(res: EvaluationResult) -> dict[str, Any]:
         "config": {"shift": res.shift.to_dict()},
         "versions": {
             "medtrust": res.provenance["medtrust_version"],
-            "judge_prompt": PROMPT_VERSION,
+            "judge_prompt": res.provenance.get("judge_prompt_version") or PROMPT_VERSION,
         },
         "provenance": res.provenance,
     }
