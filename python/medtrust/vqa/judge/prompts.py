@@ -56,8 +56,8 @@ __all__ = [
     "Verdict",
     "VerdictParseError",
     "build_messages",
-    "judge_kind",
     "get_template",
+    "judge_kind",
     "parse_verdict",
     "register_template",
     "top_score",
@@ -177,9 +177,7 @@ class PromptTemplate:
                 {"question": question, "gt": answer, "pred": prediction}, ensure_ascii=False
             )
         else:
-            item = (
-                f"Question: {question}\nReference answer: {answer}\nModel answer: {prediction}"
-            )
+            item = f"Question: {question}\nReference answer: {answer}\nModel answer: {prediction}"
         user = (
             f"{self.rubrics[kind]}\n\n{item}\n\n"
             f'Allowed scores: {scale}. Reply with JSON only: {{"score": ..., "reason": "..."}}'
@@ -234,7 +232,9 @@ _SURE_RUBRICS = {
 #: Prompt templates by name (see the module docstring).
 TEMPLATES: dict[str, PromptTemplate] = {
     "medtrust": PromptTemplate("medtrust", PROMPT_VERSION, _SYSTEM, _RUBRICS, "lines"),
-    "sure_vqa": PromptTemplate("sure_vqa", "medtrust-surevqa-judge-v1", None, _SURE_RUBRICS, "json"),
+    "sure_vqa": PromptTemplate(
+        "sure_vqa", "medtrust-surevqa-judge-v1", None, _SURE_RUBRICS, "json"
+    ),
 }
 
 

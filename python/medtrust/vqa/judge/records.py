@@ -62,7 +62,7 @@ CACHED_FIELDS: tuple[str, ...] = (
 
 
 def result_schema() -> dict[str, Any]:
-    """polars schema of :attr:`JudgeRun.results` (``qid`` first)."""
+    """Polars schema of :attr:`JudgeRun.results` (``qid`` first)."""
     import polars as pl
 
     return {"qid": pl.String, **{c: getattr(pl, t) for c, t, _ in _COLUMNS}}
@@ -145,10 +145,12 @@ class RequestCounter:
         self.completion_tokens = 0
 
     def add(self) -> None:
+        """Count one request."""
         with self.lock:
             self.requests += 1
 
     def tokens(self, prompt: int, completion: int) -> None:
+        """Add the tokens of one reply."""
         with self.lock:
             self.prompt_tokens += prompt
             self.completion_tokens += completion
