@@ -43,14 +43,14 @@ def cfg(server, **kw):
 def test_unreachable_judge_fails_at_once_with_a_clear_error():
     config = JudgeConfig(base_url="http://127.0.0.1:9/v1", model="m")
     t0 = time.perf_counter()
-    with pytest.raises(JudgeError, match="unreachable at http://127.0.0.1:9/v1"):
+    with pytest.raises(JudgeError, match=r"unreachable at http://127\.0\.0\.1:9/v1"):
         run_judge(_many(8), config, cache=None)
     assert time.perf_counter() - t0 < 3.0  # was 15.5 s of retries, then exit 0
 
 
 def test_unknown_model_is_a_clear_error_before_any_request():
     with JudgeServer("good") as srv:
-        with pytest.raises(JudgeError, match="'nope' is not served .* judge-m"):
+        with pytest.raises(JudgeError, match=r"'nope' is not served .* judge-m"):
             run_judge(_many(3), cfg(srv, model="nope"), cache=None)
         assert srv.n_probes == 1 and srv.n_requests == 0
 
