@@ -1,8 +1,9 @@
 """Distribution shifts declared as data, and leakage-aware i.i.d. / OOD splits.
 
 A :class:`Shift` is ``{name, dataset, attribute, ood_values}`` (+ optional ``iid_values``,
-``image_level``, ``ood_splits`` and ``exclude``). Values match after normalisation (lower case; ``_`` and ``-`` as spaces;
-whitespace collapsed), so ``"attribute-other"`` matches ``"ATTRIBUTE OTHER"``.
+``image_level``, ``ood_splits`` and ``exclude``). Values match after normalisation (lower
+case; ``_`` and ``-`` as spaces; whitespace collapsed), so ``"attribute-other"`` matches
+``"ATTRIBUTE OTHER"``.
 
 Split rule (:func:`split_shift`):
 
