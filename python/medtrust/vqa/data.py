@@ -106,12 +106,14 @@ def _read_json_list(path: Path) -> list[dict[str, Any]]:
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as e:
-                    raise DatasetError(f"{path}:{i}: invalid JSON line: {e}") from e
+                    raise DatasetError(
+                        f"{path}:{i}: invalid JSON: {e.msg} (column {e.colno})"
+                    ) from None
         return rows
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise DatasetError(f"{path}: invalid JSON: {e}") from e
+        raise DatasetError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})") from None
     if isinstance(data, dict):
         for key in ("data", "samples", "questions"):
             if isinstance(data.get(key), list):

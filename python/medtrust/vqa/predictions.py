@@ -57,20 +57,33 @@ def load_predictions(path: str | Path | list[str | Path], **defaults: Any):  # -
         df = pl.read_csv(path, infer_schema_length=None)
     elif path.suffix in (".jsonl", ".json"):
         text = path.read_text(encoding="utf-8")
-        try:
-            rows = (
-                [json.loads(x) for x in text.splitlines() if x.strip()]
-                if path.suffix == ".jsonl"
-                else json.loads(text)
-            )
-        except json.JSONDecodeError as e:
-            raise DatasetError(f"{path}: invalid JSON: {e}") from e
+        rows = _jsonl(text, path) if path.suffix == ".jsonl" else _json(text, path)
         if not isinstance(rows, list) or not rows:
             raise DatasetError(f"{path}: expected a non-empty list of prediction records")
         df = pl.from_dicts(rows, infer_schema_length=None)
     else:
         raise DatasetError(f"predictions: expected .jsonl, .json, .parquet or .csv: {path.name}")
     return _fill(df, {**_DEFAULTS, **defaults}, str(path))
+
+
+def _jsonl(text: str, path: Path) -> list[Any]:
+    rows = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            # the file's line, not json's "line 1" of a one-line document
+            raise DatasetError(f"{path}:{i}: invalid JSON: {e.msg} (column {e.colno})") from None
+    return rows
+
+
+def _json(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})") from None
 
 
 def _fill(df: Any, defaults: dict[str, Any], where: str):  # -> pl.DataFrame
