@@ -202,14 +202,15 @@ def test_ablate_image_values():
     assert ablate_image(img, "no_image") is None
     assert np.asarray(ablate_image(img, "blank", blank_value=7)).max() == 7
     assert np.array_equal(np.asarray(ablate_image(img, "none")), np.asarray(img))
-    b2 = np.asarray(ablate_image(img, "brightness_2"), dtype=float)
+    old = {"scheme": "medtrust"}  # this package's earlier corruption settings
+    b2 = np.asarray(ablate_image(img, "brightness_2", **old), dtype=float)
     assert np.allclose(b2, np.clip(arr * 2.0, 0, 255), atol=1.0)
-    n1 = np.asarray(ablate_image(img, "noise_1", seed=1, key="q1"), dtype=float)
-    n3 = np.asarray(ablate_image(img, "noise_3", seed=1, key="q1"), dtype=float)
+    n1 = np.asarray(ablate_image(img, "noise_1", seed=1, key="q1", **old), dtype=float)
+    n3 = np.asarray(ablate_image(img, "noise_3", seed=1, key="q1", **old), dtype=float)
     assert 0.03 * 255 < (n1 - arr).std() < 0.07 * 255
     assert (n3 - arr).std() > (n1 - arr).std()
-    same = np.asarray(ablate_image(img, "noise_1", seed=1, key="q1"), dtype=float)
-    other = np.asarray(ablate_image(img, "noise_1", seed=1, key="q2"), dtype=float)
+    same = np.asarray(ablate_image(img, "noise_1", seed=1, key="q1", **old), dtype=float)
+    other = np.asarray(ablate_image(img, "noise_1", seed=1, key="q2", **old), dtype=float)
     assert np.array_equal(n1, same) and not np.array_equal(n1, other)
     grey = Image.fromarray((rng.random((20, 30)) * 255).astype(np.uint8))
     assert ablate_image(grey, "blur_3").mode == "L" and ablate_image(grey, "blur_3").size == (
