@@ -118,3 +118,53 @@ def test_closed_yes_no_questions_get_the_instruction():
     assert "[yes, no]" in DEFAULT_CLOSED_SUFFIX
     assert questions_with_suffix(df, "") == df["question"].to_list()  # configurable off
     assert HarnessConfig(closed_suffix=" Answer yes or no.").closed_suffix == " Answer yes or no."
+
+
+# -- item 9: SURE-VQA-style token metrics -----------------------------------------------------
+
+
+def test_surevqa_token_metrics_by_hand():
+    from medtrust.vqa import surevqa_normalize, surevqa_token_scores, token_scores
+
+    assert surevqa_normalize("Two nodules.") == "2 nodules"
+    assert surevqa_normalize("None") == "0"  # LLaVA-Med maps "none" to "0"
+    assert surevqa_normalize("x-ray") == "x ray" and surevqa_normalize("x - ray") == "x ray"
+    assert surevqa_normalize("1,000 cells") == "1000 cells"
+    # "left" vs "left lung": 1 distinct answer token of 1 prediction token -> "exact match" 1.0
+    s = surevqa_token_scores("left", "left lung")
+    assert s["surevqa_exact_match"] == 1.0 and token_scores("left", "left lung")["exact_match"] == 0
+    assert (s["surevqa_precision"], s["surevqa_recall"]) == (1.0, 0.5)
+    assert s["surevqa_f1"] == pytest.approx(2 / 3)
+    assert s["surevqa_bleu1"] == pytest.approx(np.exp(1 - 2))  # brevity penalty only
+    # repeats: tp counts prediction tokens (2 of "yes yes no"), recall tp / (tp + 0)
+    s = surevqa_token_scores("yes yes no", "yes")
+    assert s["surevqa_exact_match"] == pytest.approx(1 / 3)
+    assert (s["surevqa_precision"], s["surevqa_recall"]) == (pytest.approx(2 / 3), 1.0)
+    assert s["surevqa_f1"] == pytest.approx(0.8)
+    assert token_scores("yes yes no", "yes")["token_f1"] == pytest.approx(0.5)  # standard
+    assert s["surevqa_bleu1"] == pytest.approx(1 / 3)  # clipped: one "yes" counts
+    # NLTK without smoothing: an order with no n-gram enters as the smallest float
+    s = surevqa_token_scores("the left lung", "left lung")
+    assert s["surevqa_bleu2"] == 1.0 and 0 < s["surevqa_bleu3"] < 1e-100
+    assert surevqa_token_scores("", "yes")["surevqa_exact_match"] == 0.0
+    assert surevqa_token_scores("no", "yes")["surevqa_bleu1"] == 0.0
+
+
+def test_evaluate_reports_both_definitions_under_distinct_names():
+    from medtrust.vqa import SUREVQA_METRIC_NAMES, evaluate
+
+    samples = pl.DataFrame(
+        {
+            "qid": ["1", "2"],
+            "question": ["Which lung?"] * 2,
+            "answer": ["left lung", "left lung"],
+            "answer_type": "open",
+            "split": "test",
+            "modality": ["CT", "X-Ray"],
+        }
+    )
+    preds = pl.DataFrame({"qid": ["1", "2"], "pred": ["left", "left lung"]})
+    res = evaluate(samples, preds, {"name": "t", "attribute": "modality", "ood_values": ["X-Ray"]})
+    row = res.summary.filter(pl.col("subset") == "iid").row(0, named=True)
+    assert row["exact_match"] == 0.0 and row["surevqa_exact_match"] == 1.0
+    assert set(SUREVQA_METRIC_NAMES) <= set(res.scores.columns)

@@ -45,6 +45,7 @@ from medtrust.vqa.metrics import METRIC_NAMES, token_metrics
 from medtrust.vqa.predictions import RUN_COLUMNS, validate_predictions
 from medtrust.vqa.robustness import robustness
 from medtrust.vqa.shifts import Shift, get_shift, split_shift
+from medtrust.vqa.surevqa_metrics import SUREVQA_METRIC_NAMES, surevqa_token_metrics
 
 __all__ = ["EvaluationResult", "evaluate"]
 
@@ -182,7 +183,9 @@ def evaluate(
     )
     if scored.height == 0:
         raise DatasetError("no prediction matches a test item of the shift")
-    scored = token_metrics(scored).with_columns(pl.lit(shift.name).alias("shift"))
+    scored = surevqa_token_metrics(token_metrics(scored)).with_columns(
+        pl.lit(shift.name).alias("shift")
+    )
     judge_summary = None
     if judge is not None:
         from medtrust.vqa.judge import judge_frame
@@ -232,7 +235,7 @@ def _summarise(scored: Any, with_judge: bool):  # -> polars.DataFrame
 
     keys = ["shift", *RUN_COLUMNS, "subset", "answer_type"]
     aggs = [pl.len().alias("n")]
-    aggs += [pl.col(m).mean() for m in METRIC_NAMES]
+    aggs += [pl.col(m).mean() for m in (*METRIC_NAMES, *SUREVQA_METRIC_NAMES)]
     aggs += [
         pl.col("closed_correct").mean().alias("closed_accuracy"),
         pl.col("closed_ambiguous").sum().cast(pl.Int64).alias("n_ambiguous"),
@@ -278,7 +281,10 @@ def _results_json(res: EvaluationResult) -> dict[str, Any]:
         "results": results,
         "robustness": [{k: _clean(v) for k, v in r.items()} for r in res.robustness.to_dicts()],
         "n-samples": n_samples,
-        "higher_is_better": {m: True for m in [*METRIC_NAMES, "closed_accuracy", "judge_score"]},
+        "higher_is_better": {
+            m: True
+            for m in [*METRIC_NAMES, *SUREVQA_METRIC_NAMES, "closed_accuracy", "judge_score"]
+        },
         "judge": res.judge,
         "config": {"shift": res.shift.to_dict()},
         "versions": {
@@ -293,7 +299,13 @@ def _samples_jsonl(res: EvaluationResult) -> str:
     scores = res.scores
     attr = res.shift.attribute
     judge_cols = [c for c in scores.columns if c.startswith("judge_")]
-    metric_cols = [*METRIC_NAMES, "closed_correct", "closed_ambiguous", "closed_choice"]
+    metric_cols = [
+        *METRIC_NAMES,
+        *SUREVQA_METRIC_NAMES,
+        "closed_correct",
+        "closed_ambiguous",
+        "closed_choice",
+    ]
     lines = []
     for i, r in enumerate(scores.to_dicts()):
         doc = {k: r.get(k) for k in _SAMPLE_FIELDS if k in r}
