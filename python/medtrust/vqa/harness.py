@@ -212,8 +212,24 @@ def load_vlm(
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter_path)
+        load_projector(model, Path(adapter_path))
     model.to(default_device(device)).eval()
     return model, processor
+
+
+def load_projector(model: Any, folder: Path, name: str = "multi_modal_projector") -> bool:
+    """Load ``projector.safetensors`` (trained with an adapter) into ``model``, if present."""
+    path = folder / "projector.safetensors"
+    if not path.is_file():
+        return False
+    from safetensors.torch import load_file
+
+    weights = load_file(str(path))
+    modules = [m for n, m in model.named_modules() if n.split(".")[-1] == name]
+    if not modules:
+        raise ConfigError(f"{path} holds projector weights, but the model has no {name!r}")
+    modules[0].load_state_dict(weights)
+    return True
 
 
 def load_images(paths: Sequence[str | None]) -> list[Any]:
