@@ -67,3 +67,28 @@ def test_bert_score_identity_last_layer_and_errors(tiny):
         bert_score(["a"], ["b"])
     with pytest.raises(InvalidArgumentError, match="num_layers"):
         bert_score(["a"], ["b"], str(folder), num_layers=7)
+
+
+def test_evaluate_adds_bertscore_columns(tiny):
+    import polars as pl
+
+    from medtrust.vqa import evaluate
+
+    folder, _, _ = tiny
+    samples = pl.DataFrame(
+        {
+            "qid": ["1", "2"],
+            "question": ["Which lung?"] * 2,
+            "answer": ["left lung", "right lung"],
+            "answer_type": "open",
+            "split": "test",
+            "modality": ["CT", "X-Ray"],
+        }
+    )
+    preds = pl.DataFrame({"qid": ["1", "2"], "pred": ["left lung", "liver"]})
+    shift = {"name": "t", "attribute": "modality", "ood_values": ["X-Ray"]}
+    res = evaluate(samples, preds, shift, bertscore_model=str(folder))
+    direct = bert_score(["left lung", "liver"], ["left lung", "right lung"], str(folder))
+    assert res.scores["bertscore_f1"].to_list() == pytest.approx(direct["f1"])
+    assert "bertscore_f1" in res.summary.columns
+    assert res.provenance["bertscore_model"] == str(folder)

@@ -110,6 +110,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         on_leakage=args.on_leakage,
         check_dataset=not args.any_dataset,
         progress=_progress(args),
+        bertscore_model=args.bertscore_model,
         inputs={
             "data": str(data),
             "preds": [str(p) for p in args.preds],
@@ -320,6 +321,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument(
         "--no-probe", action="store_true", help="do not check the judge endpoint before the run"
+    )
+    e.add_argument(
+        "--bertscore-model",
+        help="local model folder for BERTScore (e.g. a copy of roberta-large: SURE-VQA's)",
     )
     e.add_argument("--cache", help="judge cache folder (default ~/.cache/medtrust)")
     e.add_argument("--no-cache", action="store_true", help="do not cache judgements")

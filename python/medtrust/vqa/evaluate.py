@@ -118,6 +118,7 @@ def evaluate(
     check_dataset: bool = True,
     progress: bool = False,
     inputs: dict[str, Any] | None = None,
+    bertscore_model: str | Path | None = None,
 ) -> EvaluationResult:
     """Score predictions on the i.i.d. and OOD test sets of a shift.
 
@@ -143,6 +144,9 @@ def evaluate(
         Passed to :func:`~medtrust.vqa.shifts.split_shift`.
     inputs
         Extra provenance (file paths, command line).
+    bertscore_model
+        Local model folder for BERTScore (``bertscore_precision`` / ``_recall`` / ``_f1``
+        columns; see :mod:`medtrust.vqa.bertscore`); None: no BERTScore.
     """
     import polars as pl
 
@@ -186,6 +190,18 @@ def evaluate(
     scored = surevqa_token_metrics(token_metrics(scored)).with_columns(
         pl.lit(shift.name).alias("shift")
     )
+    if bertscore_model is not None:
+        from medtrust.vqa.bertscore import bert_score
+
+        bs = bert_score(
+            ["" if x is None else str(x) for x in scored["pred"].to_list()],
+            [str(x) for x in scored["answer"].to_list()],
+            str(bertscore_model),
+        )
+        scored = scored.with_columns(
+            pl.Series(f"bertscore_{k}", bs[k], dtype=pl.Float64)
+            for k in ("precision", "recall", "f1")
+        )
     judge_summary = None
     if judge is not None:
         from medtrust.vqa.judge import judge_frame
@@ -217,6 +233,7 @@ def evaluate(
         "judge": None if judge is None else judge.to_dict(),
         "judge_model": None if judge is None else judge.judge_name,
         "judge_prompt_version": None if judge is None else judge.prompt_version,
+        "bertscore_model": None if bertscore_model is None else str(bertscore_model),
         "inputs": dict(inputs or {}),
     }
     return EvaluationResult(
@@ -236,6 +253,7 @@ def _summarise(scored: Any, with_judge: bool):  # -> polars.DataFrame
     keys = ["shift", *RUN_COLUMNS, "subset", "answer_type"]
     aggs = [pl.len().alias("n")]
     aggs += [pl.col(m).mean() for m in (*METRIC_NAMES, *SUREVQA_METRIC_NAMES)]
+    aggs += [pl.col(c).mean() for c in scored.columns if c.startswith("bertscore_")]
     aggs += [
         pl.col("closed_correct").mean().alias("closed_accuracy"),
         pl.col("closed_ambiguous").sum().cast(pl.Int64).alias("n_ambiguous"),
