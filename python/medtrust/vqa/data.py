@@ -59,7 +59,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -417,9 +417,9 @@ def load_mimic_cxr_vqa(
     for split, path in files.items():
         for i, r in enumerate(_read_json_list(path)):
             _require(r, ("question", "answer"), path, i)
-            meta = r.get("metadata") if isinstance(r.get("metadata"), dict) else {}
+            meta: dict[str, Any] = r["metadata"] if isinstance(r.get("metadata"), dict) else {}
             sex = _first(r, meta, ("gender", "subject_gender", "sex"))
-            sex = None if sex is None else {"female": "F", "male": "M"}.get(_lower(sex), sex)
+            sex = None if sex is None else {"female": "F", "male": "M"}.get(str(_lower(sex)), sex)
             age = _first(r, meta, ("age", "subject_anchor_age", "anchor_age"))
             age_val = None
             if age is not None:
@@ -553,12 +553,13 @@ def load_vqa(path: str | Path, *, layout: str = "auto", **kwargs: Any):  # -> po
         raise DatasetError(f"no such file or folder: {path}")
     if layout == "auto":
         layout = _detect(path)
-    loader = {
+    loaders: dict[str, Callable[..., Any]] = {
         "slake": load_slake,
         "ovqa": load_ovqa,
         "mimic": load_mimic_cxr_vqa,
         "generic": load_generic,
-    }[layout]
+    }
+    loader = loaders[layout]
     df = loader(path, **kwargs)
     validate_samples(df)
     return df

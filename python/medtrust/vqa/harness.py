@@ -199,10 +199,9 @@ def load_vlm(
         import transformers
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ConfigError("the inference harness needs: pip install 'medtrust[vqa]'") from e
-    cls = (
-        getattr(transformers, "AutoModelForImageTextToText", None)
-        or transformers.AutoModelForVision2Seq
-    )
+    # AutoModelForVision2Seq: the name before transformers 4.46
+    cls: Any = getattr(transformers, "AutoModelForImageTextToText", None)
+    cls = cls or vars(transformers)["AutoModelForVision2Seq"]
     processor = transformers.AutoProcessor.from_pretrained(processor_path or model_path)
     # transformers >= 4.56 calls the weight dtype `dtype`, older versions `torch_dtype`.
     major, minor = (int(x) for x in transformers.__version__.split(".")[:2])

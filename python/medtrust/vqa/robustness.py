@@ -145,8 +145,9 @@ def robustness(
     for name in ("s_iid", "s_ood", "rr", "drop"):
         col = pl.col(name).filter(pl.col(name).is_not_null() & pl.col(name).is_not_nan())
         stats += [col.mean().alias(f"{name}_mean"), col.std(ddof=1).alias(f"{name}_std")]
+    keys: list[Any] = list(groups) or [pl.lit(0).alias("__all")]
     summary = (
-        per_seed.group_by(groups or [pl.lit(0).alias("__all")])
+        per_seed.group_by(keys)
         .agg(
             *stats,
             pl.col(seed).n_unique().alias("n_seeds"),

@@ -384,8 +384,8 @@ def split_shift(
     for col, vals in shift.exclude:
         if col not in df.columns:
             raise DatasetError(f"shift {shift.name!r}: exclude names {col!r}, not a column")
-        c = pl.col(col).cast(pl.String).str.to_lowercase().str.replace_all(r"[_-]", " ")
-        hit = c.str.replace_all(r"\s+", " ").str.strip_chars().is_in(list(_matches(vals)))
+        val = pl.col(col).cast(pl.String).str.to_lowercase().str.replace_all(r"[_-]", " ")
+        hit = val.str.replace_all(r"\s+", " ").str.strip_chars().is_in(list(_matches(vals)))
         before = df.height
         df = df.filter(~hit.fill_null(False))
         n_dropped += before - df.height

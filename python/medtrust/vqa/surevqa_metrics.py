@@ -57,8 +57,7 @@ SUREVQA_METRIC_NAMES: tuple[str, ...] = (
     "surevqa_bleu3",
 )
 
-_PUNCT = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@")
-_PUNCT = (*_PUNCT, "`", ",", "?", "!")
+_PUNCT: tuple[str, ...] = tuple(';/[]"{}()=+\\_-><@`,?!')
 _PERIOD = re.compile(r"(?<!\d)\.(?!\d)")
 _DIGIT_COMMA = re.compile(r"\d,\d")
 _NUMBERS = {

@@ -258,14 +258,17 @@ class TransformersJudgeBackend:
         self.max_new_tokens = int(max_new_tokens)
         self._lock = threading.Lock()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_path)
-        self.model = model or AutoModelForCausalLM.from_pretrained(model_path)
+        self.tokenizer: Any = tokenizer or AutoTokenizer.from_pretrained(model_path)
+        load: Any = AutoModelForCausalLM.from_pretrained
+        self.model: Any = model or load(model_path)
         self.model.to(self.device).eval()
 
     def _prompt(self, messages: list[dict[str, str]]) -> str:
         if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True
+            return str(
+                self.tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True
+                )
             )
         parts = [f"{m['role']}: {m['content']}" for m in messages]
         return "\n\n".join([*parts, "assistant:"])
@@ -286,7 +289,7 @@ class TransformersJudgeBackend:
                     **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad
                 )
             new = out[0, enc["input_ids"].shape[1] :]
-            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            text = str(self.tokenizer.decode(new, skip_special_tokens=True))
         return Completion(
             text=text.strip(),
             prompt_tokens=int(enc["input_ids"].shape[1]),

@@ -175,9 +175,9 @@ def run_judge(
         if owned and store is not None:
             store.close()
     rows = []
-    for it, rec in zip(items, records):
-        assert rec is not None
-        rows.append({"qid": it.qid, **rec})
+    for it, done in zip(items, records):
+        assert done is not None
+        rows.append({"qid": it.qid, **done})
     df = pl.DataFrame(rows, schema=result_schema())
     return JudgeRun(results=df, summary=summarise(df, counter, n_cache_hits), config=cfg.to_dict())
 
