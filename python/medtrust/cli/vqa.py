@@ -208,9 +208,11 @@ def _shifts(args: argparse.Namespace) -> int:
 
     for s in PRESETS.values():
         iid = "all others" if s.iid_values is None else ", ".join(s.iid_values)
+        dropped = "; ".join(f"without {c} = {', '.join(v)}" for c, v in s.exclude)
         print(
-            f"{s.name:20s} {s.dataset:14s} {s.attribute:16s} OOD: {', '.join(s.ood_values)};"
-            f" i.i.d.: {iid}; image-level: {s.image_level}"
+            f"{s.name:20s} {s.dataset:14s} {s.attribute:16s} OOD: {', '.join(s.ood_values)}"
+            f" (from {' + '.join(s.ood_splits or ())}); i.i.d.: {iid}"
+            + (f"; {dropped}" if dropped else "")
         )
     return 0
 
