@@ -1,9 +1,11 @@
 """A real chat-completions HTTP server on loopback for the judge tests.
 
 It grades like a careful judge (``good``), or answers malformed text (``malformed``), returns an
-HTTP status (``429``, ``500``, ``400``), or stalls (``stall``). ``plan`` holds modes for the next
-requests (consumed one per request); afterwards ``mode`` applies. Every request is recorded and
-the largest number of requests in flight at once is tracked.
+HTTP status (``429`` with ``Retry-After: <retry_after>``, ``500``, ``400``), or stalls
+(``stall``). ``plan`` holds modes for the next requests (consumed one per request); afterwards
+``mode`` applies. Every request is recorded with its arrival time, and the largest number of
+requests in flight at once is tracked. ``GET /v1/models`` lists ``models`` (None: 404, as a
+server without that route).
 """
 
 from __future__ import annotations
@@ -23,14 +25,19 @@ def _norm(s: str) -> list[str]:
 
 def grade(user_text: str) -> tuple[float, str]:
     """Score the model answer of a judge prompt by token F1 (a stand-in for a real judge)."""
-    ref = re.search(r"^Reference answer: (.*)$", user_text, re.M).group(1)
-    pred = re.search(r"^Model answer: (.*)$", user_text, re.M).group(1)
+    m = re.search(r"^Reference answer: (.*)$", user_text, re.M)
+    if m is not None:
+        ref = m.group(1)
+        pred = re.search(r"^Model answer: (.*)$", user_text, re.M).group(1)
+    else:  # the item as a JSON object (the sure_vqa template)
+        item = json.loads(re.search(r"^Input: (\{.*\})$", user_text, re.M).group(1))
+        ref, pred = item["gt"], item["pred"]
     r, p = _norm(ref), _norm(pred)
     overlap = sum((Counter(r) & Counter(p)).values())
     f1 = 0.0 if not overlap else 2 * overlap / (len(r) + len(p))
-    if "1-5 integer scale" in user_text:
+    if "Allowed scores: 1, 2, 3, 4, 5" in user_text:
         return float(1 + round(4 * f1)), f"f1={f1:.2f}"
-    if "two options A and B" in user_text:
+    if "Allowed scores: 0, 0.5, 1" in user_text:
         if r == ["both"] and p and p not in (["both"], ["none"]):
             return 0.5, "one of both"
         return (1.0 if f1 == 1 else 0.5 if f1 > 0 else 0.0), f"f1={f1:.2f}"
@@ -38,8 +45,20 @@ def grade(user_text: str) -> tuple[float, str]:
 
 
 class JudgeServer:
-    def __init__(self, mode: str = "good", *, delay: float = 0.0, stall: float = 30.0) -> None:
+    def __init__(
+        self,
+        mode: str = "good",
+        *,
+        delay: float = 0.0,
+        stall: float = 30.0,
+        retry_after: str = "0",
+        models: tuple[str, ...] | None = ("judge-m", "other-judge"),
+    ) -> None:
         self.mode = mode
+        self.retry_after = retry_after
+        self.models = models
+        self.times: list[float] = []
+        self.n_probes = 0
         self.delay = delay
         self.stall = stall
         self.plan: list[str] = []
@@ -57,10 +76,19 @@ class JudgeServer:
             def log_message(self, *args):  # quiet
                 pass
 
+            def do_GET(self):
+                with server.lock:
+                    server.n_probes += 1
+                if self.path != "/v1/models" or server.models is None:
+                    return self._send(404, {"error": "not found"})
+                data = [{"id": m, "object": "model"} for m in server.models]
+                return self._send(200, {"object": "list", "data": data})
+
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(n))
                 with server.lock:
+                    server.times.append(time.monotonic())
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
                     mode = server.plan.pop(0) if server.plan else server.mode
@@ -75,7 +103,7 @@ class JudgeServer:
                         server.release.wait(server.stall)
                         return self._send(200, {"choices": []})
                     if mode in ("429", "500", "400", "503"):
-                        extra = {"Retry-After": "0"} if mode == "429" else {}
+                        extra = {"Retry-After": server.retry_after} if mode == "429" else {}
                         return self._send(int(mode), {"error": {"message": mode}}, extra)
                     user = body["messages"][-1]["content"]
                     if mode == "malformed":

@@ -89,3 +89,26 @@ def relative_robustness(iid_scores, ood_scores):
     s_iid = sum(iid_scores) / len(iid_scores)
     s_ood = sum(ood_scores) / len(ood_scores)
     return s_ood / s_iid, s_iid - s_ood
+
+
+def bert_score_pair(hp, ids_p, hr, ids_r, special):
+    """BERTScore of one pair from per-token hidden states (lists of vectors), plain loops.
+
+    Special tokens do not count on the averaged side but may be the best match.
+    """
+
+    def unit(v):
+        n = math.sqrt(sum(x * x for x in v))
+        return [x / n for x in v]
+
+    up, ur = [unit(v) for v in hp], [unit(v) for v in hr]
+
+    def dot(a, b):
+        return sum(x * y for x, y in zip(a, b))
+
+    def side(a, ids_a, b):
+        vals = [max(dot(x, y) for y in b) for x, t in zip(a, ids_a) if t not in special]
+        return sum(vals) / len(vals) if vals else 0.0
+
+    p, r = side(up, ids_p, ur), side(ur, ids_r, up)
+    return p, r, (0.0 if p + r <= 0 else 2 * p * r / (p + r))

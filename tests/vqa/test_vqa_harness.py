@@ -202,14 +202,15 @@ def test_ablate_image_values():
     assert ablate_image(img, "no_image") is None
     assert np.asarray(ablate_image(img, "blank", blank_value=7)).max() == 7
     assert np.array_equal(np.asarray(ablate_image(img, "none")), np.asarray(img))
-    b2 = np.asarray(ablate_image(img, "brightness_2"), dtype=float)
+    old = {"scheme": "medtrust"}  # this package's earlier corruption settings
+    b2 = np.asarray(ablate_image(img, "brightness_2", **old), dtype=float)
     assert np.allclose(b2, np.clip(arr * 2.0, 0, 255), atol=1.0)
-    n1 = np.asarray(ablate_image(img, "noise_1", seed=1, key="q1"), dtype=float)
-    n3 = np.asarray(ablate_image(img, "noise_3", seed=1, key="q1"), dtype=float)
+    n1 = np.asarray(ablate_image(img, "noise_1", seed=1, key="q1", **old), dtype=float)
+    n3 = np.asarray(ablate_image(img, "noise_3", seed=1, key="q1", **old), dtype=float)
     assert 0.03 * 255 < (n1 - arr).std() < 0.07 * 255
     assert (n3 - arr).std() > (n1 - arr).std()
-    same = np.asarray(ablate_image(img, "noise_1", seed=1, key="q1"), dtype=float)
-    other = np.asarray(ablate_image(img, "noise_1", seed=1, key="q2"), dtype=float)
+    same = np.asarray(ablate_image(img, "noise_1", seed=1, key="q1", **old), dtype=float)
+    other = np.asarray(ablate_image(img, "noise_1", seed=1, key="q2", **old), dtype=float)
     assert np.array_equal(n1, same) and not np.array_equal(n1, other)
     grey = Image.fromarray((rng.random((20, 30)) * 255).astype(np.uint8))
     assert ablate_image(grey, "blur_3").mode == "L" and ablate_image(grey, "blur_3").size == (
@@ -263,11 +264,16 @@ def test_peft_training_step(data, tiny, tmp_path, method):
     assert (tmp_path / method / "adapter_config.json").is_file()
     saved = json.loads((tmp_path / method / "losses.json").read_text())
     assert saved["steps"] == 1 and saved["method"] == method
-    # base weights frozen; adapter weights moved
+    # base weights frozen but the projector (trained with the adapter, as in SURE-VQA)
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     state = base.state_dict()
-    frozen = [k for k in before if k in state and "lora" not in k and "ia3" not in k]
+    proj = [k for k in before if "multi_modal_projector" in k]
+    frozen = [
+        k for k in before if k in state and "lora" not in k and "ia3" not in k and k not in proj
+    ]
     assert frozen and all(torch.equal(before[k], state[k]) for k in frozen)
+    assert proj and any(not torch.equal(before[k], state[k]) for k in proj)
+    assert (tmp_path / method / "projector.safetensors").is_file()
     # the adapter moved away from its seeded initialisation
     torch.manual_seed(cfg.seed)
     init = build_peft_model(build_model(processor, seed=1), cfg)
@@ -278,6 +284,58 @@ def test_peft_training_step(data, tiny, tmp_path, method):
     if method == "lora":
         b = [p for n, p in trained.items() if "lora_B" in n]
         assert b and any(p.abs().sum() > 0 for p in b)  # lora_B starts at zero
+
+
+def _projector(model):
+    return next(m for n, m in model.named_modules() if n.endswith("multi_modal_projector"))
+
+
+def test_projector_is_saved_and_loaded_back_and_can_stay_frozen(data, tiny, tmp_path):
+    from medtrust.vqa.harness import load_vlm
+
+    _, _, split = data
+    _, processor, folder = tiny
+    model = build_model(processor, seed=1)
+    cfg = FinetuneConfig(output_dir=str(tmp_path / "a"), max_steps=1, learning_rate=1e-2)
+    res = finetune(split.iid_train, cfg, model=model, processor=processor)
+    trained = {
+        n.split("multi_modal_projector.")[1]: p.detach().clone()
+        for n, p in res.model.named_parameters()
+        if "multi_modal_projector" in n
+    }
+    loaded, _ = load_vlm(str(folder), adapter_path=str(tmp_path / "a"), device="cpu")
+    got = dict(_projector(loaded).named_parameters())
+    assert trained.keys() == got.keys()
+    assert all(torch.equal(trained[k], got[k].detach()) for k in trained)
+    # without the projector: only the adapter trains, nothing else is saved
+    frozen = FinetuneConfig(
+        output_dir=str(tmp_path / "b"), max_steps=1, learning_rate=1e-2, train_projector=False
+    )
+    base = build_model(processor, seed=1)
+    before = {k: v.clone() for k, v in _projector(base).state_dict().items()}
+    finetune(split.iid_train, frozen, model=base, processor=processor)
+    after = _projector(base).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not (tmp_path / "b" / "projector.safetensors").exists()
+
+
+def test_full_finetuning_trains_llm_and_projector_not_vision(data, tiny, tmp_path):
+    from medtrust.vqa.harness import load_vlm
+
+    _, _, split = data
+    _, processor, _ = tiny
+    model = build_model(processor, seed=2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = FinetuneConfig(output_dir=str(tmp_path / "full"), method="full", max_steps=1)
+    res = finetune(split.iid_train, cfg, model=model, processor=processor)
+    assert res.trainable_params < res.total_params  # the vision tower is frozen
+    state = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], state[k])}
+    assert any("language_model" in k for k in changed)
+    assert any("multi_modal_projector" in k for k in changed)
+    assert not any("vision_tower" in k for k in changed)
+    loaded, _ = load_vlm(str(tmp_path / "full"), device="cpu")  # a complete model folder
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in state.items())
 
 
 def test_train_time_no_image_and_config_errors(data, tiny, tmp_path):

@@ -224,7 +224,9 @@ def test_stalled_server_times_out():
 
 
 def test_unreachable_server_is_api_error():
-    config = JudgeConfig(base_url="http://127.0.0.1:9/v1", model="m", max_retries=1, backoff=0.01)
+    config = JudgeConfig(
+        base_url="http://127.0.0.1:9/v1", model="m", max_retries=1, backoff=0.01, probe=False
+    )
     run = run_judge(ITEMS[:1], config, cache=None)
     assert run.results["judge_status"][0] == "api_error"
     assert "connection" in run.results["judge_error"][0]

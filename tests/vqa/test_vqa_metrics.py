@@ -75,12 +75,14 @@ def test_rouge_l_by_hand():
     assert rouge_l("lung left", "left lung") == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize(("pred", "answer"), [("", ""), (None, "the"), (".", "")])
+@pytest.mark.parametrize(("pred", "answer"), [("", ""), (".", ""), ("The.", "the")])
 def test_empty_vs_empty_is_one(pred, answer):
     assert set(token_scores(pred, answer).values()) == {1.0}
 
 
-@pytest.mark.parametrize(("pred", "answer"), [("", "yes"), ("yes", ""), (None, "lung")])
+@pytest.mark.parametrize(
+    ("pred", "answer"), [("", "yes"), ("yes", ""), (None, "lung"), (None, "the"), ("a", "the")]
+)
 def test_empty_vs_nonempty_is_zero(pred, answer):
     assert set(token_scores(pred, answer).values()) == {0.0}
 

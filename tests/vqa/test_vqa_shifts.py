@@ -60,20 +60,21 @@ def test_presets_are_the_seven_paper_shifts():
     assert PRESETS["mimic_age"].iid_values == (">=60",)
 
 
-def test_image_level_shift_adds_train_and_val_ood_to_the_ood_test_set():
+def test_image_level_shift_adds_train_not_val_ood_to_the_ood_test_set():
     s = split_shift(crafted(), "slake_modality")
     assert qids(s.iid_train) == ["i1a", "i1b"]
     assert qids(s.iid_val) == ["i3a", "i3b"]
     assert qids(s.iid_test) == ["i5a", "i5b", "i7a", "i7b"]
-    assert qids(s.ood_test) == ["i2a", "i2b", "i4a", "i4b", "i6a", "i6b"]
+    # SURE-VQA: OOD = test + train OOD samples; the validation X-Ray image i4 is not used
+    assert qids(s.ood_test) == ["i2a", "i2b", "i6a", "i6b"]
     # no OOD image ever trained on, and no i.i.d. training image in the OOD test set
     assert not set(s.iid_train["image_id"]) & set(s.ood_test["image_id"])
     assert s.n_leaked == 0 and s.n_excluded == 0
     assert s.values == {"CT": 4, "MRI": 4, "X-Ray": 6}
     t = s.test_frame()
-    assert t.group_by("subset").len().sort("subset").rows() == [("iid", 4), ("ood", 6)]
-    assert s.to_frame().group_by("set").len().sort("set")["len"].to_list() == [4, 2, 2, 6]
-    assert s.to_dict()["ood_test"] == 6
+    assert t.group_by("subset").len().sort("subset").rows() == [("iid", 4), ("ood", 4)]
+    assert s.to_frame().group_by("set").len().sort("set")["len"].to_list() == [4, 2, 2, 4]
+    assert s.to_dict()["ood_test"] == 4
 
 
 def test_question_level_shift_uses_only_the_test_split():
@@ -155,7 +156,7 @@ def test_iid_values_exclude_the_middle_group():
     )
     s = split_shift(df, "mimic_age")
     assert qids(s.iid_train) == ["b"] and qids(s.iid_test) == ["e"]
-    assert qids(s.ood_test) == ["a", "d"]  # age is patient-level: train OOD samples join
+    assert qids(s.ood_test) == ["d"]  # SURE-VQA: MIMIC OOD from the test split only
     assert s.n_excluded == 3  # 40-59 and unknown age
 
 

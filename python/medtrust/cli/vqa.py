@@ -4,20 +4,52 @@ Judge flags follow lm-eval / VLMEvalKit: ``--judge-url``, ``--judge-model``, ``-
 ``--concurrency``, ``--cache DIR``, ``--limit``; the URL, model and key also come from
 ``MEDTRUST_JUDGE_URL``, ``MEDTRUST_JUDGE_MODEL``, ``MEDTRUST_JUDGE_API_KEY``. The dataset
 comes from ``--data`` or ``MEDTRUST_VQA_DATA``.
+
+Exit status: 0; 2 for bad input or a judge run whose failed fraction exceeds
+``--failure-threshold`` (default 2 %); 130 after Ctrl-C (one line, finished judgements are
+cached). Warnings print as one line each (no source line).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from medtrust._io import atomic_savefig, atomic_write_parquet, atomic_write_text, progress_enabled
 from medtrust.exceptions import ConfigError, InvalidArgumentError
 
 log = logging.getLogger(__name__)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"medtrust: warning: {message} ({category.__name__})\n"
+
+
+def _command(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a vqa command with one-line warnings and Ctrl-C as exit status 130."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        old = warnings.formatwarning
+        warnings.formatwarning = _one_line_warning
+        try:
+            return func(args)
+        except KeyboardInterrupt:
+            print(
+                "medtrust: interrupted; finished judgements are cached, rerun to continue",
+                file=sys.stderr,
+            )
+            return 130
+        finally:
+            warnings.formatwarning = old
+
+    return run
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -43,6 +75,9 @@ def _judge_config(args: argparse.Namespace):  # -> JudgeConfig | None
         concurrency=args.concurrency,
         timeout=args.timeout,
         failure_threshold=args.failure_threshold,
+        fail_fast=args.fail_fast,
+        prompt=args.judge_prompt,
+        probe=False if args.no_probe else None,
     )
     if args.no_judge:
         return None
@@ -63,12 +98,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     preds = load_predictions(args.preds)
     shift = get_shift(args.shift)
     judge = _judge_config(args)
-    if judge is None:
-        print(
-            "judge: not configured (token metrics only); set --judge-url and --judge-model "
-            "or MEDTRUST_JUDGE_URL and MEDTRUST_JUDGE_MODEL",
-            file=sys.stderr,
-        )
     cache = False if args.no_cache else (Path(args.cache) if args.cache else True)
     res = evaluate(
         samples,
@@ -81,12 +110,20 @@ def _evaluate(args: argparse.Namespace) -> int:
         on_leakage=args.on_leakage,
         check_dataset=not args.any_dataset,
         progress=_progress(args),
+        bertscore_model=args.bertscore_model,
         inputs={
             "data": str(data),
             "preds": [str(p) for p in args.preds],
             "argv": sys.argv[1:],
         },
     )
+    if judge is None and not args.no_judge:
+        # said after the inputs validated, so it never hides the real error
+        print(
+            "judge: not configured (token metrics only); set --judge-url and --judge-model "
+            "or MEDTRUST_JUDGE_URL and MEDTRUST_JUDGE_MODEL",
+            file=sys.stderr,
+        )
     out = Path(args.out) if args.out else Path("vqa_eval") / shift.name
     res.write(out)
     cols = [
@@ -126,13 +163,16 @@ def _robustness(args: argparse.Namespace) -> int:
     import polars as pl
 
     from medtrust.vqa import load_scores, plot_robustness, robustness
+    from medtrust.vqa.robustness import default_metric
 
     folder = Path(args.dir)
     scores = load_scores(folder)
-    metric = args.metric
-    if metric is None:
-        metric = "judge_score" if "judge_score" in scores.columns else "closed_correct"
-    res = robustness(scores, metric=metric)
+    metric = args.metric or default_metric(scores)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = robustness(scores, metric=metric)
+    for w in caught:  # once each, after the computation
+        print(f"medtrust: warning: {w.message}", file=sys.stderr)
     out = Path(args.out) if args.out else (folder if folder.is_dir() else folder.parent)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_parquet(out / f"robustness_{metric}.parquet", res.summary)
@@ -167,9 +207,11 @@ def _shifts(args: argparse.Namespace) -> int:
 
     for s in PRESETS.values():
         iid = "all others" if s.iid_values is None else ", ".join(s.iid_values)
+        dropped = "; ".join(f"without {c} = {', '.join(v)}" for c, v in s.exclude)
         print(
-            f"{s.name:20s} {s.dataset:14s} {s.attribute:16s} OOD: {', '.join(s.ood_values)};"
-            f" i.i.d.: {iid}; image-level: {s.image_level}"
+            f"{s.name:20s} {s.dataset:14s} {s.attribute:16s} OOD: {', '.join(s.ood_values)}"
+            f" (from {' + '.join(s.ood_splits or ())}); i.i.d.: {iid}"
+            + (f"; {dropped}" if dropped else "")
         )
     return 0
 
@@ -266,7 +308,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--failure-threshold",
         type=float,
-        help="fail the run when more than this fraction of judgements fail",
+        help="exit 2 when more than this fraction of judgements fail (default 0.02)",
+    )
+    e.add_argument(
+        "--fail-fast",
+        type=int,
+        help="stop when the first N judged items all fail with API errors (default 8; 0: off)",
+    )
+    e.add_argument(
+        "--judge-prompt",
+        choices=["medtrust", "sure_vqa"],
+        help="judge prompt template (default medtrust; sure_vqa: SURE-VQA's rubric)",
+    )
+    e.add_argument(
+        "--no-probe", action="store_true", help="do not check the judge endpoint before the run"
+    )
+    e.add_argument(
+        "--bertscore-model",
+        help="local model folder for BERTScore (e.g. a copy of roberta-large: SURE-VQA's)",
     )
     e.add_argument("--cache", help="judge cache folder (default ~/.cache/medtrust)")
     e.add_argument("--no-cache", action="store_true", help="do not cache judgements")
@@ -278,18 +337,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="test items without a prediction",
     )
     e.add_argument("--on-leakage", choices=["warn", "drop", "raise"], default="warn")
-    e.set_defaults(func=_evaluate)
+    e.set_defaults(func=_command(_evaluate))
 
     r = s.add_parser("robustness", help="RR tables and plots from evaluate outputs under DIR")
     r.add_argument("dir", help="folder searched for scores.parquet files")
     r.add_argument(
-        "--metric", help="score column (default judge_score if present, else closed_correct)"
+        "--metric",
+        help="score column (default judge_score if scored, else closed_correct if there are "
+        "closed questions, else token_f1)",
     )
     r.add_argument("--out", help="output folder (default: DIR)")
-    r.set_defaults(func=_robustness)
+    r.set_defaults(func=_command(_robustness))
 
     sh = s.add_parser("shifts", help="list the preset shifts")
-    sh.set_defaults(func=_shifts)
+    sh.set_defaults(func=_command(_shifts))
 
     i = s.add_parser("infer", help="predictions of a HF VLM and every baseline (vqa extra)")
     _add_data(i)
@@ -297,17 +358,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--shift", help="predict the shift's i.i.d. + OOD test sets")
     i.add_argument("--limit", type=int, help="only the first N test items")
     i.add_argument("--out", required=True, help="predictions file (.parquet or .jsonl)")
-    i.set_defaults(func=_infer)
+    i.set_defaults(func=_command(_infer))
 
     f = s.add_parser("finetune", help="PEFT fine-tuning on a shift's i.i.d. train set")
     _add_data(f)
     f.add_argument("--config", required=True, help="finetune config (.yaml/.json)")
     f.add_argument("--shift", required=True, help="preset name or shift file")
-    f.set_defaults(func=_finetune)
+    f.set_defaults(func=_command(_finetune))
 
     a = s.add_parser("agreement", help="judge / metric agreement with human ratings")
     a.add_argument("ratings", help="ratings file (qid, human_score[, rater])")
     a.add_argument("--scores", help="scores file or evaluate output folder")
     a.add_argument("--human", default="human_score", help="human score column")
     a.add_argument("--out", help="write the table as .parquet")
-    a.set_defaults(func=_agreement)
+    a.set_defaults(func=_command(_agreement))

@@ -133,12 +133,17 @@ def read_records(path: str | Path, *, what: str = "table") -> list[dict[str, Any
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as e:
-                    raise DatasetError(f"{p}:{i}: invalid JSON line: {e}") from e
+                    # The file's line (json's own "line 1" is the line within the one line).
+                    raise DatasetError(
+                        f"{p}:{i}: invalid JSON: {e.msg} (column {e.colno})"
+                    ) from None
     else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise DatasetError(f"{p}: invalid JSON: {e}") from e
+            raise DatasetError(
+                f"{p}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})"
+            ) from None
         if isinstance(data, dict):
             data = next(
                 (

@@ -3,7 +3,9 @@
 - data: :func:`load_vqa` (SLAKE, OVQA, MIMIC-CXR-VQA, generic JSONL/Parquet),
   :func:`load_predictions`, :func:`validate_predictions`;
 - shifts: :class:`Shift`, the seven :data:`PRESETS`, :func:`split_shift`;
-- token metrics: :func:`normalize_answer`, :func:`token_scores`, :func:`token_metrics`;
+- token metrics: :func:`normalize_answer`, :func:`token_scores`, :func:`token_metrics`; the
+  SURE-VQA / LLaVA-Med definitions beside them (``surevqa_*`` names):
+  :func:`surevqa_token_scores`, :func:`surevqa_token_metrics`;
 - the LLM judge: :mod:`medtrust.vqa.judge` (:class:`JudgeConfig`, :func:`run_judge`,
   :func:`judge_frame`, :class:`JudgeCache`) and :func:`agreement` with human ratings;
 - sanity baselines: :func:`ablate_image`, :func:`answer_prior`;
@@ -70,6 +72,12 @@ from medtrust.vqa.shifts import (
     get_shift,
     split_shift,
 )
+from medtrust.vqa.surevqa_metrics import (
+    SUREVQA_METRIC_NAMES,
+    surevqa_normalize,
+    surevqa_token_metrics,
+    surevqa_token_scores,
+)
 
 __all__ = [
     "BASELINES",
@@ -78,6 +86,7 @@ __all__ = [
     "PRESETS",
     "PROMPT_VERSION",
     "RUN_COLUMNS",
+    "SUREVQA_METRIC_NAMES",
     "DataLeakageWarning",
     "EvaluationResult",
     "JudgeCache",
@@ -109,6 +118,9 @@ __all__ = [
     "robustness",
     "run_judge",
     "split_shift",
+    "surevqa_normalize",
+    "surevqa_token_metrics",
+    "surevqa_token_scores",
     "token_metrics",
     "token_scores",
     "validate_predictions",

@@ -25,11 +25,18 @@ MIMIC-CXR-VQA
     dataset's builder (``idx, image_id, image_path, question, semantic_type, content_type,
     template, template_arguments, answer`` as a list, ``subject_id, study_id``) or of the
     SURE-VQA export (``qid``, ``answer`` as a string, ``answer_type``, ``list_categories``,
-    ``subject_gender``, ``subject_anchor_age``, ``subject_ethnicity``). Demographics may also
-    sit in a ``metadata`` object (``gender``, ``anchor_age``, ``race``). Derived columns:
-    ``sex`` (F/M), ``age``, ``age_group`` (``<40``, ``40-59``, ``>=60``), ``ethnicity`` and
-    ``ethnicity_group`` (``white`` / ``non-white`` / ``unknown``). Images are resolved against
-    ``images_root`` (default ``root``).
+    ``gender``, ``age``, ``ethnicity``). Demographics are read from, in order: SURE-VQA's
+    fields ``gender`` / ``age`` / ``ethnicity``; its earlier names ``subject_gender`` /
+    ``subject_anchor_age`` / ``subject_ethnicity``; MIMIC-IV's ``anchor_age`` / ``race``; a
+    ``metadata`` object with ``gender`` / ``anchor_age`` / ``age`` / ``race`` /
+    ``ethnicity``. Derived columns: ``sex`` (F/M), ``age``, ``age_group`` (``<40``,
+    ``40-59``, ``>=60``), ``ethnicity`` (SURE-VQA's five categories ``WHITE``, ``BLACK``,
+    ``ASIAN``, ``HISPANIC/LATINO``, ``UNKNOWN/OTHER``; a MIMIC-IV race string or a list of
+    them, one per admission, is grouped as SURE-VQA does: an exact list per category, so
+    ``"SOUTH AMERICAN"`` is ``UNKNOWN/OTHER``; several categories other than
+    ``UNKNOWN/OTHER`` give ``UNKNOWN/OTHER``) and ``ethnicity_group`` (``white`` /
+    ``non-white`` / ``unknown``). Images are resolved against ``images_root`` (default
+    ``root``).
 generic
     JSONL, JSON (a list) or Parquet with the canonical columns; a ``metadata`` object is
     flattened into columns; a missing ``split`` column means ``"test"``.
@@ -243,28 +250,85 @@ def _require(r: Any, keys: Iterable[str], path: Path, i: int) -> None:
         raise DatasetError(f"{path}: record {i} lacks {missing}")
 
 
-_WHITE = re.compile(r"^(white|portuguese)\b")
-_GROUPS = (
-    ("BLACK", re.compile(r"^black")),
-    ("ASIAN", re.compile(r"^asian")),
-    ("HISPANIC/LATINO", re.compile(r"^(hispanic|latino|south american)")),
-)
+# MIMIC-IV race strings per category, as SURE-VQA groups them (anything else: UNKNOWN/OTHER).
+_RACES: dict[str, frozenset[str]] = {
+    "WHITE": frozenset(
+        {
+            "WHITE",
+            "WHITE - RUSSIAN",
+            "PORTUGUESE",
+            "WHITE - OTHER EUROPEAN",
+            "WHITE - BRAZILIAN",
+            "WHITE - EASTERN EUROPEAN",
+        }
+    ),
+    "BLACK": frozenset(
+        {"BLACK/AFRICAN AMERICAN", "BLACK/CAPE VERDEAN", "BLACK/AFRICAN", "BLACK/CARIBBEAN ISLAND"}
+    ),
+    "ASIAN": frozenset(
+        {
+            "ASIAN",
+            "ASIAN - CHINESE",
+            "ASIAN - SOUTH EAST ASIAN",
+            "ASIAN - KOREAN",
+            "ASIAN - ASIAN INDIAN",
+        }
+    ),
+    "HISPANIC/LATINO": frozenset(
+        {
+            "HISPANIC/LATINO - DOMINICAN",
+            "HISPANIC/LATINO - SALVADORAN",
+            "HISPANIC/LATINO - PUERTO RICAN",
+            "HISPANIC/LATINO - GUATEMALAN",
+            "HISPANIC OR LATINO",
+            "HISPANIC/LATINO - MEXICAN",
+            "HISPANIC/LATINO - CUBAN",
+            "HISPANIC/LATINO - HONDURAN",
+            "HISPANIC/LATINO - COLUMBIAN",
+            "HISPANIC/LATINO - CENTRAL AMERICAN",
+        }
+    ),
+}
+_UNKNOWN = "UNKNOWN/OTHER"
+_CATEGORIES = (*_RACES, _UNKNOWN)
+
+
+def _race_category(race: str) -> str:
+    s = race.strip().upper()
+    if s in _CATEGORIES:  # already grouped (SURE-VQA's export)
+        return s
+    for name, members in _RACES.items():
+        if s in members:
+            return name
+    return _UNKNOWN
 
 
 def _ethnicity(race: Any) -> tuple[str | None, str]:
-    """(category, group) of a MIMIC race string; group is white / non-white / unknown."""
+    """(category, group) of a MIMIC race string or list; group is white / non-white / unknown.
+
+    A list (one race per admission) gives its one category other than UNKNOWN/OTHER, or
+    UNKNOWN/OTHER when there are none or several.
+    """
     if race is None:
         return None, "unknown"
-    s = str(race).strip()
-    low = s.lower()
-    if _WHITE.match(low):
-        return "WHITE", "white"
-    for name, pat in _GROUPS:
-        if pat.match(low):
-            return name, "non-white"
-    if low in ("black", "asian", "hispanic/latino"):
-        return s.upper(), "non-white"
-    return "UNKNOWN/OTHER", "unknown"
+    races = race if isinstance(race, (list, tuple)) else [race]
+    cats = {_race_category(str(r)) for r in races if r is not None}
+    if not cats:
+        return None, "unknown"
+    known = cats - {_UNKNOWN}
+    cat = known.pop() if len(known) == 1 else _UNKNOWN
+    group = "unknown" if cat == _UNKNOWN else ("white" if cat == "WHITE" else "non-white")
+    return cat, group
+
+
+def _first(r: dict[str, Any], meta: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for k in keys:
+        if r.get(k) is not None:
+            return r[k]
+    for k in keys:
+        if meta.get(k) is not None:
+            return meta[k]
+    return None
 
 
 def age_group(age: Any) -> str | None:
@@ -332,16 +396,16 @@ def load_mimic_cxr_vqa(root: str | Path, *, images_root: str | Path | None = Non
         for i, r in enumerate(_read_json_list(path)):
             _require(r, ("question", "answer"), path, i)
             meta: dict[str, Any] = r["metadata"] if isinstance(r.get("metadata"), dict) else {}
-            sex = r.get("subject_gender", r.get("gender", meta.get("gender")))
+            sex = _first(r, meta, ("gender", "subject_gender", "sex"))
             sex = None if sex is None else {"female": "F", "male": "M"}.get(str(_lower(sex)), sex)
-            age = r.get("subject_anchor_age", r.get("anchor_age", meta.get("anchor_age")))
+            age = _first(r, meta, ("age", "subject_anchor_age", "anchor_age"))
             age_val = None
             if age is not None:
                 try:
                     age_val = float(age)
                 except (TypeError, ValueError):
                     age_val = None
-            eth_raw = r.get("subject_ethnicity", r.get("race", meta.get("race")))
+            eth_raw = _first(r, meta, ("ethnicity", "subject_ethnicity", "race"))
             eth, group = _ethnicity(eth_raw)
             sem = r.get("semantic_type")
             atype = r.get("answer_type")
@@ -405,26 +469,44 @@ def load_generic(path: str | Path, *, dataset: str | None = None) -> pl.DataFram
     return _frame(out, dataset or path.stem)
 
 
+_SPLIT_NAMES = (
+    "test.json",
+    "train.json",
+    "validate.json",
+    "valid.json",
+    "validation.json",
+    "val.json",
+    "testset.json",
+    "trainset.json",
+    "valset.json",
+)
+
+
 def _detect(path: Path) -> str:
+    """The layout of a folder, from the fields of its records (file names are shared)."""
     if path.is_file():
         return "generic"
+    # SURE-VQA writes train / validate / test.json for SLAKE, OVQA and MIMIC alike, so the
+    # records decide; the file and folder names only break ties.
+    for name in _SPLIT_NAMES:
+        if (path / name).is_file():
+            first = _read_json_list(path / name)[:1]
+            if not first or not isinstance(first[0], dict):
+                continue
+            keys = set(first[0])
+            if "img_name" in keys:
+                return "slake"
+            if "image_name" in keys or "image_organ" in keys:
+                return "ovqa"
+            mimic = {"semantic_type", "image_path", "subject_id", "list_categories", "study_id"}
+            if keys & mimic:
+                return "mimic"
     if (path / "trainset.json").is_file() or (path / "testset.json").is_file():
         return "ovqa"
-    if (path / "imgs").is_dir() or (
-        (path / "validate.json").is_file() and not (path / "valid.json").is_file()
-    ):
+    if (path / "imgs").is_dir():
         return "slake"
     if (path / "valid.json").is_file():
         return "mimic"
-    for name in ("test.json", "train.json"):
-        if (path / name).is_file():
-            first = _read_json_list(path / name)[:1]
-            if first and "img_name" in first[0]:
-                return "slake"
-            if first and "image_name" in first[0]:
-                return "ovqa"
-            if first and ("semantic_type" in first[0] or "image_path" in first[0]):
-                return "mimic"
     raise DatasetError(f"cannot tell the layout of {path}; pass layout= explicitly")
 
 
@@ -445,14 +527,15 @@ def load_vqa(path: str | Path, *, layout: Layout = "auto", **kwargs: Any) -> pl.
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"no such file or folder: {path}")
-    kind = _detect(path) if layout == "auto" else layout
+    if layout == "auto":
+        layout = _detect(path)
     loaders: dict[str, Callable[..., Any]] = {
         "slake": load_slake,
         "ovqa": load_ovqa,
         "mimic": load_mimic_cxr_vqa,
         "generic": load_generic,
     }
-    loader = loaders[kind]
+    loader = loaders[layout]
     df = loader(path, **kwargs)
     validate_samples(df)
     return df

@@ -45,6 +45,7 @@ from medtrust.vqa.metrics import METRIC_NAMES, token_metrics
 from medtrust.vqa.predictions import RUN_COLUMNS, validate_predictions
 from medtrust.vqa.robustness import robustness
 from medtrust.vqa.shifts import LeakagePolicy, Shift, get_shift, split_shift
+from medtrust.vqa.surevqa_metrics import SUREVQA_METRIC_NAMES, surevqa_token_metrics
 
 if TYPE_CHECKING:
     import polars as pl
@@ -133,6 +134,7 @@ def evaluate(
     check_dataset: bool = True,
     progress: bool = False,
     inputs: dict[str, Any] | None = None,
+    bertscore_model: str | Path | None = None,
 ) -> EvaluationResult:
     """Score predictions on the i.i.d. and OOD test sets of a shift.
 
@@ -158,6 +160,9 @@ def evaluate(
         Passed to :func:`~medtrust.vqa.shifts.split_shift`.
     inputs
         Extra provenance (file paths, command line).
+    bertscore_model
+        Local model folder for BERTScore (``bertscore_precision`` / ``_recall`` / ``_f1``
+        columns; see :mod:`medtrust.vqa.bertscore`); None: no BERTScore.
     """
     import polars as pl
 
@@ -198,7 +203,21 @@ def evaluate(
     )
     if scored.height == 0:
         raise DatasetError("no prediction matches a test item of the shift")
-    scored = token_metrics(scored).with_columns(pl.lit(shift.name).alias("shift"))
+    scored = surevqa_token_metrics(token_metrics(scored)).with_columns(
+        pl.lit(shift.name).alias("shift")
+    )
+    if bertscore_model is not None:
+        from medtrust.vqa.bertscore import bert_score
+
+        bs = bert_score(
+            ["" if x is None else str(x) for x in scored["pred"].to_list()],
+            [str(x) for x in scored["answer"].to_list()],
+            str(bertscore_model),
+        )
+        scored = scored.with_columns(
+            pl.Series(f"bertscore_{k}", bs[k], dtype=pl.Float64)
+            for k in ("precision", "recall", "f1")
+        )
     judge_summary = None
     if judge is not None:
         from medtrust.vqa.judge import judge_frame
@@ -230,6 +249,7 @@ def evaluate(
         "judge": None if judge is None else judge.to_dict(),
         "judge_model": None if judge is None else judge.judge_name,
         "judge_prompt_version": None if judge is None else judge.prompt_version,
+        "bertscore_model": None if bertscore_model is None else str(bertscore_model),
         "inputs": dict(inputs or {}),
     }
     return EvaluationResult(
@@ -248,7 +268,8 @@ def _summarise(scored: Any, with_judge: bool) -> pl.DataFrame:
 
     keys = ["shift", *RUN_COLUMNS, "subset", "answer_type"]
     aggs = [pl.len().alias("n")]
-    aggs += [pl.col(m).mean() for m in METRIC_NAMES]
+    aggs += [pl.col(m).mean() for m in (*METRIC_NAMES, *SUREVQA_METRIC_NAMES)]
+    aggs += [pl.col(c).mean() for c in scored.columns if c.startswith("bertscore_")]
     aggs += [
         pl.col("closed_correct").mean().alias("closed_accuracy"),
         pl.col("closed_ambiguous").sum().cast(pl.Int64).alias("n_ambiguous"),
@@ -294,12 +315,15 @@ def _results_json(res: EvaluationResult) -> dict[str, Any]:
         "results": results,
         "robustness": [{k: _clean(v) for k, v in r.items()} for r in res.robustness.to_dicts()],
         "n-samples": n_samples,
-        "higher_is_better": {m: True for m in [*METRIC_NAMES, "closed_accuracy", "judge_score"]},
+        "higher_is_better": {
+            m: True
+            for m in [*METRIC_NAMES, *SUREVQA_METRIC_NAMES, "closed_accuracy", "judge_score"]
+        },
         "judge": res.judge,
         "config": {"shift": res.shift.to_dict()},
         "versions": {
             "medtrust": res.provenance["medtrust_version"],
-            "judge_prompt": PROMPT_VERSION,
+            "judge_prompt": res.provenance.get("judge_prompt_version") or PROMPT_VERSION,
         },
         "provenance": res.provenance,
     }
@@ -309,7 +333,13 @@ def _samples_jsonl(res: EvaluationResult) -> str:
     scores = res.scores
     attr = res.shift.attribute
     judge_cols = [c for c in scores.columns if c.startswith("judge_")]
-    metric_cols = [*METRIC_NAMES, "closed_correct", "closed_ambiguous", "closed_choice"]
+    metric_cols = [
+        *METRIC_NAMES,
+        *SUREVQA_METRIC_NAMES,
+        "closed_correct",
+        "closed_ambiguous",
+        "closed_choice",
+    ]
     lines = []
     for i, r in enumerate(scores.to_dicts()):
         doc = {k: r.get(k) for k in _SAMPLE_FIELDS if k in r}

@@ -1,4 +1,4 @@
-r"""PEFT fine-tuning of LLaVA-style VLMs: LoRA, IA3 or prompt tuning, configured not hand-written.
+r"""Fine-tuning of LLaVA-style VLMs: LoRA, IA3, prompt tuning or full, configured not hand-written.
 
 :class:`FinetuneConfig` names the method and its settings; :func:`build_peft_model` turns it
 into a ``peft`` model (adapters on the language model only, by default:
@@ -8,6 +8,19 @@ answers (the prompt tokens are masked from the loss) with AdamW and saves the ad
 config and the loss curve to ``output_dir``. ``train_ablation`` trains on ablated images
 (e.g. ``"no_image"`` for the train-time "no image" baseline). The saved adapter is what
 :class:`~medtrust.vqa.harness.HarnessConfig` takes as ``adapter_path``.
+
+As in SURE-VQA, the multimodal projector is trained together with each PEFT method
+(``train_projector=True``, the default; its weights go to ``projector.safetensors`` beside the
+adapter, and :func:`~medtrust.vqa.harness.load_vlm` puts them back); ``train_projector=False``
+trains the adapter alone. ``method="full"`` trains the language model and the projector (the
+vision tower stays frozen, ``freeze_vision_tower``) and saves the whole model and processor to
+``output_dir``, which is then a ``model_path``.
+
+Checkpoint layout: Hugging Face LLaVA-style models (``LlavaForConditionalGeneration`` and
+other ``AutoModelForImageTextToText`` models with a ``multi_modal_projector``). LLaVA-Med's own
+checkpoints (the original LLaVA code base: ``LlavaMistralForCausalLM``, ``mm_projector``) are not
+read directly: convert them to the Hugging Face layout first (the ``transformers`` LLaVA
+conversion script), then ``model_path`` points to the converted folder.
 
 Examples
 --------
@@ -37,11 +50,20 @@ from medtrust.vqa.harness import (
     load_vlm,
 )
 
-__all__ = ["METHODS", "FinetuneConfig", "FinetuneResult", "build_peft_model", "finetune"]
+__all__ = [
+    "METHODS",
+    "PROJECTOR_FILE",
+    "FinetuneConfig",
+    "FinetuneResult",
+    "build_peft_model",
+    "finetune",
+]
 
 log = logging.getLogger(__name__)
 
-METHODS: tuple[str, ...] = ("lora", "ia3", "prompt_tuning")
+METHODS: tuple[str, ...] = ("lora", "ia3", "prompt_tuning", "full")
+#: File of the trained projector weights beside a PEFT adapter.
+PROJECTOR_FILE = "projector.safetensors"
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "lora": {
@@ -67,7 +89,13 @@ class FinetuneConfig:
     output_dir
         Where the adapter, ``finetune_config.json`` and ``losses.json`` go.
     method
-        ``"lora"``, ``"ia3"`` or ``"prompt_tuning"``.
+        ``"lora"``, ``"ia3"``, ``"prompt_tuning"`` or ``"full"``.
+    train_projector
+        Also train the multimodal projector with a PEFT method (SURE-VQA: yes).
+    projector_module
+        Name of the projector module (``multi_modal_projector`` in Hugging Face LLaVA).
+    freeze_vision_tower
+        Keep the vision tower frozen in full fine-tuning.
     model_path, processor_path
         Base model (ignored when :func:`finetune` gets ``model=``).
     peft
@@ -99,6 +127,9 @@ class FinetuneConfig:
     prompt_no_image: str = DEFAULT_PROMPT_NO_IMAGE
     device: str | None = None
     dtype: str = "auto"
+    train_projector: bool = True
+    projector_module: str = "multi_modal_projector"
+    freeze_vision_tower: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -112,7 +143,9 @@ class FinetuneConfig:
             raise ConfigError("max_steps must be >= 1")
 
     def peft_settings(self) -> dict[str, Any]:
-        """The keyword arguments of the peft config class."""
+        """The keyword arguments of the peft config class (none for full fine-tuning)."""
+        if self.method == "full":
+            return {}
         return {**_DEFAULTS[self.method], **self.peft, "task_type": "CAUSAL_LM"}
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,8 +182,17 @@ class FinetuneResult:
         return {k: v for k, v in asdict(self).items() if k != "model"}
 
 
+def projector_params(model: Any, name: str) -> list[tuple[str, Any]]:
+    """``(name, parameter)`` of the projector module(s) called ``name``."""
+    return [(n, p) for n, p in model.named_parameters() if name in n.split(".")]
+
+
 def build_peft_model(model: Any, config: FinetuneConfig) -> Any:
-    """Wrap ``model`` with the configured ``peft`` adapter."""
+    """Wrap ``model`` with the configured ``peft`` adapter (and unfreeze what else trains)."""
+    if config.method == "full":
+        for n, p in model.named_parameters():
+            p.requires_grad = not (config.freeze_vision_tower and "vision_tower" in n.split("."))
+        return model
     import peft
 
     cls = {
@@ -162,7 +204,35 @@ def build_peft_model(model: Any, config: FinetuneConfig) -> Any:
         pcfg = cls(**config.peft_settings())
     except TypeError as e:
         raise ConfigError(f"invalid peft settings for {config.method}: {e}") from e
-    return peft.get_peft_model(model, pcfg)
+    pmodel = peft.get_peft_model(model, pcfg)
+    if config.train_projector:
+        params = projector_params(pmodel, config.projector_module)
+        if not params:
+            raise ConfigError(
+                f"no module named {config.projector_module!r} to train with the adapter; set "
+                "projector_module, or train_projector=False"
+            )
+        for _, p in params:
+            p.requires_grad = True
+    return pmodel
+
+
+def _save_projector(model: Any, name: str, path: Path) -> None:
+    from safetensors.torch import save
+
+    from medtrust._io import atomic_write_bytes
+
+    tensors = {
+        _projector_key(n, name): p.detach().cpu().contiguous()
+        for n, p in projector_params(model, name)
+    }
+    atomic_write_bytes(path, save(tensors))
+
+
+def _projector_key(param_name: str, name: str) -> str:
+    """The parameter name below the projector module (``linear_1.weight``)."""
+    parts = param_name.split(".")
+    return ".".join(parts[parts.index(name) + 1 :])
 
 
 def _encode(processor: Any, prompt: str, image: Any, answer: str) -> dict[str, Any]:
@@ -318,6 +388,10 @@ def finetune(
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     pmodel.save_pretrained(str(out))
+    if config.method == "full":
+        processor.save_pretrained(str(out))  # the folder is a complete model_path
+    elif config.train_projector:
+        _save_projector(pmodel, config.projector_module, out / PROJECTOR_FILE)
     result = FinetuneResult(
         output_dir=str(out),
         method=config.method,

@@ -8,6 +8,13 @@ The prompt is ``prompt`` with ``{question}`` filled in; its ``<image>`` placehol
 processor's image token. Without an image (``no_image``) ``prompt_no_image`` is used and no
 pixel values are passed. Decoding is greedy; ``seed`` seeds torch before each baseline.
 
+Closed yes/no questions (``answer_type == "closed"`` with options yes / no, or without options
+and a yes / no answer) get ``closed_suffix`` appended to the question, as SURE-VQA appends a
+choose-from-[yes, no] instruction at inference (our wording; set ``closed_suffix`` to SURE-VQA's
+sentence to reproduce it exactly, or to ``""`` to leave questions as they are). Image
+corruptions follow ``corruption_scheme`` (``"sure_vqa"`` by default, see
+:mod:`medtrust.vqa.baselines`).
+
 Needs the ``vqa`` extra (``pip install 'medtrust[vqa]'``).
 
 Examples
@@ -29,7 +36,13 @@ from typing import TYPE_CHECKING, Any
 from medtrust._settings import reject_unknown
 from medtrust.exceptions import ConfigError, DatasetError, InvalidArgumentError
 from medtrust.io.config import read_config
-from medtrust.vqa.baselines import BASELINES, ablate_image, answer_prior, parse_baseline
+from medtrust.vqa.baselines import (
+    BASELINES,
+    SCHEMES,
+    ablate_image,
+    answer_prior,
+    parse_baseline,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -40,6 +53,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "USER: <image>\n{question} Answer briefly. ASSISTANT:"
 DEFAULT_PROMPT_NO_IMAGE = "USER: {question} Answer briefly. ASSISTANT:"
+#: Appended to closed yes/no questions (our wording of SURE-VQA's instruction).
+DEFAULT_CLOSED_SUFFIX = " Choose from the two options: [yes, no]."
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,11 @@ class HarnessConfig:
         Baselines to run besides the model (default: all of them).
     blank_value
         Constant of the ``blank`` image.
+    corruption_scheme
+        ``"sure_vqa"`` (default) or ``"medtrust"``: the settings of the blur / brightness /
+        noise baselines.
+    closed_suffix
+        Appended to closed yes/no questions (``""``: nothing).
     """
 
     model_path: str | None = None
@@ -82,9 +102,15 @@ class HarnessConfig:
     dtype: str = "auto"
     baselines: tuple[str, ...] = BASELINES
     blank_value: int = 0
+    corruption_scheme: str = "sure_vqa"
+    closed_suffix: str = DEFAULT_CLOSED_SUFFIX
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "baselines", tuple(self.baselines))
+        if self.corruption_scheme not in SCHEMES:
+            raise ConfigError(
+                f"corruption_scheme must be one of {SCHEMES}, got {self.corruption_scheme!r}"
+            )
         for b in self.baselines:
             parse_baseline(b)
         if "{question}" not in self.prompt or "{question}" not in self.prompt_no_image:
@@ -162,10 +188,9 @@ def load_vlm(
         import transformers
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ConfigError("the inference harness needs: pip install 'medtrust[vqa]'") from e
-    cls = (
-        getattr(transformers, "AutoModelForImageTextToText", None)
-        or transformers.AutoModelForVision2Seq
-    )
+    # AutoModelForVision2Seq: the name before transformers 4.46
+    cls: Any = getattr(transformers, "AutoModelForImageTextToText", None)
+    cls = cls or vars(transformers)["AutoModelForVision2Seq"]
     processor = transformers.AutoProcessor.from_pretrained(processor_path or model_path)
     # transformers >= 4.56 calls the weight dtype `dtype`, older versions `torch_dtype`.
     major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
@@ -175,8 +200,24 @@ def load_vlm(
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter_path)
+        load_projector(model, Path(adapter_path))
     model.to(default_device(device)).eval()
     return model, processor
+
+
+def load_projector(model: Any, folder: Path, name: str = "multi_modal_projector") -> bool:
+    """Load ``projector.safetensors`` (trained with an adapter) into ``model``, if present."""
+    path = folder / "projector.safetensors"
+    if not path.is_file():
+        return False
+    from safetensors.torch import load_file
+
+    weights = load_file(str(path))
+    modules = [m for n, m in model.named_modules() if n.split(".")[-1] == name]
+    if not modules:
+        raise ConfigError(f"{path} holds projector weights, but the model has no {name!r}")
+    modules[0].load_state_dict(weights)
+    return True
 
 
 def load_images(paths: Sequence[str | None]) -> list[Any]:
@@ -206,6 +247,32 @@ def format_prompt(config: Any, question: str, processor: Any, with_image: bool) 
             "{question}", question
         )
     return config.prompt_no_image.replace("{question}", question)
+
+
+def is_yes_no(answer_type: Any, answer: Any, options: Any) -> bool:
+    """Whether a sample is a closed yes/no question (gets ``closed_suffix``)."""
+    from medtrust.vqa.metrics import normalize_answer
+
+    if answer_type != "closed":
+        return False
+    if options is not None and len(options) > 0:
+        return sorted(normalize_answer(o) for o in options) == ["no", "yes"]
+    return normalize_answer(answer) in ("yes", "no")
+
+
+def questions_with_suffix(samples: Any, suffix: str) -> list[str]:
+    """The questions of ``samples``, closed yes/no ones with ``suffix`` appended."""
+    questions = [str(q) for q in samples["question"].to_list()]
+    if not suffix or "answer_type" not in samples.columns:
+        return questions
+    n = samples.height
+    types = samples["answer_type"].to_list()
+    answers = samples["answer"].to_list() if "answer" in samples.columns else [None] * n
+    options = samples["options"].to_list() if "options" in samples.columns else [None] * n
+    return [
+        q + suffix if is_yes_no(t, a, o) else q
+        for q, t, a, o in zip(questions, types, answers, options)
+    ]
 
 
 def _generate(
@@ -294,7 +361,7 @@ def run_inference(
             device=config.device,
         )
     qids = [str(q) for q in samples["qid"].to_list()]
-    questions = [str(q) for q in samples["question"].to_list()]
+    questions = questions_with_suffix(samples, config.closed_suffix)
     frames = []
     for run in runs:
         if run == "answer_prior":
@@ -318,7 +385,14 @@ def run_inference(
                 preds += _generate(model, processor, prompts, None, config.max_new_tokens)
                 continue
             batch_imgs = [
-                ablate_image(im, run, seed=config.seed, key=q, blank_value=config.blank_value)
+                ablate_image(
+                    im,
+                    run,
+                    seed=config.seed,
+                    key=q,
+                    blank_value=config.blank_value,
+                    scheme=config.corruption_scheme,
+                )
                 for im, q in zip(images[sl], qids[sl])
             ]
             prompts = [format_prompt(config, q, processor, True) for q in questions[sl]]

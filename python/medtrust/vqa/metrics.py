@@ -21,8 +21,10 @@ Metrics per item (prediction vs answer, tokens of the normalised strings):
   Chen & Cherry 2014). The unigram precision is never smoothed, so no shared token gives 0.
 - ``rouge_l``: F1 (beta = 1) of the longest-common-subsequence precision and recall.
 
-Empty strings (after normalisation): empty vs empty scores 1 on every metric, empty vs
-non-empty scores 0.
+Empty strings (after normalisation): when both sides normalise to nothing (``"the"`` vs
+``"a"``, ``"?"`` vs ``""``), the metrics are computed on the lower-cased tokens with only the
+punctuation removed (steps 1-2), so ``"the"`` vs ``"a"`` is no exact match while ``"The."``
+vs ``"the"`` is; empty vs empty there scores 1 on every metric, empty vs non-empty scores 0.
 
 Closed questions (:func:`closed_choice`): the prediction's choice among the question's options
 (``yes`` / ``no`` when the answer is yes or no and no options are given) is extracted by, in
@@ -31,7 +33,11 @@ order: the normalised prediction equals an option; its first clause (up to the f
 effusion"`` -> ``no``); exactly one option occurs in it as a token sequence. Otherwise the
 prediction is *ambiguous* (``"maybe"``, ``"yes and no"``): it scores 0 and is counted. A
 closed question without options whose answer is not yes/no is scored by exact match and
-counted as ``n_no_options``.
+counted as ``n_no_options``. A prediction that hedges (``maybe``, ``perhaps``, ``possibly``,
+``probably``, ``likely``, ``unlikely``, ``unsure``, ``uncertain``, ``unclear``, ``might``,
+``not sure``, ``cannot tell``, ``do not know``, ...) never gets the last, "occurs in it" step:
+``"not sure, maybe yes"`` is ambiguous, not yes; a hedge after a committed first clause
+(``"Yes, probably"``) still counts as that choice.
 
 Examples
 --------
@@ -134,13 +140,29 @@ def _tokens(text: Any) -> list[str]:
     return normalize_answer(text).split()
 
 
+def _raw_tokens(text: Any) -> list[str]:
+    """Steps 1-2 of the normalisation only (no article removal, no number words)."""
+    if text is None:
+        return []
+    s = unicodedata.normalize("NFKC", str(text)).lower()
+    s = "".join(" " if ch != "." and _is_punct(ch) else ch for ch in s)
+    return _DOT.sub(" ", s).split()
+
+
+def _pair_tokens(pred: Any, answer: Any) -> tuple[list[str], list[str]]:
+    p, a = _tokens(pred), _tokens(answer)
+    if not p and not a:  # both normalise to nothing: compare what is there
+        return _raw_tokens(pred), _raw_tokens(answer)
+    return p, a
+
+
 def _ngrams(toks: Sequence[str], n: int) -> Counter:
     return Counter(tuple(toks[i : i + n]) for i in range(len(toks) - n + 1))
 
 
 def token_f1(pred: Any, answer: Any) -> tuple[float, float, float]:
     """(precision, recall, F1) of the multiset token overlap of the normalised strings."""
-    return _prf(_tokens(pred), _tokens(answer))
+    return _prf(*_pair_tokens(pred, answer))
 
 
 def _prf(p: list[str], a: list[str]) -> tuple[float, float, float]:
@@ -157,7 +179,7 @@ def _prf(p: list[str], a: list[str]) -> tuple[float, float, float]:
 
 def bleu(pred: Any, answer: Any, *, max_order: int = 4) -> list[float]:
     """Sentence BLEU-1 ... BLEU-``max_order`` (cumulative, smoothed; see the module docstring)."""
-    return _bleu(_tokens(pred), _tokens(answer), max_order)
+    return _bleu(*_pair_tokens(pred, answer), max_order)
 
 
 def _bleu(p: list[str], a: list[str], max_order: int = 4) -> list[float]:
@@ -197,7 +219,7 @@ def _lcs(x: Sequence[str], y: Sequence[str]) -> int:
 
 def rouge_l(pred: Any, answer: Any) -> float:
     """ROUGE-L F1 (beta = 1) on the normalised tokens."""
-    return _rouge_l(_tokens(pred), _tokens(answer))
+    return _rouge_l(*_pair_tokens(pred, answer))
 
 
 def _rouge_l(p: list[str], a: list[str]) -> float:
@@ -214,7 +236,7 @@ def _rouge_l(p: list[str], a: list[str]) -> float:
 
 def token_scores(pred: Any, answer: Any) -> dict[str, float]:
     """Every metric of :data:`METRIC_NAMES` for one prediction."""
-    p, a = _tokens(pred), _tokens(answer)
+    p, a = _pair_tokens(pred, answer)
     prec, rec, f1 = _prf(p, a)
     b = _bleu(p, a)
     return {
@@ -235,6 +257,27 @@ def _contains(hay: list[str], needle: list[str]) -> bool:
     return n > 0 and any(hay[i : i + n] == needle for i in range(len(hay) - n + 1))
 
 
+_HEDGES = frozenset(
+    "maybe perhaps possibly possible probably likely unlikely unsure uncertain unclear "
+    "might may could suggestive indeterminate".split()
+)
+_HEDGE_PHRASES = (
+    ("not", "sure"),
+    ("not", "certain"),
+    ("cannot", "tell"),
+    ("can", "not", "tell"),
+    ("can", "t", "tell"),
+    ("cannot", "be", "determined"),
+    ("hard", "to", "say"),
+    ("do", "not", "know"),
+    ("don", "t", "know"),
+)
+
+
+def _hedged(toks: list[str]) -> bool:
+    return any(t in _HEDGES for t in toks) or any(_contains(toks, list(h)) for h in _HEDGE_PHRASES)
+
+
 def closed_choice(pred: Any, options: Sequence[str]) -> str | None:
     """The option a prediction chooses, or ``None`` when ambiguous (see the module docstring).
 
@@ -245,6 +288,8 @@ def closed_choice(pred: Any, options: Sequence[str]) -> str | None:
     >>> closed_choice("No, there is no effusion.", ["yes", "no"])
     'no'
     >>> closed_choice("maybe", ["yes", "no"]) is None
+    True
+    >>> closed_choice("not sure, maybe yes", ["yes", "no"]) is None
     True
     """
     norm = {o: normalize_answer(o) for o in options}
@@ -258,6 +303,8 @@ def closed_choice(pred: Any, options: Sequence[str]) -> str | None:
     if first:
         return first[0]
     ptoks = pn.split()
+    if _hedged(ptoks):
+        return None  # a hedge that names an option has not committed to it
     found = [o for o, n in norm.items() if _contains(ptoks, n.split())]
     return found[0] if len(found) == 1 else None
 
@@ -321,7 +368,7 @@ def token_metrics(df: Any, *, pred: str = "pred", answer: str = "answer") -> pl.
             continue
         options = _closed_options(a, o)
         if options is None:
-            correct.append(float(normalize_answer(p) == normalize_answer(a)))
+            correct.append(cols["exact_match"][-1])  # never short-cut on two empty strings
             ambiguous.append(False)
             choice.append(None)
             no_opts.append(True)

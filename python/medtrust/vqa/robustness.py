@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_GROUPS",
     "RobustnessResult",
+    "default_metric",
     "load_scores",
     "plot_robustness",
     "relative_robustness",
@@ -154,8 +155,9 @@ def robustness(
     for name in ("s_iid", "s_ood", "rr", "drop"):
         col = pl.col(name).filter(pl.col(name).is_not_null() & pl.col(name).is_not_nan())
         stats += [col.mean().alias(f"{name}_mean"), col.std(ddof=1).alias(f"{name}_std")]
+    keys: list[Any] = list(groups) or [pl.lit(0).alias("__all")]
     summary = (
-        per_seed.group_by(groups or [pl.lit(0).alias("__all")])  # type: ignore[list-item]
+        per_seed.group_by(keys)
         .agg(
             *stats,
             pl.col(seed_col).n_unique().alias("n_seeds"),
@@ -240,6 +242,7 @@ def plot_robustness(
     xs = df[xcol].unique(maintain_order=True).to_list() if xcol else ["all"]
     labels = df.select(hues).unique(maintain_order=True).rows() if hues else [()]
     width = 0.8 / max(len(labels), 1)
+    n_undefined = 0
     for j, lab in enumerate(labels):
         sub = df
         for c, v in zip(hues, lab):
@@ -247,11 +250,28 @@ def plot_robustness(
         means, errs = [], []
         for x in xs:
             row = sub.filter(pl.col(xcol) == x) if xcol else sub
-            means.append(row[f"{value}_mean"][0] if row.height else np.nan)
-            errs.append(row[f"{value}_std"][0] if row.height else np.nan)
+            means.append(_num(row[f"{value}_mean"][0]) if row.height else np.nan)
+            errs.append(_num(row[f"{value}_std"][0]) if row.height else np.nan)
         pos = np.arange(len(xs)) - 0.4 + width * (j + 0.5)
-        errs_arr = np.nan_to_num(np.asarray(errs, dtype=float))
-        ax.bar(pos, means, width, yerr=errs_arr, capsize=2, label="/".join(map(str, lab)))
+        m = np.asarray(means, dtype=float)
+        e = np.nan_to_num(np.asarray(errs, dtype=float))
+        ok = ~np.isnan(m)
+        bars = ax.bar(pos[ok], m[ok], width, yerr=e[ok], capsize=2, label="/".join(map(str, lab)))
+        color = bars.patches[0].get_facecolor() if bars.patches else "0.5"
+        # an undefined value (S_iid = 0, no scored item) is marked, not drawn as 0
+        for p in pos[~ok]:
+            ax.text(
+                p,
+                0.02,
+                "n/a",
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color=color,
+                transform=ax.get_xaxis_transform(),
+            )
+            n_undefined += 1
     if value == "rr":
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.set_xticks(np.arange(len(xs)), [str(x) for x in xs], rotation=15)
@@ -262,5 +282,46 @@ def plot_robustness(
         ax.set_title(title)
     if len(labels) > 1:
         ax.legend(fontsize=7, ncols=2)
+    if n_undefined:
+        ax.annotate(
+            f"n/a: {value} undefined (S_iid = 0 or no scored item)",
+            (0.01, 0.98),
+            xycoords="axes fraction",
+            va="top",
+            fontsize=7,
+        )
     fig.tight_layout()
     return fig, ax
+
+
+def _num(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def default_metric(scores: Any) -> str:
+    """The score column RR is computed on when none is named.
+
+    ``judge_score`` when the table has judge scores (not all null), else ``closed_correct``
+    when it has closed questions, else ``token_f1``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> default_metric(pl.DataFrame({"answer_type": ["open"], "token_f1": [0.5],
+    ...     "closed_correct": [None]}))
+    'token_f1'
+    """
+    import polars as pl
+
+    cols = scores.columns
+    if "judge_score" in cols and scores["judge_score"].null_count() < scores.height:
+        return "judge_score"
+    if "closed_correct" in cols:
+        closed = scores
+        if "answer_type" in cols:
+            closed = scores.filter(pl.col("answer_type") == "closed")
+        if closed.height and closed["closed_correct"].null_count() < closed.height:
+            return "closed_correct"
+    if "token_f1" in cols:
+        return "token_f1"
+    raise InvalidArgumentError(f"no score column (judge_score, closed_correct, token_f1) in {cols}")

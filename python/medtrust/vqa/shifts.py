@@ -1,8 +1,9 @@
 """Distribution shifts declared as data, and leakage-aware i.i.d. / OOD splits.
 
-A :class:`Shift` is ``{name, dataset, attribute, ood_values}`` (+ optional ``iid_values`` and
-``image_level``). Values match after normalisation (lower case; ``_`` and ``-`` as spaces;
-whitespace collapsed), so ``"attribute-other"`` matches ``"ATTRIBUTE OTHER"``.
+A :class:`Shift` is ``{name, dataset, attribute, ood_values}`` (+ optional ``iid_values``,
+``image_level``, ``ood_splits`` and ``exclude``). Values match after normalisation (lower
+case; ``_`` and ``-`` as spaces; whitespace collapsed), so ``"attribute-other"`` matches
+``"ATTRIBUTE OTHER"``.
 
 Split rule (:func:`split_shift`):
 
@@ -10,11 +11,16 @@ Split rule (:func:`split_shift`):
   ``iid_values`` is given, is one of those (e.g. age ``>=60`` vs ``<40``: ages 40-59 are in
   neither set); a null attribute is in neither set; excluded samples are counted;
 - i.i.d. train / val / test: the i.i.d. samples of each split;
-- OOD test: the OOD samples of the test split and, for image-level attributes (constant for
-  each image, e.g. modality or organ), also the OOD samples of the train and val splits: the
-  model never trains on them, and since the attribute is fixed per image no image of these
-  samples is in the i.i.d. training set. For question-level attributes (content type, question
-  type) the same image carries i.i.d. questions too, so only the test split is used.
+- OOD test: the OOD samples of the splits in ``ood_splits``. By default the test split and,
+  for image-level attributes (constant for each image, e.g. modality or organ), also the
+  training split, as SURE-VQA does: the model never trains on these samples, and since the
+  attribute is fixed per image no image of them is in the i.i.d. training set (the validation
+  split is not used). For question-level attributes (content type, question type) the same
+  image carries i.i.d. questions too, so only the test split is used. The MIMIC-CXR-VQA
+  presets use the test split only (``ood_splits=("test",)``), as SURE-VQA does: on MIMIC the
+  training split is far larger than the test split and would dominate the OOD set;
+- ``exclude`` drops samples from every set before the split, e.g. the questions that give the
+  shift attribute away (``{"content_type": ["gender"]}`` for the sex shift, as in SURE-VQA).
 
 Checks: the attribute exists; an image-level attribute really is constant per image (else an
 error naming the shift and an image); an empty i.i.d. test or OOD test set is an error naming
@@ -22,7 +28,10 @@ the shift and the values present; images shared between the i.i.d. training set 
 test set are handled by ``on_leakage`` (``"warn"`` by default, ``"drop"`` the OOD samples,
 or ``"raise"``) and counted.
 
-The presets (:data:`PRESETS`) are the seven shifts of SURE-VQA.
+The presets (:data:`PRESETS`) are the seven shifts of SURE-VQA, with its split sizes on its
+exports. One deliberate difference: a null attribute is in neither set (SURE-VQA's pandas
+``!=`` puts a sample with a missing value into the i.i.d. set of a shift without
+``iid_values``); pass ``iid_values`` listing the i.i.d. values to be explicit either way.
 
 Examples
 --------
@@ -89,10 +98,15 @@ class Shift:
     iid_values
         Attribute values of the i.i.d. set (``None``: every value that is not OOD).
     image_level
-        Whether the attribute is constant per image (then train / val OOD samples join the
-        OOD test set).
+        Whether the attribute is constant per image (checked; then, by default, the training
+        split's OOD samples join the OOD test set).
     description
         Free text for reports.
+    ood_splits
+        Splits whose OOD samples form the OOD test set (default ``("test", "train")`` when
+        ``image_level``, else ``("test",)``).
+    exclude
+        ``{column: values}``: samples with one of these values are dropped from every set.
     """
 
     name: str
@@ -102,10 +116,31 @@ class Shift:
     iid_values: tuple[str, ...] | None = None
     image_level: bool = False
     description: str = ""
+    ood_splits: tuple[str, ...] | None = None
+    exclude: Any = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.attribute:
             raise ConfigError("a shift needs a name and an attribute")
+        splits = self.ood_splits
+        if splits is None:
+            splits = ("test", "train") if self.image_level else ("test",)
+        splits = (splits,) if isinstance(splits, str) else tuple(str(x) for x in splits)
+        bad = [x for x in splits if x not in ("train", "val", "test")]
+        if not splits or bad:
+            raise ConfigError(
+                f"shift {self.name!r}: ood_splits must be a non-empty subset of train, val, "
+                f"test; got {list(splits)}"
+            )
+        object.__setattr__(self, "ood_splits", splits)
+        excl = self.exclude or {}
+        if not isinstance(excl, dict) and not isinstance(excl, tuple):
+            raise ConfigError(f"shift {self.name!r}: exclude must map columns to values")
+        items = excl.items() if isinstance(excl, dict) else excl
+        norm = tuple(
+            (str(c), (v,) if isinstance(v, str) else tuple(str(x) for x in v)) for c, v in items
+        )
+        object.__setattr__(self, "exclude", norm)
         ood = (self.ood_values,) if isinstance(self.ood_values, str) else self.ood_values
         object.__setattr__(self, "ood_values", tuple(str(v) for v in ood))
         if not self.ood_values:
@@ -122,6 +157,8 @@ class Shift:
         d = asdict(self)
         d["ood_values"] = list(self.ood_values)
         d["iid_values"] = None if self.iid_values is None else list(self.iid_values)
+        d["ood_splits"] = list(self.ood_splits or ())
+        d["exclude"] = {c: list(v) for c, v in self.exclude}
         return d
 
     @classmethod
@@ -174,9 +211,12 @@ PRESETS: dict[str, Shift] = {
             "MIMIC-CXR-VQA",
             "sex",
             ("F",),
-            ("M",),
+            None,
             True,
-            "MIMIC-CXR-VQA: female patients OOD, male i.i.d.",
+            "MIMIC-CXR-VQA: female patients OOD, the others i.i.d.; questions about the "
+            "patient's gender left out",
+            ood_splits=("test",),
+            exclude={"content_type": ("gender",)},
         ),
         Shift(
             "mimic_age",
@@ -186,6 +226,7 @@ PRESETS: dict[str, Shift] = {
             (">=60",),
             True,
             "MIMIC-CXR-VQA: patients under 40 OOD, 60 and over i.i.d.",
+            ood_splits=("test",),
         ),
         Shift(
             "mimic_ethnicity",
@@ -194,7 +235,9 @@ PRESETS: dict[str, Shift] = {
             ("non-white",),
             ("white",),
             True,
-            "MIMIC-CXR-VQA: non-white patients OOD, white i.i.d.",
+            "MIMIC-CXR-VQA: non-white patients (black, asian, hispanic/latino) OOD, white "
+            "i.i.d.; unknown / other in neither",
+            ood_splits=("test",),
         ),
     )
 }
@@ -219,7 +262,8 @@ def get_shift(spec: str | Path | dict[str, Any] | Shift) -> Shift:
 class ShiftSplit:
     """The four sets of a shift (polars DataFrames) and what was left out.
 
-    ``n_excluded`` counts samples in neither set (null attribute or outside ``iid_values``);
+    ``n_excluded`` counts samples in neither set (null attribute, outside ``iid_values`` or
+    dropped by ``exclude``);
     ``n_leaked`` counts OOD test samples whose image is also in the i.i.d. training set.
     """
 
@@ -330,7 +374,17 @@ def split_shift(
     normed = attr.str.to_lowercase().str.replace_all(r"[_-]", " ").str.replace_all(r"\s+", " ")
     normed = normed.str.strip_chars()
     ood_set = list(_matches(shift.ood_values))
-    df = samples.with_columns(normed.alias("__attr"))
+    df = samples
+    n_dropped = 0
+    for col, vals in shift.exclude:
+        if col not in df.columns:
+            raise DatasetError(f"shift {shift.name!r}: exclude names {col!r}, not a column")
+        val = pl.col(col).cast(pl.String).str.to_lowercase().str.replace_all(r"[_-]", " ")
+        hit = val.str.replace_all(r"\s+", " ").str.strip_chars().is_in(list(_matches(vals)))
+        before = df.height
+        df = df.filter(~hit.fill_null(False))
+        n_dropped += before - df.height
+    df = df.with_columns(normed.alias("__attr"))
     is_ood = pl.col("__attr").is_in(ood_set).fill_null(False)
     if shift.iid_values is None:
         is_iid = (~pl.col("__attr").is_in(ood_set)).fill_null(False)
@@ -358,11 +412,9 @@ def split_shift(
         return df.filter((pl.col("split") == split) & mask)
 
     iid_train, iid_val, iid_test = (part(s, pl.col("__iid")) for s in ("train", "val", "test"))
-    ood_parts = [part("test", pl.col("__ood"))]
-    if shift.image_level:
-        ood_parts += [part("train", pl.col("__ood")), part("val", pl.col("__ood"))]
+    ood_parts = [part(s, pl.col("__ood")) for s in shift.ood_splits or ("test",)]
     ood_test = pl.concat(ood_parts)
-    n_excluded = int(df.filter(~pl.col("__iid") & ~pl.col("__ood")).height)
+    n_excluded = n_dropped + int(df.filter(~pl.col("__iid") & ~pl.col("__ood")).height)
 
     present = ", ".join(f"{k!r}: {v}" for k, v in values.items())
     for name, sub in (("i.i.d. test", iid_test), ("OOD test", ood_test)):

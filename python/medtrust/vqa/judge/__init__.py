@@ -1,4 +1,11 @@
-"""The LLM judge: rubric and strict parsing, backends, SQLite cache, concurrent runner.
+"""The LLM judge: rubric, prompt templates and strict parsing, backends, SQLite cache, runner.
+
+Modules by concern: :mod:`~medtrust.vqa.judge.prompts` (templates, parser),
+:mod:`~medtrust.vqa.judge.config` (:class:`JudgeConfig`), :mod:`~medtrust.vqa.judge.backends`
+(HTTP, transformers), :mod:`~medtrust.vqa.judge.cache`, :mod:`~medtrust.vqa.judge.records`
+(items, the result columns, summary), :mod:`~medtrust.vqa.judge.attempts` (one item: retries,
+backoff), :mod:`~medtrust.vqa.judge.pool` (concurrency, fail fast, interruption),
+:mod:`~medtrust.vqa.judge.runner` (:func:`run_judge`, :func:`judge_frame`).
 
 Examples
 --------
@@ -15,15 +22,20 @@ from medtrust.vqa.judge.backends import (
     TransientError,
 )
 from medtrust.vqa.judge.cache import JudgeCache, default_cache_path
+from medtrust.vqa.judge.config import DEFAULT_FAILURE_THRESHOLD
 from medtrust.vqa.judge.prompts import (
     KINDS,
     PROMPT_VERSION,
     SCALES,
+    TEMPLATES,
+    PromptTemplate,
     Verdict,
     VerdictParseError,
     build_messages,
+    get_template,
     judge_kind,
     parse_verdict,
+    register_template,
     top_score,
 )
 from medtrust.vqa.judge.runner import (
@@ -37,10 +49,12 @@ from medtrust.vqa.judge.runner import (
 )
 
 __all__ = [
+    "DEFAULT_FAILURE_THRESHOLD",
     "KINDS",
     "PROMPT_VERSION",
     "RESULT_COLUMNS",
     "SCALES",
+    "TEMPLATES",
     "Completion",
     "JudgeCache",
     "JudgeConfig",
@@ -48,6 +62,7 @@ __all__ = [
     "JudgeRun",
     "OpenAIChatBackend",
     "PermanentError",
+    "PromptTemplate",
     "TransformersJudgeBackend",
     "TransientError",
     "Verdict",
@@ -55,9 +70,11 @@ __all__ = [
     "build_messages",
     "check_failures",
     "default_cache_path",
+    "get_template",
     "judge_frame",
     "judge_kind",
     "parse_verdict",
+    "register_template",
     "run_judge",
     "top_score",
 ]

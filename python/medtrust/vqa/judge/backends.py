@@ -9,7 +9,10 @@ The HTTP backend works with vLLM, llama.cpp's server, Ollama, LM Studio and host
 POSTs ``{"model", "messages", "temperature", "seed", "max_tokens"}`` to
 ``<base_url>/chat/completions`` (``base_url`` like ``http://localhost:8000/v1``) with an
 ``Authorization: Bearer`` header when a key is given. ``timeout`` bounds every socket operation
-(connect, each read), so a stalled server fails the attempt.
+(connect, each read), so a stalled server fails the attempt. :meth:`OpenAIChatBackend.probe`
+asks ``GET <base_url>/models`` once before a run: a server that cannot be reached, refuses the
+key, or does not list the model is a :class:`~medtrust.exceptions.JudgeError` at once; a server
+without that route (404 / 405) or a list that is not the OpenAI shape passes.
 
 Examples
 --------
@@ -123,6 +126,47 @@ class OpenAIChatBackend:
             else urllib.request.build_opener()
         )
 
+    @property
+    def base_url(self) -> str:
+        """The URL without ``/chat/completions``."""
+        return self.url[: -len("/chat/completions")]
+
+    def probe(self) -> None:
+        """Check once that the server answers and serves the model (see the module docstring)."""
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(self.base_url + "/models", headers=headers, method="GET")
+        # one short attempt: a reachable server answers this at once
+        timeout = min(self.timeout, 10.0)
+        try:
+            with self._opener.open(req, timeout=timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            if e.code in (401, 403):
+                raise JudgeError(
+                    f"judge at {self.base_url} refused the request (HTTP {e.code}): check the "
+                    "API key (--judge-api-key / MEDTRUST_JUDGE_API_KEY)"
+                ) from None
+            return  # no /models route (404, 405) or a server error: the run will tell
+        except TimeoutError:
+            raise JudgeError(
+                f"judge at {self.base_url} did not answer within {timeout:g} s"
+            ) from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise JudgeError(f"judge unreachable at {self.base_url}: {reason}") from None
+        try:
+            data = json.loads(raw)
+            names = [str(m["id"]) for m in data["data"]]
+        except (ValueError, KeyError, TypeError):
+            return  # not the OpenAI list shape: cannot tell, let the run decide
+        if names and self.name not in names:
+            shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+            raise JudgeError(
+                f"judge model {self.name!r} is not served at {self.base_url} (it serves: {shown})"
+            )
+
     def complete(self, messages: list[dict[str, str]]) -> Completion:
         """Send one chat request; see the class docstring for the errors."""
         body: dict[str, Any] = {
@@ -214,14 +258,17 @@ class TransformersJudgeBackend:
         self.max_new_tokens = int(max_new_tokens)
         self._lock = threading.Lock()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_path)
-        self.model = model or AutoModelForCausalLM.from_pretrained(model_path)
+        self.tokenizer: Any = tokenizer or AutoTokenizer.from_pretrained(model_path)
+        load: Any = AutoModelForCausalLM.from_pretrained
+        self.model: Any = model or load(model_path)
         self.model.to(self.device).eval()
 
     def _prompt(self, messages: list[dict[str, str]]) -> str:
         if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True
+            return str(
+                self.tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True
+                )
             )
         parts = [f"{m['role']}: {m['content']}" for m in messages]
         return "\n\n".join([*parts, "assistant:"])
@@ -242,7 +289,7 @@ class TransformersJudgeBackend:
                     **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad
                 )
             new = out[0, enc["input_ids"].shape[1] :]
-            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            text = str(self.tokenizer.decode(new, skip_special_tokens=True))
         return Completion(
             text=text.strip(),
             prompt_tokens=int(enc["input_ids"].shape[1]),
