@@ -1,11 +1,34 @@
-"""Synthetic 3-D segmentation cases of an ensemble, written as real NIfTI files.
+"""Synthetic 3-D segmentation ensembles that behave like real ones, for failure detection.
 
-Each case has a reference with two foreground classes (an ellipsoidal "organ" and a small
-"lesion" inside it) and an ensemble of M members. The simulated model sees a perceived version
-of the anatomy: close to the truth on i.i.d. cases, distorted under a shift ("intensity": the
-boundaries move and the model is less sure; "missing": the lesion is not seen). Member softmax
-maps share the model's evidence plus smooth member-specific noise that grows where the model is
-unsure, so members disagree most where the model fails.
+Each case has a reference with two foreground classes (an irregular "organ" and a smaller
+"lesion" inside it) and an ensemble of M members whose softmax maps follow a documented model
+of a trained segmentation ensemble:
+
+1. **What the model perceives.** Structural shifts change the anatomy the model "sees" before
+   anything else: ``missing`` drops the lesion (it is predicted as organ), ``extra`` adds a
+   spurious lesion, ``resolution`` sees the anatomy through a coarse grid (staircase
+   boundaries). Every case then gets a smooth boundary displacement field ``D_k`` (mm) per
+   class, small on i.i.d. cases and larger under shift: this is where the prediction is wrong.
+2. **Logits from signed distances.** Member m's logit of class k at voxel x is
+   ``clip(s_k(x) + D_k(x) + a_k(x) n_mk(x), -cap, cap) / T_m`` where ``s_k`` is the signed
+   distance (mm, positive inside) to the boundary of the perceived class-k region, ``n_mk`` a
+   smooth unit-variance field of member m (boundary jitter), ``T_m`` the member's temperature
+   (mm; log-normal around the case temperature) and ``cap`` the distance at which confidence
+   saturates. The jitter amplitude ``a_k = jitter + disagreement * |D_k|`` grows where the
+   boundary is displaced, so **members disagree where the prediction is wrong**.
+3. **Shifts act like the benchmark's** (:data:`SHIFT_EFFECTS`, severity drawn per case in
+   ``severity_range``): ``intensity`` (brightness / contrast: boundaries move, the model is
+   less sure and its members disagree), ``noise`` (voxel-level logit noise: speckle errors,
+   higher entropy), ``blur`` (softer boundaries, thin structures shrink), ``resolution``
+   (staircases), ``missing`` / ``extra`` structure. The structural shifts keep the members
+   sure of themselves (small ``disagreement``, no temperature gain): **confident failures**,
+   as real models produce under such shifts, so a shifted case is not always more uncertain.
+
+With the defaults the mean entropy of the ensemble's mean softmax over the predicted
+foreground lies between about 0.05 and 0.5 nats (lower on i.i.d. cases), the range of real
+segmentation ensembles; :func:`simulate_failure_case` returns one case in memory and
+:func:`synthetic_failure_cases` writes a whole folder (NIfTI label maps of each member, softmax
+``.npz`` files, reference labels and ``domains.json``).
 
 Examples
 --------
@@ -18,34 +41,271 @@ Examples
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["synthetic_failure_cases"]
+from medtrust.exceptions import InvalidArgumentError
+
+__all__ = [
+    "SHIFT_EFFECTS",
+    "EnsembleModel",
+    "ShiftEffect",
+    "SyntheticCase",
+    "simulate_failure_case",
+    "synthetic_failure_cases",
+]
 
 
-def _ellipsoid(shape, center, radii):
-    g = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in shape], indexing="ij")
-    return sum(((x - c) / r) ** 2 for x, c, r in zip(g, center, radii)) <= 1.0
+@dataclass(frozen=True)
+class EnsembleModel:
+    """Parameters of the simulated ensemble on i.i.d. data (distances in mm).
+
+    Attributes
+    ----------
+    temperature
+        Logit temperature (mm of signed distance per nat); lower = sharper softmax.
+    temperature_spread
+        Log-normal spread of the members' temperatures around the case's.
+    jitter
+        Member boundary jitter everywhere (mm, amplitude of the smooth member field).
+    disagreement
+        Extra member jitter per mm of boundary displacement: members disagree where wrong.
+    displacement
+        ``(low, high)`` range of the i.i.d. boundary-displacement amplitude (mm), per case.
+    saturation
+        Distance (mm) beyond which the logits no longer grow (interior confidence cap).
+    smoothness
+        Correlation length (voxels) of the displacement and jitter fields.
+    """
+
+    temperature: float = 0.7
+    temperature_spread: float = 0.15
+    jitter: float = 0.35
+    disagreement: float = 0.8
+    displacement: tuple[float, float] = (0.3, 1.2)
+    saturation: float = 4.0
+    smoothness: float = 2.5
 
 
-def _signed_distance(mask, spacing):
-    from scipy.ndimage import distance_transform_edt
+@dataclass(frozen=True)
+class ShiftEffect:
+    """How one shift type changes the model at severity 1 (scaled linearly by severity).
 
-    if not mask.any():
-        return np.full(mask.shape, -10.0)
-    return distance_transform_edt(mask, sampling=spacing) - distance_transform_edt(
-        ~mask, sampling=spacing
+    Attributes
+    ----------
+    displacement
+        Added boundary-displacement amplitude (mm).
+    temperature_gain
+        Relative temperature increase (0.5 -> 1.5 x the i.i.d. temperature).
+    disagreement
+        Member disagreement per mm of displacement (replaces the model's under this shift).
+    logit_noise
+        Standard deviation of voxel-level logit noise (nats), 70 % shared by the members.
+    erosion
+        Shrinkage (mm) of the lesion: thin structures fade under blur.
+    coarsen
+        Grid factor of the perceived anatomy (resolution shift), at severity 1.
+    drop_lesion
+        Probability that the lesion is not seen at all (``missing``), at severity 1.
+    extra_structure
+        Probability that a spurious lesion is seen (``extra``), at severity 1.
+    """
+
+    displacement: float = 0.0
+    temperature_gain: float = 0.0
+    disagreement: float | None = None
+    logit_noise: float = 0.0
+    erosion: float = 0.0
+    coarsen: int = 1
+    drop_lesion: float = 0.0
+    extra_structure: float = 0.0
+
+
+#: Built-in shift types (names of the ``shifts`` argument) and their effects.
+SHIFT_EFFECTS: dict[str, ShiftEffect] = {
+    "intensity": ShiftEffect(displacement=2.5, temperature_gain=1.2, disagreement=0.9),
+    "noise": ShiftEffect(displacement=0.8, temperature_gain=0.5, logit_noise=2.5),
+    "blur": ShiftEffect(displacement=1.0, temperature_gain=1.5, erosion=2.5, disagreement=0.5),
+    "resolution": ShiftEffect(displacement=0.5, temperature_gain=0.3, coarsen=4, disagreement=0.3),
+    "missing": ShiftEffect(displacement=0.3, drop_lesion=1.0, disagreement=0.1),
+    "extra": ShiftEffect(displacement=0.3, extra_structure=1.0, disagreement=0.1),
+}
+
+
+@dataclass(frozen=True)
+class SyntheticCase:
+    """One simulated case: reference, member softmaxes ``[M, C, *shape]`` and its shift."""
+
+    truth: np.ndarray
+    probabilities: np.ndarray
+    domain: str
+    severity: float
+
+    @property
+    def prediction(self) -> np.ndarray:
+        """Argmax of the members' mean softmax (the segmentation being judged)."""
+        return np.argmax(self.probabilities.mean(axis=0), axis=0).astype(np.uint8)
+
+
+def _grids(shape: Sequence[int], spacing: np.ndarray) -> list[np.ndarray]:
+    return np.meshgrid(
+        *[np.arange(n, dtype=np.float64) * s for n, s in zip(shape, spacing)], indexing="ij"
     )
 
 
-def _smooth_noise(rng, shape, sigma):
+def _smooth(rng: np.random.Generator, shape: Sequence[int], sigma: float) -> np.ndarray:
+    """A smooth random field with unit standard deviation."""
     from scipy.ndimage import gaussian_filter
 
-    n = gaussian_filter(rng.normal(size=shape), sigma)
+    n = gaussian_filter(rng.normal(size=tuple(shape)), sigma, mode="wrap")
     return n / (n.std() + 1e-12)
+
+
+def _blob(grids, center, radii, wobble: np.ndarray) -> np.ndarray:
+    f = sum(((g - c) / r) ** 2 for g, c, r in zip(grids, center, radii))
+    return f - 1.0 + wobble < 0
+
+
+def _signed_distance(mask: np.ndarray, spacing: np.ndarray, cap: float) -> np.ndarray:
+    """Signed distance (mm) to the mask boundary, positive inside, clipped to +-cap."""
+    from scipy.ndimage import distance_transform_edt
+
+    if not mask.any():
+        return np.full(mask.shape, -cap)
+    if mask.all():
+        return np.full(mask.shape, cap)
+    d = distance_transform_edt(mask, sampling=spacing) - distance_transform_edt(
+        ~mask, sampling=spacing
+    )
+    # Voxel centres: the boundary lies half a voxel from the outermost inside voxel.
+    d = np.where(mask, d - 0.5 * spacing.min(), d + 0.5 * spacing.min())
+    return np.clip(d, -cap, cap)
+
+
+def _anatomy(rng, shape, spacing) -> tuple[np.ndarray, Any]:
+    s = np.asarray(shape, dtype=np.float64) * spacing
+    grids = _grids(shape, spacing)
+    center = s / 2 + rng.uniform(-0.08, 0.08, 3) * s
+    radii = s * rng.uniform(0.24, 0.34, 3)
+    organ = _blob(grids, center, radii, 0.25 * _smooth(rng, shape, 4.0))
+    l_center = center + rng.uniform(-0.35, 0.35, 3) * radii
+    l_radii = radii * rng.uniform(0.28, 0.45)
+    lesion = _blob(grids, l_center, l_radii, 0.2 * _smooth(rng, shape, 3.0)) & organ
+    truth = organ.astype(np.uint8)
+    truth[lesion] = 2
+    return truth, (grids, center, radii, l_radii)
+
+
+def _perceived(rng, truth, geometry, effect: ShiftEffect, severity: float) -> np.ndarray:
+    """The anatomy the model sees (structural shifts), before boundary displacement."""
+    seen = truth.copy()
+    if rng.random() < effect.drop_lesion * severity:
+        seen[seen == 2] = 1
+    if rng.random() < effect.extra_structure * severity:
+        grids, center, radii, l_radii = geometry
+        # A spurious lesion-like blob at the opposite side of the organ (or just outside it).
+        spot = center - rng.uniform(0.5, 0.9, 3) * radii * np.sign(rng.normal(size=3))
+        seen[_blob(grids, spot, l_radii * rng.uniform(0.8, 1.2), 0.0)] = 2
+    factor = int(round(1 + (effect.coarsen - 1) * severity))
+    if factor > 1:
+        # Nearest-neighbour down- and upsampling of the in-plane axes (thick slices stay).
+        coarse = seen[:, ::factor, ::factor]
+        up = np.repeat(np.repeat(coarse, factor, axis=1), factor, axis=2)
+        off = [(u - n) // 2 for u, n in zip(up.shape[1:], seen.shape[1:])]
+        seen = up[:, off[0] : off[0] + seen.shape[1], off[1] : off[1] + seen.shape[2]]
+        seen = np.ascontiguousarray(seen)
+    return seen
+
+
+def simulate_failure_case(
+    shape: tuple[int, int, int] = (32, 32, 24),
+    *,
+    spacing: tuple[float, float, float] = (1.0, 1.0, 2.0),
+    n_members: int = 5,
+    shift: str | None = None,
+    severity: float = 1.0,
+    model: EnsembleModel | None = None,
+    effects: Mapping[str, ShiftEffect] | None = None,
+    seed: int | Sequence[int] = 0,
+) -> SyntheticCase:
+    """Simulate one case of an ensemble (see the module docstring for the model).
+
+    Parameters
+    ----------
+    shape, spacing
+        Volume shape and voxel spacing (mm, array-axis order).
+    n_members
+        Ensemble size M.
+    shift
+        None (i.i.d.) or a name of ``effects`` (default :data:`SHIFT_EFFECTS`).
+    severity
+        Shift severity in [0, 1] (0 behaves like i.i.d.).
+    model
+        The ensemble's parameters (default :class:`EnsembleModel()`).
+    seed
+        Seed (or seed sequence) of every random choice of the case.
+
+    Returns
+    -------
+    SyntheticCase
+
+    Examples
+    --------
+    >>> c = simulate_failure_case((16, 16, 12), n_members=3, shift="missing", seed=2)
+    >>> c.probabilities.shape, c.domain
+    ((3, 3, 16, 16, 12), 'shift_missing')
+    """
+    model = model or EnsembleModel()
+    effects = SHIFT_EFFECTS if effects is None else effects
+    if shift is not None and shift not in effects:
+        raise InvalidArgumentError(f"shift must be one of {sorted(effects)} or None, got {shift!r}")
+    if not 0.0 <= severity <= 1.0:
+        raise InvalidArgumentError(f"severity must lie in [0, 1], got {severity}")
+    if n_members < 1:
+        raise InvalidArgumentError(f"n_members must be >= 1, got {n_members}")
+    if len(shape) != 3 or min(shape) < 4:
+        raise InvalidArgumentError(f"shape must be 3 sizes >= 4, got {shape}")
+    sp = np.asarray(spacing, dtype=np.float64)
+    if sp.shape != (3,) or not np.all(sp > 0):
+        raise InvalidArgumentError(f"spacing must be 3 positive values, got {spacing}")
+    effect = effects[shift] if shift is not None else ShiftEffect()
+    sev = severity if shift is not None else 0.0
+    rng = np.random.default_rng(seed)
+    truth, geometry = _anatomy(rng, shape, sp)
+    seen = _perceived(rng, truth, geometry, effect, sev)
+    cap = model.saturation
+    # Boundary displacement per class region (mm): where the model's boundaries are wrong.
+    amp = rng.uniform(*model.displacement) + effect.displacement * sev
+    disp = [amp * _smooth(rng, shape, model.smoothness) for _ in range(3)]
+    eroded = effect.erosion * sev
+    regions = [seen == 0, seen == 1, seen == 2]
+    dist = np.stack([_signed_distance(r, sp, cap + 3 * amp) for r in regions])
+    dist += np.stack(disp)
+    dist[2] -= eroded
+    gain = effect.disagreement if effect.disagreement is not None else model.disagreement
+    spread = model.jitter + gain * np.abs(np.stack(disp))
+    t_case = model.temperature * (1.0 + effect.temperature_gain * sev)
+    shared_noise = rng.normal(size=(3, *shape)) if effect.logit_noise else None
+    members = np.empty((n_members, 3, *shape), dtype=np.float32)
+    for m in range(n_members):
+        mrng = np.random.default_rng([*np.atleast_1d(seed).tolist(), 1000 + m])
+        t_m = t_case * float(np.exp(model.temperature_spread * mrng.normal()))
+        jitter = np.stack([_smooth(mrng, shape, model.smoothness) for _ in range(3)])
+        logits = np.clip(dist + spread * jitter, -cap, cap) / t_m
+        if shared_noise is not None:
+            own = mrng.normal(size=logits.shape)
+            logits += effect.logit_noise * sev * (0.84 * shared_noise + 0.55 * own)
+        logits -= logits.max(axis=0, keepdims=True)
+        p = np.exp(logits)
+        members[m] = p / p.sum(axis=0, keepdims=True)
+    domain = "iid" if shift is None else f"shift_{shift}"
+    return SyntheticCase(truth, members, domain, float(sev))
 
 
 def synthetic_failure_cases(
@@ -55,71 +315,74 @@ def synthetic_failure_cases(
     shape: tuple[int, int, int] = (32, 32, 24),
     spacing: tuple[float, float, float] = (1.0, 1.0, 2.0),
     n_members: int = 3,
-    shifts: tuple[str, ...] = ("intensity", "missing"),
-    iid_fraction: float = 0.5,
+    shifts: Sequence[str] = ("intensity", "noise", "blur", "resolution", "missing", "extra"),
+    iid_fraction: float = 0.4,
+    severity_range: tuple[float, float] = (0.2, 1.0),
+    model: EnsembleModel | None = None,
+    effects: Mapping[str, ShiftEffect] | None = None,
     seed: int = 0,
     probabilities: bool = True,
+    probability_dtype: str = "float16",
 ) -> dict[str, Path]:
     """Write ``pred/``, ``labels/`` and ``domains.json`` under ``out``; returns their paths.
 
-    The layout is that of :mod:`medtrust.io.layout`.
+    The layout is that of :mod:`medtrust.io.layout`. Case i is i.i.d. for the first
+    ``round(n_cases * iid_fraction)`` cases, then the shifts in turn, each with a severity
+    drawn uniformly from ``severity_range``; every case is simulated by
+    :func:`simulate_failure_case` with the seed ``(seed, i)``. Softmax files are stored as
+    ``probability_dtype`` (float16 as nnU-Net exports them, or float32).
     """
     from medtrust._io import atomic_write_bytes, atomic_write_text
     from medtrust.io import save_nifti
 
+    effects = SHIFT_EFFECTS if effects is None else effects
+    unknown = [s for s in shifts if s not in effects]
+    if unknown or (iid_fraction < 1 and not shifts):
+        raise InvalidArgumentError(
+            f"shifts must be names of {sorted(effects)}, got {list(shifts)}"
+        )
+    if not 0.0 <= iid_fraction <= 1.0:
+        raise InvalidArgumentError(f"iid_fraction must lie in [0, 1], got {iid_fraction}")
+    lo, hi = severity_range
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise InvalidArgumentError(f"severity_range must satisfy 0 <= low <= high <= 1: {lo, hi}")
+    if probability_dtype not in ("float16", "float32"):
+        raise InvalidArgumentError(
+            f"probability_dtype must be 'float16' or 'float32', got {probability_dtype!r}"
+        )
+    if n_cases < 1:
+        raise InvalidArgumentError(f"n_cases must be >= 1, got {n_cases}")
     out = Path(out)
     pred_dir, label_dir = out / "pred", out / "labels"
     label_dir.mkdir(parents=True, exist_ok=True)
-    n_iid = max(1, round(n_cases * iid_fraction))
+    n_iid = round(n_cases * iid_fraction)
     domains: dict[str, str] = {}
-    sp = np.asarray(spacing, dtype=np.float64)
     for i in range(n_cases):
-        case = f"case_{i:03d}"
-        domain = "iid" if i < n_iid else f"shift_{shifts[(i - n_iid) % len(shifts)]}"
-        domains[case] = domain
-        crng = np.random.default_rng([seed, i])
-        s = np.array(shape, dtype=np.float64)
-        center = s / 2 + crng.uniform(-0.08, 0.08, 3) * s
-        radii = s * crng.uniform(0.26, 0.36, 3)
-        organ = _ellipsoid(shape, center, radii)
-        l_center = center + crng.uniform(-0.3, 0.3, 3) * radii
-        l_radii = radii * crng.uniform(0.25, 0.4)
-        lesion = _ellipsoid(shape, l_center, l_radii) & organ
-        truth = organ.astype(np.uint8)
-        truth[lesion] = 2
-        save_nifti(label_dir / f"{case}.nii.gz", truth, spacing=spacing)
-
-        # What the model perceives: a distorted anatomy, more so (and less sure) under shift.
-        severity = 0.0 if domain == "iid" else crng.uniform(0.3, 1.0)
-        distort = 0.04 + 0.3 * severity
-        p_radii = radii * (1 + crng.normal(0, distort, 3))
-        p_center = center + crng.normal(0, distort, 3) * radii
-        p_organ = _ellipsoid(shape, p_center, np.maximum(p_radii, 1.0))
-        p_lesion = _ellipsoid(shape, l_center + crng.normal(0, distort, 3) * l_radii, l_radii)
-        if domain == "shift_missing" and crng.random() < 0.8:
-            p_lesion = np.zeros_like(p_lesion)
-        p_lesion &= p_organ
-        regions = [~p_organ, p_organ & ~p_lesion, p_lesion]
-        sharp = 3.0 * (1.0 - 0.6 * severity)
-        evidence = np.stack([_signed_distance(r, sp) for r in regions])
-        noise_amp = 0.4 + 2.5 * severity
-        case_dir = pred_dir / case
+        case_id = f"case_{i:03d}"
+        shift = None if i < n_iid else shifts[(i - n_iid) % len(shifts)]
+        sev = float(np.random.default_rng([seed, i, 7]).uniform(lo, hi))
+        case = simulate_failure_case(
+            shape,
+            spacing=spacing,
+            n_members=n_members,
+            shift=shift,
+            severity=sev,
+            model=model,
+            effects=effects,
+            seed=[seed, i],
+        )
+        domains[case_id] = case.domain
+        save_nifti(label_dir / f"{case_id}.nii.gz", case.truth, spacing=spacing)
+        case_dir = pred_dir / case_id
         case_dir.mkdir(parents=True, exist_ok=True)
-        for m in range(n_members):
-            mrng = np.random.default_rng([seed, i, m])
-            noise = np.stack([_smooth_noise(mrng, shape, 2.0) for _ in range(3)])
-            logits = sharp * np.clip(evidence, -4, 4) + noise_amp * noise
-            logits -= logits.max(axis=0, keepdims=True)
-            probs = np.exp(logits)
-            probs /= probs.sum(axis=0, keepdims=True)
+        for m, probs in enumerate(case.probabilities):
             labels = np.argmax(probs, axis=0).astype(np.uint8)
             save_nifti(case_dir / f"member_{m}.nii.gz", labels, spacing=spacing)
             if probabilities:
-                import io
-
                 buf = io.BytesIO()
-                np.savez_compressed(buf, probabilities=probs.astype(np.float16))
+                np.savez_compressed(buf, probabilities=probs.astype(probability_dtype))
                 atomic_write_bytes(case_dir / f"probs_{m}.npz", buf.getvalue())
     dom_path = out / "domains.json"
     atomic_write_text(dom_path, json.dumps(domains, indent=2, sort_keys=True) + "\n")
     return {"pred": pred_dir, "labels": label_dir, "domains": dom_path}
+
