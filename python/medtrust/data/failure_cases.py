@@ -47,7 +47,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -137,12 +137,12 @@ class ShiftEffect:
 
 #: Built-in shift types (names of the ``shifts`` argument) and their effects.
 SHIFT_EFFECTS: dict[str, ShiftEffect] = {
-    "intensity": ShiftEffect(displacement=2.5, temperature_gain=1.2, disagreement=0.9),
-    "noise": ShiftEffect(displacement=0.8, temperature_gain=0.5, logit_noise=2.0),
-    "blur": ShiftEffect(displacement=1.0, temperature_gain=1.5, erosion=2.5, disagreement=0.5),
+    "intensity": ShiftEffect(displacement=5.0, temperature_gain=1.2, disagreement=0.9),
+    "noise": ShiftEffect(displacement=1.5, temperature_gain=0.5, logit_noise=2.5),
+    "blur": ShiftEffect(displacement=2.0, temperature_gain=1.5, erosion=4.0, disagreement=0.6),
     "resolution": ShiftEffect(displacement=0.5, temperature_gain=0.3, coarsen=4, disagreement=0.3),
-    "missing": ShiftEffect(displacement=0.3, drop_lesion=1.0, disagreement=0.1),
-    "extra": ShiftEffect(displacement=0.3, extra_structure=1.0, disagreement=0.1),
+    "missing": ShiftEffect(displacement=0.3, drop_lesion=0.8, disagreement=0.25),
+    "extra": ShiftEffect(displacement=0.3, extra_structure=0.8, disagreement=0.25),
 }
 
 
@@ -159,6 +159,37 @@ class SyntheticCase:
     def prediction(self) -> np.ndarray:
         """Argmax of the members' mean softmax (the segmentation being judged)."""
         return np.argmax(self.probabilities.mean(axis=0), axis=0).astype(np.uint8)
+
+    def statistics(self) -> dict[str, float]:
+        """Mean foreground Dice, foreground entropy and mutual information of the case.
+
+        ``dice``: mean over the two foreground classes of the prediction's Dice (1 when a
+        class is empty in both); ``fg_entropy``: mean entropy (nats) of the members' mean
+        softmax over the predicted foreground; ``mi_wrong`` / ``mi_right``: mean mutual
+        information over wrongly / correctly predicted voxels (NaN when there are none).
+        """
+        p = self.probabilities.astype(np.float64)
+        pbar = p.mean(axis=0)
+        pred = np.argmax(pbar, axis=0)
+        h = _entropy(pbar)
+        mi = h - np.mean([_entropy(q) for q in p], axis=0)
+        dices = []
+        for c in (1, 2):
+            a, b = pred == c, self.truth == c
+            total = int(a.sum() + b.sum())
+            dices.append(1.0 if total == 0 else 2.0 * float((a & b).sum()) / total)
+        fg, wrong = pred > 0, pred != self.truth
+        return {
+            "dice": float(np.mean(dices)),
+            "fg_entropy": float(h[fg].mean()) if fg.any() else float("nan"),
+            "mi_wrong": float(mi[wrong].mean()) if wrong.any() else float("nan"),
+            "mi_right": float(mi[~wrong].mean()) if (~wrong).any() else float("nan"),
+        }
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(p > 0, p * np.log(p), 0.0).sum(axis=0)
 
 
 def _grids(shape: Sequence[int], spacing: np.ndarray) -> list[np.ndarray]:
@@ -340,6 +371,10 @@ def synthetic_failure_cases(
 ) -> dict[str, Path]:
     """Write ``pred/``, ``labels/`` and ``domains.json`` under ``out``; returns their paths.
 
+    ``generator.json`` beside them records the model, the shift effects and, per case, its
+    domain, severity and :meth:`SyntheticCase.statistics` (the ground truth of the simulation,
+    not something an evaluation may use).
+
     The layout is that of :mod:`medtrust.io.layout`. Case i is i.i.d. for the first
     ``round(n_cases * iid_fraction)`` cases, then the shifts in turn, each with a severity
     drawn uniformly from ``severity_range``; every case is simulated by
@@ -369,6 +404,7 @@ def synthetic_failure_cases(
     label_dir.mkdir(parents=True, exist_ok=True)
     n_iid = round(n_cases * iid_fraction)
     domains: dict[str, str] = {}
+    manifest: dict[str, dict[str, Any]] = {}
     for i in range(n_cases):
         case_id = f"case_{i:03d}"
         shift = None if i < n_iid else shifts[(i - n_iid) % len(shifts)]
@@ -384,6 +420,7 @@ def synthetic_failure_cases(
             seed=[seed, i],
         )
         domains[case_id] = case.domain
+        manifest[case_id] = {"domain": case.domain, "severity": sev, **case.statistics()}
         save_nifti(label_dir / f"{case_id}.nii.gz", case.truth, spacing=spacing)
         case_dir = pred_dir / case_id
         case_dir.mkdir(parents=True, exist_ok=True)
@@ -396,4 +433,10 @@ def synthetic_failure_cases(
                 atomic_write_bytes(case_dir / f"probs_{m}.npz", buf.getvalue())
     dom_path = out / "domains.json"
     atomic_write_text(dom_path, json.dumps(domains, indent=2, sort_keys=True) + "\n")
+    info = {
+        "model": asdict(model or EnsembleModel()),
+        "effects": {k: asdict(v) for k, v in effects.items() if k in shifts},
+        "cases": manifest,
+    }
+    atomic_write_text(out / "generator.json", json.dumps(info, indent=1, sort_keys=True) + "\n")
     return {"pred": pred_dir, "labels": label_dir, "domains": dom_path}
