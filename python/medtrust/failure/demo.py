@@ -29,7 +29,7 @@ def _entropy_lines(manifest: dict[str, Any]) -> list[str]:
         by.setdefault(rec["domain"], []).append(rec)
     lines = [
         "| domain | cases | mean Dice | failures (Dice < 0.75) | foreground entropy (nats): "
-        "median [min, max] | MI on wrong / right voxels |",
+        "median [min, max] | MI: wrong voxels / right ones near a boundary |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for dom in sorted(by):
@@ -50,7 +50,7 @@ def _verdict_text(cmp: Any, risk_mean: float) -> list[str]:
     worse = cmp.filter(cmp["verdict"] == "worse").height
     lines = [
         f"Lowest AURC: `{best['csf']}` ({best['value']:.4f}, 95% CI "
-        f"[{best['low']:.4f}, {best['high']:.4f}]; random ranking: {risk_mean:.4f}).",
+        f"[{best['low']:.4f}, {best['high']:.4f}]; a random CSF's expected AURC: {risk_mean:.4f}).",
     ]
     if tied:
         names = ", ".join(f"`{c}`" for c in tied)
