@@ -136,3 +136,17 @@ def test_interval_figure(table):
     ticks = [x.get_text() for x in axes[0].get_yticklabels()]
     assert ticks == t["csf"].to_list()
     plt.close(fig)
+
+
+def test_identical_curves_share_one_highlighted_line():
+    risk, confs = data(seed=6)
+    confs["copy_of_good"] = 3.0 * confs["good"] - 2.0  # same ranking -> same curve
+    fig, ax = plot_highlighted_risk_coverage(confs, risk, top_k=3)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    joint = [lab for lab in labels if " = " in lab]
+    assert len(joint) == 1 and {"good", "copy_of_good"} <= set(joint[0].split(" (")[0].split(" = "))
+    coloured = [
+        ln for ln in ax.get_lines() if to_hex(ln.get_color()) in {x.lower() for x in OKABE_ITO}
+    ]
+    assert len(coloured) == 2  # the joint line and the third CSF
+    plt.close(fig)

@@ -58,7 +58,8 @@ def plot_highlighted_risk_coverage(
     """Selective risk vs coverage: the ``top_k`` CSFs by AURC in colour, the rest grey.
 
     The legend (outside, right) names the highlighted CSFs with their AURC, then "other CSFs
-    (n)", the oracle and the random reference.
+    (n)", the oracle and the random reference. Highlighted CSFs with identical curves (the
+    same ranking of the cases) share one line and one label, ``"a = b (AURC ...)"``.
 
     Returns
     -------
@@ -78,7 +79,7 @@ def plot_highlighted_risk_coverage(
     order = sorted(scores, key=lambda n: scores[n])
     top = order[:top_k]
     if ax is None:
-        fig, ax = plt.subplots(figsize=(8.0, 4.6))
+        fig, ax = plt.subplots(figsize=(10.0, 4.6))
     else:
         fig = ax.figure
     scale = 100.0 if percent else 1.0
@@ -93,15 +94,27 @@ def plot_highlighted_risk_coverage(
             zorder=1,
             label=f"other CSFs ({len(order) - top_k})" if i == 0 else None,
         )
-    for color, name in zip(OKABE_ITO, top):
+    # CSFs that rank the cases identically have identical curves: one line, joint label
+    # (otherwise the last one drawn hides the others).
+    groups: list[tuple[list[str], Any]] = []
+    for name in top:
         c = risk_coverage_curve(confids[name], r, check_range=check_range)
+        for names, other in groups:
+            if np.array_equal(c.coverages, other.coverages) and np.array_equal(
+                c.selective_risks, other.selective_risks
+            ):
+                names.append(name)
+                break
+        else:
+            groups.append(([name], c))
+    for color, (names, c) in zip(OKABE_ITO, groups):
         ax.plot(
             c.coverages * scale,
             c.selective_risks * scale,
             color=color,
             lw=2.0,
             zorder=3,
-            label=f"{name} (AURC {scores[name]:.4f})",
+            label=f"{' = '.join(names)} (AURC {scores[names[0]]:.4f})",
         )
     o = risk_coverage_curve(-r, r, check_range=check_range)
     ax.plot(o.coverages * scale, o.selective_risks * scale, "k--", lw=1, label="oracle")
@@ -112,7 +125,7 @@ def plot_highlighted_risk_coverage(
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     # Highlighted CSFs first, in rank order, then the grey group and the references.
-    first = [labels.index(lab) for lab in labels if lab.split(" (AURC")[0] in top]
+    first = [i for i, lab in enumerate(labels) if " (AURC " in lab]
     rest = [i for i in range(len(labels)) if i not in first]
     idx = first + rest
     ax.legend(
