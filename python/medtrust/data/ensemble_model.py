@@ -29,7 +29,8 @@ of a trained segmentation ensemble:
 
 With the defaults the mean entropy of the ensemble's mean softmax over the predicted
 foreground lies between about 0.1 and 0.5 nats (about 0.15-0.25 on i.i.d. cases of
-32 x 32 x 24 voxels), within the 0.05-0.5 of real segmentation ensembles; :func:`simulate_failure_case` returns one case in memory;
+32 x 32 x 24 voxels), within the 0.05-0.5 of real segmentation ensembles.
+:func:`simulate_failure_case` returns one case in memory;
 :func:`medtrust.data.failure_cases.synthetic_failure_cases` writes a whole folder of them.
 
 Examples
