@@ -10,3 +10,11 @@ def test_demo_quick(tmp_path, capsys):
     assert "## Selective classification" in summary
     assert (out / "selective" / "metrics.parquet").exists()
     assert (out / "selective" / "risk_coverage.png").stat().st_size > 10_000
+    # issue 17: the failure step reports verdicts with CIs; the AL loop step is a pipeline run
+    # that prints no ranking (its training is far too short to support one).
+    assert "## Segmentation failure detection" in summary
+    assert "simultaneous 95% CI" in summary
+    al = summary.split("## Active learning loop")[1].split("\n## ")[0]
+    assert "pipeline run, no comparison" in al
+    for word in ("AUBC", "Dice", "rank", "better than", "outperform"):
+        assert word not in al.replace("no Dice or ranking is printed", ""), word

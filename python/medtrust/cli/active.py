@@ -16,6 +16,7 @@ from typing import Any
 
 from medtrust._io import atomic_write_parquet, progress_enabled
 from medtrust.cli.active_loop import add_loop_commands
+from medtrust.cli.al_benchmark import add_benchmark_command
 from medtrust.exceptions import DatasetError, InvalidArgumentError
 
 __all__ = ["SUBCOMMANDS", "register"]
@@ -179,7 +180,11 @@ def _add_query(sub: argparse._SubParsersAction) -> None:
 
 
 #: Functions adding one ``medtrust al`` subcommand each.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_query, add_loop_commands]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_query,
+    add_loop_commands,
+    add_benchmark_command,
+]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

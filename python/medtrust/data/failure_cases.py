@@ -1,11 +1,11 @@
-"""Synthetic 3-D segmentation cases of an ensemble, written as real NIfTI files.
+"""Synthetic failure-detection data on disk: cases of a simulated ensemble, as NIfTI files.
 
-Each case has a reference with two foreground classes (an ellipsoidal "organ" and a small
-"lesion" inside it) and an ensemble of M members. The simulated model sees a perceived version
-of the anatomy: close to the truth on i.i.d. cases, distorted under a shift ("intensity": the
-boundaries move and the model is less sure; "missing": the lesion is not seen). Member softmax
-maps share the model's evidence plus smooth member-specific noise that grows where the model is
-unsure, so members disagree most where the model fails.
+:func:`synthetic_failure_cases` writes the folder layout of :mod:`medtrust.io.layout` (member
+label maps, softmax ``.npz`` files, reference labels, ``domains.json``) for cases drawn from
+the ensemble model of :mod:`medtrust.data.ensemble_model` (logits from signed distances,
+member temperature and boundary jitter, disagreement where the prediction is wrong,
+benchmark-like shifts including confident failures), plus ``generator.json`` with the model's
+parameters and each case's ground truth.
 
 Examples
 --------
@@ -18,34 +18,32 @@ Examples
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["synthetic_failure_cases"]
+from medtrust.data.ensemble_model import (
+    SHIFT_EFFECTS,
+    EnsembleModel,
+    ShiftEffect,
+    SyntheticCase,
+    simulate_failure_case,
+)
+from medtrust.exceptions import InvalidArgumentError
 
-
-def _ellipsoid(shape, center, radii):
-    g = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in shape], indexing="ij")
-    return sum(((x - c) / r) ** 2 for x, c, r in zip(g, center, radii)) <= 1.0
-
-
-def _signed_distance(mask, spacing):
-    from scipy.ndimage import distance_transform_edt
-
-    if not mask.any():
-        return np.full(mask.shape, -10.0)
-    return distance_transform_edt(mask, sampling=spacing) - distance_transform_edt(
-        ~mask, sampling=spacing
-    )
-
-
-def _smooth_noise(rng, shape, sigma):
-    from scipy.ndimage import gaussian_filter
-
-    n = gaussian_filter(rng.normal(size=shape), sigma)
-    return n / (n.std() + 1e-12)
+__all__ = [
+    "SHIFT_EFFECTS",
+    "EnsembleModel",
+    "ShiftEffect",
+    "SyntheticCase",
+    "simulate_failure_case",
+    "synthetic_failure_cases",
+]
 
 
 def synthetic_failure_cases(
@@ -55,71 +53,83 @@ def synthetic_failure_cases(
     shape: tuple[int, int, int] = (32, 32, 24),
     spacing: tuple[float, float, float] = (1.0, 1.0, 2.0),
     n_members: int = 3,
-    shifts: tuple[str, ...] = ("intensity", "missing"),
-    iid_fraction: float = 0.5,
+    shifts: Sequence[str] = ("intensity", "noise", "blur", "resolution", "missing", "extra"),
+    iid_fraction: float = 0.4,
+    severity_range: tuple[float, float] = (0.2, 1.0),
+    model: EnsembleModel | None = None,
+    effects: Mapping[str, ShiftEffect] | None = None,
     seed: int = 0,
     probabilities: bool = True,
+    probability_dtype: str = "float16",
 ) -> dict[str, Path]:
     """Write ``pred/``, ``labels/`` and ``domains.json`` under ``out``; returns their paths.
 
-    The layout is that of :mod:`medtrust.io.layout`.
+    ``generator.json`` beside them records the model, the shift effects and, per case, its
+    domain, severity and :meth:`SyntheticCase.statistics` (the ground truth of the simulation,
+    not something an evaluation may use).
+
+    The layout is that of :mod:`medtrust.io.layout`. Case i is i.i.d. for the first
+    ``round(n_cases * iid_fraction)`` cases, then the shifts in turn, each with a severity
+    drawn uniformly from ``severity_range``; every case is simulated by
+    :func:`simulate_failure_case` with the seed ``(seed, i)``. Softmax files are stored as
+    ``probability_dtype`` (float16 as nnU-Net exports them, or float32).
     """
     from medtrust._io import atomic_write_bytes, atomic_write_text
     from medtrust.io import save_nifti
 
+    effects = SHIFT_EFFECTS if effects is None else effects
+    unknown = [s for s in shifts if s not in effects]
+    if unknown or (iid_fraction < 1 and not shifts):
+        raise InvalidArgumentError(f"shifts must be names of {sorted(effects)}, got {list(shifts)}")
+    if not 0.0 <= iid_fraction <= 1.0:
+        raise InvalidArgumentError(f"iid_fraction must lie in [0, 1], got {iid_fraction}")
+    lo, hi = severity_range
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise InvalidArgumentError(f"severity_range must satisfy 0 <= low <= high <= 1: {lo, hi}")
+    if probability_dtype not in ("float16", "float32"):
+        raise InvalidArgumentError(
+            f"probability_dtype must be 'float16' or 'float32', got {probability_dtype!r}"
+        )
+    if n_cases < 1:
+        raise InvalidArgumentError(f"n_cases must be >= 1, got {n_cases}")
     out = Path(out)
     pred_dir, label_dir = out / "pred", out / "labels"
     label_dir.mkdir(parents=True, exist_ok=True)
-    n_iid = max(1, round(n_cases * iid_fraction))
+    n_iid = round(n_cases * iid_fraction)
     domains: dict[str, str] = {}
-    sp = np.asarray(spacing, dtype=np.float64)
+    manifest: dict[str, dict[str, Any]] = {}
     for i in range(n_cases):
-        case = f"case_{i:03d}"
-        domain = "iid" if i < n_iid else f"shift_{shifts[(i - n_iid) % len(shifts)]}"
-        domains[case] = domain
-        crng = np.random.default_rng([seed, i])
-        s = np.array(shape, dtype=np.float64)
-        center = s / 2 + crng.uniform(-0.08, 0.08, 3) * s
-        radii = s * crng.uniform(0.26, 0.36, 3)
-        organ = _ellipsoid(shape, center, radii)
-        l_center = center + crng.uniform(-0.3, 0.3, 3) * radii
-        l_radii = radii * crng.uniform(0.25, 0.4)
-        lesion = _ellipsoid(shape, l_center, l_radii) & organ
-        truth = organ.astype(np.uint8)
-        truth[lesion] = 2
-        save_nifti(label_dir / f"{case}.nii.gz", truth, spacing=spacing)
-
-        # What the model perceives: a distorted anatomy, more so (and less sure) under shift.
-        severity = 0.0 if domain == "iid" else crng.uniform(0.3, 1.0)
-        distort = 0.04 + 0.3 * severity
-        p_radii = radii * (1 + crng.normal(0, distort, 3))
-        p_center = center + crng.normal(0, distort, 3) * radii
-        p_organ = _ellipsoid(shape, p_center, np.maximum(p_radii, 1.0))
-        p_lesion = _ellipsoid(shape, l_center + crng.normal(0, distort, 3) * l_radii, l_radii)
-        if domain == "shift_missing" and crng.random() < 0.8:
-            p_lesion = np.zeros_like(p_lesion)
-        p_lesion &= p_organ
-        regions = [~p_organ, p_organ & ~p_lesion, p_lesion]
-        sharp = 3.0 * (1.0 - 0.6 * severity)
-        evidence = np.stack([_signed_distance(r, sp) for r in regions])
-        noise_amp = 0.4 + 2.5 * severity
-        case_dir = pred_dir / case
+        case_id = f"case_{i:03d}"
+        shift = None if i < n_iid else shifts[(i - n_iid) % len(shifts)]
+        sev = float(np.random.default_rng([seed, i, 7]).uniform(lo, hi))
+        case = simulate_failure_case(
+            shape,
+            spacing=spacing,
+            n_members=n_members,
+            shift=shift,
+            severity=sev,
+            model=model,
+            effects=effects,
+            seed=[seed, i],
+        )
+        domains[case_id] = case.domain
+        manifest[case_id] = {"domain": case.domain, "severity": sev, **case.statistics()}
+        save_nifti(label_dir / f"{case_id}.nii.gz", case.truth, spacing=spacing)
+        case_dir = pred_dir / case_id
         case_dir.mkdir(parents=True, exist_ok=True)
-        for m in range(n_members):
-            mrng = np.random.default_rng([seed, i, m])
-            noise = np.stack([_smooth_noise(mrng, shape, 2.0) for _ in range(3)])
-            logits = sharp * np.clip(evidence, -4, 4) + noise_amp * noise
-            logits -= logits.max(axis=0, keepdims=True)
-            probs = np.exp(logits)
-            probs /= probs.sum(axis=0, keepdims=True)
+        for m, probs in enumerate(case.probabilities):
             labels = np.argmax(probs, axis=0).astype(np.uint8)
             save_nifti(case_dir / f"member_{m}.nii.gz", labels, spacing=spacing)
             if probabilities:
-                import io
-
                 buf = io.BytesIO()
-                np.savez_compressed(buf, probabilities=probs.astype(np.float16))
+                np.savez_compressed(buf, probabilities=probs.astype(probability_dtype))
                 atomic_write_bytes(case_dir / f"probs_{m}.npz", buf.getvalue())
     dom_path = out / "domains.json"
     atomic_write_text(dom_path, json.dumps(domains, indent=2, sort_keys=True) + "\n")
+    info = {
+        "model": asdict(model or EnsembleModel()),
+        "effects": {k: asdict(v) for k, v in effects.items() if k in shifts},
+        "cases": manifest,
+    }
+    atomic_write_text(out / "generator.json", json.dumps(info, indent=1, sort_keys=True) + "\n")
     return {"pred": pred_dir, "labels": label_dir, "domains": dom_path}

@@ -7,7 +7,9 @@
   (:func:`medtrust.segmentation.pairwise_dice`);
 - :mod:`~medtrust.failure.cases`: per-case risks and CSFs, from arrays or a prediction folder;
 - :mod:`~medtrust.failure.evaluate`: AURC, e-AURC, NAURC, AUGRC, correlations, failure AUROC,
-  bootstrap intervals and CSF rank distributions per domain.
+  bootstrap intervals and CSF rank distributions per domain;
+- :mod:`~medtrust.failure.comparison`: is each CSF distinguishable from the best one (paired
+  bootstrap, simultaneous intervals); :mod:`~medtrust.failure.plot`: readable figures.
 
 Examples
 --------
@@ -35,6 +37,7 @@ from medtrust.failure.aggregation import (
     volume_weighted_mean,
 )
 from medtrust.failure.cases import case_confidences, case_risks, score_folder
+from medtrust.failure.comparison import compare_to_best
 from medtrust.failure.evaluate import RISKS, FailureDetectionResult, evaluate_failure_detection
 from medtrust.segmentation.overlap import pairwise_dice
 
@@ -48,6 +51,7 @@ __all__ = [
     "boundary_band",
     "case_confidences",
     "case_risks",
+    "compare_to_best",
     "distance_weighted_mean",
     "evaluate_failure_detection",
     "foreground_mean",

@@ -113,6 +113,7 @@ class FailureDetectionResult:
         ``_COMPLETE`` (:func:`medtrust._io.mark_complete`); returns the paths of the files.
         """
         import matplotlib.pyplot as plt
+        import polars as pl
 
         from medtrust import __version__
         from medtrust._io import (
@@ -133,11 +134,21 @@ class FailureDetectionResult:
         summary = {"medtrust_version": __version__, "config": self.config, "csfs": self.csfs}
         atomic_write_json(out / "summary.json", summary)
         paths.append(out / "summary.json")
+        from medtrust.failure.plot import plot_highlighted_risk_coverage
+
         for g in self.groups:
-            fig, _ = self.plot_risk_coverage(g)
+            # Top 3 CSFs highlighted, the rest grey, legend outside (medtrust.failure.plot).
+            part = self.cases if g == "all" else self.cases.filter(pl.col("domain") == g)
+            fig, _ = plot_highlighted_risk_coverage(
+                {c: part[c].to_numpy() for c in self.csfs},
+                part["risk"].to_numpy(),
+                top_k=min(3, len(self.csfs)),
+                title=f"{self.config.get('risk', '')} risk, {g} ({part.height} cases)",
+                check_range=self.config.get("risk") != "hd95",
+            )
             p = out / f"risk_coverage_{g}.png"
             try:
-                atomic_savefig(fig, p, dpi=100)  # never a truncated PNG after a kill
+                atomic_savefig(fig, p, dpi=200, bbox_inches="tight")  # never a truncated PNG
             finally:
                 plt.close(fig)
             paths.append(p)
