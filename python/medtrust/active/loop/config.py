@@ -97,6 +97,12 @@ class ExperimentConfig:
 
     ``settings`` maps a setting name to overrides of these fields; :meth:`expand` yields one
     config per setting. ``base_dir`` resolves relative dataset paths.
+
+    ``patch_size`` and ``pooling_stride`` are in SimpleITK array order, the convention of
+    nnActive and of the paper's settings (ACDC ``[4, 40, 40]``: 4 slices through-plane, 40 x 40
+    in-plane); :attr:`array_patch_size` / :attr:`array_stride` give them in the array order of
+    the images as medtrust loads them (nibabel: the axes reversed, see
+    :mod:`medtrust.io.rounds`).
     """
 
     dataset: dict[str, Any]
@@ -265,6 +271,20 @@ class ExperimentConfig:
 
     # ------------------------------------------------------------------ derived
     @property
+    def array_patch_size(self) -> tuple[int, int, int]:
+        """``patch_size`` in medtrust's (nibabel) array order."""
+        from medtrust.io.rounds import to_array_order
+
+        return to_array_order(self.patch_size)
+
+    @property
+    def array_stride(self) -> tuple[int, int, int]:
+        """``pooling_stride`` in medtrust's (nibabel) array order."""
+        from medtrust.io.rounds import to_array_order
+
+        return to_array_order(self.pooling_stride)
+
+    @property
     def starting_size(self) -> int:
         """Patches of the starting budget (default: the query size, as in the paper)."""
         return self.starting_budget_size or self.query_size
@@ -385,13 +405,13 @@ class ExperimentConfig:
                 f"{len(held)} held-out and {len(pool)} pool images; both need at least one"
             )
         pool_shapes = [shapes[c] for c in pool]
-        ps = self.patch_size
-        for ax, name in enumerate("zyx"):
+        ps = self.array_patch_size
+        for ax, name in enumerate("xyz"):  # array axes 0, 1, 2 are SimpleITK's x, y, z
             largest = max(s[ax] for s in pool_shapes)
             if ps[ax] > largest:
                 raise ConfigError(
-                    f"patch_size {list(ps)} is larger than every pool image along {name} "
-                    f"(largest image: {largest} voxels)"
+                    f"patch_size {list(self.patch_size)} (SimpleITK order z, y, x) is larger "
+                    f"than every pool image along {name} (largest image: {largest} voxels)"
                 )
         capacity = sum(
             math.prod(max(s // p, 0) for s, p in zip(shape, ps)) for shape in pool_shapes
@@ -407,7 +427,7 @@ class ExperimentConfig:
                 f"the experiment annotates {self.total_patches()} patches (starting budget "
                 f"{self.starting_size} + {self.rounds - 1} rounds x query_size {self.query_size})"
                 f" but the pool holds at most {capacity} non-overlapping patches of size "
-                f"{list(ps)}; lower query_size or rounds"
+                f"{list(self.patch_size)}; lower query_size or rounds"
             )
 
 

@@ -59,7 +59,7 @@ def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
                 f"dataset.synthetic needs n_cases >= 2 and a 3-D shape of >= 4 "
                 f"voxels per axis, got n_cases={p['n_cases']}, shape={p['shape']}"
             )
-        shape = tuple(int(v) for v in p["shape"])
+        shape = tuple(int(v) for v in reversed(p["shape"]))  # files hold the reversed axes
         return {f"synth_{i:03d}": shape for i in range(int(p["n_cases"]))}  # type: ignore[misc]
     import nibabel as nib
 

@@ -1,0 +1,74 @@
+"""nnActive protocol fidelity: starting budget, shortfalls, registry names (issue 14)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from medtrust.active import Pool, get_strategy
+from medtrust.exceptions import DatasetError, QueryShortfallWarning
+
+
+def _labels_by_hand():
+    """8 images; label 3 is large but in 2 images, label 2 small but in 4 (file order != voxels)."""
+    labels = {}
+    for i in range(8):
+        lab = np.zeros((12, 12, 12), np.uint8)
+        lab[6:, 6:, 6:] = 1  # label 1 everywhere (216 voxels per image)
+        if i < 2:
+            lab[:6, :6, :6] = 3  # 216 voxels in 2 images = 432
+        if i < 4:
+            lab[0, 11, 11] = 2  # 1 voxel in 4 images = 4
+        labels[f"img{i}"] = lab
+    return labels
+
+
+def _query(name, pool, size, **cfg):
+    cfg = {"patch_size": (3, 3, 3), "stride": 1, **cfg}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QueryShortfallWarning)
+        return get_strategy(name, **cfg).query(pool, [], size=size, round_index=0, seed=3)
+
+
+@pytest.mark.parametrize("seed_shift", [0, 1, 2])
+def test_all_classes_one_patch_per_image_rarest_by_files(seed_shift):
+    labels = _labels_by_hand()
+    pool = Pool.from_arrays(labels=labels)
+    res = get_strategy("random_fg33_all_classes", patch_size=3).query(
+        pool, [], size=12, round_index=0, seed=seed_shift
+    )
+    # Files containing each label: 3 -> 2, 2 -> 4, 0 -> 8, 1 -> 8 (voxels would put 2 first).
+    assert list(res.log.quotas)[:4] == ["label_3", "label_2", "label_0", "label_1"]
+    assert all(res.log.quotas[f"label_{c}"] == {"requested": 2, "achieved": 2} for c in range(4))
+    assert res.log.quotas["random_fg33"] == {"requested": 4, "achieved": 4}
+    label_phase = res.patches[:8]
+    images = [p.image_id for p in label_phase]
+    assert len(set(images)) == 8  # at most one label patch per image
+    # Label 3 lives only in img0 / img1; then label 2 must use img2 / img3 (img0, img1 are out).
+    assert sorted(images[:2]) == ["img0", "img1"]
+    assert sorted(images[2:4]) == ["img2", "img3"]
+    frame = res.to_frame()
+    for p, stratum in zip(label_phase, frame["stratum"].to_list()[:8]):
+        label = int(stratum.split("_")[1])
+        centre = tuple(a + b // 2 for a, b in zip(p.start, p.size))
+        # Centred on a voxel of its label unless the clamp moved it (boxes are 3 wide).
+        assert (labels[p.image_id][p.slices] == label).any(), (p, label, centre)
+
+
+def test_all_classes_refuses_a_label_in_one_image():
+    labels = _labels_by_hand()
+    labels["img1"][labels["img1"] == 3] = 1  # label 3 now only in img0
+    pool = Pool.from_arrays(labels=labels)
+    with pytest.raises(DatasetError, match=r"label\(s\) 3 \(in 1 image"):
+        _query("random_all_classes", pool, 8)
+
+
+def test_all_classes_shortfall_names_the_cause():
+    labels = {k: v for k, v in _labels_by_hand().items() if k in ("img0", "img1", "img2")}
+    pool = Pool.from_arrays(labels=labels)
+    with pytest.warns(QueryShortfallWarning, match="had no label patch yet"):
+        res = get_strategy("random_all_classes", patch_size=3).query(pool, [], size=8, seed=0)
+    assert len(res.patches) == 8  # the base strategy fills the budget
+    assert len({p.image_id for p in res.patches[:3]}) == 3
