@@ -72,3 +72,56 @@ def test_all_classes_shortfall_names_the_cause():
         res = get_strategy("random_all_classes", patch_size=3).query(pool, [], size=8, seed=0)
     assert len(res.patches) == 8  # the base strategy fills the budget
     assert len({p.image_id for p in res.patches[:3]}) == 3
+
+
+def _probs_without_class(n_images, shape, n_classes, missing, seed=0):
+    rng = np.random.default_rng(seed)
+    probs = {}
+    for i in range(n_images):
+        p = rng.dirichlet(np.ones(n_classes), size=(2, *shape)).astype(np.float32)
+        p = np.moveaxis(p, -1, 1)  # [M, C, Z, Y, X]
+        p[:, missing] = 0.0
+        probs[f"img{i}"] = p / p.sum(1, keepdims=True)
+    return probs
+
+
+def test_clasp_fills_the_query_when_a_class_is_predicted_nowhere():
+    # 2 images with 18 free 4^3 boxes each; n_patch_per_image=4 gives 4 candidates in all,
+    # class 2 is never predicted: the query must still hold q = 10 boxes.
+    pool = Pool.from_arrays(_probs_without_class(2, (8, 12, 12), 3, missing=2))
+    strategy = get_strategy("clasp_pe", patch_size=4, stride=4, n_patch_per_image=4)
+    with pytest.warns(QueryShortfallWarning) as rec:
+        res = strategy.query(pool, [], size=10, round_index=0, seed=1)
+    assert len(res.patches) == 10
+    for a in range(10):
+        for b in range(a + 1, 10):
+            assert not res.patches[a].overlaps(res.patches[b])
+    text = " ".join(str(w.message) for w in rec)
+    assert "class_2 got 0 of 3 (the class is predicted in no image)" in text
+    assert "room" not in text  # the old, false cause
+    assert res.log.quotas["class_2"] == {"requested": 3, "achieved": 0}
+    assert sum(q["achieved"] for q in res.log.quotas.values()) == 10
+
+
+def test_shortfall_message_states_no_room_only_when_true():
+    pool = Pool.from_arrays(_probs_without_class(1, (4, 4, 8), 3, missing=2))
+    strategy = get_strategy("clasp_pe", patch_size=4, stride=4, n_patch_per_image=4)
+    with pytest.warns(QueryShortfallWarning, match="no pool image has room"):
+        res = strategy.query(pool, [], size=5, round_index=0, seed=1)
+    assert len(res.patches) == 2
+
+
+@pytest.mark.parametrize("name", ["pe", "softrank_bald"])
+def test_per_image_limit_is_named_as_the_cause(name):
+    pool = Pool.from_arrays(_probs_without_class(2, (8, 12, 12), 3, missing=2))
+    with pytest.warns(QueryShortfallWarning, match="n_patch_per_image"):
+        res = get_strategy(name, patch_size=4, stride=4, n_patch_per_image=2).query(
+            pool, [], size=10, seed=0
+        )
+    assert len(res.patches) == (8 if name == "softrank_bald" else 4)
+    # None = the query size per image: now the query is full.
+    full = get_strategy(name, patch_size=4, stride=4, n_patch_per_image=None).query(
+        pool, [], size=10, seed=0
+    )
+    assert len(full.patches) == 10
+    assert full.log.config["n_patch_per_image"] is None

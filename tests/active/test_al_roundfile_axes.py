@@ -61,14 +61,14 @@ def _sitk_mask(root, round_file, case):
 
 def test_sitk_reader_matches_simpleitk(tmp_path):
     sitk = pytest.importorskip("SimpleITK", reason="SimpleITK is not installed")
-    root, labels = _dataset(tmp_path)
+    root, _labels = _dataset(tmp_path)
     f = root / "labelsTr" / "a.nii.gz"
     np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(f))), _sitk_array(f))
     assert _sitk_array(f).shape == SHAPE[::-1]
 
 
 def test_written_round_file_covers_the_same_voxels_in_sitk_order(tmp_path):
-    root, labels = _dataset(tmp_path)
+    root, _labels = _dataset(tmp_path)
     patches = [
         Patch("a", (3, 2, 1), (10, 5, 4)),  # 4 slices, 10 x 5 in-plane (array order)
         Patch("a", (0, 9, 0), (6, 5, 2)),
@@ -94,7 +94,7 @@ def test_written_round_file_covers_the_same_voxels_in_sitk_order(tmp_path):
 
 
 def test_nnactive_round_file_is_read_as_the_same_voxels(tmp_path):
-    root, labels = _dataset(tmp_path)
+    root, _labels = _dataset(tmp_path)
     rf = tmp_path / "loop_000.json"
     recs = [
         {"file": "a.nii.gz", "coords": [2, 1, 5], "size": [3, 6, 11]},

@@ -81,7 +81,7 @@ def to_array_order(v: Sequence[int]) -> Triple:
 
 
 def patch_record(file: str, start: Sequence[int], size: Sequence[int]) -> dict[str, Any]:
-    """nnActive's record of a box given in medtrust's array order."""
+    """The nnActive record of a box given in medtrust's array order."""
     return {
         "file": file,
         "coords": list(to_sitk_order(start)),

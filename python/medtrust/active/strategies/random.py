@@ -150,6 +150,11 @@ class RandomStrategy(Strategy):
                 else:
                     still.append(image_id)
             active = still
+        if len(rows) < n:
+            ctx.shortfall_cause = (
+                f"random placement gave up on every image ({self.max_tries} failed tries per "
+                "turn): the images are full or nearly full of annotated boxes"
+            )
         return rows
 
     def _place_one(

@@ -140,14 +140,30 @@ class TopScoreStrategy(Strategy):
                 k,
                 eff,
                 blocked,
-                self.n_patch_per_image,
+                self.per_image(ctx.size),
                 self.uncertainty,
             )
             rows += got
             keys += [_key_of(ctx, r) for r in got]
         order = take_best(keys, ctx.size)
         chosen = [rows[i] for i in order]
+        if len(chosen) < ctx.size:
+            ctx.shortfall_cause = _candidate_cause(self, ctx, len(rows), self.per_image(ctx.size))
         return chosen, {"all": {"requested": ctx.size, "achieved": len(chosen)}}
+
+
+def _candidate_cause(strategy: Strategy, ctx: QueryContext, n_rows: int, per_image: int) -> str:
+    """The true cause of a short query of a per-image-candidate strategy."""
+    n_images = len(ctx.pool.image_ids)
+    if n_rows >= n_images * per_image:
+        return (
+            f"{n_images} image(s) x {per_image} candidates per image (n_patch_per_image) "
+            f"give only {n_rows} candidates; raise n_patch_per_image or pass None (= query size)"
+        )
+    return (
+        f"the images yield only {n_rows} candidates: the others have no room left for "
+        f"non-overlapping boxes on the pooling grid (stride {strategy.stride})"
+    )
 
 
 def _key_of(ctx: QueryContext, row: int) -> float:
@@ -191,10 +207,11 @@ class SoftRankStrategy(Strategy):
                 k,
                 eff,
                 ctx.blocked(image_id),
-                2 * self.n_patch_per_image,
+                2 * self.per_image(ctx.size),
                 self.uncertainty,
             )
         if not rows:
+            ctx.shortfall_cause = _candidate_cause(self, ctx, 0, 2 * self.per_image(ctx.size))
             return [], {"all": {"requested": ctx.size, "achieved": 0}}
         scores = np.array([ctx.candidates[r]["score"] for r in rows], dtype=np.float64)
         by_score = take_best(scores, len(scores))
@@ -207,4 +224,8 @@ class SoftRankStrategy(Strategy):
             ctx.candidates[r]["key"] = float(kv)
         order = take_best(keys, ctx.size)
         chosen = [rows[i] for i in order]
+        if len(chosen) < ctx.size:
+            ctx.shortfall_cause = _candidate_cause(
+                self, ctx, len(rows), 2 * self.per_image(ctx.size)
+            )
         return chosen, {"all": {"requested": ctx.size, "achieved": len(chosen)}}
