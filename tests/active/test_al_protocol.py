@@ -125,3 +125,70 @@ def test_per_image_limit_is_named_as_the_cause(name):
     )
     assert len(full.patches) == 10
     assert full.log.config["n_patch_per_image"] is None
+
+
+# ------------------------------------------------------------------ missing strategies
+def _ee_oracle(probs):
+    """Expected entropy per voxel: mean over members of -sum p log p (0 log 0 = 0)."""
+    p = probs.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -np.where(p > 0, p * np.log(p), 0.0).sum(1)
+    return ent.mean(0)
+
+
+def test_exp_entropy_takes_the_top_expected_entropy_boxes():
+    from reference.active import box_means, greedy
+
+    rng = np.random.default_rng(5)
+    probs = {"img0": rng.dirichlet(np.ones(3) * 0.3, size=(3, 6, 8, 10))}
+    probs["img0"] = np.moveaxis(probs["img0"], -1, 1).astype(np.float32)
+    pool = Pool.from_arrays(probs)
+    res = get_strategy("exp_entropy", patch_size=(2, 3, 4), stride=1, n_patch_per_image=5).query(
+        pool, [], size=5, seed=0
+    )
+    scores = box_means(_ee_oracle(probs["img0"]), (2, 3, 4), (1, 1, 1))
+    want = greedy(scores, (2, 3, 4), (1, 1, 1), [], 5)
+    assert [p.start for p in res.patches] == [tuple(w) for w in want]
+    np.testing.assert_allclose(
+        res.to_frame()["score"].to_numpy(), [scores[w] for w in want], rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("b", [5, 10, 20, 40])
+def test_power_bald_beta_variants(b):
+    s = get_strategy(f"power_bald_b{b}", patch_size=4)
+    assert s.beta(0) == float(b) and s.config()["uncertainty"] == "bald"
+
+
+@pytest.mark.parametrize(
+    ("name", "temperature"), [("clasp_pe_smooth", 2.0), ("clasp_pe_sharp", 0.5)]
+)
+def test_sigmoid_clasp_variants(name, temperature):
+    from reference.active import sigmoid_schedule
+
+    s = get_strategy(name, patch_size=4, query_steps=5)
+    for k in range(5):
+        assert s.beta(k) == pytest.approx(sigmoid_schedule(k, 5, temperature))
+
+
+def test_precomputed_replays_another_experiments_rounds(tmp_path):
+    from medtrust.active import Patch, write_round
+
+    pool = Pool(("a", "b"), {"a": (8, 8, 8), "b": (8, 8, 8)})
+    start = [Patch("a", (0, 0, 0), (4, 4, 4))]
+    first = [Patch("b", (4, 4, 4), (4, 4, 4)), Patch("a", (4, 0, 0), (4, 4, 4))]
+    write_round(tmp_path / "loop_000.json", start)
+    write_round(tmp_path / "loop_001.json", first)
+    got0 = get_strategy("precomputed_start", folder=tmp_path).query(pool, [], size=1)
+    assert list(got0.patches) == start
+    got1 = get_strategy("precomputed", folder=tmp_path).query(pool, start, size=2, round_index=0)
+    assert list(got1.patches) == first
+    # A replay that clashes with this experiment's annotations is refused.
+    with pytest.raises(DatasetError, match="overlaps"):
+        get_strategy("precomputed", folder=tmp_path).query(
+            pool, [Patch("b", (5, 5, 5), (1, 1, 1))], size=2, round_index=0
+        )
+    with pytest.raises(DatasetError, match="no round file"):
+        get_strategy("precomputed", folder=tmp_path).query(pool, [], size=2, round_index=3)
+    with pytest.warns(QueryShortfallWarning, match="holds only 2 patches"):
+        get_strategy("precomputed", folder=tmp_path).query(pool, start, size=3, round_index=0)

@@ -1,7 +1,8 @@
 """Uncertainty strategies: top scores, power sampling and soft-rank sampling.
 
-Registry names: ``pe``, ``bald`` (top scores), ``power_pe``, ``power_bald`` (power sampling),
-``softrank_bald``.
+Registry names: ``pe``, ``bald``, ``exp_entropy`` (top scores of predictive entropy, mutual
+information and expected entropy), ``power_pe``, ``power_bald`` (power sampling, beta = 1),
+``power_bald_b5`` / ``_b10`` / ``_b20`` / ``_b40`` (beta = 5, 10, 20, 40), ``softrank_bald``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from medtrust.exceptions import InvalidArgumentError
 
 __all__ = ["SoftRankStrategy", "TopScoreStrategy"]
 
-_MAPS = {"pe": "pe", "bald": "mi"}
+_MAPS = {"pe": "pe", "bald": "mi", "ee": "ee"}
 
 
 def image_candidates(
@@ -108,7 +109,7 @@ class TopScoreStrategy(Strategy):
     def __init__(self, *, uncertainty: str, beta: float = math.inf, **common: Any) -> None:
         super().__init__(**common)
         if uncertainty not in _MAPS:
-            raise InvalidArgumentError(f"uncertainty must be pe or bald, got {uncertainty!r}")
+            raise InvalidArgumentError(f"uncertainty must be pe, bald or ee, got {uncertainty!r}")
         if not (isinstance(beta, (int, float)) and beta > 0):
             raise InvalidArgumentError(f"beta must be > 0 (inf for no noise), got {beta!r}")
         self.uncertainty = uncertainty
@@ -184,7 +185,7 @@ class SoftRankStrategy(Strategy):
     def __init__(self, *, uncertainty: str = "bald", **common: Any) -> None:
         super().__init__(**common)
         if uncertainty not in _MAPS:
-            raise InvalidArgumentError(f"uncertainty must be pe or bald, got {uncertainty!r}")
+            raise InvalidArgumentError(f"uncertainty must be pe, bald or ee, got {uncertainty!r}")
         self.uncertainty = uncertainty
 
     def _extra_config(self) -> dict[str, Any]:
