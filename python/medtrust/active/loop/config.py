@@ -384,7 +384,6 @@ class ExperimentConfig:
 
     def _validate_one(self) -> None:
         from medtrust.active.loop.data import dataset_shapes, split_cases
-        from medtrust.active.loop.strategies import check_strategy
 
         check_strategy(self.starting_budget, role="starting_budget")
         for s in self.strategies:
@@ -432,6 +431,15 @@ class ExperimentConfig:
 
 
 FULL_DATA = "_full_data"
+
+
+def check_strategy(name: str, *, role: str) -> None:
+    """Raise :class:`ConfigError` for an unknown strategy name (with a did-you-mean hint)."""
+    from medtrust.active import list_strategies
+
+    names = list_strategies()
+    if name not in names:
+        raise ConfigError(f"unknown {role} {name!r}{_suggest(name, names)}; known: {names}")
 
 
 @dataclass(frozen=True)
