@@ -192,3 +192,37 @@ def test_precomputed_replays_another_experiments_rounds(tmp_path):
         get_strategy("precomputed", folder=tmp_path).query(pool, [], size=2, round_index=3)
     with pytest.warns(QueryShortfallWarning, match="holds only 2 patches"):
         get_strategy("precomputed", folder=tmp_path).query(pool, start, size=3, round_index=0)
+
+
+# ------------------------------------------------------------------ split (defect 8)
+def test_held_out_size_is_int_of_a_quarter():
+    from medtrust.active.loop.data import split_cases
+
+    for n, want in [(4, 1), (7, 1), (8, 2), (10, 2), (11, 2), (15, 3)]:
+        held, pool = split_cases([f"c{i:02d}" for i in range(n)], 0.25, seed=1)
+        assert len(held) == want and len(pool) == n - want  # round(0.25 n) gave 2 for n = 7
+
+
+def test_patient_level_grouping():
+    from medtrust.active.loop.data import split_cases
+
+    cases = [f"patient{p:03d}_frame{f:02d}" for p in range(9) for f in (1, 12)]
+    for seed in range(5):
+        held, pool = split_cases(cases, 0.25, seed, "_frame")
+        hp = {c.split("_")[0] for c in held}
+        pp = {c.split("_")[0] for c in pool}
+        assert not hp & pp and len(hp) == 2 and len(pp) == 7
+        assert len(held) == 4 and sorted(held + pool) == sorted(cases)
+    held, _ = split_cases(cases, 0.25, 0)  # without grouping, frames of one patient split
+    assert len(held) == 4
+
+
+def test_level_separator_in_the_config():
+    from medtrust.active.loop.config import ExperimentConfig
+    from medtrust.exceptions import ConfigError
+
+    base = {"dataset": {"synthetic": {"n_cases": 4}}, "strategies": ["random"],
+            "patch_size": 4, "query_size": 2}  # fmt: skip
+    assert ExperimentConfig.from_dict({**base, "level_separator": "_"}).level_separator == "_"
+    with pytest.raises(ConfigError, match="level_separator"):
+        ExperimentConfig.from_dict({**base, "level_separator": ""})

@@ -112,6 +112,7 @@ class ExperimentConfig:
     name: str = "al"
     held_out_fraction: float = 0.25
     split_seed: int = 0
+    level_separator: str | None = None
     starting_budget: str = "random_fg33_all_classes"
     starting_budget_size: int | None = None
     rounds: int = 5
@@ -199,6 +200,9 @@ class ExperimentConfig:
         frac = d.get("held_out_fraction", 0.25)
         if not isinstance(frac, (int, float)) or isinstance(frac, bool) or not 0 < frac < 1:
             raise ConfigError(f"held_out_fraction must lie in (0, 1), got {frac!r}")
+        sep = d.get("level_separator")
+        if sep is not None and (not isinstance(sep, str) or not sep):
+            raise ConfigError(f"level_separator must be a non-empty string or null, got {sep!r}")
         trainer = d.get("trainer", {"backend": "unet"})
         if isinstance(trainer, str):
             trainer = {"backend": trainer}
@@ -246,6 +250,7 @@ class ExperimentConfig:
             name=name,
             held_out_fraction=float(frac),
             split_seed=_int(d, "split_seed", 0, 0),
+            level_separator=sep,
             starting_budget=str(d.get("starting_budget", "random_fg33_all_classes")),
             starting_budget_size=_int(d, "starting_budget_size", None, 1),
             rounds=_int(d, "rounds", 5, 1),
@@ -397,7 +402,9 @@ class ExperimentConfig:
         _check_backend(self)
         shapes = dataset_shapes(self)
         n = len(shapes)
-        held, pool = split_cases(sorted(shapes), self.held_out_fraction, self.split_seed)
+        held, pool = split_cases(
+            sorted(shapes), self.held_out_fraction, self.split_seed, self.level_separator
+        )
         if not held or not pool:
             raise ConfigError(
                 f"held_out_fraction {self.held_out_fraction} of {n} images leaves "

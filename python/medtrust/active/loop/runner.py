@@ -163,7 +163,10 @@ class _Run:
         f = self.dir / "split.json"
         if not f.is_file():
             held, pool = split_cases(
-                sorted(self.view.shapes), self.cfg.held_out_fraction, self.cfg.split_seed
+                sorted(self.view.shapes),
+                self.cfg.held_out_fraction,
+                self.cfg.split_seed,
+                self.cfg.level_separator,
             )
             n = self.view.n_classes
             fg = np.zeros(n, np.int64)
