@@ -458,6 +458,11 @@ class _Run:
                 row[f"dice_{n}"] = float("nan") if v is None else float(v)
             for i, n in enumerate(names[1:], start=1):
                 row[f"fg_voxels_{n}"] = int(cls[i])
+            for i, n in enumerate(names[1:], start=1):
+                # Share of the pool's voxels of class n inside annotated boxes (NaN: absent).
+                row[f"fg_fraction_{n}"] = (
+                    float(cls[i] / pool_fg[i]) if pool_fg[i] > 0 else float("nan")
+                )
             row["train_s"] = train_s
             row["eval_s"] = float(ev["eval_s"])
             row["query_s"] = float(_read_json(qf)["query_s"]) if qf.is_file() else float("nan")
@@ -467,7 +472,37 @@ class _Run:
     def write_table(self, split: dict[str, Any]) -> Any:
         t = self.table(split)
         atomic_write_parquet(self.dir / "results.parquet", t)
+        if t.height:
+            atomic_write_parquet(self.dir / "patches.parquet", self.patch_table(t.height))
         return t
+
+    def patch_table(self, n_rounds: int) -> Any:
+        """One row per annotated box of rounds < ``n_rounds``: its class voxels and shares."""
+        import polars as pl
+
+        names = list(self.view.dataset.class_names)
+        rows = []
+        for k in range(min(n_rounds, self.rounds)):
+            f = self.loop_file(k)
+            if not f.is_file():
+                break
+            for p in read_round(f, shapes=self.view.shapes):
+                gt = np.asarray(self.view.ground_truth(p.image_id)[p.slices])
+                counts = np.bincount(gt.ravel(), minlength=len(names))[: len(names)]
+                row: dict[str, Any] = {
+                    "setting": self.cfg.setting,
+                    "strategy": self.spec.strategy,
+                    "seed": self.spec.seed,
+                    "round": k,
+                    "image_id": p.image_id,
+                    "voxels": int(p.volume),
+                    "fg_share": float(counts[1:].sum() / max(p.volume, 1)),
+                    "n_fg_classes": int((counts[1:] > 0).sum()),
+                }
+                for i, n in enumerate(names[1:], start=1):
+                    row[f"voxels_{n}"] = int(counts[i])
+                rows.append(row)
+        return pl.DataFrame(rows)
 
     # ------------------------------------------------------------------ main
     def run(self) -> Any:
