@@ -350,11 +350,11 @@ class _Run:
                 p.close()
         self._predictors = None
 
-    def ensemble(self, k: int, case: str) -> SlabAccumulator:
+    def ensemble(self, k: int, case: str, mode: str = "eval") -> SlabAccumulator:
         data = self.view.case(case)
         acc = SlabAccumulator(self.view.n_classes, data.shape)
         for p in self.predictors(k):
-            acc.add_slabs(p.predict_slabs(data))
+            acc.add_slabs(p.predict_slabs(data, mode))
         return acc
 
     def evaluate(self, k: int, split: dict[str, Any]) -> None:
@@ -363,7 +363,7 @@ class _Run:
             t0 = time.perf_counter()
             per_case = {}
             for case in split["held_out"]:
-                pred = self.ensemble(k, case).argmax()
+                pred = self.ensemble(k, case, "eval").argmax()
                 gt = np.asarray(self.view.ground_truth(case))
                 per_case[case] = dice_per_class(pred, gt, self.view.n_classes)
             arr = np.array([per_case[c] for c in split["held_out"]])
@@ -392,7 +392,7 @@ class _Run:
             def uncertainty(case: str) -> SlabAccumulator:
                 if case not in cache:
                     cache.clear()  # one image's maps at a time
-                    cache[case] = self.ensemble(k, case)
+                    cache[case] = self.ensemble(k, case, "query")
                 return cache[case]
 
             name = self.spec.strategy
