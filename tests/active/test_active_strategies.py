@@ -54,6 +54,7 @@ OTHER_NAMES = [
     "power_bald_b20",
     "power_bald_b40",
     "clasp_pe_sharp",
+    "kmeans_bald",
     "precomputed",
     "precomputed_start",
 ]

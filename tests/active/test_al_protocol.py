@@ -226,3 +226,48 @@ def test_level_separator_in_the_config():
     assert ExperimentConfig.from_dict({**base, "level_separator": "_"}).level_separator == "_"
     with pytest.raises(ConfigError, match="level_separator"):
         ExperimentConfig.from_dict({**base, "level_separator": ""})
+
+
+# ------------------------------------------------------------------ kmeans_bald
+def test_kmeans_pp_picks_one_seed_per_separated_cluster():
+    from medtrust.active.strategies.kmeans import kmeans_pp_seeds
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [100, 0], [0, 100], [100, 100]], float)
+    x = np.concatenate([c + rng.normal(0, 1, size=(10, 2)) for c in centres])
+    for seed in range(20):
+        picks = kmeans_pp_seeds(x, 4, np.random.default_rng(seed))
+        assert sorted(i // 10 for i in picks) == [0, 1, 2, 3]
+
+
+def test_kmeans_pp_second_seed_is_proportional_to_squared_distance():
+    from medtrust.active.strategies.kmeans import kmeans_pp_seeds
+
+    x = np.array([[0.0], [1.0], [3.0]])
+    counts = np.zeros(3)
+    n = 0
+    for seed in range(6000):
+        a, b = kmeans_pp_seeds(x, 2, np.random.default_rng(seed))
+        if a == 0:
+            counts[b] += 1
+            n += 1
+    np.testing.assert_allclose(counts / n, [0.0, 0.1, 0.9], atol=0.03)
+
+
+def test_kmeans_bald_queries_diverse_bald_candidates():
+    rng = np.random.default_rng(2)
+    p = np.moveaxis(rng.dirichlet(np.ones(3), size=(3, 8, 16, 16)), -1, 1).astype(np.float32)
+    feat = np.zeros((2, 4, 8, 8), np.float32)
+    feat[0, :, :4] = 1.0  # the two halves along axis 1 look different to the model
+    feat[1, :, 4:] = 1.0
+    pool = Pool.from_arrays({"a": p}, features={"a": feat})
+    s = get_strategy("kmeans_bald", patch_size=4, stride=4, n_patch_per_image=3)
+    res = s.query(pool, [], size=2, seed=0)
+    assert len(res.patches) == 2
+    assert {p.start[1] < 8 for p in res.patches} == {True, False}  # one from each half
+    frame = res.log.to_frame()
+    assert frame.height == 6 and (frame["stratum"] == "bald").all()  # 2 x n_ppi candidates
+    from medtrust.exceptions import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="features"):
+        get_strategy("kmeans_bald", patch_size=4).query(Pool.from_arrays({"a": p}), size=2)

@@ -15,6 +15,7 @@ from medtrust.active.strategies.base import (
     register_strategy,
 )
 from medtrust.active.strategies.clasp import ClaSPStrategy
+from medtrust.active.strategies.kmeans import KMeansBALDStrategy
 from medtrust.active.strategies.precomputed import PrecomputedStrategy
 from medtrust.active.strategies.random import AllClassesStrategy, RandomStrategy
 from medtrust.active.strategies.uncertainty import SoftRankStrategy, TopScoreStrategy
@@ -49,6 +50,7 @@ register_strategy("power_bald", _power, uncertainty="bald")
 for _b in (5, 10, 20, 40):  # nnActive's power_bald_b5 ... b40 ablations
     register_strategy(f"power_bald_b{_b}", TopScoreStrategy, uncertainty="bald", beta=float(_b))
 register_strategy("softrank_bald", SoftRankStrategy, uncertainty="bald")
+register_strategy("kmeans_bald", KMeansBALDStrategy)
 register_strategy("clasp_pe", ClaSPStrategy)
 register_strategy("clasp_pe_smooth", ClaSPStrategy, schedule="smooth")
 register_strategy("clasp_pe_sharp", ClaSPStrategy, schedule="sharp")
