@@ -168,3 +168,30 @@ def test_synthetic_dataset_is_stored_like_a_scan(tmp_path):
     lab, sp, _ = ds.read_label(ds.cases[0])
     assert lab.shape == (20, 16, 6) and sp == (0.5, 1.0, 3.0)
     assert _sitk_array(ds.label_file(ds.cases[0])).shape == (6, 16, 20)
+
+
+def test_cli_query_on_sitk_ordered_probabilities_writes_the_same_voxels(tmp_path):
+    # The same maps saved in array order and in SimpleITK order (nnU-Net's .npz) give round
+    # files that mean the same voxels, with --patch-size given in each map's order.
+    from medtrust.cli.main import main
+    from medtrust.data.al_pool import synthetic_al_pool
+
+    probs, _ = synthetic_al_pool(n_images=2, shape=(6, 10, 14), n_classes=3, n_members=2, seed=2)
+    for order, tr in (("array", lambda a: a), ("sitk", lambda a: a.transpose(0, 3, 2, 1))):
+        for m in range(2):
+            d = tmp_path / order / f"fold_{m}"
+            d.mkdir(parents=True)
+            for k, v in probs.items():
+                np.save(d / f"{k}.npy", np.ascontiguousarray(tr(v[m])))
+    ps = {"array": ["2", "3", "4"], "sitk": ["4", "3", "2"]}
+    for order in ("array", "sitk"):
+        rc = main(
+            ["al", "query", "--probs", str(tmp_path / order), "--strategy", "pe", "--size", "5",
+             "--patch-size", *ps[order], "--axis-order", order, "--no-progress",
+             "--out", str(tmp_path / f"{order}.json")]
+        )  # fmt: skip
+        assert rc == 0
+    a = json.loads((tmp_path / "array.json").read_text())["patches"]
+    b = json.loads((tmp_path / "sitk.json").read_text())["patches"]
+    assert a == b and len(a) == 5
+    assert all(r["size"] == [4, 3, 2] for r in a)  # SimpleITK order on disk
