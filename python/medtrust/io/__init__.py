@@ -6,6 +6,8 @@
 - nnU-Net v2 raw datasets (``dataset.json``, ``imagesTr/``, ``labelsTr/``): open and check
   with :func:`load_nnunet_dataset` / :func:`verify_nnunet_dataset`, write with
   :func:`write_nnunet_case` and :func:`write_dataset_json` (see :mod:`medtrust.io.nnunet`).
+- nnActive round files (``loop_XXX.json``), stored in SimpleITK axis order and converted to
+  medtrust's (nibabel) array order in one place: :mod:`medtrust.io.rounds`.
 - The per-case folder layout of failure-detection evaluations: :func:`find_cases`,
   :func:`load_domains` (see :mod:`medtrust.io.layout`).
 """
