@@ -265,7 +265,8 @@ def plot_critical_difference(ranking: Any) -> tuple[Any, Any]:
     names, ranks = mr["strategy"].to_list(), mr["mean_rank"].to_numpy()
     k = len(names)
     fig, ax = plt.subplots(figsize=(8, 1.6 + 0.35 * k))
-    ax.set_xlim(0.5, k + 0.5)
+    cd = ranking.critical_difference
+    ax.set_xlim(0.5, max(k, 1 + cd if math.isfinite(cd) else k) + 0.5)
     ax.set_ylim(-(k + 2), 1.5)
     ax.hlines(0, 1, k, color="k")
     for i in range(1, k + 1):
@@ -276,7 +277,6 @@ def plot_critical_difference(ranking: Any) -> tuple[Any, Any]:
         ax.plot([r, r], [0, y], color="C0", lw=0.8)
         ax.plot(r, 0, "o", color="C0")
         ax.text(r + 0.05, y, f"{n} ({r:.2f})", va="center", fontsize=8)
-    cd = ranking.critical_difference
     if math.isfinite(cd):
         ax.plot([1, 1 + cd], [1.0, 1.0], color="r", lw=2)
         ax.text(1 + cd / 2, 1.15, f"CD = {cd:.2f}", ha="center", fontsize=8, color="r")
