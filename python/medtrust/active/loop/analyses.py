@@ -273,19 +273,19 @@ def plot_critical_difference(ranking: Any) -> tuple[Any, Any]:
         ax.vlines(i, -0.1, 0.1, color="k")
         ax.text(i, 0.25, str(i), ha="center", fontsize=8)
     for i, (n, r) in enumerate(zip(names, ranks)):
-        y = -(i + 1)
-        ax.plot([r, r], [0, y], color="C0", lw=0.8)
+        label_y = -(i + 1)
+        ax.plot([r, r], [0, label_y], color="C0", lw=0.8)
         ax.plot(r, 0, "o", color="C0")
-        ax.text(r + 0.05, y, f"{n} ({r:.2f})", va="center", fontsize=8)
+        ax.text(r + 0.05, label_y, f"{n} ({r:.2f})", va="center", fontsize=8)
     if math.isfinite(cd):
         ax.plot([1, 1 + cd], [1.0, 1.0], color="r", lw=2)
         ax.text(1 + cd / 2, 1.15, f"CD = {cd:.2f}", ha="center", fontsize=8, color="r")
-        y = -(k + 1)
+        bar_y = -(k + 1.0)
         for i in range(k):
             j = max(j for j in range(k) if ranks[j] - ranks[i] < cd)
             if j > i:
-                ax.plot([ranks[i], ranks[j]], [y, y], color="k", lw=3, alpha=0.6)
-                y -= 0.3
+                ax.plot([ranks[i], ranks[j]], [bar_y, bar_y], color="k", lw=3, alpha=0.6)
+                bar_y -= 0.3
     p = ranking.friedman_pvalue
     ax.set_title(
         f"Mean rank by {ranking.metric} over {ranking.n_blocks} block(s) (1 = best); "

@@ -217,12 +217,12 @@ class ClaSPStrategy(Strategy):
             if need > 0:
                 # Every candidate is taken and the query is still short (e.g. a class predicted
                 # nowhere): draw further PE candidates wherever an image has room.
-                extra = self._extend(ctx, need, beta, chosen)
-                chosen += extra
-                taken["pe"] += extra
-                if extra:
-                    fill["pe (beyond the per-image candidates)"] = len(extra)
-                need -= len(extra)
+                more = self._extend(ctx, need, beta, chosen)
+                chosen += more
+                taken["pe"] += more
+                if more:
+                    fill["pe (beyond the per-image candidates)"] = len(more)
+                need -= len(more)
             if need > 0:
                 ctx.shortfall_cause = (
                     "no pool image has room for another non-overlapping box on the pooling "

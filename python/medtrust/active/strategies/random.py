@@ -229,8 +229,8 @@ class AllClassesStrategy(Strategy):
         images = ctx.pool.sorted_ids()
         holders: dict[int, list[str]] = {}
         for i in images:
-            for label in np.flatnonzero(cache.counts(i)):
-                holders.setdefault(int(label), []).append(i)
+            for present in np.flatnonzero(cache.counts(i)):
+                holders.setdefault(int(present), []).append(i)
         rare = {lab: len(h) for lab, h in holders.items() if len(h) < self.per_label}
         if rare:
             raise DatasetError(
