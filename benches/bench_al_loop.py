@@ -3,7 +3,7 @@
 A query round on one volume: M members predict softmax maps by Gaussian-weighted sliding
 windows, the maps are reduced to PE / BALD / class-weighted PE, and patch scores are pooled.
 medtrust streams every member slab by slab into one ``(C + 1)``-volume accumulator
-(:class:`~medtrust.active.loop.streaming.SlabAccumulator`); the plain way (as nnActive does)
+(:class:`~medtrust.uncertainty.SlabAccumulator`); the plain way (as nnActive does)
 holds all M members' ``[C, Z, Y, X]`` maps and reduces them with numpy.
 
 Both run in fresh subprocesses on a volume read from a memory-mapped ``.npy`` (as the loop
@@ -70,8 +70,8 @@ def _member(m: int, n_in: int = 1):
 
 
 def _worker(mode: str, image_path: str, tile: tuple[int, int, int]) -> dict:
-    from medtrust.active.loop.streaming import SlabAccumulator
     from medtrust.active.trainers.inference import sliding_window_slabs
+    from medtrust.uncertainty import SlabAccumulator
 
     try:  # the query side's Rust pooling (imported before the baseline is taken)
         from medtrust.active import score_grids

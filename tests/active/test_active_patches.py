@@ -168,7 +168,7 @@ def test_round_files_are_nnactive_compatible(tmp_path):
     obj = json.loads(path.read_text())
     assert obj["patches"][0] == {
         "file": "case_00001.nii.gz",
-        "coords": [0, 8, 16],
+        "coords": [16, 8, 0],  # SimpleITK array order (nnActive's): the axes reversed
         "size": [64, 64, 64],
     }
     assert obj["note"] == "x"

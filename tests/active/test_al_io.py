@@ -124,7 +124,7 @@ def test_synthetic_segmentation(tmp_path):
     counts = np.zeros(4)
     for c in ds.cases:
         lab, sp, _ = ds.read_label(c)
-        assert sp == (3.0, 1.0, 1.0) and lab.shape == (8, 24, 24)
+        assert sp == (1.0, 1.0, 3.0) and lab.shape == (24, 24, 8)
         assert ((lab == 3).any()) == (c in meta["vessel"])
         counts += np.bincount(lab.ravel(), minlength=4)
     frac = counts / counts.sum()

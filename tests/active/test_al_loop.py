@@ -74,6 +74,12 @@ def test_run_writes_state_and_table(reference):
     assert not list(run.rglob("*.tmp"))
     r1 = json.loads((run / "loop_001.json").read_text())["patches"]
     assert len(r1) == 4 and {"file", "coords", "size"} <= set(r1[0])
+    # On disk in the paper's / nnActive's order: 4 slices through-plane, 8 x 8 in-plane.
+    assert all(r["size"] == [4, 8, 8] for r in r1)
+    # The full candidate lists are kept (nnActive's <strategy>_XXX.json).
+    cands = json.loads((run / "clasp_pe_001.json").read_text())
+    assert sum(cands["selected"]) == 4 and len(cands["patches"]) == len(cands["stratum"]) > 4
+    assert (run / "random_fg33_all_classes_000.json").is_file()
     assert table.height == 2 and table["n_patches"].to_list() == [4, 8]
     assert table["annotated_voxels"].to_list() == [4 * 4 * 8 * 8, 8 * 4 * 8 * 8]
     assert (table["fg_fraction"].diff().drop_nulls() >= 0).all()

@@ -3,7 +3,6 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the built-in trainer needs torch (extra 'torch')")
 
-from medtrust.active.loop.streaming import SlabAccumulator  # noqa: E402
 from medtrust.active.trainers.inference import (  # noqa: E402
     gaussian_importance,
     sliding_window,
@@ -18,7 +17,10 @@ from medtrust.active.trainers.unet import (  # noqa: E402
     plan_unet,
 )
 from medtrust.exceptions import ConfigError  # noqa: E402
-from medtrust.uncertainty import EnsembleAccumulator  # noqa: E402
+from medtrust.uncertainty import (  # noqa: E402
+    EnsembleAccumulator,
+    SlabAccumulator,
+)
 
 
 def _softmax(x):

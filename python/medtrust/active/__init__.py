@@ -24,6 +24,7 @@ Examples
 """
 
 # AL loop evaluation metrics (medtrust.active.metrics); the loop itself is medtrust.active.loop.
+from medtrust.active.fg_eff_pooled import fg_efficiency_pooled
 from medtrust.active.metrics import (
     aubc,
     fg_efficiency,
@@ -66,6 +67,7 @@ __all__ = [
     "beta_schedule",
     "clasp_quotas",
     "fg_efficiency",
+    "fg_efficiency_pooled",
     "final_dice",
     "get_strategy",
     "list_strategies",

@@ -11,7 +11,12 @@ import numpy as np
 from medtrust.exceptions import InvalidArgumentError
 
 #: Stream codes of the non-class strata (class strata use their class index).
-STRATUM_CODES = {"pe": 1 << 32, "bald": (1 << 32) + 1, "softrank": (1 << 32) + 2}
+STRATUM_CODES = {
+    "pe": 1 << 32,
+    "bald": (1 << 32) + 1,
+    "softrank": (1 << 32) + 2,
+    "ee": (1 << 32) + 3,
+}
 
 
 def image_key(image_id: str) -> int:

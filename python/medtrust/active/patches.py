@@ -1,8 +1,11 @@
 """Annotation patches, nnActive-compatible round files, patch scores and greedy selection.
 
-A :class:`Patch` is an axis-aligned box ``(image_id, start[z, y, x], size[z, y, x])``. Round
-files are JSON ``{"patches": [{"file", "coords", "size"}]}`` named ``loop_XXX.json`` like
-nnActive's, where ``file`` is the label file name (image id + file ending).
+A :class:`Patch` is an axis-aligned box ``(image_id, start[z, y, x], size[z, y, x])`` in the
+array order of the images as medtrust loads them (nibabel). Round files are JSON
+``{"patches": [{"file", "coords", "size"}]}`` named ``loop_XXX.json`` like nnActive's, where
+``file`` is the label file name (image id + file ending); on disk their coordinates are in
+SimpleITK array order (nnActive's; the axes reversed), converted in
+:mod:`medtrust.io.rounds`, so both tools mean the same voxels.
 
 Examples
 --------
@@ -18,9 +21,8 @@ Examples
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,21 +97,30 @@ class Patch:
         return all(b <= s for b, s in zip(self.stop, shape))
 
     def to_json(self, file_ending: str = ".nii.gz") -> dict[str, Any]:
-        """NnActive's patch record: ``{"file", "coords", "size"}``."""
-        return {
-            "file": self.image_id + file_ending,
-            "coords": list(self.start),
-            "size": list(self.size),
-        }
+        """NnActive's patch record ``{"file", "coords", "size"}`` (SimpleITK axis order)."""
+        from medtrust.io.rounds import patch_record
+
+        return patch_record(self.image_id + file_ending, self.start, self.size)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Patch:
-        """Parse a round-file record (the file ending is stripped from ``file``)."""
-        try:
-            file, coords, size = d["file"], d["coords"], d["size"]
-        except (KeyError, TypeError) as e:
-            raise DatasetError(f"patch record needs file, coords and size: {d!r}") from e
-        return cls(strip_ending(str(file)), tuple(coords), tuple(size))
+    def from_json(
+        cls, d: dict[str, Any], *, shape: Sequence[int] | None = None, axis_order: str = "sitk"
+    ) -> Patch:
+        """Parse a round-file record (the file ending is stripped from ``file``).
+
+        ``shape`` (array order) is needed for nnActive's ``"size": "whole"`` records.
+        """
+        from medtrust.io.rounds import parse_record
+
+        file, start, size = parse_record(d, axis_order=axis_order)  # type: ignore[arg-type]
+        image_id = strip_ending(file)
+        if size is None:
+            if shape is None:
+                raise DatasetError(
+                    f"record {d!r} annotates the whole image: pass the image shapes to read it"
+                )
+            size = as_triple(tuple(shape), "shape")
+        return cls(image_id, start, size)
 
 
 def strip_ending(file: str) -> str:
@@ -132,38 +143,47 @@ def write_round(
     file_ending: str = ".nii.gz",
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a round file atomically.
+    """Write a round file atomically (coordinates in SimpleITK order, see module docstring).
 
     ``extra`` keys (e.g. a query log) are stored beside ``patches``; nnActive reads only
     ``patches``.
     """
-    from medtrust._io import atomic_write_json
+    from medtrust.io.rounds import write_round_records
 
-    obj: dict[str, Any] = {"patches": [p.to_json(file_ending) for p in patches]}
-    if extra:
-        if "patches" in extra:
-            raise InvalidArgumentError("extra must not contain the key 'patches'")
-        obj.update(extra)
-    path = Path(path)
-    atomic_write_json(path, obj)
-    return path
+    return write_round_records(
+        path, ((p.image_id + file_ending, p.start, p.size) for p in patches), extra=extra
+    )
 
 
-def read_round(path: str | Path) -> list[Patch]:
-    """Patches of one round file."""
-    path = Path(path)
-    try:
-        obj = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise DatasetError(f"no such round file: {path}") from e
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{path} is not valid JSON: {e}") from e
-    if not isinstance(obj, dict) or not isinstance(obj.get("patches"), list):
-        raise DatasetError(f"{path} has no 'patches' list")
-    return [Patch.from_json(d) for d in obj["patches"]]
+def read_round(
+    path: str | Path, *, shapes: Mapping[str, Sequence[int]] | None = None
+) -> list[Patch]:
+    """Patches of one round file (in array order).
+
+    ``shapes`` (image id -> array-order shape) resolves nnActive's ``"size": "whole"``
+    records; without it such a record is an error.
+    """
+    from medtrust.io.rounds import read_round_records
+
+    out = []
+    for file, start, size in read_round_records(path):
+        image_id = strip_ending(file)
+        if size is None:
+            if shapes is None or image_id not in shapes:
+                raise DatasetError(
+                    f"{path}: {file} is annotated whole; pass shapes= with its image shape"
+                )
+            size = as_triple(tuple(shapes[image_id]), "shape")
+        out.append(Patch(image_id, start, size))
+    return out
 
 
-def read_rounds(folder: str | Path, *, up_to: int | None = None) -> list[Patch]:
+def read_rounds(
+    folder: str | Path,
+    *,
+    up_to: int | None = None,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+) -> list[Patch]:
     """All patches of the ``loop_XXX.json`` files in ``folder`` (rounds <= ``up_to``)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -174,7 +194,7 @@ def read_rounds(folder: str | Path, *, up_to: int | None = None) -> list[Patch]:
     out: list[Patch] = []
     for idx, f in files:
         if up_to is None or idx <= up_to:
-            out += read_round(f)
+            out += read_round(f, shapes=shapes)
     return out
 
 

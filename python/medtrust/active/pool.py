@@ -61,12 +61,16 @@ class Pool:
     labels
         ``image_id -> integer label map [Z, Y, X]``: ground truth, used only by the oracle-based
         random baselines (``random_fg*``, ``*_all_classes``).
+    features
+        ``image_id -> feature map [F, z, y, x]`` of the model (any resolution covering the
+        image, e.g. an encoder stage), used by diversity strategies (``kmeans_bald``).
     """
 
     image_ids: tuple[str, ...]
     shapes: Mapping[str, tuple[int, int, int]]
     uncertainty: UncertaintySource | None = field(default=None, compare=False)
     labels: LabelSource | None = field(default=None, compare=False)
+    features: Callable[[str], Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         ids = tuple(self.image_ids)
@@ -127,6 +131,20 @@ class Pool:
             raise DTypeError(f"labels of {image_id!r} must be >= 0 (got {lab.min()})")
         return lab
 
+    def feature_map(self, image_id: str) -> np.ndarray:
+        """The image's feature map ``[F, z, y, x]`` (float), checked."""
+        if self.features is None:
+            raise InvalidArgumentError(
+                "this strategy needs model features: give the pool a features source"
+            )
+        f = to_numpy(self.features(image_id), f"features of {image_id}")
+        if f.ndim != 4 or not np.issubdtype(f.dtype, np.floating):
+            raise ShapeMismatchError(
+                f"features of {image_id!r} must be a float [F, z, y, x] array, got "
+                f"{f.dtype} {f.shape}"
+            )
+        return f
+
     @classmethod
     def from_arrays(
         cls,
@@ -134,13 +152,15 @@ class Pool:
         *,
         labels: Mapping[str, Any] | None = None,
         shapes: Mapping[str, Sequence[int]] | None = None,
+        features: Mapping[str, Any] | None = None,
         **acc_options: Any,
     ) -> Pool:
         """A pool over in-memory arrays.
 
         ``probs[image_id]`` is ``[M, C, Z, Y, X]`` or a sequence of M ``[C, Z, Y, X]`` members
         (numpy or torch, CUDA tensors accumulate on their device); ``labels[image_id]`` an
-        integer map. Shapes come from the arrays unless given.
+        integer map; ``features[image_id]`` a ``[F, z, y, x]`` feature map. Shapes come from the
+        arrays unless given.
         """
         if probs is None and labels is None and shapes is None:
             raise EmptyInputError("give probs, labels or shapes")
@@ -172,6 +192,7 @@ class Pool:
             shp,
             uncertainty=unc if probs is not None else None,
             labels=lab if labels is not None else None,
+            features=features.__getitem__ if features is not None else None,
         )
 
 

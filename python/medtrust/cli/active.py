@@ -40,6 +40,13 @@ def _load_label(path: Path) -> Any:
         raise DatasetError(f"cannot read {path} as a numpy array file: {e}") from e
 
 
+def _reversed(p: Any) -> Any:
+    """The same box with its axes reversed (array order <-> SimpleITK order)."""
+    from medtrust.active import Patch
+
+    return Patch(p.image_id, p.start[::-1], p.size[::-1])
+
+
 def _label_files(folder: Path) -> dict[str, Path]:
     from medtrust.active.patches import strip_ending
 
@@ -77,14 +84,18 @@ def _build_pool(args: argparse.Namespace, show: bool) -> Any:
     labels = None
     if args.labels:
         files = _label_files(Path(args.labels))
+        # NIfTI label maps are read with nibabel; in SimpleITK order their axes are reversed.
+        flip = args.axis_order == "sitk"
 
         def labels(image_id: str) -> Any:
             if image_id not in files:
                 raise DatasetError(f"no label map for {image_id!r} in {args.labels}")
-            return _load_label(files[image_id])
+            lab = _load_label(files[image_id])
+            nifti = files[image_id].name.endswith((".nii.gz", ".nii"))
+            return lab.T if flip and nifti else lab
 
         if not shapes:
-            shapes = {i: tuple(_load_label(f).shape) for i, f in files.items()}  # type: ignore[misc]
+            shapes = {i: tuple(labels(i).shape) for i in files}  # type: ignore[misc]
     if not shapes:
         raise InvalidArgumentError("give --probs (uncertainty strategies) and/or --labels")
     ids = sorted(shapes)
@@ -113,7 +124,7 @@ def _with_progress(source: Callable[[str], Any], total: int) -> Callable[[str], 
 
 
 def _query(args: argparse.Namespace) -> int:
-    from medtrust.active import get_strategy, round_file_name
+    from medtrust.active import get_strategy, round_file_name, write_round
 
     if len(args.patch_size) not in (1, 3) or len(args.stride) not in (1, 3):
         raise InvalidArgumentError("--patch-size and --stride take 1 or 3 integers (z y x)")
@@ -129,6 +140,8 @@ def _query(args: argparse.Namespace) -> int:
     strategy = get_strategy(args.strategy, **config)
     annotated, folder = _annotated(args.annotated)
     pool = _build_pool(args, progress_enabled(not args.no_progress))
+    if args.axis_order == "sitk":  # the maps, sizes and patches are all in SimpleITK order
+        annotated = [_reversed(p) for p in annotated]
     result = strategy.query(pool, annotated, size=args.size, round_index=args.round, seed=args.seed)
     if args.out:
         out = Path(args.out)
@@ -138,7 +151,11 @@ def _query(args: argparse.Namespace) -> int:
     # The round file is what the next round reads: written last, so that it never exists
     # without its candidate log (each file is atomic; a killed run is simply rerun).
     atomic_write_parquet(cand, result.log.to_frame())
-    result.write_round(out, file_ending=args.file_ending)
+    if args.axis_order == "sitk":
+        # write_round expects array (nibabel) order and stores SimpleITK order.
+        write_round(out, [_reversed(p) for p in result.patches], file_ending=args.file_ending)
+    else:
+        result.write_round(out, file_ending=args.file_ending)
     print(json.dumps(result.log.to_dict()["quotas"], indent=1))
     for msg in result.log.messages:
         print(f"note: {msg}")
@@ -172,6 +189,16 @@ def _add_query(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--query-steps", type=int, help="training rounds (ClaSP schedules)")
     q.add_argument("--schedule", choices=["exp", "smooth", "sharp", "constant", "none"])
     q.add_argument("--beta", type=float, help="power-sampling beta (power_*, constant schedule)")
+    q.add_argument(
+        "--axis-order",
+        choices=["array", "sitk"],
+        default="array",
+        help=(
+            "axis order of --probs maps, --patch-size and --stride: 'array' (default: as "
+            "nibabel / medtrust.io read NIfTI) or 'sitk' (SimpleITK / nnU-Net, e.g. nnU-Net's "
+            "saved probabilities); round files are always written in SimpleITK order"
+        ),
+    )
     q.add_argument("--no-sum-check", action="store_true", help="accept non-softmax outputs")
     q.add_argument("--file-ending", default=".nii.gz", help="label file ending in round files")
     q.add_argument("--out", help="round file to write (default: <annotated>/loop_{round+1}.json)")

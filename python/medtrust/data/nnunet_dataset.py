@@ -3,7 +3,9 @@
 (:func:`medtrust.data.synthetic_failure_cases` writes ensemble predictions for failure
 detection; this module writes a training dataset.)
 
-Each case is a 3D image with anisotropic spacing (thick slices along axis 0) showing
+Each case is a 3D image with anisotropic spacing (thick slices first, as SimpleITK and
+nnU-Net read it; the NIfTI files store the axes reversed like a scanner's, so nibabel, and
+:mod:`medtrust.io`, read the slice axis last) showing
 
 - ``organ``: a large, irregular ellipsoid (~10-20 % of the volume),
 - ``lesion``: a medium blob inside the organ, darker than it (~1-2 %),
@@ -132,7 +134,10 @@ def synthetic_segmentation(
     n_cases
         Number of cases (>= 2).
     shape, spacing
-        Array shape and voxel size (mm) per axis; axis 0 has the thick slices by default.
+        Shape and voxel size (mm) per axis in SimpleITK array order (z, y, x: thick slices
+        first by default), the order of the paper's patch sizes. The NIfTI files hold the
+        reversed axes, as real scans do: :func:`medtrust.io.load_nifti` returns arrays of shape
+        ``shape[::-1]`` with spacing ``spacing[::-1]``.
     seed
         Seed of everything random; the same seed gives byte-identical images.
     hard_fraction
@@ -192,7 +197,8 @@ def synthetic_segmentation(
             img, lab = synthetic_case(
                 shape, spacing, np.random.default_rng(streams[i]), hard=hard[i], vessel=vessel[i]
             )
-            write_nnunet_case(tmp, cases[i], img, lab, spacing=spacing)
+            # Stored like a scan: NIfTI voxel order (i, j, k) = SimpleITK's (x, y, z).
+            write_nnunet_case(tmp, cases[i], img.T, lab.T, spacing=spacing[::-1])
         write_dataset_json(
             tmp,
             labels=SYNTHETIC_LABELS,

@@ -9,6 +9,8 @@
 - Tables (CSV / TSV, Parquet, JSON Lines, JSON -> polars) with :func:`read_table` /
   :func:`read_records`, and configs (JSON / YAML / TOML -> dict) with :func:`read_config`: the
   one reader of each kind every job uses (see :mod:`medtrust.io.tables`, :mod:`medtrust.io.config`).
+- nnActive round files (``loop_XXX.json``), stored in SimpleITK axis order and converted to
+  medtrust's (nibabel) array order in one place: :mod:`medtrust.io.rounds`.
 - The per-case folder layout of failure-detection evaluations: :func:`find_cases`,
   :func:`load_domains` (see :mod:`medtrust.io.layout`).
 """

@@ -19,12 +19,14 @@ from medtrust.uncertainty.accumulator import (
     argmax_labels,
     pixel_confidence,
 )
+from medtrust.uncertainty.slabs import SlabAccumulator
 
 __all__ = [
     "CONFIDENCE_KINDS",
     "Backend",
     "ConfidenceKind",
     "EnsembleAccumulator",
+    "SlabAccumulator",
     "argmax_labels",
     "pixel_confidence",
 ]

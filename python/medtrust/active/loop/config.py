@@ -98,6 +98,12 @@ class ExperimentConfig:
 
     ``settings`` maps a setting name to overrides of these fields; :meth:`expand` yields one
     config per setting. ``base_dir`` resolves relative dataset paths.
+
+    ``patch_size`` and ``pooling_stride`` are in SimpleITK array order, the convention of
+    nnActive and of the paper's settings (ACDC ``[4, 40, 40]``: 4 slices through-plane, 40 x 40
+    in-plane); :attr:`array_patch_size` / :attr:`array_stride` give them in the array order of
+    the images as medtrust loads them (nibabel: the axes reversed, see
+    :mod:`medtrust.io.rounds`).
     """
 
     dataset: dict[str, Any]
@@ -107,6 +113,7 @@ class ExperimentConfig:
     name: str = "al"
     held_out_fraction: float = 0.25
     split_seed: int = 0
+    level_separator: str | None = None
     starting_budget: str = "random_fg33_all_classes"
     starting_budget_size: int | None = None
     rounds: int = 5
@@ -194,6 +201,9 @@ class ExperimentConfig:
         frac = d.get("held_out_fraction", 0.25)
         if not isinstance(frac, (int, float)) or isinstance(frac, bool) or not 0 < frac < 1:
             raise ConfigError(f"held_out_fraction must lie in (0, 1), got {frac!r}")
+        sep = d.get("level_separator")
+        if sep is not None and (not isinstance(sep, str) or not sep):
+            raise ConfigError(f"level_separator must be a non-empty string or null, got {sep!r}")
         trainer = d.get("trainer", {"backend": "unet"})
         if isinstance(trainer, str):
             trainer = {"backend": trainer}
@@ -241,6 +251,7 @@ class ExperimentConfig:
             name=name,
             held_out_fraction=float(frac),
             split_seed=_int(d, "split_seed", 0, 0),
+            level_separator=sep,
             starting_budget=str(d.get("starting_budget", "random_fg33_all_classes")),
             starting_budget_size=_int(d, "starting_budget_size", None, 1),
             rounds=_int(d, "rounds", 5, 1),
@@ -265,6 +276,20 @@ class ExperimentConfig:
         return json.loads(json.dumps(asdict(self)))
 
     # ------------------------------------------------------------------ derived
+    @property
+    def array_patch_size(self) -> tuple[int, int, int]:
+        """``patch_size`` in medtrust's (nibabel) array order."""
+        from medtrust.io.rounds import to_array_order
+
+        return to_array_order(self.patch_size)
+
+    @property
+    def array_stride(self) -> tuple[int, int, int]:
+        """``pooling_stride`` in medtrust's (nibabel) array order."""
+        from medtrust.io.rounds import to_array_order
+
+        return to_array_order(self.pooling_stride)
+
     @property
     def starting_size(self) -> int:
         """Patches of the starting budget (default: the query size, as in the paper)."""
@@ -365,7 +390,6 @@ class ExperimentConfig:
 
     def _validate_one(self) -> None:
         from medtrust.active.loop.data import dataset_shapes, split_cases
-        from medtrust.active.loop.strategies import check_strategy
 
         check_strategy(self.starting_budget, role="starting_budget")
         for s in self.strategies:
@@ -379,20 +403,22 @@ class ExperimentConfig:
         _check_backend(self)
         shapes = dataset_shapes(self)
         n = len(shapes)
-        held, pool = split_cases(sorted(shapes), self.held_out_fraction, self.split_seed)
+        held, pool = split_cases(
+            sorted(shapes), self.held_out_fraction, self.split_seed, self.level_separator
+        )
         if not held or not pool:
             raise ConfigError(
                 f"held_out_fraction {self.held_out_fraction} of {n} images leaves "
                 f"{len(held)} held-out and {len(pool)} pool images; both need at least one"
             )
         pool_shapes = [shapes[c] for c in pool]
-        ps = self.patch_size
-        for ax, name in enumerate("zyx"):
+        ps = self.array_patch_size
+        for ax, name in enumerate("xyz"):  # array axes 0, 1, 2 are SimpleITK's x, y, z
             largest = max(s[ax] for s in pool_shapes)
             if ps[ax] > largest:
                 raise ConfigError(
-                    f"patch_size {list(ps)} is larger than every pool image along {name} "
-                    f"(largest image: {largest} voxels)"
+                    f"patch_size {list(self.patch_size)} (SimpleITK order z, y, x) is larger "
+                    f"than every pool image along {name} (largest image: {largest} voxels)"
                 )
         capacity = sum(
             math.prod(max(s // p, 0) for s, p in zip(shape, ps)) for shape in pool_shapes
@@ -408,11 +434,20 @@ class ExperimentConfig:
                 f"the experiment annotates {self.total_patches()} patches (starting budget "
                 f"{self.starting_size} + {self.rounds - 1} rounds x query_size {self.query_size})"
                 f" but the pool holds at most {capacity} non-overlapping patches of size "
-                f"{list(ps)}; lower query_size or rounds"
+                f"{list(self.patch_size)}; lower query_size or rounds"
             )
 
 
 FULL_DATA = "_full_data"
+
+
+def check_strategy(name: str, *, role: str) -> None:
+    """Raise :class:`ConfigError` for an unknown strategy name (with a did-you-mean hint)."""
+    from medtrust.active import list_strategies
+
+    names = list_strategies()
+    if name not in names:
+        raise ConfigError(f"unknown {role} {name!r}{_suggest(name, names)}; known: {names}")
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
                 f"dataset.synthetic needs n_cases >= 2 and a 3-D shape of >= 4 "
                 f"voxels per axis, got n_cases={p['n_cases']}, shape={p['shape']}"
             )
-        shape = tuple(int(v) for v in p["shape"])
+        shape = tuple(int(v) for v in reversed(p["shape"]))  # files hold the reversed axes
         return {f"synth_{i:03d}": shape for i in range(int(p["n_cases"]))}  # type: ignore[misc]
     import nibabel as nib
 
@@ -79,14 +79,34 @@ def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
     return shapes  # type: ignore[return-value]
 
 
-def split_cases(cases: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Held-out and pool cases: ``round(fraction * n)`` (at least 1) held out, at random."""
+def split_cases(
+    cases: Sequence[str], fraction: float, seed: int, level_separator: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Held-out and pool cases, drawn at random: ``int(fraction * n)`` held out (nnActive).
+
+    With ``level_separator`` the cases are grouped by the part of their id before its first
+    occurrence (``patient001_frame01`` and ``patient001_frame12`` -> ``patient001`` with
+    ``"_frame"``), and whole groups go to one side: ``int(fraction * n_groups)`` groups are
+    held out, so no patient is in both. One group (or case) is held out at least, where nnActive
+    would hold out none (an experiment without held-out images cannot be evaluated).
+
+    Examples
+    --------
+    >>> held, pool = split_cases(["p1_a", "p1_b", "p2_a", "p3_a"], 0.25, 0, "_")
+    >>> len({c.split("_")[0] for c in held} & {c.split("_")[0] for c in pool})
+    0
+    """
     cases = sorted(cases)
-    n = len(cases)
-    n_held = min(max(1, round(fraction * n)), n)
+    groups: dict[str, list[str]] = {}
+    for c in cases:
+        key = c.split(level_separator, 1)[0] if level_separator else c
+        groups.setdefault(key, []).append(c)
+    names = sorted(groups)
+    n = len(names)
+    n_held = min(max(1, int(fraction * n)), n)
     order = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).permutation(n)
-    held = sorted(cases[i] for i in order[:n_held])
-    pool = sorted(cases[i] for i in order[n_held:])
+    held = sorted(c for i in order[:n_held] for c in groups[names[i]])
+    pool = sorted(c for i in order[n_held:] for c in groups[names[i]])
     return held, pool
 
 

@@ -1,4 +1,12 @@
-"""``al report``: Dice-vs-budget curves with seed bands, PPM heatmap, metric table.
+"""``al report``: curves, PPM, rankings and nnActive's analyses (tables and figures).
+
+Written to ``out/report``: ``metrics.parquet`` (per seed), ``summary.parquet``,
+``fg_eff_pooled.parquet`` + ``fg_eff_fits.png`` (nnActive's FG-Eff protocol: one fit per
+strategy over all seeds and rounds, with its standard error), ``ppm.png`` / ``ppm.json`` /
+``ppm_summary.parquet`` (mean row), ``ppm_vs_random.parquet``, ``ranking.json`` +
+``ranking_cd.png`` (Nemenyi critical difference), ``seed_stability.parquet`` (leave-one-seed-out
+Kendall tau), ``curves.png``, ``per_class_dice.parquet`` + ``per_class_dice.png``,
+``patch_stats.parquet`` + ``patch_stats.png``, ``queries.png`` and ``report.md``.
 
 Examples
 --------
@@ -127,6 +135,79 @@ def _fmt(mean: Any, std: Any, digits: int = 3) -> str:
     return f"{mean:.{digits}f}{s}"
 
 
+def _ground_truth_source(out: Path) -> Any:
+    """``image_id -> label map`` from the experiment's array cache (None when absent)."""
+    caches = sorted((out / "cache").glob("*/meta.json")) if (out / "cache").is_dir() else []
+    if not caches:
+        return None
+
+    def gt(image_id: str) -> np.ndarray:
+        for meta in caches:
+            f = meta.parent / f"{image_id}.gt.npy"
+            if f.is_file():
+                return np.load(f, mmap_mode="r")
+        raise MedtrustError(f"no cached label map of {image_id} below {out / 'cache'}")
+
+    return gt
+
+
+def _nnactive_analyses(
+    out: Path,
+    rdir: Path,
+    table: Any,
+    al: Any,
+    per_seed: Any,
+    pooled: Any,
+    ppm: Any,
+    ranking: Any,
+) -> dict[str, Path]:
+    """Write nnActive's analyses (see the module docstring); returns the files written."""
+    import matplotlib.pyplot as plt
+    import polars as pl
+
+    from medtrust._io import atomic_savefig, atomic_write_parquet
+    from medtrust.active.loop import analyses as an
+
+    files: dict[str, Path] = {}
+
+    def fig_to(name: str, fig: Any) -> None:
+        files[f"{name}_plot"] = rdir / f"{name}.png"
+        atomic_savefig(fig, files[f"{name}_plot"], dpi=110)
+        plt.close(fig)
+
+    def table_to(name: str, df: Any) -> None:
+        files[name] = rdir / f"{name}.parquet"
+        atomic_write_parquet(files[name], df)
+
+    table_to("fg_eff_pooled", pooled)
+    fig_to("fg_eff_fits", an.plot_fg_eff_fits(al, pooled)[0])
+    table_to("ppm_summary", ppm.summary_frame())
+    table_to("ppm_vs_random", an.ppm_vs_random(ppm))
+    fig_to("ranking_cd", an.plot_critical_difference(ranking)[0])
+    table_to("seed_stability", an.seed_stability(per_seed))
+    long = an.per_class_dice(al)
+    if long.height:
+        table_to("per_class_dice", long)
+        fig_to("per_class_dice", an.plot_per_class_dice(long)[0])
+    pfiles = sorted((out / "runs").glob("*/*/seed_*/patches.parquet"))
+    if pfiles:
+        patches = pl.concat([pl.read_parquet(f) for f in pfiles], how="diagonal_relaxed")
+        stats = an.patch_stats(patches.filter(pl.col("strategy") != FULL_DATA))
+        table_to("patch_stats", stats)
+        fig_to("patch_stats", an.plot_patch_stats(stats)[0])
+    gt = _ground_truth_source(out)
+    runs = sorted(
+        d
+        for d in (out / "runs").glob("*/*/seed_*")
+        if d.parent.name != FULL_DATA and (d / "loop_000.json").is_file()
+    )
+    if gt is not None and runs:
+        # The run of the first non-random strategy (the most informative picture).
+        pick = next((d for d in runs if d.parent.name not in an.RANDOM_BASELINES), runs[0])
+        fig_to("queries", an.plot_queries(pick, gt)[0])
+    return files
+
+
 def build_report(
     out: str | Path,
     *,
@@ -159,6 +240,7 @@ def build_report(
         atomic_write_parquet,
         atomic_write_text,
     )
+    from medtrust.active.fg_eff_pooled import fg_efficiency_pooled
     from medtrust.active.loop.grid import combine_results
     from medtrust.active.metrics import pairwise_penalty_matrix, rank_strategies, run_metrics
 
@@ -176,6 +258,14 @@ def build_report(
         raise MedtrustError(f"no AL runs in {out}")
     per_seed = run_metrics(al, full_dice=full or None)
     summary = summarize_metrics(per_seed)
+    pooled = fg_efficiency_pooled(al, full_dice=full or None)
+    summary = summary.join(
+        pooled.select(["setting", "strategy", "fg_eff", "fg_eff_se"]).rename(
+            {"fg_eff": "fg_eff_pooled", "fg_eff_se": "fg_eff_pooled_se"}
+        ),
+        on=["setting", "strategy"],
+        how="left",
+    )
     ppm = pairwise_penalty_matrix(al)
     n_settings = al["setting"].n_unique()
     block = "setting" if n_settings >= 2 else "seed"
@@ -197,18 +287,26 @@ def build_report(
     fig, _ = ppm.plot()
     atomic_savefig(fig, files["ppm"], dpi=110)
     plt.close(fig)
+    files.update(_nnactive_analyses(out, rdir, table, al, per_seed, pooled, ppm, ranking))
 
     lines = [
-        "| setting | strategy | seeds | AUBC | final Dice | FG-Eff |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| setting | strategy | seeds | AUBC | final Dice | FG-Eff (pooled ± SE) "
+        "| FG-Eff (per seed, mean ± std) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in summary.iter_rows(named=True):
         lines.append(
             f"| {r['setting']} | {r['strategy']} | {r['n_seeds']} | "
             f"{_fmt(r['aubc_mean'], r['aubc_std'])} | "
             f"{_fmt(r['final_dice_mean'], r['final_dice_std'])} | "
+            f"{_fmt(r['fg_eff_pooled'], r['fg_eff_pooled_se'], 2)} | "
             f"{_fmt(r['fg_eff_mean'], r['fg_eff_std'], 2)} |"
         )
+    lines += [
+        "",
+        "FG-Eff (pooled) follows nnActive: one fit per strategy over every seed and round, "
+        "a = c - mean Dice at the smallest x; ± is the fit's standard error of b.",
+    ]
     lines += [
         "",
         "Full-data Dice (FG-Eff's c): "
@@ -234,6 +332,9 @@ def build_report(
             )
             + " |"
         )
+    lines.append(
+        "| **mean** (higher = better) | " + " | ".join(f"{v:.2f}" for v in ppm.mean_row) + " |"
+    )
     fried = "n/a" if math.isnan(ranking.friedman_pvalue) else f"{ranking.friedman_pvalue:.3g}"
     lines += [
         "",

@@ -5,6 +5,8 @@ Run folder ``OUT/runs/SETTING/STRATEGY/seed_N/``::
     run.json            what the run is (config fingerprint); a mismatch refuses to resume
     split.json          held-out and pool cases, pool voxel counts
     loop_000.json       starting budget (nnActive round-file format); loop_001.json, ...
+    STRATEGY_001.json   every candidate of that query with score, key, stratum and whether
+                        it was chosen (nnActive keeps ``<strategy>_XXX.json`` alike)
     round_000/labels/   partial label maps (ignore elsewhere) + labels.json
     round_000/model/member_M/   one trained member each
     round_000/eval.json held-out Dice per case and class
@@ -23,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,20 +33,21 @@ from typing import Any
 import numpy as np
 
 from medtrust._io import atomic_write_json, atomic_write_parquet
-from medtrust.active import Patch
+from medtrust.active import (
+    Patch,
+    Pool,
+    QueryResult,
+    Strategy,
+    get_strategy,
+    read_round,
+    write_round,
+)
 from medtrust.active.loop.config import FULL_DATA, RunSpec, make_trainer
 from medtrust.active.loop.data import DatasetView, partial_labels, split_cases
 from medtrust.active.loop.evaluation import dice_per_class, summarize_dice
-from medtrust.active.loop.strategies import (
-    QueryContext,
-    needs_uncertainty,
-    read_round_file,
-    run_query,
-    write_round_file,
-)
-from medtrust.active.loop.streaming import SlabAccumulator
 from medtrust.active.trainers.base import TrainingData, atomic_dir, member_dir
 from medtrust.exceptions import ConfigError
+from medtrust.uncertainty import SlabAccumulator
 
 __all__ = ["TIMING_COLUMNS", "derive_seed", "run_dir", "run_experiment", "run_is_done"]
 
@@ -118,7 +122,7 @@ class _Run:
     def boxes_until(self, k: int) -> list[Patch]:
         out: list[Patch] = []
         for i in range(k + 1):
-            out += read_round_file(self.loop_file(i), file_ending=self.ending)
+            out += read_round(self.loop_file(i), shapes=self.view.shapes)
         return out
 
     def n_steps(self) -> int:
@@ -159,7 +163,10 @@ class _Run:
         f = self.dir / "split.json"
         if not f.is_file():
             held, pool = split_cases(
-                sorted(self.view.shapes), self.cfg.held_out_fraction, self.cfg.split_seed
+                sorted(self.view.shapes),
+                self.cfg.held_out_fraction,
+                self.cfg.split_seed,
+                self.cfg.level_separator,
             )
             n = self.view.n_classes
             fg = np.zeros(n, np.int64)
@@ -185,18 +192,17 @@ class _Run:
                 boxes = [Patch(c, (0, 0, 0), self.view.shapes[c]) for c in split["pool"]]
                 info: dict[str, Any] = {"full_data": True}
             else:
-                boxes, info = run_query(
+                res, info = self._run_strategy(
                     self.cfg.starting_budget,
-                    self._context(
-                        split,
-                        [],
-                        self.cfg.starting_size,
-                        0,
-                        None,
-                        derive_seed(self.spec.seed, 0x57A27),
-                        self.cfg.starting_budget,
-                    ),
+                    split,
+                    [],
+                    self.cfg.starting_size,
+                    0,
+                    None,
+                    derive_seed(self.spec.seed, 0x57A27),
                 )
+                boxes = list(res.patches)
+                self._write_candidates(self.cfg.starting_budget, 0, res)
             atomic_write_json(
                 self.rdir(0) / "start.json",
                 {
@@ -206,37 +212,75 @@ class _Run:
                     "query_s": time.perf_counter() - t0,
                 },
             )
-            write_round_file(f, boxes, file_ending=self.ending)
+            write_round(f, boxes, file_ending=self.ending)
         self._done("start")
 
-    def _context(
+    def _strategy(self, name: str) -> Strategy:
+        opts = dict(self.cfg.strategy_options.get(name, {}))
+        common = {
+            "patch_size": self.cfg.array_patch_size,
+            "stride": self.cfg.array_stride,
+            "n_patch_per_image": self.cfg.patches_per_image,
+        }
+        s = get_strategy(name, **common, **opts)
+        if hasattr(s, "query_steps") and "query_steps" not in opts:
+            # ClaSP's beta schedule runs over the experiment's training rounds.
+            s = get_strategy(name, **common, query_steps=max(self.cfg.rounds, 2), **opts)
+        return s
+
+    def _run_strategy(
         self,
+        name: str,
         split: dict[str, Any],
         boxes: list[Patch],
         n: int,
         k: int,
         uncertainty: Any,
         seed: int,
-        name: str,
-    ) -> QueryContext:
-        annotated: dict[str, list[Patch]] = {}
-        for b in boxes:
-            annotated.setdefault(b.image_id, []).append(b)
-        return QueryContext(
-            cases=list(split["pool"]),
-            shapes={c: self.view.shapes[c] for c in split["pool"]},
-            annotated=annotated,
-            ground_truth=self.view.ground_truth,
+    ) -> tuple[QueryResult, dict[str, Any]]:
+        """Run strategy ``name`` for one round; returns its result and a JSON-able log."""
+        pool_cases = tuple(split["pool"])
+        pool = Pool(
+            pool_cases,
+            {c: self.view.shapes[c] for c in pool_cases},
             uncertainty=uncertainty,
-            n_classes=self.view.n_classes,
-            patch_size=self.cfg.patch_size,
-            stride=self.cfg.pooling_stride,
-            n_patch_per_image=self.cfg.patches_per_image,
-            query_size=n,
-            round_index=k,
-            query_steps=self.cfg.rounds,
-            seed=seed,
-            options=dict(self.cfg.strategy_options.get(name, {})),
+            labels=self.view.ground_truth,
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = self._strategy(name).query(pool, boxes, size=n, round_index=k, seed=seed)
+        log = res.log
+        info = {
+            "strategy": log.strategy,
+            "config": log.config,
+            "beta": log.beta,
+            "requested": log.requested,
+            "quotas": log.quotas,
+            "messages": list(log.messages),
+            "warnings": [str(w.message) for w in caught],
+            "n_candidates": len(log.candidates),
+        }
+        return res, info
+
+    def _write_candidates(self, name: str, index: int, res: QueryResult) -> None:
+        """Every candidate of a query as ``<strategy>_XXX.json`` (round-file records)."""
+        from medtrust.io.rounds import write_round_records
+
+        cands = res.log.candidates
+        write_round_records(
+            self.dir / f"{name}_{index:03d}.json",
+            [
+                (
+                    c["image_id"] + self.ending,
+                    (c["z"], c["y"], c["x"]),
+                    (c["size_z"], c["size_y"], c["size_x"]),
+                )
+                for c in cands
+            ],
+            extra={
+                key: [c[key] for c in cands]
+                for key in ("stratum", "score", "key", "selected", "query_rank")
+            },
         )
 
     def labels(self, k: int) -> dict[str, Any]:
@@ -306,11 +350,11 @@ class _Run:
                 p.close()
         self._predictors = None
 
-    def ensemble(self, k: int, case: str) -> SlabAccumulator:
+    def ensemble(self, k: int, case: str, mode: str = "eval") -> SlabAccumulator:
         data = self.view.case(case)
         acc = SlabAccumulator(self.view.n_classes, data.shape)
         for p in self.predictors(k):
-            acc.add_slabs(p.predict_slabs(data))
+            acc.add_slabs(p.predict_slabs(data, mode))
         return acc
 
     def evaluate(self, k: int, split: dict[str, Any]) -> None:
@@ -319,7 +363,7 @@ class _Run:
             t0 = time.perf_counter()
             per_case = {}
             for case in split["held_out"]:
-                pred = self.ensemble(k, case).argmax()
+                pred = self.ensemble(k, case, "eval").argmax()
                 gt = np.asarray(self.view.ground_truth(case))
                 per_case[case] = dice_per_class(pred, gt, self.view.n_classes)
             arr = np.array([per_case[c] for c in split["held_out"]])
@@ -348,20 +392,15 @@ class _Run:
             def uncertainty(case: str) -> SlabAccumulator:
                 if case not in cache:
                     cache.clear()  # one image's maps at a time
-                    cache[case] = self.ensemble(k, case)
+                    cache[case] = self.ensemble(k, case, "query")
                 return cache[case]
 
             name = self.spec.strategy
-            ctx = self._context(
-                split,
-                boxes,
-                self.cfg.query_size,
-                k,
-                uncertainty if needs_uncertainty(name) else None,
-                self.spec.seed,
-                name,
+            res, info = self._run_strategy(
+                name, split, boxes, self.cfg.query_size, k, uncertainty, self.spec.seed
             )
-            new, info = run_query(name, ctx)
+            new = list(res.patches)
+            self._write_candidates(name, k + 1, res)
             cache.clear()
             _check_boxes(new, boxes, self.view.shapes, self.cfg.query_size, info)
             atomic_write_json(
@@ -374,7 +413,7 @@ class _Run:
                     "query_s": time.perf_counter() - t0,
                 },
             )
-            write_round_file(f, new, file_ending=self.ending)
+            write_round(f, new, file_ending=self.ending)
         self._done(f"query:{k}")
 
     # ------------------------------------------------------------------ table
@@ -419,6 +458,11 @@ class _Run:
                 row[f"dice_{n}"] = float("nan") if v is None else float(v)
             for i, n in enumerate(names[1:], start=1):
                 row[f"fg_voxels_{n}"] = int(cls[i])
+            for i, n in enumerate(names[1:], start=1):
+                # Share of the pool's voxels of class n inside annotated boxes (NaN: absent).
+                row[f"fg_fraction_{n}"] = (
+                    float(cls[i] / pool_fg[i]) if pool_fg[i] > 0 else float("nan")
+                )
             row["train_s"] = train_s
             row["eval_s"] = float(ev["eval_s"])
             row["query_s"] = float(_read_json(qf)["query_s"]) if qf.is_file() else float("nan")
@@ -428,7 +472,37 @@ class _Run:
     def write_table(self, split: dict[str, Any]) -> Any:
         t = self.table(split)
         atomic_write_parquet(self.dir / "results.parquet", t)
+        if t.height:
+            atomic_write_parquet(self.dir / "patches.parquet", self.patch_table(t.height))
         return t
+
+    def patch_table(self, n_rounds: int) -> Any:
+        """One row per annotated box of rounds < ``n_rounds``: its class voxels and shares."""
+        import polars as pl
+
+        names = list(self.view.dataset.class_names)
+        rows = []
+        for k in range(min(n_rounds, self.rounds)):
+            f = self.loop_file(k)
+            if not f.is_file():
+                break
+            for p in read_round(f, shapes=self.view.shapes):
+                gt = np.asarray(self.view.ground_truth(p.image_id)[p.slices])
+                counts = np.bincount(gt.ravel(), minlength=len(names))[: len(names)]
+                row: dict[str, Any] = {
+                    "setting": self.cfg.setting,
+                    "strategy": self.spec.strategy,
+                    "seed": self.spec.seed,
+                    "round": k,
+                    "image_id": p.image_id,
+                    "voxels": int(p.volume),
+                    "fg_share": float(counts[1:].sum() / max(p.volume, 1)),
+                    "n_fg_classes": int((counts[1:] > 0).sum()),
+                }
+                for i, n in enumerate(names[1:], start=1):
+                    row[f"voxels_{n}"] = int(counts[i])
+                rows.append(row)
+        return pl.DataFrame(rows)
 
     # ------------------------------------------------------------------ main
     def run(self) -> Any:

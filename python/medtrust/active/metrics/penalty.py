@@ -59,6 +59,29 @@ class PairwisePenaltyMatrix:
             rows, schema={"worse": pl.Utf8, "better": pl.Utf8, "penalty": pl.Float64}
         )
 
+    @property
+    def mean_row(self) -> np.ndarray:
+        """The mean row of nnActive's display (column means, diagonal excluded).
+
+        Per column strategy ``j``, the mean of ``M[i, j]`` over ``i != j``: how often ``j`` is
+        significantly better than the others (higher = better).
+        """
+        n = len(self.strategies)
+        return self.matrix.sum(0) / max(n - 1, 1)
+
+    def summary_frame(self) -> Any:
+        """Per strategy: ``mean_better`` (:attr:`mean_row`) and ``mean_worse`` (row mean)."""
+        import polars as pl
+
+        n = max(len(self.strategies) - 1, 1)
+        return pl.DataFrame(
+            {
+                "strategy": list(self.strategies),
+                "mean_better": self.mean_row.tolist(),
+                "mean_worse": (self.matrix.sum(1) / n).tolist(),
+            }
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (nested matrix)."""
         return {
@@ -72,34 +95,41 @@ class PairwisePenaltyMatrix:
         }
 
     def plot(self, ax: Any = None, *, title: str | None = None) -> tuple[Any, Any]:
-        """Heatmap (rows: worse, columns: better); returns ``(fig, ax)``."""
+        """Heatmap: rows significantly worse than columns, nnActive's mean row at the bottom.
+
+        Returns ``(fig, ax)``; the bottom row is :attr:`mean_row`.
+        """
         import matplotlib.pyplot as plt
 
+        n = len(self.strategies)
         if ax is None:
-            n = len(self.strategies)
-            fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.0 * n + 2))
+            fig, ax = plt.subplots(figsize=(1.2 * n + 3.0, 1.0 * n + 2.8))
         else:
             fig = ax.figure
         m = self.matrix.astype(float).copy()
         np.fill_diagonal(m, np.nan)
-        im = ax.imshow(m, vmin=0, vmax=max(self.n_settings, 1), cmap="viridis")
-        ticks = range(len(self.strategies))
-        ax.set_xticks(list(ticks), self.strategies, rotation=30, ha="right")
-        ax.set_yticks(list(ticks), self.strategies)
-        for i in ticks:
-            for j in ticks:
+        shown = np.vstack([m, self.mean_row[None, :]])
+        top = max(self.n_settings, 1)
+        im = ax.imshow(shown, vmin=0, vmax=top, cmap="viridis")
+        ax.axhline(n - 0.5, color="w", lw=3)
+        ax.set_xticks(list(range(n)), self.strategies, rotation=30, ha="right")
+        ax.set_yticks(list(range(n + 1)), [*self.strategies, "mean"])
+        for i in range(n + 1):
+            for j in range(n):
                 if i != j:
+                    v = shown[i, j]
                     ax.text(
                         j,
                         i,
-                        f"{m[i, j]:.2f}",
+                        f"{v:.2f}",
                         ha="center",
                         va="center",
-                        color="w" if m[i, j] < 0.6 * max(self.n_settings, 1) else "k",
+                        color="w" if v < 0.6 * top else "k",
                     )
-        ax.set_ylabel("significantly worse ...")
-        ax.set_xlabel("... than")
-        ax.set_title(title or f"Pairwise penalty matrix ({self.n_settings} setting(s))")
+        ax.set_ylabel("row: significantly WORSE than column")
+        ax.set_xlabel("column: significantly BETTER than row  (mean row: higher = better)")
+        corr = f", {self.correction}" if self.correction else ""
+        ax.set_title(title or f"Pairwise penalty matrix ({self.n_settings} setting(s){corr})")
         fig.colorbar(im, ax=ax, fraction=0.046)
         fig.tight_layout()
         return fig, ax
@@ -115,7 +145,7 @@ def pairwise_penalty_matrix(
     seed_col: str = "seed",
     setting: str | None = "setting",
     alpha: float = 0.05,
-    correction: Literal["holm"] | None = None,
+    correction: Literal["holm", "holm_per_budget"] | None = None,
     strategies: Sequence[str] | None = None,
 ) -> PairwisePenaltyMatrix:
     """Pairwise penalty matrix (PPM) of AL strategies.
@@ -135,8 +165,10 @@ def pairwise_penalty_matrix(
     alpha
         Significance level.
     correction
-        ``"holm"``: Holm-adjust the p-values of all strategy pairs at one budget level of one
-        setting (one family per budget level) before comparing with ``alpha``.
+        ``None`` (default, nnActive's main tables): no correction. ``"holm"``: Holm-adjust the
+        p-values of all strategy pairs and budget levels of one setting together (nnActive's
+        family) before comparing with ``alpha``. ``"holm_per_budget"``: one family per budget
+        level of a setting (medtrust before 0.x; less conservative).
     strategies
         Order of the strategies (default: sorted).
 
@@ -156,7 +188,7 @@ def pairwise_penalty_matrix(
     import polars as pl
 
     if correction is not None:
-        check_choice(correction, "correction", ["holm"])
+        check_choice(correction, "correction", ["holm", "holm_per_budget"])
     if not 0 < alpha < 1:
         raise InvalidArgumentError(f"alpha must lie in (0, 1), got {alpha}")
     df = table if isinstance(table, pl.DataFrame) else pl.from_pandas(table)
@@ -184,6 +216,7 @@ def pairwise_penalty_matrix(
     for _, sdf in groups:
         n_settings += 1
         levels = sorted(sdf[budget].unique().to_list())
+        setting_tests: list[tuple[int, int, float, float]] = []
         for level in levels:
             ldf = sdf.filter(pl.col(budget) == level)
             vals = {
@@ -202,14 +235,18 @@ def pairwise_penalty_matrix(
                     diff = np.array([va[s] - vb[s] for s in common], dtype=float)
                     _finite(diff, value)
                     tests.append((a, b, float(diff.mean()), paired_t(diff).pvalue))
-            if not tests:
-                continue
-            pvals = np.array([t[3] for t in tests])
-            if correction == "holm":
-                pvals = holm(pvals)
-            n_tests += len(tests)
-            for (a, b, mean, _), p in zip(tests, pvals):
-                if p < alpha and mean != 0:
-                    worse, better = (a, b) if mean < 0 else (b, a)
-                    matrix[worse, better] += 1.0 / len(levels)
+            if correction == "holm_per_budget" and tests:
+                adjusted = holm(np.array([t[3] for t in tests]))
+                tests = [(a, b, m, float(p)) for (a, b, m, _), p in zip(tests, adjusted)]
+            setting_tests += tests
+        if not setting_tests:
+            continue
+        pvals = np.array([t[3] for t in setting_tests])
+        if correction == "holm":  # one family: every pair at every budget of the setting
+            pvals = holm(pvals)
+        n_tests += len(setting_tests)
+        for (a, b, mean, _), p in zip(setting_tests, pvals):
+            if p < alpha and mean != 0:
+                worse, better = (a, b) if mean < 0 else (b, a)
+                matrix[worse, better] += 1.0 / len(levels)
     return PairwisePenaltyMatrix(names, matrix, n_settings, alpha, correction, n_tests, n_skipped)

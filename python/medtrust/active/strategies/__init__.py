@@ -16,6 +16,8 @@ from medtrust.active.strategies.base import (
     register_strategy,
 )
 from medtrust.active.strategies.clasp import ClaSPStrategy
+from medtrust.active.strategies.kmeans import KMeansBALDStrategy
+from medtrust.active.strategies.precomputed import PrecomputedStrategy
 from medtrust.active.strategies.random import AllClassesStrategy, RandomStrategy
 from medtrust.active.strategies.uncertainty import SoftRankStrategy, TopScoreStrategy
 from medtrust.exceptions import QueryShortfallWarning
@@ -43,9 +45,17 @@ register_strategy("random_fg66_all_classes", AllClassesStrategy, base="random_fg
 register_strategy("random_fg33_all_classes", AllClassesStrategy, base="random_fg33")
 register_strategy("pe", TopScoreStrategy, uncertainty="pe", beta=math.inf)
 register_strategy("bald", TopScoreStrategy, uncertainty="bald", beta=math.inf)
+register_strategy("exp_entropy", TopScoreStrategy, uncertainty="ee", beta=math.inf)
 register_strategy("power_pe", _power, uncertainty="pe")
 register_strategy("power_bald", _power, uncertainty="bald")
+for _b in (5, 10, 20, 40):  # nnActive's power_bald_b5 ... b40 ablations
+    register_strategy(f"power_bald_b{_b}", TopScoreStrategy, uncertainty="bald", beta=float(_b))
 register_strategy("softrank_bald", SoftRankStrategy, uncertainty="bald")
+register_strategy("kmeans_bald", KMeansBALDStrategy)
 register_strategy("clasp_pe", ClaSPStrategy)
+register_strategy("clasp_pe_smooth", ClaSPStrategy, schedule="smooth")
+register_strategy("clasp_pe_sharp", ClaSPStrategy, schedule="sharp")
 register_strategy("clap_pe", ClaSPStrategy, schedule="constant", beta=1.0)
 register_strategy("class_pe", ClaSPStrategy, schedule="none")
+register_strategy("precomputed", PrecomputedStrategy, offset=1)
+register_strategy("precomputed_start", PrecomputedStrategy, offset=0)

@@ -38,6 +38,8 @@ class QueryContext:
     seed: int
     candidates: list[dict[str, Any]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    #: Why the query may come out short (set by the strategy; reported when it does).
+    shortfall_cause: str | None = None
 
     def blocked(self, image_id: str) -> list[Patch]:
         """Annotated patches of ``image_id`` (a copy the caller may extend)."""
@@ -83,7 +85,8 @@ class Strategy(ABC):
     stride
         Pooling stride of candidate start positions (int or z, y, x); default 1.
     n_patch_per_image
-        Candidates kept per image (ClaSP: per image over all strata); default 20.
+        Candidates kept per image (ClaSP: per image over all strata); default 20 (nnActive's);
+        ``None``: the query size (nnActive's ``n_patch_per_image=None``).
     clip
         Clip the patch to images smaller than it (default True, as nnActive); False makes that
         an error.
@@ -99,7 +102,7 @@ class Strategy(ABC):
         *,
         patch_size: int | Sequence[int] | None = None,
         stride: int | Sequence[int] = 1,
-        n_patch_per_image: int = 20,
+        n_patch_per_image: int | None = 20,
         clip: bool = True,
     ) -> None:
         if patch_size is None:
@@ -107,7 +110,11 @@ class Strategy(ABC):
             raise InvalidArgumentError(f"strategy {who!r} needs patch_size=(z, y, x)")
         self.patch_size = as_triple(patch_size, "patch_size")
         self.stride = as_triple(stride, "stride")
-        self.n_patch_per_image = check_count(n_patch_per_image, "n_patch_per_image", minimum=1)
+        self.n_patch_per_image: int | None = (
+            None
+            if n_patch_per_image is None
+            else check_count(n_patch_per_image, "n_patch_per_image", minimum=1)
+        )
         self.clip = bool(clip)
 
     def config(self) -> dict[str, Any]:
@@ -123,6 +130,10 @@ class Strategy(ABC):
 
     def _extra_config(self) -> dict[str, Any]:
         return {}
+
+    def per_image(self, size: int) -> int:
+        """Candidates per image for a query of ``size`` (``n_patch_per_image`` or ``size``)."""
+        return size if self.n_patch_per_image is None else self.n_patch_per_image
 
     def beta(self, round_index: int) -> float | None:
         """Power-sampling beta of a round (None when the strategy has no noise)."""
@@ -197,11 +208,8 @@ class Strategy(ABC):
             ctx.candidates[row]["query_rank"] = rank
         patches = tuple(ctx.candidates[row]["_patch"] for row in chosen)
         if len(patches) < size:
-            ctx.note(
-                f"query got {len(patches)} of {size} requested patches: the pool has no more "
-                "room for non-overlapping boxes",
-                warn=True,
-            )
+            cause = ctx.shortfall_cause or "the strategy found no further candidates"
+            ctx.note(f"query got {len(patches)} of {size} requested patches: {cause}", warn=True)
         cands = tuple({k: v for k, v in c.items() if k != "_patch"} for c in ctx.candidates)
         log = QueryLog(
             strategy=self.name,

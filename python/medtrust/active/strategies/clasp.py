@@ -131,7 +131,7 @@ class ClaSPStrategy(Strategy):
                 strata = [f"class_{c}" for c in range(1, n_classes)] + ["pe"]
                 by_stratum = {s: [] for s in strata}
                 quotas = clasp_quotas(
-                    ctx.size, n_fg, self.n_patch_per_image, class_fraction=self.class_fraction
+                    ctx.size, n_fg, self.per_image(ctx.size), class_fraction=self.class_fraction
                 )
             elif acc.n_classes != n_classes:
                 raise ShapeMismatchError(
@@ -163,7 +163,7 @@ class ClaSPStrategy(Strategy):
                     keys[r] = -math.inf if kv is None else float(kv)
         for name, n in absent.items():
             ctx.note(f"{name}: the class has zero predicted probability in {n} image(s)")
-        return self._compose(ctx, strata, by_stratum, keys, quotas)
+        return self._compose(ctx, strata, by_stratum, keys, quotas, beta, absent)
 
     def _compose(
         self,
@@ -172,6 +172,8 @@ class ClaSPStrategy(Strategy):
         by_stratum: dict[str, list[int]],
         keys: dict[int, float],
         quotas: dict[str, int],
+        beta: float,
+        absent: dict[str, int],
     ) -> tuple[list[int], dict[str, dict[str, int]]]:
         class_strata = [s for s in strata if s != "pe"]
         requested = {s: quotas["per_class"] for s in class_strata}
@@ -194,6 +196,7 @@ class ClaSPStrategy(Strategy):
         for s in strata:
             chosen += taken[s]
         short = {s: requested[s] - len(taken[s]) for s in strata if len(taken[s]) < requested[s]}
+        n_images = len(ctx.pool.image_ids)
         if short:
             need = sum(short.values())
             pos = {s: len(taken[s]) for s in strata}
@@ -211,10 +214,25 @@ class ClaSPStrategy(Strategy):
                         progress = True
                 if not progress:
                     break
+            if need > 0:
+                # Every candidate is taken and the query is still short (e.g. a class predicted
+                # nowhere): draw further PE candidates wherever an image has room.
+                more = self._extend(ctx, need, beta, chosen)
+                chosen += more
+                taken["pe"] += more
+                if more:
+                    fill["pe (beyond the per-image candidates)"] = len(more)
+                need -= len(more)
+            if need > 0:
+                ctx.shortfall_cause = (
+                    "no pool image has room for another non-overlapping box on the pooling "
+                    f"grid (stride {self.stride})"
+                )
             ctx.note(
                 "stratum shortfall: "
                 + ", ".join(
-                    f"{s} got {requested[s] - n} of {requested[s]}" for s, n in short.items()
+                    f"{s} got {requested[s] - n} of {requested[s]} ({_why(s, absent, n_images)})"
+                    for s, n in short.items()
                 )
                 + "; filled "
                 + (", ".join(f"{n} from {s}" for s, n in fill.items()) or "nothing")
@@ -223,3 +241,43 @@ class ClaSPStrategy(Strategy):
             )
         out = {s: {"requested": requested[s], "achieved": len(taken[s])} for s in strata}
         return chosen, out
+
+    def _extend(self, ctx: QueryContext, need: int, beta: float, chosen: list[int]) -> list[int]:
+        """Up to ``need`` further PE-stratum candidates, best keys over all images.
+
+        Runs only when every per-image candidate is already in the query; the PE maps are
+        pooled again (one image at a time) and the same noisy keys are used, with the query's
+        boxes blocked.
+        """
+        in_query: dict[str, list[Any]] = {}
+        for r in chosen:
+            p = ctx.candidates[r]["_patch"]
+            in_query.setdefault(p.image_id, []).append(p)
+        rows: list[int] = []
+        for image_id in ctx.pool.sorted_ids():
+            acc = ctx.pool.accumulator(image_id)
+            grids, eff, _ = score_grids(
+                acc, [("pe", None)], patch_size=self.patch_size, stride=self.stride, clip=self.clip
+            )
+            del acc
+            code = STRATUM_CODES["pe"]
+            k = noisy_keys(grids[0], beta, ctx.seed, [ctx.round_index, image_key(image_id), code])
+            blocked = ctx.blocked(image_id) + in_query.get(image_id, [])
+            rows += image_candidates(self, ctx, image_id, grids[0], k, eff, blocked, need, "pe")
+        best = take_best([_key(ctx, r) for r in rows], need)
+        return [rows[i] for i in best]
+
+
+def _why(stratum: str, absent: dict[str, int], n_images: int) -> str:
+    """The cause of a stratum's shortfall, for the log."""
+    n = absent.get(stratum, 0)
+    if n == n_images:
+        return "the class is predicted in no image"
+    if n:
+        return f"the class is predicted in {n_images - n} of {n_images} images only"
+    return "its per-image candidates ran out"
+
+
+def _key(ctx: QueryContext, row: int) -> float:
+    kv = ctx.candidates[row]["key"]
+    return -math.inf if kv is None else float(kv)

@@ -9,9 +9,13 @@ All but ``random`` read the ground truth, as nnActive's oracle baselines do.
   foreground class present in the image, ``border`` on a random boundary voxel of that class
   (mask minus its erosion), ``all`` is uniform; the box is clamped into the image. Images
   without foreground use ``all``.
-- ``*_all_classes``: first 2 patches per label (background included), rarest label first, each
-  centred on a random voxel of that label, at most one patch per image per label pass; the
-  rest comes from the base strategy.
+- ``*_all_classes``: nnActive's starting budget: first 2 patches per label (background
+  included), each centred on a random voxel of that label in a randomly chosen image holding
+  it. Labels are visited rarest first by the number of pool images containing them (ties: the
+  smaller label value first), and an image gets at most one such patch: once it got one it
+  leaves every label's list. A label present in fewer than 2 images is refused with a
+  :class:`~medtrust.exceptions.DatasetError` before anything is placed (nnActive stops on an
+  assertion there). The rest of the budget comes from the base strategy.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 from medtrust.active._common import check_count, generator, image_key
 from medtrust.active.patches import Patch
 from medtrust.active.strategies.base import QueryContext, Strategy
-from medtrust.exceptions import InvalidArgumentError
+from medtrust.exceptions import DatasetError, InvalidArgumentError
 
 __all__ = ["AllClassesStrategy", "RandomStrategy"]
 
@@ -146,6 +150,11 @@ class RandomStrategy(Strategy):
                 else:
                     still.append(image_id)
             active = still
+        if len(rows) < n:
+            ctx.shortfall_cause = (
+                f"random placement gave up on every image ({self.max_tries} failed tries per "
+                "turn): the images are full or nearly full of annotated boxes"
+            )
         return rows
 
     def _place_one(
@@ -187,9 +196,11 @@ class RandomStrategy(Strategy):
 
 
 class AllClassesStrategy(Strategy):
-    """Starting budget: 2 patches per label, rarest first (background included).
+    """Starting budget: ``per_label`` (2) patches per label, rarest first, one per image.
 
-    The base random strategy fills the rest of the query.
+    Labels are ordered by the number of pool images containing them (fewest first), as
+    nnActive does; an image that received a label patch is not used for any other label. The
+    base random strategy fills the rest of the query.
     """
 
     needs_labels = True
@@ -216,38 +227,51 @@ class AllClassesStrategy(Strategy):
     def _query(self, ctx: QueryContext) -> tuple[list[int], dict[str, dict[str, int]]]:
         cache = _LabelCache(ctx)
         images = ctx.pool.sorted_ids()
-        totals: dict[int, int] = {}
+        holders: dict[int, list[str]] = {}
         for i in images:
-            for label, n in enumerate(cache.counts(i)):
-                if n:
-                    totals[label] = totals.get(label, 0) + int(n)
-        labels = sorted(totals, key=lambda lab: (totals[lab], lab))  # rarest first
+            for present in np.flatnonzero(cache.counts(i)):
+                holders.setdefault(int(present), []).append(i)
+        rare = {lab: len(h) for lab, h in holders.items() if len(h) < self.per_label}
+        if rare:
+            raise DatasetError(
+                f"the {self.name or 'all_classes'} starting budget needs every label in at least "
+                f"{self.per_label} pool images; label(s) "
+                + ", ".join(f"{lab} (in {n} image(s))" for lab, n in sorted(rare.items()))
+                + " are not; use a random starting budget or another split"
+            )
+        labels = sorted(holders, key=lambda lab: (len(holders[lab]), lab))  # rarest first
         chosen: list[int] = []
         new_blocked: dict[str, list[Patch]] = {}
         quotas: dict[str, dict[str, int]] = {}
+        used: set[str] = set()  # images that got a label patch leave every label's list
         rng = generator(ctx.seed, ctx.round_index, _LABEL_STREAM)
         for label in labels:
             if len(chosen) >= ctx.size:
                 break
             want = min(self.per_label, ctx.size - len(chosen))
-            holders = [i for i in images if label < len(cache.counts(i)) and cache.counts(i)[label]]
-            holders = [holders[k] for k in rng.permutation(len(holders))]
+            free = [i for i in holders[label] if i not in used]
+            free = [free[k] for k in rng.permutation(len(free))]
             got = 0
-            while got < want:
-                progress = False
-                for image_id in holders:  # one pass: at most one patch per image
-                    if got >= want:
-                        break
-                    row = self._centre_on(ctx, cache, image_id, label, rng, new_blocked)
-                    if row is not None:
-                        chosen.append(row)
-                        got += 1
-                        progress = True
-                if not progress:
+            for image_id in free:
+                if got >= want:
                     break
+                row = self._centre_on(ctx, cache, image_id, label, rng, new_blocked)
+                if row is not None:
+                    chosen.append(row)
+                    used.add(image_id)
+                    got += 1
             quotas[f"label_{label}"] = {"requested": want, "achieved": got}
             if got < want:
-                ctx.note(f"label {label}: placed {got} of {want} starting patches", warn=True)
+                cause = (
+                    f"only {len(free)} of its {len(holders[label])} images had no label patch yet"
+                    if len(free) < want
+                    else "no room for a box centred on it in the remaining images"
+                )
+                ctx.note(
+                    f"label {label}: placed {got} of {want} starting patches ({cause}); the "
+                    f"base strategy {self.base_name} fills the rest",
+                    warn=True,
+                )
         rest = ctx.size - len(chosen)
         if rest > 0:
             rows = self.base.place(  # type: ignore[attr-defined]

@@ -1,7 +1,8 @@
 """Uncertainty strategies: top scores, power sampling and soft-rank sampling.
 
-Registry names: ``pe``, ``bald`` (top scores), ``power_pe``, ``power_bald`` (power sampling),
-``softrank_bald``.
+Registry names: ``pe``, ``bald``, ``exp_entropy`` (top scores of predictive entropy, mutual
+information and expected entropy), ``power_pe``, ``power_bald`` (power sampling, beta = 1),
+``power_bald_b5`` / ``_b10`` / ``_b20`` / ``_b40`` (beta = 5, 10, 20, 40), ``softrank_bald``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from medtrust.exceptions import InvalidArgumentError
 
 __all__ = ["SoftRankStrategy", "TopScoreStrategy"]
 
-_MAPS = {"pe": "pe", "bald": "mi"}
+_MAPS = {"pe": "pe", "bald": "mi", "ee": "ee"}
 
 
 def image_candidates(
@@ -108,7 +109,7 @@ class TopScoreStrategy(Strategy):
     def __init__(self, *, uncertainty: str, beta: float = math.inf, **common: Any) -> None:
         super().__init__(**common)
         if uncertainty not in _MAPS:
-            raise InvalidArgumentError(f"uncertainty must be pe or bald, got {uncertainty!r}")
+            raise InvalidArgumentError(f"uncertainty must be pe, bald or ee, got {uncertainty!r}")
         if not (isinstance(beta, (int, float)) and beta > 0):
             raise InvalidArgumentError(f"beta must be > 0 (inf for no noise), got {beta!r}")
         self.uncertainty = uncertainty
@@ -140,14 +141,30 @@ class TopScoreStrategy(Strategy):
                 k,
                 eff,
                 blocked,
-                self.n_patch_per_image,
+                self.per_image(ctx.size),
                 self.uncertainty,
             )
             rows += got
             keys += [_key_of(ctx, r) for r in got]
         order = take_best(keys, ctx.size)
         chosen = [rows[i] for i in order]
+        if len(chosen) < ctx.size:
+            ctx.shortfall_cause = _candidate_cause(self, ctx, len(rows), self.per_image(ctx.size))
         return chosen, {"all": {"requested": ctx.size, "achieved": len(chosen)}}
+
+
+def _candidate_cause(strategy: Strategy, ctx: QueryContext, n_rows: int, per_image: int) -> str:
+    """The true cause of a short query of a per-image-candidate strategy."""
+    n_images = len(ctx.pool.image_ids)
+    if n_rows >= n_images * per_image:
+        return (
+            f"{n_images} image(s) x {per_image} candidates per image (n_patch_per_image) "
+            f"give only {n_rows} candidates; raise n_patch_per_image or pass None (= query size)"
+        )
+    return (
+        f"the images yield only {n_rows} candidates: the others have no room left for "
+        f"non-overlapping boxes on the pooling grid (stride {strategy.stride})"
+    )
 
 
 def _key_of(ctx: QueryContext, row: int) -> float:
@@ -168,7 +185,7 @@ class SoftRankStrategy(Strategy):
     def __init__(self, *, uncertainty: str = "bald", **common: Any) -> None:
         super().__init__(**common)
         if uncertainty not in _MAPS:
-            raise InvalidArgumentError(f"uncertainty must be pe or bald, got {uncertainty!r}")
+            raise InvalidArgumentError(f"uncertainty must be pe, bald or ee, got {uncertainty!r}")
         self.uncertainty = uncertainty
 
     def _extra_config(self) -> dict[str, Any]:
@@ -191,10 +208,11 @@ class SoftRankStrategy(Strategy):
                 k,
                 eff,
                 ctx.blocked(image_id),
-                2 * self.n_patch_per_image,
+                2 * self.per_image(ctx.size),
                 self.uncertainty,
             )
         if not rows:
+            ctx.shortfall_cause = _candidate_cause(self, ctx, 0, 2 * self.per_image(ctx.size))
             return [], {"all": {"requested": ctx.size, "achieved": 0}}
         scores = np.array([ctx.candidates[r]["score"] for r in rows], dtype=np.float64)
         by_score = take_best(scores, len(scores))
@@ -207,4 +225,8 @@ class SoftRankStrategy(Strategy):
             ctx.candidates[r]["key"] = float(kv)
         order = take_best(keys, ctx.size)
         chosen = [rows[i] for i in order]
+        if len(chosen) < ctx.size:
+            ctx.shortfall_cause = _candidate_cause(
+                self, ctx, len(rows), 2 * self.per_image(ctx.size)
+            )
         return chosen, {"all": {"requested": ctx.size, "achieved": len(chosen)}}

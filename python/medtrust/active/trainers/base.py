@@ -13,19 +13,33 @@ Predictors return float32 softmax probabilities ``[C, Z, Y, X]``, slab by slab a
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["CaseData", "Predictor", "Trainer", "TrainingData", "atomic_dir", "member_dir"]
+from medtrust.exceptions import InvalidArgumentError
+
+__all__ = [
+    "CaseData",
+    "InferenceMode",
+    "Predictor",
+    "Trainer",
+    "TrainingData",
+    "atomic_dir",
+    "class_aware_folds",
+    "class_presence",
+    "inference_options",
+    "member_dir",
+]
 
 
 @dataclass(frozen=True)
@@ -80,19 +94,29 @@ class TrainingData:
     channel_names: Mapping[str, str] = field(default_factory=dict)
 
 
+#: Purpose of a prediction: held-out evaluation or pool prediction for a query.
+InferenceMode = Literal["eval", "query"]
+
+
 class Predictor(ABC):
     """A trained member."""
 
     n_classes: int
 
     @abstractmethod
-    def predict_slabs(self, case: CaseData) -> Iterator[tuple[int, np.ndarray]]:
-        """Softmax ``[C, dz, Y, X]`` slabs with their start row, covering the image in order."""
+    def predict_slabs(
+        self, case: CaseData, mode: InferenceMode = "eval"
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Softmax ``[C, dz, Y, X]`` slabs with their start row, covering the image in order.
 
-    def predict(self, case: CaseData) -> np.ndarray:
+        ``mode``: ``"eval"`` (held-out evaluation) or ``"query"`` (pool prediction for the
+        query); nnActive uses different sliding-window steps and mirroring for the two.
+        """
+
+    def predict(self, case: CaseData, mode: InferenceMode = "eval") -> np.ndarray:
         """Whole-volume softmax ``[C, Z, Y, X]`` (float32)."""
         out = np.empty((self.n_classes, *case.shape), np.float32)
-        for z0, slab in self.predict_slabs(case):
+        for z0, slab in self.predict_slabs(case, mode):
             out[:, z0 : z0 + slab.shape[1]] = slab
         return out
 
@@ -136,6 +160,59 @@ class Trainer(ABC):
         if self.settings is None:
             return {"backend": self.backend}
         return {"backend": self.backend, **asdict(self.settings)}
+
+
+def inference_options(settings: Any, mode: str) -> tuple[float, bool]:
+    """``(step, mirroring)`` of a backend's settings for ``mode`` (nnActive's protocol).
+
+    The settings carry ``eval_step`` / ``eval_mirroring`` (defaults 0.5, True) and
+    ``query_step`` / ``query_mirroring`` (0.75, False); a non-None ``step`` / ``mirroring``
+    overrides both modes.
+    """
+    if mode not in ("eval", "query"):
+        raise InvalidArgumentError(f"mode must be 'eval' or 'query', got {mode!r}")
+    step = getattr(settings, "step", None)
+    mirroring = getattr(settings, "mirroring", None)
+    if step is None:
+        step = getattr(settings, f"{mode}_step")
+    if mirroring is None:
+        mirroring = getattr(settings, f"{mode}_mirroring")
+    return float(step), bool(mirroring)
+
+
+def class_aware_folds(presence: Mapping[str, Collection[int]], n_folds: int) -> dict[str, int]:
+    """Fold of each case so that each class is spread over as many folds as possible.
+
+    Cases are dealt round robin to the folds, those holding the rarest class (fewest cases
+    containing it) first, ties by case id. A class present in ``n`` cases then lies in
+    ``min(n, n_folds)`` folds whenever it is the rarest class of its cases, so the training
+    part of every fold (all other folds) still contains it when ``n >= 2``; a plain
+    ``index % n_folds`` split can put both cases of a rare class in one fold.
+
+    Examples
+    --------
+    >>> class_aware_folds({"a": {1}, "b": {1}, "c": {1, 2}, "d": {1}, "e": {1, 2}}, 2)
+    {'c': 0, 'e': 1, 'a': 0, 'b': 1, 'd': 0}
+    """
+    counts: dict[int, int] = {}
+    for classes in presence.values():
+        for c in set(classes):
+            counts[c] = counts.get(c, 0) + 1
+
+    def key(case: str) -> tuple[float, str]:
+        rarest = min((counts[c] for c in presence[case]), default=math.inf)
+        return (rarest, case)
+
+    return {case: i % max(n_folds, 1) for i, case in enumerate(sorted(presence, key=key))}
+
+
+def class_presence(data: TrainingData) -> dict[str, set[int]]:
+    """Foreground classes annotated in each case of ``data`` (from its partial label map)."""
+    out = {}
+    for c in data.cases:
+        present = np.flatnonzero(np.bincount(np.asarray(c.labels()).ravel()))
+        out[c.case] = {int(v) for v in present if 0 < v < data.n_classes}
+    return out
 
 
 def member_dir(workdir: Path, member: int) -> Path:

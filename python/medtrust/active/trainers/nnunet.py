@@ -40,10 +40,14 @@ from medtrust._io import atomic_write_text
 from medtrust._settings import reject_unknown
 from medtrust.active.trainers.base import (
     CaseData,
+    InferenceMode,
     Predictor,
     Trainer,
     TrainingData,
     atomic_dir,
+    class_aware_folds,
+    class_presence,
+    inference_options,
     member_dir,
 )
 from medtrust.exceptions import ConfigError
@@ -78,8 +82,11 @@ class NnUNetSettings:
         Processes for fingerprinting and preprocessing.
     n_proc_da
         Data-augmentation worker processes (0: in the training process).
+    eval_step, eval_mirroring, query_step, query_mirroring
+        Sliding-window step and test-time mirroring on the held-out set (nnActive: 0.5,
+        True) and on the pool for queries (0.75, False).
     step, mirroring
-        Sliding-window step and test-time mirroring of the prediction.
+        When set, override both modes.
     dataset_id
         Dataset id used inside the round's private nnU-Net folders.
     """
@@ -98,8 +105,12 @@ class NnUNetSettings:
     device: str = "auto"
     num_processes: int = 2
     n_proc_da: int = 0
-    step: float = 0.5
-    mirroring: bool = False
+    eval_step: float = 0.5
+    eval_mirroring: bool = True
+    query_step: float = 0.75
+    query_mirroring: bool = False
+    step: float | None = None
+    mirroring: bool | None = None
     dataset_id: int = 990
 
     @classmethod
@@ -124,7 +135,9 @@ class NnUNetSettings:
             (s.members in ("folds", "seeds"), "trainer.members must be 'folds' or 'seeds'"),
             (s.num_processes >= 1, "trainer.num_processes must be >= 1"),
             (s.n_proc_da >= 0, "trainer.n_proc_da must be >= 0"),
-            (0 < s.step <= 1, "trainer.step must lie in (0, 1]"),
+            (s.step is None or 0 < s.step <= 1, "trainer.step must lie in (0, 1]"),
+            (0 < s.eval_step <= 1, "trainer.eval_step must lie in (0, 1]"),
+            (0 < s.query_step <= 1, "trainer.query_step must lie in (0, 1]"),
             (1 <= s.dataset_id <= 999, "trainer.dataset_id must lie in 1..999"),
             (s.batch_size is None or s.batch_size >= 1, "trainer.batch_size must be >= 1"),
             (s.initial_lr is None or s.initial_lr > 0, "trainer.initial_lr must be > 0"),
@@ -331,17 +344,18 @@ class NnUNetTrainerBackend(Trainer):
         if s.batch_size is not None:
             conf["batch_size"] = s.batch_size
         if s.patch_size is not None:
-            # nnU-Net works in its reader's axis order: reversed for NibabelIO.
-            conf["patch_size"] = list(reversed(s.patch_size))
+            # Config sizes are in SimpleITK order, nnU-Net's own (its NibabelIO reverses too).
+            conf["patch_size"] = list(s.patch_size)
         atomic_write_text(plans_file, json.dumps(plans, indent=2))
 
     def _write_splits(self, data: TrainingData, path: Path) -> None:
         m = max(1, self._n_members)
         cases = [c.case for c in data.cases]
         splits = []
+        fold = class_aware_folds(class_presence(data), m) if m > 1 and len(cases) >= m else {}
         for k in range(m):
-            if m > 1 and len(cases) >= m:  # M-fold split of the labelled images
-                val = [c for i, c in enumerate(cases) if i % m == k]
+            if fold:  # class-aware M-fold split of the labelled images
+                val = [c for c in cases if fold[c] == k]
                 train = [c for c in cases if c not in val]
             else:  # one member, or fewer images than folds: train on all, validate on one
                 val, train = [cases[k % len(cases)]], cases
@@ -438,9 +452,9 @@ class NnUNetPredictor(Predictor):
         device = _device(settings.device)
         with nnunet_environment(None, settings), _quiet(None):
             self.predictor = nnUNetPredictor(
-                tile_step_size=settings.step,
+                tile_step_size=inference_options(settings, "eval")[0],
                 use_gaussian=True,
-                use_mirroring=settings.mirroring,
+                use_mirroring=inference_options(settings, "eval")[1],
                 perform_everything_on_device=device.type == "cuda",
                 device=device,
                 verbose=False,
@@ -452,9 +466,16 @@ class NnUNetPredictor(Predictor):
             )
         self.n_classes = int(self.predictor.label_manager.num_segmentation_heads)
 
-    def predict_slabs(self, case: CaseData) -> Iterator[tuple[int, np.ndarray]]:
+    def predict_slabs(
+        self, case: CaseData, mode: InferenceMode = "eval"
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """The whole volume as one slab (nnU-Net returns full volumes)."""
         from nnunetv2.imageio.nibabel_reader_writer import NibabelIO
+
+        # nnU-Net reads both at prediction time: one predictor serves both modes.
+        step, mirroring = inference_options(self.settings, mode)
+        self.predictor.tile_step_size = step
+        self.predictor.use_mirroring = mirroring
 
         img, props = NibabelIO().read_images([str(f) for f in case.image_files])
         with _quiet(None):

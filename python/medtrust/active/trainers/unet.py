@@ -39,10 +39,14 @@ import numpy as np
 from medtrust._settings import reject_unknown
 from medtrust.active.trainers.base import (
     CaseData,
+    InferenceMode,
     Predictor,
     Trainer,
     TrainingData,
     atomic_dir,
+    class_aware_folds,
+    class_presence,
+    inference_options,
     member_dir,
 )
 from medtrust.active.trainers.inference import sliding_window_slabs
@@ -58,8 +62,8 @@ class UNetSettings:
     Attributes
     ----------
     patch_size
-        Training crop = inference tile ``[z, y, x]``; default: the smallest image, capped at
-        ``[64, 128, 128]``.
+        Training crop = inference tile ``[z, y, x]`` in SimpleITK order (as the experiment's
+        ``patch_size``); default: the smallest image, capped at ``[64, 128, 128]``.
     iterations
         Optimiser steps per member.
     batch_size
@@ -71,13 +75,21 @@ class UNetSettings:
     fg_oversample
         Fraction of crops centred on annotated foreground (when the image has some).
     members
-        ``"seeds"`` or ``"folds"``.
+        ``"folds"`` (default, as nnActive's M fold models: member m trains on the annotated
+        images outside fold m of a class-aware M-fold split) or ``"seeds"`` (every member on
+        every annotated image, different seeds).
     device
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"`` / ``"cuda:N"``.
     amp
         Mixed precision on CUDA.
-    step
-        Sliding-window step as a fraction of the tile.
+    eval_step, eval_mirroring
+        Sliding window on the held-out set: step as a fraction of the tile and test-time
+        mirroring over the 8 axis flips, logits averaged (nnActive / nnU-Net: 0.5, True).
+    query_step, query_mirroring
+        Sliding window on the pool for queries (nnActive: 0.75, False).
+    step, mirroring
+        When set, override both modes (one prediction protocol for both, as medtrust
+        did before following nnActive).
     num_threads
         torch CPU threads (default: torch's choice).
     """
@@ -91,10 +103,15 @@ class UNetSettings:
     lr: float = 3e-3
     weight_decay: float = 3e-5
     fg_oversample: float = 0.33
-    members: str = "seeds"
+    members: str = "folds"
     device: str = "auto"
     amp: bool = True
-    step: float = 0.5
+    eval_step: float = 0.5
+    eval_mirroring: bool = True
+    query_step: float = 0.75
+    query_mirroring: bool = False
+    step: float | None = None
+    mirroring: bool | None = None
     num_threads: int | None = None
 
     @classmethod
@@ -122,7 +139,9 @@ class UNetSettings:
             (s.weight_decay >= 0, "trainer.weight_decay must be >= 0"),
             (0 <= s.fg_oversample <= 1, "trainer.fg_oversample must lie in [0, 1]"),
             (s.members in ("seeds", "folds"), "trainer.members must be 'seeds' or 'folds'"),
-            (0 < s.step <= 1, "trainer.step must lie in (0, 1]"),
+            (s.step is None or 0 < s.step <= 1, "trainer.step must lie in (0, 1]"),
+            (0 < s.eval_step <= 1, "trainer.eval_step must lie in (0, 1]"),
+            (0 < s.query_step <= 1, "trainer.query_step must lie in (0, 1]"),
             (s.num_threads is None or s.num_threads >= 1, "trainer.num_threads must be >= 1"),
         ]
         for ok, msg in checks:
@@ -368,11 +387,18 @@ class UNetTrainer(Trainer):
     settings: UNetSettings
 
     def patch_size_for(self, shapes: Sequence[Sequence[int]]) -> tuple[int, int, int]:
-        """The crop/tile size: configured, or the smallest image capped at 64 x 128 x 128."""
+        """The crop/tile size in array order.
+
+        Configured, or the smallest image capped at 64 x 128 x 128 (both in SimpleITK order, z
+        first, like the experiment's patch size).
+        """
+        from medtrust.io.rounds import to_array_order
+
         if self.settings.patch_size is not None:
-            return self.settings.patch_size
+            return to_array_order(self.settings.patch_size)
         smallest = np.min(np.asarray(shapes), axis=0)
-        return tuple(int(min(s, c)) for s, c in zip(smallest, (64, 128, 128)))  # type: ignore[return-value]
+        cap = to_array_order((64, 128, 128))
+        return tuple(int(min(s, c)) for s, c in zip(smallest, cap))  # type: ignore[return-value]
 
     def plan(self, data: TrainingData) -> UNetPlan:
         """The U-Net plan of a round's data."""
@@ -390,7 +416,8 @@ class UNetTrainer(Trainer):
     def _member_cases(self, data: TrainingData, member: int, n_members: int) -> list[CaseData]:
         cases = list(data.cases)
         if self.settings.members == "folds" and n_members > 1 and len(cases) >= 2:
-            kept = [c for i, c in enumerate(cases) if i % n_members != member % n_members]
+            fold = class_aware_folds(class_presence(data), n_members)
+            kept = [c for c in cases if fold[c.case] != member % n_members]
             return kept or cases
         return cases
 
@@ -513,19 +540,36 @@ class UNetPredictor(Predictor):
             out = self.model(torch.from_numpy(np.ascontiguousarray(batch)).to(self.device))
         return out.float().cpu().numpy()
 
-    def predict_array_slabs(self, image: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        """Softmax slabs of a normalised image ``[C_in, Z, Y, X]``."""
+    def mirrored_logits(self, batch: np.ndarray) -> np.ndarray:
+        """Logits averaged over the 8 flips of the three spatial axes (nnU-Net's TTA)."""
+        from itertools import combinations
+
+        total = self.logits(batch)
+        n = 1
+        for r in (1, 2, 3):
+            for axes in combinations((2, 3, 4), r):
+                total += np.flip(self.logits(np.flip(batch, axes)), axes)
+                n += 1
+        return total / n
+
+    def predict_array_slabs(
+        self, image: np.ndarray, mode: InferenceMode = "eval"
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Softmax slabs of a normalised image ``[C_in, Z, Y, X]`` (step / mirroring by mode)."""
+        step, mirroring = inference_options(self.settings, mode)
         return sliding_window_slabs(
-            self.logits,
+            self.mirrored_logits if mirroring else self.logits,
             np.asarray(image, np.float32),
             self.plan.patch_size,
             n_classes=self.n_classes,
-            step=self.settings.step,
+            step=step,
         )
 
-    def predict_slabs(self, case: CaseData) -> Iterator[tuple[int, np.ndarray]]:
+    def predict_slabs(
+        self, case: CaseData, mode: InferenceMode = "eval"
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Softmax slabs of a case (see :class:`Predictor`)."""
-        return self.predict_array_slabs(case.image())
+        return self.predict_array_slabs(case.image(), mode)
 
     def close(self) -> None:
         """Drop the model."""

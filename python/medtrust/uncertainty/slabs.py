@@ -11,7 +11,7 @@ result is an ordinary accumulator for the query strategies (``state()``, ``maps(
 Examples
 --------
 >>> import numpy as np
->>> from medtrust.active.loop.streaming import SlabAccumulator
+>>> from medtrust.uncertainty import SlabAccumulator
 >>> acc = SlabAccumulator(n_classes=2, shape=(2, 1, 1))
 >>> p = np.array([[[[0.9]], [[0.5]]], [[[0.1]], [[0.5]]]], np.float32)
 >>> acc.add_slabs([(0, p[:, :1]), (1, p[:, 1:])])
