@@ -428,8 +428,9 @@ class RiskCoverageStats:
                     "a partial coverage range needs interpolation='non-linear' (fd-shifts "
                     "implements the trapezoid rule over [0, 1] only)"
                 )
-            return -_trapezoid(rsk, cov) * self.AUC_DISPLAY_SCALE
-        return self._exact_area(cov, rsk, float(cov_min), float(cov_max)) * self.AUC_DISPLAY_SCALE
+            return float(-_trapezoid(rsk, cov) * self.AUC_DISPLAY_SCALE)
+        area = self._exact_area(cov, rsk, float(cov_min), float(cov_max))
+        return float(area * self.AUC_DISPLAY_SCALE)
 
     @staticmethod
     def _exact_area(cov: np.ndarray, rsk: np.ndarray, lo: float, hi: float) -> float:

@@ -237,7 +237,7 @@ def generalized_dice_score(
     >>> import torch
     >>> p = torch.tensor([[0, 1, 1, 2]]); t = torch.tensor([[0, 1, 2, 2]])
     >>> generalized_dice_score(p, t, num_classes=3, input_format="index")
-    tensor([0.7273])
+    tensor([0.7826])
     """
     _check_common(num_classes, include_background, input_format)
     check_choice(weight_type, "weight_type", WEIGHT_TYPES)
@@ -289,7 +289,7 @@ def mean_iou(
     >>> import torch
     >>> p = torch.tensor([[0, 1, 1, 2]]); t = torch.tensor([[0, 1, 2, 2]])
     >>> mean_iou(p, t, num_classes=3, input_format="index")
-    tensor([0.5556])
+    tensor([0.6667])
     """
     _check_common(num_classes, include_background, input_format)
     inter, union = _iou_parts(preds, target, num_classes, include_background, input_format)
