@@ -26,6 +26,7 @@ curve).
 Examples
 --------
 >>> import torch
+>>> from medtrust.compat.torch_uncertainty import AURC
 >>> m = AURC()
 >>> m.update(torch.tensor([0.9, 0.8, 0.3, 0.6]), torch.tensor([1, 0, 0, 1]))
 >>> round(float(m.compute()), 4)
