@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference.fd_shifts_loop import rc_points, trapezoid_area
 from scipy.integrate import quad
 
 from medtrust.compat import fd_shifts as fd
 from medtrust.exceptions import InvalidArgumentError
+from reference.fd_shifts_loop import rc_points, trapezoid_area
 
 SETTINGS = settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
@@ -27,7 +27,9 @@ SETTINGS = settings(
 def samples(draw, binary=None):
     n = draw(st.integers(1, 30))
     # Few distinct confidences -> many ties; residuals on a dyadic grid so sums are exact.
-    conf = draw(st.lists(st.sampled_from([0.1, 0.2, 0.35, 0.5, 0.7, 0.9, 1.0]), min_size=n, max_size=n))
+    conf = draw(
+        st.lists(st.sampled_from([0.1, 0.2, 0.35, 0.5, 0.7, 0.9, 1.0]), min_size=n, max_size=n)
+    )
     is_bin = draw(st.booleans()) if binary is None else binary
     grid = [0.0, 1.0] if is_bin else [0.0, 0.25, 0.5, 0.75, 1.0]
     res = draw(st.lists(st.sampled_from(grid), min_size=n, max_size=n))
@@ -76,7 +78,10 @@ def test_binary_optimal_closed_forms():
 def test_curves_match_the_plain_loop(case):
     confids, residuals = case
     rc = fd.RiskCoverageStats(confids, residuals)
-    for gen, stats in ((False, rc.curve_stats_selective_risk), (True, rc.curve_stats_generalized_risk)):
+    for gen, stats in (
+        (False, rc.curve_stats_selective_risk),
+        (True, rc.curve_stats_generalized_risk),
+    ):
         covs, risks, thr, mask = rc_points(confids, residuals, generalized=gen)
         np.testing.assert_allclose(stats["coverages"], covs, rtol=1e-12)
         np.testing.assert_allclose(stats["risks"], risks, rtol=1e-12, atol=1e-15)
@@ -129,12 +134,18 @@ def test_dominant_points_and_achievable_aurc():
     rc = fd.RiskCoverageStats([0.9, 0.8, 0.7, 0.3], [0, 1, 0, 1])
     assert rc.dominant_point_mask.tolist() == [True, True, False, True, False]
     # All correct: one dominant point at coverage 1.
-    assert fd.RiskCoverageStats([0.2, 0.4], [0, 0]).dominant_point_mask.tolist() == [True, False, False]
+    assert fd.RiskCoverageStats([0.2, 0.4], [0, 0]).dominant_point_mask.tolist() == [
+        True,
+        False,
+        False,
+    ]
     # Achievable AURC integrates the dominant points exactly (values by quad).
     cov = np.array([1.0, 0.75, 0.25])
     err = np.array([0.5, 0.25, 0.0])
+
     def sr(c):
         return np.interp(c, cov[::-1], err[::-1]) / c if c > 0.25 else 0.0
+
     want = quad(sr, 0, 1, points=[0.25, 0.75])[0] * 1000
     assert rc.aurc_achievable == pytest.approx(want, rel=1e-9)
     assert rc.eaurc_achievable == pytest.approx(want - rc.aurc_optimal)

@@ -65,7 +65,9 @@ def batches(draw, min_channels=1):
         arr = np.zeros((b, c, *shape), np.float32)
         for i in range(b):
             for j in range(c):
-                kind = draw(st.sampled_from(["random", "random", "blob", "empty", "full", "single"]))
+                kind = draw(
+                    st.sampled_from(["random", "random", "blob", "empty", "full", "single"])
+                )
                 if kind == "random":
                     arr[i, j] = rng.random(shape) < rng.uniform(0.1, 0.9)
                 elif kind == "blob":
@@ -135,9 +137,13 @@ def test_surface_dice_parity(data, pair):
     n = y.shape[1] - (0 if inc else 1)
     sub = data.draw(st.booleans())
     kw = dict(
-        class_thresholds=[data.draw(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0])) for _ in range(n)],
+        class_thresholds=[
+            data.draw(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0])) for _ in range(n)
+        ],
         include_background=inc,
-        distance_metric="euclidean" if sub else data.draw(st.sampled_from(["euclidean", "taxicab"])),
+        distance_metric="euclidean"
+        if sub
+        else data.draw(st.sampled_from(["euclidean", "taxicab"])),
         spacing=data.draw(spacings(y.shape[0], y.ndim - 2)),
         use_subvoxels=sub,
     )
@@ -220,7 +226,9 @@ def test_metric_classes_every_reduction(reduction, get_not_nans):
     ]
     for ours, theirs in pairs:
         for k, (p, y) in enumerate(batches_):
-            kw = {"spacing": [0.5, 2.0]} if not isinstance(ours, (mm.DiceMetric, mm.MeanIoU)) else {}
+            kw = (
+                {"spacing": [0.5, 2.0]} if not isinstance(ours, (mm.DiceMetric, mm.MeanIoU)) else {}
+            )
             if k == 2:  # MONAI's list-of-channel-first form
                 assert_same(ours(list(p), list(y), **kw), peer(theirs, list(p), list(y), **kw))
             else:
@@ -239,8 +247,9 @@ def test_dice_metric_return_with_label_and_helper():
     y = torch.from_numpy(rng.integers(0, 4, (3, 1, 9, 9)))
     for rwl in (True, ["a", "b", "c"]):
         kw = dict(reduction="mean_batch", return_with_label=rwl, num_classes=4)
-        ours, theirs = mm.DiceMetric(include_background=False, **kw), monai_metrics.DiceMetric(
-            include_background=False, **kw
+        ours, theirs = (
+            mm.DiceMetric(include_background=False, **kw),
+            monai_metrics.DiceMetric(include_background=False, **kw),
         )
         ours(y_pred, y)
         theirs(y_pred, y)

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from medtrust.compat import surface_distance as msd
 from medtrust.exceptions import DTypeError, ShapeMismatchError
 
-sd = pytest.importorskip("surface_distance", reason="surface-distance (test extra) is not installed")
+sd = pytest.importorskip(
+    "surface_distance", reason="surface-distance (test extra) is not installed"
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -60,8 +62,11 @@ def mask_pairs(draw):
 
 
 @SETTINGS
-@given(case=mask_pairs(), percent=st.sampled_from([0, 50, 95, 99, 100]),
-       tol=st.sampled_from([0.0, 0.5, 1.0, 2.0, 5.0]))
+@given(
+    case=mask_pairs(),
+    percent=st.sampled_from([0, 50, 95, 99, 100]),
+    tol=st.sampled_from([0.0, 0.5, 1.0, 2.0, 5.0]),
+)
 def test_parity_with_deepmind(case, percent, tol):
     gt, pred, spacing = case
     ours = msd.compute_surface_distances(gt, pred, spacing)
@@ -70,8 +75,13 @@ def test_parity_with_deepmind(case, percent, tol):
     for k in theirs:
         same(ours[k], theirs[k])
     with np.errstate(all="ignore"):
-        same(msd.compute_robust_hausdorff(ours, percent), sd.compute_robust_hausdorff(theirs, percent))
-        same(msd.compute_average_surface_distance(ours), sd.compute_average_surface_distance(theirs))
+        same(
+            msd.compute_robust_hausdorff(ours, percent),
+            sd.compute_robust_hausdorff(theirs, percent),
+        )
+        same(
+            msd.compute_average_surface_distance(ours), sd.compute_average_surface_distance(theirs)
+        )
         same(
             msd.compute_surface_overlap_at_tolerance(ours, tol),
             sd.compute_surface_overlap_at_tolerance(theirs, tol),
@@ -124,6 +134,7 @@ def test_patch_runs_deepmind_example_unchanged():
     mask_pred = np.zeros((128, 128, 128), bool)
     mask_gt[50, 60, 70] = 1
     mask_pred[50, 60, 72] = 1
+
     def example():
         s = sd.compute_surface_distances(mask_gt, mask_pred, spacing_mm=(3, 2, 1))
         return (
@@ -132,6 +143,7 @@ def test_patch_runs_deepmind_example_unchanged():
             sd.compute_surface_overlap_at_tolerance(s, 1),
             sd.compute_surface_dice_at_tolerance(s, 1),
         )
+
     before = example()
     with msd.patched() as replaced:
         assert "surface_distance.compute_surface_distances" in replaced

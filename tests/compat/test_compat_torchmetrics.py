@@ -57,24 +57,36 @@ def inputs(draw):
 
 
 @SETTINGS
-@given(case=inputs(), inc=st.booleans(),
-       average=st.sampled_from(["micro", "macro", "weighted", "none"]),
-       level=st.sampled_from(["samplewise", "global"]))
+@given(
+    case=inputs(),
+    inc=st.booleans(),
+    average=st.sampled_from(["micro", "macro", "weighted", "none"]),
+    level=st.sampled_from(["samplewise", "global"]),
+)
 def test_dice_score_parity(case, inc, average, level):
     p, t, n, fmt = case
-    kw = dict(num_classes=n, include_background=inc, average=average, input_format=fmt,
-              aggregation_level=level)
+    kw = dict(
+        num_classes=n,
+        include_background=inc,
+        average=average,
+        input_format=fmt,
+        aggregation_level=level,
+    )
     same(mt.dice_score(p, t, **kw), peer(tm_fn.dice_score, p, t, **kw))
     ours, theirs = mt.DiceScore(**kw), peer(tm_seg.DiceScore, **kw)
-    for k in range(2):
+    for _ in range(2):
         ours.update(p, t)
         peer(theirs.update, p, t)
     same(ours.compute(), peer(theirs.compute))
 
 
 @SETTINGS
-@given(case=inputs(), inc=st.booleans(), per_class=st.booleans(),
-       wt=st.sampled_from(["square", "simple", "linear"]))
+@given(
+    case=inputs(),
+    inc=st.booleans(),
+    per_class=st.booleans(),
+    wt=st.sampled_from(["square", "simple", "linear"]),
+)
 def test_generalized_dice_and_iou_parity(case, inc, per_class, wt):
     p, t, n, fmt = case
     kw = dict(num_classes=n, include_background=inc, per_class=per_class, input_format=fmt)
@@ -84,7 +96,10 @@ def test_generalized_dice_and_iou_parity(case, inc, per_class, wt):
     )
     same(mt.mean_iou(p, t, **kw), peer(tm_fn.mean_iou, p, t, **kw))
     for ours, theirs in (
-        (mt.GeneralizedDiceScore(weight_type=wt, **kw), tm_seg.GeneralizedDiceScore(weight_type=wt, **kw)),
+        (
+            mt.GeneralizedDiceScore(weight_type=wt, **kw),
+            tm_seg.GeneralizedDiceScore(weight_type=wt, **kw),
+        ),
         (mt.MeanIoU(**kw), tm_seg.MeanIoU(**kw)),
     ):
         for _ in range(2):
@@ -115,6 +130,7 @@ def test_docs_example_patched_equals_unpatched():
         preds = torch.randint(0, 5, (4, 16, 16))
         target = torch.randint(0, 5, (4, 16, 16))
         return tm_fn.dice_score(preds, target, num_classes=5, average="none", input_format="index")
+
     before = example()
     with mt.patched() as replaced:
         assert "torchmetrics.functional.segmentation.dice_score" in replaced

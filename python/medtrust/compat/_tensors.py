@@ -119,7 +119,8 @@ def prepare_spacing(spacing: Any, batch_size: int, img_dim: int) -> list[tuple[f
         return [one(spacing, "")] * batch_size
     if not isinstance(spacing, (Sequence, np.ndarray)) or len(spacing) == 0:
         raise InvalidArgumentError(
-            f"spacing must be a number, a sequence of numbers or one per batch item, got {spacing!r}"
+            "spacing must be a number, a sequence of numbers or one per batch item, "
+            f"got {spacing!r}"
         )
     if all(np.isscalar(s) for s in spacing):
         return [one(spacing, "")] * batch_size

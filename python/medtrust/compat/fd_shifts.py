@@ -19,6 +19,8 @@ vectorised numpy instead of per-sample Python loops:
   ``failnll`` (``log(p + 1e-7)``), also reachable by name via :func:`get_metric_function`.
 
 medtrust's own :mod:`medtrust.selective` returns the same areas on the raw [0, 1] scale.
+(One module over 400 lines: it mirrors two peer classes property by property plus the metric
+functions that read them, so a user finds the whole peer surface in one place.)
 
 Deliberate differences: fd-shifts returns a partial-coverage AUC *without* the x1000 scale when no
 RC point falls inside ``[cov_min, cov_max]`` and, when both limits fall in one segment above
@@ -39,8 +41,9 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy.spatial import ConvexHull
@@ -56,8 +59,8 @@ __all__ = [
     "AURC_DISPLAY_SCALE",
     "RiskCoverageStats",
     "StatsCache",
-    "aurc",
     "augrc",
+    "aurc",
     "eaurc",
     "expected_calibration_error",
     "failap_err",
@@ -117,7 +120,8 @@ class RiskCoverageStats:
         self.residuals = _vector(residuals, "residuals")
         if self.confids.shape != self.residuals.shape:
             raise ShapeMismatchError(
-                f"confids ({self.confids.size}) and residuals ({self.residuals.size}) differ in length"
+                f"confids ({self.confids.size}) and residuals ({self.residuals.size}) "
+                "differ in length"
             )
         self.labels = None if labels is None else np.asarray(labels).reshape(-1)
         if self.labels is not None and self.labels.shape != self.confids.shape:

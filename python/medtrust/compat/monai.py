@@ -43,19 +43,18 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
-from medtrust import _native
 from medtrust.compat._cumulative import CumulativeMetric
-from medtrust.compat._surface_batch import PairDistances, batch_distances
-from medtrust.compat._tensors import (
-    host_array,
-    metric_reduction,
-    prepare_spacing,
-    reject_option,
+from medtrust.compat._monai_common import as_tensor, check_ignore_index
+from medtrust.compat._monai_overlap import DiceHelper, compute_dice, compute_iou, dice_table
+from medtrust.compat._monai_surface import (
+    compute_average_surface_distance,
+    compute_hausdorff_distance,
+    compute_surface_dice,
 )
-from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
+from medtrust.compat._tensors import metric_reduction, reject_option
+from medtrust.exceptions import InvalidArgumentError
 
 __all__ = [
     "DiceHelper",
@@ -75,440 +74,6 @@ __all__ = [
 ]
 
 # torch.quantile refuses inputs above 2**24 elements; beyond it the same rule runs in numpy.
-_QUANTILE_MAX = 1 << 24
-
-
-def _check_ignore_index(ignore_index: int | None) -> None:
-    if ignore_index is not None:
-        reject_option("monai", "ignore_index", ignore_index, "not implemented in the shim")
-
-
-def _as_tensor(x: Any, name: str) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x.detach()
-    return torch.as_tensor(np.asarray(x))
-
-
-def _drop_background(y_pred: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """MONAI's ``ignore_background``: drop channel 0 of each input that has more than one."""
-    return (y_pred[:, 1:] if y_pred.shape[1] > 1 else y_pred), (y[:, 1:] if y.shape[1] > 1 else y)
-
-
-def _surface_inputs(
-    y_pred: Any,
-    y: Any,
-    include_background: bool,
-    spacing: Any,
-    allow_host_copy: bool,
-    where: str,
-) -> tuple[np.ndarray, np.ndarray, list[tuple[float, ...]], torch.device]:
-    """Binary ``[B, C, ...]`` masks (value == 1, as MONAI's edge finder), spacings, device."""
-    tp, ty = _as_tensor(y_pred, "y_pred"), _as_tensor(y, "y")
-    if tp.ndim < 3:
-        raise InvalidArgumentError(f"y_pred should have at least three dimensions, got {tp.ndim}")
-    if not include_background:
-        tp, ty = _drop_background(tp, ty)
-    if tp.shape != ty.shape:
-        raise ShapeMismatchError(
-            f"y_pred and y should have same shapes, got {tuple(tp.shape)} and {tuple(ty.shape)}"
-        )
-    device = tp.device
-    p = host_array(tp, "y_pred", allow_host_copy=allow_host_copy, where=where) == 1
-    t = host_array(ty, "y", allow_host_copy=allow_host_copy, where=where) == 1
-    spacings = prepare_spacing(spacing, p.shape[0], p.ndim - 2)
-    return p, t, spacings, device
-
-
-def _quantile(d: np.ndarray, q: float) -> float:
-    """torch's float32 linear-interpolation quantile (MONAI's), of sorted distances."""
-    x = d.astype(np.float32)
-    if x.size <= _QUANTILE_MAX:
-        return float(torch.quantile(torch.from_numpy(x), q / 100.0))
-    return float(np.quantile(x, q / 100.0))
-
-
-def _hd_value(pd: PairDistances, percentile: float | None, directed: bool) -> float:
-    if pd.status == "both_empty":
-        return float("nan")
-    if pd.status != "ok":
-        return float("nan") if percentile else float("inf")
-    dirs = [pd.pred_to_target] if directed else [pd.pred_to_target, pd.target_to_pred]
-    if not percentile:
-        return float(max(np.float32(d[-1]) for d in dirs))
-    vals = [_quantile(d, percentile) for d in dirs]
-    return float("nan") if any(np.isnan(vals)) else max(vals)
-
-
-def _asd_value(pd: PairDistances, symmetric: bool) -> float:
-    if pd.status == "both_empty":
-        return float("nan")
-    if pd.status != "ok":
-        return float("inf")
-    d = np.concatenate([pd.pred_to_target, pd.target_to_pred]) if symmetric else pd.pred_to_target
-    return float(np.mean(d.astype(np.float32), dtype=np.float64))
-
-
-def _nsd_value(pd: PairDistances, tau: float, subvoxels: bool) -> float:
-    if pd.status == "both_empty":
-        return float("nan")
-    if pd.status != "ok":
-        return 0.0
-    # MONAI compares float32 distances with the threshold cast to float32.
-    t32 = np.float32(tau)
-    kp = np.searchsorted(pd.pred_to_target.astype(np.float32), t32, side="right")
-    kt = np.searchsorted(pd.target_to_pred.astype(np.float32), t32, side="right")
-    if not subvoxels:
-        return float((kp + kt) / (len(pd.pred_to_target) + len(pd.target_to_pred)))
-    good = pd.pred_weights[:kp].sum() + pd.target_weights[:kt].sum()
-    return float(good / (pd.pred_weights.sum() + pd.target_weights.sum()))
-
-
-def _table(values: list[list[float]], device: torch.device) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.float32).to(device)
-
-
-def compute_hausdorff_distance(
-    y_pred: Any,
-    y: Any,
-    include_background: bool = False,
-    distance_metric: str = "euclidean",
-    percentile: float | None = None,
-    directed: bool = False,
-    spacing: Any = None,
-    ignore_index: int | None = None,
-    *,
-    allow_host_copy: bool = False,
-) -> torch.Tensor:
-    """Hausdorff distance (or its ``percentile``) per item and channel, as MONAI's.
-
-    Parameters
-    ----------
-    y_pred, y
-        Binarised one-hot ``[B, C, H, W[, D]]`` tensors or arrays.
-    include_background
-        Keep channel 0 (default False, as MONAI).
-    distance_metric
-        "euclidean" (default), "chessboard" or "taxicab" (the latter two ignore ``spacing``).
-    percentile
-        None or 0: the maximum; otherwise the percentile (torch's linear interpolation).
-    directed
-        Only the distances from ``y_pred`` to ``y``.
-    spacing
-        None (unit), a number, one value per axis, or one of those per batch item.
-    ignore_index
-        Not supported (raises).
-    allow_host_copy
-        Copy CUDA tensors to the host instead of raising :class:`DeviceError`.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[B, C]`` float32 on the device of ``y_pred``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> a = torch.zeros(1, 1, 6, 6); a[0, 0, 1:3, 1:3] = 1
-    >>> b = torch.zeros(1, 1, 6, 6); b[0, 0, 1:3, 3:5] = 1
-    >>> compute_hausdorff_distance(a, b, spacing=[1.0, 0.5])
-    tensor([[1.]])
-    """
-    _check_ignore_index(ignore_index)
-    if percentile is not None and not 0 <= percentile <= 100:
-        raise InvalidArgumentError(f"percentile should be a value between 0 and 100, got {percentile}")
-    p, t, sp, dev = _surface_inputs(
-        y_pred, y, include_background, spacing, allow_host_copy, "compute_hausdorff_distance"
-    )
-    rows = batch_distances(p, t, sp, distance_metric, subvoxels=False)
-    return _table([[_hd_value(pd, percentile, directed) for pd in r] for r in rows], dev)
-
-
-def compute_average_surface_distance(
-    y_pred: Any,
-    y: Any,
-    include_background: bool = False,
-    symmetric: bool = False,
-    distance_metric: str = "euclidean",
-    spacing: Any = None,
-    ignore_index: int | None = None,
-    *,
-    allow_host_copy: bool = False,
-) -> torch.Tensor:
-    """Average surface distance from ``y_pred`` to ``y`` (``symmetric``: both ways), as MONAI's.
-
-    Arguments as :func:`compute_hausdorff_distance`; ``symmetric=True`` averages the distances
-    of both surfaces together (ASSD).
-
-    Examples
-    --------
-    >>> import torch
-    >>> a = torch.zeros(1, 1, 6, 6); a[0, 0, 1:3, 1:3] = 1
-    >>> compute_average_surface_distance(a, a, symmetric=True)
-    tensor([[0.]])
-    """
-    _check_ignore_index(ignore_index)
-    p, t, sp, dev = _surface_inputs(
-        y_pred, y, include_background, spacing, allow_host_copy, "compute_average_surface_distance"
-    )
-    rows = batch_distances(p, t, sp, distance_metric, subvoxels=False)
-    return _table([[_asd_value(pd, symmetric) for pd in r] for r in rows], dev)
-
-
-def compute_surface_dice(
-    y_pred: Any,
-    y: Any,
-    class_thresholds: list[float],
-    include_background: bool = False,
-    distance_metric: str = "euclidean",
-    spacing: Any = None,
-    use_subvoxels: bool = False,
-    ignore_index: int | None = None,
-    *,
-    allow_host_copy: bool = False,
-) -> torch.Tensor:
-    """Normalized surface Dice per item and channel at per-class tolerances, as MONAI's.
-
-    ``class_thresholds`` gives one tolerance per kept channel (in the distance unit: mm with
-    ``spacing``, voxels otherwise). ``use_subvoxels=True`` weights surfels by area (DeepMind).
-
-    Examples
-    --------
-    >>> import torch
-    >>> a = torch.zeros(1, 2, 6, 6); a[0, 1, 1:3, 1:3] = 1; a[0, 0] = 1 - a[0, 1]
-    >>> compute_surface_dice(a, a, class_thresholds=[1.0])
-    tensor([[1.]])
-    """
-    _check_ignore_index(ignore_index)
-    if not isinstance(y_pred, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise InvalidArgumentError("y_pred and y must be PyTorch Tensor.")
-    if y_pred.ndim not in (4, 5) or y.ndim not in (4, 5):
-        raise InvalidArgumentError(
-            "y_pred and y should be one-hot encoded: [B,C,H,W] or [B,C,H,W,D]."
-        )
-    p, t, sp, dev = _surface_inputs(
-        y_pred, y, include_background, spacing, allow_host_copy, "compute_surface_dice"
-    )
-    th = np.asarray(class_thresholds, dtype=np.float64).reshape(-1)
-    if th.size != p.shape[1]:
-        raise ShapeMismatchError(
-            f"number of classes ({p.shape[1]}) does not match number of class thresholds "
-            f"({th.size})."
-        )
-    if not np.all(np.isfinite(th)):
-        raise InvalidArgumentError("All class thresholds need to be finite.")
-    if np.any(th < 0):
-        raise InvalidArgumentError("All class thresholds need to be >= 0.")
-    rows = batch_distances(p, t, sp, distance_metric, subvoxels=use_subvoxels)
-    return _table(
-        [[_nsd_value(pd, float(th[c]), use_subvoxels) for c, pd in enumerate(r)] for r in rows],
-        dev,
-    )
-
-
-# -- overlap ---------------------------------------------------------------------------------------
-def _index_counts(p: torch.Tensor, t: torch.Tensor, n: int) -> tuple[np.ndarray, ...] | None:
-    """(tp, pred size, target size) ``[B, n]`` from two CPU label maps via Rust, or None."""
-    if p.device.type != "cpu" or t.device.type != "cpu":
-        return None
-    if p.dtype.is_floating_point or t.dtype.is_floating_point or p.dtype == torch.bool:
-        return None
-    tp, ps, ts = (np.zeros((p.shape[0], n), np.int64) for _ in range(3))
-    for b in range(p.shape[0]):
-        pb = p[b].reshape(-1).numpy()
-        tb = t[b].reshape(-1).numpy()
-        if pb.size and (pb.min() < 0 or pb.max() >= n or tb.min() < 0 or tb.max() >= n):
-            return None  # labels outside [0, n) count nowhere in MONAI: use the generic path
-        if pb.dtype == np.int8 or pb.dtype == np.int16:
-            pb, tb = pb.astype(np.int32), tb.astype(np.int32)
-        # Returns (tp, pred volume, target volume, counted, ignored) per class.
-        tp[b], ps[b], ts[b], _, _ = _native.confusion_counts(pb, tb.astype(pb.dtype, copy=False), n)
-    return tp, ps, ts
-
-
-def _dice_table(
-    y_pred: torch.Tensor,
-    y: torch.Tensor,
-    include_background: bool,
-    ignore_empty: bool,
-    num_classes: int | None,
-) -> torch.Tensor:
-    """MONAI ``DiceHelper``'s per-(item, channel) Dice (no argmax / threshold)."""
-    if y_pred.ndim < 3:
-        raise InvalidArgumentError(
-            f"y_pred should have at least 3 dimensions (batch, channel, spatial), got {y_pred.ndim}."
-        )
-    n_ch = y_pred.shape[1] if num_classes is None else int(num_classes)
-    chans = list(range(0 if include_background else 1, n_ch)) if n_ch > 1 else [1]
-    if y.shape[0] != y_pred.shape[0] or y.shape[2:] != y_pred.shape[2:]:
-        raise ShapeMismatchError(
-            f"y_pred and y shapes are incompatible: {tuple(y_pred.shape)} vs {tuple(y.shape)}"
-        )
-    for name, x in (("y_pred", y_pred), ("y", y)):
-        if x.shape[1] != 1 and x.shape[1] <= max(chans):
-            raise ShapeMismatchError(f"{name} has {x.shape[1]} channels; channel {max(chans)} needed")
-    out_dtype = y.dtype if (y.shape[1] > 1 and y.dtype.is_floating_point) else torch.float32
-    counts = None
-    if y_pred.shape[1] == 1 and y.shape[1] == 1 and n_ch > 1:
-        counts = _index_counts(y_pred[:, 0], y[:, 0], n_ch)
-    if counts is not None:
-        idx = np.asarray(chans)
-        inter = torch.from_numpy(counts[0][:, idx]).double()
-        p_sum = torch.from_numpy(counts[1][:, idx]).double()
-        y_sum = torch.from_numpy(counts[2][:, idx]).double()
-    else:
-        # One vectorised pass per operand over every kept channel (MONAI loops over B x C).
-        def chan(x: torch.Tensor, binar: bool) -> torch.Tensor:
-            if x.shape[1] == 1:
-                ids = torch.tensor(chans, device=x.device).view(1, -1, *([1] * (x.ndim - 2)))
-                return x == ids
-            sel = x[:, chans]
-            return sel.bool() if binar else sel
-
-        xp = chan(y_pred, True)
-        xt = chan(y, False)
-        flat = (xp.shape[0], xp.shape[1], -1)
-        acc = torch.float64
-        y_sum = xt.reshape(flat).sum(-1, dtype=acc)
-        p_sum = xp.reshape(flat).sum(-1, dtype=acc)
-        inter = (xt * xp).reshape(flat).sum(-1, dtype=acc)
-    dev = y_pred.device
-    inter, p_sum, y_sum = inter.to(dev), p_sum.to(dev), y_sum.to(dev)
-    dice = 2.0 * inter / (y_sum + p_sum)
-    empty = y_sum <= 0
-    if ignore_empty:
-        fill = torch.full_like(dice, float("nan"))
-    else:
-        fill = torch.where(y_sum + p_sum <= 0, 1.0, 0.0).to(dice)
-    return torch.where(empty, fill, dice).to(out_dtype)
-
-
-def compute_dice(
-    y_pred: Any,
-    y: Any,
-    include_background: bool = True,
-    ignore_empty: bool = True,
-    num_classes: int | None = None,
-    per_component: bool = False,
-    ignore_index: int | None = None,
-) -> torch.Tensor:
-    """Dice per item and channel, as MONAI's (one-hot or ``[B, 1, ...]`` label-map inputs).
-
-    ``y_pred`` is binarised (non-zero); ``y`` may hold soft values. Two CPU label maps with
-    ``num_classes`` are counted in one Rust pass per item; other forms reduce in torch on the
-    input's device.
-
-    Examples
-    --------
-    >>> import torch
-    >>> p = torch.tensor([[[[0, 1, 1, 2]]]]); t = torch.tensor([[[[0, 1, 2, 2]]]])
-    >>> compute_dice(p, t, num_classes=3)
-    tensor([[1.0000, 0.6667, 0.6667]])
-    """
-    _check_ignore_index(ignore_index)
-    if per_component:
-        reject_option("monai", "per_component", per_component, "not implemented in the shim")
-    return _dice_table(
-        _as_tensor(y_pred, "y_pred"), _as_tensor(y, "y"), include_background, ignore_empty, num_classes
-    )
-
-
-def compute_iou(
-    y_pred: Any,
-    y: Any,
-    include_background: bool = True,
-    ignore_empty: bool = True,
-    ignore_index: int | None = None,
-) -> torch.Tensor:
-    """Intersection over union per item and channel, as MONAI's (one-hot inputs, raw values).
-
-    Examples
-    --------
-    >>> import torch
-    >>> a = torch.tensor([[[[1.0, 1.0, 0.0]]]]); b = torch.tensor([[[[1.0, 0.0, 1.0]]]])
-    >>> compute_iou(a, b)
-    tensor([[0.3333]])
-    """
-    _check_ignore_index(ignore_index)
-    yp, yt = _as_tensor(y_pred, "y_pred"), _as_tensor(y, "y")
-    if not include_background:
-        yp, yt = _drop_background(yp, yt)
-    if yp.shape != yt.shape:
-        raise ShapeMismatchError(
-            f"y_pred and y should have same shapes, got {tuple(yp.shape)} and {tuple(yt.shape)}."
-        )
-    axes = list(range(2, yp.ndim))
-    inter = torch.sum(yt * yp, dim=axes)
-    y_o = torch.sum(yt, axes)
-    union = y_o + torch.sum(yp, dim=axes) - inter
-    if ignore_empty:
-        return torch.where(y_o > 0, inter / union, torch.tensor(float("nan"), device=y_o.device))
-    return torch.where(union > 0, inter / union, torch.tensor(1.0, device=y_o.device))
-
-
-class DiceHelper:
-    """MONAI's ``DiceHelper``: argmax / threshold the prediction, then Dice and a reduction.
-
-    Defaults as MONAI's: ``apply_argmax`` unless ``threshold``; ``include_background`` follows
-    ``threshold``; ``reduction="mean_batch"``; returns ``(value, not_nans)``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> y_pred = torch.tensor([[[[0.9, 0.1]], [[0.1, 0.9]]]])   # [B=1, C=2, 1, 2] scores
-    >>> y = torch.tensor([[[[0, 1]]]])
-    >>> DiceHelper()(y_pred, y)
-    (tensor([1.]), tensor([1.]))
-    """
-
-    def __init__(
-        self,
-        include_background: bool | None = None,
-        threshold: bool = False,
-        apply_argmax: bool | None = None,
-        activate: bool = False,
-        get_not_nans: bool = True,
-        reduction: Any = "mean_batch",
-        ignore_empty: bool = True,
-        num_classes: int | None = None,
-        sigmoid: bool | None = None,
-        softmax: bool | None = None,
-        per_component: bool = False,
-        ignore_index: int | None = None,
-    ) -> None:
-        _check_ignore_index(ignore_index)
-        if per_component:
-            reject_option("monai", "per_component", per_component, "not implemented in the shim")
-        if sigmoid is not None:
-            threshold = sigmoid
-        if softmax is not None:
-            apply_argmax = softmax
-        self.threshold = threshold
-        self.reduction = reduction
-        self.get_not_nans = get_not_nans
-        self.include_background = threshold if include_background is None else include_background
-        self.apply_argmax = (not threshold) if apply_argmax is None else apply_argmax
-        self.activate = activate
-        self.ignore_empty = ignore_empty
-        self.num_classes = num_classes
-        self.per_component = per_component
-        self.ignore_index = ignore_index
-
-    def __call__(self, y_pred: Any, y: Any) -> Any:
-        """Dice of ``y_pred`` against ``y``, reduced (see the class docs)."""
-        yp, yt = _as_tensor(y_pred, "y_pred"), _as_tensor(y, "y")
-        argmax, thresh = self.apply_argmax, self.threshold
-        n_ch = yp.shape[1] if self.num_classes is None else self.num_classes
-        if self.num_classes is not None and yp.shape[1] == 1 and self.num_classes > 1:
-            argmax = thresh = False
-        if argmax and n_ch > 1:
-            yp = torch.argmax(yp, dim=1, keepdim=True)
-        elif thresh:
-            if self.activate:
-                yp = torch.sigmoid(yp)
-            yp = yp > 0.5
-        data = _dice_table(yp, yt, self.include_background, self.ignore_empty, n_ch)
-        f, not_nans = metric_reduction(data, self.reduction)
-        return (f, not_nans) if self.get_not_nans else f
 
 
 # -- cumulative classes ---------------------------------------------------------------------------
@@ -536,7 +101,7 @@ class DiceMetric(CumulativeMetric):
         ignore_index: int | None = None,
     ) -> None:
         super().__init__()
-        _check_ignore_index(ignore_index)
+        check_ignore_index(ignore_index)
         if per_component:
             reject_option("monai", "per_component", per_component, "not implemented in the shim")
         self.include_background = include_background
@@ -554,8 +119,8 @@ class DiceMetric(CumulativeMetric):
                 "y_pred should have at least 3 dimensions (batch, channel, spatial), "
                 f"got {y_pred.ndim}."
             )
-        return _dice_table(
-            y_pred, _as_tensor(y, "y"), self.include_background, self.ignore_empty, self.num_classes
+        return dice_table(
+            y_pred, as_tensor(y, "y"), self.include_background, self.ignore_empty, self.num_classes
         )
 
     def aggregate(self, reduction: Any = None) -> Any:
@@ -593,7 +158,7 @@ class MeanIoU(CumulativeMetric):
         ignore_index: int | None = None,
     ) -> None:
         super().__init__()
-        _check_ignore_index(ignore_index)
+        check_ignore_index(ignore_index)
         self.include_background = include_background
         self.reduction = reduction
         self.get_not_nans = get_not_nans
@@ -602,7 +167,9 @@ class MeanIoU(CumulativeMetric):
 
     def _compute_tensor(self, y_pred: torch.Tensor, y: Any, **kwargs: Any) -> torch.Tensor:
         if y_pred.ndim < 3:
-            raise InvalidArgumentError(f"y_pred should have at least 3 dimensions, got {y_pred.ndim}")
+            raise InvalidArgumentError(
+                f"y_pred should have at least 3 dimensions, got {y_pred.ndim}"
+            )
         return compute_iou(y_pred, y, self.include_background, self.ignore_empty)
 
 
@@ -641,7 +208,7 @@ class HausdorffDistanceMetric(_SurfaceMetric):
         allow_host_copy: bool = False,
     ) -> None:
         super().__init__()
-        _check_ignore_index(ignore_index)
+        check_ignore_index(ignore_index)
         self.include_background = include_background
         self.distance_metric = distance_metric
         self.percentile = percentile
@@ -689,7 +256,7 @@ class SurfaceDistanceMetric(_SurfaceMetric):
         allow_host_copy: bool = False,
     ) -> None:
         super().__init__()
-        _check_ignore_index(ignore_index)
+        check_ignore_index(ignore_index)
         self.include_background = include_background
         self.distance_metric = distance_metric
         self.symmetric = symmetric
@@ -735,7 +302,7 @@ class SurfaceDiceMetric(_SurfaceMetric):
         allow_host_copy: bool = False,
     ) -> None:
         super().__init__()
-        _check_ignore_index(ignore_index)
+        check_ignore_index(ignore_index)
         self.class_thresholds = class_thresholds
         self.include_background = include_background
         self.distance_metric = distance_metric

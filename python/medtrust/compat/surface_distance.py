@@ -57,11 +57,15 @@ def _bool_mask(name: str, a: Any) -> np.ndarray:
     if not isinstance(a, np.ndarray):
         raise DTypeError(f"The argument {name!r} should be a numpy array, not a {type(a)}")
     if a.dtype != bool:
-        raise DTypeError(f"The argument {name!r} should be a numpy array of type bool, not {a.dtype}")
+        raise DTypeError(
+            f"The argument {name!r} should be a numpy array of type bool, not {a.dtype}"
+        )
     return np.ascontiguousarray(a)
 
 
-def compute_surface_distances(mask_gt: Any, mask_pred: Any, spacing_mm: Any) -> dict[str, np.ndarray]:
+def compute_surface_distances(
+    mask_gt: Any, mask_pred: Any, spacing_mm: Any
+) -> dict[str, np.ndarray]:
     """Distances between the surfaces of two boolean masks (2-D or 3-D), DeepMind's dict.
 
     Parameters

@@ -45,12 +45,12 @@ import torch
 from medtrust.exceptions import InvalidArgumentError, InvalidValueError
 
 __all__ = [
-    "AUGRC",
-    "AURC",
-    "CovAt5Risk",
-    "CovAtxRisk",
-    "RiskAt80Cov",
-    "RiskAtxCov",
+    "AUGRC",  # noqa: F822 (built on first access)
+    "AURC",  # noqa: F822 (built on first access)
+    "CovAt5Risk",  # noqa: F822 (built on first access)
+    "CovAtxRisk",  # noqa: F822 (built on first access)
+    "RiskAt80Cov",  # noqa: F822 (built on first access)
+    "RiskAtxCov",  # noqa: F822 (built on first access)
     "error_rates",
     "patch",
     "patched",
@@ -79,7 +79,9 @@ def error_rates(scores: torch.Tensor, errors: torch.Tensor, ties: str = "input")
         new[1:] = s[1:] != s[:-1]
         gid = new.cumsum(0) - 1
         n_g = int(gid[-1]) + 1
-        size = torch.zeros(n_g, dtype=cum.dtype, device=s.device).index_add_(0, gid, torch.ones_like(e))
+        size = torch.zeros(n_g, dtype=cum.dtype, device=s.device).index_add_(
+            0, gid, torch.ones_like(e)
+        )
         err = torch.zeros(n_g, dtype=cum.dtype, device=s.device).index_add_(0, gid, e)
         before = torch.cumsum(err, 0) - err
         pos = torch.arange(s.numel(), device=s.device) - (torch.cumsum(size, 0) - size)[gid]

@@ -15,7 +15,8 @@ input's device.
 The classes are ``torchmetrics.Metric`` subclasses (``update`` / ``compute`` / ``reset`` /
 ``forward``, states with torchmetrics' ``dist_reduce_fx`` so DDP sync works); they are built on
 first access, so importing this module does not import torchmetrics. ``HausdorffDistance`` is not
-covered (use :func:`medtrust.compat.monai.compute_hausdorff_distance`).
+covered (use :func:`medtrust.compat.monai.compute_hausdorff_distance`). (Over 400 lines: three
+metrics, each as a function and a ``Metric`` class over one shared counting path.)
 
 Examples
 --------
@@ -39,9 +40,9 @@ from medtrust._arrays import check_choice
 from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
 
 __all__ = [
-    "DiceScore",
-    "GeneralizedDiceScore",
-    "MeanIoU",
+    "DiceScore",  # noqa: F822 (built on first access)
+    "GeneralizedDiceScore",  # noqa: F822 (built on first access)
+    "MeanIoU",  # noqa: F822 (built on first access)
     "dice_score",
     "generalized_dice_score",
     "mean_iou",
@@ -151,12 +152,14 @@ def overlap_counts(
 
 
 def _safe_divide(num: torch.Tensor, den: torch.Tensor, zero: float | None = 0.0) -> torch.Tensor:
-    """num / den as float; where den == 0 the value ``zero`` (None: IEEE, i.e. NaN for 0/0)."""
+    """Num / den as float; where den == 0 the value ``zero`` (None: IEEE, i.e. NaN for 0/0)."""
     num = num if num.is_floating_point() else num.float()
     den = den if den.is_floating_point() else den.float()
     if zero is None:
         return num / den
-    return torch.where(den != 0, num / den, torch.full((), zero, dtype=num.dtype, device=num.device))
+    return torch.where(
+        den != 0, num / den, torch.full((), zero, dtype=num.dtype, device=num.device)
+    )
 
 
 # -- Dice ------------------------------------------------------------------------------------------
@@ -164,7 +167,9 @@ def _check_common(num_classes: Any, include_background: Any, input_format: str) 
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes <= 0):
         raise InvalidArgumentError(f"num_classes must be a positive integer, got {num_classes!r}")
     if not isinstance(include_background, bool):
-        raise InvalidArgumentError(f"include_background must be a boolean, got {include_background!r}")
+        raise InvalidArgumentError(
+            f"include_background must be a boolean, got {include_background!r}"
+        )
     check_choice(input_format, "input_format", INPUT_FORMATS)
 
 
@@ -202,7 +207,7 @@ def dice_score(
     input_format: str = "one-hot",
     aggregation_level: str | None = "samplewise",
 ) -> torch.Tensor:
-    """torchmetrics' ``dice_score`` (NaN where a class is absent from both inputs).
+    """Torchmetrics' ``dice_score`` (NaN where a class is absent from both inputs).
 
     Examples
     --------
@@ -230,7 +235,7 @@ def generalized_dice_score(
     weight_type: str = "square",
     input_format: str = "one-hot",
 ) -> torch.Tensor:
-    """torchmetrics' ``generalized_dice_score`` (class weights 1/volume^2, 1/volume or 1).
+    """Torchmetrics' ``generalized_dice_score`` (class weights 1/volume^2, 1/volume or 1).
 
     Examples
     --------
@@ -241,7 +246,9 @@ def generalized_dice_score(
     """
     _check_common(num_classes, include_background, input_format)
     check_choice(weight_type, "weight_type", WEIGHT_TYPES)
-    num, den = _gdice_parts(preds, target, num_classes, include_background, weight_type, input_format)
+    num, den = _gdice_parts(
+        preds, target, num_classes, include_background, weight_type, input_format
+    )
     return _gdice_reduce(num, den, per_class)
 
 
@@ -282,7 +289,7 @@ def mean_iou(
     per_class: bool = False,
     input_format: str = "one-hot",
 ) -> torch.Tensor:
-    """torchmetrics' ``mean_iou`` (per class: -1 where a class is absent from both inputs).
+    """Torchmetrics' ``mean_iou`` (per class: -1 where a class is absent from both inputs).
 
     Examples
     --------
@@ -358,7 +365,11 @@ def _build_classes() -> dict[str, type]:
 
             sup = cat(self.support) if self.average == "weighted" else None
             return _dice_reduce(
-                cat(self.numerator), cat(self.denominator), sup, self.average, self.aggregation_level
+                cat(self.numerator),
+                cat(self.denominator),
+                sup,
+                self.average,
+                self.aggregation_level,
             ).nanmean(dim=0)
 
     class GeneralizedDiceScore(Metric):
@@ -386,7 +397,9 @@ def _build_classes() -> dict[str, type]:
             self.weight_type = weight_type
             self.input_format = input_format
             k = num_classes - (0 if include_background else 1)
-            self.add_state("score", default=torch.zeros(k if per_class else 1), dist_reduce_fx="sum")
+            self.add_state(
+                "score", default=torch.zeros(k if per_class else 1), dist_reduce_fx="sum"
+            )
             self.add_state("samples", default=torch.zeros(1), dist_reduce_fx="sum")
 
         def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
@@ -435,7 +448,9 @@ def _build_classes() -> dict[str, type]:
         def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
             if not self._is_initialized:
                 if self.input_format == "index":
-                    raise InvalidArgumentError("num_classes must be given when input_format='index'")
+                    raise InvalidArgumentError(
+                        "num_classes must be given when input_format='index'"
+                    )
                 p, t = torch.as_tensor(preds), torch.as_tensor(target)
                 src = p if (self.input_format == "one-hot" or p.ndim > t.ndim) else t
                 self.num_classes = int(src.shape[1])
@@ -512,7 +527,9 @@ def patch(names: Sequence[str] | None = None) -> list[str]:
     chosen = list(every if names is None else names)
     unknown = sorted(set(chosen) - set(every))
     if unknown:
-        raise InvalidArgumentError(f"torchmetrics names without a shim: {unknown}; choose from {every}")
+        raise InvalidArgumentError(
+            f"torchmetrics names without a shim: {unknown}; choose from {every}"
+        )
     shims = {n: (globals()[n] if n in _FUNCTIONS else __getattr__(n)) for n in chosen}
     targets = {
         n: (
