@@ -10,13 +10,18 @@ benches.
 import numpy as np
 
 
-def rc_points(confids, residuals, generalized=False):
-    """(coverages, risks, thresholds, working_point_mask) the slow, obvious way."""
+def rc_points(confids, residuals, generalized=False, numpy_elements=False):
+    """(coverages, risks, thresholds, working_point_mask) the slow, obvious way.
+
+    ``numpy_elements=True`` reads the sorted numpy arrays element by element, as fd-shifts'
+    loop does (the benches' baseline); otherwise Python lists (faster, for the tests).
+    """
     confids = np.asarray(confids, float)
     residuals = np.asarray(residuals, float)
     order = np.argsort(confids)
-    c = confids[order].tolist()
-    r = residuals[order].tolist()
+    c, r = confids[order], residuals[order]
+    if not numpy_elements:
+        c, r = c.tolist(), r.tolist()
     n = len(r)
     err = sum(r)
     covs, risks, thr, mask = [1.0], [err / n], [c[0]], [True]

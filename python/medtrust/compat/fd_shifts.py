@@ -48,8 +48,10 @@ from typing import Any
 import numpy as np
 from scipy.spatial import ConvexHull
 
+from medtrust import _native
 from medtrust.exceptions import (
     InvalidArgumentError,
+    MedtrustError,
     InvalidValueError,
     NaNInputError,
     ShapeMismatchError,
@@ -146,7 +148,7 @@ class RiskCoverageStats:
     @cached_property
     def _order(self) -> np.ndarray:
         # One sort shared by every curve (fd-shifts sorts per curve).
-        return np.argsort(self.confids, kind="stable")
+        return np.argsort(self.confids)
 
     def _validate(self) -> None:
         if self.contains_nan and self.RAISE_ON_NAN:
@@ -218,9 +220,33 @@ class RiskCoverageStats:
         out[0] = first.mean()
         return out
 
+    @cached_property
+    def _native_curves(self) -> tuple[np.ndarray, ...] | None:
+        """(coverages, SR, GR, thresholds) from the Rust kernel (one parallel sort), or None."""
+        if self.contains_nan:
+            return None
+        try:
+            return _native.risk_curve(self.confids, self.residuals)
+        except MedtrustError:  # e.g. residuals outside [0, 1]: the numpy path takes any value
+            return None
+
     def _stats(self, risk: str) -> dict[str, Any]:
         self._validate()
-        return self._curve(risk, self.confids, self.residuals, self._order)
+        native = self._native_curves
+        if native is None or risk not in ("selective-risk", "generalized-risk"):
+            return self._curve(risk, self.confids, self.residuals, self._order)
+        cov, sr, gr, thr = native
+        risks = sr if risk == "selective-risk" else gr
+        inner = risks[:-1]
+        best_before = np.minimum.accumulate(inner)[:-1]
+        wpm = np.concatenate([[True], inner[1:] < best_before])
+        last = bool(inner[-1] > 0) if risk == "generalized-risk" else False
+        return {
+            "coverages": cov,
+            "risks": risks,
+            "thresholds": thr[:-1],
+            "working_point_mask": [*wpm.tolist(), last],
+        }
 
     @cached_property
     def curve_stats_selective_risk(self) -> dict[str, Any]:
@@ -370,12 +396,11 @@ class RiskCoverageStats:
             return mask[::-1]
         if k == 2:
             return np.array([True, False])
-        # ROC points of "correct" (positive) at each tie group, from the strictest threshold.
-        ok = 1.0 - self.residuals[self._order][::-1]
-        c = self.confids[self._order][::-1]
-        ends = np.concatenate([np.flatnonzero(c[:-1] != c[1:]), [len(c) - 1]])
-        tp = np.concatenate([[0.0], np.cumsum(ok)[ends]])
-        fp = np.concatenate([[0.0], np.cumsum(1.0 - ok)[ends]])
+        # ROC points of "correct" (positive), from the strictest threshold: the RC points read
+        # backwards (accepted = coverage * n, accepted errors = generalized risk * n).
+        acc = np.rint(self.coverages[::-1] * self.n)
+        fp = np.rint(self.generalized_risks[::-1] * self.n)
+        tp = acc - fp
         pts = np.column_stack([np.append(fp / fp[-1], 2.0), np.append(tp / tp[-1], -1.0)])
         v = ConvexHull(pts).vertices
         v = v[(v != 0) & (v != k)]
