@@ -8,11 +8,14 @@ peer                                   shim
 =====================================  ==============================================
 ``monai.metrics``                      :mod:`medtrust.compat.monai`
 DeepMind ``surface_distance``          :mod:`medtrust.compat.surface_distance`
+``torchmetrics.segmentation``          :mod:`medtrust.compat.torchmetrics`
+fd-shifts ``analysis``                 :mod:`medtrust.compat.fd_shifts`
+``torch_uncertainty.metrics``          :mod:`medtrust.compat.torch_uncertainty`
 =====================================  ==============================================
 
-Each shim module has ``patch()`` / ``unpatch()`` and a ``patched()`` context manager that swap
-the peer's functions and classes for the shim's (in the spirit of scikit-learn-intelex's
-``patch_sklearn()``) and report what they replaced. The peers themselves are imported only
+Each shim module of an installable peer has ``patch()`` / ``unpatch()`` and a ``patched()``
+context manager that swap the peer's functions and classes for the shim's (in the spirit of
+scikit-learn-intelex's ``patch_sklearn()``) and report what they replaced. The peers themselves are imported only
 inside ``patch()``; the shims never import them.
 
 Examples

@@ -51,8 +51,8 @@ from scipy.spatial import ConvexHull
 from medtrust import _native
 from medtrust.exceptions import (
     InvalidArgumentError,
-    MedtrustError,
     InvalidValueError,
+    MedtrustError,
     NaNInputError,
     ShapeMismatchError,
 )

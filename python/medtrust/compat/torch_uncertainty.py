@@ -30,7 +30,7 @@ Examples
 >>> m = AURC()
 >>> m.update(torch.tensor([0.9, 0.8, 0.3, 0.6]), torch.tensor([1, 0, 0, 1]))
 >>> round(float(m.compute()), 4)
-0.2639
+0.3194
 """
 
 from __future__ import annotations
