@@ -15,8 +15,8 @@ fd-shifts ``analysis``                 :mod:`medtrust.compat.fd_shifts`
 
 Each shim module of an installable peer has ``patch()`` / ``unpatch()`` and a ``patched()``
 context manager that swap the peer's functions and classes for the shim's (in the spirit of
-scikit-learn-intelex's ``patch_sklearn()``) and report what they replaced. The peers themselves are imported only
-inside ``patch()``; the shims never import them.
+scikit-learn-intelex's ``patch_sklearn()``) and report what they replaced. The peers themselves
+are imported only inside ``patch()``; the shims never import them.
 
 Examples
 --------
