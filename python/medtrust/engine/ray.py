@@ -213,11 +213,13 @@ class RayEngine(Engine):
         secret = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         token.write_text(secret)
         try:
-            probe = ray.remote(_read_token).options(num_cpus=0, max_retries=0)
+            probe = ray.remote(_read_token)
             nodes = [n for n in ray.nodes() if n.get("Alive")]
             refs = [
                 probe.options(
-                    scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+                    num_cpus=0,
+                    max_retries=0,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False),
                 ).remote(str(token), secret)
                 for n in nodes
             ]
