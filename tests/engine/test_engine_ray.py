@@ -7,6 +7,7 @@ is visible to both, like a shared filesystem. The module stops the cluster and c
 that no Ray process of it is left.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -33,15 +34,10 @@ from medtrust.engine import RayEngine, run_grid, score_folder  # noqa: E402
 from medtrust.exceptions import EngineError  # noqa: E402
 from medtrust.failure import score_folder as score_folder_serial  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-# Loopback only, no auth token files, and patience for a loaded 2-core machine.
-RAY_ENV = {
-    "RAY_AUTH_MODE": "disabled",
-    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # resolve "localhost" to 127.0.0.1, not the NIC
-    "RAY_agent_register_timeout_ms": "180000",
-    "RAY_USAGE_STATS_ENABLED": "0",
-}
+# tests/conftest.py sets the RAY_* variables (loopback only) before ray is first imported.
+RAY_ENV = {k: v for k, v in os.environ.items() if k.startswith("RAY_")}
 
 CFG = {
     "name": "raytest",
@@ -71,21 +67,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _cluster_pids(temp_dir: str) -> list[int]:
-    pids = []
+def _cluster_processes(temp_dir: str) -> list:
+    """This cluster's processes: those naming its temp dir (GCS, raylet, agents) and their
+    descendants (the workers, whose titles are ``ray::...``). Never another cluster's."""
+    procs = {}
     for p in psutil.process_iter(["pid", "cmdline"]):
         try:
             if any(temp_dir in part for part in (p.info["cmdline"] or [])):
-                pids.append(p.info["pid"])
+                procs[p.pid] = p
+                for c in p.children(recursive=True):
+                    procs[c.pid] = c
         except psutil.Error:
             continue
-    return pids
+    return list(procs.values())
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    for k, v in RAY_ENV.items():
-        os.environ[k] = v
+    assert ray._private.ray_constants.ENABLE_RAY_CLUSTER is False, "ray imported before conftest"
     root = tmp_path_factory.mktemp("raycluster")
     blind = root / "blind"
     blind.mkdir()
@@ -118,15 +117,20 @@ def cluster(tmp_path_factory):
     finally:
         if ray.is_initialized():
             ray.shutdown()
-        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True, timeout=120)
-        deadline = time.time() + 30
-        while _cluster_pids(temp_dir) and time.time() < deadline:
-            time.sleep(0.5)
-        left = _cluster_pids(temp_dir)
-        for pid in left:
-            os.kill(pid, signal.SIGKILL)
+        # Stop by PID, not `ray stop` (which would stop every Ray cluster of the machine).
+        procs = _cluster_processes(temp_dir)
+        for p in procs:
+            with contextlib.suppress(psutil.Error):
+                p.terminate()
+        _, alive = psutil.wait_procs(procs, timeout=20)
+        for p in alive:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        psutil.wait_procs(alive, timeout=10)
         shutil.rmtree(temp_dir, ignore_errors=True)
-        assert not left, f"Ray processes left running after ray stop: {left}"
+        left = [p.pid for p in _cluster_processes(temp_dir) if p.is_running()]
+        assert procs, "no process of the test cluster was found to stop"
+        assert not left, f"Ray processes left running: {left}"
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,10 @@ class Engine(ABC):
     ) -> list[Outcome]:
         """``fn`` over ``items``; one outcome per item, in order (``progress.update(1)`` each)."""
 
+    def start(self) -> Engine:
+        """Connect or start workers now (else on first use); returns the engine."""
+        return self
+
     def check_storage(self, folder: str | Path) -> None:  # noqa: B027 - optional hook
         """Raise :class:`~medtrust.exceptions.EngineError` if a worker cannot see ``folder``."""
 

@@ -156,6 +156,11 @@ class RayEngine(Engine):
             self._owns = True
         return ray
 
+    def start(self) -> RayEngine:
+        """Connect to the cluster (or start the private instance) now."""
+        self._ray()
+        return self
+
     def close(self) -> None:
         """Disconnect (and stop the private local instance) if this engine started Ray."""
         if self._owns:
