@@ -82,54 +82,70 @@ def _cluster_processes(temp_dir: str) -> list:
     return list(procs.values())
 
 
+def _stop(temp_dir: str) -> list[int]:
+    """Stop a test cluster by PID (never `ray stop`, which stops every cluster of the machine);
+    returns the PIDs still running afterwards."""
+    procs = _cluster_processes(temp_dir)
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=20)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(alive, timeout=10)
+    shutil.rmtree(temp_dir, ignore_errors=True)
+    return [p.pid for p in _cluster_processes(temp_dir) if p.is_running()]
+
+
+def _start(blind: Path, isolated: bool, env: dict) -> tuple[str, str]:
+    """Start a head node on loopback; Ray allows its raylet 30 s to register, which a loaded
+    2-core machine can miss, so a failed start is cleaned up and tried again."""
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    err = ""
+    for _ in range(3):
+        temp_dir = f"/tmp/mtray-{uuid.uuid4().hex[:8]}"  # short: Ray's socket paths are limited
+        port = _free_port()
+        start = (
+            f"{ray_bin} start --head --node-ip-address=127.0.0.1 --port={port} --num-cpus=2 "
+            f"--include-dashboard=false --disable-usage-stats --temp-dir={temp_dir}"
+        )
+        if isolated:
+            cmd = [
+                "unshare", "-m", "--propagation", "private", "sh", "-c",
+                f"mount -t tmpfs tmpfs {blind} && exec {start}",
+            ]  # fmt: skip
+        else:
+            cmd = ["sh", "-c", start]
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
+        if res.returncode == 0:
+            return f"127.0.0.1:{port}", temp_dir
+        err = res.stderr[-3000:]
+        assert not _stop(temp_dir), "a failed start left processes running"
+    raise AssertionError(f"the test Ray cluster did not start 3 times: {err}")
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     assert ray._private.ray_constants.ENABLE_RAY_CLUSTER is False, "ray imported before conftest"
     root = tmp_path_factory.mktemp("raycluster")
     blind = root / "blind"
     blind.mkdir()
-    temp_dir = f"/tmp/mtray-{uuid.uuid4().hex[:8]}"  # short: Ray's socket paths are limited
-    port = _free_port()
-    ray_bin = str(Path(sys.executable).parent / "ray")
-    start = (
-        f"{ray_bin} start --head --node-ip-address=127.0.0.1 --port={port} --num-cpus=2 "
-        f"--include-dashboard=false --disable-usage-stats --temp-dir={temp_dir}"
-    )
     isolated = shutil.which("unshare") is not None and (
         subprocess.run(
             ["unshare", "-m", "--propagation", "private", "true"], capture_output=True
         ).returncode
         == 0
     )
-    if isolated:
-        cmd = [
-            "unshare", "-m", "--propagation", "private", "sh", "-c",
-            f"mount -t tmpfs tmpfs {blind} && exec {start}",
-        ]  # fmt: skip
-    else:
-        cmd = ["sh", "-c", start]
     env = {**os.environ, **RAY_ENV}
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
-    address = f"127.0.0.1:{port}"
+    address, temp_dir = _start(blind, isolated, env)
     try:
-        assert res.returncode == 0, res.stderr[-3000:]
         yield {"address": address, "root": root, "blind": blind, "isolated": isolated, "env": env}
     finally:
         if ray.is_initialized():
             ray.shutdown()
-        # Stop by PID, not `ray stop` (which would stop every Ray cluster of the machine).
-        procs = _cluster_processes(temp_dir)
-        for p in procs:
-            with contextlib.suppress(psutil.Error):
-                p.terminate()
-        _, alive = psutil.wait_procs(procs, timeout=20)
-        for p in alive:
-            with contextlib.suppress(psutil.Error):
-                p.kill()
-        psutil.wait_procs(alive, timeout=10)
-        shutil.rmtree(temp_dir, ignore_errors=True)
-        left = [p.pid for p in _cluster_processes(temp_dir) if p.is_running()]
-        assert procs, "no process of the test cluster was found to stop"
+        assert _cluster_processes(temp_dir), "no process of the test cluster was found to stop"
+        left = _stop(temp_dir)
         assert not left, f"Ray processes left running: {left}"
 
 
