@@ -102,6 +102,10 @@ def _start(blind: Path, isolated: bool, env: dict) -> tuple[str, str]:
     """Start a head node on loopback; Ray allows its raylet 30 s to register, which a loaded
     2-core machine can miss, so a failed start is cleaned up and tried again."""
     ray_bin = str(Path(sys.executable).parent / "ray")
+    # Where permitted (root), the cluster runs at a higher priority than the rest of the test
+    # run, so its agents start within Ray's window even while other work loads the cores.
+    boost = subprocess.run(["nice", "-n", "-10", "true"], capture_output=True).returncode == 0
+    nice = "nice -n -10 " if boost else ""
     err = ""
     for _ in range(3):
         temp_dir = f"/tmp/mtray-{uuid.uuid4().hex[:8]}"  # short: Ray's socket paths are limited
@@ -113,10 +117,10 @@ def _start(blind: Path, isolated: bool, env: dict) -> tuple[str, str]:
         if isolated:
             cmd = [
                 "unshare", "-m", "--propagation", "private", "sh", "-c",
-                f"mount -t tmpfs tmpfs {blind} && exec {start}",
+                f"mount -t tmpfs tmpfs {blind} && exec {nice}{start}",
             ]  # fmt: skip
         else:
-            cmd = ["sh", "-c", start]
+            cmd = ["sh", "-c", nice + start]
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
         if res.returncode == 0:
             return f"127.0.0.1:{port}", temp_dir
