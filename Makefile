@@ -19,7 +19,7 @@ $(PY):
 # Dependencies: reinstalled when pyproject.toml changes.
 $(STAMP)/deps: pyproject.toml | $(PY)
 	@mkdir -p $(STAMP)
-	$(UV) pip install --python $(PY) -r pyproject.toml --extra torch --extra nnunet --extra vqa --extra test --extra dev
+	$(UV) pip install --python $(PY) -r pyproject.toml --extra torch --extra nnunet --extra vqa --extra distributed --extra test --extra dev
 	@touch $@
 
 # The package itself (maturin develop builds the extension in release mode into the venv).

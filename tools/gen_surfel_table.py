@@ -57,9 +57,9 @@ def main() -> None:
         f"pub static NORMALS_X8: [[[i8; 3]; MAX_TRIANGLES]; 256] = [",
     ]
     for r in rows:
-        cells = [
-            "[{}, {}, {}]".format(*(int(round(x * 8)) for x in tri)) for tri in r
-        ] + ["[0, 0, 0]"] * (width - len(r))
+        cells = ["[{}, {}, {}]".format(*(int(round(x * 8)) for x in tri)) for tri in r] + [
+            "[0, 0, 0]"
+        ] * (width - len(r))
         lines.append("    [" + ", ".join(cells) + "],")
     lines.append("];")
     out = Path("rust/core/src/surface/surfel_table.rs")

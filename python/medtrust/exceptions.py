@@ -26,6 +26,7 @@ __all__ = [
     "DatasetError",
     "DeviceError",
     "EmptyInputError",
+    "EngineError",
     "InternalError",
     "InvalidArgumentError",
     "InvalidValueError",
@@ -78,6 +79,14 @@ class ConfigError(MedtrustError):
 
 class DatasetError(MedtrustError):
     """A dataset folder or file that does not follow the expected layout."""
+
+
+class EngineError(MedtrustError):
+    """The execution engine cannot run the work as configured.
+
+    For example: Ray is not installed, the cluster is unreachable, or a worker cannot see the
+    experiment folder.
+    """
 
 
 class JudgeError(MedtrustError):

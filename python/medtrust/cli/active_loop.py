@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from medtrust._io import progress_enabled
+from medtrust.cli.engine_args import add_engine_arguments, engine_options
 
 
 def _out(args: argparse.Namespace, cfg: Any) -> Path:
@@ -36,7 +37,8 @@ def _print_table(table: Any) -> None:
 
 def _run(args: argparse.Namespace, *, workers: int) -> int:
     from medtrust.active.loop.config import load_config
-    from medtrust.active.loop.grid import run_grid, select_runs
+    from medtrust.active.loop.grid import select_runs
+    from medtrust.engine import run_grid
 
     cfg = load_config(args.config)
     cfg.validate()
@@ -47,12 +49,13 @@ def _run(args: argparse.Namespace, *, workers: int) -> int:
         settings=args.setting,
     )
     out = _out(args, cfg)
+    engine = engine_options(args) if hasattr(args, "engine") else {"workers": workers}
     res = run_grid(
         cfg,
         out,
-        workers=workers,
         runs=runs,
         progress=progress_enabled(False if args.no_progress else None),
+        **engine,
     )
     if res.skipped:
         print(f"skipped {len(res.skipped)} finished run(s)")
@@ -106,9 +109,13 @@ def add_loop_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--seed", action="append", type=int, help="only this seed (repeat)")
     r.set_defaults(func=_cmd_run)
 
-    g = sub.add_parser("grid", help="run strategies x seeds x settings in worker processes")
+    g = sub.add_parser(
+        "grid",
+        help="run strategies x seeds x settings in local worker processes or on a Ray cluster",
+        description="Example: medtrust al grid exp.yaml --engine ray --address auto",
+    )
     common(g)
-    g.add_argument("--workers", type=int, default=1, help="local worker processes")
+    add_engine_arguments(g)
     g.set_defaults(func=_cmd_grid)
 
     v = sub.add_parser("validate", help="check a config (and its dataset) without training")

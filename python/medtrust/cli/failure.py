@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from medtrust._io import atomic_write_parquet, begin_results, progress_enabled
+from medtrust.cli.engine_args import add_engine_arguments, engine_options
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -14,7 +15,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import polars as pl
 
-    from medtrust.failure import evaluate_failure_detection, score_folder
+    from medtrust.engine import score_folder
+    from medtrust.failure import evaluate_failure_detection
 
     cases = score_folder(
         args.pred,
@@ -25,7 +27,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         surface=args.surface,
         width=args.width,
         patch_size=args.patch_size,
+        batch_size=args.batch_size,
         progress=progress_enabled(False if args.no_progress else None),
+        **engine_options(args),
     )
     out = begin_results(Path(args.out))  # res.write() marks it complete after the last file
     atomic_write_parquet(out / "case_scores.parquet", cases)
@@ -69,4 +73,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--n-resamples", type=int, default=500)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_engine_arguments(e)
+    e.add_argument("--batch-size", type=int, help="cases per task (default: about 4 per worker)")
     e.set_defaults(func=_evaluate)

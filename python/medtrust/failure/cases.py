@@ -20,7 +20,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,7 +40,14 @@ from medtrust.segmentation.policies import Surface
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["PIXEL_CONFIDENCES", "case_confidences", "case_risks", "score_folder"]
+__all__ = [
+    "PIXEL_CONFIDENCES",
+    "ScoreOptions",
+    "case_confidences",
+    "case_risks",
+    "score_case",
+    "score_folder",
+]
 
 #: Short names of the aggregations in CSF column names.
 SHORT = {
@@ -207,6 +215,67 @@ def case_confidences(
     return csfs, pred
 
 
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How :func:`score_case` scores a case (the settings of :func:`score_folder`)."""
+
+    tolerance: float = 2.0
+    percentile: float = 95.0
+    surface: Surface = "voxels"
+    width: int = 4
+    patch_size: int = 10
+
+
+def score_case(cf: Any, options: ScoreOptions | None = None) -> dict[str, Any]:
+    """Risks and CSFs of one case of a prediction folder (one row of :func:`score_folder`).
+
+    ``cf`` is a :class:`medtrust.io.layout.CaseFiles` from :func:`medtrust.io.find_cases`. A
+    pure function of the case's files: an engine may run it anywhere the files are visible.
+    """
+    from medtrust.io import load_labels, load_probabilities
+
+    options = options or ScoreOptions()
+    target, spacing, _ = load_labels(cf.target_file)
+    members = []
+    for path in cf.members:
+        m, sp, _ = load_labels(path)
+        _check_geometry(cf.case, path.name, m.shape, sp, target.shape, spacing)
+        members.append(m)
+    pred = None
+    if cf.pred_file is not None:
+        pred, sp, _ = load_labels(cf.pred_file)
+        _check_geometry(cf.case, cf.pred_file.name, pred.shape, sp, target.shape, spacing)
+
+    def stream() -> Iterator[np.ndarray]:
+        for path in cf.probabilities:
+            probs = load_probabilities(path)
+            if tuple(probs.shape[1:]) != tuple(target.shape):
+                raise ShapeMismatchError(
+                    f"case {cf.case}: {path.name} has spatial shape {probs.shape[1:]}, the "
+                    f"label map {target.shape} (probabilities must use the label maps' "
+                    "axis order)"
+                )
+            yield probs
+
+    csfs, pred = case_confidences(
+        members=members or None,
+        probabilities=stream() if cf.probabilities else None,
+        pred=pred,
+        spacing=spacing,
+        width=options.width,
+        patch_size=options.patch_size,
+    )
+    risks = case_risks(
+        pred,
+        target,
+        spacing=spacing,
+        tolerance=options.tolerance,
+        percentile=options.percentile,
+        surface=options.surface,
+    )
+    return {"case": cf.case, "domain": cf.domain, **risks, **csfs}
+
+
 def score_folder(
     pred_dir: Any,
     labels_dir: Any,
@@ -222,55 +291,19 @@ def score_folder(
     """Risks and CSFs of every case of a prediction folder, one row per case.
 
     Columns: case, domain, dice, nsd, hd95 and one per CSF. The folder follows the layout of
-    :mod:`medtrust.io.layout`.
+    :mod:`medtrust.io.layout`. :func:`medtrust.engine.score_folder` scores the cases in
+    parallel (local processes or a Ray cluster) with the same result.
     """
     import polars as pl
 
     from medtrust._io import progress as bar
-    from medtrust.io import find_cases, load_labels, load_probabilities
+    from medtrust.io import find_cases
 
     cases = find_cases(pred_dir, labels_dir, domains)
-    rows = []
-    for cf in bar(cases, desc="cases", enabled=progress, total=len(cases)):
-        target, spacing, _ = load_labels(cf.target_file)
-        members = []
-        for path in cf.members:
-            m, sp, _ = load_labels(path)
-            _check_geometry(cf.case, path.name, m.shape, sp, target.shape, spacing)
-            members.append(m)
-        pred = None
-        if cf.pred_file is not None:
-            pred, sp, _ = load_labels(cf.pred_file)
-            _check_geometry(cf.case, cf.pred_file.name, pred.shape, sp, target.shape, spacing)
-
-        def stream(paths=cf.probabilities, case=cf.case, shape=target.shape):
-            for path in paths:
-                probs = load_probabilities(path)
-                if tuple(probs.shape[1:]) != tuple(shape):
-                    raise ShapeMismatchError(
-                        f"case {case}: {path.name} has spatial shape {probs.shape[1:]}, the "
-                        f"label map {shape} (probabilities must use the label maps' "
-                        "axis order)"
-                    )
-                yield probs
-
-        csfs, pred = case_confidences(
-            members=members or None,
-            probabilities=stream() if cf.probabilities else None,
-            pred=pred,
-            spacing=spacing,
-            width=width,
-            patch_size=patch_size,
-        )
-        risks = case_risks(
-            pred,
-            target,
-            spacing=spacing,
-            tolerance=tolerance,
-            percentile=percentile,
-            surface=surface,
-        )
-        rows.append({"case": cf.case, "domain": cf.domain, **risks, **csfs})
+    opts = ScoreOptions(tolerance, percentile, surface, width, patch_size)
+    rows = [
+        score_case(cf, opts) for cf in bar(cases, desc="cases", enabled=progress, total=len(cases))
+    ]
     return pl.DataFrame(rows)
 
 

@@ -20,6 +20,9 @@ Example (YAML)::
     settings:               # optional: a grid of overrides, one setting each
       low: {query_size: 12}
       high: {query_size: 24}
+    resources:              # optional: Ray resources of a run task and a member task
+      run: {num_cpus: 2}    # (default: a GPU each with a CUDA trainer, else num_threads CPUs)
+      member: {num_cpus: 4}
 
 Everything is checked before any training: unknown keys (with a suggestion), types and
 ranges, strategy names, the trainer backend and its settings, the dataset layout, the patch size
@@ -45,7 +48,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from medtrust.exceptions import ConfigError, DatasetError
+from medtrust._parallel import check_resources
+from medtrust.exceptions import ConfigError, DatasetError, MedtrustError
 from medtrust.io.config import read_config
 
 __all__ = [
@@ -126,6 +130,7 @@ class ExperimentConfig:
     full_data: bool = False
     full_data_trainer: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     setting: str = "default"
     base_dir: str = "."
 
@@ -231,6 +236,16 @@ class ExperimentConfig:
             for k in over:
                 if k in ("settings", "strategies", "strategy", "seeds", "seed", "name"):
                     raise ConfigError(f"setting {sname!r} cannot override {k!r}")
+        resources = d.get("resources", {}) or {}
+        if not isinstance(resources, Mapping) or set(resources) - {"run", "member"}:
+            raise ConfigError(
+                "resources must be {run: {...}, member: {...}} (Ray resources of a run task and "
+                "of a member-training task)"
+            )
+        try:
+            resources = {k: check_resources(v, f"resources.{k}") for k, v in resources.items()}
+        except MedtrustError as e:
+            raise ConfigError(str(e)) from None
         name = d.get("name", "al")
         if not isinstance(name, str) or not name:
             raise ConfigError("name must be a non-empty string")
@@ -264,6 +279,7 @@ class ExperimentConfig:
             full_data=full,
             full_data_trainer=dict(full_trainer),
             settings={str(k): dict(v) for k, v in settings.items()},
+            resources=resources,
             base_dir=str(Path(base_dir).resolve()),
         )
         cfg.trainer_settings()  # check the backend's settings now
@@ -358,7 +374,7 @@ class ExperimentConfig:
     def fingerprint(self) -> str:
         """Hash of everything that changes results (not ``name``, ``settings`` or paths)."""
         d = self.to_dict()
-        for k in ("name", "settings", "base_dir", "setting", "strategies", "seeds"):
+        for k in ("name", "settings", "base_dir", "setting", "strategies", "seeds", "resources"):
             d.pop(k, None)
         d["trainer"].pop("num_threads", None)  # resuming with other thread counts is fine
         d["dataset"] = (

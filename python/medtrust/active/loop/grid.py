@@ -13,17 +13,28 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from medtrust._io import atomic_write_json, atomic_write_parquet
+from medtrust._parallel import Outcome, map_local
 from medtrust.active.loop.config import ExperimentConfig, RunSpec
 from medtrust.active.loop.runner import run_dir, run_experiment, run_is_done
 from medtrust.exceptions import MedtrustError
 from medtrust.io.tables import read_table
 
-__all__ = ["GridResult", "combine_results", "default_threads", "run_grid", "select_runs"]
+__all__ = [
+    "GridPlan",
+    "GridResult",
+    "combine_results",
+    "default_threads",
+    "finish_grid",
+    "plan_grid",
+    "run_grid",
+    "select_runs",
+]
 
 log = logging.getLogger("medtrust.al")
 
@@ -54,6 +65,7 @@ def select_runs(
 
 
 def _worker(spec: RunSpec, out: str, threads: int) -> tuple[str, float]:
+    """One run in a worker process (torch threads set for the worker's share of the cores)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -86,6 +98,61 @@ class GridResult:
         self.failed = failed
 
 
+@dataclass
+class GridPlan:
+    """What :func:`plan_grid` prepared: the runs, those still to do, the datasets' views."""
+
+    out: Path
+    runs: list[RunSpec]
+    todo: list[RunSpec]
+    skipped: list[str]
+    views: dict[str, Any]
+
+
+def plan_grid(
+    cfg: ExperimentConfig,
+    out: str | Path,
+    *,
+    runs: Sequence[RunSpec] | None = None,
+    progress: bool = False,
+) -> GridPlan:
+    """Validate, write ``config.json``, materialise the data and list the unfinished runs.
+
+    The first half of :func:`run_grid`, shared with the engines of :mod:`medtrust.engine`.
+    """
+    from medtrust.active.loop.data import materialize_dataset
+
+    out = Path(out)
+    cfg.validate()
+    runs = list(runs) if runs is not None else cfg.runs()
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", cfg.to_dict())
+    views = {c.setting: materialize_dataset(c, out, progress=progress) for c in cfg.expand()}
+    todo = [r for r in runs if not run_is_done(out, r)]
+    skipped = [r.key for r in runs if r not in todo]
+    for k in skipped:
+        log.info("skipping finished run %s", k)
+    return GridPlan(out, runs, todo, skipped, views)
+
+
+def finish_grid(plan: GridPlan, outcomes: Sequence[Outcome]) -> GridResult:
+    """Record what ran or failed and write ``out/results.parquet`` (every finished run)."""
+    ran: list[str] = []
+    failed: dict[str, str] = {}
+    for o in outcomes:
+        key = plan.todo[o.index].key
+        if o.ok:
+            ran.append(key)
+        else:
+            failed[key] = str(o.error)
+            log.error("run %s failed: %s", key, o.error)
+    finished = [r for r in plan.runs if (run_dir(plan.out, r) / "results.parquet").is_file()]
+    table = combine_results(plan.out) if finished else None
+    if table is not None:
+        atomic_write_parquet(plan.out / "results.parquet", table)
+    return GridResult(table, ran, plan.skipped, failed)
+
+
 def run_grid(
     cfg: ExperimentConfig,
     out: str | Path,
@@ -96,6 +163,8 @@ def run_grid(
     on_step: Callable[[str], None] | None = None,
 ) -> GridResult:
     """Validate, materialise the data, run what is not finished, combine the tables.
+
+    On one machine; :func:`medtrust.engine.run_grid` runs the same grid on a Ray cluster.
 
     Parameters
     ----------
@@ -118,65 +187,28 @@ def run_grid(
         Finished runs are skipped; a failing run does not stop the others (its error is in
         ``failed``); ``out/results.parquet`` holds every finished run's rounds.
     """
-    from medtrust._io import progress as bar
-    from medtrust.active.loop.data import materialize_dataset
-
-    out = Path(out)
     if workers < 1:
         raise MedtrustError(f"workers must be >= 1, got {workers}")
-    cfg.validate()
-    runs = list(runs) if runs is not None else cfg.runs()
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", cfg.to_dict())
-    views = {}
-    for c in cfg.expand():
-        views[c.setting] = materialize_dataset(c, out, progress=progress)
-    todo = [r for r in runs if not run_is_done(out, r)]
-    skipped = [r.key for r in runs if r not in todo]
-    for k in skipped:
-        log.info("skipping finished run %s", k)
-    ran: list[str] = []
-    failed: dict[str, str] = {}
-    threads = default_threads(workers)
-    if workers == 1 or len(todo) <= 1:
-        for spec in bar(todo, desc="runs", enabled=progress and len(todo) > 1):
-            try:
-                run_experiment(
-                    spec, out, view=views[spec.config.setting], progress=progress, on_step=on_step
-                )
-                ran.append(spec.key)
-            except MedtrustError as e:
-                failed[spec.key] = str(e)
-                log.error("run %s failed: %s", spec.key, e)
-    else:
-        import multiprocessing as mp
+    plan = plan_grid(cfg, out, runs=runs, progress=progress)
+    tbar = None
+    if progress and len(plan.todo) > 1:
+        from tqdm.auto import tqdm
 
-        ctx = mp.get_context("spawn")
-        tbar = None
-        if progress:
-            from tqdm.auto import tqdm
+        tbar = tqdm(total=len(plan.todo), desc=f"runs ({workers} workers)")
+    try:
+        if workers == 1 or len(plan.todo) <= 1:
 
-            tbar = tqdm(total=len(todo), desc=f"runs ({workers} workers)")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(_worker, s, str(out), threads): s for s in todo}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    spec = futures[fut]
-                    try:
-                        key, secs = fut.result()
-                        ran.append(key)
-                        log.info("run %s finished in %.1f s", key, secs)
-                    except Exception as e:  # worker errors are reported, others continue
-                        failed[spec.key] = f"{type(e).__name__}: {e}"
-                        log.error("run %s failed: %s", spec.key, e)
-                    if tbar is not None:
-                        tbar.update(1)
+            def one(spec: RunSpec) -> str:
+                view = plan.views[spec.config.setting]
+                run_experiment(spec, plan.out, view=view, progress=progress, on_step=on_step)
+                return spec.key
+
+            # In this process only medtrust's errors are a run's failure; a bug propagates.
+            outcomes = map_local(one, plan.todo, progress=tbar, catch=(MedtrustError,))
+        else:
+            worker = partial(_worker, out=str(plan.out), threads=default_threads(workers))
+            outcomes = map_local(worker, plan.todo, workers=workers, progress=tbar)
+    finally:
         if tbar is not None:
             tbar.close()
-    finished = [r for r in runs if (run_dir(out, r) / "results.parquet").is_file()]
-    table = combine_results(out) if finished else None
-    if table is not None:
-        atomic_write_parquet(out / "results.parquet", table)
-    return GridResult(table, ran, skipped, failed)
+    return finish_grid(plan, outcomes)

@@ -46,15 +46,28 @@ from medtrust.active.loop.config import FULL_DATA, RunSpec, make_trainer
 from medtrust.active.loop.data import DatasetView, partial_labels, split_cases
 from medtrust.active.loop.evaluation import dice_per_class, summarize_dice
 from medtrust.active.trainers.base import TrainingData, atomic_dir, member_dir
-from medtrust.exceptions import ConfigError
+from medtrust.exceptions import ConfigError, InternalError
 from medtrust.uncertainty import SlabAccumulator
 
-__all__ = ["TIMING_COLUMNS", "derive_seed", "run_dir", "run_experiment", "run_is_done"]
+__all__ = [
+    "TIMING_COLUMNS",
+    "MemberTrainer",
+    "derive_seed",
+    "run_dir",
+    "run_experiment",
+    "run_is_done",
+    "train_member",
+]
 
 log = logging.getLogger("medtrust.al")
 
 #: Columns that differ between an interrupted and an uninterrupted run.
 TIMING_COLUMNS = ("train_s", "eval_s", "query_s")
+
+
+#: ``train_members(spec, out, round, members)``: trains the listed members of a round (each
+#: through :func:`train_member`, e.g. as parallel cluster tasks) and returns when all are saved.
+MemberTrainer = Callable[[RunSpec, Path, int, list[int]], None]
 
 
 def derive_seed(seed: int, *ids: int) -> int:
@@ -90,10 +103,13 @@ class _Run:
         view: DatasetView,
         progress: bool,
         on_step: Callable[[str], None] | None,
+        train_members: MemberTrainer | None = None,
     ) -> None:
         self.spec = spec
+        self.train_members = train_members
         self.cfg = spec.config
         self.view = view
+        self.out = out
         self.dir = run_dir(out, spec)
         self.full = spec.strategy == FULL_DATA
         self.rounds = 1 if self.full else self.cfg.rounds
@@ -324,8 +340,16 @@ class _Run:
     def train(self, k: int, data: TrainingData) -> None:
         workdir = self.rdir(k) / "model"
         m_total = self.cfg.ensemble_size
-        if not all(member_dir(workdir, m).is_dir() for m in range(m_total)):
+        missing = [m for m in range(m_total) if not member_dir(workdir, m).is_dir()]
+        if missing:
             self.trainer.prepare(data, workdir)
+        if missing and self.train_members is not None:
+            # An engine trains the missing members elsewhere (in parallel); each writes its
+            # member folder atomically, so what it returns is all there is to check.
+            self.train_members(self.spec, self.out, k, missing)
+            lost = [m for m in missing if not member_dir(workdir, m).is_dir()]
+            if lost:
+                raise InternalError(f"{self.spec.key}: round {k} members {lost} were not saved")
         for m in range(m_total):
             if not member_dir(workdir, m).is_dir():
                 log.info("%s: round %d, training member %d/%d", self.spec.key, k, m + 1, m_total)
@@ -551,8 +575,6 @@ def _check_boxes(
     info: dict[str, Any],
 ) -> None:
     """Sanity of a strategy's answer: inside the image, no overlap; shortfall is logged."""
-    from medtrust.exceptions import InternalError
-
     seen: dict[str, list[Patch]] = {}
     for b in old:
         seen.setdefault(b.image_id, []).append(b)
@@ -577,6 +599,7 @@ def run_experiment(
     view: DatasetView | None = None,
     progress: bool = False,
     on_step: Callable[[str], None] | None = None,
+    train_members: MemberTrainer | None = None,
 ) -> Any:
     """Run (or resume) one AL run and return its per-round table (polars).
 
@@ -592,10 +615,36 @@ def run_experiment(
         Show a progress bar over the run's steps.
     on_step
         Called with the step name after each finished step (used by the resume tests).
+    train_members
+        Trains a round's missing members elsewhere (see :data:`MemberTrainer`); default: one
+        after the other in this process.
     """
     from medtrust.active.loop.data import materialize_dataset
 
     out = Path(out)
     if view is None:
         view = materialize_dataset(spec.config, out, progress=progress)
-    return _Run(spec, out, view, progress, on_step).run()
+    return _Run(spec, out, view, progress, on_step, train_members).run()
+
+
+def train_member(spec: RunSpec, out: str | Path, k: int, member: int) -> dict[str, Any]:
+    """Train member ``member`` of round ``k`` of a run from its files on disk alone.
+
+    The unit of work a cluster engine ships to a worker: everything it needs (the round's
+    partial labels, the prepared trainer folder, the dataset cache) is read from ``out``, which
+    must be on storage every worker sees. Idempotent: a member already saved is not retrained.
+    Returns the member's ``info.json`` content.
+    """
+    from medtrust.active.loop.data import materialize_dataset
+
+    out = Path(out)
+    run = _Run(spec, out, materialize_dataset(spec.config, out), False, None)
+    manifest = _read_json(run.rdir(k) / "labels" / "labels.json")
+    data = run.training_data(k, manifest)
+    workdir = run.rdir(k) / "model"
+    if not member_dir(workdir, member).is_dir():
+        run.trainer.train_member(
+            data, member, spec.config.ensemble_size, workdir, derive_seed(spec.seed, k, member)
+        )
+    info = member_dir(workdir, member) / "info.json"
+    return _read_json(info) if info.is_file() else {}
