@@ -131,6 +131,7 @@ SIZE_IS_A_COUNT = {
     "medtrust.active.clasp_quotas",
     "medtrust.active.Strategy.query",
     "medtrust.active.Strategy.candidates",
+    "medtrust.active.Strategy.per_image",  # patches per image of a query of `size` patches
 }
 
 
@@ -213,6 +214,7 @@ FREE_STRINGS = {
     "group",
     "metric",
     "rank_metric",
+    "prompt",  # a judge prompt template's registry name (templates can be registered)
 }
 
 
@@ -244,6 +246,7 @@ def test_nan_policy_is_the_shared_alias():
 
 #: Factories whose keyword arguments are forwarded to a class chosen at run time.
 VAR_KEYWORD_OK = {
+    "medtrust.uncertainty.SlabAccumulator",  # EnsembleAccumulator's options, forwarded
     "medtrust.active.get_strategy",
     "medtrust.active.register_strategy",
     "medtrust.active.probs_dir_source",

@@ -312,7 +312,7 @@ case(
     "fl.aggregate(np.full((8, 8, 8), 1e308), A)",
     E("InvalidValueError", "confidence"),
 )
-case("aggregate-float-pred", "fl.aggregate(CONF, CONF)", E("DTypeError", "prediction"))
+case("aggregate-float-pred", "fl.aggregate(CONF, CONF)", E("DTypeError", "pred"))
 case("patch_min-0d", "fl.patch_min(np.array(0.5))", E("ShapeMismatchError", "confidence"))
 case("patch_min-size", "fl.patch_min(CONF, size=0)", E("InvalidArgumentError", "size"))
 case("patch_min-size-bool", "fl.patch_min(CONF, size=True)", E("InvalidArgumentError", "size"))
@@ -329,7 +329,7 @@ case(
 case("mean-empty", "fl.mean(np.zeros(0))", E("EmptyInputError", "confidence"))
 case("mean-1e308", "fl.mean(np.full(10, 1e308))", E("InvalidValueError", "confidence"))
 case("boundary-width", "fl.boundary_band(A, width=1)", E("InvalidArgumentError", "width"))
-case("boundary-float", "fl.boundary_band(CONF)", E("DTypeError", "prediction"))
+case("boundary-float", "fl.boundary_band(CONF)", E("DTypeError", "pred"))
 case("aggregate_ensemble-kinds", 'fl.aggregate_ensemble(acc_with(), kinds=["bogus"])',
      E("InvalidArgumentError", "bogus"))  # fmt: skip
 case(

@@ -59,8 +59,8 @@ def test_json_object_with_data_key_and_blank_jsonl_lines(tmp_path):
     ("name", "content", "match"),
     [
         ("bad.parquet", b"PAR1 this is not parquet", r"cannot read table file .*bad\.parquet"),
-        ("bad.jsonl", b'{"qid": 1}\n{"qid": \n', r"bad\.jsonl:2: invalid JSON line"),
-        ("bad.json", b"[{", r"bad\.json: invalid JSON"),
+        ("bad.jsonl", b'{"qid": 1}\n{"qid": \n', r"bad\.jsonl:2: invalid JSON: .*\(column 9\)"),
+        ("bad.json", b"[{", r"bad\.json:1: invalid JSON"),
         ("scalar.json", b"3", r"expected a JSON list of records, got int"),
         ("mixed.json", b'[{"a": 1}, 2]', r"record 1 is a int, not an object"),
         ("bad.csv", b'a,b\n1,"2\n', r"cannot read table file .*bad\.csv"),

@@ -40,6 +40,13 @@ def greedy(scores: np.ndarray, patch, stride, blocked, n) -> list[tuple[int, int
     return out
 
 
+def sigmoid_schedule(k: int, steps: int, temperature: float) -> float:
+    """nnActive's sigmoid beta schedule: beta at query step ``k`` of ``steps`` (1 ... 100)."""
+    x = np.linspace(-6, 6, steps) / temperature
+    s = 1 / (1 + np.exp(-x))
+    return float(1 + 99 * (s[k] - s.min()) / (s.max() - s.min()))
+
+
 def plackett_luce_first_two(w: np.ndarray) -> np.ndarray:
     """P(index i is among the first two draws without replacement, P proportional to w)."""
     w = np.asarray(w, dtype=np.float64)

@@ -8,6 +8,7 @@ import sys
 import polars as pl
 import pytest
 
+from medtrust._io import mark_complete
 from medtrust.cli.main import main
 from medtrust.vqa import closed_choice, token_metrics, token_scores
 
@@ -134,6 +135,7 @@ def test_robustness_cli_plots_what_is_defined_when_rr_is_undefined(tmp_path, cap
     pl.DataFrame(rows, schema_overrides={"judge_score": pl.Float64}).write_parquet(
         folder / "scores.parquet"
     )
+    mark_complete(folder)  # as `vqa evaluate` leaves a finished result folder
     assert main(["vqa", "robustness", str(folder)]) == 0
     out = capsys.readouterr()
     assert "RR undefined" in out.err and "Traceback" not in out.err

@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def synthetic_failure_cases(
     effects: Mapping[str, ShiftEffect] | None = None,
     seed: int = 0,
     probabilities: bool = True,
-    probability_dtype: str = "float16",
+    probability_dtype: Literal["float16", "float32"] = "float16",
 ) -> dict[str, Path]:
     """Write ``pred/``, ``labels/`` and ``domains.json`` under ``out``; returns their paths.
 

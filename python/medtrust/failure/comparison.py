@@ -19,6 +19,12 @@ metric's direction.
 Examples
 --------
 >>> import numpy as np
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: Multiplicity adjustment of :func:`compare_to_best`.
+Adjust = Literal["bonferroni", "none"]
 >>> from medtrust.failure.comparison import compare_to_best
 >>> rng = np.random.default_rng(0)
 >>> risk = rng.uniform(0, 1, 200)
@@ -55,9 +61,9 @@ def compare_to_best(
     n_resamples: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
-    adjust: str = "bonferroni",
+    adjust: Adjust = "bonferroni",
     check_range: bool = True,
-):  # -> polars.DataFrame
+) -> pl.DataFrame:
     """Compare every CSF with the best one (by ``metric``) on paired bootstrap resamples.
 
     Parameters

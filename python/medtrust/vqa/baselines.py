@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from medtrust.exceptions import DatasetError, InvalidArgumentError
 
@@ -66,6 +66,8 @@ __all__ = [
 
 ABLATIONS: tuple[str, ...] = ("no_image", "blank", "blur", "brightness", "noise", "corrupt")
 #: Corruption settings (see the module docstring).
+#: Corruption settings: SURE-VQA's (the default) or medtrust's earlier ones.
+Scheme = Literal["sure_vqa", "medtrust"]
 SCHEMES: tuple[str, ...] = ("sure_vqa", "medtrust")
 #: Strength levels 1, 2, 3 of each corruption of the ``"medtrust"`` scheme.
 STRENGTHS: dict[str, tuple[float, float, float]] = {
@@ -110,7 +112,7 @@ def ablate_image(
     seed: int = 0,
     key: str = "",
     blank_value: int = 0,
-    scheme: str = "sure_vqa",
+    scheme: Scheme = "sure_vqa",
     p: float = 0.5,
 ) -> Any:
     """The image a baseline shows the model (a new PIL image), or None for ``no_image``.

@@ -37,7 +37,10 @@ import math
 import re
 import sys
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "SUREVQA_METRIC_NAMES",
@@ -132,9 +135,7 @@ def surevqa_token_scores(pred: Any, answer: Any) -> dict[str, float]:
     }
 
 
-def surevqa_token_metrics(
-    df: Any, *, pred: str = "pred", answer: str = "answer"
-):  # -> pl.DataFrame
+def surevqa_token_metrics(df: Any, *, pred: str = "pred", answer: str = "answer") -> pl.DataFrame:
     """``df`` plus the columns of :data:`SUREVQA_METRIC_NAMES`.
 
     Examples
