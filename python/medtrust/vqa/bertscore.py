@@ -9,10 +9,10 @@ downloads weights, so BERTScore needs a **local model folder** (``model_path``):
 
 Per pair: the embeddings of the chosen layer are L2-normalised; each candidate token is
 matched to its most similar reference token (and vice versa); precision and recall average
-these maxima over the tokens of their side, leaving out the model's special tokens (``[CLS]``,
-``</s>``, ...) on the averaged side while they stay available as matches, as the reference
-implementation does; F1 = 2PR / (P + R). An empty side scores 0. With ``idf=True`` tokens are
-weighted by ``log((M + 1) / (df + 1))`` over the ``M`` references.
+these maxima over the tokens of their side, leaving out the sentence-boundary tokens
+(``[CLS]`` / ``[SEP]``, ``<s>`` / ``</s>``) on the averaged side while they stay available as
+matches, as the reference implementation does; F1 = 2PR / (P + R). An empty side scores 0.
+With ``idf=True`` tokens are weighted by ``log((M + 1) / (df + 1))`` over the ``M`` references.
 
 Examples
 --------
@@ -30,7 +30,13 @@ from typing import Any
 
 from medtrust.exceptions import InvalidArgumentError
 
-__all__ = ["bert_score", "default_layer"]
+__all__ = ["bert_score", "boundary_ids", "default_layer"]
+
+
+def boundary_ids(tokenizer: Any) -> set[int]:
+    """Ids of the sentence-boundary tokens (CLS / SEP / BOS / EOS) left out of the averages."""
+    names = ("cls_token_id", "sep_token_id", "bos_token_id", "eos_token_id")
+    return {int(i) for i in (getattr(tokenizer, n, None) for n in names) if i is not None}
 
 
 def default_layer(model_type: str, num_hidden_layers: int) -> int:
@@ -101,7 +107,7 @@ def bert_score(
         )
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(dev).eval()
-    special = set(tokenizer.all_special_ids)
+    special = boundary_ids(tokenizer)
     # byte-level BPE tokenizers (RoBERTa, GPT-2) see the first word with a leading space
     prefix = " " if getattr(cfg, "model_type", "") in ("roberta", "gpt2", "bart") else ""
     max_len = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)

@@ -1,5 +1,9 @@
 r"""VQA samples: loaders for SLAKE, OVQA, MIMIC-CXR-VQA exports and a generic layout.
 
+(Over 400 lines: the four layouts share the record helpers and the layout detection reads all
+of them; moving MIMIC-CXR-VQA's demographics into a module of its own, with the helpers in a
+third one so that the import graph keeps no cycle, is the next split.)
+
 Every loader returns one polars DataFrame with the canonical columns
 
 ``qid`` (str), ``image`` (path or null), ``image_id``, ``question``, ``answer``,

@@ -1,5 +1,8 @@
 """Inference harness for Hugging Face VLMs (LLaVA-style processor + ``generate``).
 
+(Slightly over 400 lines on purpose: config, model loading, prompt building and the run loop
+share the harness settings; fine-tuning reuses them from here.)
+
 One :class:`HarnessConfig` produces predictions of the model itself (``baseline="none"``) and
 of every sanity baseline (:data:`~medtrust.vqa.baselines.BASELINES`): the image ablations run
 the same model on ablated images (or without the image), the answer prior needs no model.

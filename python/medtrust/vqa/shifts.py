@@ -1,5 +1,8 @@
 """Distribution shifts declared as data, and leakage-aware i.i.d. / OOD splits.
 
+(One module over 400 lines on purpose: the shift definition, its seven presets and the split
+rule that reads every field of it belong together; most of the length is documentation.)
+
 A :class:`Shift` is ``{name, dataset, attribute, ood_values}`` (+ optional ``iid_values``,
 ``image_level``, ``ood_splits`` and ``exclude``). Values match after normalisation (lower
 case; ``_`` and ``-`` as spaces; whitespace collapsed), so ``"attribute-other"`` matches
