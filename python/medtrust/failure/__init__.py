@@ -39,7 +39,7 @@ from medtrust.failure.aggregation import (
 from medtrust.failure.cases import case_confidences, case_risks, score_folder
 from medtrust.failure.comparison import compare_to_best
 from medtrust.failure.evaluate import RISKS, FailureDetectionResult, evaluate_failure_detection
-from medtrust.segmentation.overlap import pairwise_dice
+from medtrust.segmentation.pairwise import pairwise_dice
 
 __all__ = [
     "AGGREGATIONS",

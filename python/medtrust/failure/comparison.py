@@ -19,12 +19,6 @@ metric's direction.
 Examples
 --------
 >>> import numpy as np
-
-if TYPE_CHECKING:
-    import polars as pl
-
-#: Multiplicity adjustment of :func:`compare_to_best`.
-Adjust = Literal["bonferroni", "none"]
 >>> from medtrust.failure.comparison import compare_to_best
 >>> rng = np.random.default_rng(0)
 >>> risk = rng.uniform(0, 1, 200)
@@ -38,12 +32,18 @@ Adjust = Literal["bonferroni", "none"]
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from medtrust._arrays import check_choice
 from medtrust.exceptions import InvalidArgumentError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: Multiplicity adjustment of :func:`compare_to_best`.
+Adjust = Literal["bonferroni", "none"]
 
 __all__ = ["VERDICTS", "compare_to_best"]
 

@@ -21,12 +21,11 @@ from medtrust.segmentation.overlap import (
     EMPTY_POLICIES,
     ConfusionCounts,
     OverlapResult,
-    PairwiseDiceResult,
     confusion_counts,
     dice,
     iou,
-    pairwise_dice,
 )
+from medtrust.segmentation.pairwise import PairwiseDiceResult, pairwise_dice
 from medtrust.segmentation.policies import (
     EmptyPolicy,
     OneEmptyPolicy,
