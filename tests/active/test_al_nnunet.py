@@ -45,7 +45,8 @@ def test_nnunet_backend_end_to_end(tmp_path):
     # nnU-Net's native partial-label support: "ignore" is the largest label.
     assert meta["labels"]["ignore"] == 4 and meta["overwrite_image_reader_writer"] == "NibabelIO"
     lab, _, _ = load_labels(next((raw / "labelsTr").iterdir()))
-    assert lab.shape == (10, 32, 24) and (lab == 4).any() and (lab < 4).any()
+    # Config shape [10, 32, 24] is SimpleITK order; nibabel reads the axes reversed.
+    assert lab.shape == (24, 32, 10) and (lab == 4).any() and (lab < 4).any()
     # Two members = two folds over the labelled images, each a finished nnU-Net training.
     splits = json.loads(
         (
@@ -64,7 +65,7 @@ def test_nnunet_backend_end_to_end(tmp_path):
     pred = make_trainer(cfg).load_member(work, 0)
     case = view.case(view.dataset.cases[0])
     probs = pred.predict(case)
-    assert probs.shape == (4, 10, 32, 24)
+    assert probs.shape == (4, 24, 32, 10)
     np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-4)
     q = json.loads((run / "round_000" / "query.json").read_text())
     assert q["n"] == 4

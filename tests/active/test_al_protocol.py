@@ -271,3 +271,16 @@ def test_kmeans_bald_queries_diverse_bald_candidates():
 
     with pytest.raises(InvalidArgumentError, match="features"):
         get_strategy("kmeans_bald", patch_size=4).query(Pool.from_arrays({"a": p}), size=2)
+
+
+def test_precomputed_in_a_config_needs_its_folder_before_training(tmp_path):
+    from medtrust.active.loop.config import ExperimentConfig
+    from medtrust.exceptions import ConfigError
+
+    base = {"dataset": {"synthetic": {"n_cases": 4, "shape": [4, 8, 8]}},
+            "strategies": ["precomputed"], "patch_size": 4, "query_size": 1,
+            "rounds": 2}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"strategy_options\.precomputed\.folder"):
+        ExperimentConfig.from_dict(base).validate()
+    ok = {**base, "strategy_options": {"precomputed": {"folder": str(tmp_path)}}}
+    ExperimentConfig.from_dict(ok).validate()

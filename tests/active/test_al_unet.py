@@ -100,7 +100,9 @@ def test_unet_sliding_window_equals_whole_volume_on_small_volume():
     torch.manual_seed(0)
     plan = plan_unet((8, 16, 16), (3.0, 1.0, 1.0), in_channels=1, n_classes=4, base_channels=4)
     model = build_unet(plan).eval()
-    pred = UNetPredictor(model, plan, UNetSettings(device="cpu"))
+    # Mirroring off: the window alone must reproduce the whole-volume forward pass (the
+    # mirrored average is checked in test_al_inference_protocol.py).
+    pred = UNetPredictor(model, plan, UNetSettings(device="cpu", mirroring=False))
     img = np.random.default_rng(1).normal(size=(1, 8, 16, 16)).astype(np.float32)
     with torch.no_grad():
         whole = torch.softmax(model(torch.from_numpy(img[None])), 1)[0].numpy()

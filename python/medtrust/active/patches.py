@@ -297,10 +297,21 @@ def select_patches(
     idx = _native.select_greedy(
         flat, shp, patch, st, bool(clip), blocked_boxes(blocked, image_id), n
     )
+    box = (int(eff[0]), int(eff[1]), int(eff[2]))
+    return [Patch(image_id, grid_start(int(i), dims, st), box) for i in idx]
+
+
+def grid_start(index: int, dims: Sequence[int], stride: Sequence[int]) -> tuple[int, int, int]:
+    """First voxel of the box at flat position ``index`` of a score grid of shape ``dims``.
+
+    The one decoding of grid positions, shared by :func:`select_patches` and the strategies.
+
+    Examples
+    --------
+    >>> grid_start(10, (2, 2, 3), (4, 2, 1))
+    (4, 2, 1)
+    """
     _, gy, gx = dims
-    out = []
-    for i in idx:
-        z, rem = divmod(i, gy * gx)
-        y, x = divmod(rem, gx)
-        out.append(Patch(image_id, (z * st[0], y * st[1], x * st[2]), (eff[0], eff[1], eff[2])))
-    return out
+    z, rem = divmod(int(index), int(gy) * int(gx))
+    y, x = divmod(rem, int(gx))
+    return (z * stride[0], y * stride[1], x * stride[2])

@@ -410,6 +410,14 @@ class ExperimentConfig:
         check_strategy(self.starting_budget, role="starting_budget")
         for s in self.strategies:
             check_strategy(s, role="strategy")
+        for s in (*self.strategies, self.starting_budget):
+            if s.startswith("precomputed"):  # a replay needs its source before any training
+                folder = self.strategy_options.get(s, {}).get("folder")
+                if folder is None or not (Path(self.base_dir) / Path(folder)).is_dir():
+                    raise ConfigError(
+                        f"strategy {s!r} replays round files: set strategy_options.{s}.folder "
+                        f"to an existing run folder (got {folder!r})"
+                    )
         for s in self.strategy_options:
             if s not in self.strategies and s != self.starting_budget:
                 raise ConfigError(

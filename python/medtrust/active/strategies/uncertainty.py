@@ -14,7 +14,7 @@ import numpy as np
 
 from medtrust import _native
 from medtrust.active._common import STRATUM_CODES, image_key
-from medtrust.active.patches import Patch, blocked_boxes
+from medtrust.active.patches import Patch, blocked_boxes, grid_start
 from medtrust.active.pool import score_grids
 from medtrust.active.strategies.base import (
     QueryContext,
@@ -54,15 +54,11 @@ def image_candidates(
         blocked_boxes(blocked, image_id),
         n,
     )
-    _, gy, gx = grid.shape
     rows = []
     flat_scores = grid.reshape(-1)
     flat_keys = keys.reshape(-1)
     for i in idx:
-        z, rem = divmod(i, gy * gx)
-        y, x = divmod(rem, gx)
-        st = strategy.stride
-        p = Patch(image_id, (z * st[0], y * st[1], x * st[2]), eff)
+        p = Patch(image_id, grid_start(i, grid.shape, strategy.stride), eff)
         blocked.append(p)
         rows.append(
             ctx.add_candidate(
