@@ -129,14 +129,15 @@ class DiceMetric(CumulativeMetric):
         if not isinstance(data, torch.Tensor):
             raise InvalidArgumentError("nothing to aggregate: call the metric on data first")
         f, not_nans = metric_reduction(data, reduction or self.reduction)
+        out: Any = f
         red = str(getattr(self.reduction, "value", self.reduction)).lower()
         if red == "mean_batch" and self.return_with_label:
             if isinstance(self.return_with_label, bool):
                 start = 0 if self.include_background else 1
-                f = {f"label_{i + start}": round(v.item(), 4) for i, v in enumerate(f)}
+                out = {f"label_{i + start}": round(v.item(), 4) for i, v in enumerate(f)}
             else:
-                f = {k: round(v.item(), 4) for k, v in zip(self.return_with_label, f)}
-        return (f, not_nans) if self.get_not_nans else f
+                out = {k: round(v.item(), 4) for k, v in zip(self.return_with_label, f)}
+        return (out, not_nans) if self.get_not_nans else out
 
 
 class MeanIoU(CumulativeMetric):

@@ -108,6 +108,8 @@ def _build() -> dict[str, type]:
     class _Base(Metric):
         is_differentiable = False
         full_state_update = False
+        scores: list[torch.Tensor]
+        errors: list[torch.Tensor]
 
         def __init__(self, ties: str = "input", **kwargs: Any) -> None:
             super().__init__(**kwargs)

@@ -327,6 +327,9 @@ def _build_classes() -> dict[str, type]:
         is_differentiable = False
         higher_is_better = True
         full_state_update = False
+        numerator: list[torch.Tensor]
+        denominator: list[torch.Tensor]
+        support: list[torch.Tensor]
 
         def __init__(
             self,
@@ -378,6 +381,8 @@ def _build_classes() -> dict[str, type]:
         is_differentiable = False
         higher_is_better = True
         full_state_update = False
+        score: torch.Tensor
+        samples: torch.Tensor
 
         def __init__(
             self,
@@ -423,6 +428,8 @@ def _build_classes() -> dict[str, type]:
         is_differentiable = False
         higher_is_better = True
         full_state_update = False
+        score: torch.Tensor
+        num_batches: torch.Tensor
 
         def __init__(
             self,
