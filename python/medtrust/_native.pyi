@@ -10,7 +10,7 @@ def _panic_for_tests() -> None: ...
 def risk_metrics(
     confids: npt.NDArray[np.float64],
     residuals: npt.NDArray[np.float64],
-    residuals2: npt.NDArray[np.float64] | None = None,
+    labels: npt.NDArray[np.float64] | None = None,
     tpr: float = 0.95,
     coverage: float = 0.95,
     risk: float = 0.05,

@@ -111,7 +111,7 @@ def _core(
 ) -> dict:
     if s.propagate_nan:
         return dict(_NAN_FIELDS, n=float(len(s.confids)))
-    return _native.risk_metrics(s.confids, s.residuals, s.residuals_ba, tpr, coverage, risk, bins)
+    return _native.risk_metrics(s.confids, s.residuals, s.labels, tpr, coverage, risk, bins)
 
 
 def metrics(
@@ -344,24 +344,31 @@ def coverage_at_risk(
 
 
 def aurc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: str = "raise") -> float:
-    """Class-balanced AURC: residuals reweighted by n / (K n_k) for the sample's class k.
+    """Class-balanced AURC, as fd-shifts' ``selective_risk_ba_stats``.
+
+    The selective risk of an accepted set is the mean over the K classes in the data of each
+    class's mean residual among the accepted samples of that class, a class with no accepted
+    sample contributing 0 (one minus the balanced accuracy of the accepted set, for 0/1
+    residuals). Tie groups and the trapezoid rule as :func:`aurc`.
 
     Examples
     --------
-    >>> aurc_ba([0.9, 0.8, 0.7, 0.3], [0, 0, 1, 1], [0, 0, 1, 1])
-    0.14583333333333331
+    >>> aurc_ba([0, 1, 2, 3], [0, 1, 0, 1], [0, 0, 1, 1])
+    0.5
     """
     s = prepare(confids, residuals, labels=labels, nan_policy=nan_policy)
     return float(_core(s)["aurc_ba"])
 
 
 def augrc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: str = "raise") -> float:
-    """Class-balanced AUGRC (see :func:`aurc_ba`).
+    """Class-balanced AUGRC: the generalized risk of an accepted set is the mean over the K
+    classes of (residual sum of class k among the accepted) / n_k, i.e. residuals reweighted by
+    n / (K n_k).
 
     Examples
     --------
-    >>> augrc_ba([0.9, 0.8, 0.7, 0.3], [0, 0, 1, 1], [0, 0, 1, 1])
-    0.125
+    >>> augrc_ba([0, 1, 2, 3], [0, 1, 0, 1], [0, 0, 1, 1])
+    0.3125
     """
     s = prepare(confids, residuals, labels=labels, nan_policy=nan_policy)
     return float(_core(s)["augrc_ba"])
