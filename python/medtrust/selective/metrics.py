@@ -361,9 +361,10 @@ def aurc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: str = "rai
 
 
 def augrc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: str = "raise") -> float:
-    """Class-balanced AUGRC: the generalized risk of an accepted set is the mean over the K
-    classes of (residual sum of class k among the accepted) / n_k, i.e. residuals reweighted by
-    n / (K n_k).
+    """Class-balanced AUGRC (see :func:`aurc_ba`).
+
+    The generalized risk of an accepted set is the mean over the K classes of (residual sum of
+    class k among the accepted) / n_k, i.e. residuals reweighted by n / (K n_k).
 
     Examples
     --------
