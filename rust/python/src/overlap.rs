@@ -4,7 +4,8 @@
 use crate::errors::run;
 use medtrust_core::overlap;
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -88,21 +89,78 @@ fn same_dtype() -> PyErr {
     PyTypeError::new_err("label maps must share one dtype (medtrust coerces them first)")
 }
 
+/// The classes counted: a count n (classes 0..n) or an ascending int64 array of labels.
+#[derive(FromPyObject)]
+pub enum ClassArg<'py> {
+    Count(usize),
+    Listed(PyReadonlyArray1<'py, i64>),
+}
+
+impl ClassArg<'_> {
+    fn get(&self) -> PyResult<overlap::Classes<'_>> {
+        Ok(match self {
+            ClassArg::Count(n) => overlap::Classes::Range(*n),
+            ClassArg::Listed(a) => overlap::Classes::Listed(a.as_slice().map_err(|_| {
+                PyTypeError::new_err("classes must be a contiguous 1-D int64 array")
+            })?),
+        })
+    }
+}
+
+/// Distinct labels of the maps (ascending int64), leaving out `skip`; in one parallel pass.
+#[pyfunction]
+#[pyo3(signature = (maps, names, skip=None))]
+fn present_labels<'py>(
+    py: Python<'py>,
+    maps: Vec<LabelMap<'py>>,
+    names: Vec<String>,
+    skip: Option<i64>,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let Some(first) = maps.first() else {
+        return Err(PyTypeError::new_err("maps must be a non-empty list"));
+    };
+    let kind = first.kind();
+    if maps.iter().any(|m| m.kind() != kind) {
+        return Err(same_dtype());
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    macro_rules! go {
+        ($variant:ident) => {{
+            let mut views = Vec::with_capacity(maps.len());
+            for m in &maps {
+                if let LabelMap::$variant(a) = m {
+                    views.push(contiguous(a)?);
+                }
+            }
+            run(py, || overlap::present_labels(&views, &names, skip))?
+        }};
+    }
+    let out = match first {
+        LabelMap::U8(_) => go!(U8),
+        LabelMap::U16(_) => go!(U16),
+        LabelMap::I32(_) => go!(I32),
+        LabelMap::I64(_) => go!(I64),
+        LabelMap::Bool(_) => go!(Bool),
+    };
+    Ok(out.into_pyarray(py))
+}
+
 /// (tp, pred volume, target volume, n counted, n ignored) per class, in one pass.
 #[pyfunction]
-#[pyo3(signature = (pred, target, n_classes, ignore_label=None))]
+#[pyo3(signature = (pred, target, classes, ignore_label=None))]
 fn confusion_counts<'py>(
     py: Python<'py>,
     pred: LabelMap<'py>,
     target: LabelMap<'py>,
-    n_classes: usize,
+    classes: ClassArg<'py>,
     ignore_label: Option<i64>,
 ) -> PyResult<ConfusionArrays<'py>> {
+    let classes = classes.get()?;
     macro_rules! go {
         ($p:expr, $t:expr) => {{
             let (p, t) = (contiguous($p)?, contiguous($t)?);
             run(py, || {
-                overlap::confusion_counts(p, t, n_classes, ignore_label)
+                overlap::confusion_counts(p, t, classes, ignore_label)
             })?
         }};
     }
@@ -130,8 +188,10 @@ type CountArrays<'py> = (Bound<'py, PyArray2<u64>>, Bound<'py, PyArray2<u64>>);
 fn pairwise_counts<'py>(
     py: Python<'py>,
     members: Vec<LabelMap<'py>>,
-    n_classes: usize,
+    classes: ClassArg<'py>,
 ) -> PyResult<CountArrays<'py>> {
+    let classes = classes.get()?;
+    let n_classes = classes.len();
     let Some(first) = members.first() else {
         return Err(PyTypeError::new_err("members must be a non-empty list"));
     };
@@ -147,7 +207,7 @@ fn pairwise_counts<'py>(
                     views.push(contiguous(a)?);
                 }
             }
-            run(py, || overlap::pairwise_counts(&views, n_classes))?
+            run(py, || overlap::pairwise_counts(&views, classes))?
         }};
     }
     let c = match first {
@@ -167,5 +227,6 @@ fn pairwise_counts<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(confusion_counts, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(present_labels, m)?)?;
     Ok(())
 }
