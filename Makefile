@@ -42,7 +42,7 @@ lint: install
 	$(VENV)/bin/ruff format --check python tests benches
 
 stubtest: install
-	$(PY) -m mypy.stubtest medtrust._native --ignore-missing-stub
+	$(PY) -m mypy.stubtest medtrust._native --allowlist tools/stubtest-allowlist.txt
 
 test-py: install
 	$(PY) -m pytest -q tests

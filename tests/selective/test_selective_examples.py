@@ -192,3 +192,14 @@ def test_calibration_hand_example():
     assert sel.mce(conf, res) == pytest.approx(0.3)
     expected_nll = -(np.log(0.9) + np.log(0.2) + np.log(0.8) + np.log(0.7)) / 4
     assert sel.failure_nll(conf, res) == pytest.approx(expected_nll)
+
+
+def test_selective_metrics_fields_come_from_the_native_list():
+    from dataclasses import fields
+
+    from medtrust import _native
+
+    names = [f.name for f in fields(sel.SelectiveMetrics)]
+    assert names == [*_native.RISK_METRIC_NAMES, "n_dropped"]
+    m = sel.metrics([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
+    assert list(m.to_dict()) == names and isinstance(m.n, int)

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, make_dataclass
+from typing import TYPE_CHECKING, Any
 
 from medtrust import _native
 from medtrust._arrays import check_unit_interval
@@ -58,44 +58,59 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class SelectiveMetrics:
-    """Every risk-coverage metric of one set of samples (raw scale, lower is better unless noted).
-
-    ``failure_auroc`` (higher is better) and ``fpr_at_tpr`` are NaN for continuous residuals or
-    a single class; ``aurc_ba`` / ``augrc_ba`` are NaN without labels; ``ece``, ``mce`` and
-    ``failure_nll`` are NaN unless confidences lie in [0, 1] and residuals are binary.
-    """
-
-    aurc: float
-    augrc: float
-    aurc_optimal: float
-    augrc_optimal: float
-    eaurc: float
-    eaugrc: float
-    naurc: float
-    failure_auroc: float
-    fpr_at_tpr: float
-    selective_risk_at_coverage: float
-    coverage_at_risk: float
-    aurc_ba: float
-    augrc_ba: float
-    mean_risk: float
-    ece: float
-    mce: float
-    failure_nll: float
-    n: int
-    n_dropped: int
+class _MetricsMethods:
+    """Methods of :class:`SelectiveMetrics` (its fields come from the native metric list)."""
 
     def to_dict(self) -> dict[str, float]:
         """Plain dict of every field."""
-        return asdict(self)
+        return asdict(self)  # type: ignore[call-overload]
 
     def scaled(self, factor: float = 1000.0) -> dict[str, float]:
         """Areas multiplied by ``factor`` (fd-shifts displays AURC x 1000)."""
         keys = ("aurc", "augrc", "aurc_optimal", "augrc_optimal", "eaurc", "eaugrc")
         d = self.to_dict()
         return {k: (v * factor if k in keys else v) for k, v in d.items()}
+
+
+# The metric list is written once, in the Rust core (`metric_family!` in risk/metrics.rs):
+# the fields here are derived from it, so the struct, the names, the array order and this class
+# cannot drift apart.
+_FIELDS = [(k, int if k == "n" else float) for k in _native.RISK_METRIC_NAMES]
+
+if TYPE_CHECKING:
+
+    class SelectiveMetrics(_MetricsMethods):
+        """Typing view of the class built below: every metric is a float attribute."""
+
+        n: int
+        n_dropped: int
+
+        def __init__(self, **fields: float) -> None: ...
+        def __getattr__(self, name: str) -> float: ...
+
+else:
+    SelectiveMetrics = make_dataclass(
+        "SelectiveMetrics",
+        [*_FIELDS, ("n_dropped", int)],
+        bases=(_MetricsMethods,),
+        frozen=True,
+    )
+    SelectiveMetrics.__module__ = __name__
+    SelectiveMetrics.__doc__ = """Every risk-coverage metric of one set of samples (raw scale).
+
+    Fields, in order: the metric names of ``medtrust._native.RISK_METRIC_NAMES`` (floats; the
+    last, ``n``, an int), then ``n_dropped``; each metric has a function of its name in
+    :mod:`medtrust.selective`. Lower is better unless noted: ``failure_auroc`` (higher is
+    better) and ``fpr_at_tpr`` are NaN for continuous residuals or a single class; ``aurc_ba`` /
+    ``augrc_ba`` are NaN without labels; ``ece``, ``mce`` and ``failure_nll`` are NaN unless
+    confidences lie in [0, 1] and residuals are binary.
+
+    Examples
+    --------
+    >>> m = SelectiveMetrics(**dict.fromkeys(_native.RISK_METRIC_NAMES, 0.0), n_dropped=0)
+    >>> m.aurc, list(m.to_dict())[-2:]
+    (0.0, ['n', 'n_dropped'])
+    """
 
 
 _NAN_FIELDS = dict.fromkeys(_native.RISK_METRIC_NAMES, math.nan)

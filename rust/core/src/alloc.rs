@@ -28,6 +28,18 @@ pub fn zeroed<T: Clone + Default>(len: Option<usize>, what: &str) -> Result<Vec<
     Ok(v)
 }
 
+/// A zeroed buffer for state that parallel kernels accumulate into, its pages mapped now, from
+/// one thread (the policy for every accumulator state). Left lazy (`calloc`), the pages would be
+/// first touched by the parallel kernel, and concurrent page faults are slow on virtual machines
+/// (measured: ~0.45 s for a KiTS-size ensemble state vs ~0.13 s touched serially). [`zeroed`]
+/// writes every element, so its pages are mapped on return.
+///
+/// # Errors
+/// As [`zeroed`].
+pub fn prefaulted_zeros<T: Clone + Default>(len: Option<usize>, what: &str) -> Result<Vec<T>> {
+    zeroed(len, what)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,7 +47,7 @@ mod tests {
     #[test]
     fn absurd_sizes_are_errors_not_aborts() {
         assert!(zeroed::<f64>(None, "n").is_err());
-        let e = zeroed::<f64>(Some(usize::MAX / 4), "n_resamples").unwrap_err();
+        let e = zeroed::<f64>(Some(usize::MAX / 4), "n_resamples").expect_err("must fail");
         assert!(e.to_string().contains("n_resamples"), "{e}");
         assert_eq!(zeroed::<u8>(Some(3), "n").expect("ok"), vec![0, 0, 0]);
     }

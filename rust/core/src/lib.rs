@@ -8,6 +8,7 @@
 //! - [`risk`]: risk-coverage curves and the selective-classification metric family;
 //! - [`bootstrap`]: (paired) bootstrap of those metrics via multiplicity vectors;
 //! - [`rng`]: the small, seedable generator every stochastic kernel uses;
+//! - [`label`]: the label element types of every label-map kernel;
 //! - [`overlap`]: per-class confusion counts and pairwise agreement of ensemble members;
 //! - [`surface`]: surface distances (HD, HD95, ASSD, NSD) with an exact distance transform;
 //! - [`aggregate`]: aggregation of pixel-confidence maps to one confidence per case;
@@ -23,6 +24,7 @@ pub mod bootstrap;
 pub mod calibration;
 pub mod describe;
 pub mod error;
+pub mod label;
 pub mod overlap;
 pub mod parallel;
 pub mod patches;

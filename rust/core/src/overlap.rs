@@ -18,30 +18,7 @@ use crate::error::{CoreError, Result};
 use crate::parallel;
 use rayon::prelude::*;
 
-/// An integer (or boolean) label type. `index` widens to i64 without loss.
-pub trait Label: Copy + Send + Sync + 'static {
-    /// The label as a signed integer.
-    fn index(self) -> i64;
-}
-
-macro_rules! impl_label {
-    ($($t:ty),*) => {$(
-        impl Label for $t {
-            #[inline(always)]
-            fn index(self) -> i64 {
-                self as i64
-            }
-        }
-    )*};
-}
-impl_label!(u8, u16, i32, i64);
-
-impl Label for bool {
-    #[inline(always)]
-    fn index(self) -> i64 {
-        self as i64
-    }
-}
+pub use crate::label::Label;
 
 /// Voxels per parallel work item (fixed, so work splits never depend on the thread count).
 const CHUNK: usize = 1 << 16;
@@ -658,7 +635,7 @@ mod tests {
         let b = [3i64, 0, 255];
         let got = present_labels(&[&a[..], &b[..]], &["a", "b"], Some(255)).expect("ok");
         assert_eq!(got, vec![0, 3, 5, 1 << 40]);
-        let e = present_labels(&[&[0i32, -2][..]], &["target"], None).unwrap_err();
+        let e = present_labels(&[&[0i32, -2][..]], &["target"], None).expect_err("must fail");
         assert!(
             e.to_string().contains("target holds the negative label -2"),
             "{e}"
@@ -694,7 +671,7 @@ mod tests {
             vec![n as u64 - 1, 0, n as u64 - 1, 1, n as u64 - 1, 0]
         );
         // A label outside the listed classes is an error naming the map.
-        let e = confusion_counts(&p, &t, Classes::Listed(&[0]), None).unwrap_err();
+        let e = confusion_counts(&p, &t, Classes::Listed(&[0]), None).expect_err("must fail");
         assert!(e.to_string().contains("pred holds label 16777215"), "{e}");
         assert!(confusion_counts(&p, &t, Classes::Listed(&[3, 1]), None).is_err());
     }

@@ -1,6 +1,7 @@
 //! Bindings of `medtrust_core::bootstrap`.
 
-use crate::errors::{run, slice};
+use crate::convert::slice;
+use crate::errors::run;
 use medtrust_core::bootstrap::{bootstrap_metrics, Prepared};
 use medtrust_core::risk::{Targets, METRIC_NAMES};
 use numpy::{IntoPyArray, PyArray3, PyArrayMethods, PyReadonlyArray1};

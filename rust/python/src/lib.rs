@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 mod aggregate;
 mod bootstrap;
+mod convert;
 mod describe;
 mod errors;
 mod overlap;

@@ -1,6 +1,7 @@
 //! Bindings of `medtrust_core::risk` (calibration metrics come with it, from the same groups).
 
-use crate::errors::{run, slice};
+use crate::convert::slice;
+use crate::errors::run;
 use medtrust_core::risk;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
