@@ -237,7 +237,9 @@ def _classes(
     present = _native.present_labels(
         [a.reshape(-1) for a, _ in maps], [name for _, name in maps], ignore
     )
-    return np.union1d(present, np.array(wanted, dtype=np.int64)).astype(np.int64)
+    classes = np.union1d(present, np.array(wanted, dtype=np.int64)).astype(np.int64)
+    # Labels 0..k-1 with no gap (the common case) take the kernels' plain range path.
+    return int(len(classes)) if classes[-1] == len(classes) - 1 else classes
 
 
 def _class_list(classes: int | np.ndarray) -> list[int]:

@@ -7,6 +7,9 @@
 //! number of classes counted, never the largest label value. A label outside the classes is an
 //! error naming the map and the value.
 //!
+//! Over 400 lines because the class lookup and the two kernels that share it belong together
+//! (a third of the file is tests).
+//!
 //! - [`confusion_counts`]: per class, true positives and the predicted / reference volumes (FP and
 //!   FN follow), skipping voxels whose reference holds the ignore label.
 //! - [`pairwise_counts`]: per member and class the volume, and per member pair and class the
