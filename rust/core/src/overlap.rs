@@ -119,18 +119,53 @@ impl Classes<'_> {
     }
 }
 
-/// Label -> class index: a bounds check for a range, a table over a listed span that is not
-/// much wider than the list, a binary search otherwise (one huge label costs nothing extra).
-enum Lookup {
-    Range(u64),
-    Table { lo: i64, idx: Vec<u32> },
-    Search(Vec<i64>),
+/// Label -> class index. The kernels are generic over it, so the hot loops carry no dispatch.
+trait ClassIndex: Sync {
+    fn index(&self, l: i64) -> Option<usize>;
 }
 
-impl Lookup {
-    fn new(classes: &Classes<'_>) -> Self {
-        match *classes {
-            Classes::Range(n) => Lookup::Range(n as u64),
+/// Classes `0..n`: a bounds check.
+struct RangeIndex(u64);
+
+impl ClassIndex for RangeIndex {
+    #[inline(always)]
+    fn index(&self, l: i64) -> Option<usize> {
+        ((l as u64) < self.0).then_some(l as usize)
+    }
+}
+
+/// Listed classes spanning not much more than their number: a table over the span.
+struct TableIndex {
+    lo: i64,
+    idx: Vec<u32>,
+}
+
+impl ClassIndex for TableIndex {
+    #[inline(always)]
+    fn index(&self, l: i64) -> Option<usize> {
+        let k = *self.idx.get(l.wrapping_sub(self.lo) as u64 as usize)?;
+        (k != u32::MAX).then_some(k as usize)
+    }
+}
+
+/// Listed classes spread wide (one huge label costs nothing extra): a binary search.
+struct SearchIndex(Vec<i64>);
+
+impl ClassIndex for SearchIndex {
+    #[inline(always)]
+    fn index(&self, l: i64) -> Option<usize> {
+        self.0.binary_search(&l).ok()
+    }
+}
+
+/// Run `$body` with `$ix` bound to the class index of `$classes` (validated first).
+macro_rules! with_index {
+    ($classes:expr, $ix:ident => $body:expr) => {
+        match *$classes {
+            Classes::Range(n) => {
+                let $ix = &RangeIndex(n as u64);
+                $body
+            }
             Classes::Listed(l) => {
                 let (lo, hi) = (l[0], l[l.len() - 1]);
                 let span = hi.abs_diff(lo);
@@ -139,25 +174,15 @@ impl Lookup {
                     for (k, &v) in l.iter().enumerate() {
                         idx[(v - lo) as usize] = k as u32;
                     }
-                    Lookup::Table { lo, idx }
+                    let $ix = &TableIndex { lo, idx };
+                    $body
                 } else {
-                    Lookup::Search(l.to_vec())
+                    let $ix = &SearchIndex(l.to_vec());
+                    $body
                 }
             }
         }
-    }
-
-    #[inline(always)]
-    fn index(&self, l: i64) -> Option<usize> {
-        match self {
-            Lookup::Range(n) => ((l as u64) < *n).then_some(l as usize),
-            Lookup::Table { lo, idx } => {
-                let k = *idx.get(l.wrapping_sub(*lo) as u64 as usize)?;
-                (k != u32::MAX).then_some(k as usize)
-            }
-            Lookup::Search(v) => v.binary_search(&l).ok(),
-        }
-    }
+    };
 }
 
 /// Labels below this are collected in a bitmap; larger ones (rare) in a sorted list.
@@ -175,23 +200,20 @@ pub fn present_labels<L: Label>(
     let chunk = |k: usize, c: &[L]| -> Result<(Vec<bool>, Vec<i64>)> {
         let mut small = vec![false; SMALL_LABELS];
         let mut large = Vec::new();
-        let mut last = i64::MIN;
         for &l in c {
             let l = l.index();
-            if l == last || Some(l) == skip {
-                continue;
-            }
-            last = l;
-            if l < 0 {
-                return Err(CoreError::InvalidValue(format!(
-                    "{} holds the negative label {l}; labels are class indices >= 0 (pass \
-                     ignore_label for a void label of the target)",
-                    names.get(k).copied().unwrap_or("a label map")
-                )));
-            }
-            match small.get_mut(l as usize) {
-                Some(b) => *b = true,
-                None => large.push(l),
+            // One predictable branch per voxel; `skip` is removed from the result at the end.
+            if (l as u64) < SMALL_LABELS as u64 {
+                small[l as usize] = true;
+            } else if Some(l) != skip {
+                if l < 0 {
+                    return Err(CoreError::InvalidValue(format!(
+                        "{} holds the negative label {l}; labels are class indices >= 0 (pass \
+                         ignore_label for a void label of the target)",
+                        names.get(k).copied().unwrap_or("a label map")
+                    )));
+                }
+                large.push(l);
             }
         }
         large.sort_unstable();
@@ -216,6 +238,7 @@ pub fn present_labels<L: Label>(
     out.extend((0..SMALL_LABELS as i64).filter(|&l| small[l as usize]));
     out.sort_unstable();
     out.dedup();
+    out.retain(|&l| Some(l) != skip);
     Ok(out)
 }
 
@@ -243,8 +266,17 @@ pub fn confusion_counts<L: Label>(
         return Err(CoreError::Empty { name: "pred" });
     }
     classes.check()?;
+    with_index!(&classes, ix => confusion_with(pred, target, &classes, ignore, ix))
+}
+
+fn confusion_with<L: Label, I: ClassIndex>(
+    pred: &[L],
+    target: &[L],
+    classes: &Classes<'_>,
+    ignore: Option<i64>,
+    lookup: &I,
+) -> Result<Confusion> {
     let n_classes = classes.len();
-    let lookup = Lookup::new(&classes);
     let chunk = |(p, t): (&[L], &[L])| -> Result<Confusion> {
         let mut c = Confusion::zeros(n_classes);
         for (&p, &t) in p.iter().zip(t) {
@@ -254,10 +286,10 @@ pub fn confusion_counts<L: Label>(
                 continue;
             }
             let Some(pi) = lookup.index(p) else {
-                return Err(out_of_range("pred", p, &classes));
+                return Err(out_of_range("pred", p, classes));
             };
             let Some(ti) = lookup.index(t) else {
-                return Err(out_of_range("target", t, &classes));
+                return Err(out_of_range("target", t, classes));
             };
             c.pred[pi] += 1;
             c.target[ti] += 1;
@@ -310,12 +342,12 @@ pub const MAX_JOINT_BINS: usize = 1 << 16;
 const RUN: usize = 32;
 
 /// Joint histogram of one chunk: `hist[sum_m k_m C^m] += 1` (k_m: member m's class index).
-fn joint_chunk<L: Label>(
+fn joint_chunk<L: Label, I: ClassIndex>(
     members: &[&[L]],
     lo: usize,
     hi: usize,
     classes: &Classes<'_>,
-    lookup: &Lookup,
+    lookup: &I,
     hist: &mut [u64],
 ) -> Result<()> {
     let n = classes.len() as u64;
@@ -354,12 +386,12 @@ fn joint_chunk<L: Label>(
 }
 
 /// Direct per-voxel comparison (for label spaces too large for a joint histogram).
-fn direct_chunk<L: Label>(
+fn direct_chunk<L: Label, I: ClassIndex>(
     members: &[&[L]],
     lo: usize,
     hi: usize,
     classes: &Classes<'_>,
-    lookup: &Lookup,
+    lookup: &I,
     pairs: &[(usize, usize)],
     out: &mut PairwiseCounts,
 ) -> Result<()> {
@@ -408,8 +440,17 @@ pub fn pairwise_counts<L: Label>(members: &[&[L]], classes: Classes<'_>) -> Resu
         return Err(CoreError::Empty { name: "members" });
     }
     classes.check()?;
+    with_index!(&classes, ix => pairwise_with(members, &classes, ix))
+}
+
+fn pairwise_with<L: Label, I: ClassIndex>(
+    members: &[&[L]],
+    classes: &Classes<'_>,
+    lookup: &I,
+) -> Result<PairwiseCounts> {
+    let m = members.len();
+    let len = members[0].len();
     let n_classes = classes.len();
-    let lookup = Lookup::new(&classes);
     let pairs = member_pairs(m);
     let zero = || PairwiseCounts {
         n_members: m,
@@ -431,7 +472,7 @@ pub fn pairwise_counts<L: Label>(members: &[&[L]], classes: Classes<'_>) -> Resu
                     |mut h, ci| {
                         let lo = ci * CHUNK;
                         let hi = (lo + CHUNK).min(len);
-                        joint_chunk(members, lo, hi, &classes, &lookup, &mut h)?;
+                        joint_chunk(members, lo, hi, classes, lookup, &mut h)?;
                         Ok::<_, CoreError>(h)
                     },
                 )
@@ -476,8 +517,8 @@ pub fn pairwise_counts<L: Label>(members: &[&[L]], classes: Classes<'_>) -> Resu
                     members,
                     lo,
                     (lo + CHUNK).min(len),
-                    &classes,
-                    &lookup,
+                    classes,
+                    lookup,
                     &pairs,
                     &mut acc,
                 )?;
