@@ -239,7 +239,7 @@ def _classes(
     )
     classes = np.union1d(present, np.array(wanted, dtype=np.int64)).astype(np.int64)
     # Labels 0..k-1 with no gap (the common case) take the kernels' plain range path.
-    return int(len(classes)) if classes[-1] == len(classes) - 1 else classes
+    return len(classes) if classes[-1] == len(classes) - 1 else classes
 
 
 def _class_list(classes: int | np.ndarray) -> list[int]:
