@@ -10,7 +10,7 @@ def _panic_for_tests() -> None: ...
 def risk_metrics(
     confids: npt.NDArray[np.float64],
     residuals: npt.NDArray[np.float64],
-    residuals2: npt.NDArray[np.float64] | None = None,
+    labels: npt.NDArray[np.float64] | None = None,
     tpr: float = 0.95,
     coverage: float = 0.95,
     risk: float = 0.05,
@@ -70,11 +70,17 @@ _LabelMap = (
 )
 _ConfMap = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
+def present_labels(
+    maps: list[_LabelMap], names: list[str], skip: int | None = None
+) -> npt.NDArray[np.int64]: ...
 def confusion_counts(
-    pred: _LabelMap, target: _LabelMap, n_classes: int, ignore_label: int | None = None
+    pred: _LabelMap,
+    target: _LabelMap,
+    classes: int | npt.NDArray[np.int64],
+    ignore_label: int | None = None,
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64], int, int]: ...
 def pairwise_counts(
-    members: list[_LabelMap], n_classes: int
+    members: list[_LabelMap], classes: int | npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
 def surface_distances(
     pred: npt.NDArray[np.bool_],

@@ -106,3 +106,38 @@ def selective_risk_at_coverage(conf, res, c):
 def coverage_at_risk(conf, res, r):
     ok = [p[0] for p in rc_points(conf, res) if p[1] <= r]
     return max(ok) if ok else math.nan
+
+
+def balanced_points(conf, res, labels):
+    """[(coverage, SR_ba, GR_ba)] in descending coverage, fd-shifts' balanced convention.
+
+    SR_ba: mean over the K classes of each class's mean residual among the accepted (0 for a
+    class with none accepted); GR_ba: mean over classes of the accepted residual sum / n_k.
+    """
+    conf = np.asarray(conf, float)
+    res = np.asarray(res, float)
+    labels = np.asarray(labels, float)
+    classes = sorted(set(labels.tolist()))
+    pts = []
+    for t in sorted(set(conf.tolist())):
+        accepted = conf >= t
+        sr = gr = 0.0
+        for c in classes:
+            in_c = labels == c
+            acc_c = accepted & in_c
+            if acc_c.any():
+                sr += res[acc_c].sum() / acc_c.sum()
+            gr += res[acc_c].sum() / in_c.sum()
+        pts.append((accepted.mean(), sr / len(classes), gr / len(classes)))
+    pts.append((0.0, pts[-1][1], 0.0))
+    return pts
+
+
+def aurc_ba(conf, res, labels):
+    p = balanced_points(conf, res, labels)
+    return _trapz_desc([q[0] for q in p], [q[1] for q in p])
+
+
+def augrc_ba(conf, res, labels):
+    p = balanced_points(conf, res, labels)
+    return _trapz_desc([q[0] for q in p], [q[2] for q in p])

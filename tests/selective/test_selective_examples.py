@@ -150,20 +150,31 @@ def test_single_sample_is_defined():
     assert np.isnan(m.failure_auroc)
 
 
-def test_balanced_variants_reweight_by_class():
-    # Balanced residuals with two equal classes equal the plain ones.
-    conf, res = B
-    assert sel.aurc_ba(conf, res, [0, 0, 1, 1]) == pytest.approx(sel.aurc(conf, res))
-    # Imbalanced: class 1 (one sample) weight n/(K n_k) = 4/2 = 2.
-    conf = [0.9, 0.8, 0.7, 0.3]
-    res = [0, 0, 0, 1]
-    lab = [0, 0, 0, 1]
-    w = np.array([4 / 6, 4 / 6, 4 / 6, 2.0])
-    expected_aurc = sel.aurc(conf, np.array(res) * w, check_range=False)
-    assert sel.aurc_ba(conf, res, lab) == pytest.approx(expected_aurc)
-    assert sel.augrc_ba(conf, res, lab) == pytest.approx(
-        sel.augrc(conf, np.array(res) * w, check_range=False)
-    )
+def test_aurc_ba_follows_fd_shifts_selective_risk_ba():
+    # Accepted sets by coverage: .25 {3}: SR_ba = (0 + 1/1) / 2 (class 0 has none accepted);
+    # .5 {3, 2}: (0 + 1/2) / 2; .75: (1/1 + 1/2) / 2; 1: (1/2 + 1/2) / 2. Trapezoid from the
+    # coverage-0 end point: .125 + .09375 + .125 + .15625 = .5.
+    conf, res, lab = [0, 1, 2, 3], [0, 1, 0, 1], [0, 0, 1, 1]
+    assert sel.aurc_ba(conf, res, lab) == pytest.approx(0.5, abs=1e-15)
+    # GR_ba = (err_0 / n_0 + err_1 / n_1) / 2: .25, .25, .5, .5 -> .3125.
+    assert sel.augrc_ba(conf, res, lab) == pytest.approx(0.3125, abs=1e-15)
+
+
+def test_balanced_variants_with_ties_and_unequal_classes():
+    # Groups .9 {l0 r1, l1 r0}, .5 {l1 r0, l1 r1}, .1 {l0 r1}; n_0 = 2, n_1 = 3.
+    # SR_ba at coverage .4 / .8 / 1: 1/2, 2/3, 2/3 -> .2 + 7/30 + 2/15 = 17/30.
+    # GR_ba: 1/4, 5/12, 2/3 -> .05 + 2/15 + 13/120 = 7/24.
+    conf = [0.9, 0.9, 0.5, 0.5, 0.1]
+    res = [1, 0, 0, 1, 1]
+    lab = [7, 3, 3, 3, 7]
+    m = sel.metrics(conf, res, labels=lab)
+    assert m.aurc_ba == pytest.approx(17 / 30, abs=1e-15)
+    assert m.augrc_ba == pytest.approx(7 / 24, abs=1e-15)
+    # AUGRC_ba is AUGRC of residuals reweighted by n / (K n_k).
+    w = np.array([5 / 4, 5 / 6, 5 / 6, 5 / 6, 5 / 4])
+    assert m.augrc_ba == pytest.approx(sel.augrc(conf, np.array(res) * w, check_range=False))
+    # One class: balanced = plain.
+    assert sel.aurc_ba(conf, res, [1] * 5) == pytest.approx(sel.aurc(conf, res), abs=1e-15)
 
 
 def test_working_points():
@@ -181,3 +192,14 @@ def test_calibration_hand_example():
     assert sel.mce(conf, res) == pytest.approx(0.3)
     expected_nll = -(np.log(0.9) + np.log(0.2) + np.log(0.8) + np.log(0.7)) / 4
     assert sel.failure_nll(conf, res) == pytest.approx(expected_nll)
+
+
+def test_selective_metrics_fields_come_from_the_native_list():
+    from dataclasses import fields
+
+    from medtrust import _native
+
+    names = [f.name for f in fields(sel.SelectiveMetrics)]
+    assert names == [*_native.RISK_METRIC_NAMES, "n_dropped"]
+    m = sel.metrics([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
+    assert list(m.to_dict()) == names and isinstance(m.n, int)

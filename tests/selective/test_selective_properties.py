@@ -131,3 +131,36 @@ def test_single_class_auroc_is_nan_with_warning():
     assert sel.aurc([0.1, 0.5], [0, 0]) == 0.0
     assert sel.aurc([0.1, 0.5], [1, 1]) == 1.0
     assert sel.augrc([0.1, 0.5], [1, 1]) == 0.5
+
+
+@settings(max_examples=100, deadline=None)
+@given(tied_samples(binary=False), st.data())
+def test_balanced_match_literal_oracle(data, draw):
+    conf, res = data
+    lab = np.array(draw.draw(st.lists(st.integers(0, 3), min_size=len(conf), max_size=len(conf))))
+    m = sel.metrics(conf, res, labels=lab)
+    assert m.aurc_ba == pytest.approx(ref.aurc_ba(conf, res, lab), abs=1e-12)
+    assert m.augrc_ba == pytest.approx(ref.augrc_ba(conf, res, lab), abs=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(0, 1, allow_subnormal=False), min_size=1, max_size=30),
+    st.integers(1, 4),
+    st.randoms(use_true_random=False),
+)
+def test_every_metric_is_permutation_invariant_bit_for_bit(res, levels, rnd):
+    res = np.array(res)
+    conf = np.array([rnd.randrange(levels) for _ in res], float)
+    lab = np.array([rnd.randrange(3) for _ in res], float)
+    perm = np.array(rnd.sample(range(len(res)), len(res)))
+    a = sel.metrics(conf, res, labels=lab).to_dict()
+    b = sel.metrics(conf[perm], res[perm], labels=lab[perm]).to_dict()
+    assert np.array_equal(np.array(list(a.values())), np.array(list(b.values())), equal_nan=True)
+    assert a.keys() == b.keys()
+
+
+def test_continuous_tie_group_order_reported_case():
+    # The reported case: one ulp apart before sums within a tie group were ordered by value.
+    assert sel.aurc([0, 0, 0], [0.1, 0.2, 0.3]) == sel.aurc([0, 0, 0], [0.3, 0.2, 0.1])
+    assert sel.augrc([0, 0, 0], [0.1, 0.2, 0.3]) == sel.augrc([0, 0, 0], [0.3, 0.2, 0.1])

@@ -12,6 +12,9 @@ Undefined cases
 - a class empty in one map only: 0;
 - ``ignore_label``: voxels whose *target* holds it count nowhere; elsewhere both maps must hold
   labels in ``[0, n_classes)``;
+- classes counted: ``range(n_classes)`` when ``n_classes`` is given, otherwise the labels present
+  in the maps (with 0 and 1, and any ``labels`` asked for), so that cost follows the labels
+  present, never the largest label value (one voxel labelled 2^24 - 1 costs two classes);
 - float label maps, shape mismatch, negative labels: clear errors before any work.
 
 Examples
@@ -43,7 +46,7 @@ from medtrust._arrays import (
     check_same_shape,
     common_label_dtype,
 )
-from medtrust.exceptions import InvalidArgumentError, InvalidValueError
+from medtrust.exceptions import InvalidArgumentError
 from medtrust.segmentation.policies import OVERLAP_EMPTY_POLICIES, EmptyPolicy, check_empty
 
 if TYPE_CHECKING:
@@ -65,7 +68,10 @@ EMPTY_POLICIES: tuple[str, ...] = OVERLAP_EMPTY_POLICIES
 
 @dataclass(frozen=True)
 class ConfusionCounts:
-    """Per-class counts (arrays of length ``n_classes``, uint64) of one prediction vs target."""
+    """Per-class counts (uint64 arrays, one entry per class counted) of one prediction vs target.
+
+    Entry k belongs to the class label ``class_labels[k]`` (``classes``; ``None`` means 0, 1, ...).
+    """
 
     tp: np.ndarray
     fp: np.ndarray
@@ -73,11 +79,17 @@ class ConfusionCounts:
     tn: np.ndarray
     n_voxels: int
     n_ignored: int
+    classes: np.ndarray | None = None
 
     @property
     def n_classes(self) -> int:
         """Number of classes counted."""
         return len(self.tp)
+
+    @property
+    def class_labels(self) -> np.ndarray:
+        """The class label of each entry."""
+        return np.arange(len(self.tp)) if self.classes is None else self.classes
 
     @property
     def pred_volume(self) -> np.ndarray:
@@ -120,6 +132,7 @@ class ConfusionCounts:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict with lists."""
         return {
+            "classes": self.class_labels.tolist(),
             "tp": self.tp.tolist(),
             "fp": self.fp.tolist(),
             "fn": self.fn.tolist(),
@@ -134,7 +147,7 @@ class ConfusionCounts:
 
         return pl.DataFrame(
             {
-                "class": np.arange(self.n_classes),
+                "class": self.class_labels.astype(np.int64),
                 "tp": self.tp.astype(np.int64),
                 "fp": self.fp.astype(np.int64),
                 "fn": self.fn.astype(np.int64),
@@ -202,24 +215,6 @@ def _prepare_pair(pred: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
     return p, t
 
 
-def _max_label(a: np.ndarray, name: str, ignore: int | None = None) -> int:
-    if a.dtype == bool:
-        return 1
-    lo = int(a.min())
-    hi = int(a.max())
-    if ignore is not None and (hi == ignore or lo == ignore):
-        rest = a[a != ignore]
-        if rest.size == 0:
-            return 0
-        lo, hi = int(rest.min()), int(rest.max())
-    if lo < 0:
-        raise InvalidValueError(
-            f"{name} holds the negative label {lo}; labels are class indices >= 0 "
-            "(pass ignore_label for a void label of the target)"
-        )
-    return hi
-
-
 def _check_label_args(
     labels: Any, n_classes: Any, ignore_label: Any
 ) -> tuple[list[int] | None, int | None, int | None]:
@@ -243,34 +238,59 @@ def _check_label_args(
 _MAX_LABEL = 2**31 - 1
 
 
-def _resolve_classes(
+def _classes(
     n_classes: int | None,
     labels: Sequence[int] | None,
     maps: Sequence[tuple[np.ndarray, str]],
     ignore: int | None = None,
-) -> int:
+) -> int | np.ndarray:
+    """Classes to count: ``n_classes`` (0..n-1) when given, else the labels present.
+
+    The labels present come from one native pass (negative labels are refused there); 0 and 1
+    are always counted (a binary task's foreground is reported even when absent), and so is
+    every class in ``labels``.
+    """
     if n_classes is not None:
         if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
             raise InvalidArgumentError(f"n_classes must be a positive integer, got {n_classes!r}")
         return int(n_classes)
+    wanted = [0, 1]
     if labels is not None:
-        return int(max(labels)) + 1
-    hi = 0
-    for a, name in maps:
-        hi = max(hi, _max_label(a, name, ignore))
-    return max(hi + 1, 2)
+        bad = [int(c) for c in labels if int(c) < 0]
+        if bad:
+            raise InvalidArgumentError(f"labels must be class indices >= 0, got {bad}")
+        wanted += [int(c) for c in labels]
+    present = _native.present_labels(
+        [a.reshape(-1) for a, _ in maps], [name for _, name in maps], ignore
+    )
+    classes = np.union1d(present, np.array(wanted, dtype=np.int64)).astype(np.int64)
+    # Labels 0..k-1 with no gap (the common case) take the kernels' plain range path.
+    return len(classes) if classes[-1] == len(classes) - 1 else classes
 
 
-def _selected(n_classes: int, labels: Sequence[int] | None, include_background: bool) -> list[int]:
+def _class_list(classes: int | np.ndarray) -> list[int]:
+    return list(range(classes)) if isinstance(classes, int) else classes.tolist()
+
+
+def _selected(
+    classes: int | np.ndarray, labels: Sequence[int] | None, include_background: bool
+) -> list[int]:
+    """The class labels to report, validated against the classes counted."""
     if labels is not None:
         sel = [int(c) for c in labels]
-        bad = [c for c in sel if not 0 <= c < n_classes]
+        if isinstance(classes, int):
+            bad = [c for c in sel if not 0 <= c < classes]
+            where = f"outside [0, n_classes={classes})"
+        else:
+            counted = set(classes.tolist())
+            bad = [c for c in sel if c not in counted]
+            where = "not among the classes counted"
         if bad:
-            raise InvalidArgumentError(f"labels {bad} outside [0, n_classes={n_classes})")
+            raise InvalidArgumentError(f"labels {bad} {where}")
         if len(set(sel)) != len(sel):
             raise InvalidArgumentError(f"labels must be distinct, got {sel}")
         return sel
-    return list(range(0 if include_background else 1, n_classes))
+    return [c for c in _class_list(classes) if include_background or c != 0]
 
 
 def confusion_counts(
@@ -287,7 +307,8 @@ def confusion_counts(
     pred, target
         Label maps of equal shape (2-D or 3-D; uint8/uint16/int32/int64 or bool).
     n_classes
-        Number of classes; default: largest label + 1 (not counting ``ignore_label``).
+        Number of classes (entries 0..n-1); default: the labels present (not counting
+        ``ignore_label``) with 0 and 1, listed in ``classes``.
     ignore_label
         Target label whose voxels count nowhere (e.g. 255).
 
@@ -300,19 +321,32 @@ def confusion_counts(
     """
     _, n_classes, ignore_label = _check_label_args(None, n_classes, ignore_label)
     p, t = _prepare_pair(pred, target)
-    n = _resolve_classes(n_classes, None, [(p, "pred"), (t, "target")], ignore_label)
-    if ignore_label is not None and 0 <= ignore_label < n:
+    if ignore_label is not None:
+        ignore_label = int(ignore_label)
+    return _counts(p, t, n_classes, None, ignore_label)
+
+
+def _counts(
+    p: np.ndarray,
+    t: np.ndarray,
+    n_classes: int | None,
+    labels: Sequence[int] | None,
+    ignore_label: int | None,
+) -> ConfusionCounts:
+    classes = _classes(n_classes, labels, [(p, "pred"), (t, "target")], ignore_label)
+    if ignore_label is not None and ignore_label in _class_list(classes):
         raise InvalidArgumentError(
-            f"ignore_label {ignore_label} is also a class index (n_classes={n}); use a label "
-            "outside [0, n_classes), e.g. 255"
+            f"ignore_label {ignore_label} is also a class index; use a label outside the "
+            "classes counted, e.g. 255"
         )
     tp, pv, tv, n_counted, n_ignored = _native.confusion_counts(
-        p.reshape(-1), t.reshape(-1), n, ignore_label
+        p.reshape(-1), t.reshape(-1), classes, ignore_label
     )
     fp = pv - tp
     fn = tv - tp
     tn = np.uint64(n_counted) - tp - fp - fn
-    return ConfusionCounts(tp, fp, fn, tn, int(n_counted), int(n_ignored))
+    labels_out = np.arange(classes) if isinstance(classes, int) else classes
+    return ConfusionCounts(tp, fp, fn, tn, int(n_counted), int(n_ignored), labels_out)
 
 
 def _overlap(
@@ -328,13 +362,8 @@ def _overlap(
     empty = check_empty(empty, EMPTY_POLICIES)
     labels, n_classes, ignore_label = _check_label_args(labels, n_classes, ignore_label)
     p, t = _prepare_pair(pred, target)
-    if n_classes is None and labels is not None:
-        n_classes = max(
-            int(max(labels)) + 1,
-            _resolve_classes(None, None, [(p, "pred"), (t, "target")], ignore_label),
-        )
-    counts = confusion_counts(p, t, n_classes=n_classes, ignore_label=ignore_label)
-    return overlap_from_counts(metric, counts, labels, include_background, empty)
+    counts = _counts(p, t, n_classes, labels, ignore_label)
+    return overlap_from_counts(metric, counts, labels, include_background, empty, n_classes)
 
 
 def overlap_from_counts(
@@ -343,26 +372,31 @@ def overlap_from_counts(
     labels: Sequence[int] | None,
     include_background: bool,
     empty: str,
+    n_classes: int | None = None,
 ) -> OverlapResult:
     """Dice or IoU per class and their macro mean from confusion counts (policies checked).
 
     Shared by :func:`dice` / :func:`iou` and the stateful
     :class:`~medtrust.segmentation.SegmentationAccumulator`, so one map and a stream of
-    batches follow the same rules.
+    batches follow the same rules. ``n_classes``: the classes were 0..n-1 by request (the
+    error for a label outside them names that range).
     """
     values = counts.dice() if metric == "dice" else counts.iou()
-    sel = _selected(counts.n_classes, labels, include_background)
+    classes = counts.class_labels
+    sel = _selected(n_classes if n_classes is not None else classes, labels, include_background)
+    index = {int(c): k for k, c in enumerate(classes.tolist())}
     both_empty = (counts.tp + counts.fp + counts.fn) == 0
     per_class: dict[int, float] = {}
     empties = []
     for c in sel:
-        if both_empty[c]:
+        k = index[c]
+        if both_empty[k]:
             empties.append(c)
             if empty == "skip":
                 continue
             per_class[c] = 1.0 if empty == "perfect" else math.nan
         else:
-            per_class[c] = float(values[c])
+            per_class[c] = float(values[k])
     vals = np.array(list(per_class.values()), dtype=float)
     n_valid = int(np.sum(~np.isnan(vals)))
     value = float(np.nanmean(vals)) if n_valid else math.nan

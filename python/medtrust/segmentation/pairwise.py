@@ -28,7 +28,8 @@ from medtrust.exceptions import InvalidArgumentError
 from medtrust.segmentation.overlap import (
     EMPTY_POLICIES,
     _check_label_args,
-    _resolve_classes,
+    _class_list,
+    _classes,
     _selected,
 )
 from medtrust.segmentation.policies import EmptyPolicy, check_empty
@@ -121,15 +122,18 @@ def pairwise_dice(
     maps = [as_label_map(m, f"members[{i}]") for i, m in enumerate(items)]
     check_same_shape(**{f"members[{i}]": m for i, m in enumerate(maps)})
     maps = common_label_dtype(*maps)
-    n = _resolve_classes(n_classes, labels, [(m, f"members[{i}]") for i, m in enumerate(maps)])
-    sel = _selected(n, labels, include_background)
-    vol, inter = _native.pairwise_counts([m.reshape(-1) for m in maps], n)
+    # Classes counted: n_classes when given, else the labels present (cost follows them).
+    classes = _classes(n_classes, labels, [(m, f"members[{i}]") for i, m in enumerate(maps)])
+    sel = _selected(classes, labels, include_background)
+    index = {c: k for k, c in enumerate(_class_list(classes))}
+    cols = [index[c] for c in sel]
+    vol, inter = _native.pairwise_counts([m.reshape(-1) for m in maps], classes)
     m_count = len(maps)
     pairs = tuple((a, b) for a in range(m_count) for b in range(a + 1, m_count))
     ia = np.array([a for a, _ in pairs])
     ib = np.array([b for _, b in pairs])
-    den = (vol[ia][:, sel] + vol[ib][:, sel]).astype(np.float64)
-    num = 2.0 * inter[:, sel].astype(np.float64)
+    den = (vol[ia][:, cols] + vol[ib][:, cols]).astype(np.float64)
+    num = 2.0 * inter[:, cols].astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_pair = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
     if empty == "perfect":

@@ -25,23 +25,16 @@ from medtrust.exceptions import InvalidValueError
 
 @dataclass(frozen=True)
 class Samples:
-    """Validated (confids, residuals[, balanced residuals]) of one evaluation."""
+    """Validated (confids, residuals[, class labels]) of one evaluation."""
 
     confids: np.ndarray
     residuals: np.ndarray
-    residuals_ba: np.ndarray | None
+    labels: np.ndarray | None
     n_dropped: int
     propagate_nan: bool
     binary: bool
     conf_min: float
     conf_max: float
-
-
-def balanced_residuals(residuals: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Residuals reweighted by n / (K n_k) for class-balanced risks (K = classes present)."""
-    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    weights = len(labels) / (len(counts) * counts[inverse])
-    return np.ascontiguousarray(residuals * weights)
 
 
 def prepare(
@@ -71,13 +64,12 @@ def prepare(
         dc, dr = _native.describe(c), _native.describe(r)
     if check_range and not propagate and (dr[1] < 0.0 or dr[2] > 1.0):
         check_unit_interval(r, "residuals")
-    r_ba = None
+    lab = None
     if labels is not None:
-        lab = arrays["labels"]
+        lab = np.ascontiguousarray(arrays["labels"])
         if not propagate and np.any(lab != np.round(lab)):
             raise InvalidValueError("labels must be integer class indices")
-        r_ba = balanced_residuals(r, lab)
-    return Samples(c, r, r_ba, n_dropped, propagate, bool(dr[3]), float(dc[1]), float(dc[2]))
+    return Samples(c, r, lab, n_dropped, propagate, bool(dr[3]), float(dc[1]), float(dc[2]))
 
 
 def require_binary(s: Samples, what: str) -> None:

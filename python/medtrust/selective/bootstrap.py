@@ -246,7 +246,7 @@ def paired_bootstrap(
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sets = [(s.confids, s.residuals, s.residuals_ba) for s in prepared]
+        sets = [(s.confids, s.residuals, s.labels) for s in prepared]
         values = _native.bootstrap_risk(sets, int(n_resamples), int(seed))
         estimates = np.array([[_native.risk_metrics(*st)[m] for m in METRIC_NAMES] for st in sets])
     return PairedBootstrap(names, METRIC_NAMES, values, estimates, int(seed), n_dropped)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, make_dataclass
 from typing import TYPE_CHECKING, Any
 
 from medtrust import _native
@@ -61,38 +61,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class SelectiveMetrics:
-    """Every risk-coverage metric of one set of samples (raw scale, lower is better unless noted).
-
-    ``failure_auroc`` (higher is better) and ``fpr_at_tpr`` are NaN for continuous residuals or
-    a single class; ``aurc_ba`` / ``augrc_ba`` are NaN without labels; ``ece``, ``mce`` and
-    ``failure_nll`` are NaN unless confidences lie in [0, 1] and residuals are binary.
-    """
-
-    aurc: float
-    augrc: float
-    aurc_optimal: float
-    augrc_optimal: float
-    eaurc: float
-    eaugrc: float
-    naurc: float
-    failure_auroc: float
-    fpr_at_tpr: float
-    selective_risk_at_coverage: float
-    coverage_at_risk: float
-    aurc_ba: float
-    augrc_ba: float
-    mean_risk: float
-    ece: float
-    mce: float
-    failure_nll: float
-    n: int
-    n_dropped: int
+class _MetricsMethods:
+    """Methods of :class:`SelectiveMetrics` (its fields come from the native metric list)."""
 
     def to_dict(self) -> dict[str, float]:
         """Plain dict of every field."""
-        return asdict(self)
+        return asdict(self)  # type: ignore[call-overload]
 
     def to_frame(self) -> pl.DataFrame:
         """One row with every field (the item is the set of samples)."""
@@ -105,6 +79,47 @@ class SelectiveMetrics:
         keys = ("aurc", "augrc", "aurc_optimal", "augrc_optimal", "eaurc", "eaugrc")
         d = self.to_dict()
         return {k: (v * factor if k in keys else v) for k, v in d.items()}
+
+
+# The metric list is written once, in the Rust core (`metric_family!` in risk/metrics.rs):
+# the fields here are derived from it, so the struct, the names, the array order and this class
+# cannot drift apart.
+_FIELDS = [(k, int if k == "n" else float) for k in _native.RISK_METRIC_NAMES]
+
+if TYPE_CHECKING:
+
+    class SelectiveMetrics(_MetricsMethods):
+        """Typing view of the class built below: every metric is a float attribute."""
+
+        n: int
+        n_dropped: int
+
+        def __init__(self, **fields: float) -> None: ...
+        def __getattr__(self, name: str) -> float: ...
+
+else:
+    SelectiveMetrics = make_dataclass(
+        "SelectiveMetrics",
+        [*_FIELDS, ("n_dropped", int)],
+        bases=(_MetricsMethods,),
+        frozen=True,
+    )
+    SelectiveMetrics.__module__ = __name__
+    SelectiveMetrics.__doc__ = """Every risk-coverage metric of one set of samples (raw scale).
+
+    Fields, in order: the metric names of ``medtrust._native.RISK_METRIC_NAMES`` (floats; the
+    last, ``n``, an int), then ``n_dropped``; each metric has a function of its name in
+    :mod:`medtrust.selective`. Lower is better unless noted: ``failure_auroc`` (higher is
+    better) and ``fpr_at_tpr`` are NaN for continuous residuals or a single class; ``aurc_ba`` /
+    ``augrc_ba`` are NaN without labels; ``ece``, ``mce`` and ``failure_nll`` are NaN unless
+    confidences lie in [0, 1] and residuals are binary.
+
+    Examples
+    --------
+    >>> m = SelectiveMetrics(**dict.fromkeys(_native.RISK_METRIC_NAMES, 0.0), n_dropped=0)
+    >>> m.aurc, list(m.to_dict())[-2:]
+    (0.0, ['n', 'n_dropped'])
+    """
 
 
 _NAN_FIELDS = dict.fromkeys(_native.RISK_METRIC_NAMES, math.nan)
@@ -120,7 +135,7 @@ def _core(
 ) -> dict:
     if s.propagate_nan:
         return dict(_NAN_FIELDS, n=float(len(s.confids)))
-    return _native.risk_metrics(s.confids, s.residuals, s.residuals_ba, tpr, coverage, risk, bins)
+    return _native.risk_metrics(s.confids, s.residuals, s.labels, tpr, coverage, risk, bins)
 
 
 def metrics(
@@ -353,12 +368,17 @@ def coverage_at_risk(
 
 
 def aurc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: NanPolicy = "raise") -> float:
-    """Class-balanced AURC: residuals reweighted by n / (K n_k) for the sample's class k.
+    """Class-balanced AURC, as fd-shifts' ``selective_risk_ba_stats``.
+
+    The selective risk of an accepted set is the mean over the K classes in the data of each
+    class's mean residual among the accepted samples of that class, a class with no accepted
+    sample contributing 0 (one minus the balanced accuracy of the accepted set, for 0/1
+    residuals). Tie groups and the trapezoid rule as :func:`aurc`.
 
     Examples
     --------
-    >>> aurc_ba([0.9, 0.8, 0.7, 0.3], [0, 0, 1, 1], [0, 0, 1, 1])
-    0.14583333333333331
+    >>> aurc_ba([0, 1, 2, 3], [0, 1, 0, 1], [0, 0, 1, 1])
+    0.5
     """
     s = prepare(confids, residuals, labels=labels, nan_policy=nan_policy)
     return float(_core(s)["aurc_ba"])
@@ -369,10 +389,13 @@ def augrc_ba(
 ) -> float:
     """Class-balanced AUGRC (see :func:`aurc_ba`).
 
+    The generalized risk of an accepted set is the mean over the K classes of (residual sum of
+    class k among the accepted) / n_k, i.e. residuals reweighted by n / (K n_k).
+
     Examples
     --------
-    >>> augrc_ba([0.9, 0.8, 0.7, 0.3], [0, 0, 1, 1], [0, 0, 1, 1])
-    0.125
+    >>> augrc_ba([0, 1, 2, 3], [0, 1, 0, 1], [0, 0, 1, 1])
+    0.3125
     """
     s = prepare(confids, residuals, labels=labels, nan_policy=nan_policy)
     return float(_core(s)["augrc_ba"])

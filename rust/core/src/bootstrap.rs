@@ -5,33 +5,35 @@
 //! counts and residual sums (O(n) per resample, no sort), and the metrics are computed from those
 //! groups. All sets see the same draws (paired). Results do not depend on the thread count.
 
+use crate::alloc;
 use crate::error::{CoreError, Result};
 use crate::parallel;
 use crate::risk::{
-    group_with_ids, metrics_from_counts, optimal_binary, optimal_continuous, Groups, Targets,
-    METRIC_NAMES,
+    balanced_areas, group_with_ids, metrics_from_counts, optimal_binary, optimal_continuous,
+    BalancedScratch, Groups, Targets, METRIC_NAMES,
 };
 use crate::rng::Rng;
 use rayon::prelude::*;
 
 /// One set of samples prepared for resampling.
-pub struct Prepared<'a> {
+pub struct Prepared {
     groups: Groups,
-    ids: Vec<u32>,
     /// (group index, residual) per sample: one memory access per draw in the hot loop.
     packed: Vec<(u32, f64)>,
-    res2: Option<&'a [f64]>,
+    /// (group, class) entry of each sample (empty without labels).
+    entry_ids: Vec<u32>,
     /// Continuous residuals only: ascending order of residuals and each sample's rank in it.
     sorted: Option<(Vec<f64>, Vec<u32>)>,
 }
 
-impl<'a> Prepared<'a> {
-    /// Group one (confids, residuals[, residuals2]) set.
+impl Prepared {
+    /// Group one (confids, residuals[, class labels]) set.
     ///
     /// # Errors
     /// As [`crate::risk::group_by_confidence`].
-    pub fn new(conf: &'a [f64], res: &'a [f64], res2: Option<&'a [f64]>) -> Result<Self> {
-        let (groups, ids) = group_with_ids(conf, res, res2)?;
+    pub fn new(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Result<Self> {
+        let grouped = group_with_ids(conf, res, labels)?;
+        let (groups, ids) = (grouped.groups, grouped.ids);
         let sorted = if groups.binary {
             None
         } else {
@@ -47,20 +49,24 @@ impl<'a> Prepared<'a> {
         let packed = ids.iter().zip(res).map(|(&g, &r)| (g, r)).collect();
         Ok(Prepared {
             groups,
-            ids,
             packed,
-            res2,
+            entry_ids: grouped.entry_ids,
             sorted,
         })
     }
 }
+
+/// Largest number of resamples (far beyond any CI's need; keeps typos from the allocator).
+pub const MAX_RESAMPLES: usize = 100_000_000;
 
 /// Per-thread buffers, reused across resamples (no allocation in the resample loop).
 struct Scratch {
     draws: Vec<u32>,
     count: Vec<f64>,
     sum: Vec<f64>,
-    sum2: Vec<f64>,
+    e_count: Vec<f64>,
+    e_sum: Vec<f64>,
+    balanced: BalancedScratch,
     mult: Vec<u32>,
 }
 
@@ -69,9 +75,10 @@ struct Scratch {
 /// Returns a row-major array of shape `[n_resamples, sets.len(), METRIC_NAMES.len()]`.
 ///
 /// # Errors
-/// No sets, sets of different sizes, or `n_resamples == 0`.
+/// Invalid targets, no sets, sets of different sizes, `n_resamples == 0`, or an output too
+/// large to allocate (checked before any work).
 pub fn bootstrap_metrics(
-    sets: &[Prepared<'_>],
+    sets: &[Prepared],
     n_resamples: usize,
     seed: u64,
     t: Targets,
@@ -79,25 +86,39 @@ pub fn bootstrap_metrics(
     let Some(first) = sets.first() else {
         return Err(CoreError::Empty { name: "sets" });
     };
-    if n_resamples == 0 {
-        return Err(CoreError::InvalidArgument(
-            "n_resamples must be >= 1".into(),
-        ));
+    if n_resamples == 0 || n_resamples > MAX_RESAMPLES {
+        return Err(CoreError::InvalidArgument(format!(
+            "n_resamples must lie in [1, {MAX_RESAMPLES}], got {n_resamples}"
+        )));
     }
-    let n = first.ids.len();
+    t.validate()?;
+    let n = first.packed.len();
     for s in sets {
-        if s.ids.len() != n {
+        if s.packed.len() != n {
             return Err(CoreError::lengths(
                 "paired sets must have the same number of samples",
                 n,
-                s.ids.len(),
+                s.packed.len(),
             ));
         }
     }
     let width = METRIC_NAMES.len();
     let row = sets.len() * width;
-    let mut out = vec![0.0; n_resamples * row];
+    let mut out = alloc::zeroed::<f64>(
+        n_resamples.checked_mul(row),
+        "n_resamples (the bootstrap output n_resamples x sets x metrics)",
+    )?;
     let max_groups = sets.iter().map(|s| s.groups.conf.len()).max().unwrap_or(0);
+    let max_entries = sets
+        .iter()
+        .filter_map(|s| s.groups.classes.as_ref().map(|e| e.class.len()))
+        .max()
+        .unwrap_or(0);
+    let max_classes = sets
+        .iter()
+        .filter_map(|s| s.groups.classes.as_ref().map(|e| e.n_classes))
+        .max()
+        .unwrap_or(0);
     let need_mult = sets.iter().any(|s| s.sorted.is_some());
     let run = |scratch: &mut Scratch, (b, out_row): (usize, &mut [f64])| {
         let mut rng = Rng::derive(seed, &[b as u64]);
@@ -106,24 +127,30 @@ pub fn bootstrap_metrics(
         }
         for (si, s) in sets.iter().enumerate() {
             let k = s.groups.conf.len();
-            let (count, sum, sum2) = (
-                &mut scratch.count[..k],
-                &mut scratch.sum[..k],
-                &mut scratch.sum2[..k],
-            );
+            let (count, sum) = (&mut scratch.count[..k], &mut scratch.sum[..k]);
             count.fill(0.0);
             sum.fill(0.0);
-            sum2.fill(0.0);
             for &d in &scratch.draws {
                 let (g, r) = s.packed[d as usize];
                 count[g as usize] += 1.0;
                 sum[g as usize] += r;
             }
-            if let Some(r2) = s.res2 {
-                for &d in &scratch.draws {
-                    sum2[s.ids[d as usize] as usize] += r2[d as usize];
+            // A resample is a data set of its own: its classes, counts and residuals.
+            let balanced = match &s.groups.classes {
+                Some(e) => {
+                    let m = e.class.len();
+                    let (ec, es) = (&mut scratch.e_count[..m], &mut scratch.e_sum[..m]);
+                    ec.fill(0.0);
+                    es.fill(0.0);
+                    for &d in &scratch.draws {
+                        let x = s.entry_ids[d as usize] as usize;
+                        ec[x] += 1.0;
+                        es[x] += s.packed[d as usize].1;
+                    }
+                    balanced_areas(count, e, ec, es, &mut scratch.balanced)
                 }
-            }
+                None => (f64::NAN, f64::NAN),
+            };
             let optimal = match &s.sorted {
                 None => optimal_binary(sum.iter().sum::<f64>() / n as f64),
                 Some((vals, rank)) => {
@@ -138,9 +165,9 @@ pub fn bootstrap_metrics(
                 &s.groups.conf,
                 count,
                 sum,
-                s.res2.map(|_| &sum2[..]),
                 s.groups.binary,
                 optimal,
+                balanced,
                 t,
             );
             out_row[si * width..(si + 1) * width].copy_from_slice(&m.to_array());
@@ -150,7 +177,9 @@ pub fn bootstrap_metrics(
         draws: vec![0; n],
         count: vec![0.0; max_groups],
         sum: vec![0.0; max_groups],
-        sum2: vec![0.0; max_groups],
+        e_count: vec![0.0; max_entries],
+        e_sum: vec![0.0; max_entries],
+        balanced: BalancedScratch::new(max_classes),
         mult: if need_mult { vec![0; n] } else { Vec::new() },
     };
     parallel::install(|| {

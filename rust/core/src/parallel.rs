@@ -13,12 +13,56 @@ struct Pool {
 
 static POOL: OnceLock<Pool> = OnceLock::new();
 
+/// What `MEDTRUST_NUM_THREADS` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ThreadSetting {
+    /// Unset or empty: all cores.
+    Unset,
+    /// A positive integer.
+    Threads(usize),
+    /// Anything else (`0`, `-1`, `abc`, `1.5`, non-UTF-8): all cores, and the bindings warn.
+    Invalid(String),
+}
+
+/// Parse a `MEDTRUST_NUM_THREADS` value (`None`: unset).
+pub fn parse_threads(value: Option<&str>) -> ThreadSetting {
+    let Some(v) = value.map(str::trim) else {
+        return ThreadSetting::Unset;
+    };
+    if v.is_empty() {
+        return ThreadSetting::Unset;
+    }
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => ThreadSetting::Threads(n),
+        _ => ThreadSetting::Invalid(v.to_string()),
+    }
+}
+
+/// The current `MEDTRUST_NUM_THREADS` setting.
+pub fn thread_setting() -> ThreadSetting {
+    match std::env::var("MEDTRUST_NUM_THREADS") {
+        Ok(v) => parse_threads(Some(&v)),
+        Err(std::env::VarError::NotPresent) => ThreadSetting::Unset,
+        Err(std::env::VarError::NotUnicode(v)) => {
+            ThreadSetting::Invalid(v.to_string_lossy().into_owned())
+        }
+    }
+}
+
+/// The warning for an invalid setting: what was given, what happens, what is accepted.
+pub fn invalid_threads_message(value: &str) -> String {
+    format!(
+        "MEDTRUST_NUM_THREADS={value:?} is not a positive integer; using all cores (accepted: \
+         an integer >= 1, or unset / empty for all cores)"
+    )
+}
+
 /// Threads requested through `MEDTRUST_NUM_THREADS`, or `None` for "all cores".
 fn requested_threads() -> Option<usize> {
-    std::env::var("MEDTRUST_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
+    match thread_setting() {
+        ThreadSetting::Threads(n) => Some(n),
+        _ => None,
+    }
 }
 
 fn pool() -> &'static Pool {
@@ -60,3 +104,23 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 
 /// Below this many elements a kernel runs serially: the fork/join overhead would dominate.
 pub const SERIAL_BELOW: usize = 1 << 15;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_settings_parse() {
+        assert_eq!(parse_threads(None), ThreadSetting::Unset);
+        assert_eq!(parse_threads(Some(" ")), ThreadSetting::Unset);
+        assert_eq!(parse_threads(Some(" 3 ")), ThreadSetting::Threads(3));
+        for bad in ["0", "-1", "abc", "1.5", "99999999999999999999999"] {
+            assert_eq!(
+                parse_threads(Some(bad)),
+                ThreadSetting::Invalid(bad.into()),
+                "{bad}"
+            );
+        }
+        assert!(invalid_threads_message("0").contains("integer >= 1"));
+    }
+}

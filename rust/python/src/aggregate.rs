@@ -1,47 +1,14 @@
 //! Bindings of `medtrust_core::aggregate`.
 
-use crate::errors::run;
-use crate::overlap::{contiguous, LabelMap};
-use crate::uncertainty::state_view;
-use crate::with_labels;
+use crate::convert::{confidences, state_view, ConfMap, LabelMap};
+use crate::errors::{run, shape_mismatch};
+use crate::{with_conf, with_labels};
 use medtrust_core::aggregate::{self, Aggregates, Options};
 use medtrust_core::uncertainty::Confidences;
 use numpy::PyReadonlyArray1;
-use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
+use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-
-/// A C-contiguous float32 or float64 confidence map.
-#[derive(FromPyObject)]
-enum ConfMap<'py> {
-    F32(PyReadonlyArrayDyn<'py, f32>),
-    F64(PyReadonlyArrayDyn<'py, f64>),
-}
-
-impl ConfMap<'_> {
-    fn shape(&self) -> Vec<usize> {
-        match self {
-            ConfMap::F32(a) => a.shape().to_vec(),
-            ConfMap::F64(a) => a.shape().to_vec(),
-        }
-    }
-}
-
-macro_rules! with_conf {
-    ($map:expr, $s:ident => $body:expr) => {
-        match $map {
-            ConfMap::F32(a) => {
-                let $s = contiguous(a)?;
-                $body
-            }
-            ConfMap::F64(a) => {
-                let $s = contiguous(a)?;
-                $body
-            }
-        }
-    };
-}
 
 /// Every aggregate of one confidence map given the predicted label map; returns a dict.
 #[pyfunction]
@@ -58,7 +25,7 @@ fn aggregate_confidence<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let shape = confidence.shape();
     if shape != labels.shape() {
-        return Err(PyValueError::new_err(format!(
+        return Err(shape_mismatch(format!(
             "confidence and label map shapes differ: {:?} vs {:?}",
             shape,
             labels.shape()
@@ -130,13 +97,10 @@ fn aggregate_confidences<'py>(
     saturate: f64,
     distance: bool,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
-    let kinds = kinds
-        .iter()
-        .map(|n| crate::uncertainty::confidence(py, n))
-        .collect::<PyResult<Vec<_>>>()?;
+    let kinds = confidences(py, &kinds)?;
     let shape = labels.shape();
     if shape.iter().product::<usize>() != sum_ent.len() {
-        return Err(PyValueError::new_err(format!(
+        return Err(shape_mismatch(format!(
             "label map shape {:?} does not match the accumulator's {} voxels",
             shape,
             sum_ent.len()

@@ -1,19 +1,20 @@
 //! Bindings of `medtrust_core::bootstrap`.
 
-use crate::errors::{run, slice};
+use crate::convert::slice;
+use crate::errors::run;
 use medtrust_core::bootstrap::{bootstrap_metrics, Prepared};
 use medtrust_core::risk::{Targets, METRIC_NAMES};
 use numpy::{IntoPyArray, PyArray3, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 
-/// (confids, residuals, optional secondary residuals) of one set.
+/// (confids, residuals, optional class labels) of one set.
 type SetArrays<'py> = (
     PyReadonlyArray1<'py, f64>,
     PyReadonlyArray1<'py, f64>,
     Option<PyReadonlyArray1<'py, f64>>,
 );
 
-/// Paired bootstrap: `sets` is a list of (confids, residuals, residuals2 or None). Returns an
+/// Paired bootstrap: `sets` is a list of (confids, residuals, labels or None). Returns an
 /// array [n_resamples, len(sets), len(RISK_METRIC_NAMES)].
 #[pyfunction]
 #[pyo3(signature = (sets, n_resamples, seed, tpr=0.95, coverage=0.95, risk=0.05, bins=20))]
@@ -28,12 +29,12 @@ fn bootstrap_risk<'py>(
     bins: usize,
 ) -> PyResult<Bound<'py, PyArray3<f64>>> {
     let mut views = Vec::with_capacity(sets.len());
-    for (c, r, r2) in &sets {
-        let r2 = match r2 {
-            Some(a) => Some(slice(py, a, "residuals2")?),
+    for (c, r, l) in &sets {
+        let l = match l {
+            Some(a) => Some(slice(py, a, "labels")?),
             None => None,
         };
-        views.push((slice(py, c, "confids")?, slice(py, r, "residuals")?, r2));
+        views.push((slice(py, c, "confids")?, slice(py, r, "residuals")?, l));
     }
     let t = Targets {
         tpr,
@@ -45,7 +46,7 @@ fn bootstrap_risk<'py>(
     let flat = run(py, || {
         let prepared = views
             .iter()
-            .map(|(c, r, r2)| Prepared::new(c, r, *r2))
+            .map(|(c, r, l)| Prepared::new(c, r, *l))
             .collect::<medtrust_core::Result<Vec<_>>>()?;
         bootstrap_metrics(&prepared, n_resamples, seed, t)
     })?;

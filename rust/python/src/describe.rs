@@ -1,6 +1,7 @@
 //! Bindings of `medtrust_core::describe`.
 
-use crate::errors::{run, slice};
+use crate::convert::slice;
+use crate::errors::run;
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 

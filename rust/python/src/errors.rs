@@ -1,31 +1,29 @@
 //! The one mapping from core errors (and panics) to `medtrust.exceptions`.
+//!
+//! Every error a binding raises goes through here, as one of the typed handles below: the
+//! classes are imported from `medtrust.exceptions` once and cached by PyO3, so a binding can
+//! never raise a bare `ValueError` / `TypeError` that escapes `except MedtrustError`.
 
 use medtrust_core::CoreError;
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Instantiate `medtrust.exceptions.<name>(msg)`; falls back to RuntimeError if unimportable.
-fn raise(py: Python<'_>, name: &str, msg: String) -> PyErr {
-    let made = py
-        .import("medtrust.exceptions")
-        .and_then(|m| m.getattr(name))
-        .and_then(|cls| cls.call1((msg.clone(),)));
-    match made {
-        Ok(inst) => PyErr::from_value(inst),
-        Err(_) => PyRuntimeError::new_err(msg),
-    }
-}
+pyo3::import_exception!(medtrust.exceptions, EmptyInputError);
+pyo3::import_exception!(medtrust.exceptions, ShapeMismatchError);
+pyo3::import_exception!(medtrust.exceptions, InvalidValueError);
+pyo3::import_exception!(medtrust.exceptions, InvalidArgumentError);
+pyo3::import_exception!(medtrust.exceptions, DTypeError);
+pyo3::import_exception!(medtrust.exceptions, InternalError);
 
-/// The exception class of each core error variant.
-pub fn to_py(py: Python<'_>, e: CoreError) -> PyErr {
-    let class = match &e {
-        CoreError::Empty { .. } => "EmptyInputError",
-        CoreError::ShapeMismatch { .. } => "ShapeMismatchError",
-        CoreError::InvalidValue(_) => "InvalidValueError",
-        CoreError::InvalidArgument(_) => "InvalidArgumentError",
-    };
-    raise(py, class, e.to_string())
+/// The exception of each core error variant.
+pub fn to_py(_py: Python<'_>, e: CoreError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        CoreError::Empty { .. } => EmptyInputError::new_err(msg),
+        CoreError::ShapeMismatch { .. } => ShapeMismatchError::new_err(msg),
+        CoreError::InvalidValue(_) => InvalidValueError::new_err(msg),
+        CoreError::InvalidArgument(_) => InvalidArgumentError::new_err(msg),
+    }
 }
 
 /// Run a kernel with the GIL released; map its error, and turn a panic into `InternalError`
@@ -43,31 +41,24 @@ pub fn run<T: Send>(
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(raise(
-                py,
-                "InternalError",
-                format!("internal error in a medtrust kernel (please report): {what}"),
-            ))
+            Err(InternalError::new_err(format!(
+                "internal error in a medtrust kernel (please report): {what}"
+            )))
         }
     }
 }
 
-/// A contiguous view of a numpy array, or a clear error (Python coerces first, so this is rare).
-pub fn slice<'a, T: numpy::Element>(
-    py: Python<'_>,
-    a: &'a numpy::PyReadonlyArray1<'_, T>,
-    name: &str,
-) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| {
-        raise(
-            py,
-            "InvalidArgumentError",
-            format!("{name} must be a contiguous 1-D array"),
-        )
-    })
+/// An `InvalidArgumentError` with `msg` (for binding-level argument checks).
+pub fn invalid_argument(_py: Python<'_>, msg: String) -> PyErr {
+    InvalidArgumentError::new_err(msg)
 }
 
-/// An `InvalidArgumentError` with `msg` (for binding-level argument checks).
-pub fn invalid_argument(py: Python<'_>, msg: String) -> PyErr {
-    raise(py, "InvalidArgumentError", msg)
+/// A `ShapeMismatchError` with `msg`.
+pub fn shape_mismatch(msg: String) -> PyErr {
+    ShapeMismatchError::new_err(msg)
+}
+
+/// A `DTypeError` with `msg`.
+pub fn dtype_error(msg: &str) -> PyErr {
+    DTypeError::new_err(msg.to_string())
 }

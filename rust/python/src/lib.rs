@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 mod aggregate;
 mod bootstrap;
+mod convert;
 mod describe;
 mod errors;
 mod overlap;
@@ -31,8 +32,23 @@ fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
     })
 }
 
+/// Warn (once: module initialisation runs once per process) when `MEDTRUST_NUM_THREADS` holds
+/// a value the pool cannot use, instead of silently falling back to all cores.
+fn warn_invalid_threads(py: Python<'_>) -> PyResult<()> {
+    use medtrust_core::parallel::{invalid_threads_message, thread_setting, ThreadSetting};
+    if let ThreadSetting::Invalid(v) = thread_setting() {
+        let category = py
+            .import("medtrust.exceptions")?
+            .getattr("MedtrustWarning")?;
+        let msg = std::ffi::CString::new(invalid_threads_message(&v).replace('\0', ""))?;
+        PyErr::warn(py, &category, &msg, 1)?;
+    }
+    Ok(())
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    warn_invalid_threads(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;

@@ -1,20 +1,11 @@
 //! Bindings of `medtrust_core::patches`: strided box means and greedy selection.
 
-use crate::errors::{invalid_argument, run, slice};
-use crate::uncertainty::{map_kinds, state_view};
+use crate::convert::{map_kinds, slice, state_view, Map};
+use crate::errors::{invalid_argument, run};
+use crate::with_map;
 use medtrust_core::patches::{self, Box3, Grid};
-use numpy::{
-    IntoPyArray, PyArray4, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
-    PyUntypedArrayMethods,
-};
+use numpy::{IntoPyArray, PyArray4, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-
-/// A 3D voxel map, float32 or float64.
-#[derive(FromPyObject)]
-enum Map<'py> {
-    F32(PyReadonlyArray3<'py, f32>),
-    F64(PyReadonlyArray3<'py, f64>),
-}
 
 fn grid(
     py: Python<'_>,
@@ -48,21 +39,10 @@ fn pool_map<'py>(
     stride: [usize; 3],
     clip: bool,
 ) -> PyResult<Bound<'py, PyArray4<f64>>> {
-    let contiguous = || invalid_argument(py, "map must be C-contiguous".into());
-    let (out, g) = match &map {
-        Map::F32(a) => {
-            let s = a.shape();
-            let g = grid(py, [s[0], s[1], s[2]], patch, stride, clip)?;
-            let m = a.as_slice().map_err(|_| contiguous())?;
-            (run(py, || patches::pool_map(m, &g))?, g)
-        }
-        Map::F64(a) => {
-            let s = a.shape();
-            let g = grid(py, [s[0], s[1], s[2]], patch, stride, clip)?;
-            let m = a.as_slice().map_err(|_| contiguous())?;
-            (run(py, || patches::pool_map(m, &g))?, g)
-        }
-    };
+    let (out, g) = with_map!(py, &map, (m, shape) => {
+        let g = grid(py, shape, patch, stride, clip)?;
+        (run(py, || patches::pool_map(m, &g))?, g)
+    });
     out.into_pyarray(py)
         .reshape([1, g.dims[0], g.dims[1], g.dims[2]])
 }

@@ -1,6 +1,7 @@
 //! Bindings of `medtrust_core::risk` (calibration metrics come with it, from the same groups).
 
-use crate::errors::{run, slice};
+use crate::convert::slice;
+use crate::errors::run;
 use medtrust_core::risk;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -8,12 +9,12 @@ use pyo3::types::PyDict;
 
 /// All risk-coverage metrics from one grouping pass; returns a dict keyed by metric name.
 #[pyfunction]
-#[pyo3(signature = (confids, residuals, residuals2=None, tpr=0.95, coverage=0.95, risk=0.05, bins=20))]
+#[pyo3(signature = (confids, residuals, labels=None, tpr=0.95, coverage=0.95, risk=0.05, bins=20))]
 fn risk_metrics<'py>(
     py: Python<'py>,
     confids: PyReadonlyArray1<'py, f64>,
     residuals: PyReadonlyArray1<'py, f64>,
-    residuals2: Option<PyReadonlyArray1<'py, f64>>,
+    labels: Option<PyReadonlyArray1<'py, f64>>,
     tpr: f64,
     coverage: f64,
     risk: f64,
@@ -21,8 +22,8 @@ fn risk_metrics<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let c = slice(py, &confids, "confids")?;
     let r = slice(py, &residuals, "residuals")?;
-    let r2 = match &residuals2 {
-        Some(a) => Some(slice(py, a, "residuals2")?),
+    let l = match &labels {
+        Some(a) => Some(slice(py, a, "labels")?),
         None => None,
     };
     let t = risk::Targets {
@@ -31,7 +32,7 @@ fn risk_metrics<'py>(
         risk,
         bins,
     };
-    let m = run(py, || risk::risk_metrics(c, r, r2, t))?;
+    let m = run(py, || risk::risk_metrics(c, r, l, t))?;
     let d = PyDict::new(py);
     for (name, v) in risk::METRIC_NAMES.iter().zip(m.to_array()) {
         d.set_item(*name, v)?;

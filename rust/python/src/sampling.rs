@@ -1,6 +1,7 @@
 //! Bindings of `medtrust_core::sampling`: power (Gumbel) noising and top-k.
 
-use crate::errors::{run, slice};
+use crate::convert::slice;
+use crate::errors::run;
 use medtrust_core::sampling;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;

@@ -1,10 +1,9 @@
 //! Bindings of `medtrust_core::surface`.
 
-use crate::errors::run;
-use crate::overlap::contiguous;
-use medtrust_core::surface::{self, Surface};
+use crate::convert::{contiguous, surface_kind};
+use crate::errors::{run, shape_mismatch};
+use medtrust_core::surface;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 type DistanceArrays<'py> = (
@@ -27,17 +26,9 @@ fn surface_distances<'py>(
     spacing: Vec<f64>,
     surface: &str,
 ) -> PyResult<DistanceArrays<'py>> {
-    let kind = match surface {
-        "voxels" => Surface::Voxels,
-        "surfels" => Surface::Surfels,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "surface must be 'voxels' or 'surfels', got {other:?}"
-            )))
-        }
-    };
+    let kind = surface_kind(py, surface)?;
     if pred.shape() != target.shape() {
-        return Err(PyValueError::new_err(format!(
+        return Err(shape_mismatch(format!(
             "pred and target shapes differ: {:?} vs {:?}",
             pred.shape(),
             target.shape()

@@ -23,7 +23,7 @@
 //! depend on the number of threads.
 
 use crate::error::{CoreError, Result};
-use crate::overlap::Label;
+use crate::label::Label;
 use crate::parallel;
 use crate::surface::edt::{within, Transform};
 use rayon::prelude::*;

@@ -14,7 +14,7 @@
 //! row blocks), so results do not depend on the number of threads.
 
 use super::MapSource;
-use crate::overlap::Label;
+use crate::label::Label;
 use crate::surface::edt::{Line, Transform};
 use rayon::prelude::*;
 

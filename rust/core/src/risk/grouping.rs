@@ -1,0 +1,534 @@
+//! Grouping of samples by distinct confidence: the only super-linear step of the metric family.
+//!
+//! With many ties (the common case: rounded softmax scores) and binary residuals it is a
+//! parallel hash aggregation, O(n); otherwise a parallel sort. Chunks have a fixed size and are
+//! merged in order, so results do not depend on the number of threads.
+//!
+//! Results do not depend on input order either (bit for bit): a group's residual sum is summed
+//! in a fixed order. Sums of 0/1 residuals are exact integers in any order, so the binary paths
+//! add samples as they come; continuous residuals are sorted within each group (ascending) and
+//! summed in that order, so the sum is a function of the group's multiset of residuals only.
+//!
+//! Over 400 lines because both paths (hash and sort) and the per-class entries they fill share
+//! one set of types and guarantees; a fifth of the file is tests.
+
+use crate::error::{CoreError, Result};
+use crate::parallel;
+use rayon::prelude::*;
+
+/// Samples of one confidence value each, in descending confidence order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Groups {
+    /// Distinct confidence values, descending.
+    pub conf: Vec<f64>,
+    /// Number of samples per group (float so that bootstrap multiplicities reuse the code).
+    pub count: Vec<f64>,
+    /// Sum of residuals per group.
+    pub sum: Vec<f64>,
+    /// Per (group, class) counts for the class-balanced metrics, when labels are given.
+    pub classes: Option<ClassEntries>,
+    /// Whether every residual is exactly 0 or 1.
+    pub binary: bool,
+}
+
+/// Per (group, class) counts and residual sums, grouped like CSR rows: group `j` owns entries
+/// `start[j]..start[j + 1]`, in ascending class order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClassEntries {
+    /// Number of distinct classes K (class ids are `0..K`, in ascending label order).
+    pub n_classes: usize,
+    /// Entry offsets per group (length: groups + 1).
+    pub start: Vec<usize>,
+    /// Dense class id of each entry.
+    pub class: Vec<u32>,
+    /// Samples of each entry.
+    pub count: Vec<f64>,
+    /// Residual sum of each entry.
+    pub sum: Vec<f64>,
+}
+
+/// Order-preserving map of a finite f64 to u64 (`-0.0` and `0.0` map to the same key).
+#[inline]
+pub fn f64_key(x: f64) -> u64 {
+    let x = if x == 0.0 { 0.0 } else { x };
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+/// Inverse of [`f64_key`].
+#[inline]
+pub fn key_f64(k: u64) -> f64 {
+    if k >> 63 == 1 {
+        f64::from_bits(k & !(1 << 63))
+    } else {
+        f64::from_bits(!k)
+    }
+}
+
+/// Fixed chunk length of the hash path; fixed so that sums do not depend on the thread count.
+const CHUNK: usize = 1 << 18;
+const EMPTY: u64 = u64::MAX;
+
+/// One slot of the open-addressing table: key and running sums side by side (one cache line).
+#[derive(Clone, Copy)]
+struct Slot {
+    key: u64,
+    count: f64,
+    sum: f64,
+}
+
+impl Slot {
+    const EMPTY: Self = Slot {
+        key: EMPTY,
+        count: 0.0,
+        sum: 0.0,
+    };
+}
+
+/// Open-addressing hash table (linear probing, load <= 1/2) from confidence key to sums. One is
+/// kept per worker and cleared between chunks, so the hot loop never allocates.
+struct GroupTable {
+    slots: Vec<Slot>,
+    shift: u32,
+    len: usize,
+}
+
+#[inline(always)]
+fn slot_of(key: u64, shift: u32) -> usize {
+    ((key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+}
+
+impl GroupTable {
+    fn with_bits(bits: u32) -> Self {
+        GroupTable {
+            slots: vec![Slot::EMPTY; 1 << bits],
+            shift: 64 - bits,
+            len: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill(Slot::EMPTY);
+        self.len = 0;
+    }
+
+    /// Add `count` samples with residual sum `sum` to `key`.
+    #[inline]
+    fn add(&mut self, key: u64, count: f64, sum: f64) {
+        let mask = self.slots.len() - 1;
+        let mut i = slot_of(key, self.shift);
+        loop {
+            let s = &mut self.slots[i];
+            if s.key == key {
+                s.count += count;
+                s.sum += sum;
+                return;
+            }
+            if s.key == EMPTY {
+                *s = Slot { key, count, sum };
+                self.len += 1;
+                if self.len * 2 > self.slots.len() {
+                    self.grow();
+                }
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Add samples `from..` one at a time until the end or until the table must grow; returns
+    /// the index reached. The hot loop works on locals (slice, mask, shift) only.
+    #[inline(never)]
+    fn add_run(
+        &mut self,
+        conf: &[f64],
+        res: &[f64],
+        from: usize,
+        any_nan: &mut bool,
+        binary: &mut bool,
+    ) -> usize {
+        let (mut nan, mut bin) = (*any_nan, *binary);
+        let limit = self.slots.len() / 2;
+        let shift = self.shift;
+        let mut len = self.len;
+        let slots = &mut self.slots[..];
+        let mask = slots.len() - 1;
+        let mut i = from;
+        while i < conf.len() {
+            let (c, r) = (conf[i], res[i]);
+            // Bitwise ops: no extra branches in the hot loop.
+            nan |= c.is_nan() | r.is_nan();
+            bin &= (r == 0.0) | (r == 1.0);
+            let key = f64_key(c);
+            let mut j = slot_of(key, shift);
+            loop {
+                let s = &mut slots[j];
+                if s.key == key {
+                    s.count += 1.0;
+                    s.sum += r;
+                    break;
+                }
+                if s.key == EMPTY {
+                    *s = Slot {
+                        key,
+                        count: 1.0,
+                        sum: r,
+                    };
+                    len += 1;
+                    break;
+                }
+                j = (j + 1) & mask;
+            }
+            i += 1;
+            if len > limit {
+                break;
+            }
+        }
+        self.len = len;
+        (*any_nan, *binary) = (nan, bin);
+        i
+    }
+
+    fn grow(&mut self) {
+        let bits = 64 - self.shift + 1;
+        let old = std::mem::replace(self, GroupTable::with_bits(bits));
+        for s in old.slots.into_iter().filter(|s| s.key != EMPTY) {
+            self.add(s.key, s.count, s.sum);
+        }
+    }
+
+    /// Occupied slots, in slot order.
+    fn occupied(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter().filter(|s| s.key != EMPTY)
+    }
+}
+
+/// A chunk's occupied slots; `None` when the hash path does not apply to the chunk (too many
+/// distinct values, or a continuous residual whose sums would depend on input order).
+type ChunkResult = Result<Option<Vec<Slot>>>;
+
+/// Hash-aggregate one chunk into `table` (cleared first).
+fn aggregate_chunk(table: &mut GroupTable, conf: &[f64], res: &[f64], cap: usize) -> ChunkResult {
+    table.clear();
+    let (mut any_nan, mut binary) = (false, true);
+    let mut i = 0;
+    while i < conf.len() {
+        i = table.add_run(conf, res, i, &mut any_nan, &mut binary);
+        if table.len > cap || !binary {
+            return Ok(None);
+        }
+        if i < conf.len() {
+            table.grow();
+        }
+    }
+    if any_nan {
+        return Err(nan_error());
+    }
+    Ok(Some(table.occupied().copied().collect()))
+}
+
+fn nan_error() -> CoreError {
+    CoreError::InvalidValue("confids, residuals or labels contain NaN".into())
+}
+
+fn check_inputs(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Result<()> {
+    if conf.is_empty() {
+        return Err(CoreError::Empty { name: "confids" });
+    }
+    if conf.len() != res.len() {
+        return Err(CoreError::lengths(
+            "confids and residuals differ in length",
+            conf.len(),
+            res.len(),
+        ));
+    }
+    if let Some(l) = labels {
+        if l.len() != conf.len() {
+            return Err(CoreError::lengths(
+                "confids and labels differ in length",
+                conf.len(),
+                l.len(),
+            ));
+        }
+    }
+    if conf.len() > u32::MAX as usize {
+        return Err(CoreError::InvalidArgument(
+            "confids: at most 2^32 - 1 samples are supported".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Group samples by distinct confidence (descending), summing residuals per group; with
+/// `labels` (class labels, any finite values) also per (group, class).
+///
+/// # Errors
+/// Empty input, length mismatch, more than 2^32 - 1 samples, or NaN in any input.
+pub fn group_by_confidence(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Result<Groups> {
+    check_inputs(conf, res, labels)?;
+    if labels.is_none() && conf.len() >= 2 * CHUNK {
+        if let Some(g) = parallel::install(|| group_by_hash(conf, res))? {
+            return Ok(g);
+        }
+    }
+    Ok(parallel::install(|| group_by_sort(conf, res, labels, false))?.groups)
+}
+
+/// Groups plus, per sample, its group index and (with labels) its (group, class) entry index.
+pub struct Grouped {
+    /// The groups.
+    pub groups: Groups,
+    /// Group index of each sample.
+    pub ids: Vec<u32>,
+    /// Entry index of each sample (empty without labels).
+    pub entry_ids: Vec<u32>,
+}
+
+/// Like [`group_by_confidence`], also returning each sample's group (and entry) index.
+///
+/// # Errors
+/// As [`group_by_confidence`].
+pub fn group_with_ids(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Result<Grouped> {
+    check_inputs(conf, res, labels)?;
+    parallel::install(|| group_by_sort(conf, res, labels, true))
+}
+
+fn group_by_hash(conf: &[f64], res: &[f64]) -> Result<Option<Groups>> {
+    let cap = CHUNK / 4;
+    let partials: Vec<ChunkResult> = conf
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map_init(
+            || GroupTable::with_bits(12),
+            |table, (ci, c)| {
+                let lo = ci * CHUNK;
+                aggregate_chunk(table, c, &res[lo..lo + c.len()], cap)
+            },
+        )
+        .collect();
+    // Merge in chunk order (binary sums are exact integers, so any order gives the same bits).
+    let mut merged = GroupTable::with_bits(12);
+    for p in partials {
+        let Some(slots) = p? else {
+            return Ok(None);
+        };
+        for s in slots {
+            merged.add(s.key, s.count, s.sum);
+        }
+    }
+    let mut slots: Vec<Slot> = merged.occupied().copied().collect();
+    slots.sort_unstable_by_key(|s| std::cmp::Reverse(s.key));
+    Ok(Some(Groups {
+        conf: slots.iter().map(|s| key_f64(s.key)).collect(),
+        count: slots.iter().map(|s| s.count).collect(),
+        sum: slots.iter().map(|s| s.sum).collect(),
+        classes: None,
+        binary: true,
+    }))
+}
+
+/// Sample indices sorted by `key` (then index: a total order).
+fn sorted_by<K: Ord + Send>(n: usize, key: impl Fn(usize) -> K + Sync) -> Vec<u32> {
+    let mut pairs: Vec<(K, u32)> = (0..n).map(|i| (key(i), i as u32)).collect();
+    if n >= parallel::SERIAL_BELOW {
+        pairs.par_sort_unstable();
+    } else {
+        pairs.sort_unstable();
+    }
+    pairs.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Dense class ids `0..K` of finite labels, in ascending label order, and K.
+///
+/// # Errors
+/// NaN or infinite labels.
+pub fn dense_classes(labels: &[f64]) -> Result<(Vec<u32>, usize)> {
+    if labels.iter().any(|l| !l.is_finite()) {
+        return Err(CoreError::InvalidValue(
+            "labels must be finite class labels".into(),
+        ));
+    }
+    let order = sorted_by(labels.len(), |i| f64_key(labels[i]));
+    let mut ids = vec![0u32; labels.len()];
+    let mut k = 0usize;
+    let mut last = None;
+    for &i in &order {
+        let key = f64_key(labels[i as usize]);
+        if last.is_some_and(|l| l != key) {
+            k += 1;
+        }
+        last = Some(key);
+        ids[i as usize] = k as u32;
+    }
+    Ok((ids, k + usize::from(last.is_some())))
+}
+
+fn group_by_sort(
+    conf: &[f64],
+    res: &[f64],
+    labels: Option<&[f64]>,
+    want_ids: bool,
+) -> Result<Grouped> {
+    let n = conf.len();
+    let mut any_nan = false;
+    let mut binary = true;
+    for i in 0..n {
+        any_nan |= conf[i].is_nan() | res[i].is_nan();
+        binary &= res[i] == 0.0 || res[i] == 1.0;
+    }
+    if any_nan {
+        return Err(nan_error());
+    }
+    let classes = labels.map(dense_classes).transpose()?;
+    // Confidence descending; within a group, by class and then residual ascending, so that
+    // every sum below is summed in an order fixed by the values alone.
+    let order = match (&classes, binary) {
+        (None, true) => sorted_by(n, |i| !f64_key(conf[i])),
+        (None, false) => sorted_by(n, |i| (!f64_key(conf[i]), f64_key(res[i]))),
+        (Some((cls, _)), _) => sorted_by(n, |i| (!f64_key(conf[i]), cls[i], f64_key(res[i]))),
+    };
+    let mut g = Groups {
+        binary,
+        classes: classes.as_ref().map(|(_, k)| ClassEntries {
+            n_classes: *k,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut ids = if want_ids { vec![0u32; n] } else { Vec::new() };
+    let want_entries = want_ids && classes.is_some();
+    let mut entry_ids = if want_entries {
+        vec![0u32; n]
+    } else {
+        Vec::new()
+    };
+    let mut last = None;
+    let mut last_class = u32::MAX;
+    for &i in &order {
+        let i = i as usize;
+        let k = f64_key(conf[i]);
+        let new_group = last != Some(k);
+        if new_group {
+            last = Some(k);
+            g.conf.push(conf[i]);
+            g.count.push(0.0);
+            g.sum.push(0.0);
+        }
+        let j = g.conf.len() - 1;
+        g.count[j] += 1.0;
+        g.sum[j] += res[i];
+        if want_ids {
+            ids[i] = j as u32;
+        }
+        if let (Some(e), Some((cls, _))) = (g.classes.as_mut(), &classes) {
+            let c = cls[i];
+            if new_group {
+                e.start.push(e.class.len());
+            }
+            if new_group || c != last_class {
+                e.class.push(c);
+                e.count.push(0.0);
+                e.sum.push(0.0);
+                last_class = c;
+            }
+            let x = e.class.len() - 1;
+            e.count[x] += 1.0;
+            e.sum[x] += res[i];
+            if want_entries {
+                entry_ids[i] = x as u32;
+            }
+        }
+    }
+    if let Some(e) = g.classes.as_mut() {
+        e.start.push(e.class.len());
+    }
+    // The group's confidence is the first sample's value; -0.0 and 0.0 share a group, so
+    // normalise through the key to keep it independent of which came first.
+    for c in g.conf.iter_mut() {
+        *c = key_f64(f64_key(*c));
+    }
+    Ok(Grouped {
+        groups: g,
+        ids,
+        entry_ids,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_and_sort_paths_agree() {
+        let n = 3 * CHUNK + 17;
+        let mut rng = crate::rng::Rng::new(5);
+        let conf: Vec<f64> = (0..n).map(|_| (rng.below(1000) as f64) / 1000.0).collect();
+        let res: Vec<f64> = (0..n).map(|_| rng.below(2) as f64).collect();
+        let a = group_by_hash(&conf, &res)
+            .expect("ok")
+            .expect("few distinct");
+        let b = group_by_sort(&conf, &res, None, false).expect("ok").groups;
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn many_distinct_or_continuous_falls_back_to_sort() {
+        let n = 2 * CHUNK;
+        let conf: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let res: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+        assert!(group_by_hash(&conf, &res).expect("ok").is_none());
+        let g = group_by_confidence(&conf, &res, None).expect("ok");
+        assert_eq!(g.conf.len(), n);
+        assert_eq!(g.conf[0], (n - 1) as f64);
+        let few: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
+        let cont: Vec<f64> = (0..n).map(|i| (i % 7) as f64 / 7.0).collect();
+        assert!(group_by_hash(&few, &cont).expect("ok").is_none());
+    }
+
+    #[test]
+    fn class_entries_follow_groups_and_classes() {
+        let conf = [0.5, 0.9, 0.5, 0.5, 0.9];
+        let res = [1.0, 0.0, 0.0, 1.0, 1.0];
+        let labels = [7.0, 3.0, 3.0, 7.0, 7.0];
+        let gr = group_with_ids(&conf, &res, Some(&labels)).expect("ok");
+        let e = gr.groups.classes.as_ref().expect("labels");
+        assert_eq!(e.n_classes, 2);
+        assert_eq!(e.start, vec![0, 2, 4]);
+        assert_eq!(e.class, vec![0, 1, 0, 1]);
+        assert_eq!(e.count, vec![1.0, 1.0, 1.0, 2.0]);
+        assert_eq!(e.sum, vec![0.0, 1.0, 0.0, 2.0]);
+        assert_eq!(gr.entry_ids, vec![3, 0, 2, 3, 1]);
+        assert_eq!(gr.ids, vec![1, 0, 1, 1, 0]);
+    }
+
+    #[test]
+    fn dense_classes_follow_label_order() {
+        let (ids, k) = dense_classes(&[5.0, -1.0, 5.0, 2.0]).expect("ok");
+        assert_eq!((ids, k), (vec![2, 0, 2, 1], 3));
+        assert!(dense_classes(&[f64::NAN]).is_err());
+        assert_eq!(dense_classes(&[]).expect("ok"), (vec![], 0));
+    }
+
+    #[test]
+    fn key_roundtrip_and_order() {
+        let xs = [
+            -3.5,
+            -0.0,
+            0.0,
+            1e-300,
+            2.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for &x in &xs {
+            assert_eq!(key_f64(f64_key(x)), if x == 0.0 { 0.0 } else { x });
+        }
+        assert!(f64_key(-1.0) < f64_key(0.0));
+        assert!(f64_key(0.0) < f64_key(1e-300));
+        assert_eq!(f64_key(-0.0), f64_key(0.0));
+    }
+}
