@@ -33,6 +33,7 @@ __all__ = [
     "MedtrustError",
     "MedtrustWarning",
     "NaNInputError",
+    "PolarsPluginError",
     "QueryShortfallWarning",
     "ShapeMismatchError",
     "UndefinedMetricWarning",
@@ -86,6 +87,10 @@ class JudgeError(MedtrustError):
 
 class VerdictParseError(MedtrustError):
     """The LLM judge's reply is not a valid verdict."""
+
+
+class PolarsPluginError(MedtrustError):
+    """The medtrust polars plugin cannot run in the installed polars (``medtrust.polars``)."""
 
 
 class BackendError(Exception):
