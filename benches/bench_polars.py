@@ -95,9 +95,7 @@ def test_2000_groups_vs_loop_and_pure_polars(benchmark, df_2000, ratio):
     medtrust_evaluate(df_2000, by)  # warm the plugin
     t_ours = best_of(lambda: medtrust_evaluate(df_2000, by), 5)
     t_loop = best_of(lambda: loop_evaluate(df_2000, ["good", "bad"], "failed", by), 2)
-    t_plain = best_of(
-        lambda: [polars_aurc(df_2000, c, "failed", by) for c in ("good", "bad")], 3
-    )
+    t_plain = best_of(lambda: [polars_aurc(df_2000, c, "failed", by) for c in ("good", "bad")], 3)
     ratio("evaluate 2000 groups x 1000 rows x 2 CSFs vs the loop", t_ours, t_loop, 20)
     ratio("evaluate (all metrics) vs pure-polars AURC only", t_ours, t_plain, 10)
     benchmark.pedantic(medtrust_evaluate, args=(df_2000, by), rounds=5, iterations=1)

@@ -412,7 +412,7 @@ def collect(query: pl.LazyFrame, **options: Any) -> pl.DataFrame:
     >>> import polars as pl, medtrust.polars as mt
     >>> lf = pl.LazyFrame({"g": [1, 1, 2], "c": [0.9, 0.2, 0.5], "f": [0, 1, 0]})
     >>> mt.collect(lf.group_by("g").agg(mt.augrc("c", "f")).sort("g"))["augrc"].to_list()
-    [0.0, 0.0]
+    [0.125, 0.0]
     """
     with medtrust_errors():
         return query.collect(**options)
