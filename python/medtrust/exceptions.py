@@ -34,6 +34,7 @@ __all__ = [
     "MedtrustError",
     "MedtrustWarning",
     "NaNInputError",
+    "PolarsPluginError",
     "QueryShortfallWarning",
     "ShapeMismatchError",
     "UndefinedMetricWarning",
@@ -95,6 +96,10 @@ class JudgeError(MedtrustError):
 
 class VerdictParseError(MedtrustError):
     """The LLM judge's reply is not a valid verdict."""
+
+
+class PolarsPluginError(MedtrustError):
+    """The medtrust polars plugin cannot run in the installed polars (``medtrust.polars``)."""
 
 
 class BackendError(Exception):

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from medtrust._arrays import check_choice
-from medtrust.analysis import pearson, spearman
 from medtrust.exceptions import (
     DTypeError,
     InvalidArgumentError,
@@ -196,9 +195,51 @@ def _check_case_columns(df: Any, risk: str) -> None:
         raise InvalidValueError(f"column 'hd95' must be >= 0 mm, got min {np.nanmin(v):.4g}")
 
 
-def _correlations(conf: np.ndarray, risk: np.ndarray) -> tuple[float, float]:
-    # Three cases at least: with two, every correlation is +-1 and says nothing.
-    return spearman(conf, risk, min_n=3).statistic, pearson(conf, risk, min_n=3).statistic
+def _group_scores(
+    table: Any, names: Sequence[str], check_range: bool, has_failed: bool
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Metrics, correlations and failure AUROC of every (group, CSF) in one polars query.
+
+    The groups are each domain and ``"all"`` (the cases stacked once more under that name);
+    the metrics run in Rust through the polars plugin (equal to ``selective.metrics``).
+    """
+    import polars as pl
+
+    from medtrust import _plugin
+
+    kw = _plugin.kwargs("raise", check_range)
+    kw_auroc = _plugin.kwargs("raise", True, metric="failure_auroc")
+    risk, fail = pl.col("risk"), pl.col("failed")
+    aggs = [pl.len().alias("n"), fail.sum().alias("n_failed")]
+    for i, c in enumerate(names):
+        conf = pl.col(c).cast(pl.Float64)
+        aggs.append(_plugin.call("selective_metrics", [conf, risk], kw).alias(f"m{i}"))
+        # Correlations are undefined for < 3 cases or a constant input (NaN, as scipy warns).
+        defined = (pl.len() >= 3) & (conf.n_unique() > 1) & (risk.n_unique() > 1)
+        for method in ("spearman", "pearson"):
+            corr = pl.corr(conf, risk, method=method)
+            aggs.append(pl.when(defined).then(corr).otherwise(float("nan")).alias(f"{method}{i}"))
+        if has_failed:
+            auroc = _plugin.call("risk_metric", [conf, fail], kw_auroc)
+            aggs.append(auroc.alias(f"auroc{i}"))
+    stacked = pl.concat([table.lazy(), table.lazy().with_columns(domain=pl.lit("all"))])
+    with _plugin.medtrust_errors():
+        wide = stacked.group_by("domain").agg(aggs).collect()
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in wide.iter_rows(named=True):
+        for i, c in enumerate(names):
+            m = row[f"m{i}"]
+            out[(row["domain"], c)] = {
+                "group": row["domain"],
+                "csf": c,
+                "n": row["n"],
+                "n_failed": int(row["n_failed"]) if has_failed else None,
+                **{k: m[k] for k in _METRICS},
+                "spearman": float(row[f"spearman{i}"]),
+                "pearson": float(row[f"pearson{i}"]),
+                "failure_auroc": row[f"auroc{i}"] if has_failed else math.nan,
+            }
+    return out
 
 
 def evaluate_failure_detection(
@@ -241,7 +282,7 @@ def evaluate_failure_detection(
     """
     import polars as pl
 
-    from medtrust.selective import failure_auroc, metrics, rank_csfs
+    from medtrust.selective import rank_csfs
 
     check_choice(risk, "risk", RISKS)
     df = _to_polars(cases)
@@ -271,11 +312,13 @@ def evaluate_failure_detection(
     check_range = not (risk == "hd95" and not binary)
     domains = sorted(set(table["domain"].to_list()))
     groups = [*domains, "all"]
+    scores = _group_scores(table, names, check_range, failed is not None)
     rows, ranks = [], []
     for g in groups:
+        # The rank distributions are statistics over paired resamples (medtrust.selective
+        # rank_csfs); every per-group metric above comes from the one polars query.
         part = table if g == "all" else table.filter(pl.col("domain") == g)
         r = part["risk"].to_numpy()
-        f = part["failed"].to_numpy() if failed is not None else None
         confs = {c: part[c].cast(pl.Float64).to_numpy() for c in names}
         ranking = rank_csfs(
             confs,
@@ -289,31 +332,18 @@ def evaluate_failure_detection(
         boot = ranking.bootstrap
         mean_rank = dict(zip(ranking.mean_rank["csf"], ranking.mean_rank["mean_rank"]))
         for c in names:
-            m = metrics(confs[c], r, check_range=check_range)
-            sp, pe = _correlations(confs[c], r)
-            auroc = math.nan
-            if f is not None and 0 < f.sum() < len(f):
-                auroc = failure_auroc(confs[c], f)
-            row: dict[str, Any] = {
-                "group": g,
-                "csf": c,
-                "n": len(r),
-                "n_failed": int(f.sum()) if f is not None else None,
-                **{k: getattr(m, k) for k in _METRICS},
-                "spearman": sp,
-                "pearson": pe,
-                "failure_auroc": auroc,
-                "mean_rank": float(mean_rank[c]),
-            }
+            row = dict(scores[(g, c)])
+            row["mean_rank"] = float(mean_rank[c])
             for k in ("aurc", "augrc"):
                 ci = boot.ci(k, alpha=alpha)[c]
                 row[f"{k}_low"], row[f"{k}_high"] = ci.low, ci.high
             rows.append(row)
         ranks.append(ranking.rank_distribution.with_columns(group=pl.lit(g)))
-        if f is not None and (f.sum() == 0 or f.sum() == len(f)):
+        n_failed = scores[(g, names[0])]["n_failed"]
+        if n_failed is not None and n_failed in (0, len(r)):
             warnings.warn(
-                f"group {g!r}: all {len(f)} cases {'fail' if f.sum() else 'pass'} the threshold; "
-                "failure AUROC is NaN there",
+                f"group {g!r}: all {len(r)} cases {'fail' if n_failed else 'pass'} the "
+                "threshold; failure AUROC is NaN there",
                 UndefinedMetricWarning,
                 stacklevel=2,
             )

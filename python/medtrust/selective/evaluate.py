@@ -13,13 +13,12 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from medtrust._arrays import NanPolicy
-from medtrust.exceptions import InvalidArgumentError
-from medtrust.selective.bootstrap import paired_bootstrap
-from medtrust.selective.metrics import metrics
+from medtrust.exceptions import EmptyInputError, InvalidArgumentError, MedtrustWarning
 
 if TYPE_CHECKING:
     import polars as pl
@@ -43,67 +42,85 @@ def evaluate(
     nan_policy: NanPolicy = "raise",
     check_range: bool = True,
 ) -> pl.DataFrame:
-    """Every selective metric per group and CSF.
+    """Every selective metric per group and CSF, in one polars query.
+
+    Each (group, CSF) is one call of the Rust plugin inside ``group_by(by).agg(...)`` (see
+    :mod:`medtrust.polars`): no Python loop over groups, and each row equals
+    :func:`~medtrust.selective.metrics` on that group bit for bit.
 
     Parameters
     ----------
     df
-        polars DataFrame (a pandas one is converted).
+        polars DataFrame or LazyFrame (a pandas one is converted).
     confid
         Column(s) holding confidences; each becomes a ``csf`` value in the output.
     residual
         Column of residuals.
     by
-        Grouping columns (e.g. dataset, domain); groups come out sorted.
+        Grouping columns (e.g. dataset, domain); groups come out sorted by their text.
     labels
         Optional class-label column for the balanced metrics.
     ci
-        Add ``<metric>_low`` / ``<metric>_high`` paired-bootstrap CIs for the main metrics.
+        Add ``<metric>_low`` / ``<metric>_high`` percentile-bootstrap CIs for the main metrics,
+        equal to :func:`~medtrust.selective.paired_bootstrap` with the same ``seed`` (every CSF
+        of a group sees the same resamples). With ``nan_policy="omit"`` each CSF is resampled
+        over its own valid rows, where ``paired_bootstrap`` would refuse CSFs of different sizes.
+    nan_policy
+        As :func:`~medtrust.selective.metrics`; with ``"omit"`` one warning gives the total of
+        dropped rows.
     """
     import polars as pl
 
-    if not isinstance(df, pl.DataFrame):
-        try:
-            df = pl.from_pandas(df)
-        except Exception as e:  # pragma: no cover - depends on the caller's object
-            raise InvalidArgumentError(f"df must be a polars DataFrame: {e}") from e
+    from medtrust import _plugin
+
+    if isinstance(df, pl.LazyFrame):
+        columns = df.collect_schema().names()
+    else:
+        if not isinstance(df, pl.DataFrame):
+            try:
+                df = pl.from_pandas(df)
+            except Exception as e:  # pragma: no cover - depends on the caller's object
+                raise InvalidArgumentError(f"df must be a polars DataFrame: {e}") from e
+        columns = df.columns
     confs = [confid] if isinstance(confid, str) else list(confid)
     by = list(by)
     needed = [*confs, residual, *by, *([labels] if labels else [])]
-    missing = [c for c in needed if c not in df.columns]
+    missing = [c for c in needed if c not in columns]
     if missing:
-        raise InvalidArgumentError(f"columns not in the DataFrame: {missing}; have {df.columns}")
-    groups = df.partition_by(by, as_dict=True, maintain_order=True) if by else {(): df}
-    rows = []
-    for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
-        part = groups[key]
-        lab = part[labels].to_numpy() if labels else None
-        res = part[residual].to_numpy()
-        boot = None
+        raise InvalidArgumentError(f"columns not in the DataFrame: {missing}; have {columns}")
+    kw = _plugin.kwargs(nan_policy, check_range)
+    if ci:
+        from medtrust.selective.bootstrap import _check_common
+
+        _check_common(n_resamples, alpha, seed)
+        kw_ci = dict(kw, metrics=list(_CI_METRICS), n_resamples=n_resamples, seed=seed)
+        kw_ci["alpha"] = float(alpha)
+    aggs = []
+    for i, c in enumerate(confs):
+        args = [pl.col(c), pl.col(residual), *([pl.col(labels)] if labels else [])]
+        aggs.append(_plugin.call("selective_metrics", args, kw).alias(f"__m{i}"))
         if ci:
-            boot = paired_bootstrap(
-                {c: part[c].to_numpy() for c in confs},
-                res,
-                n_resamples=n_resamples,
-                seed=seed,
-                labels=lab,
-                nan_policy=nan_policy,
-                check_range=check_range,
-            )
-        for c in confs:
-            m = metrics(
-                part[c].to_numpy(),
-                res,
-                labels=lab,
-                nan_policy=nan_policy,
-                check_range=check_range,
-            )
-            row: dict[str, Any] = dict(zip(by, key))
-            row["csf"] = c
-            row.update(m.to_dict())
-            if boot is not None:
-                for name in _CI_METRICS:
-                    interval = boot.ci(name, alpha=alpha)[c]
-                    row[f"{name}_low"], row[f"{name}_high"] = interval.low, interval.high
-            rows.append(row)
-    return pl.DataFrame(rows)
+            aggs.append(_plugin.call("bootstrap_ci", args, kw_ci).alias(f"__ci{i}"))
+    lf = df.lazy()
+    query = lf.group_by(by).agg(aggs) if by else lf.select(aggs)
+    with _plugin.medtrust_errors():
+        wide = query.collect()
+    parts = []
+    for i, c in enumerate(confs):
+        if wide[f"__m{i}"].is_null().any():
+            raise EmptyInputError(f"confids {c!r}: a group is empty after dropping NaN")
+        cols = [*by, pl.lit(c).alias("csf"), pl.col(f"__m{i}").struct.unnest()]
+        if ci:
+            ci_fields = [f"{m}_{side}" for m in _CI_METRICS for side in ("low", "high")]
+            cols.append(pl.col(f"__ci{i}").struct.field(*ci_fields))
+        parts.append(wide.select(*cols).with_columns(__k=pl.lit(i)))
+    out = pl.concat(parts).sort([*(pl.col(b).cast(pl.String) for b in by), "__k"])
+    out = out.drop("__k")
+    dropped = int(out["n_dropped"].sum())
+    if dropped:
+        warnings.warn(
+            f"nan_policy='omit': dropped {dropped} (group, CSF) sample(s) with NaN or inf",
+            MedtrustWarning,
+            stacklevel=2,
+        )
+    return out

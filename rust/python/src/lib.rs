@@ -13,6 +13,9 @@ mod describe;
 mod errors;
 mod overlap;
 mod patches;
+/// The polars expression plugin (symbols loaded by polars, not by Python).
+mod polars_expr;
+mod polars_expr_abi;
 mod risk;
 mod sampling;
 mod surface;

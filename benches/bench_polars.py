@@ -1,0 +1,118 @@
+"""Polars-native analysis: one query of medtrust expressions vs today's loop and pure polars.
+
+Data: G groups x R rows, two CSFs (``good``, ``bad``; confidences rounded to 3 decimals, so
+ties), binary residuals. Three ways, timed in the same run:
+
+- ``medtrust``: ``selective.evaluate`` = one ``group_by(...).agg(selective_metrics(...))``
+  polars query running the Rust plugin (every metric of both CSFs);
+- ``loop``: a copy of ``evaluate`` before issue 12 (``partition_by`` + ``metrics()`` per group
+  and CSF in Python), kept here verbatim as the baseline;
+- ``pure polars``: a hand-written polars AURC (AURC only) with the same convention (tie groups,
+  coverage-0 end point, trapezoid rule).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+import medtrust.polars as mt
+import medtrust.selective as sel
+from conftest import best_of
+from medtrust.selective.metrics import metrics
+
+
+def frame(groups: int, rows: int, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = groups * rows
+    good = rng.random(n)
+    failed = (rng.random(n) > good).astype(np.float64)
+    return pl.DataFrame(
+        {
+            "model": np.repeat(np.arange(groups) % 20, rows),
+            "shift": np.repeat(np.arange(groups) // 20, rows),
+            "good": np.round(good, 3),
+            "bad": np.round(rng.random(n), 3),
+            "failed": failed,
+        }
+    )
+
+
+def loop_evaluate(df: pl.DataFrame, confs: list[str], residual: str, by: list[str]):
+    """``selective.evaluate`` as it was before the polars plugin (no CIs, no labels)."""
+    groups = df.partition_by(by, as_dict=True, maintain_order=True) if by else {(): df}
+    rows = []
+    for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
+        part = groups[key]
+        res = part[residual].to_numpy()
+        for c in confs:
+            m = metrics(part[c].to_numpy(), res)
+            row = dict(zip(by, key))
+            row["csf"] = c
+            row.update(m.to_dict())
+            rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def polars_aurc(df: pl.DataFrame, conf: str, residual: str, by: list[str]) -> pl.DataFrame:
+    """AURC per group in plain polars expressions (tie groups, coverage-0 point, trapezoid)."""
+    ties = (
+        df.group_by([*by, conf])
+        .agg(k=pl.len(), s=pl.col(residual).sum())
+        .sort([*by, conf], descending=[*([False] * len(by)), True])
+    )
+    cn = pl.col("k").cum_sum().over(by)
+    cs = pl.col("s").cum_sum().over(by)
+    pts = ties.with_columns(cov=cn / pl.col("k").sum().over(by), sr=cs / cn)
+    prev_cov = pl.col("cov").shift(1).over(by).fill_null(0.0)
+    prev_sr = pl.col("sr").shift(1).over(by).fill_null(pl.col("sr").first().over(by))
+    area = (pl.col("cov") - prev_cov) * (pl.col("sr") + prev_sr) / 2
+    return pts.with_columns(a=area).group_by(by).agg(aurc=pl.col("a").sum())
+
+
+def medtrust_evaluate(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    return sel.evaluate(df, confid=["good", "bad"], residual="failed", by=by)
+
+
+@pytest.fixture(scope="module")
+def df_2000():
+    return frame(2000, 1000)
+
+
+def test_baselines_agree_with_medtrust(df_2000):
+    small = df_2000.filter(pl.col("shift") < 2)
+    ours = medtrust_evaluate(small, ["model", "shift"])
+    loop = loop_evaluate(small, ["good", "bad"], "failed", ["model", "shift"])
+    assert ours.drop("n_dropped").equals(loop.drop("n_dropped"))
+    plain = polars_aurc(small, "good", "failed", ["model", "shift"]).sort("model", "shift")
+    mine = small.group_by("model", "shift").agg(mt.aurc("good", "failed")).sort("model", "shift")
+    assert np.allclose(plain["aurc"], mine["aurc"], rtol=1e-12, atol=1e-15)
+
+
+# Issue 12's targets (>= 20x the loop, >= 10x pure polars, >= 50x at 10^5 groups) are not met
+# yet: each group costs one kernel call (~60 us at 1000 rows, most of it fixed overhead) plus
+# building a one-row struct of 19 fields. The ratios are printed; the targets stay asserted.
+_NOT_YET = pytest.mark.xfail(reason="issue 12 speed targets not met yet (see above)", strict=False)
+
+
+@_NOT_YET
+def test_2000_groups_vs_loop_and_pure_polars(benchmark, df_2000, ratio):
+    by = ["model", "shift"]
+    medtrust_evaluate(df_2000, by)  # warm the plugin
+    t_ours = best_of(lambda: medtrust_evaluate(df_2000, by), 3)
+    t_loop = best_of(lambda: loop_evaluate(df_2000, ["good", "bad"], "failed", by), 2)
+    t_plain = best_of(lambda: [polars_aurc(df_2000, c, "failed", by) for c in ("good", "bad")], 3)
+    benchmark.pedantic(medtrust_evaluate, args=(df_2000, by), rounds=3, iterations=1)
+    r_loop = ratio("evaluate 2000 groups x 1000 rows x 2 CSFs vs the loop", t_ours, t_loop, None)
+    r_plain = ratio("evaluate (all metrics) vs pure-polars AURC only", t_ours, t_plain, None)
+    assert r_loop >= 20 and r_plain >= 10
+
+
+@_NOT_YET
+def test_1e5_groups_of_100_vs_loop(ratio):
+    df = frame(100_000, 100, seed=1)
+    by = ["model", "shift"]
+    t_ours = best_of(lambda: medtrust_evaluate(df, by), 1)
+    t_loop = best_of(lambda: loop_evaluate(df, ["good", "bad"], "failed", by), 1)
+    ratio("evaluate 1e5 groups x 100 rows x 2 CSFs vs the loop", t_ours, t_loop, 50)

@@ -1,0 +1,140 @@
+"""Calling medtrust's polars plugin (the expression functions in ``medtrust._native``).
+
+A low layer shared by the jobs that build their tables with polars expressions
+(``selective.evaluate``, ``failure.evaluate_failure_detection``) and by the public
+``medtrust.polars`` namespace above them. See :mod:`medtrust.polars` for the rules.
+
+Examples
+--------
+>>> import polars as pl
+>>> from medtrust import _plugin
+>>> e = _plugin.call("risk_metric", [pl.col("c"), pl.col("r")],
+...                  _plugin.kwargs("raise", True, metric="augrc"))
+>>> pl.DataFrame({"c": [0.9, 0.3], "r": [0.0, 1.0]}).select(e).item()
+0.125
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from polars.plugins import register_plugin_function
+
+from medtrust import _native, exceptions
+from medtrust._arrays import NAN_POLICIES, check_choice
+from medtrust.exceptions import InvalidArgumentError, PolarsPluginError
+
+__all__ = ["METRICS", "POLARS_TESTED", "call", "kwargs", "medtrust_errors"]
+
+#: Metric names the plugin computes (the ``selective_metrics`` struct fields but n, n_dropped).
+METRICS: tuple[str, ...] = tuple(n for n in _native.RISK_METRIC_NAMES if n != "n")
+
+#: The polars versions the plugin is built (Rust polars 0.55 via pyo3-polars 0.28) and tested for.
+POLARS_TESTED = ">=2.1,<2.2"
+
+_LIB = Path(_native.__file__)
+_ERROR = re.compile(r"medtrust\[(\w+)\]: ([^\n]*)")
+
+
+def call(function: str, args: list[pl.Expr], options: dict[str, Any]) -> pl.Expr:
+    """The aggregation expression of plugin function ``function`` (checks the plugin once).
+
+    ``args`` are the confidence, residual and optional label expressions. They travel as one
+    struct: polars evaluates a one-input aggregation over the groups in parallel, but calls a
+    several-input one group after group. The result is named after the confidence expression.
+    """
+    check()
+    packed = pl.struct(*(a.alias(f"_{i}") for i, a in enumerate(args)))
+    expr = register_plugin_function(
+        plugin_path=_LIB,
+        function_name=function,
+        args=[packed],
+        kwargs=options,
+        is_elementwise=False,
+        returns_scalar=True,
+    )
+    try:
+        return expr.alias(args[0].meta.output_name())
+    except pl.exceptions.ComputeError:  # no single output name (e.g. a literal)
+        return expr.alias("confids")
+
+
+@functools.cache
+def check() -> None:
+    """Run one tiny expression once; a plugin polars cannot load becomes a clear error."""
+    probe = register_plugin_function(
+        plugin_path=_LIB,
+        function_name="risk_metric",
+        args=[pl.col("c"), pl.col("r")],
+        kwargs=kwargs("raise", True, metric="augrc"),
+        is_elementwise=False,
+        returns_scalar=True,
+    )
+    try:
+        got = pl.DataFrame({"c": [0.9, 0.3], "r": [0.0, 1.0]}).select(probe).item()
+    except Exception as e:
+        raise PolarsPluginError(
+            f"the medtrust polars plugin cannot run in the installed polars {pl.__version__} "
+            f"(built and tested for polars {POLARS_TESTED}): {e}"
+        ) from e
+    if got != 0.125:  # pragma: no cover - would mean a broken ABI, not bad input
+        raise PolarsPluginError(f"the medtrust polars plugin returned {got} for a known 0.125")
+
+
+def kwargs(
+    nan_policy: str,
+    check_range: bool,
+    *,
+    tpr: float = 0.95,
+    coverage: float = 0.95,
+    risk: float = 0.05,
+    bins: int = 20,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Validated keyword arguments of a plugin function (raises before any query runs)."""
+    check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+    if not isinstance(bins, int) or bins < 1:
+        raise InvalidArgumentError(f"bins must be an integer >= 1, got {bins!r}")
+    return dict(
+        nan_policy=nan_policy,
+        check_range=bool(check_range),
+        tpr=float(tpr),
+        coverage=float(coverage),
+        risk=float(risk),
+        bins=bins,
+        **extra,
+    )
+
+
+@contextlib.contextmanager
+def medtrust_errors() -> Iterator[None]:
+    """Re-raise a medtrust error raised inside a polars query as its medtrust exception class.
+
+    Examples
+    --------
+    >>> import polars as pl, medtrust.polars as mt
+    >>> from medtrust import _plugin
+    >>> from medtrust.exceptions import NaNInputError
+    >>> df = pl.DataFrame({"c": [0.9, None], "f": [0, 1]})
+    >>> try:
+    ...     with _plugin.medtrust_errors():
+    ...         df.select(mt.aurc("c", "f"))
+    ... except NaNInputError:
+    ...     print("null confidence")
+    null confidence
+    """
+    try:
+        yield
+    except pl.exceptions.PolarsError as e:
+        found = _ERROR.search(str(e))
+        cls = getattr(exceptions, found.group(1), None) if found else None
+        known = (exceptions.MedtrustError, exceptions.InternalError)
+        if not (isinstance(cls, type) and issubclass(cls, known)):
+            raise
+        raise cls(found.group(2).strip()) from e
