@@ -7,7 +7,6 @@ undocumented NaN. CLI user errors exit 2 with one line on stderr and no tracebac
 The whole table runs in child processes (``_bad_input_child.py``), all cases in one child
 while it lives: when a case kills the child (an abort in native code) or hangs, that case is
 recorded as such and a fresh child carries on with the next one, so one crash hides nothing.
-Cases that need a kernel fix made on branch ``rust`` are marked ``xfail(strict=False)``.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import pytest
 
 CASE_TIMEOUT = 60.0  # seconds per case (the slowest valid case takes well under 5 s)
 CHILD = Path(__file__).with_name("_bad_input_child.py")
-RUST = pytest.mark.xfail(strict=False, reason="kernel fix on branch rust")
 
 
 def E(cls: str, needle: str) -> tuple[str, str, str]:
@@ -99,11 +97,10 @@ case("metrics-omit", 'sel.metrics([NAN, 0.2, 0.3], [0, 1, 0], nan_policy="omit")
 case("aurc-one-sample", "sel.aurc([0.5], [1])", V("r == 1.0"))
 case("aurc-unchecked", "sel.aurc(C, [0, 3.0, 0, 1], check_range=False)", V("r > 0"))
 case("aurc-order", "sel.aurc([0, 0, 0], [.1, .2, .3]) == sel.aurc([0, 0, 0], [.3, .2, .1])",
-     V("r is True"), RUST)  # fmt: skip
+     V("r is True"))  # fmt: skip
 case("aurc_ba-labels-length", "sel.aurc_ba(C, R, [0, 1])", E("ShapeMismatchError", "labels"))
 case("aurc_ba-labels-float", "sel.aurc_ba(C, R, [0, 0.5, 1, 1])", E("InvalidValueError", "labels"))
-case("aurc_ba-fd-shifts", "sel.aurc_ba([0, 1, 2, 3], [0, 1, 0, 1], [0, 0, 1, 1])", V("r == 0.5"),
-     RUST)  # fmt: skip
+case("aurc_ba-fd-shifts", "sel.aurc_ba([0, 1, 2, 3], [0, 1, 0, 1], [0, 0, 1, 1])", V("r == 0.5"))  # fmt: skip
 case("augrc_ba-labels-nan", "sel.augrc_ba(C, R, [0, NAN, 1, 1])", E("NaNInputError", "labels"))
 
 # bootstrap
@@ -115,7 +112,7 @@ case(
 case("bootstrap-n2^64", "sel.bootstrap_ci(C, R, n_resamples=2**64)",
      E("InvalidArgumentError", "n_resamples"))  # fmt: skip
 case("bootstrap-n10^12", "sel.bootstrap_ci(C, R, n_resamples=10**12)",
-     E("InvalidArgumentError", "n_resamples"), RUST)  # fmt: skip
+     E("InvalidArgumentError", "n_resamples"))  # fmt: skip
 case("bootstrap-nfloat", "sel.bootstrap_ci(C, R, n_resamples=10.5)",
      E("InvalidArgumentError", "n_resamples"))  # fmt: skip
 case("bootstrap-alpha", "sel.bootstrap_ci(C, R, alpha=1.5)", E("InvalidArgumentError", "alpha"))
@@ -224,7 +221,7 @@ case("dice-both-empty-one", 'seg.dice(np.zeros(4, np.uint8), np.zeros(4, np.uint
 case("dice-huge-label-cost",
      "(lambda m: (lambda t: (seg.dice(m, m), time.perf_counter() - t)[1])(time.perf_counter()))"
      "(np.pad(np.array([[[2**24 - 1]]], np.int32), ((0, 11), (0, 11), (0, 11))))",
-     V("r < 2.0"), RUST)  # fmt: skip
+     V("r < 2.0"))  # fmt: skip
 case("iou-float", "seg.iou(A, B.astype(np.float32))", E("DTypeError", "target"))
 case("iou-labels-empty", "seg.iou(A, B, labels=[])", E("InvalidArgumentError", "labels"))
 case("confusion-ignore-2^64", "seg.confusion_counts(A, B, ignore_label=2**64)",
