@@ -100,7 +100,8 @@ case("aurc-order", "sel.aurc([0, 0, 0], [.1, .2, .3]) == sel.aurc([0, 0, 0], [.3
      V("r is True"))  # fmt: skip
 case("aurc_ba-labels-length", "sel.aurc_ba(C, R, [0, 1])", E("ShapeMismatchError", "labels"))
 case("aurc_ba-labels-float", "sel.aurc_ba(C, R, [0, 0.5, 1, 1])", E("InvalidValueError", "labels"))
-case("aurc_ba-fd-shifts", "sel.aurc_ba([0, 1, 2, 3], [0, 1, 0, 1], [0, 0, 1, 1])", V("r == 0.5"))  # fmt: skip
+case("aurc_ba-fd-shifts", "sel.aurc_ba([0, 1, 2, 3], [0, 1, 0, 1], [0, 0, 1, 1])",
+     V("r == 0.5"))  # fmt: skip
 case("augrc_ba-labels-nan", "sel.augrc_ba(C, R, [0, NAN, 1, 1])", E("NaNInputError", "labels"))
 
 # bootstrap
