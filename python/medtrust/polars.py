@@ -297,7 +297,7 @@ def aurc_ba(confids: IntoExpr, residuals: IntoExpr, labels: IntoExpr, **options:
     >>> import polars as pl, medtrust.polars as mt
     >>> df = pl.DataFrame({"c": [0.9, 0.8, 0.7, 0.3], "f": [0, 0, 1, 1], "y": [0, 0, 1, 1]})
     >>> df.select(mt.aurc_ba("c", "f", "y")).item()
-    0.14583333333333331
+    0.1875
     """
     return metric("aurc_ba", confids, residuals, labels=labels, **options)
 

@@ -82,7 +82,9 @@ class SegmentationAccumulator:
         self.ignore_label = None if ignore_label is None else int(ignore_label)
         self.empty = check_empty(empty, OVERLAP_EMPTY_POLICIES)
         # Check the class selection now, not at the first compute().
-        overlap_from_counts("dice", self._zero(), self.labels, self.include_background, "nan")
+        overlap_from_counts(
+            "dice", self._zero(), self.labels, self.include_background, "nan", self.n_classes
+        )
         self.reset()
 
     def _zero(self) -> ConfusionCounts:
@@ -130,7 +132,7 @@ class SegmentationAccumulator:
         if self.n_updates == 0:
             raise EmptyInputError("compute() before any update(): no batch was added")
         return overlap_from_counts(
-            metric, self._counts, self.labels, self.include_background, self.empty
+            metric, self._counts, self.labels, self.include_background, self.empty, self.n_classes
         )
 
     def __repr__(self) -> str:

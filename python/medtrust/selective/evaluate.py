@@ -63,8 +63,9 @@ def evaluate(
     ci
         Add ``<metric>_low`` / ``<metric>_high`` percentile-bootstrap CIs for the main metrics,
         equal to :func:`~medtrust.selective.paired_bootstrap` with the same ``seed`` (every CSF
-        of a group sees the same resamples). With ``nan_policy="omit"`` each CSF is resampled
-        over its own valid rows, where ``paired_bootstrap`` would refuse CSFs of different sizes.
+        of a group sees the same resamples). With ``nan_policy="omit"`` the intervals use the rows
+        valid for every CSF of the call (the union of NaN rows is dropped, as
+        ``paired_bootstrap`` does), so resample ``i`` points at the same cases for every CSF.
     nan_policy
         As :func:`~medtrust.selective.metrics`; with ``"omit"`` one warning gives the total of
         dropped rows.
@@ -96,11 +97,15 @@ def evaluate(
         kw_ci = dict(kw, metrics=list(_CI_METRICS), n_resamples=n_resamples, seed=seed)
         kw_ci["alpha"] = float(alpha)
     aggs = []
+    shared = [*confs, residual, *([labels] if labels else [])]
+    # Paired intervals need the same cases for every CSF: rows valid for all of them.
+    valid = pl.all_horizontal([pl.col(x).is_not_null() & pl.col(x).is_finite() for x in shared])
     for i, c in enumerate(confs):
         args = [pl.col(c), pl.col(residual), *([pl.col(labels)] if labels else [])]
         aggs.append(_plugin.call("selective_metrics", args, kw).alias(f"__m{i}"))
         if ci:
-            aggs.append(_plugin.call("bootstrap_ci", args, kw_ci).alias(f"__ci{i}"))
+            ci_args = [a.filter(valid) for a in args] if nan_policy == "omit" else args
+            aggs.append(_plugin.call("bootstrap_ci", ci_args, kw_ci).alias(f"__ci{i}"))
     lf = df.lazy()
     query = lf.group_by(by).agg(aggs) if by else lf.select(aggs)
     with _plugin.medtrust_errors():

@@ -112,7 +112,8 @@ struct Rows {
     conf: Vec<f64>,
     res: Vec<f64>,
     /// Class-balanced residuals when a label column was given.
-    res_ba: Option<Vec<f64>>,
+    /// Class labels of the rows (for the balanced metrics), as the core takes them.
+    labels: Option<Vec<f64>>,
     /// Rows dropped by `nan_policy="omit"`.
     n_dropped: usize,
     /// `nan_policy="propagate"` met a missing value: every metric is NaN.
@@ -223,7 +224,7 @@ fn rows(inputs: &[Series], kw: &Kwargs) -> PolarsResult<Option<Rows>> {
                 return Ok(Some(Rows {
                     conf: vec![f64::NAN; n],
                     res: Vec::new(),
-                    res_ba: None,
+                    labels: None,
                     n_dropped: 0,
                     propagate: true,
                 }))
@@ -246,42 +247,19 @@ fn rows(inputs: &[Series], kw: &Kwargs) -> PolarsResult<Option<Rows>> {
             ),
         ));
     }
-    let res_ba = if with_labels {
-        Some(balanced(&res, &lab)?)
-    } else {
-        None
-    };
-    Ok(Some(Rows {
-        conf,
-        res,
-        res_ba,
-        n_dropped: bad,
-        propagate: false,
-    }))
-}
-
-/// Residuals reweighted by n / (K n_k), K classes present (as `_inputs.balanced_residuals`).
-fn balanced(res: &[f64], labels: &[f64]) -> PolarsResult<Vec<f64>> {
-    if labels.iter().any(|l| *l != l.round()) {
+    if with_labels && lab.iter().any(|l| *l != l.round()) {
         return Err(err(
             "InvalidValueError",
             "labels must be integer class indices",
         ));
     }
-    let mut counts: std::collections::HashMap<u64, usize> = Default::default();
-    for l in labels {
-        *counts.entry(risk::f64_key(*l)).or_default() += 1;
-    }
-    let (n, k) = (labels.len(), counts.len());
-    Ok(res
-        .iter()
-        .zip(labels)
-        .map(|(r, l)| {
-            // Integer product first, one division: the same rounding as numpy's int64 path.
-            let w = n as f64 / ((k * counts[&risk::f64_key(*l)]) as f64);
-            r * w
-        })
-        .collect())
+    Ok(Some(Rows {
+        conf,
+        res,
+        labels: with_labels.then_some(lab),
+        n_dropped: bad,
+        propagate: false,
+    }))
 }
 
 /// The 17 metric values and n of one group (NaN values when NaN propagates).
@@ -291,7 +269,7 @@ fn metric_values(r: &Rows, t: Targets) -> PolarsResult<[f64; 18]> {
         v[N_METRICS] = r.conf.len() as f64;
         return Ok(v);
     }
-    let m = risk::risk_metrics(&r.conf, &r.res, r.res_ba.as_deref(), t).map_err(core_err)?;
+    let m = risk::risk_metrics(&r.conf, &r.res, r.labels.as_deref(), t).map_err(core_err)?;
     Ok(m.to_array())
 }
 
@@ -503,7 +481,7 @@ fn bootstrap_ci(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
         None => None,
         Some(r) => {
             let estimates = metric_values(&r, t)?;
-            let flat = Prepared::new(&r.conf, &r.res, r.res_ba.as_deref())
+            let flat = Prepared::new(&r.conf, &r.res, r.labels.as_deref())
                 .and_then(|p| bootstrap_metrics(&[p], kw.n_resamples, kw.seed, t))
                 .map_err(core_err)?;
             Some(

@@ -270,6 +270,11 @@ fn check_inputs(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Result<()>
 /// Empty input, length mismatch, more than 2^32 - 1 samples, or NaN in any input.
 pub fn group_by_confidence(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Result<Groups> {
     check_inputs(conf, res, labels)?;
+    if conf.len() < parallel::SERIAL_BELOW {
+        // Small inputs stay on the caller's thread: handing them to the pool costs more than
+        // the work (tens of microseconds a call, e.g. one call per group of a polars query).
+        return Ok(group_by_sort(conf, res, labels, false)?.groups);
+    }
     if labels.is_none() && conf.len() >= 2 * CHUNK {
         if let Some(g) = parallel::install(|| group_by_hash(conf, res))? {
             return Ok(g);
@@ -294,6 +299,9 @@ pub struct Grouped {
 /// As [`group_by_confidence`].
 pub fn group_with_ids(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Result<Grouped> {
     check_inputs(conf, res, labels)?;
+    if conf.len() < parallel::SERIAL_BELOW {
+        return group_by_sort(conf, res, labels, true); // as above: small inputs stay here
+    }
     parallel::install(|| group_by_sort(conf, res, labels, true))
 }
 
