@@ -135,6 +135,6 @@ def medtrust_errors() -> Iterator[None]:
         found = _ERROR.search(str(e))
         cls = getattr(exceptions, found.group(1), None) if found else None
         known = (exceptions.MedtrustError, exceptions.InternalError)
-        if not (isinstance(cls, type) and issubclass(cls, known)):
+        if found is None or not (isinstance(cls, type) and issubclass(cls, known)):
             raise
         raise cls(found.group(2).strip()) from e

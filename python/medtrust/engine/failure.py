@@ -10,6 +10,7 @@ from medtrust.engine.base import Engine
 from medtrust.engine.select import EngineName, get_engine
 from medtrust.exceptions import InvalidArgumentError
 from medtrust.failure.cases import ScoreOptions, score_case
+from medtrust.segmentation.policies import Surface
 
 __all__ = ["score_folder"]
 
@@ -33,7 +34,7 @@ def score_folder(
     batch_size: int | None = None,
     tolerance: float = 2.0,
     percentile: float = 95.0,
-    surface: str = "voxels",
+    surface: Surface = "voxels",
     width: int = 4,
     patch_size: int = 10,
     progress: bool = False,

@@ -531,15 +531,14 @@ def load_vqa(path: str | Path, *, layout: Layout = "auto", **kwargs: Any) -> pl.
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"no such file or folder: {path}")
-    if layout == "auto":
-        layout = _detect(path)
+    kind = _detect(path) if layout == "auto" else layout
     loaders: dict[str, Callable[..., Any]] = {
         "slake": load_slake,
         "ovqa": load_ovqa,
         "mimic": load_mimic_cxr_vqa,
         "generic": load_generic,
     }
-    loader = loaders[layout]
+    loader = loaders[kind]
     df = loader(path, **kwargs)
     validate_samples(df)
     return df

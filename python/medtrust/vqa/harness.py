@@ -42,6 +42,7 @@ from medtrust.io.config import read_config
 from medtrust.vqa.baselines import (
     BASELINES,
     SCHEMES,
+    Scheme,
     ablate_image,
     answer_prior,
     parse_baseline,
@@ -105,7 +106,7 @@ class HarnessConfig:
     dtype: str = "auto"
     baselines: tuple[str, ...] = BASELINES
     blank_value: int = 0
-    corruption_scheme: str = "sure_vqa"
+    corruption_scheme: Scheme = "sure_vqa"
     closed_suffix: str = DEFAULT_CLOSED_SUFFIX
 
     def __post_init__(self) -> None:
