@@ -54,6 +54,18 @@ impl Grid {
                 "patch size and stride must be positive, got patch {patch:?}, stride {stride:?}"
             )));
         }
+        // Box coordinates are i64 sums of start and size: bound every axis so they never
+        // overflow (far beyond any image).
+        if [shape, patch, stride]
+            .iter()
+            .flatten()
+            .any(|&v| v > MAX_AXIS)
+        {
+            return Err(CoreError::InvalidArgument(format!(
+                "image shape, patch size and stride must be at most {MAX_AXIS} per axis, got \
+                 shape {shape:?}, patch {patch:?}, stride {stride:?}"
+            )));
+        }
         let mut eff = patch;
         for a in 0..3 {
             if patch[a] > shape[a] {
@@ -94,6 +106,9 @@ impl Grid {
     }
 }
 
+/// Largest image edge, patch edge or stride accepted (voxels).
+pub const MAX_AXIS: usize = (1 << 31) - 1;
+
 /// An axis-aligned box `[start, start + size)` in voxel coordinates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Box3 {
@@ -108,7 +123,9 @@ impl Box3 {
     #[inline]
     pub fn intersects(&self, o: &Box3) -> bool {
         (0..3).all(|a| {
-            self.start[a] < o.start[a] + o.size[a] && o.start[a] < self.start[a] + self.size[a]
+            // Saturating: boxes from callers (annotated patches) may sit anywhere in i64.
+            self.start[a] < o.start[a].saturating_add(o.size[a])
+                && o.start[a] < self.start[a].saturating_add(self.size[a])
         })
     }
 }
@@ -350,6 +367,22 @@ mod tests {
             out.push(acc / (g.patch.iter().product::<usize>() as f64));
         }
         out
+    }
+
+    #[test]
+    fn huge_axes_are_refused_not_overflowed() {
+        // Found by the validation proptest: a shape of usize::MAX overflowed the box sums.
+        let r = Grid::new([1, 1, usize::MAX], [1, 1, 1 << 59], [1, 1, 1 << 61], false);
+        assert!(matches!(r, Err(CoreError::InvalidArgument(m)) if m.contains("at most")));
+        let far = Box3 {
+            start: [i64::MAX; 3],
+            size: [i64::MAX; 3],
+        };
+        let near = Box3 {
+            start: [0; 3],
+            size: [4; 3],
+        };
+        assert!(!near.intersects(&far) && !far.intersects(&near));
     }
 
     #[test]
