@@ -7,7 +7,8 @@ prints, from one run on this machine:
    process and with a private local Ray instance (2 CPUs): wall times and their ratio;
 2. the bytes one round moves: task arguments and results through Ray's object store (pickled
    sizes) and the files a member task reads from / writes to the shared folder;
-3. failure-detection scoring of 24 synthetic cases with 1 and 2 local workers and on Ray.
+3. failure-detection scoring of 16 synthetic 96x96x64 cases with 1 and 2 local workers and on
+   Ray (``--skip-grid``: only this part).
 """
 
 from __future__ import annotations
@@ -52,15 +53,40 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def _failure_scaling(root: Path) -> None:
+    from medtrust.data import synthetic_failure_cases
+    from medtrust.engine import RayEngine, score_folder
+
+    cases = synthetic_failure_cases(root / "fd", n_cases=16, shape=(96, 96, 64), seed=0)
+    times = {}
+    for label, kw in (
+        ("local, 1 worker", {"engine": "local", "workers": 1}),
+        ("local, 2 workers", {"engine": "local", "workers": 2}),
+    ):
+        t0 = time.perf_counter()
+        score_folder(cases["pred"], cases["labels"], cases["domains"], **kw)
+        times[label] = time.perf_counter() - t0
+    with RayEngine(num_cpus=2) as eng:
+        eng.start()
+        t0 = time.perf_counter()
+        score_folder(cases["pred"], cases["labels"], cases["domains"], engine=eng)
+        times["ray, 2 CPUs"] = time.perf_counter() - t0
+    base = times["local, 1 worker"]
+    for label, t in times.items():
+        print(
+            f"failure scoring, 16 cases of 96x96x64, {label}: {t:.2f} s (speed-up {base / t:.2f}x)"
+        )
+
+
 def main() -> None:
     """Measure and print."""
     from medtrust.active.loop import ExperimentConfig
     from medtrust.active.loop.runner import TIMING_COLUMNS
-    from medtrust.data import synthetic_failure_cases
-    from medtrust.engine import RayEngine, run_grid, score_folder
+    from medtrust.engine import RayEngine, run_grid
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", help="work folder (default: a temporary one, removed)")
+    p.add_argument("--skip-grid", action="store_true", help="only the failure-scoring part")
     args = p.parse_args()
     root = Path(args.out or tempfile.mkdtemp(prefix="mt-engine-"))
     cfg = ExperimentConfig.from_dict(GRID)
@@ -69,6 +95,9 @@ def main() -> None:
     # Materialise the dataset once for both, so neither pays the generator.
     from medtrust.active.loop.grid import plan_grid
 
+    if args.skip_grid:
+        _failure_scaling(root)
+        return
     for name in ("local", "ray"):
         plan_grid(cfg, root / name)
     t0 = time.perf_counter()
@@ -97,23 +126,7 @@ def main() -> None:
         f"{_size(cache) / 1e6:.2f} MB of image cache from the shared folder"
     )
 
-    cases = synthetic_failure_cases(root / "fd", n_cases=24, shape=(48, 48, 32), seed=0)
-    times = {}
-    for label, kw in (
-        ("local, 1 worker", {"engine": "local", "workers": 1}),
-        ("local, 2 workers", {"engine": "local", "workers": 2}),
-    ):
-        t0 = time.perf_counter()
-        score_folder(cases["pred"], cases["labels"], cases["domains"], **kw)
-        times[label] = time.perf_counter() - t0
-    with RayEngine(num_cpus=2) as eng:
-        eng.start()
-        t0 = time.perf_counter()
-        score_folder(cases["pred"], cases["labels"], cases["domains"], engine=eng)
-        times["ray, 2 CPUs"] = time.perf_counter() - t0
-    base = times["local, 1 worker"]
-    for label, t in times.items():
-        print(f"failure scoring, 24 cases, {label}: {t:.2f} s (speed-up {base / t:.2f}x)")
+    _failure_scaling(root)
     if not args.out:
         shutil.rmtree(root, ignore_errors=True)
 
