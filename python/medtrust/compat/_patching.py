@@ -15,12 +15,14 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from medtrust.exceptions import InvalidArgumentError
 
-__all__ = ["apply", "restore"]
+__all__ = ["apply", "restore", "scoped"]
 
 # peer -> {(module, name): original object}
 _ORIGINALS: dict[str, dict[tuple[str, str], Any]] = {}
@@ -54,3 +56,17 @@ def restore(peer: str) -> list[str]:
         setattr(importlib.import_module(modname), name, obj)
         restored.append(f"{modname}.{name}")
     return restored
+
+
+@contextlib.contextmanager
+def scoped(
+    patch: Callable[[Sequence[str] | None], list[str]],
+    unpatch: Callable[[], list[str]],
+    names: Sequence[str] | None,
+) -> Iterator[list[str]]:
+    """``patch(names)`` on entry, ``unpatch()`` on exit: every peer's ``patched()``."""
+    replaced = patch(names)
+    try:
+        yield replaced
+    finally:
+        unpatch()

@@ -39,8 +39,8 @@ tensor([[0.7500]])
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
@@ -391,8 +391,7 @@ def unpatch() -> list[str]:
     return _patching.restore("monai")
 
 
-@contextlib.contextmanager
-def patched(names: Sequence[str] | None = None) -> Iterator[list[str]]:
+def patched(names: Sequence[str] | None = None) -> AbstractContextManager[list[str]]:
     """Context manager: :func:`patch` on entry, :func:`unpatch` on exit (yields the report).
 
     Examples
@@ -402,8 +401,6 @@ def patched(names: Sequence[str] | None = None) -> Iterator[list[str]]:
     ...     monai.metrics.HausdorffDistanceMetric is HausdorffDistanceMetric
     True
     """
-    replaced = patch(names)
-    try:
-        yield replaced
-    finally:
-        unpatch()
+    from medtrust.compat import _patching
+
+    return _patching.scoped(patch, unpatch, names)

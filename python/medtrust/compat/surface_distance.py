@@ -29,8 +29,8 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -259,11 +259,8 @@ def unpatch() -> list[str]:
     return _patching.restore("surface_distance")
 
 
-@contextlib.contextmanager
-def patched(names: Sequence[str] | None = None) -> Iterator[list[str]]:
+def patched(names: Sequence[str] | None = None) -> AbstractContextManager[list[str]]:
     """Context manager: :func:`patch` on entry, :func:`unpatch` on exit (yields the report)."""
-    replaced = patch(names)
-    try:
-        yield replaced
-    finally:
-        unpatch()
+    from medtrust.compat import _patching
+
+    return _patching.scoped(patch, unpatch, names)

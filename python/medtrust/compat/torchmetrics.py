@@ -28,8 +28,8 @@ tensor([[1.0000, 0.6667, 0.6667]])
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -556,11 +556,8 @@ def unpatch() -> list[str]:
     return _patching.restore("torchmetrics")
 
 
-@contextlib.contextmanager
-def patched(names: Sequence[str] | None = None) -> Iterator[list[str]]:
+def patched(names: Sequence[str] | None = None) -> AbstractContextManager[list[str]]:
     """Context manager: :func:`patch` on entry, :func:`unpatch` on exit (yields the report)."""
-    replaced = patch(names)
-    try:
-        yield replaced
-    finally:
-        unpatch()
+    from medtrust.compat import _patching
+
+    return _patching.scoped(patch, unpatch, names)

@@ -14,18 +14,15 @@ Predictors return float32 softmax probabilities ``[C, Z, Y, X]``, slab by slab a
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from medtrust._io import atomic_dir  # re-exported: the loop and the backends use it here
 from medtrust.exceptions import InvalidArgumentError
 
 __all__ = [
@@ -218,25 +215,3 @@ def class_presence(data: TrainingData) -> dict[str, set[int]]:
 def member_dir(workdir: Path, member: int) -> Path:
     """Folder of one trained member inside a round's model folder."""
     return Path(workdir) / f"member_{member}"
-
-
-@contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a temporary folder next to ``target``; rename it to ``target`` on success.
-
-    A crash leaves only a hidden temporary folder (removed on the next attempt), never a
-    half-filled ``target``.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-    try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
