@@ -8,7 +8,7 @@ STAMP := .make-stamps
 EXTRAS := all,test,dev
 SOURCES := $(shell find rust python -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name 'Cargo.toml' 2>/dev/null) Cargo.toml pyproject.toml
 
-.PHONY: all install demo test test-rust test-py lint typecheck bench bench-rust stubtest clean
+.PHONY: all install docs demo test test-rust test-py lint typecheck bench bench-rust stubtest clean
 
 all: test
 
@@ -28,6 +28,11 @@ $(STAMP)/build: $(STAMP)/deps $(SOURCES)
 	@touch $@
 
 install: $(STAMP)/build
+
+# API reference site (mkdocs-material + mkdocstrings, numpy docstrings) in site/; strict: a
+# docstring griffe cannot read or a broken reference fails the build.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
 
 demo: install
 	$(VENV)/bin/medtrust demo --out demo_output

@@ -136,16 +136,30 @@ def case_confidences(
         Softmax maps ``[C, *spatial]`` of the members, fed one at a time (an iterable, e.g. a
         generator reading files: memory stays O(C x voxels)). The confidences are aggregated
         straight from the ensemble's running sums (:func:`aggregate_ensemble`).
-    prediction
+    pred
         The segmentation being judged; default: argmax of the mean probabilities, else the
         members' majority vote.
+    spacing
+        Voxel spacing in array-axis order (for the distance-weighted aggregation); None: 1.
+    kinds
+        Pixel confidences to compute (names of :data:`PIXEL_CONFIDENCES`).
+    aggregations
+        Pixel-to-case aggregations (names of :data:`AGGREGATIONS`).
+    width
+        Width in voxels of the boundary band left out by ``non_boundary_mean``.
+    patch_size
+        Edge length in voxels of the sliding patch of ``patch_min``.
+    n_classes
+        Number of classes; None: inferred from the probabilities or the label maps.
 
     Returns
     -------
-    (csfs, prediction)
-        ``csfs`` maps names such as ``"pairwise_dice"``, ``"pe_nonbnd"``, ``"msr_patchmin"`` to
+    csfs : dict of str to float
+        Names such as ``"pairwise_dice"``, ``"pe_nonbnd"``, ``"msr_patchmin"`` mapped to
         confidences (higher = more confident). Without probabilities the pixel map is the
         members' vote fraction (``"vote_*"``).
+    pred : numpy.ndarray
+        The prediction the confidences refer to.
     """
     from medtrust.segmentation import pairwise_dice
 
