@@ -21,6 +21,21 @@ Metrics per item (prediction vs answer, tokens of the normalised strings):
   Chen & Cherry 2014). The unigram precision is never smoothed, so no shared token gives 0.
 - ``rouge_l``: F1 (beta = 1) of the longest-common-subsequence precision and recall.
 
+The field's reference implementations, as options (:func:`bleu` ``definition="sacrebleu"``,
+:func:`rouge_l` ``definition="rouge_score"``; both tested equal to the libraries):
+
+- ``sacrebleu``: ``sacrebleu.sentence_bleu(pred, [answer])`` (BLEU-n with
+  ``max_ngram_order=n``) divided by 100. It differs from medtrust's definition in the
+  tokens (mteval-v13a tokenization of the raw strings: case-sensitive, punctuation kept as
+  tokens, no article or number-word rules), the smoothing (``exp``: the k-th order without a
+  match counts ``1 / (2^k total)`` instead of add-one, and it applies to unigrams too when a
+  higher order matches), the effective order (orders without any n-gram are left out, as in
+  medtrust) and empty strings (0, even for two empty strings).
+- ``rouge_score``: ``rouge_scorer.RougeScorer(["rougeL"]).score(answer, pred)["rougeL"]
+  .fmeasure`` (no stemming, its default). Its tokens are the lower-cased string with every
+  character outside ``[a-z0-9]`` as a separator (so ``"2.5"`` -> ``2 5``, ``"é"`` is dropped,
+  articles are kept) and an empty side scores 0.
+
 Empty strings (after normalisation): when both sides normalise to nothing (``"the"`` vs
 ``"a"``, ``"?"`` vs ``""``), the metrics are computed on the lower-cased tokens with only the
 punctuation removed (steps 1-2), so ``"the"`` vs ``"a"`` is no exact match while ``"The."``
@@ -57,13 +72,15 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import polars as pl
 
 __all__ = [
     "METRIC_NAMES",
+    "BleuDefinition",
+    "RougeDefinition",
     "bleu",
     "closed_choice",
     "normalize_answer",
@@ -85,6 +102,11 @@ METRIC_NAMES: tuple[str, ...] = (
     "bleu4",
     "rouge_l",
 )
+
+#: Which BLEU: medtrust's (normalised tokens, add-one smoothing) or sacrebleu's sentence BLEU.
+BleuDefinition = Literal["medtrust", "sacrebleu"]
+#: Which ROUGE-L: medtrust's (normalised tokens) or Google's rouge-score package.
+RougeDefinition = Literal["medtrust", "rouge_score"]
 
 _ARTICLES = frozenset({"a", "an", "the"})
 _NUMBER_WORDS = {
@@ -177,9 +199,97 @@ def _prf(p: list[str], a: list[str]) -> tuple[float, float, float]:
     return prec, rec, 2 * prec * rec / (prec + rec)
 
 
-def bleu(pred: Any, answer: Any, *, max_order: int = 4) -> list[float]:
-    """Sentence BLEU-1 ... BLEU-``max_order`` (cumulative, smoothed; see the module docstring)."""
+def bleu(
+    pred: Any, answer: Any, *, max_order: int = 4, definition: BleuDefinition = "medtrust"
+) -> list[float]:
+    """Sentence BLEU-1 ... BLEU-``max_order`` (cumulative, smoothed; see the module docstring).
+
+    Parameters
+    ----------
+    pred
+        The model's answer (a string; None counts as empty).
+    answer
+        The reference answer.
+    max_order
+        Highest n-gram order: BLEU-1 to BLEU-``max_order`` are returned.
+    definition
+        ``"medtrust"`` (default): the normalised tokens of :func:`normalize_answer`, add-one
+        smoothing for n >= 2, unsmoothed unigrams, two empty strings score 1.
+        ``"sacrebleu"``: exactly ``sacrebleu.sentence_bleu(pred, [answer]).score / 100``
+        with ``max_ngram_order=n`` for BLEU-n (13a tokens of the raw, case-sensitive strings,
+        ``exp`` smoothing, effective order; empty strings score 0). Computed here, without
+        the sacrebleu package.
+
+    Returns
+    -------
+    list of float
+        BLEU-1 ... BLEU-``max_order`` in [0, 1] (each one geometric mean over orders 1..n).
+
+    Examples
+    --------
+    >>> [round(b, 4) for b in bleu("left lung", "the left lung", max_order=2)]
+    [1.0, 1.0]
+    >>> [round(b, 4) for b in bleu("left lung", "the left lung", max_order=2,
+    ...                          definition="sacrebleu")]
+    [0.6065, 0.6065]
+    """
+    if isinstance(max_order, bool) or not isinstance(max_order, int) or max_order < 1:
+        raise _invalid(f"max_order must be a positive integer; got {max_order!r}")
+    if definition == "sacrebleu":
+        p, a = _tokens_13a(pred), _tokens_13a(answer)
+        return [_sacrebleu_sentence(p, a, n) for n in range(1, max_order + 1)]
+    if definition != "medtrust":
+        raise _invalid(f"definition must be 'medtrust' or 'sacrebleu'; got {definition!r}")
     return _bleu(*_pair_tokens(pred, answer), max_order)
+
+
+def _invalid(message: str) -> Exception:
+    from medtrust.exceptions import InvalidArgumentError
+
+    return InvalidArgumentError(message)
+
+
+# mteval-v13a tokenization (as sacrebleu's default "13a" tokenizer): symbols split off,
+# "." and "," split off unless between digits, "-" split off after a digit.
+_13A_RULES = (
+    (re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"), r" \1 "),
+    (re.compile(r"([^0-9])([\.,])"), r"\1 \2 "),
+    (re.compile(r"([\.,])([^0-9])"), r" \1 \2"),
+    (re.compile(r"([0-9])(-)"), r"\1 \2 "),
+)
+_13A_ENTITIES = (("&quot;", '"'), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"))
+
+
+def _tokens_13a(text: Any) -> list[str]:
+    if text is None:
+        return []
+    s = str(text).replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
+    for entity, char in _13A_ENTITIES:
+        s = s.replace(entity, char)
+    s = f" {s} "
+    for rx, repl in _13A_RULES:
+        s = rx.sub(repl, s)
+    return s.split()
+
+
+def _sacrebleu_sentence(p: list[str], a: list[str], order: int) -> float:
+    """Sentence BLEU-``order`` as sacrebleu computes it, on [0, 1] (exp smoothing)."""
+    correct = [sum((_ngrams(p, n) & _ngrams(a, n)).values()) for n in range(1, order + 1)]
+    total = [max(len(p) - n + 1, 0) for n in range(1, order + 1)]
+    if not any(correct):
+        return 0.0
+    bp = 1.0 if len(p) >= len(a) else math.exp(1.0 - len(a) / len(p))
+    logs: list[float] = []
+    halvings = 1.0
+    for c, t in zip(correct, total):
+        if t == 0:
+            break  # effective order: no n-grams of this order in the prediction
+        if c == 0:
+            halvings *= 2.0  # NIST "exp" smoothing: 1/2, 1/4, ... of a match
+            logs.append(math.log(1.0 / (halvings * t)))
+        else:
+            logs.append(math.log(c / t))
+    return bp * math.exp(sum(logs) / len(logs))
 
 
 def _bleu(p: list[str], a: list[str], max_order: int = 4) -> list[float]:
@@ -217,9 +327,49 @@ def _lcs(x: Sequence[str], y: Sequence[str]) -> int:
     return prev[-1]
 
 
-def rouge_l(pred: Any, answer: Any) -> float:
-    """ROUGE-L F1 (beta = 1) on the normalised tokens."""
+def rouge_l(pred: Any, answer: Any, *, definition: RougeDefinition = "medtrust") -> float:
+    """ROUGE-L F1 (beta = 1) of the longest common subsequence of tokens.
+
+    Parameters
+    ----------
+    pred
+        The model's answer (a string; None counts as empty).
+    answer
+        The reference answer.
+    definition
+        ``"medtrust"`` (default): the normalised tokens of :func:`normalize_answer`; two
+        empty strings score 1. ``"rouge_score"``: exactly
+        ``rouge_scorer.RougeScorer(["rougeL"]).score(answer, pred)["rougeL"].fmeasure``
+        (lower case, every character outside ``[a-z0-9]`` separates tokens, no stemming; an
+        empty side scores 0). Computed here, without the rouge-score package.
+
+    Returns
+    -------
+    float
+        The F1 of LCS precision (over the prediction's tokens) and recall (over the answer's),
+        in [0, 1].
+
+    Examples
+    --------
+    >>> rouge_l("The left lung.", "left lung")
+    1.0
+    >>> round(rouge_l("The left lung.", "left lung", definition="rouge_score"), 4)
+    0.8
+    """
+    if definition == "rouge_score":
+        p, a = _tokens_rouge_score(pred), _tokens_rouge_score(answer)
+        return 0.0 if not p or not a else _rouge_l(p, a)
+    if definition != "medtrust":
+        raise _invalid(f"definition must be 'medtrust' or 'rouge_score'; got {definition!r}")
     return _rouge_l(*_pair_tokens(pred, answer))
+
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def _tokens_rouge_score(text: Any) -> list[str]:
+    """rouge-score's default tokens: lower case, runs of non-[a-z0-9] characters separate."""
+    return [] if text is None else _NON_ALNUM.sub(" ", str(text).lower()).split()
 
 
 def _rouge_l(p: list[str], a: list[str]) -> float:
