@@ -94,6 +94,7 @@ class JudgeServer:
                     mode = server.plan.pop(0) if server.plan else server.mode
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                self._in_flight = True
                 try:
                     if self.path != "/v1/chat/completions":
                         return self._send(404, {"error": "not found"})
@@ -126,10 +127,18 @@ class JudgeServer:
                     }
                     return self._send(200, reply)
                 finally:
+                    self._done()
+
+            def _done(self):
+                # A request stops being in flight before its reply goes out: once the client
+                # has the reply it may send the next one, which must not count twice.
+                if getattr(self, "_in_flight", False):
+                    self._in_flight = False
                     with server.lock:
                         server.in_flight -= 1
 
             def _send(self, status, obj, headers=None):
+                self._done()
                 data = json.dumps(obj).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -1,18 +1,22 @@
-"""Judge backends: an OpenAI-compatible chat endpoint (stdlib HTTP) and in-process transformers.
+"""Judge backends: an OpenAI-compatible chat endpoint (httpx) and in-process transformers.
 
 A backend has ``name`` (the judge model recorded in the cache key) and
 ``complete(messages) -> Completion``; it raises :class:`TransientError` for what a retry may fix
 (HTTP 408 / 409 / 425 / 429 / 5xx, timeouts, refused connections) and :class:`PermanentError`
-for what it will not (other 4xx, a reply without a message).
+for what it will not (other 4xx, a reply without a message). Retries themselves (backoff,
+``Retry-After``) are the caller's: :mod:`medtrust.vqa.judge.attempts`.
 
 The HTTP backend works with vLLM, llama.cpp's server, Ollama, LM Studio and hosted APIs: it
 POSTs ``{"model", "messages", "temperature", "seed", "max_tokens"}`` to
 ``<base_url>/chat/completions`` (``base_url`` like ``http://localhost:8000/v1``) with an
-``Authorization: Bearer`` header when a key is given. ``timeout`` bounds every socket operation
-(connect, each read), so a stalled server fails the attempt. :meth:`OpenAIChatBackend.probe`
-asks ``GET <base_url>/models`` once before a run: a server that cannot be reached, refuses the
-key, or does not list the model is a :class:`~medtrust.exceptions.JudgeError` at once; a server
-without that route (404 / 405) or a list that is not the OpenAI shape passes.
+``Authorization: Bearer`` header when a key is given, over one ``httpx.Client`` (kept-alive
+connections shared by the worker threads; ``pip install 'medtrust[vqa]'``). ``timeout`` bounds
+every phase of a request (connect, each read and write, waiting for a pooled connection), so
+a stalled server fails the attempt. Loopback servers are never reached through a proxy from
+the environment. :meth:`OpenAIChatBackend.probe` asks ``GET <base_url>/models`` once before a
+run: a server that cannot be reached, refuses the key, or does not list the model is a
+:class:`~medtrust.exceptions.JudgeError` at once; a server without that route (404 / 405) or
+a list that is not the OpenAI shape passes.
 
 Examples
 --------
@@ -23,11 +27,7 @@ Examples
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,18 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def _httpx() -> Any:
+    try:
+        import httpx
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise JudgeError(
+            "the HTTP judge needs httpx, in the 'vqa' extra: pip install 'medtrust[vqa]'"
+        ) from e
+    return httpx
+
+
 class OpenAIChatBackend:
-    """An OpenAI-compatible ``/chat/completions`` endpoint over ``urllib`` (thread-safe).
+    """An OpenAI-compatible ``/chat/completions`` endpoint over ``httpx`` (thread-safe).
 
     Parameters
     ----------
@@ -85,7 +96,7 @@ class OpenAIChatBackend:
     api_key
         Bearer token (optional for local servers).
     timeout
-        Seconds per socket operation.
+        Seconds per phase of a request (connect, each read or write, pool wait).
     temperature, seed, max_tokens
         Sampling settings sent with every request (``seed=None`` leaves it out).
     json_mode
@@ -108,8 +119,15 @@ class OpenAIChatBackend:
             raise JudgeError("the HTTP judge needs a base URL and a model name")
         if not base_url.startswith(("http://", "https://")):
             raise JudgeError(f"judge URL must start with http:// or https://, got {base_url!r}")
+        httpx = _httpx()
         url = base_url.rstrip("/")
         self.url = url if url.endswith("/chat/completions") else url + "/chat/completions"
+        try:
+            host = httpx.URL(self.url).host
+        except httpx.InvalidURL as e:
+            raise JudgeError(f"judge URL is not valid: {base_url!r} ({e})") from None
+        if not host:
+            raise JudgeError(f"judge URL has no host: {base_url!r}")
         self.name = model
         self.api_key = api_key
         self.timeout = float(timeout)
@@ -117,13 +135,12 @@ class OpenAIChatBackend:
         self.seed = seed
         self.max_tokens = int(max_tokens)
         self.json_mode = json_mode
-        host = urllib.parse.urlsplit(self.url).hostname or ""
-        # Loopback servers are never reached through an HTTP proxy from the environment.
-        local = host in ("127.0.0.1", "localhost", "::1")
-        self._opener = (
-            urllib.request.build_opener(urllib.request.ProxyHandler({}))
-            if local
-            else urllib.request.build_opener()
+        headers = {"Accept": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        # trust_env=False: no proxy (nor netrc) from the environment for a loopback server.
+        self._client = httpx.Client(
+            headers=headers, timeout=self.timeout, trust_env=host not in _LOOPBACK
         )
 
     @property
@@ -131,34 +148,31 @@ class OpenAIChatBackend:
         """The URL without ``/chat/completions``."""
         return self.url[: -len("/chat/completions")]
 
+    def close(self) -> None:
+        """Close the pooled connections (the backend cannot be used afterwards)."""
+        self._client.close()
+
     def probe(self) -> None:
         """Check once that the server answers and serves the model (see the module docstring)."""
-        headers = {"Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(self.base_url + "/models", headers=headers, method="GET")
-        # one short attempt: a reachable server answers this at once
-        timeout = min(self.timeout, 10.0)
+        httpx = _httpx()
+        timeout = min(self.timeout, 10.0)  # one short attempt: a live server answers at once
         try:
-            with self._opener.open(req, timeout=timeout) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
-            if e.code in (401, 403):
-                raise JudgeError(
-                    f"judge at {self.base_url} refused the request (HTTP {e.code}): check the "
-                    "API key (--judge-api-key / MEDTRUST_JUDGE_API_KEY)"
-                ) from None
-            return  # no /models route (404, 405) or a server error: the run will tell
-        except TimeoutError:
+            r = self._client.get(self.base_url + "/models", timeout=timeout, follow_redirects=True)
+        except httpx.TimeoutException:
             raise JudgeError(
                 f"judge at {self.base_url} did not answer within {timeout:g} s"
             ) from None
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise JudgeError(f"judge unreachable at {self.base_url}: {reason}") from None
+        except httpx.TransportError as e:
+            raise JudgeError(f"judge unreachable at {self.base_url}: {e}") from None
+        if r.status_code in (401, 403):
+            raise JudgeError(
+                f"judge at {self.base_url} refused the request (HTTP {r.status_code}): check "
+                "the API key (--judge-api-key / MEDTRUST_JUDGE_API_KEY)"
+            )
+        if r.status_code >= 400:
+            return  # no /models route (404, 405) or a server error: the run will tell
         try:
-            data = json.loads(raw)
-            names = [str(m["id"]) for m in data["data"]]
+            names = [str(m["id"]) for m in r.json()["data"]]
         except (ValueError, KeyError, TypeError):
             return  # not the OpenAI list shape: cannot tell, let the run decide
         if names and self.name not in names:
@@ -168,7 +182,19 @@ class OpenAIChatBackend:
             )
 
     def complete(self, messages: list[dict[str, str]]) -> Completion:
-        """Send one chat request; see the class docstring for the errors."""
+        """Send one chat request; see the class docstring for the errors.
+
+        Parameters
+        ----------
+        messages
+            Chat messages (``{"role", "content"}``), as built by the prompt template.
+
+        Returns
+        -------
+        Completion
+            The reply's text, token counts and reported model.
+        """
+        httpx = _httpx()
         body: dict[str, Any] = {
             "model": self.name,
             "messages": messages,
@@ -179,34 +205,24 @@ class OpenAIChatBackend:
             body["seed"] = self.seed
         if self.json_mode:
             body["response_format"] = {"type": "json_object"}
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(
-            self.url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST"
-        )
         try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
-            detail = e.read()[:500].decode("utf-8", "replace") if e.fp is not None else ""
-            cls = TransientError if e.code in _RETRY_STATUS else PermanentError
-            raise cls(
-                f"HTTP {e.code}: {detail}", status=e.code, retry_after=_retry_after(e.headers)
-            ) from None
-        except TimeoutError as e:
-            raise TransientError(f"timeout after {self.timeout:g} s: {e}") from None
-        except urllib.error.URLError as e:
-            raise TransientError(f"connection failed: {e.reason}") from None
-        except (ConnectionError, OSError) as e:
+            r = self._client.post(self.url, json=body)
+        except httpx.TimeoutException as e:
+            raise TransientError(f"timeout after {self.timeout:g} s ({type(e).__name__})") from None
+        except httpx.TransportError as e:
             raise TransientError(f"connection failed: {e}") from None
+        if r.status_code >= 400:
+            cls = TransientError if r.status_code in _RETRY_STATUS else PermanentError
+            raise cls(
+                f"HTTP {r.status_code}: {r.text[:500]}",
+                status=r.status_code,
+                retry_after=_retry_after(r.headers),
+            )
         try:
-            data = json.loads(raw)
+            data = r.json()
             text = data["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise PermanentError(
-                f"not a chat-completions reply: {raw[:300].decode('utf-8', 'replace')}"
-            ) from None
+            raise PermanentError(f"not a chat-completions reply: {r.text[:300]}") from None
         usage = data.get("usage") or {}
         return Completion(
             text="" if text is None else str(text),

@@ -144,6 +144,7 @@ def run_judge(
     n_cache_hits = 0
     todo: list[tuple[GroupKey, str]] = []
     counter = RequestCounter()
+    owned_backend = None
     try:
         for key, idx in groups.items():
             q, a, p, kind = key
@@ -159,7 +160,7 @@ def run_judge(
             n_cache_hits += len(idx)
         if todo:
             if backend is None:
-                backend = cfg.make_backend()
+                backend = owned_backend = cfg.make_backend()
             if cfg.probe and hasattr(backend, "probe"):
                 backend.probe()
             job = PoolJob(
@@ -178,6 +179,8 @@ def run_judge(
     finally:
         if owned and store is not None:
             store.close()
+        if owned_backend is not None and hasattr(owned_backend, "close"):
+            owned_backend.close()  # its pooled connections (requests abandoned by Ctrl-C too)
     rows = []
     for it, done in zip(items, records):
         assert done is not None
