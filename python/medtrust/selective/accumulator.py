@@ -62,7 +62,18 @@ class RiskCoverageAccumulator:
         self._labels: list[np.ndarray] = []
 
     def update(self, confids: Any, residuals: Any, labels: Any = None) -> None:
-        """Add one batch (validated now, so a bad batch fails where it is added)."""
+        """Add one batch (validated now, so a bad batch fails where it is added).
+
+        Parameters
+        ----------
+        confids
+            Confidence per sample (1-D array-like), higher = more confident. Equal confidences form
+            a tie group that is accepted or rejected as a whole.
+        residuals
+            Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+        labels
+            Class labels of the batch (give them with every batch or with none).
+        """
         c = as_float_1d(confids, "confids")
         r = as_float_1d(residuals, "residuals")
         check_same_length(confids=c, residuals=r)
@@ -87,12 +98,24 @@ class RiskCoverageAccumulator:
         return np.concatenate(self._conf), np.concatenate(self._res), labels
 
     def compute(self) -> SelectiveMetrics:
-        """Metrics over every sample added so far."""
+        """Metrics over every sample added so far.
+
+        Returns
+        -------
+        SelectiveMetrics
+            The metrics of :func:`metrics` over every sample added so far.
+        """
         c, r, labels = self._arrays()
         return metrics(c, r, labels=labels, **self._kw)
 
     def curve(self) -> RiskCoverageCurve:
-        """Risk-coverage curve over every sample added so far."""
+        """Risk-coverage curve over every sample added so far.
+
+        Returns
+        -------
+        RiskCoverageCurve
+            The curve of :func:`risk_coverage_curve` over every sample added so far.
+        """
         c, r, _ = self._arrays()
         kw = {k: v for k, v in self._kw.items() if k in ("nan_policy", "check_range")}
         return risk_coverage_curve(c, r, **kw)

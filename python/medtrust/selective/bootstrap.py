@@ -59,7 +59,21 @@ METRIC_NAMES: tuple[str, ...] = tuple(_native.RISK_METRIC_NAMES)
 
 @dataclass(frozen=True)
 class ConfidenceInterval:
-    """A percentile bootstrap interval; unpacks as ``low, high``."""
+    """A percentile bootstrap interval; unpacks as ``low, high``.
+
+    Attributes
+    ----------
+    low
+        Lower bound (the ``alpha / 2`` percentile of the resampled values).
+    high
+        Upper bound (the ``1 - alpha / 2`` percentile).
+    estimate
+        The metric on the full data.
+    alpha
+        Two-sided level of the interval.
+    n_resamples
+        Resamples whose metric was defined (those used for the percentiles).
+    """
 
     low: float
     high: float
@@ -71,11 +85,23 @@ class ConfidenceInterval:
         return iter((self.low, self.high))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict."""
+        """Plain dict.
+
+        Returns
+        -------
+        dict
+            Plain, JSON-friendly values.
+        """
         return asdict(self)
 
     def to_frame(self) -> pl.DataFrame:
-        """One row: low, high, estimate, alpha, n_resamples."""
+        """One row: low, high, estimate, alpha, n_resamples.
+
+        Returns
+        -------
+        polars.DataFrame
+            One row: ``low, high, estimate, alpha, n_resamples``.
+        """
         import polars as pl
 
         return pl.DataFrame([self.to_dict()])
@@ -114,6 +140,35 @@ def bootstrap_ci(
 
     Resamples whose metric is undefined (e.g. AUROC of a resample with one class) are left out
     of the percentiles.
+
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    metric
+        Metric name (any of :data:`METRIC_NAMES`).
+    n_resamples
+        Number of bootstrap resamples.
+    alpha
+        Two-sided level: intervals are ``1 - alpha`` intervals.
+    seed
+        Seed of the random generator (results are identical for any thread count).
+    labels
+        Class labels per sample (for the balanced metrics).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+    check_range
+        Refuse residuals outside [0, 1] (default); False accepts any finite loss (e.g. HD95 in mm).
+
+    Returns
+    -------
+    ConfidenceInterval
+        Percentile interval (unpacks as ``low, high``) with the estimate on the full data.
     """
     check_choice(metric, "metric", METRIC_NAMES)
     _check_common(n_resamples, alpha, seed)
@@ -131,7 +186,23 @@ def bootstrap_ci(
 
 @dataclass(frozen=True)
 class PairedBootstrap:
-    """Metrics of every CSF on shared resamples: ``values[b, k, m]``."""
+    """Metrics of every CSF on shared resamples: ``values[b, k, m]``.
+
+    Attributes
+    ----------
+    csfs
+        CSF names, in the order of axis 1 of ``values``.
+    metric_names
+        Metric names, in the order of axis 2 of ``values``.
+    values
+        Array ``[n_resamples, n_csfs, n_metrics]`` of the metrics on each shared resample.
+    estimates
+        Array ``[n_csfs, n_metrics]`` of the metrics on the full data.
+    seed
+        Seed the resamples were drawn with.
+    n_dropped
+        Rows dropped by ``nan_policy='omit'``.
+    """
 
     csfs: tuple[str, ...]
     metric_names: tuple[str, ...]
@@ -144,12 +215,36 @@ class PairedBootstrap:
     n_dropped: int = 0
 
     def metric(self, name: str) -> np.ndarray:
-        """Array [n_resamples, n_csfs] of one metric."""
+        """Array [n_resamples, n_csfs] of one metric.
+
+        Parameters
+        ----------
+        name
+            Metric name (one of ``metric_names``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Array ``[n_resamples, n_csfs]`` of that metric.
+        """
         check_choice(name, "metric", self.metric_names)
         return self.values[:, :, self.metric_names.index(name)]
 
     def ci(self, name: str, *, alpha: float = 0.05) -> dict[str, ConfidenceInterval]:
-        """Percentile CI of metric ``name`` per CSF."""
+        """Percentile CI of metric ``name`` per CSF.
+
+        Parameters
+        ----------
+        name
+            Metric name (one of ``metric_names``).
+        alpha
+            Two-sided level: intervals are ``1 - alpha`` intervals.
+
+        Returns
+        -------
+        dict of str to ConfidenceInterval
+            Percentile interval of the metric per CSF name.
+        """
         j = self.metric_names.index(check_choice(name, "metric", self.metric_names))
         return {
             csf: _interval(self.values[:, k, j], self.estimates[k, j], alpha)
@@ -157,7 +252,13 @@ class PairedBootstrap:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict with nested lists (``values[b][k][m]``)."""
+        """Plain dict with nested lists (``values[b][k][m]``).
+
+        Returns
+        -------
+        dict
+            Plain, JSON-friendly values.
+        """
         return {
             "csfs": list(self.csfs),
             "metric_names": list(self.metric_names),
@@ -167,7 +268,13 @@ class PairedBootstrap:
         }
 
     def to_frame(self) -> pl.DataFrame:
-        """Long table, one row per (resample, csf, metric): resample, csf, metric, value."""
+        """Long table, one row per (resample, csf, metric): resample, csf, metric, value.
+
+        Returns
+        -------
+        polars.DataFrame
+            Long table, one row per (resample, csf, metric): ``resample, csf, metric, value``.
+        """
         import polars as pl
 
         b, k, m = self.values.shape
@@ -205,6 +312,19 @@ def paired_bootstrap(
         array (warning with the count, kept in ``n_dropped``): every CSF is then evaluated on
         the same cases and the resamples stay paired. ``"raise"`` (default) refuses them;
         ``"propagate"`` acts as ``"raise"`` here (a resample of NaN has no interval).
+    n_resamples
+        Number of bootstrap resamples.
+    seed
+        Seed of the random generator (results are identical for any thread count).
+    labels
+        Class labels per sample (for the balanced metrics).
+    check_range
+        Refuse residuals outside [0, 1] (default); False accepts any finite loss (e.g. HD95 in mm).
+
+    Returns
+    -------
+    PairedBootstrap
+        Every metric of every CSF on each shared resample.
 
     Examples
     --------

@@ -82,23 +82,75 @@ def _max_last(a: Any) -> Any:
 
 
 def msr(probs: Any) -> Any:
-    """Maximum softmax response ``max_c p_c`` of probabilities [n, C]."""
+    """Maximum softmax response ``max_c p_c`` of probabilities [n, C].
+
+    Parameters
+    ----------
+    probs
+        Probabilities ``[n, C]`` (numpy array or torch tensor; rows sum to 1).
+
+    Returns
+    -------
+    array
+        Confidence per sample ``[n]`` (higher = more confident), in [1/C, 1]; same library as the
+        input (numpy or torch).
+    """
     return _max_last(_arr(probs, "probs", 2))
 
 
 def mls(logits: Any, temperature: float = 1.0) -> Any:
-    """Maximum logit score ``max_c z_c / T`` (temperature-scaled when T != 1)."""
+    """Maximum logit score ``max_c z_c / T`` (temperature-scaled when T != 1).
+
+    Parameters
+    ----------
+    logits
+        Logits ``[n, C]`` (numpy array or torch tensor).
+    temperature
+        Temperature T > 0 dividing the logits.
+
+    Returns
+    -------
+    array
+        Confidence per sample ``[n]`` (higher = more confident), in logit units; same library as the
+        input (numpy or torch).
+    """
     temperature = as_real(temperature, "temperature", lo=0.0, lo_open=True)
     return _max_last(_arr(logits, "logits", 2) / temperature)
 
 
 def pe(probs: Any) -> Any:
-    """Negative predictive entropy ``sum_c p log p`` of probabilities [n, C]."""
+    """Negative predictive entropy ``sum_c p log p`` of probabilities [n, C].
+
+    Parameters
+    ----------
+    probs
+        Probabilities ``[n, C]`` (numpy array or torch tensor; rows sum to 1).
+
+    Returns
+    -------
+    array
+        Confidence per sample ``[n]`` (higher = more confident), in [-log C, 0] nats; same library
+        as the input (numpy or torch).
+    """
     return _xlogx_sum(_arr(probs, "probs", 2))
 
 
 def energy(logits: Any, temperature: float = 1.0) -> Any:
-    """Energy score ``T logsumexp(z / T)`` (negative free energy)."""
+    """Energy score ``T logsumexp(z / T)`` (negative free energy).
+
+    Parameters
+    ----------
+    logits
+        Logits ``[n, C]`` (numpy array or torch tensor).
+    temperature
+        Temperature T > 0 dividing the logits.
+
+    Returns
+    -------
+    array
+        Confidence per sample ``[n]`` (higher = more confident), in logit units; same library as the
+        input (numpy or torch).
+    """
     temperature = as_real(temperature, "temperature", lo=0.0, lo_open=True)
     z = _arr(logits, "logits", 2) / temperature
     if is_torch_tensor(z):
@@ -109,28 +161,89 @@ def energy(logits: Any, temperature: float = 1.0) -> Any:
 
 
 def mcd_msr(samples: Any) -> Any:
-    """MSR of the mean over members of probability samples [M, n, C]."""
+    """MSR of the mean over members of probability samples [M, n, C].
+
+    Parameters
+    ----------
+    samples
+        Probability samples ``[M, n, C]`` (MC-dropout passes or ensemble members).
+
+    Returns
+    -------
+    array
+        Confidence per sample ``[n]`` (higher = more confident), in [1/C, 1]; same library as the
+        input (numpy or torch).
+    """
     return _max_last(_arr(samples, "samples", 3).mean(0))
 
 
 def mcd_pe(samples: Any) -> Any:
-    """Negative entropy of the mean prediction of samples [M, n, C]."""
+    """Negative entropy of the mean prediction of samples [M, n, C].
+
+    Parameters
+    ----------
+    samples
+        Probability samples ``[M, n, C]`` (MC-dropout passes or ensemble members).
+
+    Returns
+    -------
+    array
+        Confidence per sample ``[n]`` (higher = more confident), in [-log C, 0] nats; same library
+        as the input (numpy or torch).
+    """
     return _xlogx_sum(_arr(samples, "samples", 3).mean(0))
 
 
 def mcd_ee(samples: Any) -> Any:
-    """Negative expected entropy ``mean_m sum_c p_m log p_m`` of samples [M, n, C]."""
+    """Negative expected entropy ``mean_m sum_c p_m log p_m`` of samples [M, n, C].
+
+    Parameters
+    ----------
+    samples
+        Probability samples ``[M, n, C]`` (MC-dropout passes or ensemble members).
+
+    Returns
+    -------
+    array
+        Confidence per sample ``[n]`` (higher = more confident), in [-log C, 0] nats; same library
+        as the input (numpy or torch).
+    """
     return _xlogx_sum(_arr(samples, "samples", 3)).mean(0)
 
 
 def mcd_mi(samples: Any) -> Any:
-    """Negative mutual information ``-(H(mean p) - mean_m H(p_m))`` of samples [M, n, C]."""
+    """Negative mutual information ``-(H(mean p) - mean_m H(p_m))`` of samples [M, n, C].
+
+    Parameters
+    ----------
+    samples
+        Probability samples ``[M, n, C]`` (MC-dropout passes or ensemble members).
+
+    Returns
+    -------
+    array
+        Confidence per sample ``[n]`` (higher = more confident), in [-log C, 0] nats; same library
+        as the input (numpy or torch).
+    """
     s = _arr(samples, "samples", 3)
     return _xlogx_sum(s.mean(0)) - _xlogx_sum(s).mean(0)
 
 
 def residuals_from_predictions(outputs: Any, labels: Any) -> Any:
-    """0/1 failures: ``argmax(outputs) != labels`` for outputs [n, C], or predictions [n]."""
+    """0/1 failures: ``argmax(outputs) != labels`` for outputs [n, C], or predictions [n].
+
+    Parameters
+    ----------
+    outputs
+        Scores ``[n, C]`` (probabilities or logits) or predicted classes ``[n]``.
+    labels
+        True class per sample ``[n]``.
+
+    Returns
+    -------
+    array
+        0/1 failure per sample (1 = wrong prediction); same library as the input.
+    """
     if is_torch_tensor(outputs):
         import torch
 

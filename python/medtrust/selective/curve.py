@@ -30,6 +30,17 @@ class RiskCoverageCurve:
     """Curve points, coverage descending from 1 to the coverage-0 end point.
 
     ``thresholds[i]`` accepts samples with confidence >= it (``inf`` at the end point).
+
+    Attributes
+    ----------
+    coverages
+        Fraction of samples accepted at each point, descending from 1 to 0.
+    selective_risks
+        Mean residual of the accepted samples at each point.
+    generalized_risks
+        Residual sum of the accepted samples over all n samples at each point.
+    thresholds
+        Confidence threshold of each point (``inf`` at the coverage-0 end point).
     """
 
     coverages: np.ndarray
@@ -38,7 +49,13 @@ class RiskCoverageCurve:
     thresholds: np.ndarray
 
     def to_dict(self) -> dict[str, list[float]]:
-        """Plain dict of lists."""
+        """Plain dict of lists.
+
+        Returns
+        -------
+        dict of str to list of float
+            The four arrays as lists.
+        """
         return {
             "coverages": self.coverages.tolist(),
             "selective_risks": self.selective_risks.tolist(),
@@ -47,7 +64,13 @@ class RiskCoverageCurve:
         }
 
     def to_frame(self) -> pl.DataFrame:
-        """One row per curve point: coverage, selective_risk, generalized_risk, threshold."""
+        """One row per curve point: coverage, selective_risk, generalized_risk, threshold.
+
+        Returns
+        -------
+        polars.DataFrame
+            One row per point: ``coverage, selective_risk, generalized_risk, threshold``.
+        """
         import polars as pl
 
         return pl.DataFrame(
@@ -67,6 +90,25 @@ def risk_coverage_curve(
 
     One point per distinct confidence (tie groups are accepted together) plus the coverage-0
     end point, where the selective risk repeats its last value and the generalized risk is 0.
+
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+    check_range
+        Refuse residuals outside [0, 1] (default); False accepts any finite loss (e.g. HD95 in mm).
+
+    Returns
+    -------
+    RiskCoverageCurve
+        The curve's points, coverage descending.
     """
     s = prepare(confids, residuals, nan_policy=nan_policy, check_range=check_range)
     if s.propagate_nan:

@@ -69,6 +69,20 @@ def evaluate(
     nan_policy
         As :func:`~medtrust.selective.metrics`; with ``"omit"`` one warning gives the total of
         dropped rows.
+    n_resamples
+        Number of bootstrap resamples.
+    alpha
+        Two-sided level: intervals are ``1 - alpha`` intervals.
+    seed
+        Seed of the random generator (results are identical for any thread count).
+    check_range
+        Refuse residuals outside [0, 1] (default); False accepts any finite loss (e.g. HD95 in mm).
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per (group, CSF): the ``by`` columns, ``csf`` and every metric of
+        :data:`METRIC_NAMES` (plus ``<metric>_low`` / ``<metric>_high`` with ``ci=True``).
     """
     import polars as pl
 

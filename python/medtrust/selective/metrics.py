@@ -163,6 +163,18 @@ def metrics(
         Targets of ``fpr_at_tpr``, ``selective_risk_at_coverage`` and ``coverage_at_risk``.
     bins
         Equal-width bins of ECE / MCE.
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+    check_range
+        Refuse residuals outside [0, 1] (default); False accepts any finite loss (e.g. HD95 in mm).
+
+    Returns
+    -------
+    SelectiveMetrics
+        Every metric of :data:`METRIC_NAMES` on the raw [0, 1] scale, plus ``n`` (samples used) and
+        ``n_dropped`` (samples omitted by ``nan_policy='omit'``).
 
     Examples
     --------
@@ -201,6 +213,25 @@ def aurc(
 ) -> float:
     """Area under the selective-risk-coverage curve.
 
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    check_range
+        Refuse residuals outside [0, 1] (default); False accepts any finite loss (e.g. HD95 in mm).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        AURC on the raw [0, 1] scale (lower is better; fd-shifts prints x 1000).
+
     Examples
     --------
     >>> aurc([0.5] * 4, [0, 1, 0, 1])
@@ -216,6 +247,25 @@ def augrc(
 
     Equals (1/n^2) sum_i l_i (r_i - 1/2) with r_i the ascending mid-rank of confidence i.
 
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    check_range
+        Refuse residuals outside [0, 1] (default); False accepts any finite loss (e.g. HD95 in mm).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        AUGRC on the raw [0, 1] scale (lower is better).
+
     Examples
     --------
     >>> augrc([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
@@ -229,6 +279,23 @@ def aurc_optimal(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise
 
     For continuous residuals, the AURC of confidence = -residual with one point per sample.
 
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        The oracle AURC on the raw [0, 1] scale.
+
     Examples
     --------
     >>> round(aurc_optimal([0.1, 0.2], [0, 1]), 6)
@@ -239,6 +306,23 @@ def aurc_optimal(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise
 
 def augrc_optimal(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """AUGRC of the oracle ranking (``err^2 / 2`` for binary residuals).
+
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        The oracle AUGRC on the raw [0, 1] scale.
 
     Examples
     --------
@@ -254,6 +338,23 @@ def eaurc(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> f
     Slightly negative for a perfect ranking of binary residuals: the analytic optimum is the
     large-n limit of the discrete one.
 
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        AURC minus its oracle value (0 = oracle ranking).
+
     Examples
     --------
     >>> round(eaurc([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1]), 6)
@@ -264,6 +365,23 @@ def eaurc(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> f
 
 def eaugrc(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """Excess AUGRC, ``augrc - augrc_optimal``.
+
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        AUGRC minus its oracle value (0 = oracle ranking).
 
     Examples
     --------
@@ -278,6 +396,23 @@ def naurc(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> f
 
     NaN when the denominator is 0 (e.g. no failures at all).
 
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        Normalized AURC: 0 for the oracle ranking, 1 for a random one; NaN when undefined.
+
     Examples
     --------
     >>> round(naurc([0.9, 0.8, 0.7, 0.3], [0, 1, 0, 1]), 6)
@@ -291,6 +426,25 @@ def failure_auroc(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "rais
 
     Binary residuals only. NaN with an :class:`UndefinedMetricWarning` when only one class is
     present.
+
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        0/1 failure per sample (1 = failed).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        AUROC in [0, 1] (higher is better); NaN with an
+        :class:`~medtrust.exceptions.UndefinedMetricWarning` when all samples are correct or all
+        failed.
 
     Examples
     --------
@@ -313,6 +467,25 @@ def fpr_at_tpr(
     Points with TPR >= tpr - 0.0005 count (0.9495 for 0.95, as fd-shifts) to absorb float
     error. Binary residuals only; NaN with a warning for a single class.
 
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        0/1 failure per sample (1 = failed).
+    tpr
+        Target true-positive rate (correct samples are positives).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        False-positive rate in [0, 1] (lower is better); NaN with a warning for a single class.
+
     Examples
     --------
     >>> fpr_at_tpr([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1])
@@ -331,6 +504,25 @@ def selective_risk_at_coverage(
     confids: Any, residuals: Any, coverage: float, *, nan_policy: NanPolicy = "raise"
 ) -> float:
     """Minimum selective risk over curve points with coverage >= ``coverage``.
+
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    coverage
+        Smallest coverage (fraction of accepted samples) in (0, 1].
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        Selective risk (mean residual of the accepted samples) at that coverage.
 
     Examples
     --------
@@ -351,6 +543,25 @@ def coverage_at_risk(
     confids: Any, residuals: Any, risk: float, *, nan_policy: NanPolicy = "raise"
 ) -> float:
     """Maximum coverage over curve points with selective risk <= ``risk`` (NaN when none).
+
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    risk
+        Largest allowed selective risk.
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        Coverage in [0, 1]; NaN when no operating point reaches the risk.
 
     Examples
     --------
@@ -375,6 +586,25 @@ def aurc_ba(confids: Any, residuals: Any, labels: Any, *, nan_policy: NanPolicy 
     sample contributing 0 (one minus the balanced accuracy of the accepted set, for 0/1
     residuals). Tie groups and the trapezoid rule as :func:`aurc`.
 
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    labels
+        Class label per sample (one of K classes in the data).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        Class-balanced AURC on the raw [0, 1] scale.
+
     Examples
     --------
     >>> aurc_ba([0, 1, 2, 3], [0, 1, 0, 1], [0, 0, 1, 1])
@@ -391,6 +621,25 @@ def augrc_ba(
 
     The generalized risk of an accepted set is the mean over the K classes of (residual sum of
     class k among the accepted) / n_k, i.e. residuals reweighted by n / (K n_k).
+
+    Parameters
+    ----------
+    confids
+        Confidence per sample (1-D array-like), higher = more confident. Equal confidences form a
+        tie group that is accepted or rejected as a whole.
+    residuals
+        Residual per sample: a 0/1 failure or a continuous loss in [0, 1] (higher = worse).
+    labels
+        Class label per sample (one of K classes in the data).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        Class-balanced AUGRC on the raw [0, 1] scale.
 
     Examples
     --------
@@ -417,6 +666,26 @@ def ece(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: NanPolicy =
     Bin b holds confidences in [b/bins, (b+1)/bins) (the last includes 1); a bin's accuracy is
     1 - its mean residual. Confidences must lie in [0, 1].
 
+    Parameters
+    ----------
+    confids
+        Confidence per sample in [0, 1], read as the probability of being correct (higher = more
+        confident).
+    residuals
+        0/1 failure per sample (1 = failed).
+    bins
+        Number of equal-width confidence bins in [0, 1].
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        ECE in [0, 1] (lower is better); NaN unless confidences lie in [0, 1] and residuals are
+        binary.
+
     Examples
     --------
     >>> round(ece([0.9, 0.2], [0, 0]), 6)
@@ -428,6 +697,25 @@ def ece(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: NanPolicy =
 def mce(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: NanPolicy = "raise") -> float:
     """Maximum calibration error over non-empty bins.
 
+    Parameters
+    ----------
+    confids
+        Confidence per sample in [0, 1], read as the probability of being correct (higher = more
+        confident).
+    residuals
+        0/1 failure per sample (1 = failed).
+    bins
+        Number of equal-width confidence bins in [0, 1].
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        MCE in [0, 1] (lower is better).
+
     Examples
     --------
     >>> round(mce([0.9, 0.2], [0, 0]), 6)
@@ -438,6 +726,23 @@ def mce(confids: Any, residuals: Any, *, bins: int = 20, nan_policy: NanPolicy =
 
 def failure_nll(confids: Any, residuals: Any, *, nan_policy: NanPolicy = "raise") -> float:
     """NLL of the failure labels with confidence as P(correct), clipped to [1e-12, 1 - 1e-12].
+
+    Parameters
+    ----------
+    confids
+        Confidence per sample in [0, 1], read as the probability of being correct (higher = more
+        confident).
+    residuals
+        0/1 failure per sample (1 = failed).
+    nan_policy
+        What NaN / inf in the inputs do: ``"raise"`` (default,
+        :class:`~medtrust.exceptions.NaNInputError`), ``"omit"`` (drop those samples and warn once
+        with their count) or ``"propagate"`` (return NaN).
+
+    Returns
+    -------
+    float
+        Mean negative log-likelihood in nats (lower is better).
 
     Examples
     --------

@@ -54,6 +54,26 @@ class CSFRanking:
     and AUGRC values of the CSFs, over the resamples where tau is defined; it is NaN, without
     a warning, when it is defined in none (fewer than two CSFs, or constant metric values in
     every resample, as in very small groups). ``kendall_tau_aurc_augrc`` is NaN likewise.
+
+    Attributes
+    ----------
+    metric
+        The metric the CSFs are ranked by.
+    rank_distribution
+        polars DataFrame ``csf, rank, frequency``: how often each CSF takes each rank over the
+        resamples (rank 1 = best).
+    mean_rank
+        polars DataFrame ``csf, mean_rank, <metric>``: mean rank over the resamples and the metric
+        on the full data, best first.
+    kendall_tau_aurc_augrc
+        Kendall's tau between the CSFs' AURC and AUGRC on the full data (NaN when undefined).
+    kendall_tau_per_resample
+        Mean over resamples of that tau (NaN when defined in none).
+    wilcoxon
+        polars DataFrame ``csf_a, csf_b, statistic, p_value, p_holm, a_better``: one-sided paired
+        Wilcoxon tests over the resamples, Holm-corrected.
+    bootstrap
+        The :class:`PairedBootstrap` the ranks come from.
     """
 
     metric: str
@@ -65,7 +85,13 @@ class CSFRanking:
     bootstrap: PairedBootstrap
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict: the tables as lists of records (without the bootstrap values)."""
+        """Plain dict: the tables as lists of records (without the bootstrap values).
+
+        Returns
+        -------
+        dict
+            Plain, JSON-friendly values.
+        """
         return {
             "metric": self.metric,
             "mean_rank": self.mean_rank.to_dicts(),
@@ -76,7 +102,13 @@ class CSFRanking:
         }
 
     def to_frame(self) -> pl.DataFrame:
-        """One row per CSF: csf, mean_rank and the metric on the full data."""
+        """One row per CSF: csf, mean_rank and the metric on the full data.
+
+        Returns
+        -------
+        polars.DataFrame
+            The ``mean_rank`` table.
+        """
         return self.mean_rank
 
 
@@ -91,7 +123,34 @@ def rank_csfs(
     labels: Any = None,
     check_range: bool = True,
 ) -> CSFRanking:
-    """Rank distributions, AURC-vs-AUGRC Kendall tau and paired Wilcoxon tests of CSFs."""
+    """Rank distributions, AURC-vs-AUGRC Kendall tau and paired Wilcoxon tests of CSFs.
+
+    Parameters
+    ----------
+    confids
+        Mapping CSF name -> confidences (higher = more confident), all of the same length.
+    residuals
+        Residuals shared by all CSFs (0/1 failures or losses in [0, 1]), or a mapping CSF name ->
+        residuals.
+    metric
+        Metric to rank by (a name of :data:`METRIC_NAMES`; lower is better except
+        ``failure_auroc``).
+    n_resamples
+        Number of bootstrap resamples.
+    seed
+        Seed of the random generator (results are identical for any thread count).
+    alpha
+        Level of the Holm-corrected Wilcoxon tests.
+    labels
+        Class labels per sample (for the balanced metrics).
+    check_range
+        Refuse residuals outside [0, 1] (default); False accepts any finite loss (e.g. HD95 in mm).
+
+    Returns
+    -------
+    CSFRanking
+        Rank distributions, mean ranks, Kendall tau and the paired tests.
+    """
     import polars as pl
 
     boot = paired_bootstrap(
