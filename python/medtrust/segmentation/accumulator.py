@@ -101,6 +101,13 @@ class SegmentationAccumulator:
 
         Raises before the state changes on a bad batch: shape mismatch, float labels, a label
         outside ``[0, n_classes)`` (other than ``ignore_label`` in the target).
+
+        Parameters
+        ----------
+        pred
+            Predicted label maps of the batch (any layout, e.g. ``[B, ...]``).
+        target
+            Reference label maps of the same shape.
         """
         c = confusion_counts(pred, target, n_classes=self.n_classes, ignore_label=self.ignore_label)
         s = self._counts
@@ -121,6 +128,16 @@ class SegmentationAccumulator:
 
     def compute(self, metric: OverlapMetric = "dice") -> OverlapResult:
         """Dice (default) or IoU per class from the summed counts, and their macro mean.
+
+        Parameters
+        ----------
+        metric
+            ``"dice"`` (default) or ``"iou"``.
+
+        Returns
+        -------
+        OverlapResult
+            The metric per class and its macro mean over every voxel added so far.
 
         Raises
         ------

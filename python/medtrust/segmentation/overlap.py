@@ -71,6 +71,23 @@ class ConfusionCounts:
     """Per-class counts (uint64 arrays, one entry per class counted) of one prediction vs target.
 
     Entry k belongs to the class label ``class_labels[k]`` (``classes``; ``None`` means 0, 1, ...).
+
+    Attributes
+    ----------
+    tp
+        True positives per class (uint64).
+    fp
+        False positives per class.
+    fn
+        False negatives per class.
+    tn
+        True negatives per class.
+    n_voxels
+        Voxels counted (excluding ignored ones).
+    n_ignored
+        Voxels left out because the target holds ``ignore_label``.
+    classes
+        Class label of each entry (None: 0, 1, ...).
     """
 
     tp: np.ndarray
@@ -108,29 +125,65 @@ class ConfusionCounts:
         return out
 
     def dice(self) -> np.ndarray:
-        """Dice per class, NaN where both maps lack the class."""
+        """Dice per class, NaN where both maps lack the class.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 Dice in [0, 1] per entry.
+        """
         return self._ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn)
 
     def iou(self) -> np.ndarray:
-        """IoU (Jaccard) per class, NaN where both maps lack the class."""
+        """IoU (Jaccard) per class, NaN where both maps lack the class.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 IoU in [0, 1] per entry.
+        """
         return self._ratio(self.tp, self.tp + self.fp + self.fn)
 
     def precision(self) -> np.ndarray:
-        """TP / (TP + FP) per class, NaN where the prediction lacks the class."""
+        """TP / (TP + FP) per class, NaN where the prediction lacks the class.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 precision per entry.
+        """
         return self._ratio(self.tp, self.tp + self.fp)
 
     def recall(self) -> np.ndarray:
-        """TP / (TP + FN) per class, NaN where the target lacks the class."""
+        """TP / (TP + FN) per class, NaN where the target lacks the class.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 recall per entry.
+        """
         return self._ratio(self.tp, self.tp + self.fn)
 
     def volume_difference(self) -> np.ndarray:
-        """(pred volume - target volume) / target volume per class (NaN for an empty target)."""
+        """(pred volume - target volume) / target volume per class (NaN for an empty target).
+
+        Returns
+        -------
+        numpy.ndarray
+            Signed relative volume difference per entry (0 = same volume).
+        """
         pv = self.pred_volume.astype(np.float64)
         tv = self.target_volume.astype(np.float64)
         return _safe_div(pv - tv, tv)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict with lists."""
+        """Plain dict with lists.
+
+        Returns
+        -------
+        dict
+            Plain, JSON-friendly values.
+        """
         return {
             "classes": self.class_labels.tolist(),
             "tp": self.tp.tolist(),
@@ -142,7 +195,13 @@ class ConfusionCounts:
         }
 
     def to_frame(self) -> pl.DataFrame:
-        """One row per class: class, tp, fp, fn, tn."""
+        """One row per class: class, tp, fp, fn, tn.
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns ``class, tp, fp, fn, tn``.
+        """
         import polars as pl
 
         return pl.DataFrame(
@@ -169,6 +228,23 @@ class OverlapResult:
 
     ``value`` is the nanmean over ``per_class`` (NaN when no class is defined); classes empty in
     both maps are listed in ``empty_classes`` whatever the policy.
+
+    Attributes
+    ----------
+    metric
+        ``"dice"`` or ``"iou"``.
+    value
+        Macro mean over the reported classes (NaN when none is defined).
+    per_class
+        Class label -> value (NaN for a class empty in both maps under ``empty='nan'``).
+    empty_classes
+        Classes absent from both maps.
+    n_valid
+        Classes with a defined value.
+    empty
+        The empty-class policy used.
+    counts
+        The :class:`ConfusionCounts` behind the values.
     """
 
     metric: str
@@ -180,7 +256,13 @@ class OverlapResult:
     counts: ConfusionCounts | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (without the counts)."""
+        """Plain dict (without the counts).
+
+        Returns
+        -------
+        dict
+            Plain, JSON-friendly values.
+        """
         return {
             "metric": self.metric,
             "value": self.value,
@@ -191,7 +273,13 @@ class OverlapResult:
         }
 
     def to_frame(self) -> pl.DataFrame:
-        """Tidy rows: class, metric, value, status ("ok" or "empty")."""
+        """Tidy rows: class, metric, value, status ("ok" or "empty").
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns ``class, metric, value, status``.
+        """
         import polars as pl
 
         rows = [
@@ -312,6 +400,11 @@ def confusion_counts(
     ignore_label
         Target label whose voxels count nowhere (e.g. 255).
 
+    Returns
+    -------
+    ConfusionCounts
+        64-bit per-class counts of one pass over the voxels.
+
     Examples
     --------
     >>> import numpy as np
@@ -421,6 +514,22 @@ def dice(
         Classes to report (default: every class but 0 unless ``include_background``).
     empty
         Classes empty in both maps: "nan" (default), "perfect" (value 1) or "skip".
+    pred
+        Predicted label map (integer classes; 0 = background), any dimensionality.
+    target
+        Reference label map of the same shape as ``pred``.
+    n_classes
+        Number of classes: classes ``range(n_classes)``; None: the labels present in either map plus
+        0 and 1.
+    include_background
+        Count class 0 in the per-class values and the macro mean.
+    ignore_label
+        Voxels with this label in ``target`` are left out of every count (None: none).
+
+    Returns
+    -------
+    OverlapResult
+        Dice in [0, 1] per class (higher is better) and their macro mean ``.value``.
 
     Examples
     --------
@@ -444,6 +553,30 @@ def iou(
     empty: EmptyPolicy = "nan",
 ) -> OverlapResult:
     """IoU per class (TP / (TP + FP + FN)) and its mean; arguments as :func:`dice`.
+
+    Parameters
+    ----------
+    pred
+        Predicted label map (integer classes; 0 = background), any dimensionality.
+    target
+        Reference label map of the same shape as ``pred``.
+    labels
+        Classes to report (default: every class counted but 0 unless ``include_background``).
+    n_classes
+        Number of classes: classes ``range(n_classes)``; None: the labels present in either map plus
+        0 and 1.
+    include_background
+        Count class 0 in the per-class values and the macro mean.
+    ignore_label
+        Voxels with this label in ``target`` are left out of every count (None: none).
+    empty
+        Classes empty in both maps: ``"nan"`` (default, left out of the mean), ``"perfect"`` (value
+        1) or ``"skip"`` (not reported).
+
+    Returns
+    -------
+    OverlapResult
+        IoU in [0, 1] per class (higher is better) and their macro mean ``.value``.
 
     Examples
     --------

@@ -45,6 +45,23 @@ class PairwiseDiceResult:
     """Mean Dice over the M(M-1)/2 member pairs, per class and averaged over classes.
 
     ``per_pair[p, k]`` is the Dice of pair ``pairs[p]`` for class ``classes[k]``.
+
+    Attributes
+    ----------
+    value
+        Mean over classes of the per-class pairwise Dice (higher = members agree).
+    per_class
+        Class label -> mean Dice over the member pairs.
+    per_pair
+        Array ``[n_pairs, n_classes]`` of Dice per pair and class.
+    pairs
+        Member index pairs ``(a, b)``, in the order of ``per_pair``'s rows.
+    classes
+        Class labels, in the order of ``per_pair``'s columns.
+    n_members
+        Number of members M.
+    empty
+        The empty-class policy used.
     """
 
     value: float
@@ -56,7 +73,13 @@ class PairwiseDiceResult:
     empty: str
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict."""
+        """Plain dict.
+
+        Returns
+        -------
+        dict
+            Plain, JSON-friendly values.
+        """
         return {
             "value": self.value,
             "per_class": dict(self.per_class),
@@ -65,7 +88,13 @@ class PairwiseDiceResult:
         }
 
     def to_frame(self) -> pl.DataFrame:
-        """Rows: member_a, member_b, class, dice."""
+        """Rows: member_a, member_b, class, dice.
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns ``member_a, member_b, class, dice``.
+        """
         import polars as pl
 
         rows = [
@@ -100,6 +129,11 @@ def pairwise_dice(
         A class absent from both members of a pair: "perfect" (default, Dice 1: members
         agreeing that a class is absent agree), "nan" (left out of the means) or "skip"
         (same as "nan" here).
+
+    Returns
+    -------
+    PairwiseDiceResult
+        Mean Dice in [0, 1] over the member pairs, per class and overall.
 
     Examples
     --------

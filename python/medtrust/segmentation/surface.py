@@ -99,6 +99,31 @@ class SurfaceDistances:
     """Sorted surface-to-surface distances (mm) of one pair of masks, with element weights.
 
     ``status`` is "ok", "pred_empty", "target_empty" or "both_empty".
+
+    Attributes
+    ----------
+    pred_to_target
+        Sorted distances (mm) from each prediction surface element to the target surface.
+    pred_weights
+        Weight of each of those elements (1 for voxels, the area in mm^2 for surfels).
+    target_to_pred
+        Sorted distances (mm) from each target surface element to the prediction surface.
+    target_weights
+        Weight of each of those elements.
+    surface
+        ``"voxels"`` or ``"surfels"``: how the surfaces were sampled.
+    spacing
+        Voxel size per array axis (mm).
+    shape
+        Shape of the masks.
+    status
+        ``"ok"``, ``"pred_empty"``, ``"target_empty"`` or ``"both_empty"``.
+    one_empty
+        Value when exactly one mask is empty: ``"inf"`` (default), ``"diagonal"`` (the image
+        diagonal in ``spacing`` units) or ``"nan"``.
+    empty
+        Value when both masks are empty: ``"nan"`` (default, undefined) or ``"perfect"`` (the best
+        value).
     """
 
     pred_to_target: np.ndarray
@@ -132,7 +157,14 @@ class SurfaceDistances:
 
     # -- metrics ------------------------------------------------------------------------------
     def hd(self) -> float:
-        """Hausdorff distance: the largest distance in either direction."""
+        """Hausdorff distance: the largest distance in either direction.
+
+        Returns
+        -------
+        float
+            HD in mm (0 = identical surfaces); ``one_empty`` / ``empty`` decide the value for empty
+            masks.
+        """
         u = self._undefined_distance()
         if u is not None:
             return u
@@ -153,6 +185,16 @@ class SurfaceDistances:
 
         "voxels": numpy's linear interpolation over border voxels (MONAI); "surfels": the first
         distance whose cumulative area fraction reaches the percentile (DeepMind).
+
+        Parameters
+        ----------
+        percentile
+            Percentile of each direction's distances, in (0, 100].
+
+        Returns
+        -------
+        float
+            The robust HD in mm (lower is better).
         """
         percentile = as_real(percentile, "percentile", lo=0.0, hi=100.0)
         u = self._undefined_distance()
@@ -163,7 +205,13 @@ class SurfaceDistances:
         return max(a, b)
 
     def assd(self) -> float:
-        """Average symmetric surface distance: weighted mean over both surfaces' elements."""
+        """Average symmetric surface distance: weighted mean over both surfaces' elements.
+
+        Returns
+        -------
+        float
+            ASSD in mm (lower is better).
+        """
         u = self._undefined_distance()
         if u is not None:
             return u
@@ -172,7 +220,13 @@ class SurfaceDistances:
         return float(np.sum(d * w) / np.sum(w))
 
     def mean_distances(self) -> tuple[float, float]:
-        """Directed (weighted) mean distances: (pred to target, target to pred)."""
+        """Directed (weighted) mean distances: (pred to target, target to pred).
+
+        Returns
+        -------
+        tuple of float
+            (pred to target, target to pred) mean distances in mm.
+        """
         u = self._undefined_distance()
         if u is not None:
             return u, u
@@ -182,7 +236,19 @@ class SurfaceDistances:
         )
 
     def nsd(self, tolerance: float) -> float:
-        """Normalized surface Dice: weighted fraction of both surfaces within ``tolerance`` mm."""
+        """Normalized surface Dice: weighted fraction of both surfaces within ``tolerance`` mm.
+
+        Parameters
+        ----------
+        tolerance
+            Distance in mm (``spacing`` units) within which a surface element counts as matched.
+
+        Returns
+        -------
+        float
+            NSD in [0, 1] (higher is better); 0 when exactly one mask is empty, ``empty`` when both
+            are.
+        """
         tolerance = as_real(tolerance, "tolerance", lo=0.0)
         if self.status == "both_empty":
             return 1.0 if self.empty == "perfect" else math.nan
@@ -200,6 +266,11 @@ class SurfaceDistances:
 
         ``direction`` is ``"pred_to_target"`` or ``"target_to_pred"``; rows are sorted by
         distance within a direction.
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns ``direction, distance, weight``.
         """
         import polars as pl
 
@@ -218,7 +289,20 @@ class SurfaceDistances:
         )
 
     def to_dict(self, tolerance: float | None = None, percentile: float = 95.0) -> dict[str, Any]:
-        """hd, hd<percentile>, assd (and nsd when a tolerance is given), status."""
+        """hd, hd<percentile>, assd (and nsd when a tolerance is given), status.
+
+        Parameters
+        ----------
+        tolerance
+            NSD tolerance in mm (None: no ``nsd`` entry).
+        percentile
+            Percentile of each direction's distances, in (0, 100].
+
+        Returns
+        -------
+        dict
+            ``hd``, ``hd<percentile>``, ``assd``, optionally ``nsd``, and ``status``.
+        """
         d: dict[str, Any] = {
             "hd": self.hd(),
             f"hd{percentile:g}": self.hd95(percentile),
@@ -267,6 +351,12 @@ def surface_distances(
         elements, DeepMind's); see the module docs.
     one_empty, empty
         Policies for one or two empty masks (module docs).
+
+    Returns
+    -------
+    SurfaceDistances
+        Both directions' sorted distances and weights, from which every surface metric is read
+        without recomputation.
 
     Examples
     --------
@@ -324,6 +414,33 @@ def hd(
 ) -> float:
     """Hausdorff distance in mm (keyword arguments as :func:`surface_distances`).
 
+    Parameters
+    ----------
+    pred
+        Predicted boolean mask or label map (2-D or 3-D).
+    target
+        Reference mask or label map of the same shape.
+    spacing
+        Voxel size per array axis, in array-axis order (mm for medical images; required).
+    label
+        The class whose masks are compared (``pred == label`` vs ``target == label``); None: every
+        non-zero label is foreground.
+    surface
+        ``"voxels"`` (border voxels weighted equally, MONAI's default) or ``"surfels"``
+        (marching-cubes surface elements weighted by area, DeepMind's surface-distance).
+    one_empty
+        Value when exactly one mask is empty: ``"inf"`` (default), ``"diagonal"`` (the image
+        diagonal in ``spacing`` units) or ``"nan"``.
+    empty
+        Value when both masks are empty: ``"nan"`` (default, undefined) or ``"perfect"`` (the best
+        value).
+
+    Returns
+    -------
+    float
+        Hausdorff distance in mm (lower is better); ``inf`` by default when exactly one mask is
+        empty, NaN when both are.
+
     Examples
     --------
     >>> import numpy as np
@@ -350,6 +467,34 @@ def hd95(
 
     The other keyword arguments are those of :func:`surface_distances`.
 
+    Parameters
+    ----------
+    pred
+        Predicted boolean mask or label map (2-D or 3-D).
+    target
+        Reference mask or label map of the same shape.
+    spacing
+        Voxel size per array axis, in array-axis order (mm for medical images; required).
+    label
+        The class whose masks are compared (``pred == label`` vs ``target == label``); None: every
+        non-zero label is foreground.
+    surface
+        ``"voxels"`` (border voxels weighted equally, MONAI's default) or ``"surfels"``
+        (marching-cubes surface elements weighted by area, DeepMind's surface-distance).
+    one_empty
+        Value when exactly one mask is empty: ``"inf"`` (default), ``"diagonal"`` (the image
+        diagonal in ``spacing`` units) or ``"nan"``.
+    empty
+        Value when both masks are empty: ``"nan"`` (default, undefined) or ``"perfect"`` (the best
+        value).
+    percentile
+        Percentile of each direction's distances, in (0, 100].
+
+    Returns
+    -------
+    float
+        Robust Hausdorff distance in mm (lower is better); empty masks as :func:`hd`.
+
     Examples
     --------
     >>> import numpy as np
@@ -371,6 +516,32 @@ def assd(
     empty: SurfaceEmptyPolicy = "nan",
 ) -> float:
     """Average symmetric surface distance in mm (keyword arguments as :func:`surface_distances`).
+
+    Parameters
+    ----------
+    pred
+        Predicted boolean mask or label map (2-D or 3-D).
+    target
+        Reference mask or label map of the same shape.
+    spacing
+        Voxel size per array axis, in array-axis order (mm for medical images; required).
+    label
+        The class whose masks are compared (``pred == label`` vs ``target == label``); None: every
+        non-zero label is foreground.
+    surface
+        ``"voxels"`` (border voxels weighted equally, MONAI's default) or ``"surfels"``
+        (marching-cubes surface elements weighted by area, DeepMind's surface-distance).
+    one_empty
+        Value when exactly one mask is empty: ``"inf"`` (default), ``"diagonal"`` (the image
+        diagonal in ``spacing`` units) or ``"nan"``.
+    empty
+        Value when both masks are empty: ``"nan"`` (default, undefined) or ``"perfect"`` (the best
+        value).
+
+    Returns
+    -------
+    float
+        Average symmetric surface distance in mm (lower is better); empty masks as :func:`hd`.
 
     Examples
     --------
@@ -394,6 +565,35 @@ def nsd(
     empty: SurfaceEmptyPolicy = "nan",
 ) -> float:
     """Normalized surface Dice at ``tolerance`` mm (other keywords as :func:`surface_distances`).
+
+    Parameters
+    ----------
+    pred
+        Predicted boolean mask or label map (2-D or 3-D).
+    target
+        Reference mask or label map of the same shape.
+    spacing
+        Voxel size per array axis, in array-axis order (mm for medical images; required).
+    label
+        The class whose masks are compared (``pred == label`` vs ``target == label``); None: every
+        non-zero label is foreground.
+    surface
+        ``"voxels"`` (border voxels weighted equally, MONAI's default) or ``"surfels"``
+        (marching-cubes surface elements weighted by area, DeepMind's surface-distance).
+    one_empty
+        Value when exactly one mask is empty: ``"inf"`` (default), ``"diagonal"`` (the image
+        diagonal in ``spacing`` units) or ``"nan"``.
+    empty
+        Value when both masks are empty: ``"nan"`` (default, undefined) or ``"perfect"`` (the best
+        value).
+    tolerance
+        Distance in mm (``spacing`` units) within which a surface element counts as matched.
+
+    Returns
+    -------
+    float
+        Normalized surface Dice in [0, 1] (higher is better); 0 when exactly one mask is empty, NaN
+        (or 1 with ``empty='perfect'``) when both are.
 
     Examples
     --------
