@@ -32,7 +32,18 @@ __all__ = ["agreement", "read_ratings"]
 
 
 def read_ratings(path: str | Path) -> pl.DataFrame:
-    """Read a ratings (or scores) table from CSV, JSONL, JSON or Parquet."""
+    """Read a ratings (or scores) table from CSV, JSONL, JSON or Parquet.
+
+    Parameters
+    ----------
+    path
+        A CSV, JSONL, JSON or Parquet file.
+
+    Returns
+    -------
+    polars.DataFrame
+        The table as read.
+    """
     import polars as pl
 
     df = read_table(path, formats=("csv", "jsonl", "json", "parquet"), what="ratings")

@@ -96,7 +96,18 @@ BASELINES: tuple[str, ...] = (*IMAGE_BASELINES, "answer_prior")
 
 
 def parse_baseline(name: str) -> tuple[str, int]:
-    """``"blur_2"`` -> ``("blur", 2)``; ``"blank"`` -> ``("blank", 0)``; errors on others."""
+    """``"blur_2"`` -> ``("blur", 2)``; ``"blank"`` -> ``("blank", 0)``; errors on others.
+
+    Parameters
+    ----------
+    name
+        Baseline name (:data:`BASELINES`).
+
+    Returns
+    -------
+    tuple of (str, int)
+        Base name and corruption level (0 when none).
+    """
     if name in ("no_image", "blank", "none", "answer_prior"):
         return name, 0
     kind, _, level = name.rpartition("_")
@@ -132,6 +143,11 @@ def ablate_image(
         docstring); ``corrupt_k`` always uses SURE-VQA's.
     p
         Probability of each corruption in ``corrupt_k`` (SURE-VQA's default 0.5).
+
+    Returns
+    -------
+    PIL.Image.Image or None
+        The image shown to the model, or None for ``no_image``.
     """
     import numpy as np
     from PIL import Image, ImageEnhance, ImageFilter
@@ -233,6 +249,13 @@ def answer_prior(train: Any, test: Any) -> pl.DataFrame:
     seen in training gets the most frequent training answer of its answer type, else of the
     whole training set; ``prior_source`` says which (``question`` / ``answer_type`` /
     ``global``). Ties go to the alphabetically first normalised answer.
+
+    Parameters
+    ----------
+    train
+        Training samples (``question``, ``answer``, ``answer_type``).
+    test
+        Test samples (``qid``, ``question``, ``answer_type``).
 
     Returns
     -------

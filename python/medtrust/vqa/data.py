@@ -168,7 +168,20 @@ def _dedupe_qids(rows: list[dict[str, Any]], dataset: str) -> None:
 
 
 def load_slake(root: str | Path, *, lang: str | None = "en") -> pl.DataFrame:
-    """Load a SLAKE folder (see the module docstring for the layout)."""
+    """Load a SLAKE folder (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    root
+        SLAKE folder.
+    lang
+        Keep only this language (``"en"`` default, ``"zh"``; None: both).
+
+    Returns
+    -------
+    polars.DataFrame
+        The sample table.
+    """
     root = Path(root)
     files = _split_files(
         root,
@@ -206,7 +219,18 @@ def load_slake(root: str | Path, *, lang: str | None = "en") -> pl.DataFrame:
 
 
 def load_ovqa(root: str | Path) -> pl.DataFrame:
-    """Load an OVQA folder (see the module docstring for the layout)."""
+    """Load an OVQA folder (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    root
+        OVQA folder.
+
+    Returns
+    -------
+    polars.DataFrame
+        The sample table.
+    """
     root = Path(root)
     files = _split_files(
         root,
@@ -383,7 +407,20 @@ def _mimic_answer(r: dict[str, Any]) -> str:
 
 
 def load_mimic_cxr_vqa(root: str | Path, *, images_root: str | Path | None = None) -> pl.DataFrame:
-    """Load MIMIC-CXR-VQA split files (see the module docstring for both record layouts)."""
+    """Load MIMIC-CXR-VQA split files (see the module docstring for both record layouts).
+
+    Parameters
+    ----------
+    root
+        Folder of the split files.
+    images_root
+        Folder of the MIMIC-CXR-JPG images (default: ``root``).
+
+    Returns
+    -------
+    polars.DataFrame
+        The sample table.
+    """
     root = Path(root)
     img_root = Path(images_root) if images_root is not None else root
     files = _split_files(
@@ -442,7 +479,20 @@ def load_mimic_cxr_vqa(root: str | Path, *, images_root: str | Path | None = Non
 
 
 def load_generic(path: str | Path, *, dataset: str | None = None) -> pl.DataFrame:
-    """Load a JSONL / JSON / Parquet file with the canonical columns."""
+    """Load a JSONL / JSON / Parquet file with the canonical columns.
+
+    Parameters
+    ----------
+    path
+        A ``.jsonl``, ``.json`` or ``.parquet`` file with the canonical columns.
+    dataset
+        Value of the ``dataset`` column when the file has none.
+
+    Returns
+    -------
+    polars.DataFrame
+        The sample table (:data:`REQUIRED_COLUMNS` and optional ones).
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"no such file: {path}")
@@ -525,6 +575,11 @@ def load_vqa(path: str | Path, *, layout: Layout = "auto", **kwargs: Any) -> pl.
         One of :data:`LAYOUTS`; ``"auto"`` detects it from the files present.
     **kwargs
         Passed to the layout's loader (``lang=``, ``images_root=``, ``dataset=``).
+
+    Returns
+    -------
+    polars.DataFrame
+        The validated sample table (:func:`validate_samples`).
     """
     if layout not in LAYOUTS:
         raise InvalidArgumentError(f"layout must be one of {LAYOUTS}, got {layout!r}")
@@ -549,6 +604,11 @@ def validate_samples(df: Any) -> None:
 
     Checks: the columns of :data:`REQUIRED_COLUMNS`, no null qid / question / answer, unique
     qids, ``answer_type`` in open / closed and ``split`` in train / val / test.
+
+    Parameters
+    ----------
+    df
+        The sample table (polars DataFrame).
     """
     import polars as pl
 

@@ -60,7 +60,26 @@ _SAMPLE_FIELDS = ("question", "answer", "answer_type", "options", "image")
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    """Per-item scores, summaries, robustness, judge counts and provenance."""
+    """Per-item scores, summaries, robustness, judge counts and provenance.
+
+    Attributes
+    ----------
+    shift
+        The :class:`~medtrust.vqa.shifts.Shift` evaluated.
+    scores
+        polars DataFrame, one row per scored item and run: the sample, the prediction, ``subset``
+        (``iid`` / ``ood``), token metrics and judge columns.
+    summary
+        polars DataFrame of mean scores per run, subset and answer type.
+    robustness
+        polars DataFrame of relative robustness per run (:func:`~medtrust.vqa.robustness`).
+    judge
+        Judge counts and settings (None without a judge).
+    provenance
+        medtrust version, time, shift, inputs, judge model and prompt version, seeds.
+    counts
+        Items scored, skipped and ignored.
+    """
 
     shift: Shift
     scores: Any
@@ -71,7 +90,13 @@ class EvaluationResult:
     counts: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pl.DataFrame:
-        """The summary table."""
+        """The summary table.
+
+        Returns
+        -------
+        polars.DataFrame
+            The ``summary`` table.
+        """
         return self.summary
 
     def check_judge_failures(self, threshold: float | None = None) -> None:
@@ -79,6 +104,11 @@ class EvaluationResult:
 
         The default threshold is the judge configuration's ``failure_threshold``. Call it after
         :meth:`write`, so that a failed run still leaves its files.
+
+        Parameters
+        ----------
+        threshold
+            Largest allowed fraction of failed judge items (None: the judge configuration's).
         """
         if self.judge is None:
             return
@@ -89,7 +119,13 @@ class EvaluationResult:
         check_failures(self.judge, threshold)
 
     def to_dict(self) -> dict[str, Any]:
-        """The content of ``results.json``."""
+        """The content of ``results.json``.
+
+        Returns
+        -------
+        dict
+            The content of ``results.json`` (lm-eval style).
+        """
         return _results_json(self)
 
     def write(self, out: str | Path) -> Path:
@@ -97,6 +133,16 @@ class EvaluationResult:
 
         Every file is written atomically, and the completion marker ``_COMPLETE`` last
         (:func:`medtrust.vqa.load_scores` refuses folders without it).
+
+        Parameters
+        ----------
+        out
+            Folder to write into (created when missing).
+
+        Returns
+        -------
+        pathlib.Path
+            ``out``.
         """
         from medtrust._io import (
             atomic_write_json,
@@ -163,6 +209,13 @@ def evaluate(
     bertscore_model
         Local model folder for BERTScore (``bertscore_precision`` / ``_recall`` / ``_f1``
         columns; see :mod:`medtrust.vqa.bertscore`); None: no BERTScore.
+    progress
+        Show progress bars (judge requests).
+
+    Returns
+    -------
+    EvaluationResult
+        Per-item scores, summaries, robustness, judge counts and provenance.
     """
     import polars as pl
 

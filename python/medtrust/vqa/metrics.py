@@ -140,6 +140,16 @@ def normalize_answer(text: Any) -> str:
     """The normalised form of an answer (see the module docstring for the steps).
 
     ``None`` normalises to the empty string.
+
+    Parameters
+    ----------
+    text
+        An answer (any object is converted with ``str``; None gives ``''``).
+
+    Returns
+    -------
+    str
+        The normalised tokens joined by single spaces.
     """
     if text is None:
         return ""
@@ -385,7 +395,20 @@ def _rouge_l(p: list[str], a: list[str]) -> float:
 
 
 def token_scores(pred: Any, answer: Any) -> dict[str, float]:
-    """Every metric of :data:`METRIC_NAMES` for one prediction."""
+    """Every metric of :data:`METRIC_NAMES` for one prediction.
+
+    Parameters
+    ----------
+    pred
+        A model's answer (None counts as empty).
+    answer
+        The reference answer.
+
+    Returns
+    -------
+    dict of str to float
+        Every metric of :data:`METRIC_NAMES`, each in [0, 1] (higher is better).
+    """
     p, a = _pair_tokens(pred, answer)
     prec, rec, f1 = _prf(p, a)
     b = _bleu(p, a)
@@ -433,6 +456,18 @@ def closed_choice(pred: Any, options: Sequence[str]) -> str | None:
 
     Returns the option as given (not normalised).
 
+    Parameters
+    ----------
+    pred
+        A model's answer (None counts as empty).
+    options
+        The question's options (e.g. ``['yes', 'no']``).
+
+    Returns
+    -------
+    str or None
+        The chosen option as given, or None when the prediction is ambiguous.
+
     Examples
     --------
     >>> closed_choice("No, there is no effusion.", ["yes", "no"])
@@ -475,6 +510,10 @@ def token_metrics(df: Any, *, pred: str = "pred", answer: str = "answer") -> pl.
     df
         polars DataFrame with columns ``pred``, ``answer``, ``answer_type`` and optionally
         ``options`` (list of the closed question's choices).
+    pred
+        Column of the predictions.
+    answer
+        Column of the reference answers.
 
     Returns
     -------

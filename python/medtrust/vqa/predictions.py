@@ -43,6 +43,19 @@ def load_predictions(path: str | Path | list[str | Path], **defaults: Any) -> pl
     """Read prediction file(s) and fill the run columns (``defaults`` override the defaults).
 
     Several files are concatenated (e.g. one file per seed or baseline).
+
+    Parameters
+    ----------
+    path
+        A ``.jsonl`` / ``.json`` / ``.parquet`` / ``.csv`` file, or a list of them.
+    defaults
+        Values of run columns missing from the files (``model=``, ``method=``, ``seed=``,
+        ``baseline=``).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``qid, pred`` and the run columns ``model, method, seed, baseline``.
     """
     import polars as pl
 
@@ -86,6 +99,18 @@ def validate_predictions(preds: Any, samples: Any | None = None) -> pl.DataFrame
     Checks: ``qid`` and ``pred`` present, no null qid, null ``pred`` only as an error (use
     ``""`` for an empty answer), no duplicate (qid, run), and, with ``samples``, no qid that
     the samples do not have.
+
+    Parameters
+    ----------
+    preds
+        Prediction table (polars DataFrame).
+    samples
+        Sample table whose qids the predictions must belong to (None: not checked).
+
+    Returns
+    -------
+    polars.DataFrame
+        The predictions with the run columns filled.
     """
     import polars as pl
 

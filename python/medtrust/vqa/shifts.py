@@ -156,7 +156,13 @@ class Shift:
                 raise ConfigError(f"shift {self.name!r}: values both i.i.d. and OOD: {both}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-able)."""
+        """Plain dict (JSON-able).
+
+        Returns
+        -------
+        dict
+            Plain, JSON-friendly values.
+        """
         d = asdict(self)
         d["ood_values"] = list(self.ood_values)
         d["iid_values"] = None if self.iid_values is None else list(self.iid_values)
@@ -247,7 +253,19 @@ PRESETS: dict[str, Shift] = {
 
 
 def get_shift(spec: str | Path | dict[str, Any] | Shift) -> Shift:
-    """A preset by name, a shift from a JSON / YAML file, a dict, or a :class:`Shift`."""
+    """A preset by name, a shift from a JSON / YAML file, a dict, or a :class:`Shift`.
+
+    Parameters
+    ----------
+    spec
+        Preset name (:data:`PRESETS`), path of a JSON / YAML file, dict of :class:`Shift` fields, or
+        a :class:`Shift`.
+
+    Returns
+    -------
+    Shift
+        The shift definition.
+    """
     if isinstance(spec, Shift):
         return spec
     if isinstance(spec, dict):
@@ -268,6 +286,25 @@ class ShiftSplit:
     ``n_excluded`` counts samples in neither set (null attribute, outside ``iid_values`` or
     dropped by ``exclude``);
     ``n_leaked`` counts OOD test samples whose image is also in the i.i.d. training set.
+
+    Attributes
+    ----------
+    shift
+        The :class:`Shift` applied.
+    iid_train
+        i.i.d. training samples (polars DataFrame).
+    iid_val
+        i.i.d. validation samples.
+    iid_test
+        i.i.d. test samples.
+    ood_test
+        OOD test samples.
+    n_excluded
+        Samples in no set.
+    n_leaked
+        OOD test samples whose image is also in the i.i.d. training set.
+    values
+        Samples per attribute value.
     """
 
     shift: Shift
@@ -280,7 +317,13 @@ class ShiftSplit:
     values: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        """Number of samples per set."""
+        """Number of samples per set.
+
+        Returns
+        -------
+        dict of str to int
+            Set name -> number of samples.
+        """
         return {
             "iid_train": self.iid_train.height,
             "iid_val": self.iid_val.height,
@@ -289,7 +332,13 @@ class ShiftSplit:
         }
 
     def test_frame(self) -> pl.DataFrame:
-        """i.i.d. and OOD test samples with a ``subset`` column (``"iid"`` / ``"ood"``)."""
+        """i.i.d. and OOD test samples with a ``subset`` column (``"iid"`` / ``"ood"``).
+
+        Returns
+        -------
+        polars.DataFrame
+            The i.i.d. and OOD test samples with a ``subset`` column.
+        """
         import polars as pl
 
         return pl.concat(
@@ -301,7 +350,13 @@ class ShiftSplit:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Counts and the shift definition."""
+        """Counts and the shift definition.
+
+        Returns
+        -------
+        dict
+            Counts and the shift definition.
+        """
         return {
             "shift": self.shift.to_dict(),
             **self.counts(),
@@ -311,7 +366,13 @@ class ShiftSplit:
         }
 
     def to_frame(self) -> pl.DataFrame:
-        """``qid, set`` for every sample of the four sets."""
+        """``qid, set`` for every sample of the four sets.
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns ``qid, set``.
+        """
         import polars as pl
 
         parts = [
@@ -354,6 +415,11 @@ def split_shift(
         Also require a non-empty i.i.d. training set (for fine-tuning).
     check_dataset
         Compare ``shift.dataset`` with the samples' ``dataset`` column.
+
+    Returns
+    -------
+    ShiftSplit
+        The i.i.d. train / val / test and OOD test sets, with what was left out.
     """
     import polars as pl
 

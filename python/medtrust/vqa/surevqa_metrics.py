@@ -71,7 +71,18 @@ _ARTICLES = frozenset({"a", "an", "the"})
 
 
 def surevqa_normalize(text: Any) -> str:
-    """LLaVA-Med / SURE-VQA normalisation (see the module docstring); None gives ``""``."""
+    """LLaVA-Med / SURE-VQA normalisation (see the module docstring); None gives ``""``.
+
+    Parameters
+    ----------
+    text
+        An answer (None gives ``''``).
+
+    Returns
+    -------
+    str
+        The normalised answer.
+    """
     if text is None:
         return ""
     src = str(text)
@@ -119,7 +130,20 @@ def _bleu(p: list[str], a: list[str], order: int) -> float:
 
 
 def surevqa_token_scores(pred: Any, answer: Any) -> dict[str, float]:
-    """Every metric of :data:`SUREVQA_METRIC_NAMES` for one prediction."""
+    """Every metric of :data:`SUREVQA_METRIC_NAMES` for one prediction.
+
+    Parameters
+    ----------
+    pred
+        A model's answer (None counts as empty).
+    answer
+        The reference answer.
+
+    Returns
+    -------
+    dict of str to float
+        Every metric of :data:`SUREVQA_METRIC_NAMES`.
+    """
     p = surevqa_normalize(pred).split()
     a = surevqa_normalize(answer).split()
     em = len(set(a) & set(p)) / len(p) if p else 0.0
@@ -137,6 +161,20 @@ def surevqa_token_scores(pred: Any, answer: Any) -> dict[str, float]:
 
 def surevqa_token_metrics(df: Any, *, pred: str = "pred", answer: str = "answer") -> pl.DataFrame:
     """``df`` plus the columns of :data:`SUREVQA_METRIC_NAMES`.
+
+    Parameters
+    ----------
+    df
+        polars DataFrame with the prediction and answer columns.
+    pred
+        Column of the predictions.
+    answer
+        Column of the reference answers.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``df`` plus the columns of :data:`SUREVQA_METRIC_NAMES`.
 
     Examples
     --------

@@ -84,7 +84,18 @@ class JudgeCache:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The stored record, or None."""
+        """The stored record, or None.
+
+        Parameters
+        ----------
+        key
+            Cache key (:meth:`JudgeCache.key`).
+
+        Returns
+        -------
+        dict or None
+            The stored verdict record, or None when the key is not cached.
+        """
         with self._lock:
             if self._conn is None:
                 return None
@@ -104,7 +115,25 @@ class JudgeCache:
         answer: str = "",
         prediction: str = "",
     ) -> None:
-        """Store (or replace) a successful record; committed immediately."""
+        """Store (or replace) a successful record; committed immediately.
+
+        Parameters
+        ----------
+        key
+            Cache key (:meth:`JudgeCache.key`).
+        record
+            The verdict fields to store (only successful verdicts are cached).
+        model
+            Judge model name (kept for inspection).
+        prompt_version
+            Prompt version (kept for inspection).
+        question
+            The question (kept for inspection).
+        answer
+            The reference answer (kept for inspection).
+        prediction
+            The model's answer (kept for inspection).
+        """
         with self._lock:
             if self._conn is None:
                 return

@@ -151,14 +151,26 @@ class JudgeConfig:
         return str(self.model or self.model_path or "")
 
     def to_dict(self) -> dict[str, Any]:
-        """Settings without the API key (for provenance)."""
+        """Settings without the API key (for provenance).
+
+        Returns
+        -------
+        dict
+            Every setting, the API key masked as ``***``.
+        """
         d = asdict(self)
         d["api_key"] = "***" if self.api_key else None
         d["prompt"] = self.template.name
         return d
 
     def make_backend(self) -> Any:
-        """The backend these settings describe."""
+        """The backend these settings describe.
+
+        Returns
+        -------
+        OpenAIChatBackend or TransformersJudgeBackend
+            A backend with ``name`` and ``complete(messages)``.
+        """
         if not self.configured:
             raise JudgeError(
                 "no judge configured: give a base URL and model (--judge-url, --judge-model or "

@@ -93,7 +93,21 @@ JudgeKind = Literal["open", "closed", "two_option"]
 
 @dataclass(frozen=True)
 class JudgeItem:
-    """One thing to judge."""
+    """One thing to judge.
+
+    Attributes
+    ----------
+    qid
+        Item id (need not be unique).
+    question
+        The question shown to the judge.
+    answer
+        The reference answer.
+    prediction
+        The model's free-text answer.
+    kind
+        Rubric: ``"open"``, ``"closed"`` or ``"two_option"`` (:data:`KINDS`).
+    """
 
     qid: str
     question: str
@@ -104,7 +118,17 @@ class JudgeItem:
 
 @dataclass(frozen=True)
 class JudgeRun:
-    """Results (polars DataFrame, one row per item, in input order) and counts."""
+    """Results (polars DataFrame, one row per item, in input order) and counts.
+
+    Attributes
+    ----------
+    results
+        polars DataFrame, one row per item in input order (:data:`RESULT_COLUMNS`).
+    summary
+        Counts: items, requests, cache hits, statuses, tokens.
+    config
+        The judge settings used (API key masked).
+    """
 
     results: Any
     summary: dict[str, Any]
@@ -116,15 +140,33 @@ class JudgeRun:
         return float(self.summary["failure_rate"])
 
     def check_failures(self, threshold: float | None) -> None:
-        """Raise :class:`~medtrust.exceptions.JudgeError` if failures exceed ``threshold``."""
+        """Raise :class:`~medtrust.exceptions.JudgeError` if failures exceed ``threshold``.
+
+        Parameters
+        ----------
+        threshold
+            Largest allowed fraction of failed items (None: no limit).
+        """
         check_failures(self.summary, threshold)
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary."""
+        """The summary.
+
+        Returns
+        -------
+        dict
+            The summary counts.
+        """
         return dict(self.summary)
 
     def to_frame(self) -> pl.DataFrame:
-        """The per-item results."""
+        """The per-item results.
+
+        Returns
+        -------
+        polars.DataFrame
+            The per-item ``results``.
+        """
         return self.results
 
 

@@ -118,6 +118,11 @@ def run_judge(
         Called with ``(qid, record)`` in the calling thread as each verdict arrives; an
         exception it raises (or Ctrl-C) stops the run: nothing new is sent, requests in
         flight are abandoned, and finished verdicts stay in the cache.
+
+    Returns
+    -------
+    JudgeRun
+        One result row per item (score, reason, status, source, provenance) and the run's counts.
     """
     import polars as pl
 
@@ -204,6 +209,31 @@ def judge_frame(
 
     The rubric comes from ``answer_type`` and ``options`` (see
     :func:`~medtrust.vqa.judge.prompts.judge_kind`), or from a ``judge_kind`` column.
+
+    Parameters
+    ----------
+    df
+        polars DataFrame with ``qid``, the question / answer / prediction columns and
+        ``answer_type``.
+    config
+        Judge settings; default :meth:`JudgeConfig.from_env`.
+    backend
+        As in :func:`run_judge`.
+    cache
+        As in :func:`run_judge`.
+    progress
+        Show a progress bar.
+    question
+        Column of the questions.
+    answer
+        Column of the reference answers.
+    pred
+        Column of the model's answers.
+
+    Returns
+    -------
+    tuple
+        ``(df with the judge columns, JudgeRun)``.
     """
     import polars as pl
 
