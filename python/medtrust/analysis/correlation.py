@@ -86,6 +86,20 @@ def correlation(
 def kendall_tau(x: Any, y: Any, *, min_n: int = 2) -> SignificanceResult:
     """Kendall's tau-b (see :func:`correlation`).
 
+    Parameters
+    ----------
+    x
+        First sample (1-D, paired with ``y``).
+    y
+        Second sample of the same length.
+    min_n
+        Fewest complete pairs for a defined value (fewer: NaN with a warning).
+
+    Returns
+    -------
+    SignificanceResult
+        Tau-b in [-1, 1] and its two-sided p-value.
+
     Examples
     --------
     >>> kendall_tau([1, 2, 3], [3, 2, 1]).statistic
@@ -97,6 +111,20 @@ def kendall_tau(x: Any, y: Any, *, min_n: int = 2) -> SignificanceResult:
 def spearman(x: Any, y: Any, *, min_n: int = 2) -> SignificanceResult:
     """Spearman's rank correlation rho (see :func:`correlation`).
 
+    Parameters
+    ----------
+    x
+        First sample (1-D, paired with ``y``).
+    y
+        Second sample of the same length.
+    min_n
+        Fewest complete pairs for a defined value (fewer: NaN with a warning).
+
+    Returns
+    -------
+    SignificanceResult
+        rho in [-1, 1] and its two-sided p-value.
+
     Examples
     --------
     >>> spearman([1, 2, 3], [1, 4, 9]).statistic
@@ -107,6 +135,20 @@ def spearman(x: Any, y: Any, *, min_n: int = 2) -> SignificanceResult:
 
 def pearson(x: Any, y: Any, *, min_n: int = 2) -> SignificanceResult:
     """Pearson's linear correlation r (see :func:`correlation`).
+
+    Parameters
+    ----------
+    x
+        First sample (1-D, paired with ``y``).
+    y
+        Second sample of the same length.
+    min_n
+        Fewest complete pairs for a defined value (fewer: NaN with a warning).
+
+    Returns
+    -------
+    SignificanceResult
+        r in [-1, 1] and its two-sided p-value.
 
     Examples
     --------

@@ -34,6 +34,19 @@ def as_matrix(values: Any, name: str = "values") -> np.ndarray:
 
     A polars DataFrame is read column by column (one column per method, one row per block).
 
+    Parameters
+    ----------
+    values
+        Matrix ``[n_blocks, n_methods]`` (numpy array, nested sequence or wide polars DataFrame: one
+        column per method).
+    name
+        Argument name used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 matrix (missing values as NaN).
+
     Examples
     --------
     >>> import polars as pl

@@ -48,7 +48,13 @@ class SignificanceResult(NamedTuple):
     pvalue: float
 
     def to_dict(self) -> dict[str, float]:
-        """Plain dict."""
+        """Plain dict.
+
+        Returns
+        -------
+        dict of str to float
+            ``statistic`` and ``pvalue``.
+        """
         return {"statistic": self.statistic, "pvalue": self.pvalue}
 
 
@@ -59,7 +65,13 @@ class NemenyiResult(NamedTuple):
     critical_difference: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (nested p-value matrix)."""
+        """Plain dict (nested p-value matrix).
+
+        Returns
+        -------
+        dict
+            Plain, JSON-friendly values.
+        """
         return {"pvalues": self.pvalues.tolist(), "critical_difference": self.critical_difference}
 
 
@@ -68,6 +80,16 @@ def holm(pvalues: Any) -> np.ndarray:
 
     The ``i``-th smallest p-value is multiplied by ``m - i`` (``i`` from 0), capped at 1, and
     made non-decreasing in that order (Holm, 1979).
+
+    Parameters
+    ----------
+    pvalues
+        Unadjusted p-values (1-D).
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values in [0, 1], in the input order.
 
     Examples
     --------
@@ -182,6 +204,19 @@ def friedman_test(scores: Any, *, higher_is_better: bool = True) -> Significance
     Uses the tie-corrected statistic (equal to :func:`scipy.stats.friedmanchisquare`, which
     needs at least three methods; this works from two). Within a block, NaN ranks last.
 
+    Parameters
+    ----------
+    scores
+        Matrix ``[n_blocks, n_methods]`` (numpy array, nested sequence or wide polars DataFrame: one
+        column per method).
+    higher_is_better
+        Rank the largest score first (False: the smallest).
+
+    Returns
+    -------
+    SignificanceResult
+        Friedman chi-square ``statistic`` and its ``pvalue``.
+
     Examples
     --------
     >>> s, p = friedman_test([[1, 2, 3], [1, 2, 3], [1, 3, 2], [1, 2, 3]])
@@ -213,6 +248,20 @@ def critical_difference(n_methods: int, n_blocks: int, *, alpha: float = 0.05) -
     ``CD = q_alpha sqrt(k (k + 1) / (6 N))`` with ``q_alpha`` the studentised-range quantile
     for ``k`` means and infinite degrees of freedom, divided by sqrt(2).
 
+    Parameters
+    ----------
+    n_methods
+        Number of methods k.
+    n_blocks
+        Number of blocks N.
+    alpha
+        Level of the test (0.05 or 0.10 as in Demšar's tables; any level in (0, 1)).
+
+    Returns
+    -------
+    float
+        Critical difference of mean ranks.
+
     Examples
     --------
     >>> round(critical_difference(4, 14), 3)  # Demšar's example: q = 2.569, CD = 1.25
@@ -235,6 +284,20 @@ def nemenyi_test(mean_ranks: Any, n_blocks: int, *, alpha: float = 0.05) -> Neme
     Two methods differ when their mean ranks differ by more than
     :func:`critical_difference`; the p-value of a pair is the studentised-range tail
     probability of ``|R_i - R_j| / sqrt(k (k + 1) / (6 N))`` times sqrt(2).
+
+    Parameters
+    ----------
+    mean_ranks
+        Mean rank of each of the k methods over the blocks.
+    n_blocks
+        Number of blocks N the ranks were averaged over.
+    alpha
+        Level of the critical difference.
+
+    Returns
+    -------
+    NemenyiResult
+        Pairwise p-values ``[k, k]`` and the critical difference (unpacks as ``p, cd``).
 
     Examples
     --------

@@ -37,6 +37,26 @@ def synthetic_classification(
     """Labels, predictions, 0/1 failures and the CSF columns msr, mls, pe, energy, mcd_*.
 
     Also adds ``random`` (an uninformative CSF) for reference.
+
+    Parameters
+    ----------
+    n
+        Number of samples.
+    n_classes
+        Number of classes.
+    n_mc
+        MC-dropout samples behind the ``mcd_*`` CSFs.
+    shift_fraction
+        Fraction of samples in the shifted domain.
+    decimals
+        Decimals the confidences are rounded to (ties as in real outputs).
+    seed
+        Seed of every random draw.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``label, pred, failed, domain`` and the CSF columns (higher = more confident).
     """
     import polars as pl
 

@@ -295,6 +295,8 @@ def simulate_failure_case(
         The ensemble's parameters (default :class:`EnsembleModel()`).
     seed
         Seed (or seed sequence) of every random choice of the case.
+    effects
+        Shift name -> :class:`ShiftEffect` (default :data:`SHIFT_EFFECTS`).
 
     Returns
     -------

@@ -73,6 +73,40 @@ def synthetic_failure_cases(
     drawn uniformly from ``severity_range``; every case is simulated by
     :func:`simulate_failure_case` with the seed ``(seed, i)``. Softmax files are stored as
     ``probability_dtype`` (float16 as nnU-Net exports them, or float32).
+
+    Parameters
+    ----------
+    out
+        Output folder.
+    n_cases
+        Number of cases.
+    shape
+        Volume shape (array-axis order).
+    spacing
+        Voxel spacing in mm (array-axis order).
+    n_members
+        Ensemble size.
+    shifts
+        Shift names (of ``effects``) used in turn after the i.i.d. cases.
+    iid_fraction
+        Fraction of i.i.d. cases.
+    severity_range
+        Range of the uniformly drawn shift severities.
+    model
+        The ensemble's parameters (default :class:`EnsembleModel()`).
+    effects
+        Shift name -> :class:`ShiftEffect` (default :data:`SHIFT_EFFECTS`).
+    seed
+        Seed; case i uses ``(seed, i)``.
+    probabilities
+        Also write the members' softmax ``.npz`` files.
+    probability_dtype
+        ``"float16"`` (as nnU-Net) or ``"float32"``.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``pred``, ``labels`` and ``domains``.
     """
     from medtrust._io import atomic_write_bytes, atomic_write_text
     from medtrust.io import save_nifti

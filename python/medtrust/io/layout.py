@@ -56,6 +56,21 @@ class CaseFiles:
 
     ``pred_file`` is the optional segmentation to evaluate, ``target_file`` the reference
     label map (``prediction`` and ``label`` are their deprecated old names).
+
+    Attributes
+    ----------
+    case
+        Case identifier.
+    members
+        Label-map files of the ensemble members.
+    probabilities
+        Softmax files of the members (may be empty).
+    pred_file
+        The segmentation to evaluate, if any.
+    target_file
+        The reference label map.
+    domain
+        The case's domain.
     """
 
     case: str
@@ -83,7 +98,18 @@ class CaseFiles:
 
 
 def load_domains(path: str | Path) -> dict[str, str]:
-    """Map case -> domain from a JSON object or a CSV/TSV with columns ``case`` and ``domain``."""
+    """Map case -> domain from a JSON object or a CSV/TSV with columns ``case`` and ``domain``.
+
+    Parameters
+    ----------
+    path
+        JSON object or CSV / TSV file.
+
+    Returns
+    -------
+    dict of str to str
+        Case -> domain.
+    """
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"no such domain file: {path}")
@@ -121,6 +147,20 @@ def find_cases(
     """List every case of the layout above.
 
     Checks that each case has members, a label and a domain; errors name the case.
+
+    Parameters
+    ----------
+    pred_dir
+        Folder of the predictions (members, probabilities).
+    labels_dir
+        Folder of the reference label maps.
+    domains
+        Mapping case -> domain, or a JSON / CSV / TSV file of it (:func:`load_domains`).
+
+    Returns
+    -------
+    list of CaseFiles
+        One entry per case, sorted by case.
     """
     pred_dir, labels_dir = Path(pred_dir), Path(labels_dir)
     for d, what in ((pred_dir, "prediction"), (labels_dir, "labels")):

@@ -31,6 +31,16 @@ def load_nifti(path: str | Path) -> tuple[np.ndarray, tuple[float, ...], np.ndar
     """Read a NIfTI file: (array as stored, spacing in array-axis order, 4x4 affine).
 
     The array keeps the stored dtype (no float conversion: label maps stay integers).
+
+    Parameters
+    ----------
+    path
+        A ``.nii`` or ``.nii.gz`` file.
+
+    Returns
+    -------
+    tuple
+        ``(array, spacing, affine)``: the stored array, spacing in array-axis order, 4x4 affine.
     """
     import nibabel as nib
 
@@ -55,6 +65,16 @@ def load_labels(path: str | Path) -> tuple[np.ndarray, tuple[float, ...], np.nda
 
     Files stored as floats (some tools do) are accepted when every value is an integer;
     anything else is refused with a clear error.
+
+    Parameters
+    ----------
+    path
+        A ``.nii`` or ``.nii.gz`` file.
+
+    Returns
+    -------
+    tuple
+        ``(labels, spacing, affine)``: integer array, spacing in array-axis order, 4x4 affine.
     """
     arr, spacing, affine = load_nifti(path)
     if np.issubdtype(arr.dtype, np.floating):
@@ -76,6 +96,17 @@ def save_nifti(
     """Write ``array`` as NIfTI with ``spacing`` (array-axis order) in the header.
 
     Without an affine, a diagonal one with the spacing is used. The write is atomic.
+
+    Parameters
+    ----------
+    path
+        Output file (``.nii`` / ``.nii.gz``).
+    array
+        Array to write, in array-axis order.
+    spacing
+        Voxel size per array axis.
+    affine
+        4x4 affine (default: diagonal with the spacing).
     """
     import nibabel as nib
 
@@ -103,6 +134,18 @@ def load_probabilities(path: str | Path, *, key: str | None = None) -> np.ndarra
     In a .npz the array is ``key``, else "probabilities" (nnU-Net's name), else the only one.
     The spatial axes must be in the same order as the label maps' (nnU-Net writes its .npz in
     the reversed, SimpleITK order: transpose those first).
+
+    Parameters
+    ----------
+    path
+        A ``.npy`` or ``.npz`` file.
+    key
+        Array name in a ``.npz`` (default: ``probabilities``, else the only array).
+
+    Returns
+    -------
+    numpy.ndarray
+        Probabilities ``[C, *spatial]`` in their stored float dtype.
     """
     path = Path(path)
     if not path.exists():

@@ -79,6 +79,8 @@ class NnUNetDataset:
         ``.nii.gz`` or ``.nii``.
     cases
         Case identifiers (sorted).
+    meta
+        The rest of ``dataset.json``.
     """
 
     root: Path
@@ -105,18 +107,51 @@ class NnUNetDataset:
         return tuple(sorted(self.labels, key=self.labels.__getitem__))
 
     def image_files(self, case: str) -> list[Path]:
-        """Image files of ``case``, one per channel."""
+        """Image files of ``case``, one per channel.
+
+        Parameters
+        ----------
+        case
+            Case identifier.
+
+        Returns
+        -------
+        list of pathlib.Path
+            ``imagesTr/<case>_XXXX<file_ending>``, one per channel in order.
+        """
         return [
             self.root / "imagesTr" / f"{case}_{c:04d}{self.file_ending}"
             for c in range(self.n_channels)
         ]
 
     def label_file(self, case: str) -> Path:
-        """Label file of ``case``."""
+        """Label file of ``case``.
+
+        Parameters
+        ----------
+        case
+            Case identifier.
+
+        Returns
+        -------
+        pathlib.Path
+            ``labelsTr/<case><file_ending>``.
+        """
         return self.root / "labelsTr" / f"{case}{self.file_ending}"
 
     def read_image(self, case: str) -> tuple[np.ndarray, tuple[float, ...], Any]:
-        """Image of ``case`` as float32 ``[channels, *spatial]``, its spacing and affine."""
+        """Image of ``case`` as float32 ``[channels, *spatial]``, its spacing and affine.
+
+        Parameters
+        ----------
+        case
+            Case identifier.
+
+        Returns
+        -------
+        tuple
+            ``(image [channels, *spatial] float32, spacing, affine)``.
+        """
         arrays = []
         spacing: tuple[float, ...] = ()
         affine = None
@@ -129,7 +164,18 @@ class NnUNetDataset:
         return np.stack(arrays), spacing, affine
 
     def read_label(self, case: str) -> tuple[np.ndarray, tuple[float, ...], Any]:
-        """Label map of ``case`` (uint8 or uint16), its spacing and affine."""
+        """Label map of ``case`` (uint8 or uint16), its spacing and affine.
+
+        Parameters
+        ----------
+        case
+            Case identifier.
+
+        Returns
+        -------
+        tuple
+            ``(labels, spacing, affine)``.
+        """
         a, spacing, affine = load_nifti(self.label_file(case))
         return _as_label_map(a, self.label_file(case)), spacing, affine
 
@@ -185,6 +231,16 @@ def load_nnunet_dataset(root: str | Path) -> NnUNetDataset:
     folders or keys, bad labels, label files without images (per channel), images without
     labels, ``numTraining`` disagreeing with the files. File contents are not read; use
     :func:`verify_nnunet_dataset` for that.
+
+    Parameters
+    ----------
+    root
+        Dataset folder (``.../DatasetXXX_Name``).
+
+    Returns
+    -------
+    NnUNetDataset
+        The validated dataset description.
     """
     root = Path(root)
     if not root.is_dir():
@@ -254,6 +310,20 @@ def verify_nnunet_dataset(
     Checks that the channels and the label of each case agree in shape and spacing (relative
     tolerance ``spacing_tolerance``), that labels are integers within the declared labels, and
     that files are readable. All problems are listed in one error.
+
+    Parameters
+    ----------
+    root
+        Dataset folder (``.../DatasetXXX_Name``).
+    spacing_tolerance
+        Relative tolerance when comparing the spacings of a case's files.
+    progress
+        Show a progress bar over the cases.
+
+    Returns
+    -------
+    NnUNetDataset
+        The validated dataset description.
     """
     from medtrust._io import progress as bar
 
@@ -293,7 +363,25 @@ def write_nnunet_case(
     file_ending: str = ".nii.gz",
     affine: Any = None,
 ) -> None:
-    """Write one case: ``image`` (one array per channel, or a single array) and ``label``."""
+    """Write one case: ``image`` (one array per channel, or a single array) and ``label``.
+
+    Parameters
+    ----------
+    root
+        Dataset folder (``.../DatasetXXX_Name``).
+    case
+        Case identifier.
+    image
+        One array per channel, or a single array (one channel).
+    label
+        Label map (None: no label file).
+    spacing
+        Voxel size per array axis.
+    file_ending
+        File ending of the written files.
+    affine
+        4x4 affine (default: diagonal with the spacing).
+    """
     root = Path(root)
     channels: Iterable[np.ndarray] = [image] if isinstance(image, np.ndarray) else image
     if isinstance(image, np.ndarray) and image.ndim == len(spacing) + 1:
@@ -318,7 +406,25 @@ def write_dataset_json(
     ignore_label: bool = False,
     **extra: Any,
 ) -> None:
-    """Write ``dataset.json``; ``ignore_label=True`` adds ``"ignore": max label + 1``."""
+    """Write ``dataset.json``; ``ignore_label=True`` adds ``"ignore": max label + 1``.
+
+    Parameters
+    ----------
+    root
+        Dataset folder (``.../DatasetXXX_Name``).
+    labels
+        Class name -> integer label (background included).
+    channel_names
+        Channel index (as a string) -> modality name.
+    num_training
+        Number of training cases.
+    file_ending
+        Image file ending.
+    ignore_label
+        Add an ``ignore`` label one above the largest.
+    extra
+        Other keys written as given.
+    """
     from medtrust._io import atomic_write_json
 
     labs = {str(k): int(v) for k, v in labels.items()}
