@@ -1,4 +1,4 @@
-"""torch-uncertainty's selective-classification metrics (``AURC``, ``AUGRC``, ``CovAt5Risk``, ...).
+"""torch-uncertainty's selective metrics (``AURC``, ``AUGRC``, ``CovAt5Risk``, ``RiskAt80Cov``...).
 
 Change ``from torch_uncertainty.metrics import AURC`` to
 ``from medtrust.compat.torch_uncertainty import AURC``. The classes are ``torchmetrics.Metric``
