@@ -130,6 +130,18 @@ def aggregate(
         Subset of :data:`AGGREGATIONS`.
     spacing
         Voxel spacing for the distance weighting (default: voxel units).
+    width
+        Width in voxels of the band around predicted label boundaries that is left out.
+    patch_size
+        Window edge in voxels of ``patch_min``.
+    saturate
+        Distance (``spacing`` units) at which the weights of ``distance_weighted_mean`` stop
+        growing.
+
+    Returns
+    -------
+    dict of str to float
+        Aggregation name -> case confidence (higher = more confident).
     """
     unknown = [m for m in aggregations if m not in AGGREGATIONS]
     if unknown:
@@ -264,6 +276,16 @@ def aggregate_ensemble(
 def mean(confidence: Any) -> float:
     """Mean over all voxels (float64 accumulation).
 
+    Parameters
+    ----------
+    confidence
+        Pixel confidence map (higher = more confident), 1-D to 3-D.
+
+    Returns
+    -------
+    float
+        The mean (higher = more confident).
+
     Examples
     --------
     >>> mean(np.array([0.5, 1.0], np.float32))
@@ -276,7 +298,22 @@ def mean(confidence: Any) -> float:
 
 @renamed_kwargs(prediction="pred")
 def non_boundary_mean(confidence: Any, pred: Any, *, width: int = 4) -> float:
-    """Mean outside the band of ``width`` voxels around predicted label boundaries."""
+    """Mean outside the band of ``width`` voxels around predicted label boundaries.
+
+    Parameters
+    ----------
+    confidence
+        Pixel confidence map (higher = more confident), 1-D to 3-D.
+    pred
+        Predicted label map of the same shape (0 = background).
+    width
+        Width in voxels of the band around predicted label boundaries that is left out.
+
+    Returns
+    -------
+    float
+        The mean (higher = more confident).
+    """
     return aggregate(confidence, pred, aggregations=("non_boundary_mean",), width=width)[
         "non_boundary_mean"
     ]
@@ -284,7 +321,22 @@ def non_boundary_mean(confidence: Any, pred: Any, *, width: int = 4) -> float:
 
 @renamed_kwargs(prediction="pred")
 def foreground_mean(confidence: Any, pred: Any, *, width: int = 4) -> float:
-    """Mean over predicted foreground minus the boundary band (global mean if empty)."""
+    """Mean over predicted foreground minus the boundary band (global mean if empty).
+
+    Parameters
+    ----------
+    confidence
+        Pixel confidence map (higher = more confident), 1-D to 3-D.
+    pred
+        Predicted label map of the same shape (0 = background).
+    width
+        Width in voxels of the band around predicted label boundaries that is left out.
+
+    Returns
+    -------
+    float
+        The mean (higher = more confident).
+    """
     return aggregate(confidence, pred, aggregations=("foreground_mean",), width=width)[
         "foreground_mean"
     ]
@@ -293,6 +345,18 @@ def foreground_mean(confidence: Any, pred: Any, *, width: int = 4) -> float:
 @renamed_kwargs(size="patch_size")
 def patch_min(confidence: Any, *, patch_size: int = 10) -> float:
     """Minimum over all windows of edge ``patch_size`` (clipped to the image) of the window mean.
+
+    Parameters
+    ----------
+    confidence
+        Pixel confidence map (higher = more confident), 1-D to 3-D.
+    patch_size
+        Window edge in voxels.
+
+    Returns
+    -------
+    float
+        The smallest window mean (higher = more confident).
 
     Examples
     --------
@@ -311,7 +375,24 @@ def patch_min(confidence: Any, *, patch_size: int = 10) -> float:
 def distance_weighted_mean(
     confidence: Any, pred: Any, *, spacing: Any = None, saturate: float = 4.0
 ) -> float:
-    """Mean weighted by min(distance to the nearest label boundary, ``saturate``)."""
+    """Mean weighted by min(distance to the nearest label boundary, ``saturate``).
+
+    Parameters
+    ----------
+    confidence
+        Pixel confidence map (higher = more confident), 1-D to 3-D.
+    pred
+        Predicted label map of the same shape (0 = background).
+    spacing
+        Voxel spacing in array-axis order (None: voxel units).
+    saturate
+        Distance at which the weights stop growing.
+
+    Returns
+    -------
+    float
+        The weighted mean (higher = more confident).
+    """
     return aggregate(
         confidence,
         pred,
@@ -323,7 +404,20 @@ def distance_weighted_mean(
 
 @renamed_kwargs(prediction="pred")
 def volume_weighted_mean(confidence: Any, pred: Any) -> float:
-    """Mean confidence divided by the predicted foreground volume (voxels, at least 1)."""
+    """Mean confidence divided by the predicted foreground volume (voxels, at least 1).
+
+    Parameters
+    ----------
+    confidence
+        Pixel confidence map (higher = more confident), 1-D to 3-D.
+    pred
+        Predicted label map of the same shape (0 = background).
+
+    Returns
+    -------
+    float
+        Mean confidence over foreground volume.
+    """
     return aggregate(confidence, pred, aggregations=("volume_weighted_mean",))[
         "volume_weighted_mean"
     ]
@@ -332,6 +426,18 @@ def volume_weighted_mean(confidence: Any, pred: Any) -> float:
 @renamed_kwargs(prediction="pred")
 def boundary_band(pred: Any, *, width: int = 4) -> np.ndarray:
     """Boolean band of ``width`` voxels around the label boundaries of ``pred``.
+
+    Parameters
+    ----------
+    pred
+        Predicted label map of the same shape (0 = background).
+    width
+        Band width in voxels.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask of the band, shape of ``pred``.
 
     Examples
     --------

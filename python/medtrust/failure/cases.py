@@ -76,6 +76,29 @@ def case_risks(
     Per foreground class, then averaged: Dice counts a class empty in both maps as 1 (the
     risk convention of Zenk et al.); NSD likewise 1; HD95 as 0 when both are empty and the
     image diagonal (mm) when exactly one is, so that the risk stays finite.
+
+    Parameters
+    ----------
+    pred
+        Predicted label map of the same shape (0 = background).
+    target
+        Reference label map of the same shape.
+    spacing
+        Voxel spacing in mm, array-axis order.
+    n_classes
+        Number of classes (None: from the maps).
+    tolerance
+        NSD tolerance in mm.
+    percentile
+        Percentile of the robust Hausdorff distance.
+    surface
+        ``"voxels"`` (border voxels weighted equally, MONAI's default) or ``"surfels"``
+        (marching-cubes surface elements weighted by area, DeepMind's surface-distance).
+
+    Returns
+    -------
+    dict of str to float
+        ``dice`` and ``nsd`` in [0, 1] (higher is better) and ``hd95`` in mm.
     """
     from medtrust.segmentation import dice, surface_distances
 
@@ -307,6 +330,33 @@ def score_folder(
     Columns: case, domain, dice, nsd, hd95 and one per CSF. The folder follows the layout of
     :mod:`medtrust.io.layout`. :func:`medtrust.engine.score_folder` scores the cases in
     parallel (local processes or a Ray cluster) with the same result.
+
+    Parameters
+    ----------
+    pred_dir
+        Folder of the members' predictions (:mod:`medtrust.io.layout`).
+    labels_dir
+        Folder of the reference label maps.
+    domains
+        Mapping case -> domain, or a JSON / CSV / TSV file of it.
+    tolerance
+        NSD tolerance in mm.
+    percentile
+        Percentile of the robust Hausdorff distance.
+    surface
+        ``"voxels"`` (border voxels weighted equally, MONAI's default) or ``"surfels"``
+        (marching-cubes surface elements weighted by area, DeepMind's surface-distance).
+    width
+        Width in voxels of the band around predicted label boundaries that is left out.
+    patch_size
+        Window edge in voxels of ``patch_min``.
+    progress
+        Show a progress bar over the cases.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per case: ``case, domain, dice, nsd, hd95`` and one column per CSF.
     """
     import polars as pl
 

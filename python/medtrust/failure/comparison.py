@@ -82,6 +82,8 @@ def compare_to_best(
     adjust
         "bonferroni" (simultaneous intervals, default) or "none" (each comparison at
         ``alpha``, as when only one comparison was planned).
+    check_range
+        Refuse residuals outside [0, 1] (default); False accepts any finite loss (e.g. HD95 in mm).
 
     Returns
     -------

@@ -156,6 +156,12 @@ class EnsembleAccumulator:
         """Add one member's softmax probabilities ``[C, *spatial]`` (float16 or float32).
 
         Safe to call from several threads at once (see the class notes).
+
+        Parameters
+        ----------
+        probs
+            One member's softmax probabilities ``[C, *spatial]`` (float16 or float32; numpy array or
+            torch tensor).
         """
         with self._lock:
             self._add_locked(probs)
@@ -285,7 +291,13 @@ class EnsembleAccumulator:
             raise EmptyInputError("no member was added to the accumulator")
 
     def state(self) -> tuple[Any, Any]:
-        """The raw running sums ``(sum_p [C, V], sum_ent [V])`` (flat; not copies)."""
+        """The raw running sums ``(sum_p [C, V], sum_ent [V])`` (flat; not copies).
+
+        Returns
+        -------
+        tuple
+            ``(sum_p [C, V], sum_ent [V])``, the accumulator's own arrays.
+        """
         self._require()
         return self._sum_p, self._sum_ent
 
@@ -295,6 +307,16 @@ class EnsembleAccumulator:
 
         ``kinds`` holds ``(name, class)`` pairs with name in ``pe``, ``ee``, ``mi``,
         ``max_prob``, ``class_pe`` (U_c) and ``mean_prob`` (class needed by the last two).
+
+        Parameters
+        ----------
+        kinds
+            ``(name, class)`` pairs (class None where not needed).
+
+        Returns
+        -------
+        array
+            float32 maps ``[len(kinds), *spatial]``.
         """
         self._require()
         assert self.n_classes is not None and self.spatial_shape is not None
@@ -326,6 +348,11 @@ class EnsembleAccumulator:
 
         A new array as large as one member's probabilities; :meth:`predicted_labels` and
         :meth:`confidence_maps` do not need it.
+
+        Returns
+        -------
+        array
+            Mean probabilities ``[C, *spatial]``.
         """
         self._require()
         assert self.spatial_shape is not None
@@ -338,6 +365,12 @@ class EnsembleAccumulator:
         Computed from the running sums without a copy of p_bar; equal to
         ``np.argmax(acc.mean_probs(), axis=0)``. uint8 labels (int32 above 256 classes), shape
         ``spatial_shape``; a tensor on the torch backend.
+
+        Returns
+        -------
+        array
+            uint8 (int32 above 256 classes) label map, shape ``spatial_shape`` (numpy array; a
+            tensor on the torch backend).
 
         Examples
         --------
@@ -359,6 +392,16 @@ class EnsembleAccumulator:
         """Pixel-confidence maps (see :func:`pixel_confidence`), shape ``[len(kinds), *spatial]``.
 
         All kinds in one pass over the running sums, float32; a tensor on the torch backend.
+
+        Parameters
+        ----------
+        kinds
+            Names of :data:`CONFIDENCE_KINDS` (``msr``, ``pe``, ``ee``, ``mi``).
+
+        Returns
+        -------
+        array
+            float32 maps ``[len(kinds), *spatial]`` (higher = more confident).
 
         Examples
         --------
@@ -393,23 +436,62 @@ class EnsembleAccumulator:
         return out.reshape(shape)
 
     def predictive_entropy(self) -> Any:
-        """H(p_bar) per voxel (nats)."""
+        """H(p_bar) per voxel (nats).
+
+        Returns
+        -------
+        array
+            Entropy in nats, in [0, log C], shape ``spatial_shape`` (numpy array; a tensor on the
+            torch backend).
+        """
         return self._one("pe")
 
     def expected_entropy(self) -> Any:
-        """mean_m H(p_m) per voxel (nats)."""
+        """mean_m H(p_m) per voxel (nats).
+
+        Returns
+        -------
+        array
+            Mean member entropy in nats, shape ``spatial_shape`` (numpy array; a tensor on the torch
+            backend).
+        """
         return self._one("ee")
 
     def mutual_information(self) -> Any:
-        """BALD: H(p_bar) - mean_m H(p_m), clipped at 0."""
+        """BALD: H(p_bar) - mean_m H(p_m), clipped at 0.
+
+        Returns
+        -------
+        array
+            Mutual information in nats, >= 0, shape ``spatial_shape`` (numpy array; a tensor on the
+            torch backend).
+        """
         return self._one("mi")
 
     def max_prob(self) -> Any:
-        """max_c p_bar(c) per voxel."""
+        """max_c p_bar(c) per voxel.
+
+        Returns
+        -------
+        array
+            Largest mean probability, in [1/C, 1], shape ``spatial_shape`` (numpy array; a tensor on
+            the torch backend).
+        """
         return self._one("max_prob")
 
     def class_weighted_entropy(self, c: int) -> Any:
-        """ClaSP's U_c = H(p_bar) * p_bar(c) per voxel."""
+        """ClaSP's U_c = H(p_bar) * p_bar(c) per voxel.
+
+        Parameters
+        ----------
+        c
+            Class index.
+
+        Returns
+        -------
+        array
+            U_c in nats, shape ``spatial_shape`` (numpy array; a tensor on the torch backend).
+        """
         return self._one("class_pe", c)
 
     def __repr__(self) -> str:
@@ -480,6 +562,17 @@ def argmax_labels(probs: Any) -> Any:
     numpy arrays and CPU tensors go to the Rust core (float16/float32 read in place, GIL
     released); CUDA tensors are reduced on their device and come back as a tensor.
 
+    Parameters
+    ----------
+    probs
+        One member's softmax probabilities ``[C, *spatial]`` (float16 or float32; numpy array or
+        torch tensor).
+
+    Returns
+    -------
+    array
+        uint8 (int32 above 256 classes) label map ``spatial``; a tensor for CUDA input.
+
     Examples
     --------
     >>> import numpy as np
@@ -500,6 +593,19 @@ def pixel_confidence(acc: EnsembleAccumulator, kind: ConfidenceKind = "pe") -> A
 
     ``msr``: max_c p_bar; ``pe``: log C - H(p_bar); ``ee``: log C - mean_m H(p_m);
     ``mi``: -(H(p_bar) - mean_m H(p_m)). Natural log.
+
+    Parameters
+    ----------
+    acc
+        Accumulator holding at least one member.
+    kind
+        ``"msr"``, ``"pe"`` (default), ``"ee"`` or ``"mi"``.
+
+    Returns
+    -------
+    array
+        Confidence map (higher = more confident), shape ``spatial_shape`` (numpy array; a tensor on
+        the torch backend).
 
     Examples
     --------

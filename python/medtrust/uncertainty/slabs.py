@@ -72,7 +72,13 @@ class SlabAccumulator(EnsembleAccumulator):
             super().reset()
 
     def add(self, probs: object) -> None:
-        """Add a whole member ``[C, Z, Y, X]`` (one slab)."""
+        """Add a whole member ``[C, Z, Y, X]`` (one slab).
+
+        Parameters
+        ----------
+        probs
+            One member's probabilities ``[C, Z, Y, X]``.
+        """
         self.add_slabs([(0, np.asarray(probs))])
 
     update = add
@@ -82,6 +88,11 @@ class SlabAccumulator(EnsembleAccumulator):
 
         A slab that fails validation (not probabilities, wrong shape) raises before it is added;
         the member is then incomplete and the accumulator must be reset.
+
+        Parameters
+        ----------
+        slabs
+            ``(z0, probs[C, dz, Y, X])`` pairs covering ``Z`` in order.
         """
         c = int(self.n_classes or 0)
         z, y, x = self._shape
@@ -106,7 +117,13 @@ class SlabAccumulator(EnsembleAccumulator):
         self.n_members += 1
 
     def argmax(self) -> np.ndarray:
-        """Predicted label map (uint8) from the mean probabilities, without a ``[C, V]`` copy."""
+        """Predicted label map (uint8) from the mean probabilities, without a ``[C, V]`` copy.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint8 label map ``[Z, Y, X]``.
+        """
         c = int(self.n_classes or 0)
         v = int(np.prod(self._shape))
         sum_p = self._sum_p.reshape(c, v)
