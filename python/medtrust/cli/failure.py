@@ -16,7 +16,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     import polars as pl
 
     from medtrust.engine import score_folder
-    from medtrust.failure import evaluate_failure_detection
+    from medtrust.failure import evaluate_failure_detection, score_table_csfs
 
     cases = score_folder(
         args.pred,
@@ -33,8 +33,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     out = begin_results(Path(args.out))  # res.write() marks it complete after the last file
     atomic_write_parquet(out / "case_scores.parquet", cases)
+    if args.csfs:
+        csfs = [c.strip() for c in args.csfs.split(",") if c.strip()]
+    else:
+        csfs = None if args.csf_prefix else score_table_csfs(cases)
     res = evaluate_failure_detection(
         cases,
+        csfs=csfs,
+        csf_prefix=args.csf_prefix,
         risk=args.risk,
         threshold=args.threshold,
         n_resamples=args.n_resamples,
@@ -64,7 +70,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--domains", required=True, help="domains.json or CSV (case,domain)")
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--risk", choices=["dice", "nsd", "hd95"], default="dice")
-    e.add_argument("--threshold", type=float, default=None, help="failure threshold")
+    e.add_argument(
+        "--threshold", type=float, default=None, help="failure threshold (default: 0.75 for dice)"
+    )
+    e.add_argument(
+        "--csfs", help="comma-separated CSF columns to evaluate (default: every CSF computed)"
+    )
+    e.add_argument("--csf-prefix", help="evaluate the CSF columns starting with this prefix")
     e.add_argument("--tolerance", type=float, default=2.0, help="NSD tolerance in mm")
     e.add_argument("--percentile", type=float, default=95.0, help="HD percentile")
     e.add_argument("--surface", choices=["voxels", "surfels"], default="voxels")

@@ -81,7 +81,7 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     from medtrust._io import atomic_savefig, atomic_write_parquet
     from medtrust.data import synthetic_failure_cases
     from medtrust.exceptions import UndefinedMetricWarning
-    from medtrust.failure import evaluate_failure_detection, score_folder
+    from medtrust.failure import evaluate_failure_detection, score_folder, score_table_csfs
     from medtrust.failure.comparison import compare_to_best
     from medtrust.failure.plot import plot_csf_intervals
 
@@ -102,7 +102,9 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     with warnings.catch_warnings():
         # Some domains have no failures (or only failures): failure AUROC is NaN there.
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        res = evaluate_failure_detection(cases, n_resamples=n_resamples, seed=0)
+        res = evaluate_failure_detection(
+            cases, csfs=score_table_csfs(cases), n_resamples=n_resamples, seed=0
+        )
     res.write(folder)
     risk = res.cases["risk"].to_numpy()
     confs = {c: res.cases[c].to_numpy() for c in res.csfs}
