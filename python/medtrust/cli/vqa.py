@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from medtrust._io import atomic_savefig, atomic_write_parquet, atomic_write_text, progress_enabled
+from medtrust._io import atomic_write_parquet, atomic_write_text, progress_enabled
 from medtrust.exceptions import ConfigError, InvalidArgumentError
 
 log = logging.getLogger(__name__)
@@ -159,9 +159,9 @@ def _robustness(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import polars as pl
 
+    from medtrust._figures import save_figure
     from medtrust.vqa import load_scores, plot_robustness, robustness
     from medtrust.vqa.robustness import default_metric
 
@@ -180,8 +180,7 @@ def _robustness(args: argparse.Namespace) -> int:
     atomic_write_text(out / f"robustness_{metric}.csv", res.summary.write_csv())
     summary = res.summary
     fig, _ = plot_robustness(summary, title=f"relative robustness ({metric})")
-    atomic_savefig(fig, out / f"robustness_{metric}.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out / f"robustness_{metric}.png", close=True)
     cols = [
         "shift",
         "model",

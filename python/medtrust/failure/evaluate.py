@@ -114,19 +114,35 @@ class FailureDetectionResult:
             check_range=self.config.get("risk") != "hd95",
         )
 
-    def write(self, out: str | Path) -> list[Path]:
+    def write(
+        self, out: str | Path, *, formats: Sequence[str] | str = ("png",), top_k: int = 3
+    ) -> list[Path]:
         """Write every table, summary.json and one risk-coverage plot per group.
 
-        Files: cases.parquet, metrics.parquet, rank_distribution.parquet, summary.json,
-        risk_coverage_<group>.png (all written atomically), then the completion marker
-        ``_COMPLETE`` (:func:`medtrust._io.mark_complete`); returns the paths of the files.
+        Parameters
+        ----------
+        out
+            Result folder (created).
+        formats
+            Figure formats: any of "png" (200 dpi, default), "pdf", "svg".
+        top_k
+            CSFs highlighted in colour in each plot (the rest grey).
+
+        Returns
+        -------
+        list of Path
+            cases.parquet, metrics.parquet, rank_distribution.parquet, summary.json and
+            risk_coverage_<group>.<format> (all written atomically); the completion marker
+            ``_COMPLETE`` (:func:`medtrust._io.mark_complete`) is written last.
         """
+        from medtrust._figures import check_formats, save_figure
+
+        formats = check_formats(formats)
         import matplotlib.pyplot as plt
         import polars as pl
 
         from medtrust import __version__
         from medtrust._io import (
-            atomic_savefig,
             atomic_write_json,
             atomic_write_parquet,
             begin_results,
@@ -152,16 +168,14 @@ class FailureDetectionResult:
             fig, _ = plot_highlighted_risk_coverage(
                 {c: part[c].to_numpy() for c in self.csfs},
                 part["risk"].to_numpy(),
-                top_k=min(3, len(self.csfs)),
+                top_k=min(top_k, len(self.csfs)),
                 title=f"{self.config.get('risk', '')} risk, {g} ({part.height} cases)",
                 check_range=self.config.get("risk") != "hd95",
             )
-            p = out / f"risk_coverage_{g}.png"
             try:
-                atomic_savefig(fig, p, dpi=200, bbox_inches="tight")  # never a truncated PNG
+                paths += save_figure(fig, out / f"risk_coverage_{g}", formats=formats)
             finally:
                 plt.close(fig)
-            paths.append(p)
         mark_complete(out, {"files": [q.name for q in paths]})
         return paths
 
