@@ -510,14 +510,14 @@ case("cli-al-patch-size", 'cli("al", "query", "--probs", PROBS_TRUNC, "--strateg
      '"--size", "2", "--patch-size", "2", "2")', CLI("--patch-size"))  # fmt: skip
 case("cli-al-validate-missing", 'cli("al", "validate", TMP / "nope.yaml")', CLI("nope"))
 case("cli-al-report-missing", 'cli("al", "report", TMP / "nope")', CLI("nope"))
-case("cli-vqa-missing-data", 'cli("vqa", "evaluate", "--data", TMP / "nope.parquet", "--preds", '
+case("cli-vqa-missing-data", 'cli("vqa", "evaluate", "--data", TMP / "nope.parquet", "--pred", '
      'VQA_PRED_FILE, "--shift", VQA_SHIFT_FILE, "--no-judge", "--out", TMP / "v")',
      CLI("nope"))  # fmt: skip
 case("cli-vqa-out-under-file",
-     'cli("vqa", "evaluate", "--data", VQA_DATA, "--preds", VQA_PRED_FILE, '
+     'cli("vqa", "evaluate", "--data", VQA_DATA, "--pred", VQA_PRED_FILE, '
      '"--shift", VQA_SHIFT_FILE, "--no-judge", "--no-progress", "--out", A_FILE / "v")',
      CLI("a_file"))  # fmt: skip
-case("cli-vqa-shift", 'cli("vqa", "evaluate", "--data", VQA_DATA, "--preds", VQA_PRED_FILE, '
+case("cli-vqa-shift", 'cli("vqa", "evaluate", "--data", VQA_DATA, "--pred", VQA_PRED_FILE, '
      '"--shift", "bogus_shift", "--no-judge", "--out", TMP / "v")', CLI("bogus_shift"))  # fmt: skip
 case(
     "cli-vqa-robustness-nothing", 'cli("vqa", "robustness", TMP / "nothing")', CLI("scores.parquet")

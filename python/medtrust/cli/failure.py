@@ -7,6 +7,7 @@ from pathlib import Path
 
 from medtrust._io import atomic_write_parquet, begin_results, progress_enabled
 from medtrust.cli.engine_args import add_engine_arguments, engine_options
+from medtrust.cli.help import add_no_progress
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -46,7 +47,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         n_resamples=args.n_resamples,
         seed=args.seed,
     )
-    res.write(out)
+    res.write(out, formats=args.formats.split(","))
     cols = ["csf", "aurc", "augrc", "spearman", "failure_auroc", "mean_rank"]
     with pl.Config(tbl_rows=60, tbl_cols=10, float_precision=4):
         print(res.metrics.filter(pl.col("group") == "all").sort("aurc").select(cols))
@@ -68,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--pred", required=True, help="folder with one sub-folder per case")
     e.add_argument("--labels", required=True, help="folder of reference label maps")
     e.add_argument("--domains", required=True, help="domains.json or CSV (case,domain)")
-    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--out", default="failure_eval", help="output folder")
     e.add_argument("--risk", choices=["dice", "nsd", "hd95"], default="dice")
     e.add_argument(
         "--threshold", type=float, default=None, help="failure threshold (default: 0.75 for dice)"
@@ -84,7 +85,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--patch-size", type=int, default=10, help="patch-min window edge")
     e.add_argument("--n-resamples", type=int, default=500)
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.add_argument(
+        "--formats", default="png", help="figure formats, comma-separated: png, pdf, svg"
+    )
+    add_no_progress(e)
     add_engine_arguments(e)
     e.add_argument("--batch-size", type=int, help="cases per task (default: about 4 per worker)")
     e.set_defaults(func=_evaluate)

@@ -8,6 +8,7 @@ subcommand and fails when one lacks an example or hides a default.
 Examples
 --------
 >>> import argparse
+from typing import Any
 >>> p = argparse.ArgumentParser(prog="x", formatter_class=HelpFormatter)
 >>> _ = p.add_argument("--n", type=int, default=3, help="how many")
 >>> "how many (default: 3)" in p.format_help()
@@ -17,8 +18,17 @@ True
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-__all__ = ["EXAMPLES", "HelpFormatter", "add_no_progress", "epilog", "polish", "walk"]
+__all__ = [
+    "EXAMPLES",
+    "HelpFormatter",
+    "add_deprecated_alias",
+    "add_no_progress",
+    "epilog",
+    "polish",
+    "walk",
+]
 
 #: One example command line per subcommand (key: the words after ``medtrust``).
 EXAMPLES: dict[str, str] = {
@@ -30,15 +40,16 @@ EXAMPLES: dict[str, str] = {
     "segmentation evaluate": "medtrust segmentation evaluate --pred preds/ --labels labelsTr/ "
     "--metrics dice,hd95,nsd@2 --spacing-from-files --out eval/",
     "vqa evaluate": "medtrust vqa evaluate --data slake/ --pred predictions.jsonl "
-    "--shift noise --no-judge --out vqa_eval/",
+    "--shift slake_modality --no-judge --out vqa_eval/",
     "vqa robustness": "medtrust vqa robustness vqa_eval/ --metric accuracy --out rr.parquet",
     "vqa shifts": "medtrust vqa shifts",
-    "vqa infer": "medtrust vqa infer --data slake/ --config infer.yaml --shift noise "
+    "vqa infer": "medtrust vqa infer --data slake/ --config infer.yaml --shift slake_modality "
     "--out predictions.jsonl",
-    "vqa finetune": "medtrust vqa finetune --data slake/ --config finetune.yaml --shift noise",
+    "vqa finetune": "medtrust vqa finetune --data slake/ --config finetune.yaml "
+    "--shift slake_modality",
     "vqa agreement": "medtrust vqa agreement ratings.csv --human human_score --out agreement.json",
-    "al query": "medtrust al query --probs probs/ --strategy entropy --size 20 "
-    "--patch-size 32,32,32 --out round_1/",
+    "al query": "medtrust al query --probs probs/ --strategy clasp_pe --size 20 "
+    "--patch-size 32 32 32 --out loop_001.json",
     "al run": "medtrust al run experiment.toml --out al_runs/",
     "al grid": "medtrust al grid grid.toml --out al_grid/ --workers 2",
     "al validate": "medtrust al validate experiment.toml",
@@ -115,6 +126,57 @@ def add_no_progress(p: argparse.ArgumentParser) -> None:
         "--no-progress",
         action="store_true",
         help="no progress bars (also MEDTRUST_NO_PROGRESS=1; off anyway when not a terminal)",
+    )
+
+
+class _DeprecatedAlias(argparse.Action):
+    """Stores like the new option, after one line on stderr naming the new spelling."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "", append: bool = False,
+                 **kwargs: Any) -> None:  # fmt: skip
+        self.new, self.append = new, append
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        import sys
+
+        print(f"medtrust: warning: {option} is deprecated; use {self.new}", file=sys.stderr)
+        if self.append:
+            items = list(getattr(namespace, self.dest, None) or [])
+            setattr(namespace, self.dest, [*items, values])
+        else:
+            setattr(namespace, self.dest, values)
+
+
+def add_deprecated_alias(
+    p: argparse.ArgumentParser, old: str, new: str, dest: str, *, append: bool = False
+) -> None:
+    """Keep an old option spelling working (hidden from ``--help``, warns on use).
+
+    Parameters
+    ----------
+    p
+        The command's parser.
+    old, new
+        The old and the current option strings (``"--preds"``, ``"--pred"``).
+    dest
+        The attribute the current option stores into.
+    append
+        The current option is ``action="append"``.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> _ = p.add_argument("--pred", dest="pred")
+    >>> add_deprecated_alias(p, "--preds", "--pred", "pred")
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     ns = p.parse_args(["--preds", "x"])
+    >>> ns.pred, "deprecated" in err.getvalue()
+    ('x', True)
+    """
+    p.add_argument(
+        old, dest=dest, action=_DeprecatedAlias, new=new, append=append, help=argparse.SUPPRESS
     )
 
 

@@ -85,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument("--pred", required=True, help="folder of predicted label maps (required)")
     e.add_argument("--labels", required=True, help="folder of reference label maps (required)")
-    e.add_argument("--out", required=True, help="output folder (required)")
+    e.add_argument("--out", default="segmentation_eval", help="output folder")
     e.add_argument(
         "--metrics",
         default="dice,iou",
