@@ -94,3 +94,19 @@ def test_score_table_csfs_names_the_computed_csfs():
         {"case": ["a"], "domain": ["x"], "dice": [0.9], "nsd": [0.8], "hd95": [1.0]}
     ).with_columns(msr_mean=pl.lit(0.7), pairwise_dice=pl.lit(0.9))
     assert failure.score_table_csfs(t) == ["msr_mean", "pairwise_dice"]
+
+
+def test_progress_bar_over_bootstrap_resamples(monkeypatch, capsys):
+    monkeypatch.delenv("MEDTRUST_NO_PROGRESS", raising=False)
+    df = cases()
+    failure.evaluate_failure_detection(
+        df, csf_prefix="csf_", case_col="subject", group_col="site", n_resamples=25,
+        progress=True,
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert "bootstrap resamples" in err and "/100 " in err  # 4 groups x 25 resamples
+    failure.evaluate_failure_detection(
+        df, csf_prefix="csf_", case_col="subject", group_col="site", n_resamples=25,
+        progress=False,
+    )  # fmt: skip
+    assert "bootstrap" not in capsys.readouterr().err

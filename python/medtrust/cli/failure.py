@@ -46,6 +46,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         n_resamples=args.n_resamples,
         seed=args.seed,
+        progress=progress_enabled(False if args.no_progress else None),
     )
     res.write(out, formats=args.formats.split(","))
     cols = ["csf", "aurc", "augrc", "spearman", "failure_auroc", "mean_rank"]

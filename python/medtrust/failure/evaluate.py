@@ -287,6 +287,7 @@ def evaluate_failure_detection(
     seed: int = 0,
     alpha: float = 0.05,
     rank_metric: str = "aurc",
+    progress: bool | None = False,
 ):
     """Evaluate CSFs as failure detectors of a segmentation model.
 
@@ -318,6 +319,9 @@ def evaluate_failure_detection(
         Paired bootstrap of the CSFs over cases, per group (intervals and rank distributions).
     rank_metric
         Metric the CSFs are ranked by in each resample.
+    progress
+        Progress bar over the bootstrap resamples (advanced group by group); None: on when
+        stderr is a terminal.
 
     Returns
     -------
@@ -380,6 +384,13 @@ def evaluate_failure_detection(
     rows, ranks = [], []
     caught: list[tuple[str, warnings.WarningMessage]] = []
     all_pass, all_fail = [], []
+    from medtrust._io import progress_enabled
+
+    bar = None
+    if progress_enabled(progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_resamples * len(groups), desc="bootstrap resamples", leave=False)
     for g in groups:
         # The rank distributions are statistics over paired resamples (medtrust.selective
         # rank_csfs); every per-group metric above comes from the one polars query.
@@ -398,6 +409,8 @@ def evaluate_failure_detection(
                 check_range=check_range,
             )
         caught += [(g, w) for w in got]
+        if bar is not None:
+            bar.update(n_resamples)
         boot = ranking.bootstrap
         mean_rank = dict(zip(ranking.mean_rank["csf"], ranking.mean_rank["mean_rank"]))
         for c in names:
@@ -411,6 +424,8 @@ def evaluate_failure_detection(
         n_failed = scores[(g, names[0])]["n_failed"]
         if n_failed is not None and n_failed in (0, len(r)):
             (all_fail if n_failed else all_pass).append(f"{g!r} ({len(r)} cases)")
+    if bar is not None:
+        bar.close()
     for kind, gs in (("fails", all_fail), ("passes", all_pass)):
         if gs:
             warnings.warn(

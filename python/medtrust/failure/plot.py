@@ -188,7 +188,10 @@ def plot_csf_intervals(
     axes[1].axvline(0.0, color="k", lw=1)
     axes[0].set_yticks(y)
     axes[0].set_yticklabels(t["csf"].to_list(), fontsize=8)
-    axes[0].set_xlabel(f"{metric} [95% bootstrap CI]")
+    n_text = ""
+    if "n" in t.columns and t["n"].n_unique() == 1:
+        n_text = f", n = {int(t['n'][0])} cases"  # what the intervals rest on
+    axes[0].set_xlabel(f"{metric} [95% bootstrap CI{n_text}]")
     axes[1].set_xlabel(f"{metric} minus the best's [simultaneous paired 95% CI]")
     for a in axes:
         a.grid(axis="x", alpha=0.3)
