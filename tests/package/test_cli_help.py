@@ -53,6 +53,7 @@ def test_every_command_has_an_example_and_shows_its_defaults(path, parser):
         d = a.default
         if d is None or d is False or d is argparse.SUPPRESS or isinstance(a, argparse._HelpAction):
             continue
+        assert (a.help or "").strip(), f"{key} {a.option_strings[0]}: no help line"
         line = " ".join(parser._get_formatter()._expand_help(a).split())
         assert "default" in line, f"{key} {a.option_strings[0]}: default {d!r} not shown"
 

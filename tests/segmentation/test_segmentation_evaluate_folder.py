@@ -132,6 +132,8 @@ def test_bad_input_is_refused_before_work(tmp_path, folders):
         seg.evaluate_folder(pred, labels, metrics="hd95", progress=False)
     with pytest.raises(InvalidArgumentError, match="unknown metric 'bleu'"):
         seg.evaluate_folder(pred, labels, metrics="dice,bleu", progress=False)
+    with pytest.raises(InvalidArgumentError, match="ignore_label 9"):
+        seg.evaluate_folder(pred, labels, classes=[1, (2, 9)], ignore_label=9, progress=False)
     with pytest.raises(InvalidArgumentError, match="nsd@2"):
         seg.evaluate_folder(pred, labels, metrics="nsd", progress=False)
     partial = tmp_path / "pred"

@@ -74,16 +74,14 @@ class HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         d = action.default
-        if (
-            "default" in text
-            or d is None
-            or d is False
-            or d is argparse.SUPPRESS
-            or not action.option_strings
-        ):
+        if "default" in text or not _shows_default(d) or not action.option_strings:
             return text
         shown = ",".join(map(str, d)) if isinstance(d, (list, tuple)) else d
         return f"{text} (default: {shown})".strip()
+
+
+def _shows_default(d: Any) -> bool:
+    return d is not None and d is not False and d is not argparse.SUPPRESS
 
 
 def epilog(example: str) -> str:
@@ -213,6 +211,10 @@ def polish(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """
     for path, p in _leaves(parser):
         p.formatter_class = HelpFormatter
+        for a in p._actions:
+            # argparse prints no help line (so no default) for an option without help text.
+            if a.option_strings and not (a.help or "").strip() and _shows_default(a.default):
+                a.help = "(default: %(default)s)"
         key = " ".join(path)
         if not p.epilog and key in EXAMPLES:
             p.epilog = epilog(EXAMPLES[key])

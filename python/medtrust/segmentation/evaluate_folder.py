@@ -296,6 +296,12 @@ def evaluate_folder(
     if ignore_label is not None:
         ignore_label = as_int(ignore_label, "ignore_label", lo=0, hi=2**63 - 1)
     workers = as_int(workers, "workers", lo=1, hi=4096)
+    if regions is not None and ignore_label is not None:
+        clash = [_key(r) for r in regions if ignore_label in r]
+        if clash:
+            raise InvalidArgumentError(
+                f"classes {clash} contain the ignore_label {ignore_label}; it counts nowhere"
+            )
     surface = any(m in _SURFACE or m.startswith("nsd@") for m in names)
     if spacing_from_files and spacing is not None:
         raise InvalidArgumentError("give spacing or spacing_from_files=True, not both")
