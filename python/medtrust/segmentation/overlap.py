@@ -358,10 +358,41 @@ def _overlap(
     include_background: bool,
     ignore_label: int | None,
     empty: str,
-) -> OverlapResult:
+    batch_axis: int | None = None,
+) -> Any:
     empty = check_empty(empty, EMPTY_POLICIES)
     labels, n_classes, ignore_label = _check_label_args(labels, n_classes, ignore_label)
     p, t = _prepare_pair(pred, target)
+    if batch_axis is not None:
+        # One result per case: a batch is never pooled into one score.
+        axis = as_int(batch_axis, "batch_axis", lo=-p.ndim, hi=p.ndim - 1) % p.ndim
+        if p.ndim < 2:
+            raise InvalidArgumentError(
+                f"batch_axis needs label maps with a batch axis, got {p.shape}"
+            )
+        return [
+            overlap_from_counts(
+                metric,
+                _counts(
+                    np.ascontiguousarray(pc),
+                    np.ascontiguousarray(tc),
+                    n_classes,
+                    labels,
+                    ignore_label,
+                ),
+                labels,
+                include_background,
+                empty,
+                n_classes,
+            )
+            for pc, tc in zip(np.moveaxis(p, axis, 0), np.moveaxis(t, axis, 0))
+        ]
+    if p.ndim > 3:
+        raise InvalidArgumentError(
+            f"pred and target have {p.ndim} axes (shape {p.shape}): a batch of label maps? "
+            f"{metric} would pool it into one score; pass batch_axis=0 for one result per case "
+            "(or reshape to one 2-D / 3-D map)"
+        )
     counts = _counts(p, t, n_classes, labels, ignore_label)
     return overlap_from_counts(metric, counts, labels, include_background, empty, n_classes)
 
@@ -412,7 +443,8 @@ def dice(
     include_background: bool = False,
     ignore_label: int | None = None,
     empty: EmptyPolicy = "nan",
-) -> OverlapResult:
+    batch_axis: int | None = None,
+) -> Any:
     """Dice per class (2 TP / (2 TP + FP + FN)) and its mean over the selected classes.
 
     Parameters
@@ -421,6 +453,10 @@ def dice(
         Classes to report (default: every class but 0 unless ``include_background``).
     empty
         Classes empty in both maps: "nan" (default), "perfect" (value 1) or "skip".
+    batch_axis
+        Axis of a batch of maps (e.g. 0 for ``[B, Z, Y, X]``): one :class:`OverlapResult` per
+        case, in a list. Maps with more than three axes and no ``batch_axis`` are refused
+        rather than pooled into one score.
 
     Examples
     --------
@@ -429,7 +465,15 @@ def dice(
     0.6666666666666666
     """
     return _overlap(
-        "dice", pred, target, labels, n_classes, include_background, ignore_label, empty
+        "dice",
+        pred,
+        target,
+        labels,
+        n_classes,
+        include_background,
+        ignore_label,
+        empty,
+        batch_axis,
     )
 
 
@@ -442,7 +486,8 @@ def iou(
     include_background: bool = False,
     ignore_label: int | None = None,
     empty: EmptyPolicy = "nan",
-) -> OverlapResult:
+    batch_axis: int | None = None,
+) -> Any:
     """IoU per class (TP / (TP + FP + FN)) and its mean; arguments as :func:`dice`.
 
     Examples
@@ -451,4 +496,14 @@ def iou(
     >>> iou(np.array([1, 1, 0, 0], bool), np.array([1, 0, 0, 0], bool)).value
     0.5
     """
-    return _overlap("iou", pred, target, labels, n_classes, include_background, ignore_label, empty)
+    return _overlap(
+        "iou",
+        pred,
+        target,
+        labels,
+        n_classes,
+        include_background,
+        ignore_label,
+        empty,
+        batch_axis,
+    )
