@@ -34,6 +34,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     out = begin_results(Path(args.out))  # res.write() marks it complete after the last file
     atomic_write_parquet(out / "case_scores.parquet", cases)
+    csfs: list[str] | None
     if args.csfs:
         csfs = [c.strip() for c in args.csfs.split(",") if c.strip()]
     else:

@@ -383,7 +383,8 @@ def evaluate_failure_detection(
     )
     rows, ranks = [], []
     caught: list[tuple[str, warnings.WarningMessage]] = []
-    all_pass, all_fail = [], []
+    all_pass: list[str] = []
+    all_fail: list[str] = []
     from medtrust._io import progress_enabled
 
     bar = None
