@@ -170,3 +170,29 @@ def test_cli_writes_table_and_nnunet_summary(folders, tmp_path, capsys):
     bad = ["segmentation", "evaluate", "--pred", str(pred), "--labels", str(labels)]
     assert main([*bad, "--out", str(tmp_path / "x"), "--metrics", "hd95", "--no-progress"]) == 2
     assert "spacing" in capsys.readouterr().err
+
+
+def test_prediction_holding_the_ignore_label_matches_nnunet(tmp_path):
+    pytest.importorskip("nnunetv2", reason="nnunetv2 not installed (the [compat] extra)")
+    from nnunetv2.evaluation.evaluate_predictions import compute_metrics
+    from nnunetv2.imageio.simpleitk_reader_writer import SimpleITKIO
+
+    rng = np.random.default_rng(4)
+    t = rng.integers(0, 3, (10, 9, 8)).astype(np.uint8)
+    p = t.copy()
+    p[rng.random(p.shape) < 0.3] = 1
+    t[:2] = 9
+    p[5, :3] = 9  # a prediction holding the ignore label (the per-region path takes it)
+    save_nifti(tmp_path / "labels" / "a.nii.gz", t, spacing=(1.0, 1.0, 1.0))
+    save_nifti(tmp_path / "pred" / "a.nii.gz", p, spacing=(1.0, 1.0, 1.0))
+    got = seg.evaluate_folder(
+        tmp_path / "pred", tmp_path / "labels", classes=[1, 2], ignore_label=9, progress=False
+    )
+    want = compute_metrics(
+        str(tmp_path / "labels" / "a.nii.gz"), str(tmp_path / "pred" / "a.nii.gz"),
+        SimpleITKIO(), [1, 2], 9,
+    )  # fmt: skip
+    for row in got.iter_rows(named=True):
+        w = want["metrics"][int(row["class"])]
+        assert (row["tp"], row["fp"], row["fn"], row["tn"]) == (w["TP"], w["FP"], w["FN"], w["TN"])
+        assert row["dice"] == pytest.approx(w["Dice"], rel=1e-12)

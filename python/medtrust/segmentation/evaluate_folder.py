@@ -176,10 +176,62 @@ class _Task:
     spacing: tuple[float, ...] | None
 
 
+def _plain_counts(
+    p: np.ndarray,
+    t: np.ndarray,
+    regions: list[tuple[int, ...]],
+    ignore: int | None,
+    ignored: np.ndarray | None,
+) -> dict[tuple[int, ...], tuple[int, int, int, int]]:
+    """TP, FP, FN, TN of every plain label in one pass of the Rust counter (all classes at once).
+
+    Left to the per-region path (empty result) when the prediction holds the ignore label: the
+    counter accepts it in the reference only.
+    """
+    from medtrust.segmentation.overlap import confusion_counts
+
+    if not any(len(r) == 1 for r in regions):
+        return {}
+    if ignored is not None and np.any(p == ignore):
+        return {}
+    c = confusion_counts(p, t, ignore_label=ignore)
+    index = {int(k): i for i, k in enumerate(c.class_labels.tolist())}
+    n = int(c.n_voxels)  # voxels counted: the ignored ones are already left out
+    out = {}
+    for r in regions:
+        if len(r) == 1:
+            i = index.get(r[0])
+            if i is None:  # absent from both maps
+                out[r] = (0, 0, 0, n)
+            else:
+                out[r] = (int(c.tp[i]), int(c.fp[i]), int(c.fn[i]), int(c.tn[i]))
+    return out
+
+
+def _region_counts(
+    p: np.ndarray, t: np.ndarray, region: tuple[int, ...], ignored: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """Masks and counts of one region (the union of its labels), as binary maps."""
+    from medtrust.segmentation.overlap import confusion_counts
+
+    pm = np.isin(p, region)
+    tm = np.isin(t, region)
+    if ignored is not None:
+        pm &= ~ignored
+    # Reference voxels under the ignore label carry label 2, which the counter leaves out
+    # (nnU-Net's ignore mask).
+    tl = tm.astype(np.uint8)
+    if ignored is not None:
+        tl[ignored] = 2
+    c = confusion_counts(
+        pm.astype(np.uint8), tl, n_classes=2, ignore_label=2 if ignored is not None else None
+    )
+    return pm, tm, (int(c.tp[1]), int(c.fp[1]), int(c.fn[1]), int(c.tn[1]))
+
+
 def _rows(task: _Task) -> tuple[int, list[dict[str, Any]]]:
     """Voxels counted and one row per class of one case (module-level: runs in workers)."""
     from medtrust.io import load_labels
-    from medtrust.segmentation.overlap import confusion_counts
     from medtrust.segmentation.surface import surface_distances
 
     t, t_sp, _ = load_labels(task.ref)
@@ -201,21 +253,14 @@ def _rows(task: _Task) -> tuple[int, list[dict[str, Any]]]:
     if regions is None:  # the foreground labels of this case (the caller fills the others in)
         present = np.union1d(np.unique(p), np.unique(t[~ignored] if ignored is not None else t))
         regions = [(int(c),) for c in present if c != 0 and c != task.ignore_label]
+    plain = _plain_counts(p, t, regions, task.ignore_label, ignored)
     rows = []
     for region in regions:
-        pm = np.isin(p, region)
-        tm = np.isin(t, region)
-        if ignored is not None:
-            pm &= ~ignored
-        # Binary maps through the Rust counter; reference voxels under the ignore label carry
-        # label 2 there, which the counter leaves out (nnU-Net's ignore mask).
-        tl = tm.astype(np.uint8)
-        if ignored is not None:
-            tl[ignored] = 2
-        c = confusion_counts(
-            pm.astype(np.uint8), tl, n_classes=2, ignore_label=2 if ignored is not None else None
-        )
-        tp, fp, fn, tn = (int(x[1]) for x in (c.tp, c.fp, c.fn, c.tn))
+        pm = tm = None
+        if region in plain:
+            tp, fp, fn, tn = plain[region]
+        else:
+            pm, tm, (tp, fp, fn, tn) = _region_counts(p, t, region, ignored)
         row: dict[str, Any] = {"case": task.case, "class": _key(region)}
         row.update(tp=tp, fp=fp, fn=fn, tn=tn, n_pred=tp + fp, n_ref=tp + fn)
         den = tp + fp + fn
@@ -225,6 +270,10 @@ def _rows(task: _Task) -> tuple[int, list[dict[str, Any]]]:
             elif m == "iou":
                 row[m] = tp / den if den else math.nan
         if wants_surface:
+            if pm is None or tm is None:
+                pm, tm = np.isin(p, region), np.isin(t, region)
+                if ignored is not None:
+                    pm &= ~ignored
             d = surface_distances(pm, tm, spacing=spacing)
             for m in task.metrics:
                 if m in _SURFACE:
