@@ -8,7 +8,6 @@ subcommand and fails when one lacks an example or hides a default.
 Examples
 --------
 >>> import argparse
-from typing import Any
 >>> p = argparse.ArgumentParser(prog="x", formatter_class=HelpFormatter)
 >>> _ = p.add_argument("--n", type=int, default=3, help="how many")
 >>> "how many (default: 3)" in p.format_help()

@@ -287,8 +287,8 @@ def _rows(task: _Task) -> tuple[int, list[dict[str, Any]]]:
 
 
 def evaluate_folder(
-    pred: str | Path,
-    labels: str | Path,
+    pred_dir: str | Path,
+    labels_dir: str | Path,
     *,
     metrics: str | Sequence[str] = ("dice", "iou"),
     classes: Sequence[int | Sequence[int]] | None = None,
@@ -303,7 +303,7 @@ def evaluate_folder(
 
     Parameters
     ----------
-    pred, labels
+    pred_dir, labels_dir
         Folders of ``<case>.nii.gz`` (or ``.nii``) label maps; cases match by file name.
     metrics
         Names from :data:`FOLDER_METRICS` (``"dice,hd95,nsd@2"`` or a list); counts (TP, FP,
@@ -362,17 +362,17 @@ def evaluate_folder(
     sp = tuple(float(x) for x in spacing) if spacing is not None else None
     if sp is not None:
         sp = as_spacing(sp, len(sp))
-    preds = _case_files(Path(pred), "pred")
-    refs = _case_files(Path(labels), "labels")
+    preds = _case_files(Path(pred_dir), "pred")
+    refs = _case_files(Path(labels_dir), "labels")
     if not preds:
-        raise DatasetError(f"no .nii.gz / .nii files in the pred folder {pred}")
+        raise DatasetError(f"no .nii.gz / .nii files in the pred folder {pred_dir}")
     orphans = sorted(set(preds) - set(refs))
     missing = sorted(set(refs) - set(preds))
     if orphans:
-        raise DatasetError(f"predictions without a reference in {labels}: {orphans[:10]}")
+        raise DatasetError(f"predictions without a reference in {labels_dir}: {orphans[:10]}")
     if missing and not allow_missing:
         raise DatasetError(
-            f"{len(missing)} reference(s) without a prediction in {pred}: {missing[:10]} "
+            f"{len(missing)} reference(s) without a prediction in {pred_dir}: {missing[:10]} "
             "(allow_missing=True / --allow-missing evaluates the predictions present)"
         )
     tasks = [
