@@ -189,6 +189,8 @@ def test_one_empty_policy_vocabulary():
 #: String parameters that are not options: column names, free text, file endings, and names
 #: looked up in a registry that grows (metric names of the native metric list, strategies).
 FREE_STRINGS = {
+    "case_col",  # column names (evaluate_failure_detection)
+    "group_col",
     "value",
     "strategy",
     "budget",

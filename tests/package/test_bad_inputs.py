@@ -339,20 +339,27 @@ case("evaluate_fd-risk", 'fl.evaluate_failure_detection(CASES, risk="bogus")',
      E("InvalidArgumentError", "risk"))  # fmt: skip
 case("evaluate_fd-dice-1.5",
      'fl.evaluate_failure_detection(CASES.with_columns(dice=pl.Series([1.5, 0.5, 0.7, 0.2])), '
-     "n_resamples=10)", E("InvalidValueError", "'dice'"))  # fmt: skip
+     'csfs=["x"], n_resamples=10)', E("InvalidValueError", "'dice'"))  # fmt: skip
 case("evaluate_fd-null-domain",
      'fl.evaluate_failure_detection(CASES.with_columns(domain=pl.Series(["d", None, "e", "e"])), '
-     "n_resamples=10)", E("InvalidValueError", "domain"))  # fmt: skip
+     'csfs=["x"], n_resamples=10)', E("InvalidValueError", "domain"))  # fmt: skip
 case("evaluate_fd-columns", 'fl.evaluate_failure_detection(CASES.drop("domain"))',
      E("InvalidArgumentError", "domain"))  # fmt: skip
+case("evaluate_fd-no-csfs", "fl.evaluate_failure_detection(CASES)",
+     E("InvalidArgumentError", "csfs"))  # fmt: skip
+case("evaluate_fd-string-csf",
+     'fl.evaluate_failure_detection(CASES.with_columns(s=pl.lit("a")), csfs=["x", "s"])',
+     E("DTypeError", "s (String)"))  # fmt: skip
 case("evaluate_fd-csfs", 'fl.evaluate_failure_detection(CASES, csfs=["nope"])',
      E("InvalidArgumentError", "nope"))  # fmt: skip
 case("evaluate_fd-binary",
-     'fl.evaluate_failure_detection(CASES.rename({"dice": "nsd"}), risk="nsd", binary=True)',
+     'fl.evaluate_failure_detection(CASES.rename({"dice": "nsd"}), risk="nsd", binary=True, '
+     'csfs=["x"])',
      E("InvalidArgumentError", "threshold"))  # fmt: skip
 case("evaluate_fd-hd95-neg",
      'fl.evaluate_failure_detection(CASES.rename({"dice": "hd95"}).with_columns(hd95=pl.Series('
-     '[-1.0, 2, 3, 4])), risk="hd95", n_resamples=10)', E("InvalidValueError", "hd95"))  # fmt: skip
+     '[-1.0, 2, 3, 4])), risk="hd95", csfs=["x"], n_resamples=10)',
+     E("InvalidValueError", "hd95"))  # fmt: skip
 case(
     "score_folder-missing",
     'fl.score_folder(TMP / "nope", TMP / "nope", DOMAINS)',
@@ -503,14 +510,14 @@ case("cli-al-patch-size", 'cli("al", "query", "--probs", PROBS_TRUNC, "--strateg
      '"--size", "2", "--patch-size", "2", "2")', CLI("--patch-size"))  # fmt: skip
 case("cli-al-validate-missing", 'cli("al", "validate", TMP / "nope.yaml")', CLI("nope"))
 case("cli-al-report-missing", 'cli("al", "report", TMP / "nope")', CLI("nope"))
-case("cli-vqa-missing-data", 'cli("vqa", "evaluate", "--data", TMP / "nope.parquet", "--preds", '
+case("cli-vqa-missing-data", 'cli("vqa", "evaluate", "--data", TMP / "nope.parquet", "--pred", '
      'VQA_PRED_FILE, "--shift", VQA_SHIFT_FILE, "--no-judge", "--out", TMP / "v")',
      CLI("nope"))  # fmt: skip
 case("cli-vqa-out-under-file",
-     'cli("vqa", "evaluate", "--data", VQA_DATA, "--preds", VQA_PRED_FILE, '
+     'cli("vqa", "evaluate", "--data", VQA_DATA, "--pred", VQA_PRED_FILE, '
      '"--shift", VQA_SHIFT_FILE, "--no-judge", "--no-progress", "--out", A_FILE / "v")',
      CLI("a_file"))  # fmt: skip
-case("cli-vqa-shift", 'cli("vqa", "evaluate", "--data", VQA_DATA, "--preds", VQA_PRED_FILE, '
+case("cli-vqa-shift", 'cli("vqa", "evaluate", "--data", VQA_DATA, "--pred", VQA_PRED_FILE, '
      '"--shift", "bogus_shift", "--no-judge", "--out", TMP / "v")', CLI("bogus_shift"))  # fmt: skip
 case(
     "cli-vqa-robustness-nothing", 'cli("vqa", "robustness", TMP / "nothing")', CLI("scores.parquet")

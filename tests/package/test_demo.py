@@ -10,6 +10,14 @@ def test_demo_quick(tmp_path, capsys):
     assert "## Selective classification" in summary
     assert (out / "selective" / "metrics.parquet").exists()
     assert (out / "selective" / "risk_coverage.png").stat().st_size > 10_000
+    # issue 16: every figure the demo writes is a 200 dpi PNG
+    from PIL import Image
+
+    figures = [p for p in out.rglob("*.png") if "images" not in p.parts]
+    assert len(figures) >= 5
+    for p in figures:
+        dpi = Image.open(p).info.get("dpi", (0, 0))
+        assert round(dpi[0]) == 200, (p, dpi)
     # issue 17: the failure step reports verdicts with CIs; the AL loop step is a pipeline run
     # that prints no ranking (its training is far too short to support one).
     assert "## Segmentation failure detection" in summary

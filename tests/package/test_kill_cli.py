@@ -114,7 +114,7 @@ def _vqa(root: Path) -> Callable[[Path], list[str]]:
     shift = {"name": "toy", "attribute": "modality", "ood_values": ["X-Ray"], "image_level": True}
     (root / "shift.json").write_text(json.dumps(shift))
     return lambda out: [
-        "vqa", "evaluate", "--data", str(root / "data.parquet"), "--preds",
+        "vqa", "evaluate", "--data", str(root / "data.parquet"), "--pred",
         str(root / "preds.parquet"), "--shift", str(root / "shift.json"), "--out", str(out),
         "--no-judge", "--no-progress",
     ]  # fmt: skip

@@ -41,7 +41,7 @@ def _evaluate_args(tmp_path, data, preds, shift, *extra):
         "evaluate",
         "--data",
         str(data),
-        "--preds",
+        "--pred",
         str(preds),
         "--shift",
         str(shift),

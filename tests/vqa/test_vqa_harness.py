@@ -422,7 +422,7 @@ def test_cli_infer_from_disk_with_adapter_then_evaluate(data, tiny, tmp_path):
         "evaluate",
         "--data",
         str(samples_file),
-        "--preds",
+        "--pred",
         str(preds),
         "--shift",
         str(shift_file),

@@ -423,7 +423,7 @@ def test_cli_evaluate_with_judge_then_cached(tmp_path):
             "evaluate",
             "--data",
             str(data),
-            "--preds",
+            "--pred",
             str(preds),
             "--shift",
             str(shift),

@@ -109,7 +109,7 @@ def _cli_args(tmp_path, url, *extra):
         "evaluate",
         "--data",
         str(data),
-        "--preds",
+        "--pred",
         str(preds),
         "--shift",
         str(shift),

@@ -216,7 +216,11 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``medtrust al ...``."""
-    p = sub.add_parser("al", help="active learning for 3D segmentation (query strategies)")
+    p = sub.add_parser(
+        "al",
+        help="active learning for 3D segmentation: query strategies, AL loops (run, grid on "
+        "local workers or Ray), reports and the synthetic benchmark",
+    )
     s = p.add_subparsers(dest="al_command", required=True)
     for add in SUBCOMMANDS:
         add(s)

@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "medtrust.cli.demo",
     "medtrust.cli.selective",
     "medtrust.cli.failure",
+    "medtrust.cli.segmentation",
     "medtrust.cli.vqa",
     "medtrust.cli.active",
     "medtrust.cli.dataset",
@@ -42,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
-    return parser
+    from medtrust.cli.help import polish
+
+    return polish(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from medtrust._io import atomic_savefig, atomic_write_parquet, atomic_write_text, progress_enabled
+from medtrust._io import atomic_write_parquet, atomic_write_text, progress_enabled
+from medtrust.cli.help import add_deprecated_alias, add_no_progress
 from medtrust.exceptions import ConfigError, InvalidArgumentError
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from medtrust.vqa import evaluate, get_shift, load_predictions, load_vqa
 
+    if not args.preds:
+        raise InvalidArgumentError("--pred is required: a prediction file (repeat for several)")
     data = _data_path(args)
     samples = load_vqa(data, layout=args.layout)
     preds = load_predictions(args.preds)
@@ -159,9 +162,9 @@ def _robustness(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import polars as pl
 
+    from medtrust._figures import save_figure
     from medtrust.vqa import load_scores, plot_robustness, robustness
     from medtrust.vqa.robustness import default_metric
 
@@ -180,8 +183,7 @@ def _robustness(args: argparse.Namespace) -> int:
     atomic_write_text(out / f"robustness_{metric}.csv", res.summary.write_csv())
     summary = res.summary
     fig, _ = plot_robustness(summary, title=f"relative robustness ({metric})")
-    atomic_savefig(fig, out / f"robustness_{metric}.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out / f"robustness_{metric}.png", close=True)
     cols = [
         "shift",
         "model",
@@ -234,7 +236,7 @@ def _infer(args: argparse.Namespace) -> int:
     if args.limit:
         test = test.head(args.limit)
     preds = run_inference(test, cfg, train=train, progress=_progress(args))
-    out = Path(args.out)
+    out = Path(args.out) if args.out else Path(f"predictions_{args.shift or 'all'}.jsonl")
     atomic_write_parquet(out, preds) if out.suffix == ".parquet" else atomic_write_text(
         out, preds.write_ndjson()
     )
@@ -285,7 +287,7 @@ def _add_data(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="apply a shift to a dataset other than the one it names",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_no_progress(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -295,7 +297,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     e = s.add_parser("evaluate", help="token metrics, judge and RR of predictions on a shift")
     _add_data(e)
-    e.add_argument("--preds", action="append", required=True, help="prediction file (repeat)")
+    e.add_argument(
+        "--pred",
+        dest="preds",
+        action="append",
+        help="prediction file (repeat; required; --preds is a deprecated alias)",
+    )
+    add_deprecated_alias(e, "--preds", "--pred", "preds", append=True)
     e.add_argument("--shift", required=True, help="preset name or .json/.yaml shift file")
     e.add_argument("--out", help="output folder (default: vqa_eval/<shift>)")
     e.add_argument("--judge-url", help="OpenAI-compatible base URL (…/v1)")
@@ -357,7 +365,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--config", required=True, help="harness config (.yaml/.json)")
     i.add_argument("--shift", help="predict the shift's i.i.d. + OOD test sets")
     i.add_argument("--limit", type=int, help="only the first N test items")
-    i.add_argument("--out", required=True, help="predictions file (.parquet or .jsonl)")
+    i.add_argument(
+        "--out",
+        help="predictions file, .parquet or .jsonl (default: predictions_<shift or all>.jsonl)",
+    )
     i.set_defaults(func=_command(_infer))
 
     f = s.add_parser("finetune", help="PEFT fine-tuning on a shift's i.i.d. train set")
@@ -370,5 +381,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("ratings", help="ratings file (qid, human_score[, rater])")
     a.add_argument("--scores", help="scores file or evaluate output folder")
     a.add_argument("--human", default="human_score", help="human score column")
-    a.add_argument("--out", help="write the table as .parquet")
+    a.add_argument("--out", help="write the table as .parquet (default: print it only)")
     a.set_defaults(func=_command(_agreement))

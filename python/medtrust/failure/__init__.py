@@ -37,6 +37,7 @@ from medtrust.failure.aggregation import (
     volume_weighted_mean,
 )
 from medtrust.failure.cases import case_confidences, case_risks, score_folder
+from medtrust.failure.columns import score_table_csfs
 from medtrust.failure.comparison import compare_to_best
 from medtrust.failure.evaluate import RISKS, FailureDetectionResult, evaluate_failure_detection
 from medtrust.segmentation.pairwise import pairwise_dice
@@ -60,5 +61,6 @@ __all__ = [
     "pairwise_dice",
     "patch_min",
     "score_folder",
+    "score_table_csfs",
     "volume_weighted_mean",
 ]

@@ -75,13 +75,13 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import polars as pl
 
-    from medtrust._io import atomic_savefig, atomic_write_parquet
+    from medtrust._figures import save_figure
+    from medtrust._io import atomic_write_parquet
     from medtrust.data import synthetic_failure_cases
     from medtrust.exceptions import UndefinedMetricWarning
-    from medtrust.failure import evaluate_failure_detection, score_folder
+    from medtrust.failure import evaluate_failure_detection, score_folder, score_table_csfs
     from medtrust.failure.comparison import compare_to_best
     from medtrust.failure.plot import plot_csf_intervals
 
@@ -102,7 +102,9 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     with warnings.catch_warnings():
         # Some domains have no failures (or only failures): failure AUROC is NaN there.
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        res = evaluate_failure_detection(cases, n_resamples=n_resamples, seed=0)
+        res = evaluate_failure_detection(
+            cases, csfs=score_table_csfs(cases), n_resamples=n_resamples, seed=0
+        )
     res.write(folder)
     risk = res.cases["risk"].to_numpy()
     confs = {c: res.cases[c].to_numpy() for c in res.csfs}
@@ -111,8 +113,7 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     )
     atomic_write_parquet(folder / "comparison_to_best.parquet", cmp)
     fig, _ = plot_csf_intervals(cmp, title="AURC per CSF, all cases")
-    atomic_savefig(fig, folder / "aurc_intervals.png", dpi=200, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, folder / "aurc_intervals.png", close=True)
 
     metrics = res.metrics.filter(pl.col("group") == "all")
     extra = dict(zip(metrics["csf"], zip(metrics["failure_auroc"], metrics["spearman"])))

@@ -10,6 +10,13 @@ Risks: ``"dice"`` -> 1 - mean foreground Dice; ``"nsd"`` -> 1 - NSD; ``"hd95"`` 
 (unbounded: AURC on the raw scale). A case *fails* when its Dice (or NSD) is below
 ``threshold`` (default 0.75 for Dice), or its HD95 above it.
 
+The CSF columns are named by the caller (a list, a polars selector such as
+``cs.starts_with("csf_")``, or ``csf_prefix=``): a metadata column such as ``patient_age`` is
+never taken for a confidence. The case and group columns are named too (``case_col``,
+``group_col``; default ``"case"`` and ``"domain"``); other columns, strings included, are
+left alone. A warning that several groups raise (e.g. no failure in a group) is issued once,
+naming the groups.
+
 Examples
 --------
 >>> import numpy as np, polars as pl
@@ -18,7 +25,7 @@ Examples
 >>> d = rng.uniform(0.3, 0.95, 40)
 >>> cases = pl.DataFrame({"case": [f"c{i}" for i in range(40)], "domain": ["iid"] * 20 +
 ...     ["shift"] * 20, "dice": d, "good": d + rng.normal(0, 0.05, 40), "bad": rng.random(40)})
->>> res = evaluate_failure_detection(cases, n_resamples=50)
+>>> res = evaluate_failure_detection(cases, csfs=["good", "bad"], n_resamples=50)
 >>> row = res.metrics.filter((pl.col("group") == "all") & (pl.col("csf") == "good"))
 >>> bool(row["aurc"][0] < res.metrics.filter(pl.col("csf") == "bad")["aurc"][-1])
 True
@@ -42,6 +49,8 @@ from medtrust.exceptions import (
     InvalidValueError,
     UndefinedMetricWarning,
 )
+from medtrust.failure.columns import csf_names as _csf_names
+from medtrust.failure.columns import grouped_warnings as _grouped_warnings
 
 if TYPE_CHECKING:
     import polars as pl
@@ -53,7 +62,7 @@ RISKS: tuple[str, ...] = ("dice", "nsd", "hd95")
 #: A case risk that failure detection scores CSFs against.
 Risk = Literal["dice", "nsd", "hd95"]
 
-_RESERVED = {"case", "domain", "dice", "nsd", "hd95", "risk", "failed"}
+_DERIVED = ("risk", "failed")
 _METRICS = ("aurc", "eaurc", "naurc", "augrc", "eaugrc")
 
 
@@ -93,7 +102,8 @@ class FailureDetectionResult:
 
         if group not in self.groups:
             raise InvalidArgumentError(f"group must be one of {self.groups}, got {group!r}")
-        part = self.cases if group == "all" else self.cases.filter(pl.col("domain") == group)
+        gcol = self.config.get("group_col") or "domain"
+        part = self.cases if group == "all" else self.cases.filter(pl.col(gcol) == group)
         names = list(csfs) if csfs is not None else list(self.csfs)
         risk = part["risk"].to_numpy()
         return plot_risk_coverage(
@@ -104,19 +114,35 @@ class FailureDetectionResult:
             check_range=self.config.get("risk") != "hd95",
         )
 
-    def write(self, out: str | Path) -> list[Path]:
+    def write(
+        self, out: str | Path, *, formats: Sequence[str] | str = ("png",), top_k: int = 3
+    ) -> list[Path]:
         """Write every table, summary.json and one risk-coverage plot per group.
 
-        Files: cases.parquet, metrics.parquet, rank_distribution.parquet, summary.json,
-        risk_coverage_<group>.png (all written atomically), then the completion marker
-        ``_COMPLETE`` (:func:`medtrust._io.mark_complete`); returns the paths of the files.
+        Parameters
+        ----------
+        out
+            Result folder (created).
+        formats
+            Figure formats: any of "png" (200 dpi, default), "pdf", "svg".
+        top_k
+            CSFs highlighted in colour in each plot (the rest grey).
+
+        Returns
+        -------
+        list of Path
+            cases.parquet, metrics.parquet, rank_distribution.parquet, summary.json and
+            risk_coverage_<group>.<format> (all written atomically); the completion marker
+            ``_COMPLETE`` (:func:`medtrust._io.mark_complete`) is written last.
         """
+        from medtrust._figures import check_formats, save_figure
+
+        formats = check_formats(formats)
         import matplotlib.pyplot as plt
         import polars as pl
 
         from medtrust import __version__
         from medtrust._io import (
-            atomic_savefig,
             atomic_write_json,
             atomic_write_parquet,
             begin_results,
@@ -137,20 +163,19 @@ class FailureDetectionResult:
 
         for g in self.groups:
             # Top 3 CSFs highlighted, the rest grey, legend outside (medtrust.failure.plot).
-            part = self.cases if g == "all" else self.cases.filter(pl.col("domain") == g)
+            gcol = self.config.get("group_col") or "domain"
+            part = self.cases if g == "all" else self.cases.filter(pl.col(gcol) == g)
             fig, _ = plot_highlighted_risk_coverage(
                 {c: part[c].to_numpy() for c in self.csfs},
                 part["risk"].to_numpy(),
-                top_k=min(3, len(self.csfs)),
+                top_k=min(top_k, len(self.csfs)),
                 title=f"{self.config.get('risk', '')} risk, {g} ({part.height} cases)",
                 check_range=self.config.get("risk") != "hd95",
             )
-            p = out / f"risk_coverage_{g}.png"
             try:
-                atomic_savefig(fig, p, dpi=200, bbox_inches="tight")  # never a truncated PNG
+                paths += save_figure(fig, out / f"risk_coverage_{g}", formats=formats)
             finally:
                 plt.close(fig)
-            paths.append(p)
         mark_complete(out, {"files": [q.name for q in paths]})
         return paths
 
@@ -170,14 +195,14 @@ def _to_polars(cases: Any) -> pl.DataFrame:
         raise InvalidArgumentError(f"cases must be a polars DataFrame or records: {e}") from e
 
 
-def _check_case_columns(df: Any, risk: str) -> None:
+def _check_case_columns(df: Any, risk: str, group_col: str | None) -> None:
     """Name the column at fault (a Dice of 1.5 was reported as "residuals ... min -0.5")."""
     import polars as pl
 
-    n_null = df["domain"].null_count()
+    n_null = df[group_col].null_count() if group_col is not None else 0
     if n_null:
         raise InvalidValueError(
-            f"column 'domain' holds {n_null} null value(s); give every case one"
+            f"column {group_col!r} holds {n_null} null value(s); give every case one"
         )
     try:
         src = df[risk].cast(pl.Float64)
@@ -196,7 +221,12 @@ def _check_case_columns(df: Any, risk: str) -> None:
 
 
 def _group_scores(
-    table: Any, names: Sequence[str], check_range: bool, has_failed: bool
+    table: Any,
+    names: Sequence[str],
+    check_range: bool,
+    has_failed: bool,
+    gcol: str,
+    stack: bool = True,
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Metrics, correlations and failure AUROC of every (group, CSF) in one polars query.
 
@@ -222,15 +252,16 @@ def _group_scores(
         if has_failed:
             auroc = _plugin.call("risk_metric", [conf, fail], kw_auroc)
             aggs.append(auroc.alias(f"auroc{i}"))
-    stacked = pl.concat([table.lazy(), table.lazy().with_columns(domain=pl.lit("all"))])
+    all_rows = table.lazy().with_columns(pl.lit("all").alias(gcol))
+    stacked = pl.concat([table.lazy(), all_rows]) if stack else all_rows
     with _plugin.medtrust_errors():
-        wide = stacked.group_by("domain").agg(aggs).collect()
+        wide = stacked.group_by(gcol).agg(aggs).collect()
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for row in wide.iter_rows(named=True):
         for i, c in enumerate(names):
             m = row[f"m{i}"]
-            out[(row["domain"], c)] = {
-                "group": row["domain"],
+            out[(row[gcol], c)] = {
+                "group": row[gcol],
                 "csf": c,
                 "n": row["n"],
                 "n_failed": int(row["n_failed"]) if has_failed else None,
@@ -245,7 +276,10 @@ def _group_scores(
 def evaluate_failure_detection(
     cases: Any,
     *,
-    csfs: Sequence[str] | None = None,
+    csfs: Any = None,
+    csf_prefix: str | None = None,
+    case_col: str = "case",
+    group_col: str | None = "domain",
     risk: Risk = "dice",
     threshold: float | None = None,
     binary: bool = False,
@@ -253,17 +287,27 @@ def evaluate_failure_detection(
     seed: int = 0,
     alpha: float = 0.05,
     rank_metric: str = "aurc",
+    progress: bool | None = False,
 ):
     """Evaluate CSFs as failure detectors of a segmentation model.
 
     Parameters
     ----------
     cases
-        One row per case: ``case``, ``domain``, the risk source column (``dice``, ``nsd`` or
-        ``hd95``) and one column per CSF (higher = more confident). A polars DataFrame, a list
-        of dicts, or a dict of columns.
+        One row per case: the case id, the group (domain), the risk source column (``dice``,
+        ``nsd`` or ``hd95``) and the CSF columns (higher = more confident); other columns
+        (metadata, strings included) are ignored. A polars DataFrame, a list of dicts, or a
+        dict of columns.
     csfs
-        CSF columns (default: every column that is not case / domain / a risk).
+        The CSF columns: a list of names, or a polars selector / expression
+        (``cs.starts_with("csf_")``). One of ``csfs`` and ``csf_prefix`` is required.
+    csf_prefix
+        Every column whose name starts with it is a CSF.
+    case_col
+        Column of case ids (default ``"case"``).
+    group_col
+        Column of groups (e.g. domains; default ``"domain"``): metrics per group and over
+        all cases (``"all"``); None: all cases only.
     risk
         "dice" (1 - mean foreground Dice), "nsd" (1 - NSD) or "hd95" (mm).
     threshold
@@ -275,10 +319,27 @@ def evaluate_failure_detection(
         Paired bootstrap of the CSFs over cases, per group (intervals and rank distributions).
     rank_metric
         Metric the CSFs are ranked by in each resample.
+    progress
+        Progress bar over the bootstrap resamples (advanced group by group); None: on when
+        stderr is a terminal.
 
     Returns
     -------
     FailureDetectionResult
+        ``metrics`` (group x CSF: AURC, e-AURC, NAURC, AUGRC, Spearman, Pearson, failure
+        AUROC, bootstrap CIs, mean rank), ``rank_distribution``, ``cases`` (the case table
+        with ``risk`` and ``failed``), ``csfs``, ``groups`` and ``config``.
+
+    Examples
+    --------
+    >>> import polars as pl, polars.selectors as cs
+    >>> cases = pl.DataFrame({"case": list("abcdef"), "site": list("xxxyyy"),
+    ...     "dice": [0.9, 0.5, 0.8, 0.95, 0.4, 0.7], "csf_a": [0.9, 0.4, 0.7, 1.0, 0.3, 0.6],
+    ...     "patient_age": [50, 61, 44, 70, 38, 59], "scanner": list("ABABAB")})
+    >>> res = evaluate_failure_detection(cases, csfs=cs.starts_with("csf_"),
+    ...     group_col="site", n_resamples=20)
+    >>> res.csfs, res.groups
+    (('csf_a',), ('x', 'y', 'all'))
     """
     import polars as pl
 
@@ -286,19 +347,20 @@ def evaluate_failure_detection(
 
     check_choice(risk, "risk", RISKS)
     df = _to_polars(cases)
-    need = ["case", "domain", risk]
+    for name, col in (("case_col", case_col), ("group_col", group_col)):
+        if col is not None and not isinstance(col, str):
+            raise InvalidArgumentError(f"{name} must be a column name, got {col!r}")
+    need = [case_col, *([group_col] if group_col is not None else []), risk]
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise InvalidArgumentError(f"cases lack column(s) {missing}; have {df.columns}")
-    names = [c for c in df.columns if c not in _RESERVED] if csfs is None else list(csfs)
-    unknown = [c for c in names if c not in df.columns]
-    if unknown or not names:
-        raise InvalidArgumentError(f"CSF columns {unknown or names} not usable; have {df.columns}")
+    taken = [*need, *RISKS, *_DERIVED]
+    names = _csf_names(df, csfs, csf_prefix, taken)
     if threshold is None and risk == "dice":
         threshold = 0.75
     if binary and threshold is None:
         raise InvalidArgumentError("binary=True needs a threshold")
-    _check_case_columns(df, risk)
+    _check_case_columns(df, risk, group_col)
     src = df[risk].cast(pl.Float64)
     cont = src if risk == "hd95" else 1.0 - src
     failed = None
@@ -306,29 +368,50 @@ def evaluate_failure_detection(
         failed = (src > threshold) if risk == "hd95" else (src < threshold)
         failed = failed.cast(pl.Float64)
     residual = failed if binary and failed is not None else cont
-    table = df.select("case", pl.col("domain").cast(pl.Utf8), *names).with_columns(
+    # Without a group column, one group "all"; the internal column name cannot clash with a
+    # CSF (those were checked against the columns taken).
+    gcol = group_col if group_col is not None else "__group__"
+    group_expr = pl.col(group_col).cast(pl.Utf8) if group_col is not None else pl.lit("all")
+    table = df.select(case_col, group_expr.alias(gcol), *names).with_columns(
         risk=residual, failed=failed if failed is not None else pl.lit(None, pl.Float64)
     )
     check_range = not (risk == "hd95" and not binary)
-    domains = sorted(set(table["domain"].to_list()))
+    domains = sorted(set(table[gcol].to_list())) if group_col is not None else []
     groups = [*domains, "all"]
-    scores = _group_scores(table, names, check_range, failed is not None)
+    scores = _group_scores(
+        table, names, check_range, failed is not None, gcol, group_col is not None
+    )
     rows, ranks = [], []
+    caught: list[tuple[str, warnings.WarningMessage]] = []
+    all_pass: list[str] = []
+    all_fail: list[str] = []
+    from medtrust._io import progress_enabled
+
+    bar = None
+    if progress_enabled(progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_resamples * len(groups), desc="bootstrap resamples", leave=False)
     for g in groups:
         # The rank distributions are statistics over paired resamples (medtrust.selective
         # rank_csfs); every per-group metric above comes from the one polars query.
-        part = table if g == "all" else table.filter(pl.col("domain") == g)
+        part = table if g == "all" else table.filter(pl.col(gcol) == g)
         r = part["risk"].to_numpy()
         confs = {c: part[c].cast(pl.Float64).to_numpy() for c in names}
-        ranking = rank_csfs(
-            confs,
-            r,
-            metric=rank_metric,
-            n_resamples=n_resamples,
-            seed=seed,
-            alpha=alpha,
-            check_range=check_range,
-        )
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            ranking = rank_csfs(
+                confs,
+                r,
+                metric=rank_metric,
+                n_resamples=n_resamples,
+                seed=seed,
+                alpha=alpha,
+                check_range=check_range,
+            )
+        caught += [(g, w) for w in got]
+        if bar is not None:
+            bar.update(n_resamples)
         boot = ranking.bootstrap
         mean_rank = dict(zip(ranking.mean_rank["csf"], ranking.mean_rank["mean_rank"]))
         for c in names:
@@ -341,12 +424,18 @@ def evaluate_failure_detection(
         ranks.append(ranking.rank_distribution.with_columns(group=pl.lit(g)))
         n_failed = scores[(g, names[0])]["n_failed"]
         if n_failed is not None and n_failed in (0, len(r)):
+            (all_fail if n_failed else all_pass).append(f"{g!r} ({len(r)} cases)")
+    if bar is not None:
+        bar.close()
+    for kind, gs in (("fails", all_fail), ("passes", all_pass)):
+        if gs:
             warnings.warn(
-                f"group {g!r}: all {len(r)} cases {'fail' if n_failed else 'pass'} the "
-                "threshold; failure AUROC is NaN there",
+                f"every case {kind} the threshold in group(s) {', '.join(gs)}; failure AUROC "
+                "is NaN there",
                 UndefinedMetricWarning,
                 stacklevel=2,
             )
+    _grouped_warnings(caught)
     config = {
         "risk": risk,
         "threshold": threshold,
@@ -355,6 +444,9 @@ def evaluate_failure_detection(
         "seed": seed,
         "alpha": alpha,
         "rank_metric": rank_metric,
+        "case_col": case_col,
+        "group_col": group_col,
+        "csfs": list(names),
     }
     rank_table = pl.concat(ranks).select("group", "csf", "rank", "frequency")
     return FailureDetectionResult(

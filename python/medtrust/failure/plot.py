@@ -27,22 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._figures import GREY, OKABE_ITO
 from medtrust.exceptions import InvalidArgumentError
 
 __all__ = ["OKABE_ITO", "plot_csf_intervals", "plot_highlighted_risk_coverage"]
 
-#: Okabe-Ito colourblind-safe palette (black and yellow left out: black is the oracle, yellow
-#: is hard to see on white).
-OKABE_ITO: tuple[str, ...] = (
-    "#0072B2",
-    "#D55E00",
-    "#009E73",
-    "#CC79A7",
-    "#E69F00",
-    "#56B4E9",
-)
-
-_GREY = "#B0B0B0"
+#: Okabe-Ito colourblind-safe palette (shared by every medtrust figure: medtrust._figures).
+_GREY = GREY
 
 
 def plot_highlighted_risk_coverage(
@@ -117,15 +108,29 @@ def plot_highlighted_risk_coverage(
             label=f"{' = '.join(names)} (AURC {scores[names[0]]:.4f})",
         )
     o = risk_coverage_curve(-r, r, check_range=check_range)
-    ax.plot(o.coverages * scale, o.selective_risks * scale, "k--", lw=1, label="oracle")
-    ax.axhline(float(r.mean()) * scale, color="k", ls=":", lw=1, label="random")
+    o_aurc = aurc(-r, r, check_range=check_range)
+    ax.plot(
+        o.coverages * scale,
+        o.selective_risks * scale,
+        "k--",
+        lw=1,
+        label=f"oracle (AURC {o_aurc:.4f})",
+    )
+    ax.axhline(
+        float(r.mean()) * scale,
+        color="k",
+        ls=":",
+        lw=1,
+        label=f"random ranking (AURC {float(r.mean()):.4f})",
+    )
     unit = " [%]" if percent else ""
     ax.set_xlabel(f"coverage{unit}")
     ax.set_ylabel(f"selective risk{unit}")
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     # Highlighted CSFs first, in rank order, then the grey group and the references.
-    first = [i for i, lab in enumerate(labels) if " (AURC " in lab]
+    refs = ("oracle", "random ranking")
+    first = [i for i, lab in enumerate(labels) if " (AURC " in lab and not lab.startswith(refs)]
     rest = [i for i in range(len(labels)) if i not in first]
     idx = first + rest
     ax.legend(
@@ -135,6 +140,8 @@ def plot_highlighted_risk_coverage(
         bbox_to_anchor=(1.01, 1.0),
         fontsize=8,
         frameon=False,
+        title=f"{len(r)} cases; AURC per CSF",
+        title_fontsize=8,
     )
     if title:
         ax.set_title(title)
@@ -181,7 +188,10 @@ def plot_csf_intervals(
     axes[1].axvline(0.0, color="k", lw=1)
     axes[0].set_yticks(y)
     axes[0].set_yticklabels(t["csf"].to_list(), fontsize=8)
-    axes[0].set_xlabel(f"{metric} [95% bootstrap CI]")
+    n_text = ""
+    if "n" in t.columns and t["n"].n_unique() == 1:
+        n_text = f", n = {int(t['n'][0])} cases"  # what the intervals rest on
+    axes[0].set_xlabel(f"{metric} [95% bootstrap CI{n_text}]")
     axes[1].set_xlabel(f"{metric} minus the best's [simultaneous paired 95% CI]")
     for a in axes:
         a.grid(axis="x", alpha=0.3)

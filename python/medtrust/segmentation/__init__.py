@@ -17,6 +17,12 @@ Examples
 """
 
 from medtrust.segmentation.accumulator import OverlapMetric, SegmentationAccumulator
+from medtrust.segmentation.evaluate_folder import (
+    FOLDER_METRICS,
+    evaluate_folder,
+    summarize_evaluation,
+    write_evaluation,
+)
 from medtrust.segmentation.overlap import (
     EMPTY_POLICIES,
     ConfusionCounts,
@@ -47,6 +53,7 @@ from medtrust.segmentation.surface import (
 __all__ = [
     "EMPTY_POLICIES",
     "EMPTY_SURFACE_POLICIES",
+    "FOLDER_METRICS",
     "ONE_EMPTY_POLICIES",
     "SURFACES",
     "ConfusionCounts",
@@ -62,10 +69,13 @@ __all__ = [
     "assd",
     "confusion_counts",
     "dice",
+    "evaluate_folder",
     "hd",
     "hd95",
     "iou",
     "nsd",
     "pairwise_dice",
+    "summarize_evaluation",
     "surface_distances",
+    "write_evaluation",
 ]

@@ -451,10 +451,41 @@ def _overlap(
     include_background: bool,
     ignore_label: int | None,
     empty: str,
-) -> OverlapResult:
+    batch_axis: int | None = None,
+) -> Any:
     empty = check_empty(empty, EMPTY_POLICIES)
     labels, n_classes, ignore_label = _check_label_args(labels, n_classes, ignore_label)
     p, t = _prepare_pair(pred, target)
+    if batch_axis is not None:
+        # One result per case: a batch is never pooled into one score.
+        axis = as_int(batch_axis, "batch_axis", lo=-p.ndim, hi=p.ndim - 1) % p.ndim
+        if p.ndim < 2:
+            raise InvalidArgumentError(
+                f"batch_axis needs label maps with a batch axis, got {p.shape}"
+            )
+        return [
+            overlap_from_counts(
+                metric,
+                _counts(
+                    np.ascontiguousarray(pc),
+                    np.ascontiguousarray(tc),
+                    n_classes,
+                    labels,
+                    ignore_label,
+                ),
+                labels,
+                include_background,
+                empty,
+                n_classes,
+            )
+            for pc, tc in zip(np.moveaxis(p, axis, 0), np.moveaxis(t, axis, 0))
+        ]
+    if p.ndim > 3:
+        raise InvalidArgumentError(
+            f"pred and target have {p.ndim} axes (shape {p.shape}): a batch of label maps? "
+            f"{metric} would pool it into one score; pass batch_axis=0 for one result per case "
+            "(or reshape to one 2-D / 3-D map)"
+        )
     counts = _counts(p, t, n_classes, labels, ignore_label)
     return overlap_from_counts(metric, counts, labels, include_background, empty, n_classes)
 
@@ -505,19 +536,19 @@ def dice(
     include_background: bool = False,
     ignore_label: int | None = None,
     empty: EmptyPolicy = "nan",
-) -> OverlapResult:
+    batch_axis: int | None = None,
+) -> Any:
     """Dice per class (2 TP / (2 TP + FP + FN)) and its mean over the selected classes.
 
     Parameters
     ----------
-    labels
-        Classes to report (default: every class but 0 unless ``include_background``).
-    empty
-        Classes empty in both maps: "nan" (default), "perfect" (value 1) or "skip".
     pred
-        Predicted label map (integer classes; 0 = background), any dimensionality.
+        Predicted label map (integer classes; 0 = background), one to three axes (more only with
+        ``batch_axis``).
     target
         Reference label map of the same shape as ``pred``.
+    labels
+        Classes to report (default: every class but 0 unless ``include_background``).
     n_classes
         Number of classes: classes ``range(n_classes)``; None: the labels present in either map plus
         0 and 1.
@@ -525,11 +556,18 @@ def dice(
         Count class 0 in the per-class values and the macro mean.
     ignore_label
         Voxels with this label in ``target`` are left out of every count (None: none).
+    empty
+        Classes empty in both maps: "nan" (default), "perfect" (value 1) or "skip".
+    batch_axis
+        Axis of a batch of maps (e.g. 0 for ``[B, Z, Y, X]``): one :class:`OverlapResult` per
+        case, in a list. Maps with more than three axes and no ``batch_axis`` are refused
+        rather than pooled into one score.
 
     Returns
     -------
-    OverlapResult
-        Dice in [0, 1] per class (higher is better) and their macro mean ``.value``.
+    OverlapResult or list of OverlapResult
+        Dice in [0, 1] per class (higher is better) and their macro mean ``.value``; a list with
+        one result per case when ``batch_axis`` is given.
 
     Examples
     --------
@@ -538,7 +576,15 @@ def dice(
     0.6666666666666666
     """
     return _overlap(
-        "dice", pred, target, labels, n_classes, include_background, ignore_label, empty
+        "dice",
+        pred,
+        target,
+        labels,
+        n_classes,
+        include_background,
+        ignore_label,
+        empty,
+        batch_axis,
     )
 
 
@@ -551,13 +597,15 @@ def iou(
     include_background: bool = False,
     ignore_label: int | None = None,
     empty: EmptyPolicy = "nan",
-) -> OverlapResult:
+    batch_axis: int | None = None,
+) -> Any:
     """IoU per class (TP / (TP + FP + FN)) and its mean; arguments as :func:`dice`.
 
     Parameters
     ----------
     pred
-        Predicted label map (integer classes; 0 = background), any dimensionality.
+        Predicted label map (integer classes; 0 = background), one to three axes (more only
+        with ``batch_axis``).
     target
         Reference label map of the same shape as ``pred``.
     labels
@@ -572,11 +620,14 @@ def iou(
     empty
         Classes empty in both maps: ``"nan"`` (default, left out of the mean), ``"perfect"`` (value
         1) or ``"skip"`` (not reported).
+    batch_axis
+        Axis of a batch of maps: one result per case, in a list (see :func:`dice`).
 
     Returns
     -------
-    OverlapResult
-        IoU in [0, 1] per class (higher is better) and their macro mean ``.value``.
+    OverlapResult or list of OverlapResult
+        IoU in [0, 1] per class (higher is better) and their macro mean ``.value``; a list with
+        one result per case when ``batch_axis`` is given.
 
     Examples
     --------
@@ -584,4 +635,14 @@ def iou(
     >>> iou(np.array([1, 1, 0, 0], bool), np.array([1, 0, 0, 0], bool)).value
     0.5
     """
-    return _overlap("iou", pred, target, labels, n_classes, include_background, ignore_label, empty)
+    return _overlap(
+        "iou",
+        pred,
+        target,
+        labels,
+        n_classes,
+        include_background,
+        ignore_label,
+        empty,
+        batch_axis,
+    )

@@ -10,10 +10,10 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import polars as pl
 
-    from medtrust._io import atomic_savefig, atomic_write_parquet, atomic_write_text
+    from medtrust._figures import save_figure
+    from medtrust._io import atomic_write_parquet, atomic_write_text
     from medtrust.data.vqa import SYNTHETIC_SHIFT, synthetic_vqa, synthetic_vqa_predictions
     from medtrust.vqa import answer_prior, evaluate, plot_robustness, robustness, split_shift
     from medtrust.vqa.judge import JudgeConfig
@@ -39,8 +39,7 @@ def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     fig, _ = plot_robustness(
         closed, hue=("method", "baseline"), title="synthetic VQA: RR of closed accuracy"
     )
-    atomic_savefig(fig, folder / "robustness.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, folder / "robustness.png", close=True)
 
     counts = split.counts()
     lines = [

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from medtrust._deprecation import renamed_kwargs
 from medtrust.exceptions import DatasetError, InvalidArgumentError, UndefinedMetricWarning
 from medtrust.io.tables import read_table
+from medtrust.vqa.plot import plot_robustness  # moved to medtrust.vqa.plot; re-exported
 
 if TYPE_CHECKING:
     import polars as pl
@@ -198,104 +199,6 @@ def load_scores(folder: str | Path) -> pl.DataFrame:
             f"`medtrust vqa evaluate`?): {', '.join(partial[:5])}; rerun them or remove them"
         )
     return pl.concat([read_table(f, what="scores") for f in files], how="diagonal_relaxed")
-
-
-def plot_robustness(
-    summary: Any,
-    *,
-    value: str = "rr",
-    answer_type: str | None = None,
-    hue: Sequence[str] = ("model", "method", "baseline"),
-    ax: Any = None,
-    title: str | None = None,
-):  # -> tuple[Figure, Axes]
-    """Bars of ``value`` (``rr`` or ``drop``) per shift, one bar per run; error bars = std.
-
-    Parameters
-    ----------
-    summary
-        :attr:`RobustnessResult.summary`.
-    answer_type
-        Keep only this answer type (``"open"`` / ``"closed"``); default: all, one panel row.
-    hue
-        Columns whose values label the bars.
-    ax
-        Axes to draw into (default: a new figure).
-    """
-    import matplotlib.pyplot as plt
-    import numpy as np
-    import polars as pl
-
-    df = summary
-    if answer_type is not None and "answer_type" in df.columns:
-        df = df.filter(pl.col("answer_type") == answer_type)
-    if df.height == 0:
-        raise InvalidArgumentError("nothing to plot (no rows for this answer type)")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-    else:
-        fig = ax.figure
-    xcol = "shift" if "shift" in df.columns else None
-    hues = [c for c in hue if c in df.columns]
-    if answer_type is None and "answer_type" in df.columns:
-        hues.append("answer_type")
-    xs = df[xcol].unique(maintain_order=True).to_list() if xcol else ["all"]
-    labels = df.select(hues).unique(maintain_order=True).rows() if hues else [()]
-    width = 0.8 / max(len(labels), 1)
-    n_undefined = 0
-    for j, lab in enumerate(labels):
-        sub = df
-        for c, v in zip(hues, lab):
-            sub = sub.filter(pl.col(c) == v)
-        means, errs = [], []
-        for x in xs:
-            row = sub.filter(pl.col(xcol) == x) if xcol else sub
-            means.append(_num(row[f"{value}_mean"][0]) if row.height else np.nan)
-            errs.append(_num(row[f"{value}_std"][0]) if row.height else np.nan)
-        pos = np.arange(len(xs)) - 0.4 + width * (j + 0.5)
-        m = np.asarray(means, dtype=float)
-        e = np.nan_to_num(np.asarray(errs, dtype=float))
-        ok = ~np.isnan(m)
-        bars = ax.bar(pos[ok], m[ok], width, yerr=e[ok], capsize=2, label="/".join(map(str, lab)))
-        color = bars.patches[0].get_facecolor() if bars.patches else "0.5"
-        # an undefined value (S_iid = 0, no scored item) is marked, not drawn as 0
-        for p in pos[~ok]:
-            ax.text(
-                p,
-                0.02,
-                "n/a",
-                rotation=90,
-                ha="center",
-                va="bottom",
-                fontsize=7,
-                color=color,
-                transform=ax.get_xaxis_transform(),
-            )
-            n_undefined += 1
-    if value == "rr":
-        ax.axhline(1.0, color="k", lw=0.8, ls="--")
-    ax.set_xticks(np.arange(len(xs)), [str(x) for x in xs], rotation=15)
-    ax.set_ylabel(
-        {"rr": "relative robustness (S_ood / S_iid)", "drop": "S_iid - S_ood"}.get(value, value)
-    )
-    if title:
-        ax.set_title(title)
-    if len(labels) > 1:
-        ax.legend(fontsize=7, ncols=2)
-    if n_undefined:
-        ax.annotate(
-            f"n/a: {value} undefined (S_iid = 0 or no scored item)",
-            (0.01, 0.98),
-            xycoords="axes fraction",
-            va="top",
-            fontsize=7,
-        )
-    fig.tight_layout()
-    return fig, ax
-
-
-def _num(v: Any) -> float:
-    return float("nan") if v is None else float(v)
 
 
 def default_metric(scores: Any) -> str:

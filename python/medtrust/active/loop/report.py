@@ -172,7 +172,9 @@ def _nnactive_analyses(
 
     def fig_to(name: str, fig: Any) -> None:
         files[f"{name}_plot"] = rdir / f"{name}.png"
-        atomic_savefig(fig, files[f"{name}_plot"], dpi=110)
+        atomic_savefig(
+            fig, files[f"{name}_plot"], dpi=200, bbox_inches="tight"
+        )  # medtrust._figures.DPI
         plt.close(fig)
 
     def table_to(name: str, df: Any) -> None:
@@ -282,10 +284,10 @@ def build_report(
     atomic_write_parquet(files["summary"], summary)
     atomic_write_json(files["ppm_json"], ppm.to_dict())
     fig, _ = plot_curves(table, full_dice=full)
-    atomic_savefig(fig, files["curves"], dpi=110)
+    atomic_savefig(fig, files["curves"], dpi=200, bbox_inches="tight")  # medtrust._figures.DPI
     plt.close(fig)
     fig, _ = ppm.plot()
-    atomic_savefig(fig, files["ppm"], dpi=110)
+    atomic_savefig(fig, files["ppm"], dpi=200, bbox_inches="tight")  # medtrust._figures.DPI
     plt.close(fig)
     files.update(_nnactive_analyses(out, rdir, table, al, per_seed, pooled, ppm, ranking))
 
