@@ -54,7 +54,6 @@ PENDING = {
     "medtrust.vqa.RobustnessResult.to_dict": "polars2",
     "medtrust.vqa.RobustnessResult.to_frame": "polars2",
     "medtrust.vqa.load_scores": "polars2",
-    "medtrust.vqa.plot_robustness": "polars2",
     "medtrust.vqa.relative_robustness": "polars2",
     "medtrust.vqa.robustness": "polars2",
     "medtrust.failure.FailureDetectionResult": "segeval",
@@ -62,6 +61,4 @@ PENDING = {
     "medtrust.failure.FailureDetectionResult.plot_risk_coverage": "segeval",
     "medtrust.failure.FailureDetectionResult.to_dict": "segeval",
     "medtrust.failure.FailureDetectionResult.to_frame": "segeval",
-    "medtrust.failure.FailureDetectionResult.write": "segeval",
-    "medtrust.selective.plot_risk_coverage": "segeval",
 }
