@@ -25,6 +25,7 @@ Examples
 
 # AL loop evaluation metrics (medtrust.active.metrics); the loop itself is medtrust.active.loop.
 from medtrust.active.fg_eff_pooled import fg_efficiency_pooled
+from medtrust.active.grids import score_grids
 from medtrust.active.metrics import (
     aubc,
     fg_efficiency,
@@ -32,18 +33,13 @@ from medtrust.active.metrics import (
     pairwise_penalty_matrix,
     rank_strategies,
 )
-from medtrust.active.patches import (
-    Patch,
-    patch_scores,
-    read_round,
-    read_rounds,
-    round_file_name,
-    select_patches,
-    write_round,
-)
-from medtrust.active.pool import Pool, UncertaintySource, probs_dir_source, score_grids
+from medtrust.active.patch import Patch
+from medtrust.active.pool import Pool, UncertaintySource
 from medtrust.active.result import CANDIDATE_COLUMNS, QueryLog, QueryResult
+from medtrust.active.rounds import read_round, read_rounds, round_file_name, write_round
 from medtrust.active.schedule import SCHEDULES, beta_schedule
+from medtrust.active.selection import patch_scores, select_patches
+from medtrust.active.sources import probs_dir_source
 from medtrust.active.strategies import (
     QueryShortfallWarning,
     Strategy,

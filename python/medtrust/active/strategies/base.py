@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from medtrust.active._common import as_triple, check_count, check_seed
-from medtrust.active.patches import Patch
+from medtrust.active.patch import Patch
 from medtrust.active.pool import Pool
 from medtrust.active.result import QueryLog, QueryResult
 from medtrust.exceptions import DTypeError, InvalidArgumentError, QueryShortfallWarning

@@ -87,10 +87,10 @@ class KMeansBALDStrategy(Strategy):
         rows: list[int] = []
         feats: list[np.ndarray] = []
         for image_id in ctx.pool.sorted_ids():
-            grid, eff = _map_grid(self, ctx, image_id)
+            grid = _map_grid(self, ctx, image_id)
             k = noisy_keys(grid, math.inf, ctx.seed, [])
             got = image_candidates(
-                self, ctx, image_id, grid, k, eff, ctx.blocked(image_id),
+                self, ctx, image_id, grid, k, ctx.blocked(image_id),
                 2 * self.per_image(ctx.size), "bald",
             )  # fmt: skip
             if got:
