@@ -253,6 +253,7 @@ class _Run:
         k: int,
         uncertainty: Any,
         seed: int,
+        features: Any = None,
     ) -> tuple[QueryResult, dict[str, Any]]:
         """Run strategy ``name`` for one round; returns its result and a JSON-able log."""
         pool_cases = tuple(split["pool"])
@@ -261,6 +262,7 @@ class _Run:
             {c: self.view.shapes[c] for c in pool_cases},
             uncertainty=uncertainty,
             labels=self.view.ground_truth,
+            features=features,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -419,9 +421,13 @@ class _Run:
                     cache[case] = self.ensemble(k, case, "query")
                 return cache[case]
 
+            def features(case: str) -> np.ndarray:
+                # kmeans_bald: the first member's encoder (members' feature spaces differ)
+                return self.predictors(k)[0].features(self.view.case(case))
+
             name = self.spec.strategy
             res, info = self._run_strategy(
-                name, split, boxes, self.cfg.query_size, k, uncertainty, self.spec.seed
+                name, split, boxes, self.cfg.query_size, k, uncertainty, self.spec.seed, features
             )
             new = list(res.patches)
             self._write_candidates(name, k + 1, res)

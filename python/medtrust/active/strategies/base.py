@@ -96,6 +96,8 @@ class Strategy(ABC):
     #: Whether the strategy reads the pool's uncertainty source / ground-truth labels.
     needs_uncertainty: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
+    #: Whether the strategy reads the pool's model features (``kmeans_bald``).
+    needs_features: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -199,6 +201,10 @@ class Strategy(ABC):
             raise InvalidArgumentError(
                 f"strategy {self.name!r} places boxes from the ground truth: give the pool a "
                 "label source"
+            )
+        if self.needs_features and pool.features is None:
+            raise InvalidArgumentError(
+                f"strategy {self.name!r} needs model features: give the pool a features source"
             )
         beta = self.beta(round_index)  # validates the round against the schedule early
         ctx = QueryContext(pool, by_image, size, round_index, seed)

@@ -117,6 +117,17 @@ class Predictor(ABC):
             out[:, z0 : z0 + slab.shape[1]] = slab
         return out
 
+    def features(self, case: CaseData) -> np.ndarray:
+        """Pooled encoder features ``[F, z, y, x]`` of a case (diversity strategies).
+
+        The map may be coarser than the image; cell ``i`` of an axis of ``n`` cells lies over
+        voxels ``[i * Z / n, (i + 1) * Z / n)``. Backends without an encoder to read raise.
+        """
+        raise InvalidArgumentError(
+            f"the {type(self).__name__} backend gives no encoder features, which kmeans_bald "
+            "needs; use the built-in unet backend or another strategy"
+        )
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (GPU memory, temporary files)."""
 
