@@ -18,7 +18,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -26,9 +26,53 @@ from medtrust import _native
 from medtrust._arrays import check_summable, to_numpy
 from medtrust.active._common import as_triple, check_count
 from medtrust.active.patch import Patch, blocked_boxes
-from medtrust.exceptions import DTypeError, ShapeMismatchError
+from medtrust.exceptions import (
+    DTypeError,
+    InvalidArgumentError,
+    InvalidValueError,
+    ShapeMismatchError,
+)
 
-__all__ = ["greedy_boxes", "grid_start", "patch_scores", "select_patches"]
+__all__ = [
+    "TIES",
+    "Ties",
+    "check_ties",
+    "greedy_boxes",
+    "grid_start",
+    "patch_scores",
+    "select_patches",
+]
+
+#: Order among equal scores in the greedy pick (see :func:`greedy_boxes`).
+Ties = Literal["first", "nnactive"]
+TIES: tuple[str, ...] = ("first", "nnactive")
+
+
+def check_ties(ties: Any) -> Ties:
+    """``ties`` if it is one of :data:`TIES`, else a clear error.
+
+    Examples
+    --------
+    >>> check_ties("nnactive")
+    'nnactive'
+    """
+    if ties not in TIES:
+        raise InvalidArgumentError(f"ties must be one of {list(TIES)}, got {ties!r}")
+    return ties  # type: ignore[no-any-return]
+
+
+def _nnactive_order_keys(flat: np.ndarray) -> np.ndarray:
+    """Keys without ties that visit positions in nnActive's order.
+
+    nnActive visits ``np.flip(np.argsort(scores))``: best first and, where numpy's sort keeps
+    equal scores in index order (e.g. a constant region), the *last* grid position first.
+    Replacing each score by minus its place in that order leaves no ties, so the native
+    kernel (ties by first index) visits exactly that order.
+    """
+    order = np.flip(np.argsort(flat))
+    keys = np.empty(flat.size, dtype=np.float64)
+    keys[order] = -np.arange(flat.size, dtype=np.float64)
+    return keys
 
 
 def _as_map(x: Any, name: str) -> np.ndarray:
@@ -89,12 +133,21 @@ def greedy_boxes(
     clip: bool,
     blocked: Iterable[Patch],
     n: int,
+    ties: Ties = "first",
 ) -> list[tuple[int, Patch]]:
     """Greedy non-overlapping pick of up to ``n`` boxes of one image by ``keys``, best first.
 
     The shared core of :func:`select_patches` and the strategies: the native kernel visits
-    positions best first (ties by grid index) and rejects those hitting ``blocked`` boxes or
-    boxes accepted before. Arguments are assumed checked (triples, ``n`` >= 0).
+    positions best first and rejects those hitting ``blocked`` boxes or boxes accepted before.
+    Arguments are assumed checked (triples, ``n`` >= 0).
+
+    Equal keys (``ties``): ``"first"`` (medtrust's default) visits them by ascending grid
+    index (z, then y, then x), a rule that does not depend on any sort implementation;
+    ``"nnactive"`` restores nnActive's order, ``np.flip(np.argsort(keys))`` with numpy's
+    default sort (for a run of equal keys: the last grid position first). The two differ only
+    where keys tie, e.g. zero-uncertainty regions or a constant map; numpy's default sort is
+    not stable, so nnActive's own tie order can vary with the numpy version, and ``"nnactive"``
+    reproduces it for the numpy installed.
 
     Parameters
     ----------
@@ -108,6 +161,8 @@ def greedy_boxes(
         Boxes the picks must not overlap (other images' are ignored).
     n
         Maximum number of boxes.
+    ties
+        Order among equal keys: ``"first"`` or ``"nnactive"`` (see above).
 
     Returns
     -------
@@ -124,6 +179,11 @@ def greedy_boxes(
     """
     eff, dims = _native.patch_grid(tuple(shape), patch_size, stride, bool(clip))
     flat = np.ascontiguousarray(keys, dtype=np.float64).reshape(-1)
+    if ties == "nnactive":
+        if np.isnan(flat).any():  # the kernel's check, before the ranks hide the NaN
+            i = int(np.flatnonzero(np.isnan(flat))[0])
+            raise InvalidValueError(f"patch score at grid index {i} is NaN")
+        flat = _nnactive_order_keys(flat)
     idx = _native.select_greedy(
         flat, tuple(shape), patch_size, stride, bool(clip), blocked_boxes(blocked, image_id), n
     )
@@ -141,11 +201,13 @@ def select_patches(
     n: int,
     blocked: Iterable[Patch] = (),
     clip: bool = True,
+    ties: Ties = "first",
 ) -> list[Patch]:
     """Greedy non-overlapping selection of up to ``n`` patches of one image by score.
 
-    Candidates are visited best first (ties by grid index, i.e. by z, then y, then x); one is
-    accepted unless it intersects a ``blocked`` patch of this image or one accepted before.
+    Candidates are visited best first (ties by grid index, i.e. by z, then y, then x; or
+    nnActive's order with ``ties="nnactive"``); one is accepted unless it intersects a
+    ``blocked`` patch of this image or one accepted before.
 
     Parameters
     ----------
@@ -160,16 +222,30 @@ def select_patches(
         Maximum number of patches.
     blocked
         Patches that must not be overlapped (already annotated); other images' are ignored.
+    ties
+        Order among equal scores: ``"first"`` (default) or ``"nnactive"``
+        (see :func:`greedy_boxes`).
 
     Returns
     -------
     list of Patch
         In selection order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> flat = np.zeros((1, 1, 7))  # a constant map: every position ties
+    >>> [p.start for p in select_patches(flat, "a", (1, 1, 8), patch_size=(1, 1, 2), n=2)]
+    [(0, 0, 0), (0, 0, 2)]
+    >>> [p.start for p in select_patches(flat, "a", (1, 1, 8), patch_size=(1, 1, 2), n=2,
+    ...                                  ties="nnactive")]
+    [(0, 0, 6), (0, 0, 4)]
     """
     shp = as_triple(shape, "shape")
     patch = as_triple(patch_size, "patch_size")
     st = as_triple(stride, "stride")
     n = check_count(n, "n")
+    ties = check_ties(ties)
     _, dims = _native.patch_grid(shp, patch, st, bool(clip))
     s = to_numpy(scores, "scores")
     if s.size != int(np.prod(dims)):
@@ -178,7 +254,7 @@ def select_patches(
             f"{int(np.prod(dims))} positions (image {shp}, patch {patch}, stride {st})"
         )
     picks = greedy_boxes(
-        s, image_id, shp, patch_size=patch, stride=st, clip=clip, blocked=blocked, n=n
+        s, image_id, shp, patch_size=patch, stride=st, clip=clip, blocked=blocked, n=n, ties=ties
     )
     return [p for _, p in picks]
 

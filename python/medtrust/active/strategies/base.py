@@ -15,6 +15,7 @@ from medtrust.active._common import as_triple, check_count, check_seed
 from medtrust.active.patch import Patch
 from medtrust.active.pool import Pool
 from medtrust.active.result import QueryLog, QueryResult
+from medtrust.active.selection import Ties, check_ties
 from medtrust.exceptions import DTypeError, InvalidArgumentError, QueryShortfallWarning
 
 __all__ = [
@@ -90,6 +91,12 @@ class Strategy(ABC):
     clip
         Clip the patch to images smaller than it (default True, as nnActive); False makes that
         an error.
+    ties
+        Order among equal patch scores in an image: ``"first"`` (default: ascending grid
+        index) or ``"nnactive"`` (nnActive's ``np.flip(np.argsort(...))`` order); see
+        :func:`~medtrust.active.selection.greedy_boxes`. Across images equal keys keep the
+        order of the sorted image ids and, within an image, the pick order, in both modes
+        (nnActive's stable ``sorted(..., reverse=True)``).
     """
 
     name: str = ""
@@ -106,6 +113,7 @@ class Strategy(ABC):
         stride: int | Sequence[int] = 1,
         n_patch_per_image: int | None = 20,
         clip: bool = True,
+        ties: Ties = "first",
     ) -> None:
         if patch_size is None:
             who = self.name or type(self).__name__
@@ -118,6 +126,7 @@ class Strategy(ABC):
             else check_count(n_patch_per_image, "n_patch_per_image", minimum=1)
         )
         self.clip = bool(clip)
+        self.ties: Ties = check_ties(ties)
 
     def config(self) -> dict[str, Any]:
         """The full configuration (JSON-ready)."""
@@ -127,6 +136,7 @@ class Strategy(ABC):
             "stride": list(self.stride),
             "n_patch_per_image": self.n_patch_per_image,
             "clip": self.clip,
+            "ties": self.ties,
             **self._extra_config(),
         }
 

@@ -53,6 +53,7 @@ def image_candidates(
         clip=strategy.clip,
         blocked=blocked,
         n=n,
+        ties=strategy.ties,
     )
     rows = []
     flat_scores = grid.reshape(-1)
