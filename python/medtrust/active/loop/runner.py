@@ -45,6 +45,7 @@ from medtrust.active import (
 from medtrust.active.loop.config import FULL_DATA, RunSpec, make_trainer
 from medtrust.active.loop.data import DatasetView, partial_labels, split_cases
 from medtrust.active.loop.evaluation import dice_per_class, summarize_dice
+from medtrust.active.spacing import box_between
 from medtrust.active.trainers.base import TrainingData, atomic_dir, member_dir
 from medtrust.exceptions import ConfigError, InternalError
 from medtrust.uncertainty import SlabAccumulator
@@ -135,10 +136,36 @@ class _Run:
     def loop_file(self, k: int) -> Path:
         return self.dir / f"loop_{k:03d}.json"
 
+    def grid_file(self, k: int) -> Path:
+        """The working-grid boxes of round file ``k`` (only when the loop resamples)."""
+        return self.dir / f"working_grid_loop_{k:03d}.json"
+
+    def to_raw(self, p: Patch) -> Patch:
+        """A working-grid box on the raw image grid (itself when the loop does not resample)."""
+        if self.view.raw_shapes is None:
+            return p
+        return box_between(p, self.view.shapes[p.image_id], self.view.raw_shapes[p.image_id])
+
+    def write_boxes(self, k: int, boxes: list[Patch]) -> None:
+        """Round file ``k`` on the raw grid (nnActive's), after the working-grid copy."""
+        if self.view.resampled:
+            write_round(
+                self.grid_file(k),
+                boxes,
+                file_ending=self.ending,
+                extra={"target_spacing": list(self.cfg.target_spacing or ())},
+            )
+        write_round(self.loop_file(k), [self.to_raw(b) for b in boxes], file_ending=self.ending)
+
+    def read_boxes(self, k: int) -> list[Patch]:
+        """Boxes of round file ``k`` on the working grid."""
+        f = self.grid_file(k) if self.view.resampled else self.loop_file(k)
+        return read_round(f, shapes=self.view.shapes)
+
     def boxes_until(self, k: int) -> list[Patch]:
         out: list[Patch] = []
         for i in range(k + 1):
-            out += read_round(self.loop_file(i), shapes=self.view.shapes)
+            out += self.read_boxes(i)
         return out
 
     def n_steps(self) -> int:
@@ -228,7 +255,7 @@ class _Run:
                     "query_s": time.perf_counter() - t0,
                 },
             )
-            write_round(f, boxes, file_ending=self.ending)
+            self.write_boxes(0, boxes)
         self._done("start")
 
     def _strategy(self, name: str) -> Strategy:
@@ -285,16 +312,17 @@ class _Run:
         from medtrust.io.rounds import write_round_records
 
         cands = res.log.candidates
+        boxes = [
+            self.to_raw(
+                Patch(
+                    c["image_id"], (c["z"], c["y"], c["x"]), (c["size_z"], c["size_y"], c["size_x"])
+                )
+            )
+            for c in cands
+        ]
         write_round_records(
             self.dir / f"{name}_{index:03d}.json",
-            [
-                (
-                    c["image_id"] + self.ending,
-                    (c["z"], c["y"], c["x"]),
-                    (c["size_z"], c["size_y"], c["size_x"]),
-                )
-                for c in cands
-            ],
+            [(b.image_id + self.ending, b.start, b.size) for b in boxes],
             extra={
                 key: [c[key] for c in cands]
                 for key in ("stratum", "score", "key", "selected", "query_rank")
@@ -443,7 +471,7 @@ class _Run:
                     "query_s": time.perf_counter() - t0,
                 },
             )
-            write_round(f, new, file_ending=self.ending)
+            self.write_boxes(k + 1, new)
         self._done(f"query:{k}")
 
     # ------------------------------------------------------------------ table
@@ -516,7 +544,7 @@ class _Run:
             f = self.loop_file(k)
             if not f.is_file():
                 break
-            for p in read_round(f, shapes=self.view.shapes):
+            for p in self.read_boxes(k):
                 gt = np.asarray(self.view.ground_truth(p.image_id)[p.slices])
                 counts = np.bincount(gt.ravel(), minlength=len(names))[: len(names)]
                 row: dict[str, Any] = {
