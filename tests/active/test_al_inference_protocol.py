@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from itertools import product
 
 import numpy as np
@@ -100,3 +101,33 @@ def test_unet_fold_members_train_on_class_aware_folds(tmp_path):
         kept = trainer._member_cases(data, m, 2)
         assert len(kept) == 2
         assert {"c0", "c2"} & {c.case for c in kept}  # every member sees the rare class
+
+
+def test_nnunet_splits_are_class_aware_folds(tmp_path):
+    # The nnU-Net backend's splits_final.json: M folds over the labelled images, a class held
+    # by two images in two different folds, so every fold's training part contains it.
+    from medtrust.active.trainers.nnunet import NnUNetTrainerBackend
+
+    cases = []
+    for i in range(4):
+        lab = np.full((4, 4, 4), 4, np.uint8)
+        lab[0, 0, 0] = 1
+        if i in (0, 1):
+            lab[1, 1, 1] = 3  # rare class in c0 and c1 (a plain i % 2 split also separates
+        if i in (0, 2):  # them; c0 and c2 would share fold 0)
+            lab[2, 2, 2] = 2
+        np.save(tmp_path / f"c{i}.npy", lab)
+        cases.append(
+            CaseData(f"c{i}", (), tmp_path / "x.npy", (4, 4, 4), (1.0, 1.0, 1.0),
+                     tmp_path / f"c{i}.npy")
+        )  # fmt: skip
+    data = TrainingData(tuple(cases), 4, ("bg", "a", "b", "c"), 1, 4, (1.0, 1.0, 1.0))
+    backend = NnUNetTrainerBackend({})
+    backend._n_members = 2
+    backend._write_splits(data, tmp_path / "splits_final.json")
+    splits = json.loads((tmp_path / "splits_final.json").read_text())
+    assert len(splits) == 2
+    assert sorted(c for s in splits for c in s["val"]) == ["c0", "c1", "c2", "c3"]
+    for s in splits:
+        assert {"c0", "c1"} & set(s["train"]), s  # class 3 in every fold's training part
+        assert {"c0", "c2"} & set(s["train"]), s  # class 2 as well
