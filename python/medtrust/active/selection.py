@@ -177,7 +177,8 @@ def greedy_boxes(
     ...   stride=(1, 1, 1), clip=True, blocked=(), n=2)]
     [(1, (0, 0, 1)), (3, (0, 0, 3))]
     """
-    eff, dims = _native.patch_grid(tuple(shape), patch_size, stride, bool(clip))
+    shp = (int(shape[0]), int(shape[1]), int(shape[2]))
+    eff, dims = _native.patch_grid(shp, patch_size, stride, bool(clip))
     flat = np.ascontiguousarray(keys, dtype=np.float64).reshape(-1)
     if ties == "nnactive":
         if np.isnan(flat).any():  # the kernel's check, before the ranks hide the NaN
@@ -185,7 +186,7 @@ def greedy_boxes(
             raise InvalidValueError(f"patch score at grid index {i} is NaN")
         flat = _nnactive_order_keys(flat)
     idx = _native.select_greedy(
-        flat, tuple(shape), patch_size, stride, bool(clip), blocked_boxes(blocked, image_id), n
+        flat, shp, patch_size, stride, bool(clip), blocked_boxes(blocked, image_id), n
     )
     box = (int(eff[0]), int(eff[1]), int(eff[2]))
     return [(int(i), Patch(image_id, grid_start(int(i), dims, stride), box)) for i in idx]
