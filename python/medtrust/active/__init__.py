@@ -6,8 +6,16 @@ to annotate": streamed uncertainty (:mod:`medtrust.uncertainty`), patch scores o
 registry name, and nnActive-compatible round files (``loop_XXX.json``).
 
 Strategies: ``random``, ``random_fg66``, ``random_fg33``, ``random_all_classes``,
-``random_fg66_all_classes``, ``random_fg33_all_classes``, ``pe``, ``bald``, ``power_pe``,
-``power_bald``, ``softrank_bald``, ``class_pe``, ``clap_pe``, ``clasp_pe``.
+``random_fg66_all_classes``, ``random_fg33_all_classes``, ``pe``, ``bald``, ``exp_entropy``,
+``power_pe``, ``power_bald``, ``power_bald_b5`` / ``_b10`` / ``_b20`` / ``_b40``,
+``softrank_bald``, ``kmeans_bald``, ``class_pe``, ``clap_pe``, ``clasp_pe``,
+``clasp_pe_smooth``, ``clasp_pe_sharp``, ``precomputed``, ``precomputed_start``.
+
+Modules by job: :mod:`~medtrust.active.patch` (the box type), :mod:`~medtrust.active.rounds`
+(round files), :mod:`~medtrust.active.selection` (patch scores, the greedy pick and its tie
+rule), :mod:`~medtrust.active.pool` (the pool), :mod:`~medtrust.active.sources` (softmax
+folders), :mod:`~medtrust.active.grids` (pooled uncertainty score grids),
+:mod:`~medtrust.active.spacing` (the working grid at a target spacing).
 
 Examples
 --------
