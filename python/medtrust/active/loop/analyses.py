@@ -166,6 +166,7 @@ def plot_patch_stats(stats: Any) -> tuple[Any, Any]:
     b.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes)
     b.set_ylabel("patches containing the class (%)")
     b.set_title("Class coverage (all rounds)")
+    b.legend(fontsize=7)  # the bars' colours, as in the left panel
     fig.tight_layout()
     return fig, (a, b)
 
