@@ -92,3 +92,21 @@ def test_al_round_with_kmeans_bald_in_the_loop(tmp_path):
     assert query["log"]["n_candidates"] >= 3
     cands = json.loads((run / "kmeans_bald_001.json").read_text())
     assert sum(cands["selected"]) == 3
+
+
+def test_kmeans_bald_with_the_nnunet_backend_fails_before_training(tmp_path):
+    pytest.importorskip("nnunetv2", reason="the nnunet backend needs nnunetv2 (extra 'nnunet')")
+    from medtrust.exceptions import ConfigError
+
+    cfg = ExperimentConfig.from_dict(
+        {
+            "dataset": {"synthetic": {"n_cases": 6, "shape": [8, 24, 24]}},
+            "strategies": ["pe", "kmeans_bald"],
+            "patch_size": [4, 8, 8],
+            "query_size": 3,
+            "trainer": {"backend": "nnunet", "device": "cpu"},
+        },
+        base_dir=tmp_path,
+    )
+    with pytest.raises(ConfigError, match=r"kmeans_bald.*encoder features"):
+        cfg.validate()

@@ -444,6 +444,15 @@ class ExperimentConfig:
                 )
         self.trainer_settings()
         _check_backend(self)
+        if self.trainer["backend"] == "nnunet":
+            from medtrust.active.strategies.base import strategy_needs_features
+
+            wants = [s for s in self.strategies if strategy_needs_features(s)]
+            if wants:
+                raise ConfigError(
+                    f"strategy {wants[0]!r} needs encoder features, which the nnunet backend "
+                    "does not give yet: use trainer backend 'unet' or another strategy"
+                )
         shapes = dataset_shapes(self)
         n = len(shapes)
         held, pool = split_cases(

@@ -25,6 +25,7 @@ __all__ = [
     "get_strategy",
     "list_strategies",
     "register_strategy",
+    "strategy_needs_features",
 ]
 
 
@@ -271,6 +272,18 @@ def register_strategy(name: str, factory: Callable[..., Strategy], **preset: Any
     if not name or not isinstance(name, str):
         raise InvalidArgumentError(f"strategy name must be a non-empty string, got {name!r}")
     _REGISTRY[name] = (factory, preset)
+
+
+def strategy_needs_features(name: str) -> bool:
+    """Whether the registered strategy ``name`` reads model features (``kmeans_bald``).
+
+    Examples
+    --------
+    >>> strategy_needs_features("kmeans_bald"), strategy_needs_features("pe")
+    (True, False)
+    """
+    factory = _REGISTRY.get(name, (None, {}))[0]
+    return bool(getattr(factory, "needs_features", False))
 
 
 def list_strategies() -> list[str]:
