@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from itertools import product
 
 import numpy as np
@@ -82,21 +83,44 @@ def test_class_aware_folds_spread_a_rare_class():
     assert sorted(np.bincount(list(fold.values()))) == [3, 3]
 
 
-def test_unet_fold_members_train_on_class_aware_folds(tmp_path):
+def _four_cases(tmp_path, extra):
+    """4 labelled cases, class 1 in each; ``extra[i]`` lists more classes of case ``c{i}``."""
     cases = []
     for i in range(4):
         lab = np.full((4, 4, 4), 4, np.uint8)  # ignore
         lab[0, 0, 0] = 1
-        if i in (0, 2):
-            lab[1, 1, 1] = 3  # rare class in cases 0 and 2
+        for j, c in enumerate(extra.get(i, ()), start=1):
+            lab[j, j, j] = c
         np.save(tmp_path / f"c{i}.npy", lab)
         cases.append(
             CaseData(f"c{i}", (), tmp_path / "x.npy", (4, 4, 4), (1.0, 1.0, 1.0),
                      tmp_path / f"c{i}.npy")
         )  # fmt: skip
-    data = TrainingData(tuple(cases), 4, ("bg", "a", "b", "c"), 1, 4, (1.0, 1.0, 1.0))
+    return TrainingData(tuple(cases), 4, ("bg", "a", "b", "c"), 1, 4, (1.0, 1.0, 1.0))
+
+
+def test_unet_fold_members_train_on_class_aware_folds(tmp_path):
+    data = _four_cases(tmp_path, {0: [3], 2: [3]})  # rare class in cases 0 and 2
     trainer = UNetTrainer(UNetSettings.from_dict({}))
     for m in range(2):
         kept = trainer._member_cases(data, m, 2)
         assert len(kept) == 2
         assert {"c0", "c2"} & {c.case for c in kept}  # every member sees the rare class
+
+
+def test_nnunet_splits_are_class_aware_folds(tmp_path):
+    # The nnU-Net backend's splits_final.json: M folds over the labelled images. c0 holds two
+    # rare classes (3 shared with c1, 2 shared with c2): each must sit in a fold apart from
+    # its partner so that every fold's training part contains both classes.
+    from medtrust.active.trainers.nnunet import NnUNetTrainerBackend
+
+    data = _four_cases(tmp_path, {0: [3, 2], 1: [3], 2: [2]})
+    backend = NnUNetTrainerBackend({})
+    backend._n_members = 2
+    backend._write_splits(data, tmp_path / "splits_final.json")
+    splits = json.loads((tmp_path / "splits_final.json").read_text())
+    assert len(splits) == 2
+    assert sorted(c for s in splits for c in s["val"]) == ["c0", "c1", "c2", "c3"]
+    for s in splits:
+        assert {"c0", "c1"} & set(s["train"]), s  # class 3 in every fold's training part
+        assert {"c0", "c2"} & set(s["train"]), s  # class 2 as well

@@ -289,5 +289,12 @@ def test_demo_quick(tmp_path):
 
     lines = run(tmp_path, quick=True)
     assert lines[0].startswith("## Active learning")
-    assert (tmp_path / "active_learning" / "report" / "curves.png").exists()
+    report = tmp_path / "active_learning" / "report"
+    assert (report / "curves.png").exists()
+    # Every nnActive analysis of issue 14, on the demo experiment.
+    for name in ("fg_eff_fits", "ranking_cd", "per_class_dice", "patch_stats", "queries"):
+        assert (report / f"{name}.png").stat().st_size > 5000, name
+    for name in ("fg_eff_pooled", "ppm_summary", "ppm_vs_random", "seed_stability",
+                 "per_class_dice", "patch_stats"):  # fmt: skip
+        assert (report / f"{name}.parquet").is_file(), name
     assert any("clasp_pe" in x for x in lines) and any("random_fg33" in x for x in lines)

@@ -6,8 +6,16 @@ to annotate": streamed uncertainty (:mod:`medtrust.uncertainty`), patch scores o
 registry name, and nnActive-compatible round files (``loop_XXX.json``).
 
 Strategies: ``random``, ``random_fg66``, ``random_fg33``, ``random_all_classes``,
-``random_fg66_all_classes``, ``random_fg33_all_classes``, ``pe``, ``bald``, ``power_pe``,
-``power_bald``, ``softrank_bald``, ``class_pe``, ``clap_pe``, ``clasp_pe``.
+``random_fg66_all_classes``, ``random_fg33_all_classes``, ``pe``, ``bald``, ``exp_entropy``,
+``power_pe``, ``power_bald``, ``power_bald_b5`` / ``_b10`` / ``_b20`` / ``_b40``,
+``softrank_bald``, ``kmeans_bald``, ``class_pe``, ``clap_pe``, ``clasp_pe``,
+``clasp_pe_smooth``, ``clasp_pe_sharp``, ``precomputed``, ``precomputed_start``.
+
+Modules by job: :mod:`~medtrust.active.patch` (the box type), :mod:`~medtrust.active.rounds`
+(round files), :mod:`~medtrust.active.selection` (patch scores, the greedy pick and its tie
+rule), :mod:`~medtrust.active.pool` (the pool), :mod:`~medtrust.active.sources` (softmax
+folders), :mod:`~medtrust.active.grids` (pooled uncertainty score grids),
+:mod:`~medtrust.active.spacing` (the working grid at a target spacing).
 
 Examples
 --------
@@ -25,6 +33,7 @@ Examples
 
 # AL loop evaluation metrics (medtrust.active.metrics); the loop itself is medtrust.active.loop.
 from medtrust.active.fg_eff_pooled import fg_efficiency_pooled
+from medtrust.active.grids import score_grids
 from medtrust.active.metrics import (
     aubc,
     fg_efficiency,
@@ -32,18 +41,13 @@ from medtrust.active.metrics import (
     pairwise_penalty_matrix,
     rank_strategies,
 )
-from medtrust.active.patches import (
-    Patch,
-    patch_scores,
-    read_round,
-    read_rounds,
-    round_file_name,
-    select_patches,
-    write_round,
-)
-from medtrust.active.pool import Pool, UncertaintySource, probs_dir_source, score_grids
+from medtrust.active.patch import Patch
+from medtrust.active.pool import Pool, UncertaintySource
 from medtrust.active.result import CANDIDATE_COLUMNS, QueryLog, QueryResult
+from medtrust.active.rounds import read_round, read_rounds, round_file_name, write_round
 from medtrust.active.schedule import SCHEDULES, beta_schedule
+from medtrust.active.selection import patch_scores, select_patches
+from medtrust.active.sources import probs_dir_source
 from medtrust.active.strategies import (
     QueryShortfallWarning,
     Strategy,

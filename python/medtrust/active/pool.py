@@ -2,8 +2,9 @@
 
 The uncertainty source is a callable ``image_id -> EnsembleAccumulator``: it streams the
 image's M member softmaxes into a fresh accumulator when the strategy asks for it, so only one
-image's (C + 1) x voxels state is alive at a time. :func:`probs_dir_source` builds one from a
-folder of saved softmax maps; :meth:`Pool.from_arrays` from in-memory arrays.
+image's (C + 1) x voxels state is alive at a time. :func:`~medtrust.active.probs_dir_source`
+(:mod:`medtrust.active.sources`) builds one from a folder of saved softmax maps;
+:meth:`Pool.from_arrays` from in-memory arrays.
 
 Examples
 --------
@@ -17,20 +18,15 @@ Examples
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from medtrust import _native
 from medtrust._arrays import to_numpy
 from medtrust.active._common import as_triple
-from medtrust.active.patches import strip_ending
 from medtrust.exceptions import (
-    DatasetError,
     DTypeError,
     EmptyInputError,
     InvalidArgumentError,
@@ -38,11 +34,10 @@ from medtrust.exceptions import (
 )
 from medtrust.uncertainty import EnsembleAccumulator
 
-__all__ = ["Pool", "UncertaintySource", "probs_dir_source", "score_grids"]
+__all__ = ["LabelSource", "Pool", "UncertaintySource", "members"]
 
 UncertaintySource = Callable[[str], EnsembleAccumulator]
 LabelSource = Callable[[str], np.ndarray]
-PROB_ENDINGS = (".npy", ".npz")
 
 
 @dataclass(frozen=True)
@@ -179,7 +174,7 @@ class Pool:
         def unc(image_id: str) -> EnsembleAccumulator:
             assert probs is not None
             acc = EnsembleAccumulator(**acc_options)
-            for m in _members(probs[image_id]):
+            for m in members(probs[image_id]):
                 acc.add(m)
             return acc
 
@@ -196,7 +191,15 @@ class Pool:
         )
 
 
-def _members(x: Any) -> Iterable[Any]:
+def members(x: Any) -> Iterable[Any]:
+    """The ensemble members ``[C, Z, Y, X]`` of ``[M, C, ...]``, one member or a list of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> len(list(members(np.zeros((3, 2, 4, 4, 4)))))
+    3
+    """
     if isinstance(x, (list, tuple)):
         return x
     if getattr(x, "ndim", 0) == 5:
@@ -210,176 +213,4 @@ def _members(x: Any) -> Iterable[Any]:
 
 
 def _first_member(x: Any) -> Any:
-    return next(iter(_members(x)))
-
-
-# ---------------------------------------------------------------------- probability folders
-def _npz_shape(path: Path) -> tuple[int, ...]:
-    with zipfile.ZipFile(path) as z:
-        names = [n for n in z.namelist() if n.endswith(".npy")]
-        if not names:
-            raise DatasetError(f"{path} holds no array")
-        name = "probabilities.npy" if "probabilities.npy" in names else names[0]
-        with z.open(name) as f:
-            version = np.lib.format.read_magic(f)
-            fmt = np.lib.format
-            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-            shape, _, _ = read(f)
-    return tuple(shape)
-
-
-def _array_shape(path: Path) -> tuple[int, ...]:
-    try:
-        if path.suffix == ".npy":
-            return tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
-        return _npz_shape(path)
-    except DatasetError:
-        raise
-    except Exception as e:  # truncated / corrupt: ValueError, OSError, EOFError, BadZipFile
-        raise DatasetError(f"cannot read {path} as a numpy array file: {e}") from e
-
-
-def _load(path: Path) -> np.ndarray:
-    try:
-        if path.suffix == ".npy":
-            # members are read page by page, never all at once
-            return np.load(path, mmap_mode="r", allow_pickle=False)
-        with np.load(path, allow_pickle=False) as z:
-            key = "probabilities" if "probabilities" in z.files else z.files[0]
-            return z[key]
-    except Exception as e:  # truncated / corrupt: ValueError, OSError, EOFError, BadZipFile
-        raise DatasetError(f"cannot read {path} as a numpy array file: {e}") from e
-
-
-def _prob_files(folder: Path) -> dict[str, Path]:
-    out = {}
-    for f in sorted(folder.iterdir()):
-        if f.is_file() and f.suffix in PROB_ENDINGS:
-            out[strip_ending(f.name)] = f
-    return out
-
-
-def probs_dir_source(
-    folder: str | Path, **acc_options: Any
-) -> tuple[UncertaintySource, dict[str, tuple[int, int, int]]]:
-    """An uncertainty source over saved softmax maps, and the images' shapes.
-
-    Two layouts are read (arrays in [.., Z, Y, X] array-axis order):
-
-    - one sub-folder per ensemble member, each with ``<image_id>.npy`` or ``.npz`` holding that
-      member's ``[C, Z, Y, X]`` (nnU-Net's ``--save_probabilities`` output of each fold model;
-      key ``probabilities`` in ``.npz``);
-    - ``<image_id>.npy`` / ``.npz`` files holding ``[M, C, Z, Y, X]`` (or ``[C, Z, Y, X]``).
-
-    ``.npy`` files are memory-mapped, so members stream from disk one at a time.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DatasetError(f"no such probabilities folder: {folder}")
-    subdirs = [d for d in sorted(folder.iterdir()) if d.is_dir() and _prob_files(d)]
-    shapes: dict[str, tuple[int, int, int]] = {}
-    if subdirs:
-        per_member = [_prob_files(d) for d in subdirs]
-        ids = sorted(set(per_member[0]))
-        for files, d in zip(per_member[1:], subdirs[1:]):
-            if set(files) != set(ids):
-                diff = sorted(set(files) ^ set(ids))[:5]
-                raise DatasetError(
-                    f"member folder {d.name} does not hold the same images as "
-                    f"{subdirs[0].name} (differences: {diff})"
-                )
-        for i in ids:
-            shp = _array_shape(per_member[0][i])
-            if len(shp) != 4:
-                raise DatasetError(f"{per_member[0][i]} must hold [C, Z, Y, X], got {shp}")
-            shapes[i] = as_triple(shp[1:], f"shape of {i}")
-
-        def source(image_id: str) -> EnsembleAccumulator:
-            acc = EnsembleAccumulator(**acc_options)
-            for files in per_member:
-                acc.add(_load(files[image_id]))
-            return acc
-
-        return source, shapes
-    files = _prob_files(folder)
-    if not files:
-        raise DatasetError(f"{folder} holds no .npy/.npz probabilities and no member folders")
-    for i, f in files.items():
-        shp = _array_shape(f)
-        if len(shp) not in (4, 5):
-            raise DatasetError(f"{f} must hold [M, C, Z, Y, X] or [C, Z, Y, X], got {shp}")
-        shapes[i] = as_triple(shp[-3:], f"shape of {i}")
-
-    def flat_source(image_id: str) -> EnsembleAccumulator:
-        acc = EnsembleAccumulator(**acc_options)
-        for m in _members(_load(files[image_id])):
-            acc.add(m)
-        return acc
-
-    return flat_source, shapes
-
-
-# ---------------------------------------------------------------------- pooled score grids
-def score_grids(
-    acc: EnsembleAccumulator,
-    kinds: list[tuple[str, int | None]],
-    *,
-    patch_size: Sequence[int],
-    stride: Sequence[int],
-    clip: bool = True,
-) -> tuple[np.ndarray, tuple[int, int, int], tuple[int, int, int]]:
-    """Patch scores ``[len(kinds), gz, gy, gx]`` (float64) of uncertainty maps of one image.
-
-    On the Rust backend the maps are computed row by row inside the pooling kernel (no
-    full-volume map); on the torch backend maps and summed-area tables are computed on the
-    state's device and only the score grids come back. Returns (scores, clipped patch, dims).
-    """
-    shape = acc.spatial_shape
-    if shape is None or len(shape) != 3:
-        raise ShapeMismatchError(f"patch scores need 3D volumes, got spatial shape {shape}")
-    patch = as_triple(patch_size, "patch_size")
-    st = as_triple(stride, "stride")
-    eff, dims = _native.patch_grid(shape, patch, st, bool(clip))
-    eff_t = (int(eff[0]), int(eff[1]), int(eff[2]))
-    dims_t = (int(dims[0]), int(dims[1]), int(dims[2]))
-    if acc.backend == "torch":
-        # One map (and its summed-area table) on the device at a time.
-        grids = np.stack([_torch_pool(acc.maps([k])[0], eff_t, st, dims_t) for k in kinds])
-        return grids, eff_t, dims_t
-    sum_p, sum_ent = acc.state()
-    grids = _native.pool_uncertainty(
-        sum_p, sum_ent, int(acc.n_classes or 0), acc.n_members, shape, kinds, patch, st, bool(clip)
-    )
-    return grids, eff_t, dims_t
-
-
-def _torch_pool(
-    m: Any, eff: tuple[int, int, int], stride: tuple[int, int, int], dims: tuple[int, int, int]
-) -> np.ndarray:
-    """Box means on the grid via a float64 summed-area table in torch (on the map's device)."""
-    import torch
-
-    with torch.no_grad():
-        z, y, x = m.shape
-        sat = torch.zeros((z + 1, y + 1, x + 1), dtype=torch.float64, device=m.device)
-        sat[1:, 1:, 1:] = m.double().cumsum(0).cumsum(1).cumsum(2)
-        idx = [
-            torch.arange(dims[a], device=m.device) * stride[a] for a in range(3)
-        ]  # grid starts per axis
-
-        def corner(dz: int, dy: int, dx: int) -> Any:
-            return sat[idx[0] + dz][:, idx[1] + dy][:, :, idx[2] + dx]
-
-        pz, py, px = eff
-        total = (
-            corner(pz, py, px)
-            - corner(0, py, px)
-            - corner(pz, 0, px)
-            - corner(pz, py, 0)
-            + corner(0, 0, px)
-            + corner(0, py, 0)
-            + corner(pz, 0, 0)
-            - corner(0, 0, 0)
-        )
-        means = (total / float(pz * py * px)).clamp_min(0.0)
-        return means.cpu().numpy()
+    return next(iter(members(x)))

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medtrust.active.patches import Patch, write_round
+from medtrust.active.patch import Patch
+from medtrust.active.rounds import write_round
 
 __all__ = ["CANDIDATE_COLUMNS", "QueryLog", "QueryResult"]
 

@@ -48,7 +48,7 @@ def _reversed(p: Any) -> Any:
 
 
 def _label_files(folder: Path) -> dict[str, Path]:
-    from medtrust.active.patches import strip_ending
+    from medtrust.active.patch import strip_ending
 
     if not folder.is_dir():
         raise DatasetError(f"no such labels folder: {folder}")

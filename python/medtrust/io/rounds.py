@@ -34,6 +34,8 @@ Examples
 from __future__ import annotations
 
 import json
+import numbers
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -42,13 +44,19 @@ from medtrust.exceptions import DatasetError, InvalidArgumentError
 
 __all__ = [
     "AXIS_ORDER",
+    "ROUND_PATTERN",
     "parse_record",
     "patch_record",
     "read_round_records",
+    "round_file_name",
+    "round_files",
     "to_array_order",
     "to_sitk_order",
     "write_round_records",
 ]
+
+#: nnActive's round file names: loop_000.json (starting budget), loop_001.json, ...
+ROUND_PATTERN = re.compile(r"^loop_(\d+)\.json$")
 
 #: Axis order of coordinates and sizes in round files written by medtrust.
 AXIS_ORDER: Literal["sitk"] = "sitk"
@@ -148,3 +156,59 @@ def read_round_records(path: str | Path) -> list[tuple[str, Triple, Triple | Non
     if order not in ("sitk", "array"):
         raise DatasetError(f"{path}: axis_order must be 'sitk' or 'array', got {order!r}")
     return [parse_record(d, axis_order=order) for d in obj["patches"]]
+
+
+def round_file_name(index: int) -> str:
+    """``loop_XXX.json`` for round-file ``index`` (0 = starting budget; query k writes k + 1).
+
+    Parameters
+    ----------
+    index
+        Round-file index (>= 0).
+
+    Returns
+    -------
+    str
+        The file name nnActive uses for that round.
+
+    Examples
+    --------
+    >>> round_file_name(3)
+    'loop_003.json'
+    """
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or index < 0:
+        raise InvalidArgumentError(f"index must be an integer >= 0, got {index!r}")
+    return f"loop_{int(index):03d}.json"
+
+
+def round_files(folder: str | Path, *, up_to: int | None = None) -> list[tuple[int, Path]]:
+    """The ``loop_XXX.json`` files of ``folder`` as ``(index, path)``, by index.
+
+    Parameters
+    ----------
+    folder
+        A run folder.
+    up_to
+        Keep rounds with index <= ``up_to`` (all when None).
+
+    Returns
+    -------
+    list of (int, pathlib.Path)
+        Round index and file, in increasing index.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> for name in ("loop_001.json", "loop_000.json", "notes.json"):
+    ...     _ = (d / name).write_text('{"patches": []}')
+    >>> [(k, f.name) for k, f in round_files(d)]
+    [(0, 'loop_000.json'), (1, 'loop_001.json')]
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"no such folder: {folder}")
+    files = sorted(
+        (int(m.group(1)), f) for f in folder.iterdir() if (m := ROUND_PATTERN.match(f.name))
+    )
+    return [(k, f) for k, f in files if up_to is None or k <= up_to]

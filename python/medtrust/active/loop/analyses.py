@@ -166,6 +166,7 @@ def plot_patch_stats(stats: Any) -> tuple[Any, Any]:
     b.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes)
     b.set_ylabel("patches containing the class (%)")
     b.set_title("Class coverage (all rounds)")
+    b.legend(fontsize=7)  # the bars' colours, as in the left panel
     fig.tight_layout()
     return fig, (a, b)
 
@@ -179,11 +180,10 @@ def plot_queries(run_dir: Path, ground_truth: Any, *, max_images: int = 3) -> tu
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from medtrust.active.patches import ROUND_PATTERN, read_round
+    from medtrust.active.rounds import read_round
+    from medtrust.io.rounds import round_files
 
-    files = sorted(
-        (int(m.group(1)), f) for f in run_dir.iterdir() if (m := ROUND_PATTERN.match(f.name))
-    )
+    files = round_files(run_dir)
     boxes = [(k, p) for k, f in files for p in read_round(f)]
     by_image: dict[str, list[Any]] = {}
     for k, p in boxes:

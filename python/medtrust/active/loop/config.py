@@ -108,6 +108,13 @@ class ExperimentConfig:
     in-plane); :attr:`array_patch_size` / :attr:`array_stride` give them in the array order of
     the images as medtrust loads them (nibabel: the axes reversed, see
     :mod:`medtrust.io.rounds`).
+
+    ``target_spacing`` (same order as ``patch_size``, i.e. nnU-Net's plans order; None = the
+    raw grid) resamples images and ground truth to a working grid before patch selection and
+    training, as nnActive works on nnU-Net's resampled images; round files stay on the raw
+    grid (:mod:`medtrust.active.spacing` gives the rounding rule). With the ``nnunet``
+    backend, which resamples to its plan by itself, it is refused: there the loop selects on
+    the raw grid.
     """
 
     dataset: dict[str, Any]
@@ -122,6 +129,7 @@ class ExperimentConfig:
     starting_budget_size: int | None = None
     rounds: int = 5
     pooling_stride: tuple[int, int, int] = (1, 1, 1)
+    target_spacing: tuple[float, float, float] | None = None
     patches_per_image: int = 20
     seeds: tuple[int, ...] = (0,)
     ensemble_size: int = 5
@@ -271,6 +279,7 @@ class ExperimentConfig:
             starting_budget_size=_int(d, "starting_budget_size", None, 1),
             rounds=_int(d, "rounds", 5, 1),
             pooling_stride=_triple(d.get("pooling_stride", 1), "pooling_stride"),
+            target_spacing=_target_spacing(d.get("target_spacing"), trainer["backend"]),
             patches_per_image=_int(d, "patches_per_image", 20, 1),
             seeds=tuple(int(s) for s in seeds),
             ensemble_size=_int(d, "ensemble_size", 5, 1),
@@ -298,6 +307,14 @@ class ExperimentConfig:
         from medtrust.io.rounds import to_array_order
 
         return to_array_order(self.patch_size)
+
+    @property
+    def array_target_spacing(self) -> tuple[float, float, float] | None:
+        """``target_spacing`` in medtrust's (nibabel) array order (None: the raw grid)."""
+        if self.target_spacing is None:
+            return None
+        a, b, c = self.target_spacing
+        return (c, b, a)
 
     @property
     def array_stride(self) -> tuple[int, int, int]:
@@ -377,6 +394,8 @@ class ExperimentConfig:
         for k in ("name", "settings", "base_dir", "setting", "strategies", "seeds", "resources"):
             d.pop(k, None)
         d["trainer"].pop("num_threads", None)  # resuming with other thread counts is fine
+        if d.get("target_spacing") is None:
+            d.pop("target_spacing", None)  # runs made before the option keep their fingerprint
         d["dataset"] = (
             {"path": str(self.dataset_path().resolve())}  # type: ignore[union-attr]
             if self.dataset_path() is not None
@@ -425,6 +444,15 @@ class ExperimentConfig:
                 )
         self.trainer_settings()
         _check_backend(self)
+        if self.trainer["backend"] == "nnunet":
+            from medtrust.active.strategies.base import strategy_needs_features
+
+            wants = [s for s in self.strategies if strategy_needs_features(s)]
+            if wants:
+                raise ConfigError(
+                    f"strategy {wants[0]!r} needs encoder features, which the nnunet backend "
+                    "does not give yet: use trainer backend 'unet' or another strategy"
+                )
         shapes = dataset_shapes(self)
         n = len(shapes)
         held, pool = split_cases(
@@ -491,6 +519,24 @@ class RunSpec:
         """Hash identifying the run's inputs."""
         h = hashlib.sha256(f"{self.config.fingerprint()}|{self.strategy}|{self.seed}".encode())
         return h.hexdigest()[:16]
+
+
+def _target_spacing(v: Any, backend: str) -> tuple[float, float, float] | None:
+    """``target_spacing``: None or 3 positive numbers; not with the nnunet backend."""
+    if v is None:
+        return None
+    try:
+        vals = tuple(float(x) for x in v)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"target_spacing must be 3 positive numbers or null, got {v!r}") from e
+    if len(vals) != 3 or not all(math.isfinite(x) and x > 0 for x in vals):
+        raise ConfigError(f"target_spacing must be 3 positive numbers or null, got {v!r}")
+    if backend == "nnunet":
+        raise ConfigError(
+            "target_spacing is for the built-in unet backend; nnU-Net resamples to its own "
+            "plan spacing (leave target_spacing unset)"
+        )
+    return (vals[0], vals[1], vals[2])
 
 
 def _check_backend(cfg: ExperimentConfig) -> None:

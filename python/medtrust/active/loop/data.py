@@ -126,6 +126,14 @@ class DatasetView:
     cache: Path
     shapes: dict[str, tuple[int, int, int]]
     spacings: dict[str, tuple[float, float, float]]
+    #: Shapes of the raw images when the cache holds a working grid at a target spacing
+    #: (:mod:`medtrust.active.spacing`); None: the cache is on the raw grid.
+    raw_shapes: dict[str, tuple[int, int, int]] | None = None
+
+    @property
+    def resampled(self) -> bool:
+        """Whether the loop works on a resampled grid (round files then map back)."""
+        return self.raw_shapes is not None
 
     @property
     def n_classes(self) -> int:
@@ -163,7 +171,9 @@ def materialize_dataset(cfg: Any, out: Path, *, progress: bool = False) -> Datas
 
     The cache holds each image z-score normalised per channel (``CASE.img.npy``, float32
     ``[C_in, Z, Y, X]``) and each label map (``CASE.gt.npy``); files are written atomically,
-    so an interrupted build resumes where it stopped.
+    so an interrupted build resumes where it stopped. With ``cfg.target_spacing`` both are
+    resampled to the working grid (:mod:`medtrust.active.spacing`: linear for the image,
+    nearest centre for the labels) and the raw label map is kept as ``CASE.raw_gt.npy``.
     """
     from medtrust._io import atomic_write_json
     from medtrust._io import progress as bar
@@ -178,20 +188,24 @@ def materialize_dataset(cfg: Any, out: Path, *, progress: bool = False) -> Datas
         )
     else:
         ds = load_nnunet_dataset(cfg.dataset_path())
-    key = hashlib.sha256(str(Path(ds.root).resolve()).encode()).hexdigest()[:8]
+    target = getattr(cfg, "array_target_spacing", None)
+    ident = str(Path(ds.root).resolve()) + ("" if target is None else f"|spacing={list(target)}")
+    key = hashlib.sha256(ident.encode()).hexdigest()[:8]
     cache = out / "cache" / f"{Path(ds.root).name}_{key}"
     meta_file = cache / "meta.json"
     if meta_file.is_file():
         import json
 
         meta = json.loads(meta_file.read_text())
+        raw = meta.get("raw_shapes")
         return DatasetView(
             ds,
             cache,
             {k: tuple(v) for k, v in meta["shapes"].items()},
             {k: tuple(v) for k, v in meta["spacings"].items()},
+            None if raw is None else {k: tuple(v) for k, v in raw.items()},
         )
-    shapes, spacings = {}, {}
+    shapes, spacings, raw_shapes = {}, {}, {}
     for case in bar(ds.cases, desc="cache", enabled=progress):
         img, sp, _ = ds.read_image(case)
         lab, _lsp, _ = ds.read_label(case)
@@ -209,12 +223,30 @@ def materialize_dataset(cfg: Any, out: Path, *, progress: bool = False) -> Datas
         mean = img.reshape(img.shape[0], -1).mean(1)[:, None, None, None]
         std = img.reshape(img.shape[0], -1).std(1)[:, None, None, None]
         norm = ((img - mean) / np.maximum(std, 1e-8)).astype(np.float32)
+        lab = lab.astype(np.uint8)
+        raw_shapes[case] = tuple(int(s) for s in lab.shape)
+        if target is not None:
+            from medtrust.active.spacing import resample_image, resample_labels, working_shape
+
+            _save_npy(cache / f"{case}.raw_gt.npy", lab)
+            work = working_shape(lab.shape, sp, target)
+            norm, lab = resample_image(norm, work), resample_labels(lab, work)
+            sp = target
         _save_npy(cache / f"{case}.img.npy", norm)
-        _save_npy(cache / f"{case}.gt.npy", lab.astype(np.uint8))
+        _save_npy(cache / f"{case}.gt.npy", lab)
         shapes[case] = tuple(int(s) for s in lab.shape)
         spacings[case] = tuple(float(s) for s in sp)
-    atomic_write_json(meta_file, {"root": str(ds.root), "shapes": shapes, "spacings": spacings})
-    return DatasetView(ds, cache, shapes, spacings)  # type: ignore[arg-type]
+    meta = {"root": str(ds.root), "shapes": shapes, "spacings": spacings}
+    if target is not None:
+        meta["raw_shapes"] = raw_shapes
+    atomic_write_json(meta_file, meta)
+    return DatasetView(
+        ds,
+        cache,
+        shapes,  # type: ignore[arg-type]
+        spacings,  # type: ignore[arg-type]
+        None if target is None else raw_shapes,  # type: ignore[arg-type]
+    )
 
 
 def partial_labels(

@@ -143,9 +143,11 @@ def _ground_truth_source(out: Path) -> Any:
 
     def gt(image_id: str) -> np.ndarray:
         for meta in caches:
-            f = meta.parent / f"{image_id}.gt.npy"
-            if f.is_file():
-                return np.load(f, mmap_mode="r")
+            # round files are on the raw grid: a resampled cache keeps the raw map beside
+            for name in (f"{image_id}.raw_gt.npy", f"{image_id}.gt.npy"):
+                f = meta.parent / name
+                if f.is_file():
+                    return np.load(f, mmap_mode="r")
         raise MedtrustError(f"no cached label map of {image_id} below {out / 'cache'}")
 
     return gt

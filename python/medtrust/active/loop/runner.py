@@ -45,6 +45,7 @@ from medtrust.active import (
 from medtrust.active.loop.config import FULL_DATA, RunSpec, make_trainer
 from medtrust.active.loop.data import DatasetView, partial_labels, split_cases
 from medtrust.active.loop.evaluation import dice_per_class, summarize_dice
+from medtrust.active.spacing import box_between
 from medtrust.active.trainers.base import TrainingData, atomic_dir, member_dir
 from medtrust.exceptions import ConfigError, InternalError
 from medtrust.uncertainty import SlabAccumulator
@@ -135,10 +136,36 @@ class _Run:
     def loop_file(self, k: int) -> Path:
         return self.dir / f"loop_{k:03d}.json"
 
+    def grid_file(self, k: int) -> Path:
+        """The working-grid boxes of round file ``k`` (only when the loop resamples)."""
+        return self.dir / f"working_grid_loop_{k:03d}.json"
+
+    def to_raw(self, p: Patch) -> Patch:
+        """A working-grid box on the raw image grid (itself when the loop does not resample)."""
+        if self.view.raw_shapes is None:
+            return p
+        return box_between(p, self.view.shapes[p.image_id], self.view.raw_shapes[p.image_id])
+
+    def write_boxes(self, k: int, boxes: list[Patch]) -> None:
+        """Round file ``k`` on the raw grid (nnActive's), after the working-grid copy."""
+        if self.view.resampled:
+            write_round(
+                self.grid_file(k),
+                boxes,
+                file_ending=self.ending,
+                extra={"target_spacing": list(self.cfg.target_spacing or ())},
+            )
+        write_round(self.loop_file(k), [self.to_raw(b) for b in boxes], file_ending=self.ending)
+
+    def read_boxes(self, k: int) -> list[Patch]:
+        """Boxes of round file ``k`` on the working grid."""
+        f = self.grid_file(k) if self.view.resampled else self.loop_file(k)
+        return read_round(f, shapes=self.view.shapes)
+
     def boxes_until(self, k: int) -> list[Patch]:
         out: list[Patch] = []
         for i in range(k + 1):
-            out += read_round(self.loop_file(i), shapes=self.view.shapes)
+            out += self.read_boxes(i)
         return out
 
     def n_steps(self) -> int:
@@ -228,7 +255,7 @@ class _Run:
                     "query_s": time.perf_counter() - t0,
                 },
             )
-            write_round(f, boxes, file_ending=self.ending)
+            self.write_boxes(0, boxes)
         self._done("start")
 
     def _strategy(self, name: str) -> Strategy:
@@ -253,6 +280,7 @@ class _Run:
         k: int,
         uncertainty: Any,
         seed: int,
+        features: Any = None,
     ) -> tuple[QueryResult, dict[str, Any]]:
         """Run strategy ``name`` for one round; returns its result and a JSON-able log."""
         pool_cases = tuple(split["pool"])
@@ -261,6 +289,7 @@ class _Run:
             {c: self.view.shapes[c] for c in pool_cases},
             uncertainty=uncertainty,
             labels=self.view.ground_truth,
+            features=features,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -283,16 +312,17 @@ class _Run:
         from medtrust.io.rounds import write_round_records
 
         cands = res.log.candidates
+        boxes = [
+            self.to_raw(
+                Patch(
+                    c["image_id"], (c["z"], c["y"], c["x"]), (c["size_z"], c["size_y"], c["size_x"])
+                )
+            )
+            for c in cands
+        ]
         write_round_records(
             self.dir / f"{name}_{index:03d}.json",
-            [
-                (
-                    c["image_id"] + self.ending,
-                    (c["z"], c["y"], c["x"]),
-                    (c["size_z"], c["size_y"], c["size_x"]),
-                )
-                for c in cands
-            ],
+            [(b.image_id + self.ending, b.start, b.size) for b in boxes],
             extra={
                 key: [c[key] for c in cands]
                 for key in ("stratum", "score", "key", "selected", "query_rank")
@@ -419,9 +449,13 @@ class _Run:
                     cache[case] = self.ensemble(k, case, "query")
                 return cache[case]
 
+            def features(case: str) -> np.ndarray:
+                # kmeans_bald: the first member's encoder (members' feature spaces differ)
+                return self.predictors(k)[0].features(self.view.case(case))
+
             name = self.spec.strategy
             res, info = self._run_strategy(
-                name, split, boxes, self.cfg.query_size, k, uncertainty, self.spec.seed
+                name, split, boxes, self.cfg.query_size, k, uncertainty, self.spec.seed, features
             )
             new = list(res.patches)
             self._write_candidates(name, k + 1, res)
@@ -437,7 +471,7 @@ class _Run:
                     "query_s": time.perf_counter() - t0,
                 },
             )
-            write_round(f, new, file_ending=self.ending)
+            self.write_boxes(k + 1, new)
         self._done(f"query:{k}")
 
     # ------------------------------------------------------------------ table
@@ -510,7 +544,7 @@ class _Run:
             f = self.loop_file(k)
             if not f.is_file():
                 break
-            for p in read_round(f, shapes=self.view.shapes):
+            for p in self.read_boxes(k):
                 gt = np.asarray(self.view.ground_truth(p.image_id)[p.slices])
                 counts = np.bincount(gt.ravel(), minlength=len(names))[: len(names)]
                 row: dict[str, Any] = {

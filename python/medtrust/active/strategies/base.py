@@ -12,9 +12,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from medtrust.active._common import as_triple, check_count, check_seed
-from medtrust.active.patches import Patch
+from medtrust.active.patch import Patch
 from medtrust.active.pool import Pool
 from medtrust.active.result import QueryLog, QueryResult
+from medtrust.active.selection import Ties, check_ties
 from medtrust.exceptions import DTypeError, InvalidArgumentError, QueryShortfallWarning
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "get_strategy",
     "list_strategies",
     "register_strategy",
+    "strategy_needs_features",
 ]
 
 
@@ -90,12 +92,20 @@ class Strategy(ABC):
     clip
         Clip the patch to images smaller than it (default True, as nnActive); False makes that
         an error.
+    ties
+        Order among equal patch scores in an image: ``"first"`` (default: ascending grid
+        index) or ``"nnactive"`` (nnActive's ``np.flip(np.argsort(...))`` order); see
+        :func:`~medtrust.active.selection.greedy_boxes`. Across images equal keys keep the
+        order of the sorted image ids and, within an image, the pick order, in both modes
+        (nnActive's stable ``sorted(..., reverse=True)``).
     """
 
     name: str = ""
     #: Whether the strategy reads the pool's uncertainty source / ground-truth labels.
     needs_uncertainty: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
+    #: Whether the strategy reads the pool's model features (``kmeans_bald``).
+    needs_features: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -104,6 +114,7 @@ class Strategy(ABC):
         stride: int | Sequence[int] = 1,
         n_patch_per_image: int | None = 20,
         clip: bool = True,
+        ties: Ties = "first",
     ) -> None:
         if patch_size is None:
             who = self.name or type(self).__name__
@@ -116,6 +127,7 @@ class Strategy(ABC):
             else check_count(n_patch_per_image, "n_patch_per_image", minimum=1)
         )
         self.clip = bool(clip)
+        self.ties: Ties = check_ties(ties)
 
     def config(self) -> dict[str, Any]:
         """The full configuration (JSON-ready)."""
@@ -125,6 +137,7 @@ class Strategy(ABC):
             "stride": list(self.stride),
             "n_patch_per_image": self.n_patch_per_image,
             "clip": self.clip,
+            "ties": self.ties,
             **self._extra_config(),
         }
 
@@ -200,6 +213,10 @@ class Strategy(ABC):
                 f"strategy {self.name!r} places boxes from the ground truth: give the pool a "
                 "label source"
             )
+        if self.needs_features and pool.features is None:
+            raise InvalidArgumentError(
+                f"strategy {self.name!r} needs model features: give the pool a features source"
+            )
         beta = self.beta(round_index)  # validates the round against the schedule early
         ctx = QueryContext(pool, by_image, size, round_index, seed)
         chosen, quotas = self._query(ctx)
@@ -255,6 +272,18 @@ def register_strategy(name: str, factory: Callable[..., Strategy], **preset: Any
     if not name or not isinstance(name, str):
         raise InvalidArgumentError(f"strategy name must be a non-empty string, got {name!r}")
     _REGISTRY[name] = (factory, preset)
+
+
+def strategy_needs_features(name: str) -> bool:
+    """Whether the registered strategy ``name`` reads model features (``kmeans_bald``).
+
+    Examples
+    --------
+    >>> strategy_needs_features("kmeans_bald"), strategy_needs_features("pe")
+    (True, False)
+    """
+    factory = _REGISTRY.get(name, (None, {}))[0]
+    return bool(getattr(factory, "needs_features", False))
 
 
 def list_strategies() -> list[str]:

@@ -27,7 +27,7 @@ import math
 from typing import Any
 
 from medtrust.active._common import STRATUM_CODES, generator, image_key
-from medtrust.active.pool import score_grids
+from medtrust.active.grids import score_grids
 from medtrust.active.schedule import SCHEDULES, beta_schedule
 from medtrust.active.strategies.base import QueryContext, Strategy, take_best
 from medtrust.active.strategies.uncertainty import image_candidates, noisy_keys
@@ -139,7 +139,7 @@ class ClaSPStrategy(Strategy):
                 )
             kinds: list[tuple[str, int | None]] = [("class_pe", c) for c in range(1, n_classes)]
             kinds.append(("pe", None))
-            grids, eff, _ = score_grids(
+            grids, _, _ = score_grids(
                 acc, kinds, patch_size=self.patch_size, stride=self.stride, clip=self.clip
             )
             del acc
@@ -156,7 +156,7 @@ class ClaSPStrategy(Strategy):
                 code = STRATUM_CODES["pe"] if name == "pe" else s + 1
                 k = noisy_keys(grids[s], beta, ctx.seed, [ctx.round_index, key, code])
                 n = quotas["pe_candidates"] if name == "pe" else quotas["class_candidates"]
-                rows = image_candidates(self, ctx, image_id, grids[s], k, eff, blocked, n, name)
+                rows = image_candidates(self, ctx, image_id, grids[s], k, blocked, n, name)
                 by_stratum[name] += rows
                 for r in rows:
                     kv = ctx.candidates[r]["key"]
@@ -256,14 +256,14 @@ class ClaSPStrategy(Strategy):
         rows: list[int] = []
         for image_id in ctx.pool.sorted_ids():
             acc = ctx.pool.accumulator(image_id)
-            grids, eff, _ = score_grids(
+            grids, _, _ = score_grids(
                 acc, [("pe", None)], patch_size=self.patch_size, stride=self.stride, clip=self.clip
             )
             del acc
             code = STRATUM_CODES["pe"]
             k = noisy_keys(grids[0], beta, ctx.seed, [ctx.round_index, image_key(image_id), code])
             blocked = ctx.blocked(image_id) + in_query.get(image_id, [])
-            rows += image_candidates(self, ctx, image_id, grids[0], k, eff, blocked, need, "pe")
+            rows += image_candidates(self, ctx, image_id, grids[0], k, blocked, need, "pe")
         best = take_best([_key(ctx, r) for r in rows], need)
         return [rows[i] for i in best]
 

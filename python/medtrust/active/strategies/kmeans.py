@@ -6,8 +6,10 @@ over its box (the feature map may be coarser than the image: the box is scaled t
 features are divided by their standard deviation over the candidates (+1e-6, no centring) and
 k-means++ seeding picks q candidates: the first uniformly at random, each next one with
 probability proportional to its squared distance to the nearest one picked. The pool needs a
-``features`` source (:class:`~medtrust.active.Pool`); the AL loop's trainers do not provide
-one yet, so in the loop this strategy is for pools built by the caller.
+``features`` source (:class:`~medtrust.active.Pool`). In the AL loop the features are the
+bottleneck of the first ensemble member (the built-in ``unet`` backend's encoder over
+non-overlapping tiles, :meth:`~medtrust.active.trainers.unet.UNetPredictor.features`); one
+member, because the members' feature spaces are not comparable.
 
 Examples
 --------
@@ -78,6 +80,7 @@ class KMeansBALDStrategy(Strategy):
     """BALD candidates diversified by k-means++ on box features (see the module docstring)."""
 
     needs_uncertainty = True
+    needs_features = True
 
     def __init__(self, **common: Any) -> None:
         super().__init__(**common)
@@ -87,10 +90,10 @@ class KMeansBALDStrategy(Strategy):
         rows: list[int] = []
         feats: list[np.ndarray] = []
         for image_id in ctx.pool.sorted_ids():
-            grid, eff = _map_grid(self, ctx, image_id)
+            grid = _map_grid(self, ctx, image_id)
             k = noisy_keys(grid, math.inf, ctx.seed, [])
             got = image_candidates(
-                self, ctx, image_id, grid, k, eff, ctx.blocked(image_id),
+                self, ctx, image_id, grid, k, ctx.blocked(image_id),
                 2 * self.per_image(ctx.size), "bald",
             )  # fmt: skip
             if got:

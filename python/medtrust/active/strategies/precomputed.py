@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from medtrust.active._common import check_count
-from medtrust.active.patches import read_round, round_file_name
+from medtrust.active.rounds import read_round, round_file_name
 from medtrust.active.strategies.base import QueryContext, Strategy
 from medtrust.exceptions import DatasetError, InvalidArgumentError
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from medtrust.active._common import check_count, generator, image_key
-from medtrust.active.patches import Patch
+from medtrust.active.patch import Patch
 from medtrust.active.strategies.base import QueryContext, Strategy
 from medtrust.exceptions import DatasetError, InvalidArgumentError
 

@@ -14,8 +14,9 @@ import numpy as np
 
 from medtrust import _native
 from medtrust.active._common import STRATUM_CODES, image_key
-from medtrust.active.patches import Patch, blocked_boxes, grid_start
-from medtrust.active.pool import score_grids
+from medtrust.active.grids import score_grids
+from medtrust.active.patch import Patch
+from medtrust.active.selection import greedy_boxes
 from medtrust.active.strategies.base import (
     QueryContext,
     Strategy,
@@ -35,7 +36,6 @@ def image_candidates(
     image_id: str,
     grid: np.ndarray,
     keys: np.ndarray,
-    eff: tuple[int, int, int],
     blocked: list[Patch],
     n: int,
     stratum: str,
@@ -44,21 +44,21 @@ def image_candidates(
 
     Logs the picks as candidates and extends ``blocked``; returns the candidate rows.
     """
-    shape = ctx.pool.shapes[image_id]
-    idx = _native.select_greedy(
-        np.ascontiguousarray(keys, dtype=np.float64).reshape(-1),
-        shape,
-        strategy.patch_size,
-        strategy.stride,
-        strategy.clip,
-        blocked_boxes(blocked, image_id),
-        n,
+    picks = greedy_boxes(
+        keys,
+        image_id,
+        ctx.pool.shapes[image_id],
+        patch_size=strategy.patch_size,
+        stride=strategy.stride,
+        clip=strategy.clip,
+        blocked=blocked,
+        n=n,
+        ties=strategy.ties,
     )
     rows = []
     flat_scores = grid.reshape(-1)
     flat_keys = keys.reshape(-1)
-    for i in idx:
-        p = Patch(image_id, grid_start(i, grid.shape, strategy.stride), eff)
+    for i, p in picks:
         blocked.append(p)
         rows.append(
             ctx.add_candidate(
@@ -68,19 +68,17 @@ def image_candidates(
     return rows
 
 
-def _map_grid(
-    strategy: Any, ctx: QueryContext, image_id: str
-) -> tuple[np.ndarray, tuple[int, int, int]]:
+def _map_grid(strategy: Any, ctx: QueryContext, image_id: str) -> np.ndarray:
     """Patch-score grid of the strategy's one uncertainty map for one image."""
     acc = ctx.pool.accumulator(image_id)
-    grids, eff, _ = score_grids(
+    grids, _, _ = score_grids(
         acc,
         [(_MAPS[strategy.uncertainty], None)],
         patch_size=strategy.patch_size,
         stride=strategy.stride,
         clip=strategy.clip,
     )
-    return grids[0], eff
+    return grids[0]
 
 
 def noisy_keys(scores: np.ndarray, beta: float, seed: int, ids: list[int]) -> np.ndarray:
@@ -124,7 +122,7 @@ class TopScoreStrategy(Strategy):
         keys: list[float] = []
         code = STRATUM_CODES[self.uncertainty]
         for image_id in ctx.pool.sorted_ids():
-            grid, eff = _map_grid(self, ctx, image_id)
+            grid = _map_grid(self, ctx, image_id)
             k = noisy_keys(
                 grid, self.power_beta, ctx.seed, [ctx.round_index, image_key(image_id), code]
             )
@@ -135,7 +133,6 @@ class TopScoreStrategy(Strategy):
                 image_id,
                 grid,
                 k,
-                eff,
                 blocked,
                 self.per_image(ctx.size),
                 self.uncertainty,
@@ -194,7 +191,7 @@ class SoftRankStrategy(Strategy):
     def _query(self, ctx: QueryContext) -> tuple[list[int], dict[str, dict[str, int]]]:
         rows: list[int] = []
         for image_id in ctx.pool.sorted_ids():
-            grid, eff = _map_grid(self, ctx, image_id)
+            grid = _map_grid(self, ctx, image_id)
             k = noisy_keys(grid, math.inf, ctx.seed, [])
             rows += image_candidates(
                 self,
@@ -202,7 +199,6 @@ class SoftRankStrategy(Strategy):
                 image_id,
                 grid,
                 k,
-                eff,
                 ctx.blocked(image_id),
                 2 * self.per_image(ctx.size),
                 self.uncertainty,

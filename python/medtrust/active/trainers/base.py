@@ -117,6 +117,17 @@ class Predictor(ABC):
             out[:, z0 : z0 + slab.shape[1]] = slab
         return out
 
+    def features(self, case: CaseData) -> np.ndarray:
+        """Pooled encoder features ``[F, z, y, x]`` of a case (diversity strategies).
+
+        The map may be coarser than the image; cell ``i`` of an axis of ``n`` cells lies over
+        voxels ``[i * Z / n, (i + 1) * Z / n)``. Backends without an encoder to read raise.
+        """
+        raise InvalidArgumentError(
+            f"the {type(self).__name__} backend gives no encoder features, which kmeans_bald "
+            "needs; use the built-in unet backend or another strategy"
+        )
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (GPU memory, temporary files)."""
 
@@ -180,27 +191,57 @@ def inference_options(settings: Any, mode: str) -> tuple[float, bool]:
 def class_aware_folds(presence: Mapping[str, Collection[int]], n_folds: int) -> dict[str, int]:
     """Fold of each case so that each class is spread over as many folds as possible.
 
-    Cases are dealt round robin to the folds, those holding the rarest class (fewest cases
-    containing it) first, ties by case id. A class present in ``n`` cases then lies in
-    ``min(n, n_folds)`` folds whenever it is the rarest class of its cases, so the training
-    part of every fold (all other folds) still contains it when ``n >= 2``; a plain
-    ``index % n_folds`` split can put both cases of a rare class in one fold.
+    Cases are visited by their rarest class (fewest cases containing it; ties by case id);
+    each goes to the fold holding the fewest cases with its classes, compared rarest class
+    first, then to the smaller fold, then to the lower index. A class present in ``n`` cases
+    thus lies in ``min(n, n_folds)`` folds in the usual cases, also when one case holds two
+    rare classes, so the training part of every fold (all other folds) still contains it
+    when ``n >= 2``; a plain ``index % n_folds`` split can put both cases of a rare class in
+    one fold.
+
+    Parameters
+    ----------
+    presence
+        ``case -> foreground classes annotated in it``.
+    n_folds
+        Number of folds (ensemble members).
+
+    Returns
+    -------
+    dict
+        ``case -> fold`` in visiting order.
 
     Examples
     --------
     >>> class_aware_folds({"a": {1}, "b": {1}, "c": {1, 2}, "d": {1}, "e": {1, 2}}, 2)
     {'c': 0, 'e': 1, 'a': 0, 'b': 1, 'd': 0}
+    >>> class_aware_folds({"a": {1, 2, 3}, "b": {1, 3}, "c": {1, 2}, "d": {1}}, 2)
+    {'a': 0, 'b': 1, 'c': 1, 'd': 0}
     """
+    n_folds = max(int(n_folds), 1)
     counts: dict[int, int] = {}
     for classes in presence.values():
         for c in set(classes):
             counts[c] = counts.get(c, 0) + 1
 
-    def key(case: str) -> tuple[float, str]:
-        rarest = min((counts[c] for c in presence[case]), default=math.inf)
-        return (rarest, case)
+    def by_rarity(case: str) -> list[int]:
+        return sorted(set(presence[case]), key=lambda c: (counts[c], c))
 
-    return {case: i % max(n_folds, 1) for i, case in enumerate(sorted(presence, key=key))}
+    def key(case: str) -> tuple[float, str]:
+        rarest = by_rarity(case)
+        return (counts[rarest[0]] if rarest else math.inf, case)
+
+    in_fold = [dict.fromkeys(counts, 0) for _ in range(n_folds)]
+    size = [0] * n_folds
+    out: dict[str, int] = {}
+    for case in sorted(presence, key=key):
+        classes = by_rarity(case)
+        f = min(range(n_folds), key=lambda k: ([in_fold[k][c] for c in classes], size[k], k))
+        out[case] = f
+        size[f] += 1
+        for c in classes:
+            in_fold[f][c] += 1
+    return out
 
 
 def class_presence(data: TrainingData) -> dict[str, set[int]]:

@@ -29,7 +29,13 @@ import numpy as np
 
 from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
 
-__all__ = ["gaussian_importance", "sliding_window", "sliding_window_slabs", "tile_starts"]
+__all__ = [
+    "encoder_feature_map",
+    "gaussian_importance",
+    "sliding_window",
+    "sliding_window_slabs",
+    "tile_starts",
+]
 
 
 def tile_starts(size: int, tile: int, step: float) -> list[int]:
@@ -199,3 +205,78 @@ def sliding_window(
     ):
         out[:, z0 : z0 + slab.shape[1]] = slab
     return out
+
+
+def encoder_feature_map(
+    encode: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
+    tile: Sequence[int],
+    stride: Sequence[int],
+) -> np.ndarray:
+    """Encoder features of a whole image, tile by tile, on a grid ``stride`` times coarser.
+
+    Non-overlapping tiles (step 1, the last one ending at the border) go through ``encode``;
+    each tile's features land at its start divided by ``stride`` (rounded) and overlapping
+    cells are averaged. Axes smaller than the tile are zero-padded as in
+    :func:`sliding_window_slabs` and the padding's cells cropped again, so the map covers the
+    image: feature cell ``i`` of an axis lies over voxels ``[i * s, (i + 1) * s)``.
+
+    Parameters
+    ----------
+    encode
+        Maps a batch ``[1, C_in, *tile]`` (float32) to features ``[1, F, *(tile / stride)]``.
+    image
+        ``[C_in, Z, Y, X]``.
+    tile
+        Tile size per spatial axis (a multiple of ``stride``).
+    stride
+        Total downsampling of the encoder per axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``[F, ceil(Z / s_z), ceil(Y / s_y), ceil(X / s_x)]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.arange(64, dtype=np.float32).reshape(1, 4, 4, 4)
+    >>> pool2 = lambda x: x.reshape(1, 1, 2, 2, 2, 2, 2, 2).mean(axis=(3, 5, 7))
+    >>> f = encoder_feature_map(pool2, img, (4, 4, 4), (2, 2, 2))
+    >>> f.shape, float(f[0, 0, 0, 0]) == float(img[0, :2, :2, :2].mean())
+    ((1, 2, 2, 2), True)
+    """
+    if image.ndim != 4:
+        raise ShapeMismatchError(f"image must be [C_in, Z, Y, X], got shape {image.shape}")
+    tile = tuple(int(t) for t in tile)
+    st = tuple(int(s) for s in stride)
+    if len(tile) != 3 or len(st) != 3 or min(st) < 1 or any(t % s for t, s in zip(tile, st)):
+        raise InvalidArgumentError(f"tile {tile} must be a multiple of the stride {st}")
+    shape = image.shape[1:]
+    pad = [max(0, t - s) for t, s in zip(tile, shape)]
+    before = [p // 2 for p in pad]
+    if any(pad):
+        image = np.pad(image, [(0, 0)] + [(b, p - b) for b, p in zip(before, pad)])
+    padded = image.shape[1:]
+    grid = [math.ceil(n / s) for n, s in zip(padded, st)]
+    cells = [t // s for t, s in zip(tile, st)]
+    total: np.ndarray | None = None
+    count = np.zeros(grid, np.float32)
+    starts = [tile_starts(n, t, 1.0) for n, t in zip(padded, tile)]
+    for z in starts[0]:
+        for y in starts[1]:
+            for x in starts[2]:
+                part = image[None, :, z : z + tile[0], y : y + tile[1], x : x + tile[2]]
+                f = np.asarray(encode(np.ascontiguousarray(part, np.float32)), np.float32)[0]
+                if total is None:
+                    total = np.zeros((f.shape[0], *grid), np.float32)
+                # a start that is not a multiple of the stride lands on the nearest cell
+                c = [min(round(a / s), g - n) for a, s, g, n in zip((z, y, x), st, grid, cells)]
+                sl = tuple(slice(a, a + n) for a, n in zip(c, cells))
+                total[(slice(None), *sl)] += f
+                count[sl] += 1.0
+    assert total is not None
+    total /= np.maximum(count, 1.0)
+    lo = [b // s for b, s in zip(before, st)]
+    hi = [max(math.ceil((b + n) / s), a + 1) for b, n, s, a in zip(before, shape, st, lo)]
+    return np.ascontiguousarray(total[:, lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]])

@@ -49,7 +49,7 @@ from medtrust.active.trainers.base import (
     inference_options,
     member_dir,
 )
-from medtrust.active.trainers.inference import sliding_window_slabs
+from medtrust.active.trainers.inference import encoder_feature_map, sliding_window_slabs
 from medtrust.exceptions import ConfigError, DeviceError
 
 __all__ = ["UNetSettings", "UNetTrainer", "build_unet", "masked_dice_ce_loss", "plan_unet"]
@@ -260,6 +260,13 @@ def build_unet(plan: UNetPlan) -> Any:
                 self.up.append(nn.ConvTranspose3d(ch[lvl], ch[lvl - 1], st[lvl], stride=st[lvl]))
                 self.dec.append(block(2 * ch[lvl - 1], ch[lvl - 1], ks[lvl - 1]))
             self.head = nn.Conv3d(ch[0], plan.n_classes, 1)
+
+        def encode(self, x: torch.Tensor) -> torch.Tensor:
+            """The bottleneck features (deepest encoder level)."""
+            x = self.enc[0](x)
+            for down, enc in zip(self.down, self.enc[1:]):
+                x = enc(down(x))
+            return x
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             skips = []
@@ -570,6 +577,55 @@ class UNetPredictor(Predictor):
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Softmax slabs of a case (see :class:`Predictor`)."""
         return self.predict_array_slabs(case.image(), mode)
+
+    def encoder_stride(self) -> tuple[int, int, int]:
+        """Total downsampling of the encoder per axis (product of the pooling strides)."""
+        out = [1, 1, 1]
+        for st in self.plan.strides:
+            out = [a * b for a, b in zip(out, st)]
+        return (out[0], out[1], out[2])
+
+    def features(self, case: CaseData) -> np.ndarray:
+        """Bottleneck features of the case's image, ``[F, ceil(Z / s_z), ...]`` (float32).
+
+        Non-overlapping tiles of the plan's patch size go through the encoder (no mirroring);
+        see :func:`~medtrust.active.trainers.inference.encoder_feature_map`.
+
+        Parameters
+        ----------
+        case
+            The case to encode.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[F, z, y, x]`` with ``F`` the deepest level's channels; cell ``i`` lies over
+            voxels ``[i * s, (i + 1) * s)`` of its axis (``s`` = :meth:`encoder_stride`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from medtrust.active.trainers.unet import UNetSettings, build_unet, plan_unet
+        >>> plan = plan_unet((8, 8, 8), (1.0, 1.0, 1.0), in_channels=1, n_classes=2,
+        ...                  base_channels=4, max_levels=2)
+        >>> p = UNetPredictor(build_unet(plan), plan, UNetSettings(device="cpu"))
+        >>> p.features_of_array(np.zeros((1, 12, 8, 8), np.float32)).shape
+        (8, 6, 4, 4)
+        """
+        return self.features_of_array(case.image())
+
+    def features_of_array(self, image: np.ndarray) -> np.ndarray:
+        """:meth:`features` of a normalised image ``[C_in, Z, Y, X]``."""
+        import torch
+
+        def encode(batch: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                out = self.model.encode(torch.from_numpy(batch).to(self.device))
+            return out.float().cpu().numpy()
+
+        return encoder_feature_map(
+            encode, np.asarray(image, np.float32), self.plan.patch_size, self.encoder_stride()
+        )
 
     def close(self) -> None:
         """Drop the model."""
