@@ -46,6 +46,12 @@ crate::plugin!(
     _polars_plugin_field_aubc
 );
 crate::plugin!(
+    bootstrap_values,
+    values_type,
+    _polars_plugin_bootstrap_values,
+    _polars_plugin_field_bootstrap_values
+);
+crate::plugin!(
     bootstrap_ci,
     ci_type,
     _polars_plugin_bootstrap_ci,
@@ -406,8 +412,11 @@ fn metrics_struct_type(input_fields: &[Field], _: &Kwargs) -> PolarsResult<Field
     ))
 }
 
-/// The metric values (NaN when NaN propagates) and dropped-row count of every group.
-fn group_metrics(b: &Batch, kw: &Kwargs) -> PolarsResult<Vec<Option<([f64; 18], usize)>>> {
+/// The metric values (NaN when NaN propagates) and dropped-row count of one group.
+type GroupMetrics = ([f64; 18], usize);
+
+/// The [`GroupMetrics`] of every group (`None`: empty group).
+fn group_metrics(b: &Batch, kw: &Kwargs) -> PolarsResult<Vec<Option<GroupMetrics>>> {
     let t = kw.targets();
     let out = b.map(|cols| match rows(cols, kw)? {
         Some(r) => Ok(Some((metric_values(&r, t)?, r.n_dropped))),
@@ -424,7 +433,7 @@ fn selective_metrics(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> 
         .enumerate()
         .map(|(j, m)| f64_column(m, values.iter().map(|v| v.map(|v| v.0[j]))))
         .collect();
-    let ints = |name: &str, f: &dyn Fn(&([f64; 18], usize)) -> i64| {
+    let ints = |name: &str, f: &dyn Fn(&GroupMetrics) -> i64| {
         Int64Chunked::from_iter_options(name.into(), values.iter().map(|v| v.as_ref().map(f)))
             .into_series()
     };
@@ -570,7 +579,9 @@ fn interval(flat: &[f64], estimate: f64, j: usize, alpha: f64) -> [f64; 3] {
     ]
 }
 
-fn bootstrap_ci(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
+/// The bootstrap options of `kwargs`, checked; `nan_policy="propagate"` becomes "raise" (as
+/// `paired_bootstrap`: resampling NaN is meaningless).
+fn bootstrap_kwargs(kwargs: Kwargs) -> PolarsResult<(Kwargs, Vec<usize>)> {
     let idx = kwargs
         .metrics
         .iter()
@@ -579,39 +590,54 @@ fn bootstrap_ci(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
     if kwargs.n_resamples == 0 {
         return Err(err("InvalidArgumentError", "n_resamples must be >= 1"));
     }
-    if !(kwargs.alpha > 0.0 && kwargs.alpha < 1.0) {
-        return Err(err("InvalidArgumentError", "alpha must lie in (0, 1)"));
-    }
-    let b = Batch::new(inputs)?;
-    // As `paired_bootstrap`: resampling NaN is meaningless, so "propagate" raises.
     let mut kw = kwargs;
     if kw.nan_policy == "propagate" {
         kw.nan_policy = "raise".into();
     }
+    Ok((kw, idx))
+}
+
+/// The estimates and the flat `[n_resamples, 18]` bootstrap metrics of every group (`None`:
+/// empty group). Each group's resampling already runs in parallel over resamples, so the
+/// groups go one by one; resample `b` draws from the stream of `(seed, b)` alone, so groups
+/// (and CSFs) of the same size see the same draws.
+fn group_bootstraps(b: &Batch, kw: &Kwargs) -> PolarsResult<Vec<Option<([f64; 18], Vec<f64>)>>> {
     let t = kw.targets();
-    // Each group's resampling already runs in parallel over resamples: groups go one by one.
-    let values: Vec<Option<Vec<[f64; 3]>>> = b
-        .ranges
+    b.ranges
         .iter()
-        .map(|range| -> PolarsResult<Option<Vec<[f64; 3]>>> {
+        .map(|range| {
             let Some((lo, hi)) = *range else {
                 return Ok(None);
             };
             let cols: Vec<&[f64]> = b.cols.iter().map(|c| &c[lo..hi]).collect();
-            let Some(r) = rows(&cols, &kw)? else {
+            let Some(r) = rows(&cols, kw)? else {
                 return Ok(None);
             };
             let estimates = metric_values(&r, t)?;
             let flat = Prepared::new(&r.conf, &r.res, r.labels.as_deref())
                 .and_then(|p| bootstrap_metrics(&[p], kw.n_resamples, kw.seed, t))
                 .map_err(core_err)?;
-            Ok(Some(
+            Ok(Some((estimates, flat)))
+        })
+        .collect()
+}
+
+fn bootstrap_ci(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
+    if !(kwargs.alpha > 0.0 && kwargs.alpha < 1.0) {
+        return Err(err("InvalidArgumentError", "alpha must lie in (0, 1)"));
+    }
+    let (kw, idx) = bootstrap_kwargs(kwargs)?;
+    let b = Batch::new(inputs)?;
+    let values: Vec<Option<Vec<[f64; 3]>>> = group_bootstraps(&b, &kw)?
+        .into_iter()
+        .map(|g| {
+            g.map(|(estimates, flat)| {
                 idx.iter()
                     .map(|&j| interval(&flat, estimates[j], j, kw.alpha))
-                    .collect(),
-            ))
+                    .collect()
+            })
         })
-        .collect::<PolarsResult<_>>()?;
+        .collect();
     let mut fields = Vec::with_capacity(3 * idx.len());
     for (k, m) in kw.metrics.iter().enumerate() {
         for (i, suffix) in ["", "_low", "_high"].iter().enumerate() {
@@ -624,6 +650,39 @@ fn bootstrap_ci(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
     }
     let valid: Vec<bool> = values.iter().map(Option::is_some).collect();
     struct_column(b.name, &fields, &valid)
+}
+
+// ------------------------------------------------------------------------------------------
+// bootstrap_values: the resampled values of one metric (the first of `metrics`) per group
+
+fn values_type(input_fields: &[Field], kwargs: &Kwargs) -> PolarsResult<Field> {
+    if let Some(m) = kwargs.metrics.first() {
+        index_of(m)?;
+    }
+    Ok(Field::new(
+        input_fields[0].name().clone(),
+        DataType::List(Box::new(DataType::Float64)),
+    ))
+}
+
+fn bootstrap_values(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
+    let (kw, idx) = bootstrap_kwargs(kwargs)?;
+    let Some(&j) = idx.first() else {
+        return Err(err("InvalidArgumentError", "metrics must name one metric"));
+    };
+    let b = Batch::new(inputs)?;
+    let width = METRIC_NAMES.len();
+    let mut list: ListChunked = group_bootstraps(&b, &kw)?
+        .into_iter()
+        .map(|g| {
+            g.map(|(_, flat)| {
+                let v: Vec<f64> = flat.chunks_exact(width).map(|m| m[j]).collect();
+                Series::new(PlSmallStr::EMPTY, v)
+            })
+        })
+        .collect();
+    list.rename(b.name);
+    Ok(list.into_series())
 }
 
 // ------------------------------------------------------------------------------------------
