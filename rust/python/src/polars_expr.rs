@@ -597,11 +597,14 @@ fn bootstrap_kwargs(kwargs: Kwargs) -> PolarsResult<(Kwargs, Vec<usize>)> {
     Ok((kw, idx))
 }
 
-/// The estimates and the flat `[n_resamples, 18]` bootstrap metrics of every group (`None`:
+/// The 18 estimates and the flat `[n_resamples, 18]` bootstrap metrics of one group.
+type GroupBootstrap = ([f64; 18], Vec<f64>);
+
+/// The [`GroupBootstrap`] of every group (`None`:
 /// empty group). Each group's resampling already runs in parallel over resamples, so the
 /// groups go one by one; resample `b` draws from the stream of `(seed, b)` alone, so groups
 /// (and CSFs) of the same size see the same draws.
-fn group_bootstraps(b: &Batch, kw: &Kwargs) -> PolarsResult<Vec<Option<([f64; 18], Vec<f64>)>>> {
+fn group_bootstraps(b: &Batch, kw: &Kwargs) -> PolarsResult<Vec<Option<GroupBootstrap>>> {
     let t = kw.targets();
     b.ranges
         .iter()
