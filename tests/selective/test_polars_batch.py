@@ -76,3 +76,16 @@ def test_first_failing_group_in_group_order_is_reported(big):
     only_range = ok.with_columns(f=pl.when(bad_range).then(2.0).otherwise("f"))
     with pytest.raises(InvalidValueError, match="residuals must lie in"):
         mt.collect(only_range.lazy().group_by("g").agg(mt.augrc("c", "f")))
+
+
+def test_filters_and_slices_are_not_pushed_into_the_expression():
+    # The plugin function is elementwise over the imploded groups; the implode keeps polars
+    # from pushing a later filter / slice below it (which would change the rows it sees).
+    df = pl.DataFrame({"g": [1, 1, 2, 2], "c": [0.9, 0.2, 0.5, 0.4], "f": [0.0, 1.0, 0.0, 1.0]})
+    whole = sel.aurc(df["c"].to_numpy(), df["f"].to_numpy())
+    lf = df.lazy().with_columns(a=mt.aurc("c", "f"))
+    assert lf.filter(pl.col("c") > 0.3).collect()["a"].to_list() == [whole] * 3
+    assert lf.head(1).collect(engine="streaming")["a"].to_list() == [whole]
+    per_g = df.lazy().with_columns(a=mt.aurc("c", "f").over("g")).filter(pl.col("c") > 0.3)
+    g2 = df.filter(pl.col("g") == 2)
+    assert per_g.collect()["a"][-1] == sel.aurc(g2["c"].to_numpy(), g2["f"].to_numpy())
