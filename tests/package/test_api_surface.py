@@ -205,6 +205,7 @@ FREE_STRINGS = {
     "what",
     "name",
     "name_col",
+    "rank_col",
     "description",
     "key",
     "model",
