@@ -45,19 +45,21 @@ _ERROR = re.compile(r"medtrust\[(\w+)\]: ([^\n]*)")
 def call(function: str, args: list[pl.Expr], options: dict[str, Any]) -> pl.Expr:
     """The aggregation expression of plugin function ``function`` (checks the plugin once).
 
-    ``args`` are the confidence, residual and optional label expressions. They travel as one
-    struct: polars evaluates a one-input aggregation over the groups in parallel, but calls a
-    several-input one group after group. The result is named after the confidence expression.
+    ``args`` are the function's input expressions (confidence, residual and optional label).
+    They travel as one struct, imploded: in ``group_by(...).agg(...)`` (and ``.over(...)``)
+    that is one list per group, and the elementwise plugin function receives all of them in a
+    single call and computes the groups in parallel in Rust (polars would call a
+    non-elementwise aggregation once per group, ~100 us each). In a ``select`` the one list
+    holds every row. The result is named after the first expression.
     """
     check()
-    packed = pl.struct(*(a.alias(f"_{i}") for i, a in enumerate(args)))
+    packed = pl.struct(*(a.alias(f"_{i}") for i, a in enumerate(args))).implode()
     expr = register_plugin_function(
         plugin_path=_LIB,
         function_name=function,
         args=[packed],
         kwargs=options,
-        is_elementwise=False,
-        returns_scalar=True,
+        is_elementwise=True,
     )
     try:
         return expr.alias(args[0].meta.output_name())

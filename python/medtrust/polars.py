@@ -65,6 +65,7 @@ from medtrust.exceptions import InvalidArgumentError
 __all__ = [
     "METRICS",
     "POLARS_TESTED",
+    "aubc",
     "augrc",
     "augrc_ba",
     "aurc",
@@ -404,6 +405,29 @@ def bootstrap_ci(
     return call("bootstrap_ci", _args(confids, residuals, labels), kw)
 
 
+def aubc(dice: IntoExpr, x: IntoExpr | None = None) -> pl.Expr:
+    """Area under the budget curve of an AL run per group, named ``aubc``.
+
+    Equals :func:`medtrust.active.metrics.aubc` on the group's rows bit for bit (trapezoid
+    rule, budgets min-max scaled to [0, 1], ``np.sum``'s pairwise summation). Rows must be in
+    round order within each group (``group_by`` keeps the frame's order: sort by round first);
+    without ``x`` the rounds are equally spaced. A null or NaN Dice / budget fails the query
+    with :class:`~medtrust.exceptions.NaNInputError`, decreasing or constant budgets with
+    :class:`~medtrust.exceptions.InvalidArgumentError`; an empty group gives null, a
+    one-round group its Dice.
+
+    Examples
+    --------
+    >>> import polars as pl, medtrust.polars as mt
+    >>> runs = pl.DataFrame({"strategy": ["random"] * 3 + ["entropy"] * 3,
+    ...                      "round": [0, 1, 2] * 2, "dice": [0.5, 0.7, 0.9, 0.6, 0.8, 0.8]})
+    >>> runs.sort("round").group_by("strategy").agg(mt.aubc("dice")).sort("strategy").rows()
+    [('entropy', 0.75), ('random', 0.7)]
+    """
+    args = [_expr(dice, "dice"), *([] if x is None else [_expr(x, "x")])]
+    return call("aubc", args, kwargs("raise", False)).alias("aubc")
+
+
 def collect(query: pl.LazyFrame, **options: Any) -> pl.DataFrame:
     """``query.collect(**options)`` with medtrust errors re-raised as medtrust exceptions.
 
@@ -480,3 +504,7 @@ class MedtrustNamespace:
     def bootstrap_ci(self, residuals: IntoExpr, **options: Any) -> pl.Expr:
         """:func:`bootstrap_ci` of this column."""
         return bootstrap_ci(self._expr, residuals, **options)
+
+    def aubc(self, x: IntoExpr | None = None) -> pl.Expr:
+        """:func:`aubc` of this (Dice) column."""
+        return aubc(self._expr, x).alias(self._name())

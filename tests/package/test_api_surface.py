@@ -207,6 +207,7 @@ FREE_STRINGS = {
     "what",
     "name",
     "name_col",
+    "rank_col",
     "description",
     "key",
     "model",

@@ -1,7 +1,8 @@
 """Statistics used by every job, each written once (scipy underneath where scipy has the test).
 
 - Ranks: :func:`rank_values` (1 = best, ties averaged, NaN last) and
-  :func:`rank_distribution` (how often each method takes each rank).
+  :func:`rank_distribution` (how often each method takes each rank); as polars expressions
+  over long tables, :func:`rank_expr` and :func:`rank_distribution_frame` (every group at once).
 - Tests: :func:`holm` correction, one-sided :func:`paired_wilcoxon`, :func:`paired_t`,
   :func:`friedman_test` with the :func:`nemenyi_test` post-hoc test and its
   :func:`critical_difference` (Demšar, 2006).
@@ -28,7 +29,13 @@ from medtrust.analysis.correlation import (
     pearson,
     spearman,
 )
-from medtrust.analysis.ranks import as_matrix, rank_distribution, rank_values
+from medtrust.analysis.ranks import (
+    as_matrix,
+    rank_distribution,
+    rank_distribution_frame,
+    rank_expr,
+    rank_values,
+)
 from medtrust.analysis.significance import (
     Alternative,
     NemenyiResult,
@@ -57,6 +64,8 @@ __all__ = [
     "paired_wilcoxon",
     "pearson",
     "rank_distribution",
+    "rank_distribution_frame",
+    "rank_expr",
     "rank_values",
     "spearman",
 ]

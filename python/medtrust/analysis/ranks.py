@@ -26,7 +26,13 @@ from medtrust.exceptions import InvalidArgumentError
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["as_matrix", "rank_distribution", "rank_values"]
+__all__ = [
+    "as_matrix",
+    "rank_distribution",
+    "rank_distribution_frame",
+    "rank_expr",
+    "rank_values",
+]
 
 
 def as_matrix(values: Any, name: str = "values") -> np.ndarray:
@@ -135,3 +141,80 @@ def rank_distribution(ranks: Any, names: Sequence[str], *, name_col: str = "name
             "frequency": freq.reshape(-1).astype(float),
         }
     )
+
+
+def rank_expr(value: str | pl.Expr, *, over: Sequence[str], higher_is_better: bool = False):
+    """:func:`rank_values` as a polars expression: the rank of ``value`` within each block.
+
+    ``over`` names the block columns (e.g. group and resample): within a block, 1 = best, ties
+    share their mean rank and NaN (or null) ranks last, as :func:`rank_values` along the
+    methods of one block.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"block": [0, 0, 0, 1, 1, 1], "v": [0.9, 0.5, 0.5, 0.1, None, 0.3]})
+    >>> df.select(rank_expr("v", over=["block"], higher_is_better=True))["v"].to_list()
+    [1.0, 2.5, 2.5, 2.0, 3.0, 1.0]
+    """
+    import polars as pl
+
+    v = pl.col(value) if isinstance(value, str) else value
+    v = -v if higher_is_better else v
+    # NaN / null become +inf after the sign flip so that they always rank last (and tie).
+    key = pl.when(v.is_null() | v.is_nan()).then(float("inf")).otherwise(v)
+    name = v.meta.output_name(raise_if_undetermined=False) or "rank"
+    return key.rank("average").over(list(over)).alias(name)
+
+
+def rank_distribution_frame(
+    ranked: pl.DataFrame | pl.LazyFrame,
+    names: Sequence[str],
+    *,
+    by: Sequence[str] = (),
+    name_col: str = "name",
+    rank_col: str = "rank",
+) -> pl.DataFrame:
+    """:func:`rank_distribution` of every ``by`` group of a long table, in one polars query.
+
+    ``ranked`` holds one row per (group, block, method) with the method in ``name_col`` and
+    its rank in ``rank_col`` (e.g. from :func:`rank_expr`). Per group and method: how often it
+    takes each rank ``1..len(names)`` over the group's blocks (ranks rounded half to even, as
+    :func:`rank_distribution`). Rows come in the order of the groups' first appearance, then
+    ``names``, then rank; the values equal :func:`rank_distribution` on each group.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> long = pl.DataFrame({"g": ["x"] * 6, "block": [0, 0, 1, 1, 2, 2],
+    ...                      "name": ["a", "b"] * 3, "v": [0.1, 0.2, 0.3, 0.2, 0.0, 0.5]})
+    >>> ranked = long.with_columns(rank=rank_expr("v", over=["g", "block"]))
+    >>> dist = rank_distribution_frame(ranked, ["a", "b"], by=["g"])
+    >>> dist.filter(name="a")["frequency"].round(4).to_list()
+    [0.6667, 0.3333]
+    """
+    import polars as pl
+
+    lf = ranked.lazy()
+    by = list(by) or ["__all"]
+    if by == ["__all"]:
+        lf = lf.with_columns(__all=pl.lit(0))
+    keys = [*by, name_col]
+    rounded = pl.col(rank_col).round(0, mode="half_to_even").cast(pl.Int64)
+    counts = (
+        lf.with_columns(__blocks=pl.len().over(keys))
+        .group_by([*keys, rounded.alias(rank_col)])
+        .agg(pl.len().alias("__n"), pl.col("__blocks").first())
+    )
+    order = pl.LazyFrame({name_col: list(names), "__m": np.arange(len(names))})
+    levels = pl.LazyFrame({rank_col: np.arange(1, len(names) + 1, dtype=np.int64)})
+    groups = lf.select(by).unique(maintain_order=True).with_row_index("__g")
+    grid = groups.join(order, how="cross").join(levels, how="cross")
+    blocks = pl.col("__blocks").max().over(keys)  # the method's blocks in its group
+    out = (
+        grid.join(counts, on=[*keys, rank_col], how="left", nulls_equal=True)
+        .with_columns(frequency=(pl.col("__n").fill_null(0) / blocks).fill_null(0.0))
+        .sort("__g", "__m", rank_col)
+        .select(*keys, rank_col, "frequency")
+    )
+    return out.collect().drop("__all", strict=False)

@@ -15,13 +15,12 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from medtrust.exceptions import DTypeError, InvalidArgumentError
 
-__all__ = ["SCORE_COLUMNS", "csf_names", "grouped_warnings", "score_table_csfs"]
+__all__ = ["SCORE_COLUMNS", "csf_names", "score_table_csfs"]
 
 #: Columns of a :func:`medtrust.failure.score_folder` table that are not CSFs.
 SCORE_COLUMNS: tuple[str, ...] = ("case", "domain", "dice", "nsd", "hd95")
@@ -108,19 +107,3 @@ def csf_names(df: Any, csfs: Any, csf_prefix: str | None, taken: Sequence[str]) 
     if wrong:
         raise DTypeError(f"CSF columns must be numeric; not numeric: {wrong}")
     return names
-
-
-def grouped_warnings(caught: Sequence[tuple[str, warnings.WarningMessage]]) -> None:
-    """Issue each distinct warning once, naming every group that raised it.
-
-    Parameters
-    ----------
-    caught
-        (group, recorded warning) pairs, e.g. from ``warnings.catch_warnings(record=True)``.
-    """
-    seen: dict[tuple[type, str], list[str]] = {}
-    for g, w in caught:
-        seen.setdefault((w.category, str(w.message)), []).append(g)
-    for (cat, msg), gs in seen.items():
-        where = ", ".join(repr(g) for g in dict.fromkeys(gs))
-        warnings.warn(f"{msg} (group(s): {where})", cat, stacklevel=3)

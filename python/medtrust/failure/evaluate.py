@@ -50,7 +50,6 @@ from medtrust.exceptions import (
     UndefinedMetricWarning,
 )
 from medtrust.failure.columns import csf_names as _csf_names
-from medtrust.failure.columns import grouped_warnings as _grouped_warnings
 
 if TYPE_CHECKING:
     import polars as pl
@@ -64,6 +63,7 @@ Risk = Literal["dice", "nsd", "hd95"]
 
 _DERIVED = ("risk", "failed")
 _METRICS = ("aurc", "eaurc", "naurc", "augrc", "eaugrc")
+_CI_COLUMNS = ("aurc_low", "aurc_high", "augrc_low", "augrc_high")
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,12 @@ class FailureDetectionResult:
         return paths
 
 
+def _plugin_metrics() -> tuple[str, ...]:
+    from medtrust._plugin import METRICS
+
+    return METRICS
+
+
 def _to_polars(cases: Any) -> pl.DataFrame:
     import polars as pl
 
@@ -225,13 +231,17 @@ def _group_scores(
     names: Sequence[str],
     check_range: bool,
     has_failed: bool,
+    boot: dict[str, Any],
     gcol: str,
     stack: bool = True,
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Metrics, correlations and failure AUROC of every (group, CSF) in one polars query.
+) -> tuple[dict[tuple[str, str], dict[str, Any]], pl.DataFrame]:
+    """Metrics, correlations, failure AUROC and bootstrap of every (group, CSF), one query.
 
-    The groups are each domain and ``"all"`` (the cases stacked once more under that name);
-    the metrics run in Rust through the polars plugin (equal to ``selective.metrics``).
+    The groups are each value of ``gcol`` and ``"all"`` (the cases stacked once more under that
+    name; only ``"all"`` when ``stack`` is False);
+    the metrics and the paired bootstrap (intervals and the resampled ``rank_metric`` values;
+    every CSF of a group sees the same resamples) run in Rust through the polars plugin, equal
+    to ``selective.metrics`` / ``paired_bootstrap``. Also returns the wide result table.
     """
     import polars as pl
 
@@ -239,6 +249,11 @@ def _group_scores(
 
     kw = _plugin.kwargs("raise", check_range)
     kw_auroc = _plugin.kwargs("raise", True, metric="failure_auroc")
+    resampling = dict(n_resamples=boot["n_resamples"], seed=boot["seed"])
+    kw_ci = _plugin.kwargs(
+        "raise", check_range, metrics=["aurc", "augrc"], alpha=float(boot["alpha"]), **resampling
+    )
+    kw_values = _plugin.kwargs("raise", check_range, metrics=[boot["metric"]], **resampling)
     risk, fail = pl.col("risk"), pl.col("failed")
     aggs = [pl.len().alias("n"), fail.sum().alias("n_failed")]
     for i, c in enumerate(names):
@@ -252,16 +267,18 @@ def _group_scores(
         if has_failed:
             auroc = _plugin.call("risk_metric", [conf, fail], kw_auroc)
             aggs.append(auroc.alias(f"auroc{i}"))
+        aggs.append(_plugin.call("bootstrap_ci", [conf, risk], kw_ci).alias(f"ci{i}"))
+        aggs.append(_plugin.call("bootstrap_values", [conf, risk], kw_values).alias(f"boot{i}"))
     all_rows = table.lazy().with_columns(pl.lit("all").alias(gcol))
     stacked = pl.concat([table.lazy(), all_rows]) if stack else all_rows
     with _plugin.medtrust_errors():
-        wide = stacked.group_by(gcol).agg(aggs).collect()
+        wide = stacked.group_by(gcol).agg(aggs).collect().rename({gcol: "group"})
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for row in wide.iter_rows(named=True):
         for i, c in enumerate(names):
             m = row[f"m{i}"]
-            out[(row[gcol], c)] = {
-                "group": row[gcol],
+            out[(row["group"], c)] = {
+                "group": row["group"],
                 "csf": c,
                 "n": row["n"],
                 "n_failed": int(row["n_failed"]) if has_failed else None,
@@ -269,8 +286,43 @@ def _group_scores(
                 "spearman": float(row[f"spearman{i}"]),
                 "pearson": float(row[f"pearson{i}"]),
                 "failure_auroc": row[f"auroc{i}"] if has_failed else math.nan,
-            }
-    return out
+                **{f"{k}_{s}": row[f"ci{i}"][f"{k}_{s}"] for k in ("aurc", "augrc")
+                   for s in ("low", "high")},
+            }  # fmt: skip
+    return out, wide
+
+
+def _rank_tables(
+    wide: pl.DataFrame, names: Sequence[str], groups: Sequence[str], metric: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Mean ranks and rank distributions of the CSFs in every group, from the resampled values.
+
+    One polars query over all groups (:func:`medtrust.analysis.rank_expr` within each
+    (group, resample), :func:`medtrust.analysis.rank_distribution_frame`), equal to
+    :func:`medtrust.selective.rank_csfs` on each group.
+    """
+    import polars as pl
+
+    from medtrust.analysis import rank_distribution_frame, rank_expr
+    from medtrust.selective.ranking import _HIGHER_IS_BETTER
+
+    cols = [f"boot{i}" for i in range(len(names))]
+    order = pl.DataFrame({"group": list(groups)})
+    long = (
+        order.join(wide.select("group", *cols), on="group", how="left")
+        .explode(cols)
+        .with_columns(resample=pl.int_range(pl.len()).over("group"))
+        .unpivot(index=["group", "resample"], on=cols, variable_name="csf", value_name="v")
+        .with_columns(pl.col("csf").replace_strict(dict(zip(cols, names))))
+    )
+    ranked = long.with_columns(
+        rank=rank_expr(
+            "v", over=["group", "resample"], higher_is_better=metric in _HIGHER_IS_BETTER
+        )
+    )
+    mean_rank = ranked.group_by("group", "csf").agg(mean_rank=pl.col("rank").mean())
+    dist = rank_distribution_frame(ranked, names, by=["group"], name_col="csf")
+    return mean_rank, dist
 
 
 def evaluate_failure_detection(
@@ -320,8 +372,8 @@ def evaluate_failure_detection(
     rank_metric
         Metric the CSFs are ranked by in each resample.
     progress
-        Progress bar over the bootstrap resamples (advanced group by group); None: on when
-        stderr is a terminal.
+        Progress bar over the bootstrap resamples (they run in one parallel query, so the bar
+        completes when it returns); None: on when stderr is a terminal.
 
     Returns
     -------
@@ -342,8 +394,6 @@ def evaluate_failure_detection(
     (('csf_a',), ('x', 'y', 'all'))
     """
     import polars as pl
-
-    from medtrust.selective import rank_csfs
 
     check_choice(risk, "risk", RISKS)
     df = _to_polars(cases)
@@ -378,55 +428,37 @@ def evaluate_failure_detection(
     check_range = not (risk == "hd95" and not binary)
     domains = sorted(set(table[gcol].to_list())) if group_col is not None else []
     groups = [*domains, "all"]
-    scores = _group_scores(
-        table, names, check_range, failed is not None, gcol, group_col is not None
-    )
-    rows, ranks = [], []
-    caught: list[tuple[str, warnings.WarningMessage]] = []
-    all_pass: list[str] = []
-    all_fail: list[str] = []
     from medtrust._io import progress_enabled
+    from medtrust.selective.bootstrap import _check_common
 
+    check_choice(rank_metric, "rank_metric", _plugin_metrics())
+    _check_common(n_resamples, alpha, seed)
+    boot = {"metric": rank_metric, "n_resamples": n_resamples, "seed": seed, "alpha": alpha}
     bar = None
     if progress_enabled(progress):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_resamples * len(groups), desc="bootstrap resamples", leave=False)
+    scores, wide = _group_scores(
+        table, names, check_range, failed is not None, boot, gcol, group_col is not None
+    )
+    mean_rank, rank_table = _rank_tables(wide, names, groups, rank_metric)
+    if bar is not None:
+        # Every group's resamples run in one parallel query: the bar counts them when it returns.
+        bar.update(n_resamples * len(groups))
+        bar.close()
+    ranks_of = {(g, c): r for g, c, r in mean_rank.iter_rows()}
+    rows = []
+    all_pass: list[str] = []
+    all_fail: list[str] = []
     for g in groups:
-        # The rank distributions are statistics over paired resamples (medtrust.selective
-        # rank_csfs); every per-group metric above comes from the one polars query.
-        part = table if g == "all" else table.filter(pl.col(gcol) == g)
-        r = part["risk"].to_numpy()
-        confs = {c: part[c].cast(pl.Float64).to_numpy() for c in names}
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            ranking = rank_csfs(
-                confs,
-                r,
-                metric=rank_metric,
-                n_resamples=n_resamples,
-                seed=seed,
-                alpha=alpha,
-                check_range=check_range,
-            )
-        caught += [(g, w) for w in got]
-        if bar is not None:
-            bar.update(n_resamples)
-        boot = ranking.bootstrap
-        mean_rank = dict(zip(ranking.mean_rank["csf"], ranking.mean_rank["mean_rank"]))
         for c in names:
             row = dict(scores[(g, c)])
-            row["mean_rank"] = float(mean_rank[c])
-            for k in ("aurc", "augrc"):
-                ci = boot.ci(k, alpha=alpha)[c]
-                row[f"{k}_low"], row[f"{k}_high"] = ci.low, ci.high
-            rows.append(row)
-        ranks.append(ranking.rank_distribution.with_columns(group=pl.lit(g)))
-        n_failed = scores[(g, names[0])]["n_failed"]
-        if n_failed is not None and n_failed in (0, len(r)):
-            (all_fail if n_failed else all_pass).append(f"{g!r} ({len(r)} cases)")
-    if bar is not None:
-        bar.close()
+            cis = {k: row.pop(k) for k in _CI_COLUMNS}
+            rows.append({**row, "mean_rank": float(ranks_of[(g, c)]), **cis})
+        n_failed, n = scores[(g, names[0])]["n_failed"], scores[(g, names[0])]["n"]
+        if n_failed is not None and n_failed in (0, n):
+            (all_fail if n_failed else all_pass).append(f"{g!r} ({n} cases)")
     for kind, gs in (("fails", all_fail), ("passes", all_pass)):
         if gs:
             warnings.warn(
@@ -435,7 +467,6 @@ def evaluate_failure_detection(
                 UndefinedMetricWarning,
                 stacklevel=2,
             )
-    _grouped_warnings(caught)
     config = {
         "risk": risk,
         "threshold": threshold,
@@ -448,7 +479,6 @@ def evaluate_failure_detection(
         "group_col": group_col,
         "csfs": list(names),
     }
-    rank_table = pl.concat(ranks).select("group", "csf", "rank", "frequency")
     return FailureDetectionResult(
         table, pl.DataFrame(rows), rank_table, tuple(names), tuple(groups), config
     )

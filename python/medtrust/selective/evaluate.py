@@ -44,9 +44,10 @@ def evaluate(
 ) -> pl.DataFrame:
     """Every selective metric per group and CSF, in one polars query.
 
-    Each (group, CSF) is one call of the Rust plugin inside ``group_by(by).agg(...)`` (see
-    :mod:`medtrust.polars`): no Python loop over groups, and each row equals
-    :func:`~medtrust.selective.metrics` on that group bit for bit.
+    One ``group_by(by).agg(...)`` query: each CSF is one call of the Rust plugin that gets every
+    group at once and computes them in parallel (see :mod:`medtrust.polars`); no Python loop
+    over groups, and each row equals :func:`~medtrust.selective.metrics` on that group bit for
+    bit.
 
     Parameters
     ----------

@@ -17,7 +17,9 @@ use medtrust_core::bootstrap::{bootstrap_metrics, Prepared};
 use medtrust_core::risk::{self, Targets, METRIC_NAMES};
 use medtrust_core::CoreError;
 use polars_core::prelude::*;
+use rayon::prelude::*;
 use serde::Deserialize;
+use std::borrow::Cow;
 
 crate::plugin!(
     selective_metrics,
@@ -36,6 +38,18 @@ crate::plugin!(
     curve_type,
     _polars_plugin_risk_coverage_curve,
     _polars_plugin_field_risk_coverage_curve
+);
+crate::plugin!(
+    aubc,
+    float_type,
+    _polars_plugin_aubc,
+    _polars_plugin_field_aubc
+);
+crate::plugin!(
+    bootstrap_values,
+    values_type,
+    _polars_plugin_bootstrap_values,
+    _polars_plugin_field_bootstrap_values
 );
 crate::plugin!(
     bootstrap_ci,
@@ -107,13 +121,106 @@ fn core_err(e: CoreError) -> PolarsError {
     err(class, e)
 }
 
-/// Validated rows of one group.
-struct Rows {
-    conf: Vec<f64>,
-    res: Vec<f64>,
-    /// Class-balanced residuals when a label column was given.
+/// The groups of one call: the (confidence, residual[, label]) values of every group, flat,
+/// as f64 with nulls as NaN (a null counts as NaN everywhere), and each group's row range.
+///
+/// Python passes `pl.struct(conf, res[, label]).implode()` to an elementwise function: in a
+/// `group_by(...).agg(...)` (or `.over(...)`) polars hands over one list per group in a single
+/// call, so there is one FFI call per query rather than one per group; in a `select` the one
+/// list holds every row. A plain (non-list) input is one group of all its rows.
+struct Batch {
+    name: PlSmallStr,
+    cols: Vec<Vec<f64>>,
+    /// Row range of each group in `cols`; `None` for a null list (its output is null).
+    ranges: Vec<Option<(usize, usize)>>,
+}
+
+impl Batch {
+    fn new(inputs: &[Series]) -> PolarsResult<Batch> {
+        Self::with_columns(inputs, 2..=3, "confidence, residual and optional label")
+    }
+
+    /// A batch of `arity` columns (`what` names them in the error).
+    fn with_columns(
+        inputs: &[Series],
+        arity: std::ops::RangeInclusive<usize>,
+        what: &str,
+    ) -> PolarsResult<Batch> {
+        let name = inputs.first().map(|s| s.name().clone()).unwrap_or_default();
+        if let [s] = inputs {
+            if let DataType::List(_) = s.dtype() {
+                let ca = s.list()?.rechunk();
+                let arr = ca.downcast_as_array();
+                let offsets = arr.offsets().as_slice();
+                let ranges = (0..arr.len())
+                    .map(|i| {
+                        let ok = arr.validity().is_none_or(|v| v.get_bit(i));
+                        ok.then(|| (offsets[i] as usize, offsets[i + 1] as usize))
+                    })
+                    .collect();
+                let cols = columns(&[ca.get_inner()], &arity, what)?
+                    .iter()
+                    .map(float_values)
+                    .collect::<PolarsResult<Vec<_>>>()?;
+                return Ok(Batch { name, cols, ranges });
+            }
+        }
+        let cols = columns(inputs, &arity, what)?
+            .iter()
+            .map(float_values)
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let n = cols[0].len();
+        if cols.iter().any(|c| c.len() != n) {
+            return Err(err(
+                "ShapeMismatchError",
+                format!("the {what} columns must have the same length"),
+            ));
+        }
+        Ok(Batch {
+            name,
+            cols,
+            ranges: vec![Some((0, n))],
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// `f` of every group's column slices, in group order (`None` for a null list). Large
+    /// batches run in parallel over groups in the medtrust pool, each group on one thread (the
+    /// kernels' own small-input rule); the first error in group order is returned, so results
+    /// and errors do not depend on the thread count.
+    fn map<T: Send>(
+        &self,
+        f: impl Fn(&[&[f64]]) -> PolarsResult<T> + Sync,
+    ) -> PolarsResult<Vec<Option<T>>> {
+        let one = |r: &Option<(usize, usize)>| -> PolarsResult<Option<T>> {
+            match *r {
+                None => Ok(None),
+                Some((a, b)) => {
+                    let cols: Vec<&[f64]> = self.cols.iter().map(|c| &c[a..b]).collect();
+                    f(&cols).map(Some)
+                }
+            }
+        };
+        let rows = self.cols[0].len();
+        let out: Vec<PolarsResult<Option<T>>> =
+            if self.len() > 1 && rows >= medtrust_core::parallel::SERIAL_BELOW {
+                medtrust_core::parallel::install(|| self.ranges.par_iter().map(one).collect())
+            } else {
+                self.ranges.iter().map(one).collect()
+            };
+        out.into_iter().collect()
+    }
+}
+
+/// Validated rows of one group (borrowed when no row is dropped).
+struct Rows<'a> {
+    conf: Cow<'a, [f64]>,
+    res: Cow<'a, [f64]>,
     /// Class labels of the rows (for the balanced metrics), as the core takes them.
-    labels: Option<Vec<f64>>,
+    labels: Option<Cow<'a, [f64]>>,
     /// Rows dropped by `nan_policy="omit"`.
     n_dropped: usize,
     /// `nan_policy="propagate"` met a missing value: every metric is NaN.
@@ -139,30 +246,40 @@ fn policy(name: &str) -> PolarsResult<Policy> {
     }
 }
 
-fn float_column(s: &Series) -> PolarsResult<Float64Chunked> {
+/// A numeric column as f64 values, null as NaN.
+fn float_values(s: &Series) -> PolarsResult<Vec<f64>> {
     if !s.dtype().is_primitive_numeric() && !s.dtype().is_bool() && !s.dtype().is_null() {
         return Err(err(
             "DTypeError",
             format!("column {:?} must be numeric, got {}", s.name(), s.dtype()),
         ));
     }
-    Ok(s.cast(&DataType::Float64)?.f64()?.clone())
+    let s = s.cast(&DataType::Float64)?;
+    let ca = s.f64()?;
+    if ca.null_count() == 0 {
+        let mut v = Vec::with_capacity(ca.len());
+        for chunk in ca.downcast_iter() {
+            v.extend_from_slice(chunk.values().as_slice());
+        }
+        return Ok(v);
+    }
+    Ok(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
-/// The (confidence, residual[, label]) columns: Python packs them into one struct input, so
-/// that polars runs a `group_by` aggregation over groups in parallel (its one-input path).
-fn columns(inputs: &[Series]) -> PolarsResult<Vec<Series>> {
+/// The input columns (e.g. confidence, residual[, label]): Python packs them into one struct.
+fn columns(
+    inputs: &[Series],
+    arity: &std::ops::RangeInclusive<usize>,
+    what: &str,
+) -> PolarsResult<Vec<Series>> {
     let cols = match inputs {
         [s] if matches!(s.dtype(), DataType::Struct(_)) => s.struct_()?.fields_as_series(),
         _ => inputs.to_vec(),
     };
-    if !(2..=3).contains(&cols.len()) {
+    if !arity.contains(&cols.len()) {
         return Err(err(
             "InvalidArgumentError",
-            format!(
-                "expected confidence, residual and optional label columns, got {}",
-                cols.len()
-            ),
+            format!("expected {what} columns, got {}", cols.len()),
         ));
     }
     Ok(cols)
@@ -171,44 +288,25 @@ fn columns(inputs: &[Series]) -> PolarsResult<Vec<Series>> {
 /// The rows of one group after the `nan_policy` rules of `prepare` (null counts as NaN).
 ///
 /// `None` when the group is empty (before or after dropping): the expression returns null.
-fn rows(inputs: &[Series], kw: &Kwargs) -> PolarsResult<Option<Rows>> {
+fn rows<'a>(cols: &[&'a [f64]], kw: &Kwargs) -> PolarsResult<Option<Rows<'a>>> {
     let pol = policy(&kw.nan_policy)?;
-    let cols = columns(inputs)?
-        .iter()
-        .map(float_column)
-        .collect::<PolarsResult<Vec<_>>>()?;
-    let n = cols[0].len();
-    if cols.iter().any(|c| c.len() != n) {
-        return Err(err(
-            "ShapeMismatchError",
-            "confidence, residual and label columns must have the same length",
-        ));
-    }
-    let with_labels = cols.len() > 2;
-    let mut conf = Vec::with_capacity(n);
-    let mut res = Vec::with_capacity(n);
-    let mut lab = Vec::with_capacity(if with_labels { n } else { 0 });
-    let mut bad = 0usize;
-    let missing = |v: Option<f64>| v.filter(|x| x.is_finite());
-    let mut labels_iter = cols.get(2).map(|c| c.iter());
-    for (c, r) in cols[0].iter().zip(cols[1].iter()) {
-        let l = labels_iter.as_mut().and_then(|it| it.next()).flatten();
-        let (c, r) = (missing(c), missing(r));
-        let l_ok = !with_labels || missing(l).is_some();
-        match (c, r) {
-            (Some(c), Some(r)) if l_ok => {
-                conf.push(c);
-                res.push(r);
-                if with_labels {
-                    lab.push(l.unwrap_or(f64::NAN));
-                }
-            }
-            _ => bad += 1,
-        }
-    }
+    let (conf, res) = (cols[0], cols[1]);
+    let labels = cols.get(2).copied();
+    let n = conf.len();
     if n == 0 {
         return Ok(None);
     }
+    let ok = |i: usize| {
+        conf[i].is_finite() && res[i].is_finite() && labels.is_none_or(|l| l[i].is_finite())
+    };
+    let bad = (0..n).filter(|&i| !ok(i)).count();
+    let mut r = Rows {
+        conf: Cow::Borrowed(conf),
+        res: Cow::Borrowed(res),
+        labels: labels.map(Cow::Borrowed),
+        n_dropped: bad,
+        propagate: false,
+    };
     if bad > 0 {
         match pol {
             Policy::Raise => {
@@ -222,22 +320,29 @@ fn rows(inputs: &[Series], kw: &Kwargs) -> PolarsResult<Option<Rows>> {
             }
             Policy::Propagate => {
                 return Ok(Some(Rows {
-                    conf: vec![f64::NAN; n],
-                    res: Vec::new(),
+                    conf: Cow::Owned(vec![f64::NAN; n]),
+                    res: Cow::Owned(Vec::new()),
                     labels: None,
                     n_dropped: 0,
                     propagate: true,
                 }))
             }
-            Policy::Omit if conf.is_empty() => return Ok(None),
-            Policy::Omit => {}
+            Policy::Omit if bad == n => return Ok(None),
+            Policy::Omit => {
+                let keep =
+                    |c: &[f64]| -> Vec<f64> { (0..n).filter(|&i| ok(i)).map(|i| c[i]).collect() };
+                r.conf = Cow::Owned(keep(conf));
+                r.res = Cow::Owned(keep(res));
+                r.labels = labels.map(|l| Cow::Owned(keep(l)));
+            }
         }
     }
-    if kw.check_range && res.iter().any(|&r| !(0.0..=1.0).contains(&r)) {
-        let (lo, hi) = res
+    if kw.check_range && r.res.iter().any(|&x| !(0.0..=1.0).contains(&x)) {
+        let (lo, hi) = r
+            .res
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &r| {
-                (a.min(r), b.max(r))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
             });
         return Err(err(
             "InvalidValueError",
@@ -247,19 +352,16 @@ fn rows(inputs: &[Series], kw: &Kwargs) -> PolarsResult<Option<Rows>> {
             ),
         ));
     }
-    if with_labels && lab.iter().any(|l| *l != l.round()) {
+    if r.labels
+        .as_ref()
+        .is_some_and(|l| l.iter().any(|x| *x != x.round()))
+    {
         return Err(err(
             "InvalidValueError",
             "labels must be integer class indices",
         ));
     }
-    Ok(Some(Rows {
-        conf,
-        res,
-        labels: with_labels.then_some(lab),
-        n_dropped: bad,
-        propagate: false,
-    }))
+    Ok(Some(r))
 }
 
 /// The 17 metric values and n of one group (NaN values when NaN propagates).
@@ -273,8 +375,21 @@ fn metric_values(r: &Rows, t: Targets) -> PolarsResult<[f64; 18]> {
     Ok(m.to_array())
 }
 
-fn scalar_f64(name: PlSmallStr, v: Option<f64>) -> Series {
-    Series::new(name, [v])
+/// A float column of one value per group.
+fn f64_column(name: &str, values: impl Iterator<Item = Option<f64>>) -> Series {
+    Float64Chunked::from_iter_options(name.into(), values).into_series()
+}
+
+/// A struct column of `fields`, null where `valid` is false (an empty group is a null struct,
+/// not a struct of nulls).
+fn struct_column(name: PlSmallStr, fields: &[Series], valid: &[bool]) -> PolarsResult<Series> {
+    let out = StructChunked::from_series(name, valid.len(), fields.iter())?;
+    let out = if valid.iter().all(|v| *v) {
+        out
+    } else {
+        out.with_outer_validity(Some(valid.iter().copied().collect()))
+    };
+    Ok(out.into_series())
 }
 
 // ------------------------------------------------------------------------------------------
@@ -297,30 +412,35 @@ fn metrics_struct_type(input_fields: &[Field], _: &Kwargs) -> PolarsResult<Field
     ))
 }
 
+/// The metric values (NaN when NaN propagates) and dropped-row count of one group.
+type GroupMetrics = ([f64; 18], usize);
+
+/// The [`GroupMetrics`] of every group (`None`: empty group).
+fn group_metrics(b: &Batch, kw: &Kwargs) -> PolarsResult<Vec<Option<GroupMetrics>>> {
+    let t = kw.targets();
+    let out = b.map(|cols| match rows(cols, kw)? {
+        Some(r) => Ok(Some((metric_values(&r, t)?, r.n_dropped))),
+        None => Ok(None),
+    })?;
+    Ok(out.into_iter().map(Option::flatten).collect())
+}
+
 fn selective_metrics(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
-    let name = inputs[0].name().clone();
-    let r = rows(inputs, &kwargs)?;
-    let values = match &r {
-        Some(r) => Some(metric_values(r, kwargs.targets())?),
-        None => None,
-    };
+    let b = Batch::new(inputs)?;
+    let values = group_metrics(&b, &kwargs)?;
     let mut fields: Vec<Series> = METRIC_NAMES[..N_METRICS]
         .iter()
         .enumerate()
-        .map(|(j, m)| scalar_f64((*m).into(), values.map(|v| v[j])))
+        .map(|(j, m)| f64_column(m, values.iter().map(|v| v.map(|v| v.0[j]))))
         .collect();
-    let n = values.map(|v| v[N_METRICS] as i64);
-    fields.push(Series::new("n".into(), [n]));
-    let dropped = r.as_ref().map(|r| r.n_dropped as i64);
-    fields.push(Series::new("n_dropped".into(), [dropped]));
-    let out = StructChunked::from_series(name, 1, fields.iter())?;
-    let out = if values.is_none() {
-        // An empty group is a null struct, not a struct of nulls.
-        out.with_outer_validity(Some([false].into_iter().collect()))
-    } else {
-        out
+    let ints = |name: &str, f: &dyn Fn(&GroupMetrics) -> i64| {
+        Int64Chunked::from_iter_options(name.into(), values.iter().map(|v| v.as_ref().map(f)))
+            .into_series()
     };
-    Ok(out.into_series())
+    fields.push(ints("n", &|v| v.0[N_METRICS] as i64));
+    fields.push(ints("n_dropped", &|v| v.1 as i64));
+    let valid: Vec<bool> = values.iter().map(Option::is_some).collect();
+    struct_column(b.name, &fields, &valid)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -335,12 +455,12 @@ fn float_type(input_fields: &[Field], _: &Kwargs) -> PolarsResult<Field> {
 
 fn risk_metric(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
     let j = kwargs.metric_index()?;
-    let name = inputs[0].name().clone();
-    let v = match rows(inputs, &kwargs)? {
-        Some(r) => Some(metric_values(&r, kwargs.targets())?[j]),
-        None => None,
-    };
-    Ok(scalar_f64(name, v))
+    let b = Batch::new(inputs)?;
+    let values = group_metrics(&b, &kwargs)?;
+    Ok(f64_column(
+        b.name.as_str(),
+        values.iter().map(|v| v.map(|v| v.0[j])),
+    ))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -365,40 +485,41 @@ fn curve_type(input_fields: &[Field], _: &Kwargs) -> PolarsResult<Field> {
 }
 
 fn risk_coverage_curve(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
-    let name = inputs[0].name().clone();
-    let r = rows(inputs, &kwargs)?;
-    let arrays: Option<[Vec<f64>; 4]> = match &r {
-        None => None,
-        Some(r) if r.propagate => Some(std::array::from_fn(|_| vec![f64::NAN])),
-        Some(r) => {
-            let c = risk::risk_coverage_curve(&r.conf, &r.res).map_err(core_err)?;
-            Some([
-                c.coverages,
-                c.selective_risks,
-                c.generalized_risks,
-                c.thresholds,
-            ])
-        }
-    };
+    let b = Batch::new(inputs)?;
+    let arrays: Vec<Option<[Vec<f64>; 4]>> = b
+        .map(|cols| match rows(cols, &kwargs)? {
+            None => Ok(None),
+            Some(r) if r.propagate => Ok(Some(std::array::from_fn(|_| vec![f64::NAN]))),
+            Some(r) => {
+                let c = risk::risk_coverage_curve(&r.conf, &r.res).map_err(core_err)?;
+                Ok(Some([
+                    c.coverages,
+                    c.selective_risks,
+                    c.generalized_risks,
+                    c.thresholds,
+                ]))
+            }
+        })?
+        .into_iter()
+        .map(Option::flatten)
+        .collect();
     let fields: Vec<Series> = CURVE_FIELDS
         .iter()
         .enumerate()
         .map(|(j, f)| {
-            let inner = arrays
-                .as_ref()
-                .map(|a| Series::new(PlSmallStr::EMPTY, a[j].as_slice()));
-            let mut list: ListChunked = [inner].into_iter().collect();
+            let mut list: ListChunked = arrays
+                .iter()
+                .map(|a| {
+                    a.as_ref()
+                        .map(|a| Series::new(PlSmallStr::EMPTY, a[j].as_slice()))
+                })
+                .collect();
             list.rename((*f).into());
             list.into_series()
         })
         .collect();
-    let out = StructChunked::from_series(name, 1, fields.iter())?;
-    let out = if arrays.is_none() {
-        out.with_outer_validity(Some([false].into_iter().collect()))
-    } else {
-        out
-    };
-    Ok(out.into_series())
+    let valid: Vec<bool> = arrays.iter().map(Option::is_some).collect();
+    struct_column(b.name, &fields, &valid)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -458,7 +579,9 @@ fn interval(flat: &[f64], estimate: f64, j: usize, alpha: f64) -> [f64; 3] {
     ]
 }
 
-fn bootstrap_ci(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
+/// The bootstrap options of `kwargs`, checked; `nan_policy="propagate"` becomes "raise" (as
+/// `paired_bootstrap`: resampling NaN is meaningless).
+fn bootstrap_kwargs(kwargs: Kwargs) -> PolarsResult<(Kwargs, Vec<usize>)> {
     let idx = kwargs
         .metrics
         .iter()
@@ -467,42 +590,187 @@ fn bootstrap_ci(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
     if kwargs.n_resamples == 0 {
         return Err(err("InvalidArgumentError", "n_resamples must be >= 1"));
     }
-    if !(kwargs.alpha > 0.0 && kwargs.alpha < 1.0) {
-        return Err(err("InvalidArgumentError", "alpha must lie in (0, 1)"));
-    }
-    let name = inputs[0].name().clone();
-    // As `paired_bootstrap`: resampling NaN is meaningless, so "propagate" raises.
     let mut kw = kwargs;
     if kw.nan_policy == "propagate" {
         kw.nan_policy = "raise".into();
     }
+    Ok((kw, idx))
+}
+
+/// The 18 estimates and the flat `[n_resamples, 18]` bootstrap metrics of one group.
+type GroupBootstrap = ([f64; 18], Vec<f64>);
+
+/// The [`GroupBootstrap`] of every group (`None`:
+/// empty group). Each group's resampling already runs in parallel over resamples, so the
+/// groups go one by one; resample `b` draws from the stream of `(seed, b)` alone, so groups
+/// (and CSFs) of the same size see the same draws.
+fn group_bootstraps(b: &Batch, kw: &Kwargs) -> PolarsResult<Vec<Option<GroupBootstrap>>> {
     let t = kw.targets();
-    let values: Option<Vec<[f64; 3]>> = match rows(inputs, &kw)? {
-        None => None,
-        Some(r) => {
+    b.ranges
+        .iter()
+        .map(|range| {
+            let Some((lo, hi)) = *range else {
+                return Ok(None);
+            };
+            let cols: Vec<&[f64]> = b.cols.iter().map(|c| &c[lo..hi]).collect();
+            let Some(r) = rows(&cols, kw)? else {
+                return Ok(None);
+            };
             let estimates = metric_values(&r, t)?;
             let flat = Prepared::new(&r.conf, &r.res, r.labels.as_deref())
                 .and_then(|p| bootstrap_metrics(&[p], kw.n_resamples, kw.seed, t))
                 .map_err(core_err)?;
-            Some(
+            Ok(Some((estimates, flat)))
+        })
+        .collect()
+}
+
+fn bootstrap_ci(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
+    if !(kwargs.alpha > 0.0 && kwargs.alpha < 1.0) {
+        return Err(err("InvalidArgumentError", "alpha must lie in (0, 1)"));
+    }
+    let (kw, idx) = bootstrap_kwargs(kwargs)?;
+    let b = Batch::new(inputs)?;
+    let values: Vec<Option<Vec<[f64; 3]>>> = group_bootstraps(&b, &kw)?
+        .into_iter()
+        .map(|g| {
+            g.map(|(estimates, flat)| {
                 idx.iter()
                     .map(|&j| interval(&flat, estimates[j], j, kw.alpha))
-                    .collect(),
-            )
-        }
-    };
+                    .collect()
+            })
+        })
+        .collect();
     let mut fields = Vec::with_capacity(3 * idx.len());
     for (k, m) in kw.metrics.iter().enumerate() {
         for (i, suffix) in ["", "_low", "_high"].iter().enumerate() {
-            let v = values.as_ref().map(|v| v[k][i]);
-            fields.push(scalar_f64(format!("{m}{suffix}").into(), v));
+            let name = format!("{m}{suffix}");
+            fields.push(f64_column(
+                &name,
+                values.iter().map(|v| v.as_ref().map(|v| v[k][i])),
+            ));
         }
     }
-    let out = StructChunked::from_series(name, 1, fields.iter())?;
-    let out = if values.is_none() {
-        out.with_outer_validity(Some([false].into_iter().collect()))
-    } else {
-        out
+    let valid: Vec<bool> = values.iter().map(Option::is_some).collect();
+    struct_column(b.name, &fields, &valid)
+}
+
+// ------------------------------------------------------------------------------------------
+// bootstrap_values: the resampled values of one metric (the first of `metrics`) per group
+
+fn values_type(input_fields: &[Field], kwargs: &Kwargs) -> PolarsResult<Field> {
+    if let Some(m) = kwargs.metrics.first() {
+        index_of(m)?;
+    }
+    Ok(Field::new(
+        input_fields[0].name().clone(),
+        DataType::List(Box::new(DataType::Float64)),
+    ))
+}
+
+fn bootstrap_values(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
+    let (kw, idx) = bootstrap_kwargs(kwargs)?;
+    let Some(&j) = idx.first() else {
+        return Err(err("InvalidArgumentError", "metrics must name one metric"));
     };
-    Ok(out.into_series())
+    let b = Batch::new(inputs)?;
+    let width = METRIC_NAMES.len();
+    let mut list: ListChunked = group_bootstraps(&b, &kw)?
+        .into_iter()
+        .map(|g| {
+            g.map(|(_, flat)| {
+                let v: Vec<f64> = flat.chunks_exact(width).map(|m| m[j]).collect();
+                Series::new(PlSmallStr::EMPTY, v)
+            })
+        })
+        .collect();
+    list.rename(b.name);
+    Ok(list.into_series())
+}
+
+// ------------------------------------------------------------------------------------------
+// aubc: area under the budget curve of one AL run (`medtrust.active.metrics.aubc`)
+
+/// numpy's pairwise summation of a contiguous float64 array (`np.sum`), to the last bit:
+/// sequential below 8 values, eight accumulators up to 128, halves (multiples of 8) above.
+fn numpy_sum(a: &[f64]) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        return a.iter().fold(0.0, |s, x| s + x);
+    }
+    if n <= 128 {
+        let mut r = [0.0f64; 8];
+        r.copy_from_slice(&a[..8]);
+        let mut i = 8;
+        while i < n - n % 8 {
+            for j in 0..8 {
+                r[j] += a[i + j];
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for x in &a[i..] {
+            res += x;
+        }
+        return res;
+    }
+    let mut n2 = n / 2;
+    n2 -= n2 % 8;
+    numpy_sum(&a[..n2]) + numpy_sum(&a[n2..])
+}
+
+/// AUBC of one run: the trapezoid rule over `x` min-max scaled to [0, 1] (`None`: equally
+/// spaced rounds, `np.linspace(0, 1, n)`), summed as `np.sum` does, so equal to the eager
+/// function bit for bit.
+fn aubc_of(dice: &[f64], x: Option<&[f64]>) -> PolarsResult<f64> {
+    let n = dice.len();
+    if dice.iter().any(|d| !d.is_finite()) {
+        return Err(err("NaNInputError", "dice has null, NaN or inf values"));
+    }
+    if n == 1 {
+        return Ok(dice[0]);
+    }
+    let xs: Vec<f64> = match x {
+        None => {
+            let step = 1.0 / (n - 1) as f64;
+            let mut xs: Vec<f64> = (0..n).map(|i| i as f64 * step).collect();
+            xs[n - 1] = 1.0;
+            xs
+        }
+        Some(x) => {
+            if x.iter().any(|v| !v.is_finite()) {
+                return Err(err("NaNInputError", "x has null, NaN or inf values"));
+            }
+            if x.windows(2).any(|w| w[1] < w[0]) {
+                return Err(err(
+                    "InvalidArgumentError",
+                    "x (budgets) must be non-decreasing (rows in round order)",
+                ));
+            }
+            let span = x[n - 1] - x[0];
+            if span <= 0.0 {
+                return Err(err(
+                    "InvalidArgumentError",
+                    "x (budgets) must not be constant",
+                ));
+            }
+            x.iter().map(|v| (v - x[0]) / span).collect()
+        }
+    };
+    let terms: Vec<f64> = (0..n - 1)
+        .map(|i| (xs[i + 1] - xs[i]) * (dice[i + 1] + dice[i]) / 2.0)
+        .collect();
+    Ok(numpy_sum(&terms))
+}
+
+fn aubc(inputs: &[Series], _: Kwargs) -> PolarsResult<Series> {
+    let b = Batch::with_columns(inputs, 1..=2, "dice and optional budget")?;
+    let values = b.map(|cols| match cols[0].len() {
+        0 => Ok(None),
+        _ => aubc_of(cols[0], cols.get(1).copied()).map(Some),
+    })?;
+    Ok(f64_column(
+        b.name.as_str(),
+        values.into_iter().map(Option::flatten),
+    ))
 }

@@ -53,11 +53,12 @@ def summarize_metrics(per_seed: Any) -> Any:
 def _full_dice(table: Any) -> dict[str, float]:
     import polars as pl
 
-    full = table.filter(pl.col("strategy") == FULL_DATA)
-    return {
-        s: float(g["dice_mean"].mean())
-        for (s,), g in full.partition_by("setting", as_dict=True).items()
-    }
+    full = (
+        table.filter(pl.col("strategy") == FULL_DATA)
+        .group_by("setting")
+        .agg(pl.col("dice_mean").cast(pl.Float64).mean())
+    )
+    return {s: float(v) for s, v in full.iter_rows()}
 
 
 def plot_curves(
