@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from medtrust._extras import require
 from medtrust._io import atomic_savefig, atomic_write_parquet, atomic_write_text, progress_enabled
 from medtrust.exceptions import ConfigError, InvalidArgumentError
 
@@ -156,6 +157,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _robustness(args: argparse.Namespace) -> int:
+    require("matplotlib", "plot")
     import matplotlib
 
     matplotlib.use("Agg")

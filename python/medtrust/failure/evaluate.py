@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from medtrust._arrays import check_choice
+from medtrust._extras import require
 from medtrust.exceptions import (
     DTypeError,
     InvalidArgumentError,
@@ -111,6 +112,7 @@ class FailureDetectionResult:
         risk_coverage_<group>.png (all written atomically), then the completion marker
         ``_COMPLETE`` (:func:`medtrust._io.mark_complete`); returns the paths of the files.
         """
+        require("matplotlib", "plot")
         import matplotlib.pyplot as plt
         import polars as pl
 

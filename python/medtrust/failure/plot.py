@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._extras import require
 from medtrust.exceptions import InvalidArgumentError
 
 __all__ = ["OKABE_ITO", "plot_csf_intervals", "plot_highlighted_risk_coverage"]
@@ -65,6 +66,7 @@ def plot_highlighted_risk_coverage(
     -------
     (fig, ax)
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
 
     from medtrust.selective import aurc
@@ -159,6 +161,7 @@ def plot_csf_intervals(
     -------
     (fig, axes)
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from medtrust._arrays import as_label_map, as_spacing
+from medtrust._extras import require
 from medtrust.exceptions import DatasetError, DTypeError
 
 __all__ = ["load_labels", "load_nifti", "load_probabilities", "save_nifti"]
@@ -32,6 +33,7 @@ def load_nifti(path: str | Path) -> tuple[np.ndarray, tuple[float, ...], np.ndar
 
     The array keeps the stored dtype (no float conversion: label maps stay integers).
     """
+    require("nibabel", "io")
     import nibabel as nib
 
     path = Path(path)
@@ -77,6 +79,7 @@ def save_nifti(
 
     Without an affine, a diagonal one with the spacing is used. The write is atomic.
     """
+    require("nibabel", "io")
     import nibabel as nib
 
     from medtrust._io import atomic_write_bytes

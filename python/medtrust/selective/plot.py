@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from medtrust._arrays import as_float_1d, check_choice
+from medtrust._extras import require
 from medtrust.exceptions import InvalidArgumentError
 from medtrust.selective.curve import risk_coverage_curve
 
@@ -53,6 +54,7 @@ def plot_risk_coverage(
     (fig, ax)
         ``ax`` is an array of two axes when ``risk="both"``.
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
 
     check_choice(risk, "risk", ("selective", "generalized", "both"))

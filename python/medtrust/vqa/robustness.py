@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medtrust._deprecation import renamed_kwargs
+from medtrust._extras import require
 from medtrust.exceptions import DatasetError, InvalidArgumentError, UndefinedMetricWarning
 from medtrust.io.tables import read_table
 
@@ -222,6 +223,7 @@ def plot_robustness(
     ax
         Axes to draw into (default: a new figure).
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
     import numpy as np
     import polars as pl
