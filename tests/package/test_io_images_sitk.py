@@ -121,7 +121,7 @@ def test_nnunet_dataset_in_sitk_formats_matches_nifti(tmp_path, ending):
 def test_bad_files_raise_dataset_errors(tmp_path):
     bad = tmp_path / "broken.nrrd"
     bad.write_bytes(b"NRRD0004\ntype: nonsense\n\n")
-    with pytest.raises(DatasetError, match="broken.nrrd"):
+    with pytest.raises(DatasetError, match=r"broken\.nrrd"):
         load_image(bad)
     with pytest.raises(DatasetError, match="no such file"):
         load_image(tmp_path / "missing.mha")
