@@ -104,9 +104,9 @@ def require(module: str, extra: str | None = None, *, purpose: str | None = None
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as e:
-        # Only the package itself missing is a missing extra; a missing module *inside* an
-        # installed package (a broken install) keeps its own traceback.
-        if e.name is not None and e.name.partition(".")[0] != top:
+        # Only the package itself missing is a missing extra; a missing module inside an
+        # installed package, or one of its own dependencies, keeps its own traceback.
+        if (e.name is not None and e.name.partition(".")[0] != top) or available(top):
             raise
         what = purpose or _caller()
         raise MissingExtraError(
