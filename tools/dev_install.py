@@ -81,8 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         twin = editable_wheel(args.wheel, Path(tmp))
         subprocess.run(
-            [uv, "pip", "install", "-q", "--python", args.python, "--no-deps", "--reinstall",
-             str(twin)],
+            [
+                uv,
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                args.python,
+                "--no-deps",
+                "--reinstall",
+                str(twin),
+            ],
             check=True,
         )
     print(f"installed medtrust editable from {args.wheel.name} ({native.name} in {PKG})")

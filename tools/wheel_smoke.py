@@ -97,7 +97,11 @@ def check_polars_plugin() -> None:
     import medtrust.selective as sel
 
     df = pl.DataFrame(
-        {"g": [0, 0, 0, 0, 1, 1], "conf": [0.9, 0.8, 0.8, 0.3, 0.5, 0.4], "failed": [0, 1, 0, 1, 0, 1]}
+        {
+            "g": [0, 0, 0, 0, 1, 1],
+            "conf": [0.9, 0.8, 0.8, 0.3, 0.5, 0.4],
+            "failed": [0, 1, 0, 1, 0, 1],
+        }
     )
     out = mt.collect(df.lazy().group_by("g").agg(mt.aurc("conf", "failed")).sort("g"))
     want = [sel.aurc([0.9, 0.8, 0.8, 0.3], [0, 1, 0, 1]), sel.aurc([0.5, 0.4], [0, 1])]
@@ -112,7 +116,11 @@ def check_cli(tmp: Path) -> None:
     check("user error exits 2 with one line", r.returncode == 2 and len(one) == 1, r.stderr)
     (tmp / "corrupt.parquet").write_bytes(b"PAR1 this is not parquet")
     r = cli("selective", "evaluate", "corrupt.parquet", "--confid", "c", "--residual", "r", cwd=tmp)
-    ok = r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    ok = (
+        r.returncode == 2
+        and "Traceback" not in r.stderr
+        and len(r.stderr.strip().splitlines()) == 1
+    )
     check("corrupt Parquet exits 2 with one line", ok, r.stderr)
 
 
@@ -146,11 +154,13 @@ def check_lean(tmp: Path) -> None:
     cfg.write_text(
         'strategies = ["random"]\nstarting_budget = "random"\npatch_size = [4, 4, 4]\n'
         "query_size = 2\nrounds = 2\nseeds = [0]\nensemble_size = 1\n"
-        "[dataset.synthetic]\nn_cases = 8\n[trainer]\nbackend = \"unet\"\n"
+        '[dataset.synthetic]\nn_cases = 8\n[trainer]\nbackend = "unet"\n'
     )
     r = cli("al", "validate", str(cfg), cwd=tmp)
     msg = r.stderr.strip()
-    ok = r.returncode == 2 and "torch" in msg and "medtrust[torch]" in msg and "Traceback" not in msg
+    ok = (
+        r.returncode == 2 and "torch" in msg and "medtrust[torch]" in msg and "Traceback" not in msg
+    )
     check("al validate names the missing torch (exit 2)", ok, (r.returncode, r.stdout, msg))
     r = cli("al", "run", str(cfg), "--no-progress", cwd=tmp)
     ok = r.returncode == 2 and "Traceback" not in r.stderr
@@ -163,8 +173,11 @@ def check_lean(tmp: Path) -> None:
     check("demo skips steps whose extra is missing", ok, (r.returncode, r.stderr[-2000:]))
     check("demo still runs the core step", (out / "active").is_dir(), sorted(out.iterdir()))
     skips = [ln for ln in summary.splitlines() if ln.startswith("_skipped")]
-    check("one skip line per skipped step", len(skips) == 4 and all("pip install" in s for s in skips),
-          skips)
+    check(
+        "one skip line per skipped step",
+        len(skips) == 4 and all("pip install" in s for s in skips),
+        skips,
+    )
 
 
 def _importable(module: str) -> bool:
