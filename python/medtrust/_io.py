@@ -1,10 +1,11 @@
 """Low-level file output shared by every job: atomic writes, completion markers, progress bars.
 
 This module sits below every job package and the CLI (layers only look down): it imports
-nothing from medtrust but :mod:`medtrust.exceptions`. Every result file medtrust writes goes
-through :func:`atomic_write_bytes` (temporary file in the same folder, fsync, rename), so an
-interrupted run never leaves a half-written file; files get the mode an ordinary ``open`` would
-give them under the current umask (``mkstemp`` alone would make them 0600).
+nothing from medtrust but :mod:`medtrust.exceptions` and :mod:`medtrust._extras`. Every result
+file medtrust writes goes through :func:`atomic_write_bytes` (temporary file in the same folder,
+fsync, rename), so an interrupted run never leaves a half-written file; files get the mode an
+ordinary ``open`` would give them under the current umask (``mkstemp`` alone would make them
+0600).
 
 Examples
 --------

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -42,6 +42,9 @@ SITK_ENDINGS: tuple[str, ...] = (".nrrd", ".mha")
 #: Every ending :func:`load_image` accepts (the ``file_ending`` values of nnU-Net datasets).
 IMAGE_ENDINGS: tuple[str, ...] = NIFTI_ENDINGS + SITK_ENDINGS
 
+#: Which library reads a file (:func:`load_image`).
+ImageReader = Literal["auto", "nibabel", "simpleitk"]
+
 # SimpleITK works in LPS, nibabel's affines are RAS: flip the first two world axes.
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
@@ -56,7 +59,7 @@ def image_ending(path: str | Path) -> str:
 
 
 def load_image(
-    path: str | Path, *, reader: str = "auto"
+    path: str | Path, *, reader: ImageReader = "auto"
 ) -> tuple[np.ndarray, tuple[float, ...], np.ndarray]:
     """Read an image or label map: (array as stored, spacing in array-axis order, RAS affine).
 
