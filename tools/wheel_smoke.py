@@ -44,8 +44,9 @@ def check_import() -> None:
     import medtrust
     import medtrust._native as native
 
-    here = Path(__file__).resolve().parents[1]
-    check("installed package imported", here not in Path(medtrust.__file__).resolve().parents)
+    site = Path(sys.prefix).resolve()  # the clean venv, not the repository's python/
+    where = Path(medtrust.__file__).resolve()
+    check("installed package imported", site in where.parents, where)
     check("abi3 extension", Path(native.__file__).name == "_native.abi3.so", native.__file__)
     pulled = [m for m in OPTIONAL if m in sys.modules]
     check("import medtrust pulls in no optional package", not pulled, pulled)
