@@ -14,6 +14,8 @@ SOURCES := $(shell find rust python -name '*.rs' -o -name '*.py' -o -name '*.pyi
 DIST := dist
 # Every CPython >= 3.10 on the machine: Debian's /usr/bin ones and pyenv's (wheel-check-all).
 PYTHONS ?= $(wildcard /usr/bin/python3.1[0-9] $(HOME)/.pyenv/versions/3.1[0-9]*/bin/python3)
+# The abi3 floor, when the machine has it: wheel-check (in `make test`) also runs there.
+PY310 ?= $(firstword $(wildcard /usr/bin/python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3))
 
 .PHONY: all install wheel wheel-check wheel-check-all demo test test-rust test-py lint typecheck \
 	bench bench-rust stubtest clean
@@ -48,7 +50,7 @@ wheel: $(STAMP)/build
 	@ls -l $(DIST)/medtrust-*.whl
 
 wheel-check: install
-	$(PY) tools/wheel_check.py $(DIST)/medtrust-*.whl
+	$(PY) tools/wheel_check.py $(DIST)/medtrust-*.whl --base $(if $(PY310),--python $(PY310))
 
 wheel-check-all: install
 	$(PY) tools/wheel_check.py $(DIST)/medtrust-*.whl $(foreach p,$(PYTHONS),--python $(p))

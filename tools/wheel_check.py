@@ -9,7 +9,7 @@
    core dependencies, then ``tools/wheel_smoke.py --lean`` run from a folder outside the
    repository (see that script for the checks).
 
-Usage: ``python tools/wheel_check.py dist/medtrust-*.whl --python python3.11 [--python ...]``
+Usage: ``python tools/wheel_check.py dist/medtrust-*.whl [--base] [--python python3.10 ...]``
 """
 
 from __future__ import annotations
@@ -96,14 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("wheel", type=Path)
     ap.add_argument("--python", action="append", default=[], help="interpreter (repeatable)")
+    ap.add_argument(
+        "--base", action="store_true", help="also the interpreter behind the running venv"
+    )
     ap.add_argument("--venvs", type=Path, default=ROOT / ".whl", help="where the venvs go")
     ap.add_argument("--uv", default=shutil.which("uv", path=str(Path(sys.executable).parent)))
     args = ap.parse_args(argv)
     audit(args.wheel)
     args.venvs.mkdir(parents=True, exist_ok=True)
     failed = []
-    # Default: the interpreter behind the running venv (a clean venv, not this one).
-    for python in args.python or [getattr(sys, "_base_executable", sys.executable)]:
+    # The interpreter behind the running venv (a clean venv, not this one): with --base or
+    # when no --python is given.
+    base = [getattr(sys, "_base_executable", sys.executable)]
+    for python in (base if args.base or not args.python else []) + args.python:
         try:
             smoke(args.wheel, python, args.venvs, args.uv or "uv")
         except subprocess.CalledProcessError as e:
