@@ -1,10 +1,11 @@
 """Low-level file output shared by every job: atomic writes, completion markers, progress bars.
 
 This module sits below every job package and the CLI (layers only look down): it imports
-nothing from medtrust but :mod:`medtrust.exceptions`. Every result file medtrust writes goes
-through :func:`atomic_write_bytes` (temporary file in the same folder, fsync, rename), so an
-interrupted run never leaves a half-written file; files get the mode an ordinary ``open`` would
-give them under the current umask (``mkstemp`` alone would make them 0600).
+nothing from medtrust but :mod:`medtrust.exceptions` and :mod:`medtrust._extras`. Every result
+file medtrust writes goes through :func:`atomic_write_bytes` (temporary file in the same folder,
+fsync, rename), so an interrupted run never leaves a half-written file; files get the mode an
+ordinary ``open`` would give them under the current umask (``mkstemp`` alone would make them
+0600).
 
 Examples
 --------
@@ -29,6 +30,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from medtrust._extras import available
+
 T = TypeVar("T")
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "is_complete",
     "mark_complete",
     "progress",
+    "progress_bar",
     "progress_enabled",
 ]
 
@@ -62,22 +66,65 @@ def _mode(base: int = 0o666) -> int:
 
 
 def progress_enabled(flag: bool | None = None) -> bool:
-    """Progress bars: off with ``--no-progress``, ``MEDTRUST_NO_PROGRESS=1`` or a non-tty."""
+    """Progress bars: off with ``--no-progress``, ``MEDTRUST_NO_PROGRESS=1`` or a non-tty.
+
+    Also off when tqdm (the ``[progress]`` extra) is not installed: a bar is a convenience,
+    so its absence is logged once, not raised.
+    """
     if flag is False or os.environ.get("MEDTRUST_NO_PROGRESS") == "1":
         return False
-    return sys.stderr.isatty() if flag is None else flag
+    wanted = sys.stderr.isatty() if flag is None else flag
+    return wanted and _have_tqdm()
+
+
+def _have_tqdm() -> bool:
+    global _TQDM_NOTED
+    if available("tqdm"):
+        return True
+    if not _TQDM_NOTED:
+        _TQDM_NOTED = True
+        import logging
+
+        logging.getLogger("medtrust").info(
+            "no progress bars: tqdm is not installed (pip install 'medtrust[progress]')"
+        )
+    return False
+
+
+_TQDM_NOTED = False
 
 
 def progress(
     items: Iterable[T], *, desc: str, enabled: bool, total: int | None = None
 ) -> Iterator[T]:
     """Wrap ``items`` in a tqdm bar when enabled (tqdm is imported only then)."""
-    if not enabled:
+    bar = progress_bar(total=total, desc=desc, enabled=enabled, leave=False)
+    if bar is None:
         yield from items
         return
-    from tqdm.auto import tqdm
+    try:
+        for item in items:
+            yield item
+            bar.update(1)
+    finally:
+        bar.close()
 
-    yield from tqdm(items, desc=desc, total=total, leave=False)
+
+def progress_bar(
+    *, total: int | None, desc: str, enabled: bool = True, leave: bool = True
+) -> Any | None:
+    """A tqdm bar to ``update()`` by hand, or None when disabled or tqdm is not installed.
+
+    Examples
+    --------
+    >>> progress_bar(total=3, desc="cases", enabled=False) is None
+    True
+    """
+    if not (enabled and _have_tqdm()):
+        return None
+    from tqdm.auto import tqdm  # via _have_tqdm: medtrust._extras.available("tqdm")
+
+    return tqdm(total=total, desc=desc, leave=leave)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

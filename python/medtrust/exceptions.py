@@ -33,6 +33,7 @@ __all__ = [
     "JudgeError",
     "MedtrustError",
     "MedtrustWarning",
+    "MissingExtraError",
     "NaNInputError",
     "PolarsPluginError",
     "QueryShortfallWarning",
@@ -100,6 +101,15 @@ class VerdictParseError(MedtrustError):
 
 class PolarsPluginError(MedtrustError):
     """The medtrust polars plugin cannot run in the installed polars (``medtrust.polars``)."""
+
+
+class MissingExtraError(MedtrustError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it.
+
+    Raised by :func:`medtrust._extras.require` at the call that needs the package (e.g. a plot
+    without matplotlib: ``pip install 'medtrust[plot]'``). Also an ``ImportError``, so code
+    that guards an optional feature with ``except ImportError`` keeps working.
+    """
 
 
 class BackendError(Exception):

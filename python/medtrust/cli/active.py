@@ -111,13 +111,14 @@ def _build_pool(args: argparse.Namespace, show: bool) -> Any:
 
 
 def _with_progress(source: Callable[[str], Any], total: int) -> Callable[[str], Any]:
-    from tqdm.auto import tqdm
+    from medtrust._io import progress_bar
 
-    bar = tqdm(total=total, desc="images", leave=False)
+    bar = progress_bar(total=total, desc="images", leave=False)
 
     def wrapped(image_id: str) -> Any:
         acc = source(image_id)
-        bar.update()
+        if bar is not None:
+            bar.update()
         return acc
 
     return wrapped

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from medtrust._extras import require
 from medtrust._io import atomic_write_parquet, begin_results, progress_enabled
 from medtrust.cli.engine_args import add_engine_arguments, engine_options
 from medtrust.cli.help import add_no_progress
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    require("matplotlib", "plot")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from medtrust._extras import require
 from medtrust._io import atomic_write_parquet, atomic_write_text, progress_enabled
 from medtrust.cli.help import add_deprecated_alias, add_no_progress
 from medtrust.exceptions import ConfigError, InvalidArgumentError
@@ -159,6 +160,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _robustness(args: argparse.Namespace) -> int:
+    require("matplotlib", "plot")
     import matplotlib
 
     matplotlib.use("Agg")

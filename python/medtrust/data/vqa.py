@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from medtrust._extras import require
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -76,6 +78,7 @@ def synthetic_vqa(
     rng = np.random.default_rng(seed)
     rows = []
     if image_dir is not None:
+        require("matplotlib", "plot")
         import matplotlib.image as mpimg
 
         Path(image_dir).mkdir(parents=True, exist_ok=True)

@@ -64,9 +64,9 @@ def score_folder(
         batches = [cases[i : i + size] for i in range(0, len(cases), size)]
         bar = None
         if progress and batches:
-            from tqdm.auto import tqdm
+            from medtrust._io import progress_bar
 
-            bar = tqdm(total=len(batches), desc=f"case batches ({eng.name})")
+            bar = progress_bar(total=len(batches), desc=f"case batches ({eng.name})")
         opts = ScoreOptions(tolerance, percentile, surface, width, patch_size)
         try:
             outcomes = eng.map(_ScoreBatch(opts), batches, progress=bar)

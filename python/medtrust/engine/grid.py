@@ -100,9 +100,9 @@ def run_grid(
         eng.check_storage(plan.out)
         bar = None
         if progress and plan.todo:
-            from tqdm.auto import tqdm
+            from medtrust._io import progress_bar
 
-            bar = tqdm(total=len(plan.todo), desc=f"runs ({eng.name})")
+            bar = progress_bar(total=len(plan.todo), desc=f"runs ({eng.name})")
         # One resources block per setting would need one map per setting; runs of a grid share
         # the trainer's device, so the first setting's block sizes every task.
         res = default_resources(cfg.expand()[0])

@@ -14,6 +14,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from medtrust._extras import require
+
 #: Cases, volume shape and ensemble size of the full and the quick demo.
 SIZES: dict[bool, tuple[int, tuple[int, int, int], int]] = {
     False: (60, (40, 40, 28), 5),
@@ -72,6 +74,7 @@ def _verdict_text(cmp: Any, risk_mean: float) -> list[str]:
 
 def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     """Generate cases under ``failure/data``, score and evaluate them into ``failure/``."""
+    require("matplotlib", "plot")
     import matplotlib
 
     matplotlib.use("Agg")

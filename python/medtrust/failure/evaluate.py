@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from medtrust._arrays import check_choice
+from medtrust._extras import require
 from medtrust.exceptions import (
     DTypeError,
     InvalidArgumentError,
@@ -135,6 +136,7 @@ class FailureDetectionResult:
             risk_coverage_<group>.<format> (all written atomically); the completion marker
             ``_COMPLETE`` (:func:`medtrust._io.mark_complete`) is written last.
         """
+        require("matplotlib", "plot")
         from medtrust._figures import check_formats, save_figure
 
         formats = check_formats(formats)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._extras import require
 from medtrust._figures import GREY, OKABE_ITO
 from medtrust.exceptions import InvalidArgumentError
 
@@ -56,6 +57,7 @@ def plot_highlighted_risk_coverage(
     -------
     (fig, ax)
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
 
     from medtrust.selective import aurc
@@ -166,6 +168,7 @@ def plot_csf_intervals(
     -------
     (fig, axes)
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 

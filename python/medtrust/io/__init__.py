@@ -2,6 +2,8 @@
 
 - NIfTI via nibabel: :func:`load_nifti` / :func:`load_labels` return ``(array, spacing,
   affine)`` with the spacing in array-axis order; :func:`save_nifti` writes atomically.
+- NRRD / MetaImage via SimpleITK, NIfTI via nibabel, chosen by ending: :func:`load_image` /
+  :func:`save_image` (same array order, spacing and RAS affine; :mod:`medtrust.io.images`).
 - Probabilities from .npz / .npy: :func:`load_probabilities`.
 - nnU-Net v2 raw datasets (``dataset.json``, ``imagesTr/``, ``labelsTr/``): open and check
   with :func:`load_nnunet_dataset` / :func:`verify_nnunet_dataset`, write with
@@ -16,6 +18,7 @@
 """
 
 from medtrust.io.config import read_config
+from medtrust.io.images import IMAGE_ENDINGS, load_image, save_image
 from medtrust.io.layout import CaseFiles, find_cases, load_domains
 from medtrust.io.nifti import load_labels, load_nifti, load_probabilities, save_nifti
 from medtrust.io.nnunet import (
@@ -28,10 +31,12 @@ from medtrust.io.nnunet import (
 from medtrust.io.tables import read_records, read_table
 
 __all__ = [
+    "IMAGE_ENDINGS",
     "CaseFiles",
     "NnUNetDataset",
     "find_cases",
     "load_domains",
+    "load_image",
     "load_labels",
     "load_nifti",
     "load_nnunet_dataset",
@@ -39,6 +44,7 @@ __all__ = [
     "read_config",
     "read_records",
     "read_table",
+    "save_image",
     "save_nifti",
     "verify_nnunet_dataset",
     "write_dataset_json",

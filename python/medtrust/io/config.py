@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from medtrust._extras import require
 from medtrust.exceptions import ConfigError
 
 __all__ = ["CONFIG_SUFFIXES", "ConfigFormat", "read_config"]
@@ -43,6 +44,7 @@ def _parse(text: str, fmt: ConfigFormat) -> Any:
     if fmt == "json":
         return json.loads(text)
     if fmt == "yaml":
+        require("yaml", "io")
         import yaml
 
         return yaml.safe_load(text)

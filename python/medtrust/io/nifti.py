@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from medtrust._arrays import as_label_map, as_spacing
+from medtrust._extras import require
 from medtrust.exceptions import DatasetError, DTypeError
 
 __all__ = ["load_labels", "load_nifti", "load_probabilities", "save_nifti"]
@@ -42,6 +43,7 @@ def load_nifti(path: str | Path) -> tuple[np.ndarray, tuple[float, ...], np.ndar
     tuple
         ``(array, spacing, affine)``: the stored array, spacing in array-axis order, 4x4 affine.
     """
+    require("nibabel", "io")
     import nibabel as nib
 
     path = Path(path)
@@ -108,6 +110,7 @@ def save_nifti(
     affine
         4x4 affine (default: diagonal with the spacing).
     """
+    require("nibabel", "io")
     import nibabel as nib
 
     from medtrust._io import atomic_write_bytes

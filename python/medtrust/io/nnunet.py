@@ -9,7 +9,10 @@ Layout (as nnU-Net v2 expects it)::
         labelsTr/CASE.nii.gz
 
 An ``"ignore"`` label, when present, must be the largest label (nnU-Net's rule); voxels carrying
-it are unlabelled. Region-based label definitions are not supported.
+it are unlabelled. Region-based label definitions are not supported. Files may be NIfTI,
+NRRD or MetaImage (``file_ending`` ``.nii.gz``, ``.nii``, ``.nrrd``, ``.mha``, as nnU-Net's
+readers): every format is read through :func:`medtrust.io.images.load_image` with the spacing in
+array-axis order.
 
 Examples
 --------
@@ -36,9 +39,7 @@ from typing import Any
 import numpy as np
 
 from medtrust.exceptions import DatasetError
-from medtrust.io.nifti import load_nifti, save_nifti
-
-NIFTI_ENDINGS: tuple[str, ...] = (".nii.gz", ".nii")
+from medtrust.io.images import IMAGE_ENDINGS, load_image, save_image
 
 __all__ = [
     "NnUNetDataset",
@@ -76,7 +77,8 @@ class NnUNetDataset:
     channel_names
         Channel index (as a string) -> modality name.
     file_ending
-        ``.nii.gz`` or ``.nii``.
+        ``.nii.gz`` or ``.nii`` (nibabel), ``.nrrd`` or ``.mha`` (SimpleITK): see
+        :mod:`medtrust.io.images`.
     cases
         Case identifiers (sorted).
     meta
@@ -156,7 +158,7 @@ class NnUNetDataset:
         spacing: tuple[float, ...] = ()
         affine = None
         for f in self.image_files(case):
-            a, spacing, affine = load_nifti(f)
+            a, spacing, affine = load_image(f)
             arrays.append(a.astype(np.float32, copy=False))
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
@@ -176,7 +178,7 @@ class NnUNetDataset:
         tuple
             ``(labels, spacing, affine)``.
         """
-        a, spacing, affine = load_nifti(self.label_file(case))
+        a, spacing, affine = load_image(self.label_file(case))
         return _as_label_map(a, self.label_file(case)), spacing, affine
 
 
@@ -267,8 +269,8 @@ def load_nnunet_dataset(root: str | Path) -> NnUNetDataset:
     elif set(channels) != {str(i) for i in range(len(channels))}:  # numeric: '10' after '9'
         problems.append(f"channel_names keys must be '0'..'{len(channels) - 1}'")
     ending = meta.get("file_ending", ".nii.gz")
-    if ending not in NIFTI_ENDINGS:
-        problems.append(f"file_ending must be one of {list(NIFTI_ENDINGS)}, got {ending!r}")
+    if ending not in IMAGE_ENDINGS:
+        problems.append(f"file_ending must be one of {list(IMAGE_ENDINGS)}, got {ending!r}")
     for sub in ("imagesTr", "labelsTr"):
         if not (root / sub).is_dir():
             problems.append(f"folder {sub}/ is missing")
@@ -332,12 +334,12 @@ def verify_nnunet_dataset(
     problems: list[str] = []
     for case in bar(ds.cases, desc="verify", enabled=progress):
         try:
-            lab, lsp, _ = load_nifti(ds.label_file(case))
+            lab, lsp, _ = load_image(ds.label_file(case))
             lab = _as_label_map(lab, ds.label_file(case))
             if lab.size and int(lab.max()) > top:
                 problems.append(f"{case}: label value {int(lab.max())} > largest label {top}")
             for f in ds.image_files(case):
-                img, isp, _ = load_nifti(f)
+                img, isp, _ = load_image(f)
                 if img.shape != lab.shape:
                     problems.append(
                         f"{case}: image {f.name} has shape {img.shape}, label has {lab.shape}"
@@ -387,11 +389,11 @@ def write_nnunet_case(
     if isinstance(image, np.ndarray) and image.ndim == len(spacing) + 1:
         channels = list(image)
     for c, arr in enumerate(channels):
-        save_nifti(
+        save_image(
             root / "imagesTr" / f"{case}_{c:04d}{file_ending}", arr, spacing=spacing, affine=affine
         )
     if label is not None:
-        save_nifti(
+        save_image(
             root / "labelsTr" / f"{case}{file_ending}", label, spacing=spacing, affine=affine
         )
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medtrust._extras import require
+
 CSFS = ["msr", "mls", "pe", "energy", "mcd_msr", "mcd_pe", "mcd_ee", "mcd_mi", "random"]
 
 
 def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     """Write ``selective/metrics.parquet``, ``ranking.parquet`` and ``risk_coverage.png``."""
+    require("matplotlib", "plot")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from medtrust._arrays import as_float_1d, check_choice
+from medtrust._extras import require
 from medtrust._figures import OKABE_ITO
 from medtrust.exceptions import InvalidArgumentError
 from medtrust.selective.curve import risk_coverage_curve
@@ -85,6 +86,7 @@ def plot_risk_coverage(
     --------
     See the module docs.
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
 
     from medtrust.selective.metrics import metrics as risk_metrics

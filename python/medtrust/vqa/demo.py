@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medtrust._extras import require
+
 
 def run(out: Path, *, quick: bool = False, progress: bool = False) -> list[str]:
     """Write ``vqa/`` (samples, predictions, evaluation files, RR table and plot)."""
+    require("matplotlib", "plot")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._extras import require
+
 __all__ = [
     "RANDOM_BASELINES",
     "patch_stats",
@@ -83,6 +85,7 @@ def per_class_dice(table: Any) -> Any:
 
 
 def _colors(names: list[str]) -> dict[str, Any]:
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
 
     return {s: plt.get_cmap("tab10")(i % 10) for i, s in enumerate(sorted(names))}
@@ -93,6 +96,7 @@ def plot_per_class_dice(long: Any) -> tuple[Any, Any]:
 
     x: annotated share of the pool (left) and of that class's foreground voxels (right).
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
     import polars as pl
 
@@ -141,6 +145,7 @@ def patch_stats(patches: Any) -> Any:
 
 def plot_patch_stats(stats: Any) -> tuple[Any, Any]:
     """Mean foreground share per patch by round (left); class coverage, all rounds (right)."""
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
     import polars as pl
 
@@ -177,6 +182,7 @@ def plot_queries(run_dir: Path, ground_truth: Any, *, max_images: int = 3) -> tu
     Per image (most boxes first), the slice through the most boxes along the last array axis
     (through-plane for scans), label map underneath, each box outlined in its round's colour.
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
@@ -219,6 +225,7 @@ def plot_queries(run_dir: Path, ground_truth: Any, *, max_images: int = 3) -> tu
 
 def plot_fg_eff_fits(table: Any, fits: Any) -> tuple[Any, Any]:
     """Points (all seeds and rounds) and the pooled FG-Eff fit per strategy, per setting."""
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
     import polars as pl
 
@@ -259,6 +266,7 @@ def plot_critical_difference(ranking: Any) -> tuple[Any, Any]:
     Strategies whose mean ranks differ by less than CD are joined by a bar (not significantly
     different).
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
 
     mr = ranking.mean_rank.sort("mean_rank")

@@ -24,6 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from medtrust._extras import require
+
 __all__ = ["BENCHMARK_FILE", "SMOKE", "benchmark_config", "benchmark_plan"]
 
 #: The benchmark's configuration file (YAML, shipped with the package).
@@ -56,6 +58,7 @@ SMOKE: dict[str, Any] = {
 
 
 def _raw() -> dict[str, Any]:
+    require("yaml", "io")
     import yaml
 
     return dict(yaml.safe_load(BENCHMARK_FILE.read_text()))

@@ -537,19 +537,27 @@ def _target_spacing(v: Any, backend: str) -> tuple[float, float, float] | None:
             "plan spacing (leave target_spacing unset)"
         )
     return (vals[0], vals[1], vals[2])
+#: Modules each trainer backend imports; validation imports them (issue 16: without torch,
+#: ``al validate`` said "valid" and ``al run`` ended in a ModuleNotFoundError traceback).
+BACKEND_MODULES: dict[str, tuple[str, ...]] = {
+    "unet": ("torch",),
+    "nnunet": ("torch", "nnunetv2"),
+}
 
 
 def _check_backend(cfg: ExperimentConfig) -> None:
-    device = cfg.trainer.get("device", "auto")
-    if cfg.trainer["backend"] == "nnunet":
+    from medtrust._extras import require
+    from medtrust.exceptions import MissingExtraError
+
+    backend = cfg.trainer["backend"]
+    for module in BACKEND_MODULES.get(backend, ()):
         try:
-            import nnunetv2  # noqa: F401
-        except ImportError as e:
-            raise ConfigError(
-                "trainer backend 'nnunet' needs nnunetv2: pip install 'medtrust[nnunet]'"
-            ) from e
+            require(module, purpose=f"trainer backend {backend!r}")
+        except MissingExtraError as e:
+            raise ConfigError(str(e)) from None
+    device = cfg.trainer.get("device", "auto")
     if isinstance(device, str) and device.startswith("cuda"):
-        import torch
+        import torch  # importable: checked above (both backends need it)
 
         if not torch.cuda.is_available():
             raise ConfigError(f"trainer.device is {device!r} but CUDA is not available")

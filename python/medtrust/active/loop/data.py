@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._extras import require
 from medtrust.active.trainers.base import CaseData
 from medtrust.exceptions import DatasetError
 
@@ -61,6 +62,7 @@ def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
             )
         shape = tuple(int(v) for v in reversed(p["shape"]))  # files hold the reversed axes
         return {f"synth_{i:03d}": shape for i in range(int(p["n_cases"]))}  # type: ignore[misc]
+    require("nibabel", "io")
     import nibabel as nib
 
     from medtrust.io.nnunet import load_nnunet_dataset

@@ -192,9 +192,9 @@ def run_grid(
     plan = plan_grid(cfg, out, runs=runs, progress=progress)
     tbar = None
     if progress and len(plan.todo) > 1:
-        from tqdm.auto import tqdm
+        from medtrust._io import progress_bar
 
-        tbar = tqdm(total=len(plan.todo), desc=f"runs ({workers} workers)")
+        tbar = progress_bar(total=len(plan.todo), desc=f"runs ({workers} workers)")
     try:
         if workers == 1 or len(plan.todo) <= 1:
 

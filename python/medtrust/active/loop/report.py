@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._extras import require
 from medtrust.active.loop.config import FULL_DATA
 from medtrust.exceptions import MedtrustError
 from medtrust.io.tables import read_table
@@ -69,6 +70,7 @@ def plot_curves(
     One row of panels per setting; left: ``x`` (default: fraction of pool voxels annotated),
     right: fraction of the pool's foreground annotated. Returns ``(fig, axes)``.
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
     import polars as pl
 
@@ -165,6 +167,7 @@ def _nnactive_analyses(
     ranking: Any,
 ) -> dict[str, Path]:
     """Write nnActive's analyses (see the module docstring); returns the files written."""
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
     import polars as pl
 
@@ -233,6 +236,7 @@ def build_report(
     table
         The per-round table (default: read from ``out``).
     """
+    require("matplotlib", "plot")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -567,9 +567,9 @@ class _Run:
         from medtrust._io import progress as _  # noqa: F401 - progress helpers
 
         if self.progress:
-            from tqdm.auto import tqdm
+            from medtrust._io import progress_bar
 
-            self._bar = tqdm(total=self.n_steps(), desc=self.spec.key, leave=False)
+            self._bar = progress_bar(total=self.n_steps(), desc=self.spec.key, leave=False)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.init()

@@ -20,6 +20,7 @@ import numpy as np
 
 from medtrust._arrays import check_choice
 from medtrust._deprecation import renamed_kwargs
+from medtrust._extras import require
 from medtrust.active.metrics.budget import _finite
 from medtrust.analysis import holm, paired_t
 from medtrust.exceptions import InvalidArgumentError
@@ -99,6 +100,7 @@ class PairwisePenaltyMatrix:
 
         Returns ``(fig, ax)``; the bottom row is :attr:`mean_row`.
         """
+        require("matplotlib", "plot")
         import matplotlib.pyplot as plt
 
         n = len(self.strategies)

@@ -61,9 +61,9 @@ class _Bar:
     def __init__(self, total: int, enabled: bool) -> None:
         self._bar = None
         if enabled:
-            from tqdm.auto import tqdm
+            from medtrust._io import progress_bar
 
-            self._bar = tqdm(total=total, desc="judge", leave=False)
+            self._bar = progress_bar(total=total, desc="judge", leave=False)
 
     def step(self) -> None:
         if self._bar is not None:
