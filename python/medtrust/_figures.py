@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from medtrust._extras import require
 from medtrust.exceptions import InvalidArgumentError
 
 __all__ = ["DPI", "FIGURE_FORMATS", "GREY", "OKABE_ITO", "check_formats", "save_figure"]
@@ -119,6 +120,7 @@ def save_figure(
             out.append(target)
     finally:
         if close:
+            require("matplotlib", "plot")
             import matplotlib.pyplot as plt
 
             plt.close(fig)

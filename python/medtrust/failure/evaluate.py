@@ -430,17 +430,18 @@ def evaluate_failure_detection(
     check_range = not (risk == "hd95" and not binary)
     domains = sorted(set(table[gcol].to_list())) if group_col is not None else []
     groups = [*domains, "all"]
-    from medtrust._io import progress_enabled
+    from medtrust._io import progress_bar, progress_enabled
     from medtrust.selective.bootstrap import _check_common
 
     check_choice(rank_metric, "rank_metric", _plugin_metrics())
     _check_common(n_resamples, alpha, seed)
     boot = {"metric": rank_metric, "n_resamples": n_resamples, "seed": seed, "alpha": alpha}
-    bar = None
-    if progress_enabled(progress):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_resamples * len(groups), desc="bootstrap resamples", leave=False)
+    bar = progress_bar(
+        total=n_resamples * len(groups),
+        desc="bootstrap resamples",
+        enabled=progress_enabled(progress),
+        leave=False,
+    )
     scores, wide = _group_scores(
         table, names, check_range, failed is not None, boot, gcol, group_col is not None
     )

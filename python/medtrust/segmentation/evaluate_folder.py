@@ -337,7 +337,7 @@ def evaluate_folder(
     """
     import polars as pl
 
-    from medtrust._io import progress_enabled
+    from medtrust._io import progress_bar, progress_enabled
     from medtrust._parallel import map_local, raise_first_error
 
     names = parse_metrics(metrics)
@@ -379,11 +379,9 @@ def evaluate_folder(
         _Task(c, str(preds[c]), str(refs[c]), regions, names, ignore_label, spacing_from_files, sp)
         for c in sorted(preds)
     ]
-    bar = None
-    if progress_enabled(progress):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(tasks), desc="cases", leave=False)
+    bar = progress_bar(
+        total=len(tasks), desc="cases", enabled=progress_enabled(progress), leave=False
+    )
     try:
         outcomes = map_local(_rows, tasks, workers=workers, progress=bar)
     finally:

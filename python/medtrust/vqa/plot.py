@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from medtrust._extras import require
 from medtrust._figures import GREY, OKABE_ITO
 from medtrust.exceptions import InvalidArgumentError
 
@@ -82,6 +83,7 @@ def plot_robustness(
     --------
     See the module docs.
     """
+    require("matplotlib", "plot")
     import matplotlib.pyplot as plt
     import numpy as np
     import polars as pl

@@ -537,6 +537,8 @@ def _target_spacing(v: Any, backend: str) -> tuple[float, float, float] | None:
             "plan spacing (leave target_spacing unset)"
         )
     return (vals[0], vals[1], vals[2])
+
+
 #: Modules each trainer backend imports; validation imports them (issue 16: without torch,
 #: ``al validate`` said "valid" and ``al run`` ended in a ModuleNotFoundError traceback).
 BACKEND_MODULES: dict[str, tuple[str, ...]] = {
