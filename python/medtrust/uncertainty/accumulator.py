@@ -23,6 +23,9 @@ Pixel CONFIDENCES (higher = more confident, :func:`pixel_confidence`,
 (:meth:`EnsembleAccumulator.predicted_labels`, the argmax of p_bar) come straight from the
 running sums: no copy of p_bar (:meth:`~EnsembleAccumulator.mean_probs`) is needed for them.
 
+Over 400 lines because the Rust and torch backends of one class share its checks, locking and
+map names; the maths is in the Rust core (and ``_torch_maps`` for devices).
+
 Examples
 --------
 >>> import numpy as np
@@ -509,7 +512,7 @@ def _torch_maps(sum_p: Any, sum_ent: Any, m: int, kinds: list[tuple[str, int | N
     """
     import torch
 
-    v = sum_ent.shape[0]
+    v = sum_p.shape[1]  # sum_ent is empty when the entropies are not kept
     out = torch.empty((len(kinds), v), dtype=torch.float32, device=sum_ent.device)
     inv = 1.0 / m
     need_pe = any(n in ("pe", "mi", "class_pe") for n, _ in kinds)

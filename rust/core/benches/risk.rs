@@ -26,7 +26,8 @@ fn bench(c: &mut Criterion) {
     let mut rng = Rng::new(3);
     let conf: Vec<f64> = (0..10_000_000).map(|_| rng.next_f64()).collect();
     let mut g = c.benchmark_group("sort path");
-    g.sample_size(10).throughput(Throughput::Bytes(16 * conf.len() as u64));
+    g.sample_size(10)
+        .throughput(Throughput::Bytes(16 * conf.len() as u64));
     g.bench_function("risk_metrics n=1e7 all distinct", |b| {
         b.iter(|| risk_metrics(black_box(&conf), black_box(&res), None, Targets::default()))
     });

@@ -55,9 +55,10 @@ fn bench(c: &mut Criterion) {
         .map(MapKind::ClassWeightedEntropy)
         .chain([MapKind::PredictiveEntropy])
         .collect();
-    g.bench_function("pool_uncertainty ClaSP maps, 32^3 stride 8 (state read)", |b| {
-        b.iter(|| pool_uncertainty(black_box(&st), &clasp, &grid))
-    });
+    g.bench_function(
+        "pool_uncertainty ClaSP maps, 32^3 stride 8 (state read)",
+        |b| b.iter(|| pool_uncertainty(black_box(&st), &clasp, &grid)),
+    );
     g.finish();
 }
 

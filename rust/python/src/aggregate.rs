@@ -6,7 +6,7 @@ use crate::{with_conf, with_labels};
 use medtrust_core::aggregate::{self, Aggregates, Options};
 use medtrust_core::uncertainty::Confidences;
 use numpy::PyReadonlyArray1;
-use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 

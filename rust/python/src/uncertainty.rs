@@ -6,10 +6,7 @@ use crate::errors::{invalid_argument, run};
 use crate::with_probs;
 use medtrust_core::alloc::prefaulted_zeros;
 use medtrust_core::uncertainty;
-use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1,
-    PyUntypedArrayMethods,
-};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::prelude::*;
 
 /// Add one member's C-contiguous probabilities [C, ...] to `sum_p` [C*V] and `sum_ent` [V]

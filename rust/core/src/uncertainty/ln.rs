@@ -113,7 +113,10 @@ mod tests {
             .with_min_len(1 << 16)
             .map(|b| (ulps(f32::from_bits(b)), b))
             .reduce(|| (0.0, 0), |a, b| if b.0 > a.0 { b } else { a });
-        println!("ln_fast over (0, 1]: max {w:.3} ulps at {:e}", f32::from_bits(at));
+        println!(
+            "ln_fast over (0, 1]: max {w:.3} ulps at {:e}",
+            f32::from_bits(at)
+        );
         assert!(w <= LN_MAX_ULPS, "{w} ulps at {:e}", f32::from_bits(at));
     }
 }

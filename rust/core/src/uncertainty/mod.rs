@@ -17,6 +17,9 @@
 //!
 //! Work runs in parallel over fixed voxel blocks; every voxel's value is computed by the same
 //! sequence of operations whatever the thread count, so results are bit-identical.
+//!
+//! Over 400 lines because the state, its validation and the two passes of an add (check, then
+//! sum) share one set of invariants; hot loops are in `kernels`, the logarithm in `ln`.
 
 use crate::error::{CoreError, Result};
 use crate::parallel;
@@ -26,13 +29,13 @@ use std::ops::Range;
 mod confidence;
 mod kernels;
 mod ln;
-pub use ln::{ln_fast, xlnx, LN_MAX_ULPS};
 pub use confidence::{
     argmax, confidence_maps, ln_classes, mean_scale, Confidence, ConfidenceScratch, Confidences,
     LabelOut,
 };
 pub use kernels::simd;
 use kernels::{add_block_dispatch, check_block_dispatch, class_slices, voxel_ok, Scratch};
+pub use ln::{ln_fast, xlnx, LN_MAX_ULPS};
 
 /// Voxels per parallel work item.
 pub const BLOCK: usize = 1 << 13;
@@ -92,10 +95,7 @@ pub enum MapKind {
 impl MapKind {
     /// Whether the map needs the members' entropies (the `sum_ent` state).
     pub fn needs_member_entropy(self) -> bool {
-        matches!(
-            self,
-            MapKind::ExpectedEntropy | MapKind::MutualInformation
-        )
+        matches!(self, MapKind::ExpectedEntropy | MapKind::MutualInformation)
     }
 
     /// Whether the map needs H(p_bar).
@@ -427,7 +427,10 @@ pub fn accumulate_at<P: Prob>(
         .map(|_| Vec::with_capacity(n_classes))
         .collect();
     for class_slice in sum_p.chunks_mut(v_all) {
-        for (b, seg) in class_slice[offset..offset + v].chunks_mut(BLOCK).enumerate() {
+        for (b, seg) in class_slice[offset..offset + v]
+            .chunks_mut(BLOCK)
+            .enumerate()
+        {
             blocks[b].push(seg);
         }
     }

@@ -293,7 +293,9 @@ fn slabs_at_offsets_equal_a_whole_member_bit_for_bit() {
     let mut sp3 = vec![0.0f32; c * v];
     for m in &ms {
         for (a, b) in [(0, 5000), (5000, BLOCK + 4321), (BLOCK + 4321, v)] {
-            let slab: Vec<f32> = (0..c).flat_map(|k| m[k * v + a..k * v + b].to_vec()).collect();
+            let slab: Vec<f32> = (0..c)
+                .flat_map(|k| m[k * v + a..k * v + b].to_vec())
+                .collect();
             accumulate_at(&slab, c, &mut sp2, &mut se2, a, Some(1e-2)).expect("valid");
             accumulate_at(&slab, c, &mut sp3, &mut [], a, Some(1e-2)).expect("valid");
         }
