@@ -65,7 +65,8 @@ def _peak_increase(fn):
 # ------------------------------------------------------------------ medtrust
 def medtrust_query(members):
     def source(_image_id):
-        acc = EnsembleAccumulator(n_classes=C)
+        # ClaSP PE needs no members' entropies (kinds=, issue 13): one read of p per member.
+        acc = EnsembleAccumulator(n_classes=C, kinds=["pe", "class_pe"])
         for m in range(M):
             acc.add(members[m])
         return acc

@@ -82,7 +82,8 @@ def pytest_terminal_summary(terminalreporter):
     if _BANDWIDTH:
         tr.write_line(
             f"np.copyto 512 MiB: {_BANDWIDTH['read_Bps'] / 1e9:.1f} GB/s moved; load average "
-            f"{_BANDWIDTH['load']:.2f} at the start"
+            f"{_BANDWIDTH['load']:.2f} when measured, "
+            f"{Path('/proc/loadavg').read_text().split()[0]} now (2 cores)"
         )
     for r in _RATIOS:
         target = f"(target >= {r['target']}x)" if r["target"] else ""

@@ -38,7 +38,7 @@ from medtrust.exceptions import (
 )
 from medtrust.uncertainty import EnsembleAccumulator
 
-__all__ = ["Pool", "UncertaintySource", "probs_dir_source", "score_grids"]
+__all__ = ["AccumulatorSource", "Pool", "UncertaintySource", "probs_dir_source", "score_grids"]
 
 UncertaintySource = Callable[[str], EnsembleAccumulator]
 LabelSource = Callable[[str], np.ndarray]
@@ -92,11 +92,19 @@ class Pool:
         """Image ids in sorted order (strategies visit images in this order)."""
         return sorted(self.image_ids)
 
-    def accumulator(self, image_id: str) -> EnsembleAccumulator:
-        """The image's accumulator from the uncertainty source, checked against its shape."""
+    def accumulator(self, image_id: str, kinds: Sequence[str] | None = None) -> EnsembleAccumulator:
+        """The image's accumulator from the uncertainty source, checked against its shape.
+
+        ``kinds``: the maps the caller will read (``EnsembleAccumulator(kinds=...)``). Sources
+        built by :meth:`from_arrays` and :func:`probs_dir_source` then keep only the sums those
+        maps need (no members' entropies for PE / ClaSP); other sources get the image id only.
+        """
         if self.uncertainty is None:
             raise InvalidArgumentError("this strategy needs a pool with an uncertainty source")
-        acc = self.uncertainty(image_id)
+        if kinds is not None and isinstance(self.uncertainty, AccumulatorSource):
+            acc = self.uncertainty(image_id, kinds=kinds)
+        else:
+            acc = self.uncertainty(image_id)
         if not isinstance(acc, EnsembleAccumulator):
             raise DTypeError(
                 f"the uncertainty source must return an EnsembleAccumulator, got "
@@ -176,12 +184,11 @@ class Pool:
             elif labels is not None:
                 shp[i] = as_triple(tuple(np.shape(labels[i])), f"shape of {i}")
 
-        def unc(image_id: str) -> EnsembleAccumulator:
+        def members_of(image_id: str) -> Iterable[Any]:
             assert probs is not None
-            acc = EnsembleAccumulator(**acc_options)
-            for m in _members(probs[image_id]):
-                acc.add(m)
-            return acc
+            return _members(probs[image_id])
+
+        unc = AccumulatorSource(members_of, acc_options)
 
         def lab(image_id: str) -> np.ndarray:
             assert labels is not None
@@ -194,6 +201,40 @@ class Pool:
             labels=lab if labels is not None else None,
             features=features.__getitem__ if features is not None else None,
         )
+
+
+class AccumulatorSource:
+    """An uncertainty source that streams an image's members into a new accumulator.
+
+    Called as ``source(image_id)``, or ``source(image_id, kinds=[...])`` by
+    :meth:`Pool.accumulator`, which then keeps only the sums those maps need (unless
+    ``acc_options`` fix ``kinds`` themselves).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.full((2, 2, 1, 1, 1), 0.5, np.float32)  # [M, C, Z, Y, X]
+    >>> source = AccumulatorSource(lambda image_id: p, {})
+    >>> acc = source("a", kinds=["pe"])
+    >>> acc.n_members, acc.keeps_member_entropy
+    (2, False)
+    """
+
+    def __init__(
+        self, members_of: Callable[[str], Iterable[Any]], acc_options: Mapping[str, Any]
+    ) -> None:
+        self.members_of = members_of
+        self.acc_options = dict(acc_options)
+
+    def __call__(self, image_id: str, kinds: Sequence[str] | None = None) -> EnsembleAccumulator:
+        """The image's accumulator over all its members (only ``kinds``' sums, when given)."""
+        opts = dict(self.acc_options)
+        if kinds is not None:
+            opts.setdefault("kinds", list(kinds))
+        acc = EnsembleAccumulator(**opts)
+        for m in self.members_of(image_id):
+            acc.add(m)
+        return acc
 
 
 def _members(x: Any) -> Iterable[Any]:
@@ -294,13 +335,10 @@ def probs_dir_source(
                 raise DatasetError(f"{per_member[0][i]} must hold [C, Z, Y, X], got {shp}")
             shapes[i] = as_triple(shp[1:], f"shape of {i}")
 
-        def source(image_id: str) -> EnsembleAccumulator:
-            acc = EnsembleAccumulator(**acc_options)
-            for files in per_member:
-                acc.add(_load(files[image_id]))
-            return acc
+        def member_files(image_id: str) -> Iterable[Any]:
+            return (_load(files[image_id]) for files in per_member)
 
-        return source, shapes
+        return AccumulatorSource(member_files, acc_options), shapes
     files = _prob_files(folder)
     if not files:
         raise DatasetError(f"{folder} holds no .npy/.npz probabilities and no member folders")
@@ -310,13 +348,10 @@ def probs_dir_source(
             raise DatasetError(f"{f} must hold [M, C, Z, Y, X] or [C, Z, Y, X], got {shp}")
         shapes[i] = as_triple(shp[-3:], f"shape of {i}")
 
-    def flat_source(image_id: str) -> EnsembleAccumulator:
-        acc = EnsembleAccumulator(**acc_options)
-        for m in _members(_load(files[image_id])):
-            acc.add(m)
-        return acc
+    def flat_members(image_id: str) -> Iterable[Any]:
+        return _members(_load(files[image_id]))
 
-    return flat_source, shapes
+    return AccumulatorSource(flat_members, acc_options), shapes
 
 
 # ---------------------------------------------------------------------- pooled score grids

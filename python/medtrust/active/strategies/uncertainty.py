@@ -72,7 +72,7 @@ def _map_grid(
     strategy: Any, ctx: QueryContext, image_id: str
 ) -> tuple[np.ndarray, tuple[int, int, int]]:
     """Patch-score grid of the strategy's one uncertainty map for one image."""
-    acc = ctx.pool.accumulator(image_id)
+    acc = ctx.pool.accumulator(image_id, kinds=[_MAPS[strategy.uncertainty]])
     grids, eff, _ = score_grids(
         acc,
         [(_MAPS[strategy.uncertainty], None)],
