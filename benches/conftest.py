@@ -53,16 +53,44 @@ def ratio():
     return record
 
 
+_BANDWIDTH: dict[str, float] = {}
+
+
+@pytest.fixture(scope="session")
+def copy_bandwidth() -> dict[str, float]:
+    """The machine's memory bandwidth in this run: a 512 MiB ``np.copyto`` (best of 3).
+
+    ``read_Bps`` counts the bytes read plus written per second (each byte moved once), the
+    rate the memory-bandwidth bounds of the benches divide by.
+    """
+    import numpy as np
+
+    if not _BANDWIDTH:
+        src = np.ones(1 << 27, np.float32)
+        dst = np.zeros_like(src)
+        t = best_of(lambda: np.copyto(dst, src), 3)
+        _BANDWIDTH["read_Bps"] = 2 * src.nbytes / t
+        _BANDWIDTH["load"] = float(Path("/proc/loadavg").read_text().split()[0])
+    return _BANDWIDTH
+
+
 def pytest_terminal_summary(terminalreporter):
     if not _RATIOS:
         return
     tr = terminalreporter
     tr.section("medtrust speed ratios (baseline / medtrust, same run)")
+    if _BANDWIDTH:
+        tr.write_line(
+            f"np.copyto 512 MiB: {_BANDWIDTH['read_Bps'] / 1e9:.1f} GB/s moved; load average "
+            f"{_BANDWIDTH['load']:.2f} when measured, "
+            f"{Path('/proc/loadavg').read_text().split()[0]} now (2 cores)"
+        )
     for r in _RATIOS:
         target = f"(target >= {r['target']}x)" if r["target"] else ""
+        bound = f" (bound {r['bound_ms']} ms)" if "bound_ms" in r else ""
         tr.write_line(
             f"{r['bench']:<60} {r['medtrust_s'] * 1e3:9.1f} ms vs {r['baseline_s'] * 1e3:10.1f} ms"
-            f"  = {r['ratio']:7.1f}x {target}"
+            f"  = {r['ratio']:7.1f}x {target}{bound}"
         )
     out = Path(".benchmarks")
     out.mkdir(exist_ok=True)

@@ -43,7 +43,7 @@ def bootstrap_risk(
 
 # --- uncertainty (streaming ensemble accumulator; shared by failure detection and AL) ---
 def uncertainty_state(
-    n_classes: int, n_voxels: int
+    n_classes: int, n_voxels: int, entropy: bool = True
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
 def uncertainty_accumulate(
     sum_p: npt.NDArray[np.float32],
@@ -51,6 +51,7 @@ def uncertainty_accumulate(
     probs: npt.NDArray[np.float32] | npt.NDArray[np.float16],
     n_classes: int,
     sum_tol: float | None = None,
+    offset: int = 0,
 ) -> None: ...
 def uncertainty_maps(
     sum_p: npt.NDArray[np.float32],

@@ -34,7 +34,7 @@ from medtrust.exceptions import (
 )
 from medtrust.uncertainty import EnsembleAccumulator
 
-__all__ = ["LabelSource", "Pool", "UncertaintySource", "members"]
+__all__ = ["AccumulatorSource", "LabelSource", "Pool", "UncertaintySource", "members"]
 
 UncertaintySource = Callable[[str], EnsembleAccumulator]
 LabelSource = Callable[[str], np.ndarray]
@@ -87,11 +87,19 @@ class Pool:
         """Image ids in sorted order (strategies visit images in this order)."""
         return sorted(self.image_ids)
 
-    def accumulator(self, image_id: str) -> EnsembleAccumulator:
-        """The image's accumulator from the uncertainty source, checked against its shape."""
+    def accumulator(self, image_id: str, kinds: Sequence[str] | None = None) -> EnsembleAccumulator:
+        """The image's accumulator from the uncertainty source, checked against its shape.
+
+        ``kinds``: the maps the caller will read (``EnsembleAccumulator(kinds=...)``). Sources
+        built by :meth:`from_arrays` and :func:`probs_dir_source` then keep only the sums those
+        maps need (no members' entropies for PE / ClaSP); other sources get the image id only.
+        """
         if self.uncertainty is None:
             raise InvalidArgumentError("this strategy needs a pool with an uncertainty source")
-        acc = self.uncertainty(image_id)
+        if kinds is not None and isinstance(self.uncertainty, AccumulatorSource):
+            acc = self.uncertainty(image_id, kinds=kinds)
+        else:
+            acc = self.uncertainty(image_id)
         if not isinstance(acc, EnsembleAccumulator):
             raise DTypeError(
                 f"the uncertainty source must return an EnsembleAccumulator, got "
@@ -171,12 +179,11 @@ class Pool:
             elif labels is not None:
                 shp[i] = as_triple(tuple(np.shape(labels[i])), f"shape of {i}")
 
-        def unc(image_id: str) -> EnsembleAccumulator:
+        def members_of(image_id: str) -> Iterable[Any]:
             assert probs is not None
-            acc = EnsembleAccumulator(**acc_options)
-            for m in members(probs[image_id]):
-                acc.add(m)
-            return acc
+            return members(probs[image_id])
+
+        unc = AccumulatorSource(members_of, acc_options)
 
         def lab(image_id: str) -> np.ndarray:
             assert labels is not None
@@ -189,6 +196,60 @@ class Pool:
             labels=lab if labels is not None else None,
             features=features.__getitem__ if features is not None else None,
         )
+
+
+class AccumulatorSource:
+    """An uncertainty source that streams an image's members into a new accumulator.
+
+    Called as ``source(image_id)``, or ``source(image_id, kinds=[...])`` by
+    :meth:`Pool.accumulator`, which then keeps only the sums those maps need (unless
+    ``acc_options`` fix ``kinds`` themselves).
+
+    Parameters
+    ----------
+    members_of
+        Image id -> iterable of its members' probabilities ``[C, Z, Y, X]``.
+    acc_options
+        Keyword arguments of :class:`medtrust.uncertainty.EnsembleAccumulator`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.full((2, 2, 1, 1, 1), 0.5, np.float32)  # [M, C, Z, Y, X]
+    >>> source = AccumulatorSource(lambda image_id: p, {})
+    >>> acc = source("a", kinds=["pe"])
+    >>> acc.n_members, acc.keeps_member_entropy
+    (2, False)
+    """
+
+    def __init__(
+        self, members_of: Callable[[str], Iterable[Any]], acc_options: Mapping[str, Any]
+    ) -> None:
+        self.members_of = members_of
+        self.acc_options = dict(acc_options)
+
+    def __call__(self, image_id: str, kinds: Sequence[str] | None = None) -> EnsembleAccumulator:
+        """The image's accumulator over all its members (only ``kinds``' sums, when given).
+
+        Parameters
+        ----------
+        image_id
+            The pool image.
+        kinds
+            Maps the caller will read (None: every sum is kept, unless ``acc_options`` say).
+
+        Returns
+        -------
+        EnsembleAccumulator
+            The image's accumulator over all its members.
+        """
+        opts = dict(self.acc_options)
+        if kinds is not None:
+            opts.setdefault("kinds", list(kinds))
+        acc = EnsembleAccumulator(**opts)
+        for m in self.members_of(image_id):
+            acc.add(m)
+        return acc
 
 
 def members(x: Any) -> Iterable[Any]:

@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,8 @@ import numpy as np
 
 from medtrust.active._common import as_triple
 from medtrust.active.patch import strip_ending
-from medtrust.active.pool import UncertaintySource, members
+from medtrust.active.pool import AccumulatorSource, UncertaintySource, members
 from medtrust.exceptions import DatasetError
-from medtrust.uncertainty import EnsembleAccumulator
 
 __all__ = ["PROB_ENDINGS", "probs_dir_source"]
 
@@ -124,13 +124,10 @@ def probs_dir_source(
                 raise DatasetError(f"{per_member[0][i]} must hold [C, Z, Y, X], got {shp}")
             shapes[i] = as_triple(shp[1:], f"shape of {i}")
 
-        def source(image_id: str) -> EnsembleAccumulator:
-            acc = EnsembleAccumulator(**acc_options)
-            for files in per_member:
-                acc.add(_load(files[image_id]))
-            return acc
+        def member_files(image_id: str) -> Iterable[Any]:
+            return (_load(files[image_id]) for files in per_member)
 
-        return source, shapes
+        return AccumulatorSource(member_files, acc_options), shapes
     files = _prob_files(folder)
     if not files:
         raise DatasetError(f"{folder} holds no .npy/.npz probabilities and no member folders")
@@ -140,10 +137,7 @@ def probs_dir_source(
             raise DatasetError(f"{f} must hold [M, C, Z, Y, X] or [C, Z, Y, X], got {shp}")
         shapes[i] = as_triple(shp[-3:], f"shape of {i}")
 
-    def flat_source(image_id: str) -> EnsembleAccumulator:
-        acc = EnsembleAccumulator(**acc_options)
-        for m in members(_load(files[image_id])):
-            acc.add(m)
-        return acc
+    def flat_members(image_id: str) -> Iterable[Any]:
+        return members(_load(files[image_id]))
 
-    return flat_source, shapes
+    return AccumulatorSource(flat_members, acc_options), shapes

@@ -199,7 +199,10 @@ def case_confidences(
         # mean probabilities) and every confidence aggregate come from its running sums,
         # without a copy of the mean probabilities or any full confidence map. Member label
         # maps are uint8 and freed (after pairwise Dice) before the aggregation runs.
-        acc = EnsembleAccumulator(n_classes=n_classes)
+        # Only the sums the confidences need: without EE / MI no member entropies (issue 13).
+        # Unknown names keep everything and are reported by aggregate_ensemble below.
+        known = all(k in ("msr", "pe", "ee", "mi") for k in kinds)
+        acc = EnsembleAccumulator(n_classes=n_classes, kinds=list(kinds) if known else None)
         derive_members = not member_maps
         for probs in probabilities:
             acc.add(probs)

@@ -13,10 +13,18 @@ Natural log, 0 log 0 = 0. With p_bar the mean of the members' probabilities:
 - mutual information (BALD) ``PE - EE`` (clipped at 0 against rounding)
 - ClaSP's class-weighted entropy ``U_c = H(p_bar) * p_bar(c)``
 
+The members' entropies cost one logarithm per probability on every add; an accumulator told
+which maps it will serve (``kinds=``) keeps that sum only when an EE- or MI-based map is among
+them, and then reads each probability once to add it (``kinds=["pe"]`` for ClaSP's PE query or
+PE-based failure detection).
+
 Pixel CONFIDENCES (higher = more confident, :func:`pixel_confidence`,
 :meth:`EnsembleAccumulator.confidence_maps`) and the predicted segmentation
 (:meth:`EnsembleAccumulator.predicted_labels`, the argmax of p_bar) come straight from the
 running sums: no copy of p_bar (:meth:`~EnsembleAccumulator.mean_probs`) is needed for them.
+
+Over 400 lines because the Rust and torch backends of one class share its checks, locking and
+map names; the maths is in the Rust core (and ``_torch_maps`` for devices).
 
 Examples
 --------
@@ -36,7 +44,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
 from medtrust import _native
@@ -62,6 +70,11 @@ Backend = Literal["auto", "rust", "torch"]
 
 #: Default tolerance of the per-voxel check sum_c p = 1, by input dtype.
 DEFAULT_SUM_TOL = {"float16": 1e-2, "float32": 1e-3, "float64": 1e-3, "bfloat16": 2e-2}
+
+#: Map and confidence names an accumulator can be asked for (``kinds=``), and those of them
+#: that need the running sum of the members' entropies.
+MAP_NAMES: tuple[str, ...] = ("pe", "ee", "mi", "max_prob", "class_pe", "mean_prob", "msr")
+ENTROPY_MAPS: frozenset[str] = frozenset({"ee", "mi"})
 
 #: Voxels per chunk on the torch path (bounds the float32 temporaries).
 _TORCH_CHUNK = 1 << 22
@@ -96,6 +109,21 @@ class EnsembleAccumulator:
         ``"auto"``: Rust for numpy / CPU tensors, torch on the device for CUDA tensors.
         ``"torch"`` forces the torch maths (also on CPU tensors; used to cross-check).
         ``"rust"`` refuses device tensors.
+    kinds
+        The maps / confidences this accumulator will serve (names of :meth:`maps` and
+        :meth:`confidence_maps`: ``pe``, ``ee``, ``mi``, ``max_prob``, ``class_pe``,
+        ``mean_prob``, ``msr``). The running sum of the members' entropies (one logarithm per
+        probability on every add, and V floats of state) is kept only when ``ee`` or ``mi`` is
+        among them; asking for an EE / MI map without it raises
+        :class:`~medtrust.exceptions.InvalidArgumentError`. None (default): keep everything.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> acc = EnsembleAccumulator(kinds=["pe", "class_pe"])
+    >>> acc.add(np.array([[0.5, 1.0], [0.5, 0.0]], dtype=np.float32))
+    >>> acc.keeps_member_entropy, np.round(acc.predictive_entropy().astype(float), 4).tolist()
+    (False, [0.6931, 0.0])
 
     Notes
     -----
@@ -115,7 +143,20 @@ class EnsembleAccumulator:
         check_sum: bool = True,
         sum_tol: float | None = None,
         backend: Backend = "auto",
+        kinds: Iterable[str] | None = None,
     ) -> None:
+        if kinds is not None:
+            if isinstance(kinds, str):
+                kinds = [kinds]
+            kinds = [str(k) for k in kinds]
+            unknown = [k for k in kinds if k not in MAP_NAMES]
+            if unknown:
+                raise InvalidArgumentError(
+                    f"kinds: unknown map(s) {unknown}; expected some of {', '.join(MAP_NAMES)}"
+                )
+        self.kinds: tuple[str, ...] | None = None if kinds is None else tuple(kinds)
+        #: Whether the running sum of the members' entropies is kept (EE / MI possible).
+        self.keeps_member_entropy = kinds is None or any(k in ENTROPY_MAPS for k in kinds)
         if n_classes is not None:
             as_int(n_classes, "n_classes", lo=1, hi=2**31 - 1)
         if backend not in ("auto", "rust", "torch"):
@@ -141,9 +182,30 @@ class EnsembleAccumulator:
         self.__dict__.update(state)
         self._lock = threading.RLock()
 
-    def reset(self) -> None:
-        """Forget every member."""
+    def reset(self, *, keep_buffers: bool = False) -> None:
+        """Forget every member.
+
+        With ``keep_buffers`` the Rust state's buffers are kept and zeroed in place when the
+        next image has the same number of values, so a loop over pool images pays the
+        allocation and its page faults once (arrays returned by :meth:`state` before the reset
+        are then overwritten by the next image's sums).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> acc = EnsembleAccumulator(kinds=["pe"])
+        >>> acc.add(np.array([[0.5], [0.5]], dtype=np.float32))
+        >>> buf = acc.state()[0]
+        >>> acc.reset(keep_buffers=True)
+        >>> acc.add(np.array([[1.0], [0.0]], dtype=np.float32))
+        >>> acc.state()[0] is buf, buf.tolist()
+        (True, [1.0, 0.0])
+        """
         with self._lock:
+            spare = None
+            if keep_buffers and getattr(self, "backend", None) == "rust":
+                spare = (self._sum_p, self._sum_ent)
+            self._spare: tuple[Any, Any] | None = spare
             self.n_classes: int | None = self._n_classes_arg
             self.spatial_shape: tuple[int, ...] | None = None
             self.n_members = 0
@@ -213,7 +275,13 @@ class EnsembleAccumulator:
         if self._sum_p is None:
             c = a.shape[0]
             v = a.size // c
-            sum_p, sum_ent = _native.uncertainty_state(c, v)
+            spare, self._spare = self._spare, None
+            if spare is not None and spare[0].size == a.size:
+                sum_p, sum_ent = spare  # reset(keep_buffers=True): no new pages to fault
+                sum_p.fill(0)
+                sum_ent.fill(0)
+            else:
+                sum_p, sum_ent = _native.uncertainty_state(c, v, self.keeps_member_entropy)
         else:
             sum_p, sum_ent = self._sum_p, self._sum_ent
         _native.uncertainty_accumulate(sum_p, sum_ent, a, a.shape[0], tol)
@@ -269,13 +337,15 @@ class EnsembleAccumulator:
                 )
             if self._sum_p is None:
                 sum_p = torch.zeros((c, v), dtype=torch.float32, device=flat.device)
-                sum_ent = torch.zeros(v, dtype=torch.float32, device=flat.device)
+                v_ent = v if self.keeps_member_entropy else 0
+                sum_ent = torch.zeros(v_ent, dtype=torch.float32, device=flat.device)
             else:
                 sum_p, sum_ent = self._sum_p, self._sum_ent
             for sl in chunks:
                 p = flat[:, sl].float()
                 sum_p[:, sl] += p
-                sum_ent[sl] -= torch.special.xlogy(p, p).sum(0)
+                if self.keeps_member_entropy:
+                    sum_ent[sl] -= torch.special.xlogy(p, p).sum(0)
         self._commit("torch", tuple(probs.shape), sum_p, sum_ent)
 
     def _commit(self, backend: Any, shape: tuple[int, ...], sum_p: Any, sum_ent: Any) -> None:
@@ -293,6 +363,8 @@ class EnsembleAccumulator:
     def state(self) -> tuple[Any, Any]:
         """The raw running sums ``(sum_p [C, V], sum_ent [V])`` (flat; not copies).
 
+        ``sum_ent`` is empty when the members' entropies are not kept (``kinds=``).
+
         Returns
         -------
         tuple
@@ -300,6 +372,16 @@ class EnsembleAccumulator:
         """
         self._require()
         return self._sum_p, self._sum_ent
+
+    def _check_entropy(self, names: Iterable[str]) -> None:
+        """Refuse maps that need the members' entropies when they were not kept."""
+        need = sorted({n for n in names if n in ENTROPY_MAPS})
+        if need and not self.keeps_member_entropy:
+            raise InvalidArgumentError(
+                f"map(s) {need} need the running sum of the members' entropies, which this "
+                f"accumulator does not keep (kinds={list(self.kinds or ())}); construct it "
+                "with kinds including 'ee' or 'mi', or kinds=None"
+            )
 
     @_locked
     def maps(self, kinds: list[tuple[str, int | None]]) -> Any:
@@ -331,6 +413,7 @@ class EnsembleAccumulator:
                     f"unknown map {name!r}; expected pe, ee, mi, max_prob, class_pe, mean_prob"
                 )
         kinds = [(n, None if c is None else int(c)) for n, c in kinds]
+        self._check_entropy(n for n, _ in kinds)
         shape = (len(kinds), *self.spatial_shape)
         if self.backend == "torch":
             return _torch_maps(self._sum_p, self._sum_ent, self.n_members, kinds).reshape(shape)
@@ -417,6 +500,7 @@ class EnsembleAccumulator:
         bad = [k for k in kinds if k not in CONFIDENCE_KINDS]
         if bad:
             raise InvalidArgumentError(f"unknown confidence(s) {bad}; expected msr, pe, ee, mi")
+        self._check_entropy(kinds)
         shape = (len(kinds), *self.spatial_shape)
         if self.backend == "torch":
             import torch
@@ -495,9 +579,10 @@ class EnsembleAccumulator:
         return self._one("class_pe", c)
 
     def __repr__(self) -> str:
+        kinds = "" if self.kinds is None else f", kinds={list(self.kinds)}"
         return (
             f"EnsembleAccumulator(n_classes={self.n_classes}, n_members={self.n_members}, "
-            f"spatial_shape={self.spatial_shape}, backend={self.backend})"
+            f"spatial_shape={self.spatial_shape}, backend={self.backend}{kinds})"
         )
 
 
@@ -508,7 +593,7 @@ def _torch_maps(sum_p: Any, sum_ent: Any, m: int, kinds: list[tuple[str, int | N
     """
     import torch
 
-    v = sum_ent.shape[0]
+    v = sum_p.shape[1]  # sum_ent is empty when the entropies are not kept
     out = torch.empty((len(kinds), v), dtype=torch.float32, device=sum_ent.device)
     inv = 1.0 / m
     need_pe = any(n in ("pe", "mi", "class_pe") for n, _ in kinds)

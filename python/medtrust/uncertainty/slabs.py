@@ -3,10 +3,11 @@
 A member's softmax arrives from the sliding window as consecutive slabs along axis 0.
 :class:`SlabAccumulator` is an :class:`~medtrust.uncertainty.EnsembleAccumulator` whose whole-
 volume state (running sum of probabilities ``[C, V]`` and of member entropies ``[V]``, float32)
-is allocated once; each slab is validated and reduced by the accumulator's own kernel into a
-slab-sized temporary and added into its rows of the state. No member's full ``[C, Z, Y, X]``
-volume ever exists: memory is the ``(C + 1)`` state volumes plus one band of tile rows, and the
-result is an ordinary accumulator for the query strategies (``state()``, ``maps()``, ...).
+is allocated once; each slab is validated and added in place into its rows of the state by the
+core's accumulate-at-offset kernel (no slab-sized copy of the sums). No member's full
+``[C, Z, Y, X]`` volume ever exists: memory is the ``(C + 1)`` state volumes (``C`` without the
+members' entropies, ``kinds=``) plus one band of tile rows, and the result is an ordinary
+accumulator for the query strategies (``state()``, ``maps()``, ...).
 
 Examples
 --------
@@ -25,13 +26,12 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from medtrust import _native
+from medtrust._arrays import as_prob_array
 from medtrust.exceptions import InvalidArgumentError, ShapeMismatchError
 from medtrust.uncertainty import EnsembleAccumulator
 
 __all__ = ["SlabAccumulator"]
-
-#: Voxels per chunk added at once (bounds the temporaries to a ~1 MB per class).
-_CHUNK_VOXELS = 1 << 18
 
 
 class SlabAccumulator(EnsembleAccumulator):
@@ -44,7 +44,8 @@ class SlabAccumulator(EnsembleAccumulator):
     shape
         Spatial shape ``(Z, Y, X)``.
     **options
-        ``check_sum`` / ``sum_tol`` of :class:`EnsembleAccumulator` (CPU state only).
+        ``check_sum`` / ``sum_tol`` / ``kinds`` of :class:`EnsembleAccumulator` (CPU state
+        only).
     """
 
     def __init__(self, n_classes: int, shape: Sequence[int], **options: object) -> None:
@@ -52,9 +53,9 @@ class SlabAccumulator(EnsembleAccumulator):
         self._shape = tuple(int(s) for s in shape)
         if len(self._shape) != 3 or min(self._shape) < 1:
             raise ShapeMismatchError(f"shape must be (Z, Y, X), got {self._shape}")
-        self._options = options
         v = int(np.prod(self._shape))
-        self._commit_state(np.zeros(int(n_classes) * v, np.float32), np.zeros(v, np.float32), 0)
+        sum_p, sum_ent = _native.uncertainty_state(int(n_classes), v, self.keeps_member_entropy)
+        self._commit_state(sum_p, sum_ent, 0)
 
     def _commit_state(self, sum_p: np.ndarray, sum_ent: np.ndarray, n_members: int) -> None:
         self.backend = "rust"
@@ -62,14 +63,14 @@ class SlabAccumulator(EnsembleAccumulator):
         self._sum_p, self._sum_ent = sum_p, sum_ent
         self.n_members = n_members
 
-    def reset(self) -> None:
-        """Forget every member (the state is kept allocated, zeroed)."""
+    def reset(self, *, keep_buffers: bool = True) -> None:
+        """Forget every member (the state is always kept allocated, zeroed)."""
         if hasattr(self, "_shape"):
             self._sum_p[:] = 0
             self._sum_ent[:] = 0
             self.n_members = 0
         else:  # called by EnsembleAccumulator.__init__
-            super().reset()
+            super().reset(keep_buffers=keep_buffers)
 
     def add(self, probs: object) -> None:
         """Add a whole member ``[C, Z, Y, X]`` (one slab).
@@ -94,41 +95,35 @@ class SlabAccumulator(EnsembleAccumulator):
         slabs
             ``(z0, probs[C, dz, Y, X])`` pairs covering ``Z`` in order.
         """
+        with self._lock:
+            self._add_slabs_locked(slabs)
+
+    def _add_slabs_locked(self, slabs: Iterable[tuple[int, np.ndarray]]) -> None:
         c = int(self.n_classes or 0)
         z, y, x = self._shape
-        v = z * y * x
-        sum_p = self._sum_p.reshape(c, v)
         covered = 0
         for z0, p in slabs:
+            p = as_prob_array(p, "probs")  # float16/32 C-contiguous: read in place
             if p.ndim != 4 or p.shape[0] != c or p.shape[2:] != (y, x):
                 raise ShapeMismatchError(f"slab shape {p.shape} does not fit [{c}, dz, {y}, {x}]")
             if z0 != covered:
                 raise InvalidArgumentError(f"slab starts at row {z0}, expected {covered}")
-            part = EnsembleAccumulator(c, **self._options)  # type: ignore[arg-type]
-            part.add(p)  # validation and the entropy in the accumulator's kernel
-            p_sum, e_sum = part.state()
-            a, b = z0 * y * x, (z0 + p.shape[1]) * y * x
-            sum_p[:, a:b] += p_sum.reshape(c, -1)
-            self._sum_ent[a:b] += e_sum
+            # Validated whole, then summed into rows z0.. of the state in place.
+            tol = self._tol(str(p.dtype))
+            _native.uncertainty_accumulate(self._sum_p, self._sum_ent, p, c, tol, offset=z0 * y * x)
             covered += p.shape[1]
-            del part, p_sum, e_sum
         if covered != z:
             raise InvalidArgumentError(f"slabs cover {covered} rows of {z}")
         self.n_members += 1
 
     def argmax(self) -> np.ndarray:
-        """Predicted label map (uint8) from the mean probabilities, without a ``[C, V]`` copy.
+        """Predicted label map from the mean probabilities, without a ``[C, V]`` copy.
+
+        The core's argmax of p_bar (ties: the lowest class), as :meth:`predicted_labels`.
 
         Returns
         -------
         numpy.ndarray
-            uint8 label map ``[Z, Y, X]``.
+            uint8 labels (int32 above 256 classes), shape ``(Z, Y, X)``.
         """
-        c = int(self.n_classes or 0)
-        v = int(np.prod(self._shape))
-        sum_p = self._sum_p.reshape(c, v)
-        out = np.empty(v, np.uint8)
-        step = 1 << 20
-        for a in range(0, v, step):
-            out[a : a + step] = sum_p[:, a : a + step].argmax(0)
-        return out.reshape(self._shape)
+        return self.predicted_labels()

@@ -14,7 +14,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::parallel;
-use crate::uncertainty::{check_kinds, MapKind, State};
+use crate::uncertainty::{MapKind, State};
 use rayon::prelude::*;
 
 /// Geometry of a strided grid of boxes over a 3D image.
@@ -267,7 +267,7 @@ where
 /// out of range.
 pub fn pool_uncertainty(state: &State<'_>, kinds: &[MapKind], grid: &Grid) -> Result<Vec<f64>> {
     state.validate()?;
-    check_kinds(kinds, state.n_classes)?;
+    state.check_maps(kinds)?;
     let [zs, ys, xs] = grid.shape;
     if state.n_voxels() != zs * ys * xs {
         return Err(CoreError::lengths(

@@ -6,7 +6,7 @@ use crate::{with_conf, with_labels};
 use medtrust_core::aggregate::{self, Aggregates, Options};
 use medtrust_core::uncertainty::Confidences;
 use numpy::PyReadonlyArray1;
-use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -98,15 +98,16 @@ fn aggregate_confidences<'py>(
     distance: bool,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let kinds = confidences(py, &kinds)?;
-    let shape = labels.shape();
-    if shape.iter().product::<usize>() != sum_ent.len() {
+    let shape = labels.shape().to_vec();
+    let state = state_view(py, &sum_p, &sum_ent, n_classes, n_members)?;
+    // Voxels from sum_p: sum_ent is empty when the members' entropies are not kept.
+    if shape.iter().product::<usize>() != state.n_voxels() {
         return Err(shape_mismatch(format!(
             "label map shape {:?} does not match the accumulator's {} voxels",
             shape,
-            sum_ent.len()
+            state.n_voxels()
         )));
     }
-    let state = state_view(py, &sum_p, &sum_ent, n_classes, n_members)?;
     let opts = Options {
         width,
         patch,

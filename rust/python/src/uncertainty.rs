@@ -6,15 +6,13 @@ use crate::errors::{invalid_argument, run};
 use crate::with_probs;
 use medtrust_core::alloc::prefaulted_zeros;
 use medtrust_core::uncertainty;
-use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1,
-    PyUntypedArrayMethods,
-};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::prelude::*;
 
-/// Add one member's C-contiguous probabilities [C, ...] to `sum_p` [C*V] and `sum_ent` [V].
+/// Add one member's C-contiguous probabilities [C, ...] to `sum_p` [C*V] and `sum_ent` [V]
+/// (empty: entropies not kept), at voxel `offset` of the state (a slab of a member).
 #[pyfunction]
-#[pyo3(signature = (sum_p, sum_ent, probs, n_classes, sum_tol=None))]
+#[pyo3(signature = (sum_p, sum_ent, probs, n_classes, sum_tol=None, offset=0))]
 fn uncertainty_accumulate<'py>(
     py: Python<'py>,
     mut sum_p: PyReadwriteArray1<'py, f32>,
@@ -22,6 +20,7 @@ fn uncertainty_accumulate<'py>(
     probs: Probs<'py>,
     n_classes: usize,
     sum_tol: Option<f32>,
+    offset: usize,
 ) -> PyResult<()> {
     let sp = sum_p
         .as_slice_mut()
@@ -30,19 +29,22 @@ fn uncertainty_accumulate<'py>(
         .as_slice_mut()
         .map_err(|_| invalid_argument(py, "sum_ent must be contiguous".into()))?;
     with_probs!(&probs, p => run(py, || {
-        uncertainty::accumulate(p, n_classes, sp, se, sum_tol)
+        uncertainty::accumulate_at(p, n_classes, sp, se, offset, sum_tol)
     }))
 }
 
 /// (sum_p, sum_ent) of an accumulator state.
 type StateArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
 
-/// A zeroed accumulator state (sum_p [C*V], sum_ent [V]) allocated by Rust, pages prefaulted (the core's policy).
+/// A zeroed accumulator state (sum_p [C*V], sum_ent [V], or [0] without `entropy`) allocated
+/// by Rust, pages prefaulted (the core's policy).
 #[pyfunction]
+#[pyo3(signature = (n_classes, n_voxels, entropy=true))]
 fn uncertainty_state<'py>(
     py: Python<'py>,
     n_classes: usize,
     n_voxels: usize,
+    entropy: bool,
 ) -> PyResult<StateArrays<'py>> {
     let (sp, se) = run(py, || {
         Ok((
@@ -50,7 +52,10 @@ fn uncertainty_state<'py>(
                 n_classes.checked_mul(n_voxels),
                 "the accumulator state (n_classes x n_voxels)",
             )?,
-            prefaulted_zeros::<f32>(Some(n_voxels), "the accumulator state (n_voxels)")?,
+            prefaulted_zeros::<f32>(
+                Some(if entropy { n_voxels } else { 0 }),
+                "the accumulator state (n_voxels)",
+            )?,
         ))
     })?;
     Ok((sp.into_pyarray(py), se.into_pyarray(py)))
@@ -68,7 +73,7 @@ fn uncertainty_maps<'py>(
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let kinds = map_kinds(py, &kinds)?;
     let state = state_view(py, &sum_p, &sum_ent, n_classes, n_members)?;
-    let v = sum_ent.len();
+    let v = state.n_voxels();
     let out = run(py, || uncertainty::maps(&state, &kinds))?;
     out.into_pyarray(py).reshape([kinds.len(), v])
 }
@@ -85,7 +90,7 @@ fn uncertainty_confidence_maps<'py>(
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let kinds = confidences(py, &kinds)?;
     let state = state_view(py, &sum_p, &sum_ent, n_classes, n_members)?;
-    let v = sum_ent.len();
+    let v = state.n_voxels();
     let out = run(py, || uncertainty::confidence_maps(&state, &kinds))?;
     out.into_pyarray(py).reshape([kinds.len(), v])
 }

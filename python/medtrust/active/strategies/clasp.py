@@ -124,7 +124,8 @@ class ClaSPStrategy(Strategy):
         quotas: dict[str, int] = {}
         absent: dict[str, int] = {}
         for image_id in ctx.pool.sorted_ids():
-            acc = ctx.pool.accumulator(image_id)
+            # PE and U_c only: the source keeps no members' entropies (issue 13).
+            acc = ctx.pool.accumulator(image_id, kinds=["pe", "class_pe"])
             if n_classes is None:
                 n_classes = int(acc.n_classes or 0)
                 n_fg = n_classes - 1
@@ -255,7 +256,7 @@ class ClaSPStrategy(Strategy):
             in_query.setdefault(p.image_id, []).append(p)
         rows: list[int] = []
         for image_id in ctx.pool.sorted_ids():
-            acc = ctx.pool.accumulator(image_id)
+            acc = ctx.pool.accumulator(image_id, kinds=["pe"])
             grids, _, _ = score_grids(
                 acc, [("pe", None)], patch_size=self.patch_size, stride=self.stride, clip=self.clip
             )

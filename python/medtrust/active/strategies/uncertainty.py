@@ -70,7 +70,7 @@ def image_candidates(
 
 def _map_grid(strategy: Any, ctx: QueryContext, image_id: str) -> np.ndarray:
     """Patch-score grid of the strategy's one uncertainty map for one image."""
-    acc = ctx.pool.accumulator(image_id)
+    acc = ctx.pool.accumulator(image_id, kinds=[_MAPS[strategy.uncertainty]])
     grids, _, _ = score_grids(
         acc,
         [(_MAPS[strategy.uncertainty], None)],

@@ -12,6 +12,7 @@
 //! Over 400 lines because both paths (hash and sort) and the per-class entries they fill share
 //! one set of types and guarantees; a fifth of the file is tests.
 
+use super::radix::{radix_sort_pairs, RADIX_FROM};
 use crate::error::{CoreError, Result};
 use crate::parallel;
 use rayon::prelude::*;
@@ -375,6 +376,97 @@ pub fn dense_classes(labels: &[f64]) -> Result<(Vec<u32>, usize)> {
     Ok((ids, k + usize::from(last.is_some())))
 }
 
+/// The sample order of [`group_by_sort`] by a comparison sort (small inputs).
+fn comparison_order(conf: &[f64], res: &[f64], cls: Option<&[u32]>, binary: bool) -> Vec<u32> {
+    let n = conf.len();
+    match (cls, binary) {
+        (None, true) => sorted_by(n, |i| !f64_key(conf[i])),
+        (None, false) => sorted_by(n, |i| (!f64_key(conf[i]), f64_key(res[i]))),
+        (Some(cls), _) => sorted_by(n, |i| (!f64_key(conf[i]), cls[i], f64_key(res[i]))),
+    }
+}
+
+/// The sample order of [`group_by_sort`] from the radix path: a stable radix sort on the
+/// confidence key gives (confidence descending, index); runs of tied confidences are then
+/// re-sorted by (class, residual key, index), the order the comparison path uses.
+fn radix_order(conf: &[f64], res: &[f64], cls: Option<&[u32]>, binary: bool) -> Vec<u32> {
+    let mut keys: Vec<u64> = conf.par_iter().map(|&c| !f64_key(c)).collect();
+    let mut order: Vec<u32> = (0..conf.len() as u32).into_par_iter().collect();
+    radix_sort_pairs(&mut keys, &mut order);
+    drop(keys);
+    if cls.is_some() || !binary {
+        let tied = |a: &u32, b: &u32| f64_key(conf[*a as usize]) == f64_key(conf[*b as usize]);
+        order.par_chunk_by_mut(tied).for_each(|run| {
+            if run.len() > 1 {
+                match cls {
+                    Some(c) => {
+                        run.sort_unstable_by_key(|&i| (c[i as usize], f64_key(res[i as usize]), i))
+                    }
+                    None => run.sort_unstable_by_key(|&i| (f64_key(res[i as usize]), i)),
+                }
+            }
+        });
+    }
+    order
+}
+
+/// Groups without labels or sample ids: radix sort (confidence key, residual) pairs and walk
+/// them, so no sample is gathered from a random position. Within a group the residuals are
+/// summed in ascending key order (continuous) or as they come (binary: exact integer sums),
+/// the sums the comparison path gives, bit for bit (`-0.0` and `0.0` residuals share a key
+/// but add the same to a sum that starts at `0.0`).
+fn groups_from_radix(conf: &[f64], res: &[f64], binary: bool) -> Groups {
+    let mut keys: Vec<u64> = conf.par_iter().map(|&c| !f64_key(c)).collect();
+    let mut g = Groups {
+        binary,
+        ..Default::default()
+    };
+    if binary {
+        // 0/1 residuals travel as one byte (9 bytes a sample a pass instead of 16); a group's
+        // sum is its count of ones, the exact integer the f64 additions give.
+        let mut ones: Vec<u8> = res.par_iter().map(|&r| u8::from(r == 1.0)).collect();
+        radix_sort_pairs(&mut keys, &mut ones);
+        for_each_run(&keys, |k, i, j| {
+            let s: u64 = ones[i..j].iter().map(|&b| u64::from(b)).sum();
+            g.conf.push(key_f64(!k));
+            g.count.push((j - i) as f64);
+            g.sum.push(s as f64);
+        });
+        return g;
+    }
+    let mut vals = res.to_vec();
+    radix_sort_pairs(&mut keys, &mut vals);
+    for_each_run(&keys, |k, i, j| {
+        let run = &mut vals[i..j];
+        if run.len() > 1 {
+            run.sort_unstable_by_key(|&r| f64_key(r));
+        }
+        let mut s = 0.0;
+        for &r in run.iter() {
+            s += r;
+        }
+        g.conf.push(key_f64(!k));
+        g.count.push((j - i) as f64);
+        g.sum.push(s);
+    });
+    g
+}
+
+/// Call `f(key, start, end)` for each run of equal keys of sorted `keys`, in order.
+fn for_each_run(keys: &[u64], mut f: impl FnMut(u64, usize, usize)) {
+    let n = keys.len();
+    let mut i = 0;
+    while i < n {
+        let k = keys[i];
+        let mut j = i + 1;
+        while j < n && keys[j] == k {
+            j += 1;
+        }
+        f(k, i, j);
+        i = j;
+    }
+}
+
 fn group_by_sort(
     conf: &[f64],
     res: &[f64],
@@ -392,12 +484,19 @@ fn group_by_sort(
         return Err(nan_error());
     }
     let classes = labels.map(dense_classes).transpose()?;
+    if classes.is_none() && !want_ids && n >= RADIX_FROM {
+        return Ok(Grouped {
+            groups: groups_from_radix(conf, res, binary),
+            ids: Vec::new(),
+            entry_ids: Vec::new(),
+        });
+    }
     // Confidence descending; within a group, by class and then residual ascending, so that
     // every sum below is summed in an order fixed by the values alone.
-    let order = match (&classes, binary) {
-        (None, true) => sorted_by(n, |i| !f64_key(conf[i])),
-        (None, false) => sorted_by(n, |i| (!f64_key(conf[i]), f64_key(res[i]))),
-        (Some((cls, _)), _) => sorted_by(n, |i| (!f64_key(conf[i]), cls[i], f64_key(res[i]))),
+    let order = if n >= RADIX_FROM {
+        radix_order(conf, res, classes.as_ref().map(|c| &c.0[..]), binary)
+    } else {
+        comparison_order(conf, res, classes.as_ref().map(|c| &c.0[..]), binary)
     };
     let mut g = Groups {
         binary,
@@ -495,6 +594,46 @@ mod tests {
         let few: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
         let cont: Vec<f64> = (0..n).map(|i| (i % 7) as f64 / 7.0).collect();
         assert!(group_by_hash(&few, &cont).expect("ok").is_none());
+    }
+
+    #[test]
+    fn radix_paths_match_the_comparison_sort() {
+        // Sizes over the radix cutoff; ties, continuous and binary residuals (with -0.0 and
+        // 0.0), labels: the radix order equals the comparison order, and the pair path gives
+        // the groups of the order path, bit for bit.
+        let n = RADIX_FROM + 999;
+        let mut rng = crate::rng::Rng::new(11);
+        for levels in [0u64, 7, 3000] {
+            let conf: Vec<f64> = (0..n)
+                .map(|_| match levels {
+                    0 => rng.next_f64() * 2.0 - 1.0,
+                    l => rng.below(l) as f64 / l as f64 - 0.5,
+                })
+                .collect();
+            let cont: Vec<f64> = (0..n)
+                .map(|i| match i % 5 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    _ => (rng.below(50) as f64) / 7.0,
+                })
+                .collect();
+            let bin: Vec<f64> = (0..n).map(|_| rng.below(2) as f64).collect();
+            let (cls, _) = dense_classes(&bin).expect("ok");
+            for (res, binary) in [(&cont, false), (&bin, true)] {
+                for c in [None, Some(&cls[..])] {
+                    assert_eq!(
+                        radix_order(&conf, res, c, binary),
+                        comparison_order(&conf, res, c, binary)
+                    );
+                }
+                let by_order = group_by_sort(&conf, res, None, true).expect("ok").groups;
+                let by_pairs = groups_from_radix(&conf, res, binary);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+                assert_eq!(bits(&by_order.conf), bits(&by_pairs.conf));
+                assert_eq!(bits(&by_order.count), bits(&by_pairs.count));
+                assert_eq!(bits(&by_order.sum), bits(&by_pairs.sum));
+            }
+        }
     }
 
     #[test]

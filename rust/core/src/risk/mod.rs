@@ -5,11 +5,13 @@
 //! - [`grouping`]: the grouping itself (hash or sort; the only super-linear step), in an order
 //!   fixed by the values so that results never depend on input order, bit for bit;
 //! - [`curve`]: curve points and areas (plain, optimal, class-balanced), ROC and working points;
+//! - [`radix`]: the parallel LSD radix sort of the all-distinct path;
 //! - [`metrics`]: the metric list (written once), the targets and the evaluation.
 
 pub mod curve;
 pub mod grouping;
 pub mod metrics;
+pub mod radix;
 
 pub use curve::{
     areas, balanced_areas, curve_from_groups, optimal_binary, optimal_continuous, roc_from_groups,

@@ -89,13 +89,15 @@ impl<'a> Confidences<'a> {
     /// Maps `kinds` of `state`.
     ///
     /// # Errors
-    /// An invalid state ([`State::validate`]).
+    /// An invalid state ([`State::validate`]), or EE / MI without the members' entropies.
     pub fn new(state: State<'a>, kinds: &[Confidence]) -> Result<Self> {
         state.validate()?;
+        let map_kinds: Vec<MapKind> = kinds.iter().map(|k| k.kind()).collect();
+        state.check_maps(&map_kinds)?;
         Ok(Confidences {
             state,
             kinds: kinds.to_vec(),
-            map_kinds: kinds.iter().map(|k| k.kind()).collect(),
+            map_kinds,
             ln_c: ln_classes(state.n_classes),
         })
     }

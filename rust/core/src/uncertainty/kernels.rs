@@ -85,6 +85,16 @@ pub(super) fn add_block_kernel(classes: &[&[f32]], segs: &mut [&mut [f32]], ent:
     }
 }
 
+/// sum_p += p for one block (the members' entropies not kept: no logarithm, one read of p).
+#[inline(always)]
+pub(super) fn add_probs_kernel(classes: &[&[f32]], segs: &mut [&mut [f32]]) {
+    for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
+        for (s, &p) in seg.iter_mut().zip(cl.iter()) {
+            *s += p;
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn check_block_avx2(
@@ -98,8 +108,11 @@ unsafe fn check_block_avx2(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn add_block_avx2(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: &mut [f32]) {
-    add_block_kernel(classes, segs, ent)
+unsafe fn add_block_avx2(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: Option<&mut [f32]>) {
+    match ent {
+        Some(ent) => add_block_kernel(classes, segs, ent),
+        None => add_probs_kernel(classes, segs),
+    }
 }
 
 pub(super) fn check_block_dispatch(
@@ -116,13 +129,21 @@ pub(super) fn check_block_dispatch(
     check_block_kernel(classes, total, lo, tol)
 }
 
-pub(super) fn add_block_dispatch(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: &mut [f32]) {
+/// [`add_block_kernel`] (or [`add_probs_kernel`] without `ent`), AVX2 where available.
+pub(super) fn add_block_dispatch(
+    classes: &[&[f32]],
+    segs: &mut [&mut [f32]],
+    ent: Option<&mut [f32]>,
+) {
     #[cfg(target_arch = "x86_64")]
     if simd::avx2() {
         // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
         return unsafe { add_block_avx2(classes, segs, ent) };
     }
-    add_block_kernel(classes, segs, ent)
+    match ent {
+        Some(ent) => add_block_kernel(classes, segs, ent),
+        None => add_probs_kernel(classes, segs),
+    }
 }
 
 /// Run-time CPU feature checks for the hot loops. The vector paths do the same IEEE operations

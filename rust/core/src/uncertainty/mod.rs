@@ -2,8 +2,11 @@
 //!
 //! State is the running sum of probabilities `sum_p` [C, V] (class-major, as nnU-Net writes
 //! softmax maps) and the running sum of per-member entropies `sum_ent` [V], both `f32`, owned by
-//! the caller. [`accumulate`] adds one member's probabilities [C, V] (`f32` or `f16`); it
-//! validates the whole member first, so a rejected member leaves the state untouched. The maps
+//! the caller. `sum_ent` may be empty: the members' entropies (one logarithm per probability,
+//! the costly part of an add) are then not computed, and the maps that need them (EE, MI) are
+//! refused. [`accumulate`] adds one member's probabilities [C, V] (`f32` or `f16`);
+//! [`accumulate_at`] adds a slab of voxels at an offset into a larger state. Both validate the
+//! whole member (slab) first, so a rejected one leaves the state untouched. The maps
 //! ([`MapKind`]) derive from the state: predictive entropy H(p_bar), expected entropy
 //! mean_m H(p_m), mutual information (BALD), max probability, and ClaSP's class-weighted
 //! entropy H * p_bar(c). Natural log, 0 log 0 = 0.
@@ -14,6 +17,9 @@
 //!
 //! Work runs in parallel over fixed voxel blocks; every voxel's value is computed by the same
 //! sequence of operations whatever the thread count, so results are bit-identical.
+//!
+//! Over 400 lines because the state, its validation and the two passes of an add (check, then
+//! sum) share one set of invariants; hot loops are in `kernels`, the logarithm in `ln`.
 
 use crate::error::{CoreError, Result};
 use crate::parallel;
@@ -22,12 +28,14 @@ use std::ops::Range;
 
 mod confidence;
 mod kernels;
+mod ln;
 pub use confidence::{
     argmax, confidence_maps, ln_classes, mean_scale, Confidence, ConfidenceScratch, Confidences,
     LabelOut,
 };
 pub use kernels::simd;
 use kernels::{add_block_dispatch, check_block_dispatch, class_slices, voxel_ok, Scratch};
+pub use ln::{ln_fast, xlnx, LN_MAX_ULPS};
 
 /// Voxels per parallel work item.
 pub const BLOCK: usize = 1 << 13;
@@ -67,41 +75,6 @@ impl Prob for half::f16 {
     }
 }
 
-/// Natural log of a positive normal `f32` (Cephes `logf` polynomial, within ~2 ulp).
-///
-/// Branch-free so loops over it vectorise. Subnormal inputs are treated as the smallest
-/// normal; callers only use it inside [`xlnx`], where such values contribute ~1e-36.
-#[inline(always)]
-pub fn ln_fast(x: f32) -> f32 {
-    let x = x.max(f32::MIN_POSITIVE);
-    let bits = x.to_bits();
-    let e = ((bits >> 23) & 0xff) as i32 - 126;
-    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000); // [0.5, 1)
-    let small = m < std::f32::consts::FRAC_1_SQRT_2;
-    let e = (e - small as i32) as f32;
-    let f = if small { m + m - 1.0 } else { m - 1.0 };
-    let z = f * f;
-    let mut y = 7.037_683_6e-2_f32;
-    y = y * f - 1.151_461_1e-1;
-    y = y * f + 1.167_699_9e-1;
-    y = y * f - 1.242_014_1e-1;
-    y = y * f + 1.424_932_3e-1;
-    y = y * f - 1.666_805_8e-1;
-    y = y * f + 2.000_071_5e-1;
-    y = y * f - 2.499_999_4e-1;
-    y = y * f + 3.333_333e-1;
-    y = y * f * z;
-    y += -2.121_944_4e-4 * e;
-    y += -0.5 * z;
-    f + y + 0.693_359_4 * e
-}
-
-/// `x ln x` with `0 ln 0 = 0` (branch-free; `x` finite and >= 0).
-#[inline(always)]
-pub fn xlnx(x: f32) -> f32 {
-    x * ln_fast(x)
-}
-
 /// A voxel map derived from the accumulator state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapKind {
@@ -120,6 +93,11 @@ pub enum MapKind {
 }
 
 impl MapKind {
+    /// Whether the map needs the members' entropies (the `sum_ent` state).
+    pub fn needs_member_entropy(self) -> bool {
+        matches!(self, MapKind::ExpectedEntropy | MapKind::MutualInformation)
+    }
+
     /// Whether the map needs H(p_bar).
     fn needs_pe(self) -> bool {
         matches!(
@@ -136,7 +114,7 @@ impl MapKind {
 pub struct State<'a> {
     /// Running sum of probabilities [C, V].
     pub sum_p: &'a [f32],
-    /// Running sum of per-member entropies [V].
+    /// Running sum of per-member entropies [V], or empty when they are not kept.
     pub sum_ent: &'a [f32],
     /// Number of classes C.
     pub n_classes: usize,
@@ -147,7 +125,30 @@ pub struct State<'a> {
 impl State<'_> {
     /// Number of voxels V.
     pub fn n_voxels(&self) -> usize {
-        self.sum_ent.len()
+        self.sum_p.len() / self.n_classes.max(1)
+    }
+
+    /// Whether the members' entropies are kept (EE and MI maps possible).
+    pub fn has_member_entropy(&self) -> bool {
+        self.sum_ent.len() == self.n_voxels() && !self.sum_ent.is_empty()
+    }
+
+    /// Check `kinds` against the state: class indices in range ([`check_kinds`]) and the
+    /// members' entropies kept where a map needs them.
+    ///
+    /// # Errors
+    /// A class index out of range, or an EE / MI map from a state without `sum_ent`.
+    pub fn check_maps(&self, kinds: &[MapKind]) -> Result<()> {
+        check_kinds(kinds, self.n_classes)?;
+        if !self.has_member_entropy() {
+            if let Some(k) = kinds.iter().find(|k| k.needs_member_entropy()) {
+                return Err(CoreError::InvalidArgument(format!(
+                    "map {k:?} needs the running sum of the members' entropies, which this \
+                     accumulator state does not keep (it was built without the EE / MI maps)"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Check the buffer sizes and that at least one member was added.
@@ -221,7 +222,8 @@ impl State<'_> {
                 *h = h.max(0.0);
             }
         }
-        let ent = &self.sum_ent[range.clone()];
+        // Empty when the members' entropies are not kept (EE / MI refused by `check_maps`).
+        let ent = self.sum_ent.get(range.clone()).unwrap_or(&[]);
         for (kind, out) in kinds.iter().zip(outs.iter_mut()) {
             let out = &mut out[..n];
             match *kind {
@@ -262,10 +264,17 @@ impl State<'_> {
     }
 }
 
+/// `sum_p` must hold C x V values and `sum_ent` V (or none: entropies not kept).
 fn check_state_len(sum_p: usize, sum_ent: usize, n_classes: usize) -> Result<()> {
-    if sum_p != n_classes * sum_ent {
+    let ok = if sum_ent == 0 {
+        sum_p % n_classes.max(1) == 0
+    } else {
+        sum_p == n_classes * sum_ent
+    };
+    if !ok {
         return Err(CoreError::ShapeMismatch {
-            what: "accumulator state: sum_p must hold n_classes x voxels values",
+            what: "accumulator state: sum_p must hold n_classes x voxels values (and sum_ent \
+                   voxels values, or none)",
             left: format!("{sum_p}"),
             right: format!("{n_classes} x {sum_ent}"),
         });
@@ -306,7 +315,8 @@ fn merge_bad(a: Bad, b: Bad) -> Bad {
 ///
 /// Every value must be finite and >= 0; with `sum_tol = Some(t)` the class probabilities of
 /// each voxel must also sum to 1 within `t`. The member is validated completely before the
-/// state changes, so an error leaves `sum_p` / `sum_ent` as they were.
+/// state changes, so an error leaves `sum_p` / `sum_ent` as they were. With an empty
+/// `sum_ent` only the probabilities are summed (no logarithm).
 ///
 /// # Errors
 /// Buffers of inconsistent sizes, zero classes, or invalid probabilities (the error names the
@@ -318,23 +328,56 @@ pub fn accumulate<P: Prob>(
     sum_ent: &mut [f32],
     sum_tol: Option<f32>,
 ) -> Result<()> {
-    if n_classes == 0 {
-        return Err(CoreError::InvalidArgument("n_classes must be >= 1".into()));
-    }
-    check_state_len(sum_p.len(), sum_ent.len(), n_classes)?;
-    if probs.len() != sum_p.len() {
+    if n_classes > 0 && probs.len() != sum_p.len() {
         return Err(CoreError::lengths(
             "member probabilities vs accumulator (n_classes x voxels)",
             probs.len(),
             sum_p.len(),
         ));
     }
-    let v = sum_ent.len();
+    accumulate_at(probs, n_classes, sum_p, sum_ent, 0, sum_tol)
+}
+
+/// Add a slab of one member, `probs` [C, n] for the voxels `offset..offset + n` of a state of
+/// V voxels (`sum_p` [C, V], `sum_ent` [V] or empty), in place: no copy of the slab's sums.
+///
+/// Validation as [`accumulate`] (an error leaves the state as it was). Each voxel's sums get
+/// the same operations as a whole-member add, so slab by slab equals whole, bit for bit.
+///
+/// # Errors
+/// As [`accumulate`]; also a slab that does not fit at `offset`.
+pub fn accumulate_at<P: Prob>(
+    probs: &[P],
+    n_classes: usize,
+    sum_p: &mut [f32],
+    sum_ent: &mut [f32],
+    offset: usize,
+    sum_tol: Option<f32>,
+) -> Result<()> {
+    if n_classes == 0 {
+        return Err(CoreError::InvalidArgument("n_classes must be >= 1".into()));
+    }
+    check_state_len(sum_p.len(), sum_ent.len(), n_classes)?;
+    let v_all = sum_p.len() / n_classes;
+    if probs.len() % n_classes != 0 {
+        return Err(CoreError::lengths(
+            "member probabilities: length must be n_classes x voxels",
+            probs.len(),
+            n_classes,
+        ));
+    }
+    let v = probs.len() / n_classes;
     if v == 0 {
         return Err(CoreError::Empty {
             name: "probabilities",
         });
     }
+    if offset.checked_add(v).is_none_or(|end| end > v_all) {
+        return Err(CoreError::InvalidArgument(format!(
+            "slab of {v} voxels at offset {offset} does not fit a state of {v_all} voxels"
+        )));
+    }
+    let keep_ent = !sum_ent.is_empty();
     let n_blocks = v.div_ceil(BLOCK);
     let tol = sum_tol.unwrap_or(f32::INFINITY);
     // Pass 1: validate the whole member (the state is not touched if it is rejected).
@@ -378,26 +421,38 @@ pub fn accumulate<P: Prob>(
              region-based (sigmoid) outputs"
         )));
     }
-    // Pass 2: add. Split sum_p [C, V] into per-block groups of C class segments.
+    // Pass 2: add. Split the slab's part of sum_p [C, V] into per-block groups of C class
+    // segments (the same block boundaries as the slab, so offsets need no alignment).
     let mut blocks: Vec<Vec<&mut [f32]>> = (0..n_blocks)
         .map(|_| Vec::with_capacity(n_classes))
         .collect();
-    for class_slice in sum_p.chunks_mut(v) {
-        for (b, seg) in class_slice.chunks_mut(BLOCK).enumerate() {
+    for class_slice in sum_p.chunks_mut(v_all) {
+        for (b, seg) in class_slice[offset..offset + v]
+            .chunks_mut(BLOCK)
+            .enumerate()
+        {
             blocks[b].push(seg);
         }
     }
+    let mut ent_blocks: Vec<Option<&mut [f32]>> = if keep_ent {
+        sum_ent[offset..offset + v]
+            .chunks_mut(BLOCK)
+            .map(Some)
+            .collect()
+    } else {
+        (0..n_blocks).map(|_| None).collect()
+    };
     parallel::install(|| {
         blocks
             .into_par_iter()
-            .zip(sum_ent.par_chunks_mut(BLOCK))
+            .zip(ent_blocks.par_iter_mut())
             .enumerate()
             .for_each_init(
                 || Scratch::new::<P>(n_classes),
                 |bufs, (b, (mut segs, ent))| {
-                    let r = b * BLOCK..b * BLOCK + ent.len();
+                    let r = b * BLOCK..((b + 1) * BLOCK).min(v);
                     let classes = class_slices(&mut bufs.conv, probs, v, n_classes, r);
-                    add_block_dispatch(&classes, &mut segs, ent);
+                    add_block_dispatch(&classes, &mut segs, ent.as_deref_mut());
                 },
             )
     });
@@ -410,7 +465,7 @@ pub fn accumulate<P: Prob>(
 /// An invalid state ([`State::validate`]) or a class index out of range.
 pub fn maps(state: &State<'_>, kinds: &[MapKind]) -> Result<Vec<f32>> {
     state.validate()?;
-    check_kinds(kinds, state.n_classes)?;
+    state.check_maps(kinds)?;
     let v = state.n_voxels();
     let k = kinds.len();
     let mut out = vec![0.0f32; k * v];

@@ -1,0 +1,240 @@
+//! Parallel LSD radix sort of (u64 key, payload) pairs: the all-distinct sort path.
+//!
+//! Keys are order-preserving maps of f64 confidences ([`super::f64_key`]: the sign fix flips
+//! every bit of a negative value and only the sign bit of a positive one), so sorting the u64
+//! keys sorts the values. The sort is stable, so pairs whose payload is the sample index come
+//! out in (key, index) order: exactly the order `sort_unstable` gives on `(key, index)` tuples,
+//! whatever the thread count (a stable sort has one result).
+//!
+//! Six passes of 11-bit digits (the last one 9 bits); a pass whose digit is the same for every
+//! key (e.g. the sign and top exponent bits of confidences in [0, 1]) is skipped. Each pass
+//! splits the input into one fixed chunk per worker, counts digits per chunk, and scatters each
+//! chunk to its own precomputed offsets, so workers never write the same slot.
+
+use rayon::prelude::*;
+
+const BITS: u32 = 11;
+const BUCKETS: usize = 1 << BITS;
+const PASSES: u32 = 64_u32.div_ceil(BITS);
+
+/// Below this many pairs a comparison sort on one thread is faster than the radix passes.
+pub const RADIX_FROM: usize = 1 << 16;
+
+#[inline(always)]
+fn digit(k: u64, pass: u32) -> usize {
+    ((k >> (pass * BITS)) as usize) & (BUCKETS - 1)
+}
+
+/// A raw pointer the scatter workers share; each writes disjoint slots (offsets from the
+/// prefix sums), which is what makes the unsynchronised writes sound.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: only used for writes to disjoint indices, see `scatter`.
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+/// Sort `keys` ascending, moving `vals` along (stable). Both must have the same length.
+pub fn radix_sort_pairs<P: Copy + Send + Sync + Default>(keys: &mut Vec<u64>, vals: &mut Vec<P>) {
+    let n = keys.len();
+    assert_eq!(n, vals.len(), "keys and payloads differ in length");
+    if n < RADIX_FROM {
+        let mut pairs: Vec<(u64, usize)> = keys.iter().copied().zip(0..n).collect();
+        pairs.sort_unstable();
+        let old = vals.clone();
+        for (j, (k, i)) in pairs.into_iter().enumerate() {
+            keys[j] = k;
+            vals[j] = old[i];
+        }
+        return;
+    }
+    let workers = rayon::current_num_threads().max(1);
+    let chunk = n.div_ceil(workers);
+    // Which passes move anything: the total count of each digit does not depend on the order,
+    // so one read of the keys decides it for every pass.
+    let totals = keys
+        .par_chunks(chunk)
+        .map(|c| {
+            let mut first = [0usize; PASSES as usize];
+            let mut same = [true; PASSES as usize];
+            for p in 0..PASSES {
+                first[p as usize] = digit(c[0], p);
+            }
+            for &k in c {
+                for p in 0..PASSES {
+                    same[p as usize] &= digit(k, p) == first[p as usize];
+                }
+            }
+            (first, same)
+        })
+        .collect::<Vec<_>>();
+    let moving: Vec<u32> = (0..PASSES)
+        .filter(|&p| {
+            let p = p as usize;
+            !totals
+                .iter()
+                .all(|(first, same)| same[p] && first[p] == totals[0].0[p])
+        })
+        .collect();
+    if moving.is_empty() {
+        return;
+    }
+    let mut keys2 = vec![0u64; n];
+    let mut vals2 = vec![P::default(); n];
+    for &pass in &moving {
+        scatter(keys, vals, &mut keys2, &mut vals2, pass, chunk);
+        std::mem::swap(keys, &mut keys2);
+        std::mem::swap(vals, &mut vals2);
+    }
+}
+
+/// One stable counting-sort pass on digit `pass` from (`keys`, `vals`) into (`ko`, `vo`).
+fn scatter<P: Copy + Send + Sync>(
+    keys: &[u64],
+    vals: &[P],
+    ko: &mut [u64],
+    vo: &mut [P],
+    pass: u32,
+    chunk: usize,
+) {
+    let counts: Vec<Vec<usize>> = keys
+        .par_chunks(chunk)
+        .map(|c| {
+            let mut h = vec![0usize; BUCKETS];
+            for &k in c {
+                h[digit(k, pass)] += 1;
+            }
+            h
+        })
+        .collect();
+    // Offsets: digit-major, chunk-minor, which keeps equal digits in input order (stability).
+    let mut offsets = vec![vec![0usize; BUCKETS]; counts.len()];
+    let mut at = 0usize;
+    for d in 0..BUCKETS {
+        for (c, h) in counts.iter().enumerate() {
+            offsets[c][d] = at;
+            at += h[d];
+        }
+    }
+    let (kp, vp) = (Shared(ko.as_mut_ptr()), Shared(vo.as_mut_ptr()));
+    keys.par_chunks(chunk)
+        .zip(vals.par_chunks(chunk))
+        .zip(offsets.into_par_iter())
+        .for_each(move |((kc, vc), mut off)| {
+            let (kp, vp) = (kp, vp);
+            for (&k, &v) in kc.iter().zip(vc) {
+                let d = digit(k, pass);
+                let j = off[d];
+                off[d] = j + 1;
+                // SAFETY: `j` < n (the offsets partition 0..n), and the ranges
+                // `offsets[c][d]..offsets[c][d] + counts[c][d]` of distinct (chunk, digit)
+                // pairs are disjoint, so no two writes (across workers too) hit one slot.
+                unsafe {
+                    *kp.0.add(j) = k;
+                    *vp.0.add(j) = v;
+                }
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::f64_key;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check(keys: Vec<u64>) {
+        let n = keys.len();
+        let mut want: Vec<(u64, u32)> = keys.iter().copied().zip(0..n as u32).collect();
+        want.sort_unstable();
+        let mut k = keys;
+        let mut v: Vec<u32> = (0..n as u32).collect();
+        radix_sort_pairs(&mut k, &mut v);
+        let got: Vec<(u64, u32)> = k.into_iter().zip(v).collect();
+        assert!(got == want, "radix order differs from (key, index) order");
+    }
+
+    #[test]
+    fn large_random_and_special_values() {
+        let mut rng = crate::rng::Rng::new(3);
+        let specials = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -5e-324,
+            -0.0,
+            0.0,
+            5e-324,
+            f64::MIN_POSITIVE,
+            0.5,
+            1.0,
+            1e300,
+            f64::INFINITY,
+        ];
+        let n = 3 * RADIX_FROM + 11;
+        let keys: Vec<u64> = (0..n)
+            .map(|i| {
+                let x = if i % 7 == 0 {
+                    specials[rng.below(specials.len() as u64) as usize]
+                } else {
+                    (rng.next_f64() - 0.3) * 10f64.powi(rng.below(40) as i32 - 20)
+                };
+                f64_key(x)
+            })
+            .collect();
+        check(keys);
+        // Every pass but the lowest skipped; all-equal keys (every pass skipped).
+        check((0..n as u64).map(|i| (i * 7919) % 2048).collect());
+        check(vec![42; n]);
+    }
+
+    #[test]
+    fn f64_order_matches_total_cmp() {
+        // The keys' order is the values' total order (NaN excluded: grouping rejects it), with
+        // -0.0 and 0.0 one key.
+        let mut rng = crate::rng::Rng::new(9);
+        let n = RADIX_FROM + 5;
+        let xs: Vec<f64> = (0..n)
+            .map(|_| f64::from_bits(rng.next_u64()))
+            .filter(|x| !x.is_nan())
+            .chain([-0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY])
+            .collect();
+        let mut k: Vec<u64> = xs.iter().map(|&x| f64_key(x)).collect();
+        let mut v: Vec<u32> = (0..xs.len() as u32).collect();
+        radix_sort_pairs(&mut k, &mut v);
+        let mut want = xs.clone();
+        want.sort_unstable_by(f64::total_cmp);
+        let got: Vec<f64> = v.iter().map(|&i| xs[i as usize]).collect();
+        for (g, w) in got.iter().zip(&want) {
+            let zero = *g == 0.0 && *w == 0.0;
+            assert!(zero || g.to_bits() == w.to_bits(), "{g} vs {w}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// Radix order == `sort_unstable` on (key, index) == `total_cmp` order of the values,
+        /// with NaN-free specials (-0.0, infinities, denormals) mixed in; sizes straddle the
+        /// comparison-sort cutoff.
+        #[test]
+        fn radix_matches_sort_unstable(
+            seed in any::<u64>(),
+            n in (RADIX_FROM - 3)..(RADIX_FROM + 2000),
+            levels in prop_oneof![Just(0u64), 1u64..50],
+        ) {
+            let mut rng = crate::rng::Rng::new(seed);
+            let keys: Vec<u64> = (0..n)
+                .map(|_| {
+                    let x = if levels == 0 {
+                        f64::from_bits(rng.next_u64())
+                    } else {
+                        rng.below(levels) as f64 - 7.0
+                    };
+                    f64_key(if x.is_nan() { -0.0 } else { x })
+                })
+                .collect();
+            check(keys);
+        }
+    }
+}
