@@ -14,7 +14,7 @@ tum = pytest.importorskip("torch_uncertainty.metrics", reason="torch-uncertainty
 from torch_uncertainty.metrics.classification.fpr import FPRx as PeerFPRx  # noqa: E402
 
 SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
 
 
