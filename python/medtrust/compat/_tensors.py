@@ -75,7 +75,7 @@ def host_array(x: Any, name: str, *, allow_host_copy: bool, where: str) -> np.nd
         if x.device.type == "meta":
             raise DeviceError(
                 f"{name} is a meta tensor (shape and dtype only, no values): {where} needs "
-                "the values; allocate it on a real device"
+                "the values, which allow_host_copy cannot copy; allocate it on a real device"
             )
         if x.device.type != "cpu":
             if not allow_host_copy:
