@@ -132,13 +132,16 @@ AUDIT = [
     (
         "torch_uncertainty.metrics",
         mtu,
-        ["AURC", "AUGRC", "CovAt5Risk", "CovAtxRisk", "RiskAt80Cov", "RiskAtxCov"]
-        + ["FPR95", "AdaptiveCalibrationError"],
+        ["AURC", "AUGRC", "CovAt5Risk", "CovAtxRisk", "RiskAt80Cov", "RiskAtxCov", "FPR95"],
     ),
     (
         "torch_uncertainty.metrics.classification.calibration.adaptive_calibration_error",
         mtu,
-        ["BinaryAdaptiveCalibrationError", "MulticlassAdaptiveCalibrationError"],
+        [
+            "AdaptiveCalibrationError",
+            "BinaryAdaptiveCalibrationError",
+            "MulticlassAdaptiveCalibrationError",
+        ],
     ),
 ]
 

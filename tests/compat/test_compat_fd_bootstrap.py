@@ -5,6 +5,9 @@ plainly: per resample ``np.random.choice(N, N)`` on the global state, the risk-c
 the resample, ``-trapz * 1000``, then ``np.percentile(areas, [2.5, 97.5])``.
 """
 
+# The protocol is defined on numpy's legacy global random state, so the tests seed it.
+# ruff: noqa: NPY002
+
 import numpy as np
 import pytest
 
@@ -22,7 +25,9 @@ def _oracle(confids, residuals, labels, risk, n_bs, stratified=False):
             idx = resample(np.arange(n), n_samples=n, stratify=residuals)
         else:
             idx = np.random.choice(np.arange(n), size=n, replace=True)
-        sub = RiskCoverageStats(confids[idx], residuals[idx], None if labels is None else labels[idx])
+        sub = RiskCoverageStats(
+            confids[idx], residuals[idx], None if labels is None else labels[idx]
+        )
         s = sub.get_curve_stats(risk=risk)
         areas.append(-np.trapezoid(s["risks"], s["coverages"]) * 1000)
     return np.percentile(areas, [2.5, 97.5])

@@ -121,7 +121,11 @@ def test_non_square_and_3d_against_scipy(shape):
     p[:, :, 0], t[:, :, -1] = True, True  # never empty
     sp = [0.7, 1.3, 2.0][: len(shape)]
     ours = mt.hausdorff_distance(
-        torch.from_numpy(p).long(), torch.from_numpy(t).long(), 1, spacing=sp, include_background=True
+        torch.from_numpy(p).long(),
+        torch.from_numpy(t).long(),
+        1,
+        spacing=sp,
+        include_background=True,
     )
     for b in range(2):
         want = _edt_oracle(p[b, 0], t[b, 0], sp, False)
@@ -151,7 +155,9 @@ def test_bad_arguments_are_refused_with_their_names():
     with pytest.raises(InvalidArgumentError, match="spacing"):
         mt.hausdorff_distance(x, x, 2, spacing="1", input_format="index")
     with pytest.raises(InvalidArgumentError, match="binarized"):
-        mt.hausdorff_distance(torch.full((1, 2, 4, 4), 2), torch.ones(1, 2, 4, 4, dtype=torch.long), 2)
+        mt.hausdorff_distance(
+            torch.full((1, 2, 4, 4), 2), torch.ones(1, 2, 4, 4, dtype=torch.long), 2
+        )
 
 
 def test_patch_routes_hausdorff():

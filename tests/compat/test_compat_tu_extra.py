@@ -45,7 +45,10 @@ def test_fpr95_documented_example():
     m.update(torch.tensor([0.9, 0.8, 0.7, 0.6, 0.4, 0.2, 0.1]), torch.tensor([1, 0, 1, 0, 0, 1, 0]))
     assert float(m.compute()) == 0.75
     # Hand-derived: a tie group is never split, so recall 0.9 needs the whole 0.5 group.
-    assert float(fpr_at_recall(torch.tensor([0.9, 0.5, 0.5, 0.1]), torch.tensor([1, 0, 1, 0]), 0.9, 1)) == 0.5
+    assert (
+        float(fpr_at_recall(torch.tensor([0.9, 0.5, 0.5, 0.1]), torch.tensor([1, 0, 1, 0]), 0.9, 1))
+        == 0.5
+    )
 
 
 @SETTINGS

@@ -40,7 +40,9 @@ __all__ = ["bootstrap_areas_ci", "draw_indices"]
 _CHUNK_ELEMENTS = 1 << 22
 
 
-def draw_indices(n: int, n_bs: int, residuals: np.ndarray, stratified: bool) -> Iterator[np.ndarray]:
+def draw_indices(
+    n: int, n_bs: int, residuals: np.ndarray, stratified: bool
+) -> Iterator[np.ndarray]:
     """Resample index arrays ``[m, n]`` in fd-shifts' order on numpy's global random state.
 
     Parameters
@@ -81,8 +83,9 @@ def draw_indices(n: int, n_bs: int, residuals: np.ndarray, stratified: bool) -> 
     done = 0
     while done < n_bs:
         m = min(rows, n_bs - done)
-        # One (m, n) draw consumes the global stream exactly as m draws of n (one word each).
-        yield np.random.choice(np.arange(n), size=(m, n), replace=True)
+        # fd-shifts draws from numpy's global state; one (m, n) draw consumes that stream
+        # exactly as m draws of n (one word each).
+        yield np.random.choice(np.arange(n), size=(m, n), replace=True)  # noqa: NPY002
         done += m
 
 

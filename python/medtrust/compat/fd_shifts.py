@@ -566,7 +566,8 @@ class RiskCoverageStats:
         if c.shape != r.shape:
             raise ShapeMismatchError("confids and residuals differ in length")
         if self.contains_nan:  # fd-shifts' areas are NaN then, and so are their percentiles
-            np.random.choice(np.arange(c.size), size=(n_bs, c.size))  # consume as fd-shifts
+            # Consume the global random stream as fd-shifts' n_bs draws would.
+            np.random.choice(np.arange(c.size), size=(n_bs, c.size))  # noqa: NPY002
             return np.array([math.nan, math.nan])
 
         def one(idx: np.ndarray) -> float:

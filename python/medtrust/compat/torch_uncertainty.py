@@ -51,14 +51,14 @@ from medtrust.exceptions import InvalidArgumentError, InvalidValueError
 
 __all__ = [
     "AUGRC",  # noqa: F822 (built on first access)
+    "AURC",  # noqa: F822 (built on first access)
+    "FPR95",  # noqa: F822 (built on first access)
     "AdaptiveCalibrationError",  # noqa: F822 (built on first access)
     "BinaryAdaptiveCalibrationError",  # noqa: F822 (built on first access)
-    "FPR95",  # noqa: F822 (built on first access)
-    "FPRx",  # noqa: F822 (built on first access)
-    "MulticlassAdaptiveCalibrationError",  # noqa: F822 (built on first access)
-    "AURC",  # noqa: F822 (built on first access)
     "CovAt5Risk",  # noqa: F822 (built on first access)
     "CovAtxRisk",  # noqa: F822 (built on first access)
+    "FPRx",  # noqa: F822 (built on first access)
+    "MulticlassAdaptiveCalibrationError",  # noqa: F822 (built on first access)
     "RiskAt80Cov",  # noqa: F822 (built on first access)
     "RiskAtxCov",  # noqa: F822 (built on first access)
     "error_rates",
