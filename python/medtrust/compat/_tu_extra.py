@@ -122,7 +122,7 @@ def adaptive_calibration_error(
     --------
     >>> c = torch.tensor([0.6, 0.7, 0.8, 0.9]); a = torch.tensor([1.0, 0.0, 1.0, 1.0])
     >>> adaptive_calibration_error(c, a, num_bins=2)
-    tensor(0.2500)
+    tensor(0.1500)
     """
     if norm not in NORMS:
         raise InvalidArgumentError(f"norm must be one of {NORMS}, got {norm!r}")
