@@ -158,3 +158,48 @@ def test_fd_shifts_stats(ratio):
     np.testing.assert_allclose(ours_stats(), want, rtol=1e-6)
     ours = best_of(ours_stats)
     ratio("compat fd-shifts RiskCoverageStats n=1e6", ours, t_peer, 50)
+
+
+def test_torchmetrics_hausdorff(ratio):
+    # torchmetrics' distance transform is 2-D only (and square-only, see the shim's docs): a
+    # batch of 4 square 2-D slices of 192^2 with 4 classes.
+    tmf = pytest.importorskip("torchmetrics.functional.segmentation")
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[:192, :192]
+    ref = np.zeros((4, 192, 192), np.int64)
+    for k, (cy, cx, r) in enumerate([(96, 96, 60), (60, 70, 25), (130, 120, 20)], start=1):
+        ref[(yy - cy) ** 2 + (xx - cx) ** 2 < r**2 + rng.integers(-40, 40, (4, 192, 192))] = k
+    pred = np.stack([np.roll(ref[b], 1 + b % 3, axis=b % 2) for b in range(4)])
+    p, t = torch.from_numpy(pred), torch.from_numpy(ref)
+    kw = dict(num_classes=4, input_format="index", spacing=[0.8, 0.8])
+    t_peer, want = once(lambda: tmf.hausdorff_distance(p, t, **kw))
+    torch.testing.assert_close(mtm.hausdorff_distance(p, t, **kw), want)
+    ours = best_of(lambda: mtm.hausdorff_distance(p, t, **kw))
+    ratio("compat torchmetrics hausdorff_distance 4x192^2, 4 classes", ours, t_peer, 10)
+
+
+def test_fd_shifts_bootstrap_ci(ratio):
+    # fd-shifts' evaluate_ci protocol written as its loop (one resample, one curve at a time).
+    rng = np.random.default_rng(3)
+    n, n_bs = 5000, 1000
+    confids = np.round(rng.random(n), 3)
+    residuals = (rng.random(n) < 0.3 * (1 - confids) + 0.05).astype(float)
+
+    def plain():
+        areas = []
+        for _ in range(n_bs):
+            idx = np.random.choice(np.arange(n), size=n, replace=True)  # noqa: NPY002
+            cov, risk = rc_points(confids[idx], residuals[idx], numpy_elements=True)[:2]
+            areas.append(trapezoid_area(cov, risk))
+        return np.percentile(areas, [2.5, 97.5])
+
+    def ours_ci():
+        np.random.seed(5)  # noqa: NPY002
+        rc = mfd.RiskCoverageStats(confids, residuals)
+        return rc.evaluate_ci(risk="selective-risk", n_bs=n_bs)
+
+    np.random.seed(5)  # noqa: NPY002
+    t_peer, want = once(plain)
+    np.testing.assert_allclose(ours_ci(), want, rtol=1e-6)
+    ours = best_of(ours_ci)
+    ratio("compat fd-shifts evaluate_ci AURC n=5000, 1000 resamples", ours, t_peer, 10)

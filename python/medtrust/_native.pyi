@@ -96,6 +96,21 @@ def surface_distances(
     bool,
     bool,
 ]: ...
+def surface_distances_batch(
+    pred: npt.NDArray[np.bool_],
+    target: npt.NDArray[np.bool_],
+    spacings: list[list[float]],
+    surface: str = "voxels",
+) -> list[
+    tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        bool,
+        bool,
+    ]
+]: ...
 def aggregate_confidence(
     confidence: _ConfMap,
     labels: _LabelMap,

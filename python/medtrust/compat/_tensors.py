@@ -72,6 +72,11 @@ def host_array(x: Any, name: str, *, allow_host_copy: bool, where: str) -> np.nd
     array([1., 1.], dtype=float32)
     """
     if isinstance(x, torch.Tensor):
+        if x.device.type == "meta":
+            raise DeviceError(
+                f"{name} is a meta tensor (shape and dtype only, no values): {where} needs "
+                "the values, which allow_host_copy cannot copy; allocate it on a real device"
+            )
         if x.device.type != "cpu":
             if not allow_host_copy:
                 raise DeviceError(

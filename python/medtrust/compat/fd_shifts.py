@@ -26,8 +26,10 @@ Deliberate differences: fd-shifts returns a partial-coverage AUC *without* the x
 RC point falls inside ``[cov_min, cov_max]`` and, when both limits fall in one segment above
 another RC point, mixes two normalisations of the upper limit; the shim returns the exact
 integral of the same curve on the x1000 scale in every case. NaN inputs give NaN areas (fd-shifts
-logs a warning; ``RAISE_ON_NAN = True`` raises instead). Bootstrap CIs (``*_ci_bs``) are not
-covered (use :func:`medtrust.selective.bootstrap_ci`).
+logs a warning; ``RAISE_ON_NAN = True`` raises instead). Bootstrap CIs (``evaluate_ci``,
+``aurc_ci_bs``, ``augrc_ci_bs``, ``aurc_ba_ci_bs``, ``augrc_ba_ci_bs``) follow fd-shifts'
+protocol on numpy's global random state (same numbers after the same ``np.random.seed``), see
+:mod:`medtrust.compat._fd_bootstrap`.
 
 Examples
 --------
@@ -509,6 +511,108 @@ class RiskCoverageStats:
             raise InvalidValueError("no working point meets the target")
         j = sel[pick]
         return float(cov[j]), float(rsk[j]), float(thr[j])
+
+    # -- bootstrap CIs (fd-shifts' evaluate_ci; protocol in medtrust.compat._fd_bootstrap) ------
+    def evaluate_ci(
+        self,
+        *,
+        risk: str,
+        confids: Any = None,
+        residuals: Any = None,
+        labels: Any = None,
+        n_bs: int = 10000,
+        stratified: bool = False,
+    ) -> np.ndarray:
+        """Percentile bootstrap CI ``[2.5 %, 97.5 %]`` of the area of ``risk`` (x1000).
+
+        Resamples come from numpy's global random state in fd-shifts' order, so
+        ``np.random.seed(s)`` before the call gives fd-shifts' numbers; the areas of the
+        selective / generalized risks are computed for whole chunks of resamples at once.
+
+        Parameters
+        ----------
+        risk
+            "selective-risk", "generalized-risk", "selective-risk-ba" or
+            "generalized-risk-ba".
+        confids, residuals, labels
+            Other data than the object's (each None: the object's).
+        n_bs
+            Number of resamples (fd-shifts' default 10 000).
+        stratified
+            Stratify the resamples by residual when residuals are binary (scikit-learn's
+            ``resample``, as fd-shifts).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[low, high]`` on the x1000 scale; ``[nan, nan]`` when this object's inputs hold
+            NaN.
+
+        Examples
+        --------
+        >>> np.random.seed(0)
+        >>> rc = RiskCoverageStats([0.9, 0.8, 0.7, 0.3, 0.2], [0, 0, 1, 0, 1])
+        >>> lo, hi = rc.evaluate_ci(risk="generalized-risk", n_bs=500)
+        >>> bool(0 <= lo < rc.augrc < hi)
+        True
+        """
+        from medtrust._arrays import check_choice
+        from medtrust.compat._fd_bootstrap import bootstrap_areas_ci
+
+        check_choice(risk, "risk", RISKS)
+        c = self.confids if confids is None else _vector(confids, "confids")
+        r = self.residuals if residuals is None else _vector(residuals, "residuals")
+        lab = self.labels if labels is None else np.asarray(labels).reshape(-1)
+        if c.shape != r.shape:
+            raise ShapeMismatchError("confids and residuals differ in length")
+        if self.contains_nan:  # fd-shifts' areas are NaN then, and so are their percentiles
+            # Consume the global random stream as fd-shifts' n_bs draws would.
+            np.random.choice(np.arange(c.size), size=(n_bs, c.size))  # noqa: NPY002
+            return np.array([math.nan, math.nan])
+
+        def one(idx: np.ndarray) -> float:
+            sub = RiskCoverageStats(c[idx], r[idx], None if lab is None else lab[idx])
+            st = sub._curve(risk, sub.confids, sub.residuals, sub._order)
+            return float(
+                np.sum(
+                    (st["coverages"][:-1] - st["coverages"][1:])
+                    * (st["risks"][:-1] + st["risks"][1:])
+                    / 2
+                )
+                * self.AUC_DISPLAY_SCALE
+            )
+
+        if risk.endswith("-ba") and lab is None:
+            raise InvalidArgumentError("labels are required for the balanced-accuracy risks")
+        return bootstrap_areas_ci(
+            c,
+            r,
+            risk,
+            n_bs=n_bs,
+            stratified=stratified,
+            scale=float(self.AUC_DISPLAY_SCALE),
+            per_resample=one,
+        )
+
+    @cached_property
+    def aurc_ci_bs(self) -> np.ndarray:
+        """Bootstrap CI (2.5 / 97.5 percentiles, x1000) of the AURC (see :meth:`evaluate_ci`)."""
+        return self.evaluate_ci(risk="selective-risk")
+
+    @cached_property
+    def augrc_ci_bs(self) -> np.ndarray:
+        """Bootstrap CI (x1000) of the AUGRC (see :meth:`evaluate_ci`)."""
+        return self.evaluate_ci(risk="generalized-risk")
+
+    @cached_property
+    def aurc_ba_ci_bs(self) -> np.ndarray:
+        """Bootstrap CI (x1000) of the balanced-accuracy AURC (see :meth:`evaluate_ci`)."""
+        return self.evaluate_ci(risk="selective-risk-ba")
+
+    @cached_property
+    def augrc_ba_ci_bs(self) -> np.ndarray:
+        """Bootstrap CI (x1000) of the balanced-accuracy AUGRC (see :meth:`evaluate_ci`)."""
+        return self.evaluate_ci(risk="generalized-risk-ba")
 
 
 # -- StatsCache and metric functions (fd-shifts' metrics.py) ---------------------------------------

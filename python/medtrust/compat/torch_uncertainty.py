@@ -1,5 +1,9 @@
 """torch-uncertainty's selective metrics (``AURC``, ``AUGRC``, ``CovAt5Risk``, ``RiskAt80Cov``...).
 
+Also ``FPRx`` / ``FPR95`` and the adaptive calibration error (``AdaptiveCalibrationError``,
+``BinaryAdaptiveCalibrationError``, ``MulticlassAdaptiveCalibrationError``), from
+:mod:`medtrust.compat._tu_extra` (conventions there).
+
 Change ``from torch_uncertainty.metrics import AURC`` to
 ``from medtrust.compat.torch_uncertainty import AURC``. The classes are ``torchmetrics.Metric``
 subclasses (states ``scores`` / ``errors`` with ``dist_reduce_fx="cat"``), built on first
@@ -42,13 +46,19 @@ from typing import Any
 
 import torch
 
+from medtrust.compat._tu_extra import build_extra_classes
 from medtrust.exceptions import InvalidArgumentError, InvalidValueError
 
 __all__ = [
     "AUGRC",  # noqa: F822 (built on first access)
     "AURC",  # noqa: F822 (built on first access)
+    "FPR95",  # noqa: F822 (built on first access)
+    "AdaptiveCalibrationError",  # noqa: F822 (built on first access)
+    "BinaryAdaptiveCalibrationError",  # noqa: F822 (built on first access)
     "CovAt5Risk",  # noqa: F822 (built on first access)
     "CovAtxRisk",  # noqa: F822 (built on first access)
+    "FPRx",  # noqa: F822 (built on first access)
+    "MulticlassAdaptiveCalibrationError",  # noqa: F822 (built on first access)
     "RiskAt80Cov",  # noqa: F822 (built on first access)
     "RiskAtxCov",  # noqa: F822 (built on first access)
     "error_rates",
@@ -214,16 +224,17 @@ def _build() -> dict[str, type]:
             super().__init__(cov_threshold=0.8, ties=ties, **kwargs)
 
     classes = (AURC, AUGRC, CovAtxRisk, CovAt5Risk, RiskAtxCov, RiskAt80Cov)
-    for c in classes:
+    built = {c.__name__: c for c in classes} | build_extra_classes(Metric)
+    for c in built.values():
         c.__module__ = __name__
-    return {c.__name__: c for c in classes}
+    return built
 
 
 _CLASSES: dict[str, type] = {}
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("AURC", "AUGRC", "CovAtxRisk", "CovAt5Risk", "RiskAtxCov", "RiskAt80Cov"):
+    if name in _NAMES:
         if not _CLASSES:
             _CLASSES.update(_build())
         return _CLASSES[name]
@@ -231,11 +242,26 @@ def __getattr__(name: str) -> Any:
 
 
 # -- patching --------------------------------------------------------------------------------------
-_NAMES = ("AURC", "AUGRC", "CovAtxRisk", "CovAt5Risk", "RiskAtxCov", "RiskAt80Cov")
+_NAMES = (
+    "AURC",
+    "AUGRC",
+    "CovAtxRisk",
+    "CovAt5Risk",
+    "RiskAtxCov",
+    "RiskAt80Cov",
+    "FPRx",
+    "FPR95",
+    "AdaptiveCalibrationError",
+    "BinaryAdaptiveCalibrationError",
+    "MulticlassAdaptiveCalibrationError",
+)
 _MODULES = (
     "torch_uncertainty.metrics",
     "torch_uncertainty.metrics.classification",
     "torch_uncertainty.metrics.classification.risk_coverage",
+    "torch_uncertainty.metrics.classification.fpr",
+    "torch_uncertainty.metrics.classification.calibration",
+    "torch_uncertainty.metrics.classification.calibration.adaptive_calibration_error",
 )
 
 
