@@ -33,7 +33,17 @@ KNOWN_ENDINGS = (".nii.gz", ".nii", ".nrrd", ".mha", ".npz", ".npy")
 
 @dataclass(frozen=True, order=True)
 class Patch:
-    """A box to annotate: image id, first voxel (z, y, x) and size (z, y, x)."""
+    """A box to annotate: image id, first voxel (z, y, x) and size (z, y, x).
+
+    Attributes
+    ----------
+    image_id : str
+        Id of the image (a non-empty string, the file name without its ending).
+    start : tuple of int
+        First voxel ``(z, y, x)`` in array order, each >= 0 (an int is broadcast to 3 axes).
+    size : tuple of int
+        Box size ``(z, y, x)`` in voxels, each >= 1 (an int is broadcast to 3 axes).
+    """
 
     image_id: str
     start: tuple[int, int, int]
@@ -67,17 +77,51 @@ class Patch:
         return self.size[0] * self.size[1] * self.size[2]
 
     def overlaps(self, other: Patch) -> bool:
-        """Whether both boxes are in the same image and share a voxel."""
+        """Whether both boxes are in the same image and share a voxel.
+
+        Parameters
+        ----------
+        other : Patch
+            The other box.
+
+        Returns
+        -------
+        bool
+            True when ``other`` has the same ``image_id`` and the boxes intersect on every
+            axis (boxes that only touch do not overlap).
+        """
         return self.image_id == other.image_id and all(
             a < d and c < b for a, b, c, d in zip(self.start, self.stop, other.start, other.stop)
         )
 
     def within(self, shape: Sequence[int]) -> bool:
-        """Whether the box lies inside an image of ``shape``."""
+        """Whether the box lies inside an image of ``shape``.
+
+        Parameters
+        ----------
+        shape : sequence of int
+            Array-order image shape ``(Z, Y, X)``.
+
+        Returns
+        -------
+        bool
+            True when :attr:`stop` is <= ``shape`` on every axis.
+        """
         return all(b <= s for b, s in zip(self.stop, shape))
 
     def to_json(self, file_ending: str = ".nii.gz") -> dict[str, Any]:
-        """NnActive's patch record ``{"file", "coords", "size"}`` (SimpleITK axis order)."""
+        """NnActive's patch record ``{"file", "coords", "size"}`` (SimpleITK axis order).
+
+        Parameters
+        ----------
+        file_ending : str, default ".nii.gz"
+            Appended to ``image_id`` to give the record's ``"file"``.
+
+        Returns
+        -------
+        dict
+            ``{"file": image_id + file_ending, "coords": [x, y, z], "size": [x, y, z]}``.
+        """
         from medtrust.io.rounds import patch_record
 
         return patch_record(self.image_id + file_ending, self.start, self.size)

@@ -84,7 +84,13 @@ class Pool:
         object.__setattr__(self, "shapes", shapes)
 
     def sorted_ids(self) -> list[str]:
-        """Image ids in sorted order (strategies visit images in this order)."""
+        """Image ids in sorted order (strategies visit images in this order).
+
+        Returns
+        -------
+        list of str
+            The pool's image ids, sorted.
+        """
         return sorted(self.image_ids)
 
     def accumulator(self, image_id: str, kinds: Sequence[str] | None = None) -> EnsembleAccumulator:
@@ -93,6 +99,29 @@ class Pool:
         ``kinds``: the maps the caller will read (``EnsembleAccumulator(kinds=...)``). Sources
         built by :meth:`from_arrays` and :func:`probs_dir_source` then keep only the sums those
         maps need (no members' entropies for PE / ClaSP); other sources get the image id only.
+
+        Parameters
+        ----------
+        image_id : str
+            Id of an image of the pool.
+        kinds : sequence of str, optional
+            The uncertainty maps the caller will read; None (default) keeps every sum.
+
+        Returns
+        -------
+        EnsembleAccumulator
+            The image's accumulator, with at least one member and the image's spatial shape.
+
+        Raises
+        ------
+        InvalidArgumentError
+            The pool has no uncertainty source.
+        DTypeError
+            The source did not return an :class:`EnsembleAccumulator`.
+        EmptyInputError
+            The accumulator has no member.
+        ShapeMismatchError
+            Its spatial shape differs from the pool's shape of the image.
         """
         if self.uncertainty is None:
             raise InvalidArgumentError("this strategy needs a pool with an uncertainty source")
@@ -115,7 +144,27 @@ class Pool:
         return acc
 
     def label_map(self, image_id: str) -> np.ndarray:
-        """The image's integer ground-truth label map, checked against its shape."""
+        """The image's integer ground-truth label map, checked against its shape.
+
+        Parameters
+        ----------
+        image_id : str
+            Id of an image of the pool.
+
+        Returns
+        -------
+        numpy.ndarray
+            Integer label map ``[Z, Y, X]`` with values >= 0 (booleans become uint8).
+
+        Raises
+        ------
+        InvalidArgumentError
+            The pool has no label source.
+        DTypeError
+            The labels are not integers or are negative.
+        ShapeMismatchError
+            Their shape differs from the pool's shape of the image.
+        """
         if self.labels is None:
             raise InvalidArgumentError(
                 "this strategy places boxes from the ground truth: give the pool a label source"
@@ -135,7 +184,25 @@ class Pool:
         return lab
 
     def feature_map(self, image_id: str) -> np.ndarray:
-        """The image's feature map ``[F, z, y, x]`` (float), checked."""
+        """The image's feature map ``[F, z, y, x]`` (float), checked.
+
+        Parameters
+        ----------
+        image_id : str
+            Id of an image of the pool.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float feature map ``[F, z, y, x]``.
+
+        Raises
+        ------
+        InvalidArgumentError
+            The pool has no features source.
+        ShapeMismatchError
+            The features are not a 4-d float array.
+        """
         if self.features is None:
             raise InvalidArgumentError(
                 "this strategy needs model features: give the pool a features source"

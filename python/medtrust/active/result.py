@@ -62,7 +62,14 @@ class QueryLog:
     messages: tuple[str, ...] = ()
 
     def to_frame(self) -> Any:
-        """Candidates as a polars DataFrame (columns of :data:`CANDIDATE_COLUMNS`)."""
+        """Candidates as a polars DataFrame (columns of :data:`CANDIDATE_COLUMNS`).
+
+        Returns
+        -------
+        polars.DataFrame
+            One row per candidate, in log order; missing values are null (an empty frame
+            with the same schema when there is no candidate).
+        """
         import polars as pl
 
         schema = {
@@ -83,7 +90,15 @@ class QueryLog:
         return pl.DataFrame(rows, schema=schema, orient="row")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (candidates counted, not listed)."""
+        """JSON-ready summary (candidates counted, not listed).
+
+        Returns
+        -------
+        dict
+            ``strategy``, ``config``, ``round_index``, ``seed``, ``requested``, ``beta``
+            (``"inf"`` for infinity, None when unset), ``quotas``, ``n_candidates`` and
+            ``messages``.
+        """
         beta = self.beta
         return {
             "strategy": self.strategy,
@@ -100,7 +115,15 @@ class QueryLog:
 
 @dataclass(frozen=True)
 class QueryResult:
-    """The boxes to annotate, in query order, and the :class:`QueryLog`."""
+    """The boxes to annotate, in query order, and the :class:`QueryLog`.
+
+    Attributes
+    ----------
+    patches : tuple of Patch
+        The selected boxes, in query order (``len(result)`` is their number).
+    log : QueryLog
+        What the strategy considered and why.
+    """
 
     patches: tuple[Patch, ...]
     log: QueryLog
@@ -109,7 +132,14 @@ class QueryResult:
         return len(self.patches)
 
     def to_dict(self) -> dict[str, Any]:
-        """Patches (as round-file records without file ending) and the log summary."""
+        """Patches (as round-file records without file ending) and the log summary.
+
+        Returns
+        -------
+        dict
+            ``{"patches": [{"image_id", "start", "size"}, ...], "log": QueryLog.to_dict()}``
+            with array-order ``start`` / ``size`` lists.
+        """
         return {
             "patches": [
                 {"image_id": p.image_id, "start": list(p.start), "size": list(p.size)}
@@ -119,11 +149,30 @@ class QueryResult:
         }
 
     def to_frame(self) -> Any:
-        """The selected patches as a polars DataFrame."""
+        """The selected patches as a polars DataFrame.
+
+        Returns
+        -------
+        polars.DataFrame
+            The selected rows of :meth:`QueryLog.to_frame`, sorted by ``query_rank``.
+        """
         return self.log.to_frame().filter("selected").sort("query_rank")
 
     def write_round(self, path: str | Path, *, file_ending: str = ".nii.gz") -> Path:
-        """Write an nnActive-compatible round file (``loop_XXX.json``) with the log summary."""
+        """Write an nnActive-compatible round file (``loop_XXX.json``) with the log summary.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file to write (written atomically).
+        file_ending : str, default ".nii.gz"
+            Appended to each image id to name its label file.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+        """
         from medtrust import __version__
 
         extra = {"medtrust": {"version": __version__, **self.log.to_dict()}}

@@ -57,6 +57,12 @@ def beta_schedule(
         The value of the ``constant`` schedule.
     beta_max
         End value of the increasing schedules (100 in ClaSP PE).
+
+    Returns
+    -------
+    float
+        The round's beta: in ``[1, beta_max]`` for the increasing schedules, ``beta`` for
+        ``constant`` and ``inf`` for ``none``.
     """
     k = check_count(round_index, "round_index")
     steps = check_count(query_steps, "query_steps", minimum=1)

@@ -150,6 +150,21 @@ def rank_expr(value: str | pl.Expr, *, over: Sequence[str], higher_is_better: bo
     share their mean rank and NaN (or null) ranks last, as :func:`rank_values` along the
     methods of one block.
 
+    Parameters
+    ----------
+    value : str or polars.Expr
+        Column name or expression of the scores.
+    over : sequence of str
+        Columns whose values define a block.
+    higher_is_better : bool, default False
+        Rank 1 goes to the highest value (default: to the lowest).
+
+    Returns
+    -------
+    polars.Expr
+        Float ranks (``average`` method, 1 = best), named after ``value`` (``"rank"`` when
+        the name cannot be determined).
+
     Examples
     --------
     >>> import polars as pl
@@ -182,6 +197,26 @@ def rank_distribution_frame(
     takes each rank ``1..len(names)`` over the group's blocks (ranks rounded half to even, as
     :func:`rank_distribution`). Rows come in the order of the groups' first appearance, then
     ``names``, then rank; the values equal :func:`rank_distribution` on each group.
+
+    Parameters
+    ----------
+    ranked : polars.DataFrame or polars.LazyFrame
+        Long table of ranks, one row per (group, block, method).
+    names : sequence of str
+        The methods, in output order; their number sets the ranks ``1..len(names)``.
+    by : sequence of str, default ()
+        Group columns; empty: the whole table is one group (no group column in the output).
+    name_col : str, default "name"
+        Column holding the method name.
+    rank_col : str, default "rank"
+        Column holding the rank (fractional ranks are rounded half to even).
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``*by, name_col, rank_col, frequency``: one row per group, method in
+        ``names`` and rank; ``frequency`` is the share of the method's blocks in the group
+        with that rank (0.0 for a method absent from a group).
 
     Examples
     --------

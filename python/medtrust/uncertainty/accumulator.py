@@ -190,6 +190,11 @@ class EnsembleAccumulator:
         allocation and its page faults once (arrays returned by :meth:`state` before the reset
         are then overwritten by the next image's sums).
 
+        Parameters
+        ----------
+        keep_buffers : bool, default False
+            Keep the Rust state's buffers for reuse (zeroed in place) instead of dropping them.
+
         Examples
         --------
         >>> import numpy as np

@@ -64,7 +64,14 @@ class SlabAccumulator(EnsembleAccumulator):
         self.n_members = n_members
 
     def reset(self, *, keep_buffers: bool = True) -> None:
-        """Forget every member (the state is always kept allocated, zeroed)."""
+        """Forget every member (the state is always kept allocated, zeroed).
+
+        Parameters
+        ----------
+        keep_buffers : bool, default True
+            Accepted for compatibility with :meth:`EnsembleAccumulator.reset`; once the
+            state exists it is always kept and zeroed in place, whatever the value.
+        """
         if hasattr(self, "_shape"):
             self._sum_p[:] = 0
             self._sum_ent[:] = 0

@@ -71,6 +71,21 @@ def aubc(dice: Any, x: Any = None) -> float:
 def final_dice(dice: Any) -> float:
     """Mean Dice of the last round.
 
+    Parameters
+    ----------
+    dice : array-like
+        1-D mean Dice per round, in round order.
+
+    Returns
+    -------
+    float
+        ``dice[-1]`` (a NaN there is returned as is).
+
+    Raises
+    ------
+    EmptyInputError
+        ``dice`` is empty.
+
     Examples
     --------
     >>> final_dice([0.3, 0.5])

@@ -61,17 +61,42 @@ class FGEfficiency:
     status: str
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict."""
+        """Plain dict.
+
+        Returns
+        -------
+        dict
+            Every field by name (``b``, ``b_std``, ``a``, ``c``, ``x0``, ``dice_x0``,
+            ``n_points``, ``status``).
+        """
         return asdict(self)
 
     def to_frame(self) -> pl.DataFrame:
-        """One row with every field."""
+        """One row with every field.
+
+        Returns
+        -------
+        polars.DataFrame
+            One row, the columns of :meth:`to_dict`.
+        """
         import polars as pl
 
         return pl.DataFrame([self.to_dict()])
 
     def curve(self, x: Any) -> np.ndarray:
-        """The fitted curve at ``x``."""
+        """The fitted curve at ``x``.
+
+        Parameters
+        ----------
+        x : array-like
+            Foreground fractions to evaluate the curve at (any shape).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``-a exp(-b (x - x0)) + c``, float, same shape as ``x`` (NaN everywhere when
+            ``b`` is NaN).
+        """
         xs = np.asarray(x, dtype=float)
         return -self.a * np.exp(-self.b * (xs - self.x0)) + self.c
 

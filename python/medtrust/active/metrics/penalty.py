@@ -36,6 +36,23 @@ class PairwisePenaltyMatrix:
     ``i`` is significantly worse than strategy ``j``; its maximum is ``n_settings``. The
     column means (``matrix.sum(0) / (n - 1)``) say how often a strategy beats the others, the
     row means how often it loses.
+
+    Attributes
+    ----------
+    strategies : tuple of str
+        Strategy names, in the order of the matrix rows and columns.
+    matrix : numpy.ndarray
+        Float ``[n, n]`` penalties (zero diagonal), each in ``[0, n_settings]``.
+    n_settings : int
+        Number of settings summed over.
+    alpha : float
+        Significance level of the tests.
+    correction : str or None
+        ``"holm"``, ``"holm_per_budget"`` or None (no multiple-testing correction).
+    n_tests : int
+        Number of paired t-tests run (one per unordered pair, budget level and setting).
+    n_skipped : int
+        Number of pairs and budget levels skipped for fewer than two common seeds.
     """
 
     strategies: tuple[str, ...]
@@ -47,7 +64,14 @@ class PairwisePenaltyMatrix:
     n_skipped: int
 
     def to_frame(self) -> Any:
-        """Long polars table: ``worse``, ``better``, ``penalty``."""
+        """Long polars table: ``worse``, ``better``, ``penalty``.
+
+        Returns
+        -------
+        polars.DataFrame
+            One row per ordered pair of distinct strategies (``n * (n - 1)`` rows), with
+            ``penalty = matrix[worse, better]``.
+        """
         import polars as pl
 
         rows = [
@@ -71,7 +95,14 @@ class PairwisePenaltyMatrix:
         return self.matrix.sum(0) / max(n - 1, 1)
 
     def summary_frame(self) -> Any:
-        """Per strategy: ``mean_better`` (:attr:`mean_row`) and ``mean_worse`` (row mean)."""
+        """Per strategy: ``mean_better`` (:attr:`mean_row`) and ``mean_worse`` (row mean).
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns ``strategy``, ``mean_better`` and ``mean_worse`` (means over the other
+            strategies), one row per strategy in :attr:`strategies` order.
+        """
         import polars as pl
 
         n = max(len(self.strategies) - 1, 1)
@@ -84,7 +115,13 @@ class PairwisePenaltyMatrix:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (nested matrix)."""
+        """Plain dict (nested matrix).
+
+        Returns
+        -------
+        dict
+            Every field by name; ``strategies`` and ``matrix`` as (nested) lists.
+        """
         return {
             "strategies": list(self.strategies),
             "matrix": self.matrix.tolist(),
@@ -98,7 +135,22 @@ class PairwisePenaltyMatrix:
     def plot(self, ax: Any = None, *, title: str | None = None) -> tuple[Any, Any]:
         """Heatmap: rows significantly worse than columns, nnActive's mean row at the bottom.
 
-        Returns ``(fig, ax)``; the bottom row is :attr:`mean_row`.
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; None (default) creates a new figure.
+        title : str, optional
+            Axes title; None gives "Pairwise penalty matrix (n setting(s), correction)".
+
+        Returns
+        -------
+        tuple
+            ``(fig, ax)``: the matplotlib figure and axes; the bottom row is :attr:`mean_row`.
+
+        Raises
+        ------
+        MissingExtraError
+            matplotlib is not installed.
         """
         require("matplotlib", "plot")
         import matplotlib.pyplot as plt

@@ -36,6 +36,8 @@ class StrategyRanking:
     ----------
     metric
         The ranked metric.
+    strategies
+        Strategy names, sorted (the order of ``nemenyi_pvalues``).
     mean_rank
         Polars table ``strategy, mean_rank, mean_value`` sorted by rank (1 = best).
     ranks
@@ -46,6 +48,10 @@ class StrategyRanking:
         ``[k, k]`` pairwise p-values (order of ``strategies``).
     critical_difference
         Nemenyi CD of mean ranks at ``alpha``.
+    alpha
+        Level of the critical difference.
+    n_blocks
+        Number of blocks (settings) ranked.
     n_nan
         Number of NaN scores (ranked last in their block).
     """
@@ -63,7 +69,14 @@ class StrategyRanking:
     n_nan: int
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict."""
+        """Plain dict.
+
+        Returns
+        -------
+        dict
+            Every field but ``ranks``; ``mean_rank`` as a list of row dicts and
+            ``nemenyi_pvalues`` as nested lists.
+        """
         return {
             "metric": self.metric,
             "strategies": list(self.strategies),
@@ -78,7 +91,13 @@ class StrategyRanking:
         }
 
     def to_frame(self) -> Any:
-        """The mean-rank table."""
+        """The mean-rank table.
+
+        Returns
+        -------
+        polars.DataFrame
+            :attr:`mean_rank`: ``strategy, mean_rank, mean_value`` sorted by rank (1 = best).
+        """
         return self.mean_rank
 
 
@@ -99,6 +118,8 @@ def rank_strategies(
         One row per (block, strategy) -- or several (e.g. seeds), which are averaged.
     metric
         Column to rank by (``aubc``, ``final_dice``, ``fg_eff``, ...).
+    strategy
+        Column naming the strategy.
     block
         Column(s) defining the blocks (settings). With one setting, ``block="seed"`` ranks
         within seeds.

@@ -80,8 +80,10 @@ class QueryContext:
 class Strategy(ABC):
     """A query strategy: ``query(pool, annotated, size=..., round_index=..., seed=...)``.
 
-    Common configuration (keyword arguments of :func:`get_strategy`):
+    Common configuration (keyword arguments of :func:`get_strategy`) is described below.
 
+    Parameters
+    ----------
     patch_size
         Box size (z, y, x) or one int; required.
     stride
@@ -130,7 +132,14 @@ class Strategy(ABC):
         self.ties: Ties = check_ties(ties)
 
     def config(self) -> dict[str, Any]:
-        """The full configuration (JSON-ready)."""
+        """The full configuration (JSON-ready).
+
+        Returns
+        -------
+        dict
+            ``name``, ``patch_size`` and ``stride`` (lists), ``n_patch_per_image``, ``clip``,
+            ``ties`` and the strategy's own options.
+        """
         return {
             "name": self.name,
             "patch_size": list(self.patch_size),
@@ -145,15 +154,53 @@ class Strategy(ABC):
         return {}
 
     def per_image(self, size: int) -> int:
-        """Candidates per image for a query of ``size`` (``n_patch_per_image`` or ``size``)."""
+        """Candidates per image for a query of ``size`` (``n_patch_per_image`` or ``size``).
+
+        Parameters
+        ----------
+        size : int
+            Number of patches the query asks for.
+
+        Returns
+        -------
+        int
+            ``n_patch_per_image``, or ``size`` when it is None.
+        """
         return size if self.n_patch_per_image is None else self.n_patch_per_image
 
     def beta(self, round_index: int) -> float | None:
-        """Power-sampling beta of a round (None when the strategy has no noise)."""
+        """Power-sampling beta of a round (None when the strategy has no noise).
+
+        Parameters
+        ----------
+        round_index : int
+            Index of the query round.
+
+        Returns
+        -------
+        float or None
+            The round's beta; the base class returns None (no noise).
+        """
         return None
 
     def box_size(self, shape: Sequence[int]) -> tuple[int, int, int]:
-        """The patch size clipped to an image (or an error when ``clip`` is off)."""
+        """The patch size clipped to an image (or an error when ``clip`` is off).
+
+        Parameters
+        ----------
+        shape : sequence of int
+            Array-order image shape ``(Z, Y, X)``.
+
+        Returns
+        -------
+        tuple of int
+            ``min(patch_size, shape)`` per axis.
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``clip`` is False and the patch is larger than the image on some axis.
+        """
         if not self.clip and any(p > s for p, s in zip(self.patch_size, shape)):
             raise InvalidArgumentError(
                 f"patch size {self.patch_size} is larger than an image of shape {tuple(shape)}; "
@@ -268,7 +315,18 @@ _REGISTRY: dict[str, tuple[Callable[..., Strategy], dict[str, Any]]] = {}
 
 
 def register_strategy(name: str, factory: Callable[..., Strategy], **preset: Any) -> None:
-    """Register ``factory(**preset, **config)`` under ``name`` (for third-party strategies)."""
+    """Register ``factory(**preset, **config)`` under ``name`` (for third-party strategies).
+
+    Parameters
+    ----------
+    name : str
+        Registry name (non-empty); an existing entry of that name is replaced.
+    factory : callable
+        Called with ``**preset, **config`` by :func:`get_strategy`; returns a
+        :class:`Strategy`.
+    **preset
+        Keyword arguments fixed for this name (:func:`get_strategy` refuses to override them).
+    """
     if not name or not isinstance(name, str):
         raise InvalidArgumentError(f"strategy name must be a non-empty string, got {name!r}")
     _REGISTRY[name] = (factory, preset)
@@ -287,12 +345,36 @@ def strategy_needs_features(name: str) -> bool:
 
 
 def list_strategies() -> list[str]:
-    """Registered strategy names, sorted."""
+    """Registered strategy names, sorted.
+
+    Returns
+    -------
+    list of str
+        The names :func:`get_strategy` accepts.
+    """
     return sorted(_REGISTRY)
 
 
 def get_strategy(name: str, **config: Any) -> Strategy:
     """A strategy by registry name, configured with ``config``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name (see :func:`list_strategies`).
+    **config
+        Keyword arguments of the strategy (see :class:`Strategy`); they may not repeat the
+        registry preset of ``name``.
+
+    Returns
+    -------
+    Strategy
+        A new instance whose ``name`` is ``name``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Unknown name, a keyword fixed by the preset, or an invalid configuration.
 
     Examples
     --------

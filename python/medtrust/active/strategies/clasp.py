@@ -44,9 +44,23 @@ def clasp_quotas(
 ) -> dict[str, int]:
     """The quotas of ClaSP PE before the remainder is assigned.
 
-    Returns ``per_class`` (query patches per class stratum), ``remainder`` (classes that get one
-    more), ``pe`` (query patches of the PE stratum), ``class_candidates`` and ``pe_candidates``
-    (per image and stratum).
+    Parameters
+    ----------
+    size : int
+        Number of patches of the query.
+    n_fg : int
+        Number of foreground classes (0: every patch goes to the PE stratum).
+    n_patch_per_image : int
+        Candidates kept per image over all strata.
+    class_fraction : float, default 0.66
+        Share of the query (and of the candidates per image) given to the class strata.
+
+    Returns
+    -------
+    dict of str to int
+        ``per_class`` (query patches per class stratum), ``remainder`` (classes that get one
+        more), ``pe`` (query patches of the PE stratum), ``class_candidates`` and
+        ``pe_candidates`` (per image and stratum, each at least 1).
 
     Examples
     --------
