@@ -69,7 +69,27 @@ _CI_COLUMNS = ("aurc_low", "aurc_high", "augrc_low", "augrc_high")
 
 @dataclass(frozen=True)
 class FailureDetectionResult:
-    """Tables of one evaluation (polars) and its configuration."""
+    """Tables of one evaluation (polars) and its configuration.
+
+    Attributes
+    ----------
+    cases : polars.DataFrame
+        The case table: case column, group column, the CSFs, ``risk`` and ``failed`` (null
+        when no failure threshold applies).
+    metrics : polars.DataFrame
+        One row per group and CSF: ``n``, AURC, e-AURC, NAURC, AUGRC, e-AUGRC, Spearman,
+        Pearson, failure AUROC, ``mean_rank`` and the bootstrap intervals.
+    rank_distribution : polars.DataFrame
+        ``group, csf, rank, frequency`` over the bootstrap resamples.
+    csfs : tuple of str
+        The CSF columns evaluated.
+    groups : tuple of str
+        Each domain (sorted) then ``"all"`` (the cases pooled).
+    config : dict
+        The evaluation's settings (``risk``, ``threshold``, ``binary``, ``n_resamples``,
+        ``seed``, ``alpha``, ``rank_metric``, ``case_col``, ``group_col``, ``csfs``); empty
+        by default.
+    """
 
     cases: Any  # case, domain, risk, failed, CSFs...
     metrics: Any  # group, csf, n, aurc, eaurc, naurc, augrc, spearman, pearson, failure_auroc...
@@ -79,15 +99,40 @@ class FailureDetectionResult:
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Config plus the metric table as records."""
+        """Config plus the metric table as records.
+
+        Returns
+        -------
+        dict
+            ``{"config": dict, "metrics": list of row dicts}``.
+        """
         return {"config": dict(self.config), "metrics": self.metrics.to_dicts()}
 
     def to_frame(self) -> pl.DataFrame:
-        """The metric table."""
+        """The metric table.
+
+        Returns
+        -------
+        polars.DataFrame
+            :attr:`metrics`.
+        """
         return self.metrics
 
     def best(self, group: str = "all", metric: str = "aurc") -> str:
-        """Name of the CSF with the lowest ``metric`` in ``group``."""
+        """Name of the CSF with the lowest ``metric`` in ``group``.
+
+        Parameters
+        ----------
+        group : str, default "all"
+            A group of :attr:`groups`.
+        metric : str, default "aurc"
+            A column of :attr:`metrics` where lower is better.
+
+        Returns
+        -------
+        str
+            The first CSF of the group's rows sorted ascending by ``metric``.
+        """
         import polars as pl
 
         t = self.metrics.filter(pl.col("group") == group).sort(metric)
@@ -96,7 +141,27 @@ class FailureDetectionResult:
     def plot_risk_coverage(
         self, group: str = "all", csfs: Sequence[str] | None = None, ax: Any = None
     ):
-        """Risk-coverage curves of ``csfs`` (default: all) on ``group``; returns (fig, ax)."""
+        """Risk-coverage curves of ``csfs`` (default: all) on ``group``; returns (fig, ax).
+
+        Parameters
+        ----------
+        group : str, default "all"
+            A group of :attr:`groups` (``"all"``: every case).
+        csfs : sequence of str, optional
+            CSFs to draw; None (default) draws all of :attr:`csfs`.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure when None.
+
+        Returns
+        -------
+        tuple
+            ``(fig, ax)`` of :func:`medtrust.selective.plot_risk_coverage`.
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``group`` is not one of :attr:`groups`.
+        """
         import polars as pl
 
         from medtrust.selective import plot_risk_coverage

@@ -52,7 +52,21 @@ DEFAULT_GROUPS: tuple[str, ...] = ("shift", "model", "method", "baseline", "answ
 
 
 def relative_robustness(s_iid: float, s_ood: float) -> float:
-    """``s_ood / s_iid``; NaN (with a warning) when ``s_iid`` is 0 or either is NaN."""
+    """``s_ood / s_iid``; NaN (with a warning) when ``s_iid`` is 0 or either is NaN.
+
+    Parameters
+    ----------
+    s_iid : float
+        Mean score on the i.i.d. test items.
+    s_ood : float
+        Mean score on the OOD test items (same scale).
+
+    Returns
+    -------
+    float
+        ``s_ood / s_iid``; NaN, with an :class:`~medtrust.exceptions.UndefinedMetricWarning`,
+        when ``s_iid`` is 0 or either score is NaN.
+    """
     if s_iid == 0 or math.isnan(s_iid) or math.isnan(s_ood):
         warnings.warn(
             "relative robustness undefined (S_iid is 0 or NaN)", UndefinedMetricWarning, 2
@@ -63,7 +77,22 @@ def relative_robustness(s_iid: float, s_ood: float) -> float:
 
 @dataclass(frozen=True)
 class RobustnessResult:
-    """``per_seed`` and ``summary`` polars DataFrames; ``metric`` names the score used."""
+    """``per_seed`` and ``summary`` polars DataFrames; ``metric`` names the score used.
+
+    Attributes
+    ----------
+    metric : str
+        The score column RR was computed on.
+    per_seed : polars.DataFrame
+        One row per group and seed: ``s_iid``, ``s_ood``, ``n_iid``, ``n_ood``,
+        ``n_missing``, ``rr`` (NaN when undefined) and ``drop``.
+    summary : polars.DataFrame
+        One row per group: ``*_mean`` and ``*_std`` (ddof = 1, over seeds, NaN / null left
+        out) of ``s_iid``, ``s_ood``, ``rr`` and ``drop``, ``n_seeds``, the summed counts and
+        ``metric``.
+    n_undefined : int, default 0
+        Number of (group, seed) rows whose RR is undefined.
+    """
 
     metric: str
     per_seed: Any
@@ -71,11 +100,23 @@ class RobustnessResult:
     n_undefined: int = 0
 
     def to_frame(self) -> pl.DataFrame:
-        """The summary table (mean +- std over seeds)."""
+        """The summary table (mean +- std over seeds).
+
+        Returns
+        -------
+        polars.DataFrame
+            :attr:`summary`.
+        """
         return self.summary
 
     def to_dict(self) -> dict[str, Any]:
-        """Metric, undefined count and the summary rows."""
+        """Metric, undefined count and the summary rows.
+
+        Returns
+        -------
+        dict
+            ``{"metric": str, "n_undefined": int, "summary": list of row dicts}``.
+        """
         return {
             "metric": self.metric,
             "n_undefined": self.n_undefined,
@@ -108,6 +149,19 @@ def robustness(
         Column of the run seeds (all 0 when missing); ``seed=`` is its deprecated old name.
     subset
         Column of the ``"iid"`` / ``"ood"`` subset.
+
+    Returns
+    -------
+    RobustnessResult
+        The per-seed and summary tables; ``n_undefined`` counts the (group, seed) rows whose
+        RR is NaN (``S_iid`` 0 or a side without scored item, with a warning).
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``metric``, ``subset`` or a column of ``by`` is not in the table.
+    DatasetError
+        ``subset`` holds a value other than ``"iid"`` / ``"ood"``.
     """
     import polars as pl
 
@@ -181,6 +235,22 @@ def load_scores(folder: str | Path) -> pl.DataFrame:
 
     Every folder holding one must carry the completion marker of ``vqa evaluate``; a folder
     left by an interrupted run is refused by name (rerun the evaluation, or delete it).
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        Folder searched recursively, or one scores file read directly.
+
+    Returns
+    -------
+    polars.DataFrame
+        The tables concatenated (``diagonal_relaxed``: missing columns filled with null),
+        in sorted path order.
+
+    Raises
+    ------
+    DatasetError
+        No ``scores.parquet`` under ``folder``, or a folder lacks the completion marker.
     """
     import polars as pl
 
