@@ -44,6 +44,28 @@ def run_metrics(
     ``fg_fraction``, ``setting``, ``strategy``, ``seed_col`` and ``budget`` name the columns
     (``seed=`` is the deprecated old name of ``seed_col``).
 
+    Parameters
+    ----------
+    table
+        Polars (or pandas) table with one row per (setting, strategy, seed, budget level).
+    value : str, default "dice_mean"
+        Column of the mean foreground Dice.
+    fg_fraction : str, default "fg_fraction"
+        Column of the fraction of the pool's foreground voxels annotated (FG-Eff's ``x``);
+        when the table lacks it ``fg_eff`` is NaN.
+    full_dice : float or dict, optional
+        Full-data Dice ``c``: one number, or setting -> number; None (default), or a setting
+        missing from the dict: ``fg_eff`` is NaN with status ``"no_full_dice"``.
+    setting : str, default "setting"
+        Column of the settings; a table without it is one setting named ``"default"``.
+    strategy : str, default "strategy"
+        Column of the strategy names.
+    seed_col : str, default "seed"
+        Column of the seeds.
+    budget : str, default "round"
+        Column of the budget level (round); rows are ordered by it, and its smallest value
+        gives the setting's ``Dice(x0)``.
+
     Returns
     -------
     polars.DataFrame
