@@ -306,7 +306,11 @@ def build_extra_classes(metric_base: type) -> dict[str, type]:
             validate_args: bool = True,
             **kwargs: Any,
         ) -> Any:
-            common = {"norm": norm, "ignore_index": ignore_index, "validate_args": validate_args}
+            common: dict[str, Any] = {
+                "norm": norm,
+                "ignore_index": ignore_index,
+                "validate_args": validate_args,
+            }
             if task == "binary":
                 return BinaryAdaptiveCalibrationError(num_bins, **common, **kwargs)
             if task == "multiclass":

@@ -197,7 +197,7 @@ def _plain_counts(
     c = confusion_counts(p, t, ignore_label=ignore)
     index = {int(k): i for i, k in enumerate(c.class_labels.tolist())}
     n = int(c.n_voxels)  # voxels counted: the ignored ones are already left out
-    out = {}
+    out: dict[tuple[int, ...], tuple[int, int, int, int]] = {}
     for r in regions:
         if len(r) == 1:
             i = index.get(r[0])
