@@ -97,3 +97,37 @@ def test_analysis_and_io_sit_below_the_jobs():
         if dep.startswith(above)
     )
     assert offenders == []
+
+
+def _code_lines(src: str) -> int:
+    """Lines of code: docstrings, comments and blank lines excluded (numpydoc sections are
+    documentation, not size)."""
+    tree = ast.parse(src)
+    doc: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            doc.update(range(body[0].lineno, body[0].end_lineno + 1))
+    return sum(
+        1
+        for i, line in enumerate(src.splitlines(), 1)
+        if i not in doc and line.strip() and not line.strip().startswith("#")
+    )
+
+
+def test_long_modules_say_why_at_their_top():
+    # Issue 9: no module over ~400 lines without a reason written at its top.
+    unexplained = []
+    for path in sorted(PKG.rglob("*.py")):
+        src = path.read_text()
+        if _code_lines(src) > 400 and "(Over 400 lines:" not in (
+            ast.get_docstring(ast.parse(src)) or ""
+        ):
+            unexplained.append(f"{path.relative_to(PKG)}: {_code_lines(src)} lines of code")
+    assert unexplained == []

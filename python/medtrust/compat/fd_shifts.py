@@ -1,5 +1,9 @@
 """fd-shifts' risk-coverage analysis (``RiskCoverageStats``, ``StatsCache`` + metric functions).
 
+(Over 400 lines: one module per peer module, so that a user of fd-shifts' ``analysis``
+finds every name where fd-shifts has it; ``RiskCoverageStats``, ``StatsCache`` and the metric
+functions share the one sort and the display scale.)
+
 fd-shifts (IML-DKFZ, ``fd_shifts.analysis``) is not on the package registry; this module gives
 objects with its property names, conventions and scale, computed with one shared sort and
 vectorised numpy instead of per-sample Python loops:

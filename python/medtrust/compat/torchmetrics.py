@@ -1,5 +1,8 @@
 """torchmetrics' segmentation overlap metrics answered by medtrust's counting kernel.
 
+(Over 400 lines: each class comes with its functional form and both share the argument
+checks of torchmetrics' ``input_format`` / ``average`` handling; one module per peer module.)
+
 Change ``from torchmetrics.segmentation import DiceScore`` to
 ``from medtrust.compat.torchmetrics import DiceScore`` (or call :func:`patch`). Covered:
 ``DiceScore`` / ``dice_score`` (``average`` "micro" | "macro" | "weighted" | "none",

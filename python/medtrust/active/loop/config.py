@@ -1,5 +1,9 @@
 """Validated AL experiment configuration (YAML or TOML).
 
+(Over 400 lines: the schema of one experiment file. Every key is validated here, against
+the whole key set, so that a misspelt key gets a did-you-mean hint and a config is refused
+before any work starts; splitting the sections would split that one check.)
+
 Example (YAML)::
 
     name: demo

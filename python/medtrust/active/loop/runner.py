@@ -1,5 +1,9 @@
 """One AL run (setting x strategy x seed) with its state on disk after every step.
 
+(Over 400 lines: the run's on-disk state machine. Each step's write and its resume check
+sit side by side, so that what a killed run leaves behind and how it resumes can be read in
+one place; the steps' computations live in their own modules.)
+
 Run folder ``OUT/runs/SETTING/STRATEGY/seed_N/``::
 
     run.json            what the run is (config fingerprint); a mismatch refuses to resume

@@ -1,5 +1,9 @@
 """nnU-Net v2 backend (optional extra ``nnunet``): nnU-Net trains on the partial labels.
 
+(Over 400 lines: the one adapter to nnU-Net v2's Python API (dataset conversion, plans,
+folds, training and prediction calls), kept together so that a change of nnU-Net's API is
+met in one file.)
+
 Per round, :meth:`NnUNetTrainerBackend.prepare` writes the labelled images and their partial
 label maps as an nnU-Net raw dataset whose ``dataset.json`` declares the ``ignore`` label
 (nnU-Net's native partial-label support), then fingerprints, plans and preprocesses it. Each

@@ -1,5 +1,9 @@
 """Built-in backend: a compact 3D U-Net in PyTorch trained on partial labels.
 
+(Over 400 lines: model planning, the training loop and sliding-window prediction with
+mirroring share one tensor layout and one settings object; they are kept together so the
+backend reads top to bottom like nnU-Net's.)
+
 - Architecture planned from the crop size and spacing (nnU-Net's habit): an axis is pooled
   only while its spacing is at most twice the finest one and its size stays even and >= 8;
   axes much coarser than the finest get in-plane kernels (size 1) until pooling catches up.
