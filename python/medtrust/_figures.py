@@ -26,7 +26,15 @@ from typing import Any
 from medtrust._extras import require
 from medtrust.exceptions import InvalidArgumentError
 
-__all__ = ["DPI", "FIGURE_FORMATS", "GREY", "OKABE_ITO", "check_formats", "save_figure"]
+__all__ = [
+    "DPI",
+    "FIGURE_FORMATS",
+    "GREY",
+    "OKABE_ITO",
+    "check_formats",
+    "palette_context",
+    "save_figure",
+]
 
 #: Okabe-Ito colourblind-safe palette (black and yellow left out: black draws the references,
 #: yellow is hard to see on white).
@@ -44,6 +52,36 @@ GREY = "#B0B0B0"
 DPI = 200
 #: File formats :func:`save_figure` writes.
 FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
+
+
+def palette_context() -> Any:
+    """A matplotlib ``rc_context`` whose colour cycle is :data:`OKABE_ITO`.
+
+    For figures drawn with matplotlib's default colours (one line per strategy, per class):
+    inside the context they come out colourblind-safe.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        ``matplotlib.rc_context`` with ``axes.prop_cycle`` set to the palette.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> with palette_context():  # axes created inside take the palette
+    ...     fig, ax = plt.subplots()
+    ...     line, = ax.plot([0, 1])
+    >>> line.get_color() == OKABE_ITO[0]
+    True
+    >>> plt.close("all")
+    """
+    require("matplotlib", "plot")
+    import matplotlib
+    from cycler import cycler
+
+    return matplotlib.rc_context({"axes.prop_cycle": cycler(color=list(OKABE_ITO))})
 
 
 def check_formats(formats: Any) -> tuple[str, ...]:

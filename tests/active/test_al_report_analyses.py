@@ -113,3 +113,22 @@ def test_per_class_dice_and_seed_stability_oracles(tmp_path):
     assert st.filter(pl.col("left_out_seed") == 2)["kendall_tau"][0] == pytest.approx(tau2)
     assert tau2 == pytest.approx(-1.0)
     assert st["best_all_seeds"].unique().to_list() == ["a"]
+
+
+def test_report_figures_use_the_colourblind_safe_palette(tmp_path):
+    # Issue 16: figures for papers in one colourblind-safe palette; the AL report drew with
+    # matplotlib's default cycle (C0 = #1f77b4) before.
+    import matplotlib.image as mpimg
+
+    from medtrust._figures import OKABE_ITO
+
+    out = _experiment(tmp_path)
+    build_report(out, full_dice=0.9)
+    px = (mpimg.imread(out / "report" / "curves.png")[..., :3] * 255).round().astype(int)
+
+    def count(hex_colour):
+        rgb = [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
+        return int((px == rgb).all(axis=-1).sum())
+
+    assert count(OKABE_ITO[0]) > 50 and count(OKABE_ITO[1]) > 50
+    assert count("#1f77b4") == 0 and count("#ff7f0e") == 0

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from medtrust._extras import require
+from medtrust._figures import OKABE_ITO
 
 __all__ = [
     "RANDOM_BASELINES",
@@ -86,9 +87,8 @@ def per_class_dice(table: Any) -> Any:
 
 def _colors(names: list[str]) -> dict[str, Any]:
     require("matplotlib", "plot")
-    import matplotlib.pyplot as plt
 
-    return {s: plt.get_cmap("tab10")(i % 10) for i, s in enumerate(sorted(names))}
+    return {s: OKABE_ITO[i % len(OKABE_ITO)] for i, s in enumerate(sorted(names))}
 
 
 def plot_per_class_dice(long: Any) -> tuple[Any, Any]:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from medtrust._extras import require
+from medtrust._figures import OKABE_ITO
 from medtrust.active.loop.config import FULL_DATA
 from medtrust.exceptions import MedtrustError
 from medtrust.io.tables import read_table
@@ -78,7 +79,7 @@ def plot_curves(
     settings = sorted(t["setting"].unique().to_list())
     fig, axes = plt.subplots(len(settings), 2, figsize=(10, 3.6 * len(settings)), squeeze=False)
     strategies = sorted(t["strategy"].unique().to_list())
-    colors = {s: plt.get_cmap("tab10")(i % 10) for i, s in enumerate(strategies)}
+    colors = {s: OKABE_ITO[i % len(OKABE_ITO)] for i, s in enumerate(strategies)}
     for row, setting in zip(axes, settings):
         st = t.filter(pl.col("setting") == setting)
         for ax, xcol, label in (
@@ -290,13 +291,17 @@ def build_report(
     atomic_write_parquet(files["metrics"], per_seed)
     atomic_write_parquet(files["summary"], summary)
     atomic_write_json(files["ppm_json"], ppm.to_dict())
-    fig, _ = plot_curves(table, full_dice=full)
-    atomic_savefig(fig, files["curves"], dpi=200, bbox_inches="tight")  # medtrust._figures.DPI
-    plt.close(fig)
-    fig, _ = ppm.plot()
-    atomic_savefig(fig, files["ppm"], dpi=200, bbox_inches="tight")  # medtrust._figures.DPI
-    plt.close(fig)
-    files.update(_nnactive_analyses(out, rdir, table, al, per_seed, pooled, ppm, ranking))
+    from medtrust._figures import palette_context
+
+    # Strategies and classes in the colourblind-safe palette of every medtrust figure.
+    with palette_context():
+        fig, _ = plot_curves(table, full_dice=full)
+        atomic_savefig(fig, files["curves"], dpi=200, bbox_inches="tight")  # medtrust._figures.DPI
+        plt.close(fig)
+        fig, _ = ppm.plot()
+        atomic_savefig(fig, files["ppm"], dpi=200, bbox_inches="tight")  # medtrust._figures.DPI
+        plt.close(fig)
+        files.update(_nnactive_analyses(out, rdir, table, al, per_seed, pooled, ppm, ranking))
 
     lines = [
         "| setting | strategy | seeds | AUBC | final Dice | FG-Eff (pooled ± SE) "
