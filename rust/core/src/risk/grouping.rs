@@ -16,6 +16,7 @@ use super::radix::{radix_sort_pairs, RADIX_FROM};
 use crate::error::{CoreError, Result};
 use crate::parallel;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Samples of one confidence value each, in descending confidence order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -213,13 +214,29 @@ impl GroupTable {
 type ChunkResult = Result<Option<Vec<Slot>>>;
 
 /// Hash-aggregate one chunk into `table` (cleared first).
-fn aggregate_chunk(table: &mut GroupTable, conf: &[f64], res: &[f64], cap: usize) -> ChunkResult {
+/// `failed` is shared by all chunks: once one chunk finds that the hash path does not apply,
+/// the others stop at their next table growth (or do not start), since the whole call then
+/// falls back to the sort path; this only saves work, the outcome is the same.
+fn aggregate_chunk(
+    table: &mut GroupTable,
+    conf: &[f64],
+    res: &[f64],
+    cap: usize,
+    failed: &AtomicBool,
+) -> ChunkResult {
+    if failed.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
     table.clear();
     let (mut any_nan, mut binary) = (false, true);
     let mut i = 0;
     while i < conf.len() {
         i = table.add_run(conf, res, i, &mut any_nan, &mut binary);
         if table.len > cap || !binary {
+            failed.store(true, Ordering::Relaxed);
+            return Ok(None);
+        }
+        if failed.load(Ordering::Relaxed) {
             return Ok(None);
         }
         if i < conf.len() {
@@ -308,6 +325,7 @@ pub fn group_with_ids(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Resu
 
 fn group_by_hash(conf: &[f64], res: &[f64]) -> Result<Option<Groups>> {
     let cap = CHUNK / 4;
+    let failed = AtomicBool::new(false);
     let partials: Vec<ChunkResult> = conf
         .par_chunks(CHUNK)
         .enumerate()
@@ -315,7 +333,7 @@ fn group_by_hash(conf: &[f64], res: &[f64]) -> Result<Option<Groups>> {
             || GroupTable::with_bits(12),
             |table, (ci, c)| {
                 let lo = ci * CHUNK;
-                aggregate_chunk(table, c, &res[lo..lo + c.len()], cap)
+                aggregate_chunk(table, c, &res[lo..lo + c.len()], cap, &failed)
             },
         )
         .collect();
@@ -467,6 +485,26 @@ fn for_each_run(keys: &[u64], mut f: impl FnMut(u64, usize, usize)) {
     }
 }
 
+/// Whether any confidence or residual is NaN, and whether every residual is 0 or 1; in
+/// parallel over fixed chunks for large inputs (both are order-free boolean reductions).
+fn scan_inputs(conf: &[f64], res: &[f64]) -> (bool, bool) {
+    let scan = |c: &[f64], r: &[f64]| {
+        let (mut nan, mut bin) = (false, true);
+        for (&c, &r) in c.iter().zip(r) {
+            nan |= c.is_nan() | r.is_nan();
+            bin &= (r == 0.0) | (r == 1.0);
+        }
+        (nan, bin)
+    };
+    if conf.len() < parallel::SERIAL_BELOW {
+        return scan(conf, res);
+    }
+    conf.par_chunks(CHUNK)
+        .zip(res.par_chunks(CHUNK))
+        .map(|(c, r)| scan(c, r))
+        .reduce(|| (false, true), |a, b| (a.0 | b.0, a.1 & b.1))
+}
+
 fn group_by_sort(
     conf: &[f64],
     res: &[f64],
@@ -474,12 +512,7 @@ fn group_by_sort(
     want_ids: bool,
 ) -> Result<Grouped> {
     let n = conf.len();
-    let mut any_nan = false;
-    let mut binary = true;
-    for i in 0..n {
-        any_nan |= conf[i].is_nan() | res[i].is_nan();
-        binary &= res[i] == 0.0 || res[i] == 1.0;
-    }
+    let (any_nan, binary) = scan_inputs(conf, res);
     if any_nan {
         return Err(nan_error());
     }
@@ -594,6 +627,43 @@ mod tests {
         let few: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
         let cont: Vec<f64> = (0..n).map(|i| (i % 7) as f64 / 7.0).collect();
         assert!(group_by_hash(&few, &cont).expect("ok").is_none());
+    }
+
+    #[test]
+    fn a_failed_chunk_anywhere_stops_the_hash_path() {
+        // Tied chunks first, an all-distinct chunk last: the shared flag must not turn a
+        // failure into a partial result, and NaN in a skipped chunk is still reported (by the
+        // sort path the call falls back to).
+        let n = 4 * CHUNK;
+        let mut conf: Vec<f64> = (0..n).map(|i| (i % 5) as f64).collect();
+        for (i, c) in conf[3 * CHUNK..].iter_mut().enumerate() {
+            *c = 10.0 + i as f64;
+        }
+        let res: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+        assert!(group_by_hash(&conf, &res).expect("ok").is_none());
+        let g = group_by_confidence(&conf, &res, None).expect("ok");
+        assert_eq!(
+            g,
+            group_by_sort(&conf, &res, None, false).expect("ok").groups
+        );
+        let mut distinct_first = conf.clone();
+        distinct_first.rotate_left(3 * CHUNK);
+        distinct_first[n - 1] = f64::NAN;
+        assert!(group_by_confidence(&distinct_first, &res, None).is_err());
+    }
+
+    #[test]
+    fn parallel_input_scan_matches_the_serial_one() {
+        let n = 3 * CHUNK + 5;
+        let conf: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let mut res: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+        assert_eq!(scan_inputs(&conf, &res), (false, true));
+        res[2 * CHUNK + 1] = 0.5;
+        assert_eq!(scan_inputs(&conf, &res), (false, false));
+        let mut c2 = conf.clone();
+        c2[n - 1] = f64::NAN;
+        assert_eq!(scan_inputs(&c2, &res), (true, false));
+        assert_eq!(scan_inputs(&c2[..10], &res[..10]), (false, true));
     }
 
     #[test]
