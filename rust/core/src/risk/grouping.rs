@@ -12,7 +12,7 @@
 //! Over 400 lines because both paths (hash and sort) and the per-class entries they fill share
 //! one set of types and guarantees; a fifth of the file is tests.
 
-use super::radix::{radix_sort_pairs, RADIX_FROM};
+use super::radix::{radix_sort_pairs, sort_pairs_by_key, RADIX_FROM};
 use crate::error::{CoreError, Result};
 use crate::parallel;
 use rayon::prelude::*;
@@ -428,7 +428,7 @@ fn radix_order(conf: &[f64], res: &[f64], cls: Option<&[u32]>, binary: bool) -> 
     order
 }
 
-/// Groups without labels or sample ids: radix sort (confidence key, residual) pairs and walk
+/// Groups without labels or sample ids: bucket-sort (confidence key, residual) pairs and walk
 /// them, so no sample is gathered from a random position. Within a group the residuals are
 /// summed in ascending key order (continuous) or as they come (binary: exact integer sums),
 /// the sums the comparison path gives, bit for bit (`-0.0` and `0.0` residuals share a key
@@ -443,7 +443,7 @@ fn groups_from_radix(conf: &[f64], res: &[f64], binary: bool) -> Groups {
         // 0/1 residuals travel as one byte (9 bytes a sample a pass instead of 16); a group's
         // sum is its count of ones, the exact integer the f64 additions give.
         let mut ones: Vec<u8> = res.par_iter().map(|&r| u8::from(r == 1.0)).collect();
-        radix_sort_pairs(&mut keys, &mut ones);
+        sort_pairs_by_key(&mut keys, &mut ones);
         for_each_run(&keys, |k, i, j| {
             let s: u64 = ones[i..j].iter().map(|&b| u64::from(b)).sum();
             g.conf.push(key_f64(!k));
@@ -453,7 +453,8 @@ fn groups_from_radix(conf: &[f64], res: &[f64], binary: bool) -> Groups {
         return g;
     }
     let mut vals = res.to_vec();
-    radix_sort_pairs(&mut keys, &mut vals);
+    // Tied pairs may come out in any order: runs are re-sorted by residual below.
+    sort_pairs_by_key(&mut keys, &mut vals);
     for_each_run(&keys, |k, i, j| {
         let run = &mut vals[i..j];
         if run.len() > 1 {
