@@ -291,6 +291,13 @@ pub fn group_by_confidence(conf: &[f64], res: &[f64], labels: Option<&[f64]>) ->
     if conf.len() < parallel::SERIAL_BELOW {
         // Small inputs stay on the caller's thread: handing them to the pool costs more than
         // the work (tens of microseconds a call, e.g. one call per group of a polars query).
+        if labels.is_none() {
+            let (any_nan, binary) = scan_inputs(conf, res);
+            if any_nan {
+                return Err(nan_error());
+            }
+            return Ok(groups_small(conf, res, binary));
+        }
         return Ok(group_by_sort(conf, res, labels, false)?.groups);
     }
     if labels.is_none() && conf.len() >= 2 * CHUNK {
@@ -471,6 +478,49 @@ fn groups_from_radix(conf: &[f64], res: &[f64], binary: bool) -> Groups {
     g
 }
 
+thread_local! {
+    /// Pair buffer of [`groups_small`], kept per thread so that a query calling it once per
+    /// group does not allocate per call.
+    static SMALL_PAIRS: std::cell::RefCell<Vec<(u64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Groups of a small unlabelled input by one comparison sort of (confidence key, residual key)
+/// pairs held in a per-thread buffer: no index permutation, no gather from random positions.
+/// Within a group the residuals come out ascending, the order the comparison path sums them
+/// in, so the sums are the same bits (`-0.0` and `0.0` share a key and add the same to a sum
+/// that starts at `0.0`; for 0/1 residuals the sum is an exact count anyway).
+fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
+    SMALL_PAIRS.with(|cell| {
+        let mut pairs = cell.borrow_mut();
+        pairs.clear();
+        pairs.extend(
+            conf.iter()
+                .zip(res)
+                .map(|(&c, &r)| (!f64_key(c), f64_key(r))),
+        );
+        pairs.sort_unstable();
+        let mut g = Groups {
+            binary,
+            ..Default::default()
+        };
+        let mut i = 0;
+        while i < pairs.len() {
+            let k = pairs[i].0;
+            let mut j = i;
+            let mut s = 0.0;
+            while j < pairs.len() && pairs[j].0 == k {
+                s += key_f64(pairs[j].1);
+                j += 1;
+            }
+            g.conf.push(key_f64(!k));
+            g.count.push((j - i) as f64);
+            g.sum.push(s);
+            i = j;
+        }
+        g
+    })
+}
+
 /// Call `f(key, start, end)` for each run of equal keys of sorted `keys`, in order.
 fn for_each_run(keys: &[u64], mut f: impl FnMut(u64, usize, usize)) {
     let n = keys.len();
@@ -628,6 +678,46 @@ mod tests {
         let few: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
         let cont: Vec<f64> = (0..n).map(|i| (i % 7) as f64 / 7.0).collect();
         assert!(group_by_hash(&few, &cont).expect("ok").is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The small-input pair path equals the comparison path bit for bit: ties, -0.0 and
+        /// 0.0 in both columns, binary and continuous residuals, one-sample inputs.
+        #[test]
+        fn small_pair_path_matches_comparison_path(
+            seed in proptest::prelude::any::<u64>(),
+            n in 1usize..1500,
+            levels in 1u64..40,
+            continuous in proptest::prelude::any::<bool>(),
+        ) {
+            let mut rng = crate::rng::Rng::new(seed);
+            let specials = [-0.0, 0.0, 1.0, -1.5];
+            let conf: Vec<f64> = (0..n)
+                .map(|_| match rng.below(10) {
+                    0 => specials[rng.below(4) as usize],
+                    _ => rng.below(levels) as f64 / 7.0,
+                })
+                .collect();
+            let res: Vec<f64> = (0..n)
+                .map(|_| match (continuous, rng.below(8)) {
+                    (true, 0) => -0.0,
+                    (true, _) => rng.next_f64() * 3.0 - 1.0,
+                    (false, _) => rng.below(2) as f64,
+                })
+                .collect();
+            let (_, binary) = scan_inputs(&conf, &res);
+            let a = groups_small(&conf, &res, binary);
+            let b = group_by_sort(&conf, &res, None, false).expect("ok").groups;
+            proptest::prop_assert_eq!(a.conf.len(), b.conf.len());
+            for j in 0..a.conf.len() {
+                proptest::prop_assert_eq!(a.conf[j].to_bits(), b.conf[j].to_bits());
+                proptest::prop_assert_eq!(a.count[j].to_bits(), b.count[j].to_bits());
+                proptest::prop_assert_eq!(a.sum[j].to_bits(), b.sum[j].to_bits());
+            }
+            proptest::prop_assert_eq!(a.binary, b.binary);
+            proptest::prop_assert_eq!(&group_by_confidence(&conf, &res, None).expect("ok"), &b);
+        }
     }
 
     #[test]
