@@ -12,10 +12,11 @@
 //! Over 400 lines because both paths (hash and sort) and the per-class entries they fill share
 //! one set of types and guarantees; a fifth of the file is tests.
 
-use super::radix::{radix_sort_pairs, RADIX_FROM};
+use super::radix::{radix_sort_pairs, sort_pairs_by_key, RADIX_FROM};
 use crate::error::{CoreError, Result};
 use crate::parallel;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Samples of one confidence value each, in descending confidence order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -213,13 +214,29 @@ impl GroupTable {
 type ChunkResult = Result<Option<Vec<Slot>>>;
 
 /// Hash-aggregate one chunk into `table` (cleared first).
-fn aggregate_chunk(table: &mut GroupTable, conf: &[f64], res: &[f64], cap: usize) -> ChunkResult {
+/// `failed` is shared by all chunks: once one chunk finds that the hash path does not apply,
+/// the others stop at their next table growth (or do not start), since the whole call then
+/// falls back to the sort path; this only saves work, the outcome is the same.
+fn aggregate_chunk(
+    table: &mut GroupTable,
+    conf: &[f64],
+    res: &[f64],
+    cap: usize,
+    failed: &AtomicBool,
+) -> ChunkResult {
+    if failed.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
     table.clear();
     let (mut any_nan, mut binary) = (false, true);
     let mut i = 0;
     while i < conf.len() {
         i = table.add_run(conf, res, i, &mut any_nan, &mut binary);
         if table.len > cap || !binary {
+            failed.store(true, Ordering::Relaxed);
+            return Ok(None);
+        }
+        if failed.load(Ordering::Relaxed) {
             return Ok(None);
         }
         if i < conf.len() {
@@ -274,6 +291,13 @@ pub fn group_by_confidence(conf: &[f64], res: &[f64], labels: Option<&[f64]>) ->
     if conf.len() < parallel::SERIAL_BELOW {
         // Small inputs stay on the caller's thread: handing them to the pool costs more than
         // the work (tens of microseconds a call, e.g. one call per group of a polars query).
+        if labels.is_none() {
+            let (any_nan, binary) = scan_inputs(conf, res);
+            if any_nan {
+                return Err(nan_error());
+            }
+            return Ok(groups_small(conf, res, binary));
+        }
         return Ok(group_by_sort(conf, res, labels, false)?.groups);
     }
     if labels.is_none() && conf.len() >= 2 * CHUNK {
@@ -308,6 +332,7 @@ pub fn group_with_ids(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Resu
 
 fn group_by_hash(conf: &[f64], res: &[f64]) -> Result<Option<Groups>> {
     let cap = CHUNK / 4;
+    let failed = AtomicBool::new(false);
     let partials: Vec<ChunkResult> = conf
         .par_chunks(CHUNK)
         .enumerate()
@@ -315,7 +340,7 @@ fn group_by_hash(conf: &[f64], res: &[f64]) -> Result<Option<Groups>> {
             || GroupTable::with_bits(12),
             |table, (ci, c)| {
                 let lo = ci * CHUNK;
-                aggregate_chunk(table, c, &res[lo..lo + c.len()], cap)
+                aggregate_chunk(table, c, &res[lo..lo + c.len()], cap, &failed)
             },
         )
         .collect();
@@ -410,7 +435,7 @@ fn radix_order(conf: &[f64], res: &[f64], cls: Option<&[u32]>, binary: bool) -> 
     order
 }
 
-/// Groups without labels or sample ids: radix sort (confidence key, residual) pairs and walk
+/// Groups without labels or sample ids: bucket-sort (confidence key, residual) pairs and walk
 /// them, so no sample is gathered from a random position. Within a group the residuals are
 /// summed in ascending key order (continuous) or as they come (binary: exact integer sums),
 /// the sums the comparison path gives, bit for bit (`-0.0` and `0.0` residuals share a key
@@ -425,7 +450,7 @@ fn groups_from_radix(conf: &[f64], res: &[f64], binary: bool) -> Groups {
         // 0/1 residuals travel as one byte (9 bytes a sample a pass instead of 16); a group's
         // sum is its count of ones, the exact integer the f64 additions give.
         let mut ones: Vec<u8> = res.par_iter().map(|&r| u8::from(r == 1.0)).collect();
-        radix_sort_pairs(&mut keys, &mut ones);
+        sort_pairs_by_key(&mut keys, &mut ones);
         for_each_run(&keys, |k, i, j| {
             let s: u64 = ones[i..j].iter().map(|&b| u64::from(b)).sum();
             g.conf.push(key_f64(!k));
@@ -435,7 +460,8 @@ fn groups_from_radix(conf: &[f64], res: &[f64], binary: bool) -> Groups {
         return g;
     }
     let mut vals = res.to_vec();
-    radix_sort_pairs(&mut keys, &mut vals);
+    // Tied pairs may come out in any order: runs are re-sorted by residual below.
+    sort_pairs_by_key(&mut keys, &mut vals);
     for_each_run(&keys, |k, i, j| {
         let run = &mut vals[i..j];
         if run.len() > 1 {
@@ -450,6 +476,49 @@ fn groups_from_radix(conf: &[f64], res: &[f64], binary: bool) -> Groups {
         g.sum.push(s);
     });
     g
+}
+
+thread_local! {
+    /// Pair buffer of [`groups_small`], kept per thread so that a query calling it once per
+    /// group does not allocate per call.
+    static SMALL_PAIRS: std::cell::RefCell<Vec<(u64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Groups of a small unlabelled input by one comparison sort of (confidence key, residual key)
+/// pairs held in a per-thread buffer: no index permutation, no gather from random positions.
+/// Within a group the residuals come out ascending, the order the comparison path sums them
+/// in, so the sums are the same bits (`-0.0` and `0.0` share a key and add the same to a sum
+/// that starts at `0.0`; for 0/1 residuals the sum is an exact count anyway).
+fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
+    SMALL_PAIRS.with(|cell| {
+        let mut pairs = cell.borrow_mut();
+        pairs.clear();
+        pairs.extend(
+            conf.iter()
+                .zip(res)
+                .map(|(&c, &r)| (!f64_key(c), f64_key(r))),
+        );
+        pairs.sort_unstable();
+        let mut g = Groups {
+            binary,
+            ..Default::default()
+        };
+        let mut i = 0;
+        while i < pairs.len() {
+            let k = pairs[i].0;
+            let mut j = i;
+            let mut s = 0.0;
+            while j < pairs.len() && pairs[j].0 == k {
+                s += key_f64(pairs[j].1);
+                j += 1;
+            }
+            g.conf.push(key_f64(!k));
+            g.count.push((j - i) as f64);
+            g.sum.push(s);
+            i = j;
+        }
+        g
+    })
 }
 
 /// Call `f(key, start, end)` for each run of equal keys of sorted `keys`, in order.
@@ -467,6 +536,26 @@ fn for_each_run(keys: &[u64], mut f: impl FnMut(u64, usize, usize)) {
     }
 }
 
+/// Whether any confidence or residual is NaN, and whether every residual is 0 or 1; in
+/// parallel over fixed chunks for large inputs (both are order-free boolean reductions).
+fn scan_inputs(conf: &[f64], res: &[f64]) -> (bool, bool) {
+    let scan = |c: &[f64], r: &[f64]| {
+        let (mut nan, mut bin) = (false, true);
+        for (&c, &r) in c.iter().zip(r) {
+            nan |= c.is_nan() | r.is_nan();
+            bin &= (r == 0.0) | (r == 1.0);
+        }
+        (nan, bin)
+    };
+    if conf.len() < parallel::SERIAL_BELOW {
+        return scan(conf, res);
+    }
+    conf.par_chunks(CHUNK)
+        .zip(res.par_chunks(CHUNK))
+        .map(|(c, r)| scan(c, r))
+        .reduce(|| (false, true), |a, b| (a.0 | b.0, a.1 & b.1))
+}
+
 fn group_by_sort(
     conf: &[f64],
     res: &[f64],
@@ -474,12 +563,7 @@ fn group_by_sort(
     want_ids: bool,
 ) -> Result<Grouped> {
     let n = conf.len();
-    let mut any_nan = false;
-    let mut binary = true;
-    for i in 0..n {
-        any_nan |= conf[i].is_nan() | res[i].is_nan();
-        binary &= res[i] == 0.0 || res[i] == 1.0;
-    }
+    let (any_nan, binary) = scan_inputs(conf, res);
     if any_nan {
         return Err(nan_error());
     }
@@ -594,6 +678,83 @@ mod tests {
         let few: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
         let cont: Vec<f64> = (0..n).map(|i| (i % 7) as f64 / 7.0).collect();
         assert!(group_by_hash(&few, &cont).expect("ok").is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The small-input pair path equals the comparison path bit for bit: ties, -0.0 and
+        /// 0.0 in both columns, binary and continuous residuals, one-sample inputs.
+        #[test]
+        fn small_pair_path_matches_comparison_path(
+            seed in proptest::prelude::any::<u64>(),
+            n in 1usize..1500,
+            levels in 1u64..40,
+            continuous in proptest::prelude::any::<bool>(),
+        ) {
+            let mut rng = crate::rng::Rng::new(seed);
+            let specials = [-0.0, 0.0, 1.0, -1.5];
+            let conf: Vec<f64> = (0..n)
+                .map(|_| match rng.below(10) {
+                    0 => specials[rng.below(4) as usize],
+                    _ => rng.below(levels) as f64 / 7.0,
+                })
+                .collect();
+            let res: Vec<f64> = (0..n)
+                .map(|_| match (continuous, rng.below(8)) {
+                    (true, 0) => -0.0,
+                    (true, _) => rng.next_f64() * 3.0 - 1.0,
+                    (false, _) => rng.below(2) as f64,
+                })
+                .collect();
+            let (_, binary) = scan_inputs(&conf, &res);
+            let a = groups_small(&conf, &res, binary);
+            let b = group_by_sort(&conf, &res, None, false).expect("ok").groups;
+            proptest::prop_assert_eq!(a.conf.len(), b.conf.len());
+            for j in 0..a.conf.len() {
+                proptest::prop_assert_eq!(a.conf[j].to_bits(), b.conf[j].to_bits());
+                proptest::prop_assert_eq!(a.count[j].to_bits(), b.count[j].to_bits());
+                proptest::prop_assert_eq!(a.sum[j].to_bits(), b.sum[j].to_bits());
+            }
+            proptest::prop_assert_eq!(a.binary, b.binary);
+            proptest::prop_assert_eq!(&group_by_confidence(&conf, &res, None).expect("ok"), &b);
+        }
+    }
+
+    #[test]
+    fn a_failed_chunk_anywhere_stops_the_hash_path() {
+        // Tied chunks first, an all-distinct chunk last: the shared flag must not turn a
+        // failure into a partial result, and NaN in a skipped chunk is still reported (by the
+        // sort path the call falls back to).
+        let n = 4 * CHUNK;
+        let mut conf: Vec<f64> = (0..n).map(|i| (i % 5) as f64).collect();
+        for (i, c) in conf[3 * CHUNK..].iter_mut().enumerate() {
+            *c = 10.0 + i as f64;
+        }
+        let res: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+        assert!(group_by_hash(&conf, &res).expect("ok").is_none());
+        let g = group_by_confidence(&conf, &res, None).expect("ok");
+        assert_eq!(
+            g,
+            group_by_sort(&conf, &res, None, false).expect("ok").groups
+        );
+        let mut distinct_first = conf.clone();
+        distinct_first.rotate_left(3 * CHUNK);
+        distinct_first[n - 1] = f64::NAN;
+        assert!(group_by_confidence(&distinct_first, &res, None).is_err());
+    }
+
+    #[test]
+    fn parallel_input_scan_matches_the_serial_one() {
+        let n = 3 * CHUNK + 5;
+        let conf: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let mut res: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+        assert_eq!(scan_inputs(&conf, &res), (false, true));
+        res[2 * CHUNK + 1] = 0.5;
+        assert_eq!(scan_inputs(&conf, &res), (false, false));
+        let mut c2 = conf.clone();
+        c2[n - 1] = f64::NAN;
+        assert_eq!(scan_inputs(&c2, &res), (true, false));
+        assert_eq!(scan_inputs(&c2[..10], &res[..10]), (false, true));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::curve::{areas, roc_from_groups, working_points};
 use crate::calibration::calibration_from_groups;
 use crate::error::{CoreError, Result};
+use crate::parallel;
 
 /// Largest number of calibration bins (ECE / MCE); more bins than that only measure noise, and
 /// the bound keeps a typo such as `bins=2**40` from reaching the allocator.
@@ -138,16 +139,30 @@ pub fn metrics_from_counts(
 ) -> RiskMetrics {
     let n: f64 = count.iter().sum();
     let err = sum.iter().sum::<f64>() / n;
-    let (aurc, augrc) = areas(count, sum);
     let (ao, go) = optimal;
-    let (failure_auroc, fpr_at_tpr) = if binary {
-        roc_from_groups(count, sum, t.tpr)
-    } else {
-        (f64::NAN, f64::NAN)
+    let roc = || {
+        if binary {
+            roc_from_groups(count, sum, t.tpr)
+        } else {
+            (f64::NAN, f64::NAN)
+        }
     };
-    let (sr_at, cov_at) = working_points(count, sum, t.coverage, t.risk);
+    let points = || working_points(count, sum, t.coverage, t.risk);
+    let calibration = || calibration_from_groups(conf, count, sum, t.bins);
+    // The four passes over the groups are independent and each stays serial inside, so
+    // running them side by side (many groups: the all-distinct case) changes no bit.
+    let (((aurc, augrc), (failure_auroc, fpr_at_tpr)), ((sr_at, cov_at), (ece, mce, failure_nll))) =
+        if count.len() >= parallel::SERIAL_BELOW {
+            parallel::install(|| {
+                rayon::join(
+                    || rayon::join(|| areas(count, sum), roc),
+                    || rayon::join(points, calibration),
+                )
+            })
+        } else {
+            ((areas(count, sum), roc()), (points(), calibration()))
+        };
     let denom = err - ao;
-    let (ece, mce, failure_nll) = calibration_from_groups(conf, count, sum, t.bins);
     RiskMetrics {
         aurc,
         augrc,

@@ -137,6 +137,116 @@ fn scatter<P: Copy + Send + Sync>(
         });
 }
 
+/// Buckets of the first (and only) scatter pass of [`sort_pairs_by_key`]: a bucket of
+/// spread-out keys averages n / 4096 pairs, a few kilobytes that sort inside the L2 cache.
+const BUCKET_BITS: u32 = 12;
+
+/// Sort `keys` ascending, moving `vals` along, with no guarantee on the order of pairs with
+/// equal keys (callers whose results do not depend on it: sums of 0/1 payloads, or runs that
+/// are re-sorted by payload afterwards).
+///
+/// One parallel scatter pass by the top [`BUCKET_BITS`] bits of `key - min` (the range the keys
+/// span, so confidences in a narrow band still spread), then each bucket is sorted on its own
+/// thread in cache: six full passes over memory become one. A bucket too large to sort in
+/// cache (skewed keys) goes through [`radix_sort_pairs`] instead.
+pub fn sort_pairs_by_key<P: Copy + Send + Sync + Default>(keys: &mut Vec<u64>, vals: &mut Vec<P>) {
+    let n = keys.len();
+    assert_eq!(n, vals.len(), "keys and payloads differ in length");
+    if n < RADIX_FROM {
+        return radix_sort_pairs(keys, vals);
+    }
+    let (lo, hi) = keys
+        .par_iter()
+        .fold(|| (u64::MAX, 0u64), |(a, b), &k| (a.min(k), b.max(k)))
+        .reduce(|| (u64::MAX, 0u64), |x, y| (x.0.min(y.0), x.1.max(y.1)));
+    let span = hi - lo;
+    if span == 0 {
+        return;
+    }
+    let shift = (64 - span.leading_zeros()).saturating_sub(BUCKET_BITS);
+    let bucket = move |k: u64| ((k - lo) >> shift) as usize;
+    let n_buckets = bucket(hi) + 1;
+    let workers = rayon::current_num_threads().max(1);
+    let chunk = n.div_ceil(workers);
+    let counts: Vec<Vec<usize>> = keys
+        .par_chunks(chunk)
+        .map(|c| {
+            let mut h = vec![0usize; n_buckets];
+            for &k in c {
+                h[bucket(k)] += 1;
+            }
+            h
+        })
+        .collect();
+    let mut offsets = vec![vec![0usize; n_buckets]; counts.len()];
+    let mut starts = Vec::with_capacity(n_buckets + 1);
+    let mut at = 0usize;
+    for d in 0..n_buckets {
+        starts.push(at);
+        for (c, h) in counts.iter().enumerate() {
+            offsets[c][d] = at;
+            at += h[d];
+        }
+    }
+    starts.push(n);
+    let mut ko = vec![0u64; n];
+    let mut vo = vec![P::default(); n];
+    let (kp, vp) = (Shared(ko.as_mut_ptr()), Shared(vo.as_mut_ptr()));
+    keys.par_chunks(chunk)
+        .zip(vals.par_chunks(chunk))
+        .zip(offsets.into_par_iter())
+        .for_each(move |((kc, vc), mut off)| {
+            let (kp, vp) = (kp, vp);
+            for (&k, &v) in kc.iter().zip(vc) {
+                let d = bucket(k);
+                let j = off[d];
+                off[d] = j + 1;
+                // SAFETY: as in `scatter`: the ranges of distinct (chunk, bucket) pairs
+                // partition 0..n, so every write is in bounds and no slot is written twice.
+                unsafe {
+                    *kp.0.add(j) = k;
+                    *vp.0.add(j) = v;
+                }
+            }
+        });
+    // Split the outputs at the bucket starts and sort each bucket; one pair buffer per worker.
+    let mut kparts: Vec<&mut [u64]> = Vec::with_capacity(n_buckets);
+    let mut vparts: Vec<&mut [P]> = Vec::with_capacity(n_buckets);
+    let (mut krest, mut vrest) = (&mut ko[..], &mut vo[..]);
+    for w in starts.windows(2) {
+        let len = w[1] - w[0];
+        let (k, kr) = krest.split_at_mut(len);
+        let (v, vr) = vrest.split_at_mut(len);
+        kparts.push(k);
+        vparts.push(v);
+        (krest, vrest) = (kr, vr);
+    }
+    kparts.into_par_iter().zip(vparts).for_each_init(
+        Vec::new,
+        |buf: &mut Vec<(u64, P)>, (k, v)| {
+            if k.len() < 2 {
+                return;
+            }
+            if k.len() >= RADIX_FROM {
+                let (mut kk, mut vv) = (k.to_vec(), v.to_vec());
+                radix_sort_pairs(&mut kk, &mut vv);
+                k.copy_from_slice(&kk);
+                v.copy_from_slice(&vv);
+                return;
+            }
+            buf.clear();
+            buf.extend(k.iter().copied().zip(v.iter().copied()));
+            buf.sort_unstable_by_key(|p| p.0);
+            for (j, &(kk, vv)) in buf.iter().enumerate() {
+                k[j] = kk;
+                v[j] = vv;
+            }
+        },
+    );
+    *keys = ko;
+    *vals = vo;
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::f64_key;
@@ -209,6 +319,57 @@ mod tests {
         for (g, w) in got.iter().zip(&want) {
             let zero = *g == 0.0 && *w == 0.0;
             assert!(zero || g.to_bits() == w.to_bits(), "{g} vs {w}");
+        }
+    }
+
+    /// [`sort_pairs_by_key`]: keys come out in the comparison sort's order, and the pairs are
+    /// the input pairs (as a multiset), whatever the ties.
+    fn check_unstable(keys: Vec<u64>) {
+        let n = keys.len();
+        let mut want: Vec<(u64, u32)> = keys.iter().copied().zip(0..n as u32).collect();
+        want.sort_unstable();
+        let mut k = keys;
+        let mut v: Vec<u32> = (0..n as u32).collect();
+        sort_pairs_by_key(&mut k, &mut v);
+        let mut got: Vec<(u64, u32)> = k.iter().copied().zip(v).collect();
+        assert!(k.windows(2).all(|w| w[0] <= w[1]), "keys not sorted");
+        got.sort_unstable();
+        assert!(got == want, "pairs differ from the input pairs");
+    }
+
+    #[test]
+    fn bucketed_sort_on_skewed_and_tied_keys() {
+        let n = 3 * RADIX_FROM + 11;
+        // One huge bucket (all but a few keys tied near one value), all equal, few levels.
+        let mut skew: Vec<u64> = (0..n as u64).map(|i| 1_000_000 + (i % 97)).collect();
+        skew[0] = u64::MAX;
+        skew[1] = 0;
+        check_unstable(skew);
+        check_unstable(vec![7; n]);
+        check_unstable((0..n as u64).map(|i| (i * 7919) % 5).collect());
+        check_unstable((0..n as u64).rev().collect());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        #[test]
+        fn bucketed_sort_matches_sort_unstable(
+            seed in any::<u64>(),
+            n in (RADIX_FROM - 3)..(RADIX_FROM + 5000),
+            levels in prop_oneof![Just(0u64), 1u64..50],
+        ) {
+            let mut rng = crate::rng::Rng::new(seed);
+            let keys: Vec<u64> = (0..n)
+                .map(|_| {
+                    let x = if levels == 0 {
+                        f64::from_bits(rng.next_u64())
+                    } else {
+                        rng.below(levels) as f64 - 7.0
+                    };
+                    f64_key(if x.is_nan() { -0.0 } else { x })
+                })
+                .collect();
+            check_unstable(keys);
         }
     }
 
