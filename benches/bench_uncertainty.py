@@ -81,7 +81,7 @@ def members13():
 
 
 def _medtrust_patch_means(members):
-    from medtrust.active.pool import score_grids
+    from medtrust.active.grids import score_grids
 
     acc = EnsembleAccumulator(n_classes=C13)  # all sums kept: EE and MI are asked for
     for m in members:
