@@ -5,9 +5,6 @@ function, constructor and public method of the job packages. A constructor's par
 described in its class docstring (``Parameters``, or ``Attributes`` for a dataclass whose
 fields are its parameters). A function whose return annotation is not ``None`` has a
 ``Returns`` (or ``Yields``) section.
-
-Names still missing a section are listed in ``_numpydoc_pending.PENDING`` with the area that
-owns them; the list may only shrink (a listed name that is now complete fails here too).
 """
 
 import importlib
@@ -15,7 +12,6 @@ import inspect
 import warnings
 
 import pytest
-from _numpydoc_pending import PENDING
 from test_api_surface import PUBLIC
 
 docscrape = pytest.importorskip("numpydoc.docscrape", reason="numpydoc is in the dev extra")
@@ -112,17 +108,6 @@ def test_the_checker_sees_missing_and_present_sections():
 
 
 def test_every_public_function_has_parameters_and_returns_sections():
-    new = {q: p for q, p in MISSING.items() if q not in PENDING}
-    assert new == {}, "describe these parameters / returned values:\n" + "\n".join(
-        f"{q}: {', '.join(p)}" for q, p in sorted(new.items())
+    assert MISSING == {}, "describe these parameters / returned values:\n" + "\n".join(
+        f"{q}: {', '.join(p)}" for q, p in sorted(MISSING.items())
     )
-
-
-def test_the_pending_list_only_shrinks():
-    done = sorted(q for q in PENDING if q not in MISSING)
-    assert done == [], f"complete now, remove from tests/package/_numpydoc_pending.py: {done}"
-
-
-def test_pending_names_belong_to_other_areas():
-    # What stays pending is listed with the area that owns it (see the module docstring).
-    assert all(isinstance(area, str) and area for area in PENDING.values())

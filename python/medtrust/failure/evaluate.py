@@ -247,12 +247,6 @@ class FailureDetectionResult:
         return paths
 
 
-def _plugin_metrics() -> tuple[str, ...]:
-    from medtrust._plugin import METRICS
-
-    return METRICS
-
-
 def _to_polars(cases: Any) -> pl.DataFrame:
     import polars as pl
 
@@ -496,9 +490,10 @@ def evaluate_failure_detection(
     domains = sorted(set(table[gcol].to_list())) if group_col is not None else []
     groups = [*domains, "all"]
     from medtrust._io import progress_bar, progress_enabled
+    from medtrust._plugin import METRICS
     from medtrust.selective.bootstrap import _check_common
 
-    check_choice(rank_metric, "rank_metric", _plugin_metrics())
+    check_choice(rank_metric, "rank_metric", METRICS)
     _check_common(n_resamples, alpha, seed)
     boot = {"metric": rank_metric, "n_resamples": n_resamples, "seed": seed, "alpha": alpha}
     bar = progress_bar(
