@@ -16,6 +16,16 @@ def risk_metrics(
     risk: float = 0.05,
     bins: int = 20,
 ) -> dict[str, float]: ...
+def risk_metrics_screened(
+    confids: npt.NDArray[np.float64],
+    residuals: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.float64] | None = None,
+    tpr: float = 0.95,
+    coverage: float = 0.95,
+    risk: float = 0.05,
+    bins: int = 20,
+    check_range: bool = True,
+) -> tuple[dict[str, float], bool] | None: ...
 def risk_curve(
     confids: npt.NDArray[np.float64], residuals: npt.NDArray[np.float64]
 ) -> tuple[

@@ -32,7 +32,15 @@ from dataclasses import asdict, make_dataclass
 from typing import TYPE_CHECKING, Any
 
 from medtrust import _native
-from medtrust._arrays import NanPolicy, check_unit_interval
+from medtrust._arrays import (
+    NAN_POLICIES,
+    NanPolicy,
+    as_float_1d,
+    check_choice,
+    check_nonempty,
+    check_same_length,
+    check_unit_interval,
+)
 from medtrust.exceptions import UndefinedMetricWarning
 from medtrust.selective._inputs import Samples, check_targets, prepare, require_binary
 
@@ -183,14 +191,48 @@ def metrics(
     (0.270833, 0.1875)
     """
     targets = check_targets(tpr=tpr, coverage=coverage, risk=risk, bins=bins)
-    s = prepare(confids, residuals, labels=labels, nan_policy=nan_policy, check_range=check_range)
-    d = _core(s, **targets)
-    if math.isnan(d["failure_auroc"]) and not s.propagate_nan and s.binary:
+    screened = _screened(confids, residuals, labels, nan_policy, check_range, targets)
+    if screened is not None:
+        d, binary = screened
+        n_dropped, propagate = 0, False
+    else:
+        # NaN / inf, residuals out of range or non-integer labels (or inputs numpy must
+        # convert): the full validation reports them or applies the NaN policy.
+        s = prepare(
+            confids, residuals, labels=labels, nan_policy=nan_policy, check_range=check_range
+        )
+        d = _core(s, **targets)
+        binary, n_dropped, propagate = s.binary, s.n_dropped, s.propagate_nan
+    if math.isnan(d["failure_auroc"]) and not propagate and binary:
         _warn_single_class("failure_auroc / fpr_at_tpr")
     return SelectiveMetrics(
         **{k: float(v) for k, v in d.items() if k != "n"},
-        n=len(s.confids),
-        n_dropped=s.n_dropped,
+        n=int(d["n"]),
+        n_dropped=n_dropped,
+    )
+
+
+def _screened(
+    confids: Any,
+    residuals: Any,
+    labels: Any,
+    nan_policy: NanPolicy,
+    check_range: bool,
+    targets: dict,
+) -> tuple[dict, bool] | None:
+    """The metrics with the input checks folded into the kernel's own passes (no extra read of
+    the arrays here), or None when an input needs :func:`prepare` (NaN / inf, residuals out of
+    range, non-integer labels), which then raises or applies ``nan_policy`` as before."""
+    c = as_float_1d(confids, "confids")
+    r = as_float_1d(residuals, "residuals")
+    arrays = {"confids": c, "residuals": r}
+    if labels is not None:
+        arrays["labels"] = as_float_1d(labels, "labels")
+    check_same_length(**arrays)
+    check_nonempty(c, "confids")
+    check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+    return _native.risk_metrics_screened(
+        c, r, arrays.get("labels"), check_range=check_range, **targets
     )
 
 

@@ -32,6 +32,29 @@ fn bench(c: &mut Criterion) {
         b.iter(|| risk_metrics(black_box(&conf), black_box(&res), None, Targets::default()))
     });
     g.finish();
+    // Small groups (the polars `group_by` case): one call per group on the caller's thread;
+    // confidences rounded to 3 decimals as in benches/bench_polars.py. Throughput in groups, so
+    // criterion's time per iteration / 1000 is the microseconds per group.
+    let mut g = c.benchmark_group("small groups");
+    for rows in [100usize, 1000] {
+        let groups: Vec<(Vec<f64>, Vec<f64>)> =
+            (0..1000).map(|s| data(rows, 1000, 100 + s)).collect();
+        g.throughput(Throughput::Elements(groups.len() as u64));
+        g.bench_function(format!("risk_metrics 1000 groups x {rows} rows"), |b| {
+            b.iter(|| {
+                for (c, r) in &groups {
+                    black_box(risk_metrics(
+                        black_box(c),
+                        black_box(r),
+                        None,
+                        Targets::default(),
+                    ))
+                    .expect("valid");
+                }
+            })
+        });
+    }
+    g.finish();
     let (conf, res) = data(10_000, 1_000, 2);
     c.bench_function("bootstrap 1000 x n=1e4", |b| {
         b.iter(|| {

@@ -40,6 +40,47 @@ fn risk_metrics<'py>(
     Ok(d)
 }
 
+/// `risk_metrics` with the Python layer's input checks folded into the kernel's passes:
+/// `None` when an input is NaN / infinite, a label is not an integer or (with `check_range`) a
+/// residual lies outside [0, 1], so that the caller's validation reports it (or applies its
+/// NaN policy); else (metrics dict, whether every residual is 0 or 1).
+#[pyfunction]
+#[pyo3(signature = (confids, residuals, labels=None, tpr=0.95, coverage=0.95, risk=0.05, bins=20, check_range=true))]
+#[allow(clippy::too_many_arguments)]
+fn risk_metrics_screened<'py>(
+    py: Python<'py>,
+    confids: PyReadonlyArray1<'py, f64>,
+    residuals: PyReadonlyArray1<'py, f64>,
+    labels: Option<PyReadonlyArray1<'py, f64>>,
+    tpr: f64,
+    coverage: f64,
+    risk: f64,
+    bins: usize,
+    check_range: bool,
+) -> PyResult<Option<(Bound<'py, PyDict>, bool)>> {
+    let c = slice(py, &confids, "confids")?;
+    let r = slice(py, &residuals, "residuals")?;
+    let l = match &labels {
+        Some(a) => Some(slice(py, a, "labels")?),
+        None => None,
+    };
+    let t = risk::Targets {
+        tpr,
+        coverage,
+        risk,
+        bins,
+    };
+    let Some((m, binary)) = run(py, || risk::risk_metrics_screened(c, r, l, t, check_range))?
+    else {
+        return Ok(None);
+    };
+    let d = PyDict::new(py);
+    for (name, v) in risk::METRIC_NAMES.iter().zip(m.to_array()) {
+        d.set_item(*name, v)?;
+    }
+    Ok(Some((d, binary)))
+}
+
 type CurveArrays<'py> = (
     Bound<'py, PyArray1<f64>>,
     Bound<'py, PyArray1<f64>>,
@@ -69,5 +110,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RISK_METRIC_NAMES", risk::METRIC_NAMES.to_vec())?;
     m.add_function(wrap_pyfunction!(risk_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(risk_curve, m)?)?;
+    m.add_function(wrap_pyfunction!(risk_metrics_screened, m)?)?;
     Ok(())
 }

@@ -56,17 +56,17 @@ pub fn curve_from_groups(g: &Groups) -> Curve {
 }
 
 /// Trapezoid integration of SR and GR over curve points added in ascending coverage.
-#[derive(Default)]
-struct Trapezoid {
-    prev: Option<(f64, f64, f64)>,
-    aurc: f64,
-    augrc: f64,
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Trapezoid {
+    pub(crate) prev: Option<(f64, f64, f64)>,
+    pub(crate) aurc: f64,
+    pub(crate) augrc: f64,
 }
 
 impl Trapezoid {
     /// One more curve point (coverage, SR, GR), coverage ascending.
     #[inline]
-    fn point(&mut self, c: f64, sr: f64, gr: f64) {
+    pub(crate) fn point(&mut self, c: f64, sr: f64, gr: f64) {
         match self.prev {
             // Segment from the coverage-0 end point, where SR repeats this first value.
             None => {

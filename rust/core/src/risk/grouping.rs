@@ -249,11 +249,11 @@ fn aggregate_chunk(
     Ok(Some(table.occupied().copied().collect()))
 }
 
-fn nan_error() -> CoreError {
+pub(crate) fn nan_error() -> CoreError {
     CoreError::InvalidValue("confids, residuals or labels contain NaN".into())
 }
 
-fn check_inputs(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Result<()> {
+pub(crate) fn check_inputs(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Result<()> {
     if conf.is_empty() {
         return Err(CoreError::Empty { name: "confids" });
     }
@@ -328,6 +328,18 @@ pub fn group_with_ids(conf: &[f64], res: &[f64], labels: Option<&[f64]>) -> Resu
         return group_by_sort(conf, res, labels, true); // as above: small inputs stay here
     }
     parallel::install(|| group_by_sort(conf, res, labels, true))
+}
+
+/// The hash path's groups when it applies (binary residuals, few distinct confidences, at
+/// least two chunks), else `None`. Call it inside the pool.
+///
+/// # Errors
+/// NaN.
+pub(crate) fn hash_groups(conf: &[f64], res: &[f64]) -> Result<Option<Groups>> {
+    if conf.len() < 2 * CHUNK {
+        return Ok(None);
+    }
+    group_by_hash(conf, res)
 }
 
 fn group_by_hash(conf: &[f64], res: &[f64]) -> Result<Option<Groups>> {
@@ -556,7 +568,7 @@ fn scan_inputs(conf: &[f64], res: &[f64]) -> (bool, bool) {
         .reduce(|| (false, true), |a, b| (a.0 | b.0, a.1 & b.1))
 }
 
-fn group_by_sort(
+pub(crate) fn group_by_sort(
     conf: &[f64],
     res: &[f64],
     labels: Option<&[f64]>,
@@ -582,6 +594,21 @@ fn group_by_sort(
     } else {
         comparison_order(conf, res, classes.as_ref().map(|c| &c.0[..]), binary)
     };
+    Ok(groups_from_order(
+        conf, res, classes, binary, &order, want_ids,
+    ))
+}
+
+/// Groups (and sample ids) from the samples in group order.
+fn groups_from_order(
+    conf: &[f64],
+    res: &[f64],
+    classes: Option<(Vec<u32>, usize)>,
+    binary: bool,
+    order: &[u32],
+    want_ids: bool,
+) -> Grouped {
+    let n = conf.len();
     let mut g = Groups {
         binary,
         classes: classes.as_ref().map(|(_, k)| ClassEntries {
@@ -599,7 +626,7 @@ fn group_by_sort(
     };
     let mut last = None;
     let mut last_class = u32::MAX;
-    for &i in &order {
+    for &i in order {
         let i = i as usize;
         let k = f64_key(conf[i]);
         let new_group = last != Some(k);
@@ -642,11 +669,20 @@ fn group_by_sort(
     for c in g.conf.iter_mut() {
         *c = key_f64(f64_key(*c));
     }
-    Ok(Grouped {
+    Grouped {
         groups: g,
         ids,
         entry_ids,
-    })
+    }
+}
+
+/// Unlabelled groups by the plain comparison sort, whatever the size (the oracle of the
+/// faster paths' tests).
+#[cfg(test)]
+pub(crate) fn group_by_comparison_sort(conf: &[f64], res: &[f64]) -> Groups {
+    let (_, binary) = scan_inputs(conf, res);
+    let order = comparison_order(conf, res, None, binary);
+    groups_from_order(conf, res, None, binary, &order, false).groups
 }
 
 #[cfg(test)]

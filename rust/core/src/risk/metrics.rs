@@ -1,10 +1,8 @@
 //! The selective-classification metric family: its one list of names, its targets and the
 //! evaluation from grouped samples.
 
-use super::curve::{areas, roc_from_groups, working_points};
-use crate::calibration::calibration_from_groups;
+use super::walk::{walk_groups, Walk, WalkSetup};
 use crate::error::{CoreError, Result};
-use crate::parallel;
 
 /// Largest number of calibration bins (ECE / MCE); more bins than that only measure noise, and
 /// the bound keeps a typo such as `bins=2**40` from reaching the allocator.
@@ -138,30 +136,30 @@ pub fn metrics_from_counts(
     t: Targets,
 ) -> RiskMetrics {
     let n: f64 = count.iter().sum();
-    let err = sum.iter().sum::<f64>() / n;
-    let (ao, go) = optimal;
-    let roc = || {
-        if binary {
-            roc_from_groups(count, sum, t.tpr)
-        } else {
-            (f64::NAN, f64::NAN)
-        }
+    let total = sum.iter().sum::<f64>();
+    let setup = WalkSetup {
+        n,
+        neg_total: total,
+        roc: binary,
+        calibration: !conf.iter().any(|c| !(0.0..=1.0).contains(c)),
+        targets: t,
     };
-    let points = || working_points(count, sum, t.coverage, t.risk);
-    let calibration = || calibration_from_groups(conf, count, sum, t.bins);
-    // The four passes over the groups are independent and each stays serial inside, so
-    // running them side by side (many groups: the all-distinct case) changes no bit.
-    let (((aurc, augrc), (failure_auroc, fpr_at_tpr)), ((sr_at, cov_at), (ece, mce, failure_nll))) =
-        if count.len() >= parallel::SERIAL_BELOW {
-            parallel::install(|| {
-                rayon::join(
-                    || rayon::join(|| areas(count, sum), roc),
-                    || rayon::join(points, calibration),
-                )
-            })
-        } else {
-            ((areas(count, sum), roc()), (points(), calibration()))
-        };
+    from_walk(
+        &walk_groups(setup, conf, count, sum),
+        total / n,
+        optimal,
+        balanced,
+    )
+}
+
+/// The metrics from a finished [`Walk`] over every group; `err` is the mean residual.
+pub fn from_walk(w: &Walk, err: f64, optimal: (f64, f64), balanced: (f64, f64)) -> RiskMetrics {
+    let n = w.total_count();
+    let (ao, go) = optimal;
+    let (aurc, augrc) = w.areas();
+    let (failure_auroc, fpr_at_tpr) = w.roc();
+    let (sr_at, cov_at) = w.working_points();
+    let (ece, mce, failure_nll) = w.calibration();
     let denom = err - ao;
     RiskMetrics {
         aurc,

@@ -6,12 +6,16 @@
 //!   fixed by the values so that results never depend on input order, bit for bit;
 //! - [`curve`]: curve points and areas (plain, optimal, class-balanced), ROC and working points;
 //! - [`radix`]: the parallel LSD radix sort of the all-distinct path;
+//! - [`fused`]: the fused sort path (inputs to metrics without materialised groups);
+//! - [`walk`]: one walk over the groups that produces every metric's running sums;
 //! - [`metrics`]: the metric list (written once), the targets and the evaluation.
 
 pub mod curve;
+pub mod fused;
 pub mod grouping;
 pub mod metrics;
 pub mod radix;
+pub mod walk;
 
 pub use curve::{
     areas, balanced_areas, curve_from_groups, optimal_binary, optimal_continuous, roc_from_groups,
@@ -21,10 +25,16 @@ pub use grouping::{
     dense_classes, f64_key, group_by_confidence, group_with_ids, key_f64, ClassEntries, Grouped,
     Groups,
 };
-pub use metrics::{metrics_from_counts, RiskMetrics, Targets, MAX_BINS, METRIC_NAMES, N_METRICS};
+pub use metrics::{
+    from_walk, metrics_from_counts, RiskMetrics, Targets, MAX_BINS, METRIC_NAMES, N_METRICS,
+};
 
+use crate::describe::describe;
 use crate::error::Result;
 use crate::parallel;
+use fused::Fused;
+use grouping::{check_inputs, group_by_sort, hash_groups};
+use radix::RADIX_FROM;
 use rayon::prelude::*;
 
 /// Residuals sorted ascending (for the continuous oracle).
@@ -49,8 +59,85 @@ pub fn risk_metrics(
     labels: Option<&[f64]>,
     t: Targets,
 ) -> Result<RiskMetrics> {
+    let out = evaluate(conf, res, labels, t, None)?;
+    Ok(out
+        .expect("without screening every outcome is metrics or an error")
+        .0)
+}
+
+/// [`risk_metrics`] with the input checks of the Python layer folded into the kernel's own
+/// passes: `None` when a confidence, residual or label is NaN or infinite, a label is not an
+/// integer, or (with `check_range`) a residual lies outside [0, 1] (the caller's validation
+/// then reports it, or applies its NaN policy); else the metrics and whether every residual is
+/// 0 or 1. On the fused sort path the checks cost nothing (its first pass reads the inputs
+/// anyway); elsewhere they are one parallel pass.
+///
+/// # Errors
+/// Invalid targets, empty input, length mismatch.
+pub fn risk_metrics_screened(
+    conf: &[f64],
+    res: &[f64],
+    labels: Option<&[f64]>,
+    t: Targets,
+    check_range: bool,
+) -> Result<Option<(RiskMetrics, bool)>> {
+    evaluate(conf, res, labels, t, Some(check_range))
+}
+
+/// Whether the inputs pass the screening of [`risk_metrics_screened`], and if so whether the
+/// residuals are binary.
+fn screen(conf: &[f64], res: &[f64], labels: Option<&[f64]>, check_range: bool) -> Option<bool> {
+    let (dc, dr) = if conf.len() >= parallel::SERIAL_BELOW {
+        parallel::install(|| rayon::join(|| describe(conf), || describe(res)))
+    } else {
+        (describe(conf), describe(res))
+    };
+    let bad_labels = || labels.is_some_and(|l| l.iter().any(|x| !x.is_finite() || x.round() != *x));
+    let ok = dc.n_nonfinite == 0
+        && dr.n_nonfinite == 0
+        && !(check_range && (dr.min < 0.0 || dr.max > 1.0))
+        && !bad_labels();
+    ok.then_some(dr.binary)
+}
+
+fn evaluate(
+    conf: &[f64],
+    res: &[f64],
+    labels: Option<&[f64]>,
+    t: Targets,
+    screening: Option<bool>,
+) -> Result<Option<(RiskMetrics, bool)>> {
     t.validate()?;
-    let g = group_by_confidence(conf, res, labels)?;
+    check_inputs(conf, res, labels)?;
+    let large_unlabelled = labels.is_none() && conf.len() >= RADIX_FROM;
+    let mut hashed = None;
+    if large_unlabelled {
+        // Few distinct confidences: the hash path's groups; many: the fused sort path.
+        hashed = match parallel::install(|| hash_groups(conf, res)) {
+            Err(_) if screening.is_some() => return Ok(None),
+            h => h?,
+        };
+        if hashed.is_none() {
+            match parallel::install(|| fused::binary_metrics(conf, res, t, screening))? {
+                Fused::Metrics(m) => return Ok(Some((m, true))),
+                Fused::Rejected => return Ok(None),
+                Fused::NotBinary => {}
+            }
+        }
+    }
+    if let Some(check_range) = screening {
+        if screen(conf, res, labels, check_range).is_none() {
+            return Ok(None);
+        }
+    }
+    let g = match hashed {
+        Some(g) => g,
+        // The hash and fused paths do not apply: straight to the sort path.
+        None if large_unlabelled => {
+            parallel::install(|| group_by_sort(conf, res, None, false))?.groups
+        }
+        None => group_by_confidence(conf, res, labels)?,
+    };
     let optimal = if g.binary {
         optimal_binary(g.sum.iter().sum::<f64>() / g.count.iter().sum::<f64>())
     } else {
@@ -66,9 +153,8 @@ pub fn risk_metrics(
         ),
         None => (f64::NAN, f64::NAN),
     };
-    Ok(metrics_from_counts(
-        &g.conf, &g.count, &g.sum, g.binary, optimal, balanced, t,
-    ))
+    let m = metrics_from_counts(&g.conf, &g.count, &g.sum, g.binary, optimal, balanced, t);
+    Ok(Some((m, g.binary)))
 }
 
 /// The risk-coverage curve of one set of samples.

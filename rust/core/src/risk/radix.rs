@@ -28,7 +28,7 @@ fn digit(k: u64, pass: u32) -> usize {
 /// A raw pointer the scatter workers share; each writes disjoint slots (offsets from the
 /// prefix sums), which is what makes the unsynchronised writes sound.
 #[derive(Clone, Copy)]
-struct Shared<T>(*mut T);
+pub(crate) struct Shared<T>(pub(crate) *mut T);
 // SAFETY: only used for writes to disjoint indices, see `scatter`.
 unsafe impl<T: Send> Send for Shared<T> {}
 // SAFETY: as above.
@@ -137,18 +137,22 @@ fn scatter<P: Copy + Send + Sync>(
         });
 }
 
-/// Buckets of the first (and only) scatter pass of [`sort_pairs_by_key`]: a bucket of
-/// spread-out keys averages n / 4096 pairs, a few kilobytes that sort inside the L2 cache.
-const BUCKET_BITS: u32 = 12;
+/// Fine bins of the counting pass of [`scatter_buckets`]: the top 16 bits of `key - lo`.
+const FINE_BITS: u32 = 16;
+
+/// Pairs a bucket of [`scatter_buckets`] aims at: consecutive fine bins are merged into
+/// buckets of about this many pairs (36 KiB of 9-byte pairs), which a comparison sort handles
+/// inside the L2 cache.
+pub const BUCKET_TARGET: usize = 4096;
 
 /// Sort `keys` ascending, moving `vals` along, with no guarantee on the order of pairs with
 /// equal keys (callers whose results do not depend on it: sums of 0/1 payloads, or runs that
 /// are re-sorted by payload afterwards).
 ///
-/// One parallel scatter pass by the top [`BUCKET_BITS`] bits of `key - min` (the range the keys
-/// span, so confidences in a narrow band still spread), then each bucket is sorted on its own
-/// thread in cache: six full passes over memory become one. A bucket too large to sort in
-/// cache (skewed keys) goes through [`radix_sort_pairs`] instead.
+/// One parallel scatter pass into buckets balanced by a histogram of the keys
+/// ([`scatter_buckets`]), then each bucket is sorted on its own thread in cache: six full
+/// passes over memory become one. A bucket too large to sort in cache (many equal keys) goes
+/// through [`radix_sort_pairs`] instead.
 pub fn sort_pairs_by_key<P: Copy + Send + Sync + Default>(keys: &mut Vec<u64>, vals: &mut Vec<P>) {
     let n = keys.len();
     assert_eq!(n, vals.len(), "keys and payloads differ in length");
@@ -159,31 +163,102 @@ pub fn sort_pairs_by_key<P: Copy + Send + Sync + Default>(keys: &mut Vec<u64>, v
         .par_iter()
         .fold(|| (u64::MAX, 0u64), |(a, b), &k| (a.min(k), b.max(k)))
         .reduce(|| (u64::MAX, 0u64), |x, y| (x.0.min(y.0), x.1.max(y.1)));
-    let span = hi - lo;
-    if span == 0 {
+    if hi == lo {
         return;
     }
-    let shift = (64 - span.leading_zeros()).saturating_sub(BUCKET_BITS);
-    let bucket = move |k: u64| ((k - lo) >> shift) as usize;
-    let n_buckets = bucket(hi) + 1;
+    let mut b = scatter_buckets(keys, vals, lo, hi, |_| 0);
+    b.parts()
+        .into_par_iter()
+        .for_each_init(Vec::new, |buf, (k, v)| sort_bucket(k, v, buf));
+    *keys = b.keys;
+    *vals = b.vals;
+}
+
+/// Pairs scattered into buckets of consecutive key ranges: bucket `d` holds
+/// `starts[d]..starts[d + 1]`, unsorted inside, and `weights[d]` is the sum of the weight of
+/// its payloads (e.g. its count of 0/1 residuals equal to 1). Equal keys share a bucket.
+pub struct Buckets<P> {
+    /// Keys, bucket after bucket.
+    pub keys: Vec<u64>,
+    /// Payloads, moved with the keys.
+    pub vals: Vec<P>,
+    /// Start of each bucket, and `n` at the end.
+    pub starts: Vec<usize>,
+    /// Weight of each bucket.
+    pub weights: Vec<u64>,
+}
+
+impl<P> Buckets<P> {
+    /// The buckets as disjoint mutable (keys, payloads) slices, in bucket order.
+    pub fn parts(&mut self) -> Vec<(&mut [u64], &mut [P])> {
+        let mut out = Vec::with_capacity(self.starts.len().saturating_sub(1));
+        let (mut krest, mut vrest) = (&mut self.keys[..], &mut self.vals[..]);
+        for w in self.starts.windows(2) {
+            let len = w[1] - w[0];
+            let (k, kr) = krest.split_at_mut(len);
+            let (v, vr) = vrest.split_at_mut(len);
+            out.push((k, v));
+            (krest, vrest) = (kr, vr);
+        }
+        out
+    }
+}
+
+/// Scatter (`keys`, `vals`) into buckets of the range `lo..=hi` of the keys (which must hold
+/// every key), balanced by the data: the counting pass histograms the top [`FINE_BITS`] bits of
+/// `key - lo` per chunk, consecutive fine bins are merged into buckets of about
+/// [`BUCKET_TARGET`] pairs (so f64 keys, dense in a few exponents, still spread evenly), and
+/// one parallel pass scatters each chunk to its own precomputed offsets. `weight` is summed
+/// per bucket in the counting pass. The buckets are a function of the keys' multiset only.
+pub fn scatter_buckets<P: Copy + Send + Sync + Default>(
+    keys: &[u64],
+    vals: &[P],
+    lo: u64,
+    hi: u64,
+    weight: impl Fn(P) -> u64 + Sync,
+) -> Buckets<P> {
+    let n = keys.len();
+    assert_eq!(n, vals.len(), "keys and payloads differ in length");
+    let (shift, n_fine) = fine_bins(lo, hi);
+    let fine = move |k: u64| ((k - lo) >> shift) as usize;
     let workers = rayon::current_num_threads().max(1);
-    let chunk = n.div_ceil(workers);
-    let counts: Vec<Vec<usize>> = keys
+    let chunk = n.div_ceil(workers).max(1);
+    // Per chunk: pairs and weight of each fine bin (u32 counts: n < 2^32, checked upstream).
+    let counts: Vec<(Vec<u32>, Vec<u64>)> = keys
         .par_chunks(chunk)
-        .map(|c| {
-            let mut h = vec![0usize; n_buckets];
-            for &k in c {
-                h[bucket(k)] += 1;
+        .zip(vals.par_chunks(chunk))
+        .map(|(c, v)| {
+            let mut h = vec![0u32; n_fine];
+            let mut w = vec![0u64; n_fine];
+            for (&k, &p) in c.iter().zip(v) {
+                let d = fine(k);
+                h[d] += 1;
+                w[d] += weight(p);
             }
-            h
+            (h, w)
         })
         .collect();
-    let mut offsets = vec![vec![0usize; n_buckets]; counts.len()];
+    let (table, first) = merge_fine_bins(n_fine, BUCKET_TARGET, usize::MAX, |f| {
+        counts.iter().map(|(h, _)| h[f] as usize).sum()
+    });
+    let n_buckets = first.len();
+    // Offsets: bucket-major, chunk-minor.
+    let mut per_chunk = vec![vec![0usize; n_buckets]; counts.len()];
+    let mut weights = vec![0u64; n_buckets];
+    for (c, (h, w)) in counts.iter().enumerate() {
+        for f in 0..n_fine {
+            let b = table[f] as usize;
+            per_chunk[c][b] += h[f] as usize;
+            weights[b] += w[f];
+        }
+    }
+    drop(counts);
+    let mut offsets = vec![vec![0usize; n_buckets]; per_chunk.len()];
     let mut starts = Vec::with_capacity(n_buckets + 1);
     let mut at = 0usize;
     for d in 0..n_buckets {
         starts.push(at);
-        for (c, h) in counts.iter().enumerate() {
+        for (c, h) in per_chunk.iter().enumerate() {
             offsets[c][d] = at;
             at += h[d];
         }
@@ -192,13 +267,14 @@ pub fn sort_pairs_by_key<P: Copy + Send + Sync + Default>(keys: &mut Vec<u64>, v
     let mut ko = vec![0u64; n];
     let mut vo = vec![P::default(); n];
     let (kp, vp) = (Shared(ko.as_mut_ptr()), Shared(vo.as_mut_ptr()));
+    let table = &table;
     keys.par_chunks(chunk)
         .zip(vals.par_chunks(chunk))
         .zip(offsets.into_par_iter())
         .for_each(move |((kc, vc), mut off)| {
             let (kp, vp) = (kp, vp);
             for (&k, &v) in kc.iter().zip(vc) {
-                let d = bucket(k);
+                let d = table[fine(k)] as usize;
                 let j = off[d];
                 off[d] = j + 1;
                 // SAFETY: as in `scatter`: the ranges of distinct (chunk, bucket) pairs
@@ -209,42 +285,70 @@ pub fn sort_pairs_by_key<P: Copy + Send + Sync + Default>(keys: &mut Vec<u64>, v
                 }
             }
         });
-    // Split the outputs at the bucket starts and sort each bucket; one pair buffer per worker.
-    let mut kparts: Vec<&mut [u64]> = Vec::with_capacity(n_buckets);
-    let mut vparts: Vec<&mut [P]> = Vec::with_capacity(n_buckets);
-    let (mut krest, mut vrest) = (&mut ko[..], &mut vo[..]);
-    for w in starts.windows(2) {
-        let len = w[1] - w[0];
-        let (k, kr) = krest.split_at_mut(len);
-        let (v, vr) = vrest.split_at_mut(len);
-        kparts.push(k);
-        vparts.push(v);
-        (krest, vrest) = (kr, vr);
+    Buckets {
+        keys: ko,
+        vals: vo,
+        starts,
+        weights,
     }
-    kparts.into_par_iter().zip(vparts).for_each_init(
-        Vec::new,
-        |buf: &mut Vec<(u64, P)>, (k, v)| {
-            if k.len() < 2 {
-                return;
-            }
-            if k.len() >= RADIX_FROM {
-                let (mut kk, mut vv) = (k.to_vec(), v.to_vec());
-                radix_sort_pairs(&mut kk, &mut vv);
-                k.copy_from_slice(&kk);
-                v.copy_from_slice(&vv);
-                return;
-            }
-            buf.clear();
-            buf.extend(k.iter().copied().zip(v.iter().copied()));
-            buf.sort_unstable_by_key(|p| p.0);
-            for (j, &(kk, vv)) in buf.iter().enumerate() {
-                k[j] = kk;
-                v[j] = vv;
-            }
-        },
-    );
-    *keys = ko;
-    *vals = vo;
+}
+
+/// Merge consecutive fine bins (`count(f)` pairs in bin `f`) into buckets of about `target`
+/// pairs, each spanning at most `max_span` fine bins: the bucket of every fine bin, and the
+/// first fine bin of every bucket. A function of the counts only (not of the thread count).
+pub fn merge_fine_bins(
+    n_fine: usize,
+    target: usize,
+    max_span: usize,
+    count: impl Fn(usize) -> usize,
+) -> (Vec<u32>, Vec<usize>) {
+    let mut table = vec![0u32; n_fine];
+    let mut first = vec![0usize];
+    let mut filled = 0usize;
+    for (f, t) in table.iter_mut().enumerate() {
+        let c = count(f);
+        let start = *first.last().expect("one bucket at least");
+        if f > start && ((filled > 0 && filled + c > target) || f - start >= max_span) {
+            first.push(f);
+            filled = 0;
+        }
+        filled += c;
+        *t = (first.len() - 1) as u32;
+    }
+    (table, first)
+}
+
+/// The fine bin of a key, for keys in `lo..=hi`: the top [`FINE_BITS`] bits of `key - lo`
+/// (shift, number of fine bins).
+pub fn fine_bins(lo: u64, hi: u64) -> (u32, usize) {
+    let shift = (64 - (hi - lo).leading_zeros()).saturating_sub(FINE_BITS);
+    (shift, (((hi - lo) >> shift) as usize) + 1)
+}
+
+/// Sort one bucket by key (ties in any order) with the caller's pair buffer: a comparison sort
+/// in cache, or [`radix_sort_pairs`] for a bucket too large for the cache (skewed keys).
+pub fn sort_bucket<P: Copy + Send + Sync + Default>(
+    k: &mut [u64],
+    v: &mut [P],
+    buf: &mut Vec<(u64, P)>,
+) {
+    if k.len() < 2 {
+        return;
+    }
+    if k.len() >= RADIX_FROM {
+        let (mut kk, mut vv) = (k.to_vec(), v.to_vec());
+        radix_sort_pairs(&mut kk, &mut vv);
+        k.copy_from_slice(&kk);
+        v.copy_from_slice(&vv);
+        return;
+    }
+    buf.clear();
+    buf.extend(k.iter().copied().zip(v.iter().copied()));
+    buf.sort_unstable_by_key(|p| p.0);
+    for (j, &(kk, vv)) in buf.iter().enumerate() {
+        k[j] = kk;
+        v[j] = vv;
+    }
 }
 
 #[cfg(test)]
