@@ -1,7 +1,11 @@
 //! Criterion benches of the risk kernels (`cargo bench -p medtrust-core`).
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use medtrust_core::bootstrap::{bootstrap_metrics, Prepared};
-use medtrust_core::risk::{risk_metrics, Targets};
+use medtrust_core::calibration::calibration_from_groups;
+use medtrust_core::risk::{
+    areas, group_by_confidence, optimal_binary, risk_metrics, roc_from_groups, working_points,
+    Targets,
+};
 use medtrust_core::rng::Rng;
 use std::hint::black_box;
 
@@ -15,6 +19,21 @@ fn data(n: usize, levels: u64, seed: u64) -> (Vec<f64>, Vec<f64>) {
         .map(|&c| (rng.next_f64() > c) as u8 as f64)
         .collect();
     (conf, res)
+}
+
+/// The evaluation before issue 13's fused walk, kept here to time it beside the walk in the
+/// same run: the groups, then four separate passes over them (areas, ROC, working points,
+/// calibration), each re-reading the grouped arrays.
+fn four_passes(conf: &[f64], res: &[f64], t: Targets) -> [f64; 9] {
+    let g = group_by_confidence(conf, res, None).expect("valid");
+    let n: f64 = g.count.iter().sum();
+    let err = g.sum.iter().sum::<f64>() / n;
+    let (ao, _) = optimal_binary(err);
+    let (a, gr) = areas(&g.count, &g.sum);
+    let (au, fpr) = roc_from_groups(&g.count, &g.sum, t.tpr);
+    let (sr, cov) = working_points(&g.count, &g.sum, t.coverage, t.risk);
+    let (e, m, l) = calibration_from_groups(&g.conf, &g.count, &g.sum, t.bins);
+    [a - ao, gr, au, fpr, sr, cov, e, m, l]
 }
 
 fn bench(c: &mut Criterion) {
@@ -40,6 +59,16 @@ fn bench(c: &mut Criterion) {
         let groups: Vec<(Vec<f64>, Vec<f64>)> =
             (0..1000).map(|s| data(rows, 1000, 100 + s)).collect();
         g.throughput(Throughput::Elements(groups.len() as u64));
+        g.bench_function(
+            format!("four passes (before) 1000 groups x {rows} rows"),
+            |b| {
+                b.iter(|| {
+                    for (c, r) in &groups {
+                        black_box(four_passes(black_box(c), black_box(r), Targets::default()));
+                    }
+                })
+            },
+        );
         g.bench_function(format!("risk_metrics 1000 groups x {rows} rows"), |b| {
             b.iter(|| {
                 for (c, r) in &groups {

@@ -13,6 +13,7 @@
 //! one set of types and guarantees; a fifth of the file is tests.
 
 use super::radix::{radix_sort_pairs, sort_pairs_by_key, RADIX_FROM};
+use super::walk::{Walk, WalkSetup};
 use crate::error::{CoreError, Result};
 use crate::parallel;
 use rayon::prelude::*;
@@ -530,6 +531,52 @@ fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
             i = j;
         }
         g
+    })
+}
+
+/// What one serial read of a small unlabelled input learns: NaN anywhere, every residual 0 or
+/// 1, every confidence in [0, 1], and the number of residuals equal to 1.
+pub(crate) fn scan_small(conf: &[f64], res: &[f64]) -> (bool, bool, bool, u64) {
+    let (mut nan, mut bin, mut unit, mut ones) = (false, true, true, 0u64);
+    for (&c, &r) in conf.iter().zip(res) {
+        nan |= c.is_nan() | r.is_nan();
+        bin &= (r == 0.0) | (r == 1.0);
+        unit &= (0.0..=1.0).contains(&c);
+        ones += u64::from(r == 1.0);
+    }
+    (nan, bin, unit, ones)
+}
+
+/// The groups of a small unlabelled input walked straight from the sorted pairs of
+/// [`groups_small`] (no group arrays): the finished walk and the total residual, summed over
+/// the group sums in group order from `Iterator::sum`'s neutral element, so that every value
+/// is the bit of `metrics_from_counts` on [`groups_small`]'s groups.
+pub(crate) fn walk_small(conf: &[f64], res: &[f64], setup: WalkSetup) -> (Walk, f64) {
+    SMALL_PAIRS.with(|cell| {
+        let mut pairs = cell.borrow_mut();
+        pairs.clear();
+        pairs.extend(
+            conf.iter()
+                .zip(res)
+                .map(|(&c, &r)| (!f64_key(c), f64_key(r))),
+        );
+        pairs.sort_unstable();
+        let mut w = Walk::new(setup);
+        let mut total: f64 = std::iter::empty::<f64>().sum();
+        let mut i = 0;
+        while i < pairs.len() {
+            let k = pairs[i].0;
+            let mut j = i;
+            let mut s = 0.0;
+            while j < pairs.len() && pairs[j].0 == k {
+                s += key_f64(pairs[j].1);
+                j += 1;
+            }
+            w.push(key_f64(!k), (j - i) as f64, s);
+            total += s;
+            i = j;
+        }
+        (w, total)
     })
 }
 

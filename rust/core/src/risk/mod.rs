@@ -33,9 +33,10 @@ use crate::describe::describe;
 use crate::error::Result;
 use crate::parallel;
 use fused::Fused;
-use grouping::{check_inputs, group_by_sort, hash_groups};
+use grouping::{check_inputs, group_by_sort, hash_groups, nan_error, scan_small, walk_small};
 use radix::RADIX_FROM;
 use rayon::prelude::*;
+use walk::WalkSetup;
 
 /// Residuals sorted ascending (for the continuous oracle).
 pub fn sorted_residuals(res: &[f64]) -> Vec<f64> {
@@ -84,6 +85,42 @@ pub fn risk_metrics_screened(
     evaluate(conf, res, labels, t, Some(check_range))
 }
 
+/// Small unlabelled inputs (one call per group of a polars query): one pair sort in a reused
+/// per-thread buffer and one walk over its runs, on the caller's thread (the pool costs more
+/// than the work), no group arrays.
+fn small_unlabelled(
+    conf: &[f64],
+    res: &[f64],
+    t: Targets,
+    screening: Option<bool>,
+) -> Result<Option<(RiskMetrics, bool)>> {
+    if let Some(check_range) = screening {
+        if screen(conf, res, None, check_range).is_none() {
+            return Ok(None);
+        }
+    }
+    let (nan, binary, unit, ones) = scan_small(conf, res);
+    if nan {
+        return Err(nan_error());
+    }
+    let n = conf.len() as f64;
+    let setup = WalkSetup {
+        n,
+        neg_total: ones as f64,
+        roc: binary,
+        calibration: unit,
+        targets: t,
+    };
+    let (w, total) = walk_small(conf, res, setup);
+    let optimal = if binary {
+        optimal_binary(total / n)
+    } else {
+        optimal_continuous(&sorted_residuals(res), None)
+    };
+    let m = from_walk(&w, total / n, optimal, (f64::NAN, f64::NAN));
+    Ok(Some((m, binary)))
+}
+
 /// Whether the inputs pass the screening of [`risk_metrics_screened`], and if so whether the
 /// residuals are binary.
 fn screen(conf: &[f64], res: &[f64], labels: Option<&[f64]>, check_range: bool) -> Option<bool> {
@@ -109,6 +146,9 @@ fn evaluate(
 ) -> Result<Option<(RiskMetrics, bool)>> {
     t.validate()?;
     check_inputs(conf, res, labels)?;
+    if labels.is_none() && conf.len() < parallel::SERIAL_BELOW {
+        return small_unlabelled(conf, res, t, screening);
+    }
     let large_unlabelled = labels.is_none() && conf.len() >= RADIX_FROM;
     let mut hashed = None;
     if large_unlabelled {
@@ -363,6 +403,46 @@ mod props {
             let a = risk_metrics(&conf, &res, None, Targets::default()).expect("ok");
             let b = risk_metrics(&pick(&conf), &pick(&res), None, Targets::default()).expect("ok");
             prop_assert_eq!(bits(&a), bits(&b));
+        }
+
+        /// Small unlabelled inputs (walked straight from the sorted pairs) against the plain
+        /// path: groups by the comparison sort, then `metrics_from_counts`, bit for bit; ties,
+        /// -0.0 and 0.0, continuous and binary residuals, confidences outside [0, 1].
+        #[test]
+        fn small_walk_matches_the_comparison_path(
+            seed in any::<u64>(),
+            n in 1usize..1500,
+            levels in 1u64..60,
+            continuous in any::<bool>(),
+            wide in any::<bool>(),
+        ) {
+            let mut rng = crate::rng::Rng::new(seed);
+            let conf: Vec<f64> = (0..n)
+                .map(|_| match rng.below(12) {
+                    0 => [-0.0, 0.0, 1.0][rng.below(3) as usize],
+                    _ => rng.below(levels) as f64 / levels as f64 * if wide { 3.0 } else { 1.0 },
+                })
+                .collect();
+            let res: Vec<f64> = (0..n)
+                .map(|_| match (continuous, rng.below(8)) {
+                    (true, 0) => -0.0,
+                    (true, _) => rng.next_f64(),
+                    (false, _) => rng.below(2) as f64,
+                })
+                .collect();
+            let g = grouping::group_by_comparison_sort(&conf, &res);
+            let err = g.sum.iter().sum::<f64>() / g.count.iter().sum::<f64>();
+            let optimal = if g.binary {
+                optimal_binary(err)
+            } else {
+                optimal_continuous(&sorted_residuals(&res), None)
+            };
+            let want = metrics_from_counts(
+                &g.conf, &g.count, &g.sum, g.binary, optimal, (f64::NAN, f64::NAN),
+                Targets::default(),
+            );
+            let got = risk_metrics(&conf, &res, None, Targets::default()).expect("ok");
+            prop_assert_eq!(got.to_array().map(f64::to_bits), want.to_array().map(f64::to_bits));
         }
 
         /// Balanced metrics against a direct evaluation of every accepted set.
