@@ -220,9 +220,12 @@ def _screened(
     check_range: bool,
     targets: dict,
 ) -> tuple[dict, bool] | None:
-    """The metrics with the input checks folded into the kernel's own passes (no extra read of
-    the arrays here), or None when an input needs :func:`prepare` (NaN / inf, residuals out of
-    range, non-integer labels), which then raises or applies ``nan_policy`` as before."""
+    """The metrics with the input checks folded into the kernel's own passes, or None.
+
+    Python does not read the arrays again here; None means an input needs :func:`prepare`
+    (NaN / inf, residuals out of range, non-integer labels), which then raises or applies
+    ``nan_policy`` as before.
+    """
     c = as_float_1d(confids, "confids")
     r = as_float_1d(residuals, "residuals")
     arrays = {"confids": c, "residuals": r}
