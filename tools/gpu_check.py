@@ -43,6 +43,9 @@ FULL = {
     "query_stride": (4, 8, 8),
     "csf_n": 1_000_000,
     "al_shape": [32, 96, 96],
+    "al_cases": 8,
+    "al_patch": [8, 24, 24],
+    "al_stride": [2, 6, 6],
     "al_iterations": 300,
 }
 TINY = {
@@ -55,6 +58,9 @@ TINY = {
     "query_stride": (2, 4, 4),
     "csf_n": 1000,
     "al_shape": [8, 24, 24],
+    "al_cases": 4,
+    "al_patch": [4, 8, 8],
+    "al_stride": [2, 4, 4],
     "al_iterations": 2,
 }
 SIZES = dict(FULL)
@@ -271,12 +277,14 @@ def check_al_round(report: dict) -> None:
 
     cfg = ExperimentConfig.from_dict(
         {
-            "dataset": {"synthetic": {"n_cases": 8, "shape": SIZES["al_shape"], "seed": 0}},
+            "dataset": {
+                "synthetic": {"n_cases": SIZES["al_cases"], "shape": SIZES["al_shape"], "seed": 0}
+            },
             "strategies": ["clasp_pe"],
-            "patch_size": [8, 24, 24],
+            "patch_size": SIZES["al_patch"],
             "query_size": 10,
             "rounds": 2,
-            "pooling_stride": [2, 6, 6],
+            "pooling_stride": SIZES["al_stride"],
             "seeds": [0],
             "ensemble_size": 2,
             "trainer": {

@@ -60,7 +60,10 @@ pub(super) unsafe fn ln8(x: __m256) -> __m256 {
         y = _mm256_mul_ps(_mm256_mul_ps(y, f), z);
         y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps(LN2_LO), e));
         y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps(-0.5), z));
-        _mm256_add_ps(_mm256_add_ps(f, y), _mm256_mul_ps(_mm256_set1_ps(LN2_HI), e))
+        _mm256_add_ps(
+            _mm256_add_ps(f, y),
+            _mm256_mul_ps(_mm256_set1_ps(LN2_HI), e),
+        )
     }
 }
 

@@ -543,15 +543,17 @@ fn add_member<P: Prob>(
                 .reduce(|| (0, None), merge_bad)
         });
         if bad.0 > 0 {
-            let (blocks, ent_blocks) =
-                block_segments(sum_p, sum_ent, v_all, offset, v, n_classes);
+            let (blocks, ent_blocks) = block_segments(sum_p, sum_ent, v_all, offset, v, n_classes);
             parallel::install(|| {
-                blocks.into_par_iter().zip(ent_blocks).for_each(|(segs, ent)| {
-                    segs.into_iter().for_each(|s| s.fill(0.0));
-                    if let Some(e) = ent {
-                        e.fill(0.0);
-                    }
-                })
+                blocks
+                    .into_par_iter()
+                    .zip(ent_blocks)
+                    .for_each(|(segs, ent)| {
+                        segs.into_iter().for_each(|s| s.fill(0.0));
+                        if let Some(e) = ent {
+                            e.fill(0.0);
+                        }
+                    })
             });
         }
         return invalid_member(bad, tol);
@@ -563,8 +565,7 @@ fn add_member<P: Prob>(
             .map_init(
                 || Scratch::new::<P>(n_classes),
                 |bufs, b| {
-                    let classes =
-                        class_slices(&mut bufs.conv, probs, v, n_classes, block_range(b));
+                    let classes = class_slices(&mut bufs.conv, probs, v, n_classes, block_range(b));
                     check_block(b, &mut bufs.total, &mut bufs.lo, &classes)
                 },
             )
@@ -582,8 +583,7 @@ fn add_member<P: Prob>(
             .for_each_init(
                 || Scratch::new::<P>(n_classes),
                 |bufs, (b, (mut segs, mut ent))| {
-                    let classes =
-                        class_slices(&mut bufs.conv, probs, v, n_classes, block_range(b));
+                    let classes = class_slices(&mut bufs.conv, probs, v, n_classes, block_range(b));
                     add_block_dispatch(&classes, &mut segs, ent.as_deref_mut(), false);
                 },
             )
