@@ -13,10 +13,12 @@ Natural log, 0 log 0 = 0. With p_bar the mean of the members' probabilities:
 - mutual information (BALD) ``PE - EE`` (clipped at 0 against rounding)
 - ClaSP's class-weighted entropy ``U_c = H(p_bar) * p_bar(c)``
 
-The members' entropies cost one logarithm per probability on every add; an accumulator told
-which maps it will serve (``kinds=``) keeps that sum only when an EE- or MI-based map is among
-them, and then reads each probability once to add it (``kinds=["pe"]`` for ClaSP's PE query or
-PE-based failure detection).
+The members' entropies cost one logarithm per probability on every add (a vectorised log,
+AVX2 where the CPU has it, bit-identical to the portable one); an accumulator told which maps
+it will serve (``kinds=``) keeps that sum only when an EE- or MI-based map is among them
+(``kinds=["pe"]`` for ClaSP's PE query or PE-based failure detection). The first member is
+validated and stored in one pass over its probabilities; later members are validated whole,
+then added (a rejected member leaves the sums as they were).
 
 Pixel CONFIDENCES (higher = more confident, :func:`pixel_confidence`,
 :meth:`EnsembleAccumulator.confidence_maps`) and the predicted segmentation

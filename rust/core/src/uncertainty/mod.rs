@@ -18,8 +18,16 @@
 //! Work runs in parallel over fixed voxel blocks; every voxel's value is computed by the same
 //! sequence of operations whatever the thread count, so results are bit-identical.
 //!
-//! Over 400 lines because the state, its validation and the two passes of an add (check, then
-//! sum) share one set of invariants; hot loops are in `kernels`, the logarithm in `ln`.
+//! The first member of a state ([`accumulate_first_at`]) is validated and stored block by block
+//! in one pass over its probabilities (its sums replace the buffers' contents, so a rejected
+//! member only needs them zeroed). Later members are validated whole before any sum changes and
+//! then added: a second read of the probabilities, because an add cannot be undone exactly in
+//! floating point (fl(fl(s + p) - p) != s for 20-50% of the sums of softmax members) and a copy
+//! of the state to roll back to would double its memory.
+//!
+//! Over 400 lines because the state, its validation and the passes of an add (check, then sum;
+//! or both at once for a first member) share one set of invariants; hot loops are in `kernels`
+//! (explicit AVX2 copies in `avx2`), the logarithm in `ln`.
 
 use crate::error::{CoreError, Result};
 use crate::parallel;
