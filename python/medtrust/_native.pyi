@@ -62,6 +62,7 @@ def uncertainty_accumulate(
     n_classes: int,
     sum_tol: float | None = None,
     offset: int = 0,
+    first: bool = False,
 ) -> None: ...
 def uncertainty_maps(
     sum_p: npt.NDArray[np.float32],

@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -272,12 +273,22 @@ class AccumulatorSource:
     :meth:`Pool.accumulator`, which then keeps only the sums those maps need (unless
     ``acc_options`` fix ``kinds`` themselves).
 
+    With ``reuse_buffers`` (default) the state buffers of the previous image's accumulator are
+    handed to the next one (:meth:`EnsembleAccumulator.offer_buffers`, used when the sizes
+    match), so a query over the pool allocates and page-faults its (C + 1) x voxels state
+    once, not once per image. They are handed over only when nothing else references them any
+    more (the previous accumulator and every array from its :meth:`~EnsembleAccumulator.state`
+    were dropped, as strategies do after scoring an image); otherwise new buffers are
+    allocated, so an accumulator still in use is never overwritten.
+
     Parameters
     ----------
     members_of
         Image id -> iterable of its members' probabilities ``[C, Z, Y, X]``.
     acc_options
         Keyword arguments of :class:`medtrust.uncertainty.EnsembleAccumulator`.
+    reuse_buffers
+        Hand the previous image's state buffers to the next image (see above).
 
     Examples
     --------
@@ -290,10 +301,29 @@ class AccumulatorSource:
     """
 
     def __init__(
-        self, members_of: Callable[[str], Iterable[Any]], acc_options: Mapping[str, Any]
+        self,
+        members_of: Callable[[str], Iterable[Any]],
+        acc_options: Mapping[str, Any],
+        *,
+        reuse_buffers: bool = True,
     ) -> None:
         self.members_of = members_of
         self.acc_options = dict(acc_options)
+        self.reuse_buffers = bool(reuse_buffers)
+        self._held: tuple[Any, Any] | None = None
+
+    def _free_buffers(self) -> tuple[Any, Any] | None:
+        """The last image's state buffers when this source holds the only references."""
+        held, self._held = self._held, None
+        if held is None:
+            return None
+        sum_p, sum_ent = held
+        del held
+        # 2 = the local name + getrefcount's argument: no accumulator, view or state() array
+        # of the previous image is alive, so nobody can see the buffers being overwritten.
+        if sys.getrefcount(sum_p) > 2 or sys.getrefcount(sum_ent) > 2:
+            return None
+        return sum_p, sum_ent
 
     def __call__(self, image_id: str, kinds: Sequence[str] | None = None) -> EnsembleAccumulator:
         """The image's accumulator over all its members (only ``kinds``' sums, when given).
@@ -314,8 +344,14 @@ class AccumulatorSource:
         if kinds is not None:
             opts.setdefault("kinds", list(kinds))
         acc = EnsembleAccumulator(**opts)
+        spare = self._free_buffers() if self.reuse_buffers else None
+        if spare is not None:
+            acc.offer_buffers(*spare)
+            del spare
         for m in self.members_of(image_id):
             acc.add(m)
+        if self.reuse_buffers and acc.backend == "rust":
+            self._held = acc.state()
         return acc
 
 

@@ -13,10 +13,12 @@ Natural log, 0 log 0 = 0. With p_bar the mean of the members' probabilities:
 - mutual information (BALD) ``PE - EE`` (clipped at 0 against rounding)
 - ClaSP's class-weighted entropy ``U_c = H(p_bar) * p_bar(c)``
 
-The members' entropies cost one logarithm per probability on every add; an accumulator told
-which maps it will serve (``kinds=``) keeps that sum only when an EE- or MI-based map is among
-them, and then reads each probability once to add it (``kinds=["pe"]`` for ClaSP's PE query or
-PE-based failure detection).
+The members' entropies cost one logarithm per probability on every add (a vectorised log,
+AVX2 where the CPU has it, bit-identical to the portable one); an accumulator told which maps
+it will serve (``kinds=``) keeps that sum only when an EE- or MI-based map is among them
+(``kinds=["pe"]`` for ClaSP's PE query or PE-based failure detection). The first member is
+validated and stored in one pass over its probabilities; later members are validated whole,
+then added (a rejected member leaves the sums as they were).
 
 Pixel CONFIDENCES (higher = more confident, :func:`pixel_confidence`,
 :meth:`EnsembleAccumulator.confidence_maps`) and the predicted segmentation
@@ -46,6 +48,8 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
+
+import numpy as np
 
 from medtrust import _native
 from medtrust._arrays import (
@@ -185,7 +189,7 @@ class EnsembleAccumulator:
     def reset(self, *, keep_buffers: bool = False) -> None:
         """Forget every member.
 
-        With ``keep_buffers`` the Rust state's buffers are kept and zeroed in place when the
+        With ``keep_buffers`` the Rust state's buffers are kept and overwritten in place when the
         next image has the same number of values, so a loop over pool images pays the
         allocation and its page faults once (arrays returned by :meth:`state` before the reset
         are then overwritten by the next image's sums).
@@ -193,7 +197,8 @@ class EnsembleAccumulator:
         Parameters
         ----------
         keep_buffers : bool, default False
-            Keep the Rust state's buffers for reuse (zeroed in place) instead of dropping them.
+            Keep the Rust state's buffers for reuse (the next first member overwrites them)
+            instead of dropping them.
 
         Examples
         --------
@@ -210,6 +215,8 @@ class EnsembleAccumulator:
             spare = None
             if keep_buffers and getattr(self, "backend", None) == "rust":
                 spare = (self._sum_p, self._sum_ent)
+            elif keep_buffers:
+                spare = getattr(self, "_spare", None)  # no member since: keep the offered ones
             self._spare: tuple[Any, Any] | None = spare
             self.n_classes: int | None = self._n_classes_arg
             self.spatial_shape: tuple[int, ...] | None = None
@@ -277,20 +284,70 @@ class EnsembleAccumulator:
         a = as_prob_array(probs, "probs")
         self._check_shape(a.shape)
         tol = self._tol(str(a.dtype))
-        if self._sum_p is None:
+        first = self._sum_p is None
+        if first:
             c = a.shape[0]
             v = a.size // c
-            spare, self._spare = self._spare, None
-            if spare is not None and spare[0].size == a.size:
-                sum_p, sum_ent = spare  # reset(keep_buffers=True): no new pages to fault
-                sum_p.fill(0)
-                sum_ent.fill(0)
+            spare = self._spare
+            v_ent = v if self.keeps_member_entropy else 0
+            if spare is not None and spare[0].size == a.size and spare[1].size == v_ent:
+                # reset(keep_buffers=True) or offer_buffers(): no new pages to fault, and no
+                # zeroing either: the first member overwrites the sums.
+                sum_p, sum_ent = spare
             else:
                 sum_p, sum_ent = _native.uncertainty_state(c, v, self.keeps_member_entropy)
         else:
             sum_p, sum_ent = self._sum_p, self._sum_ent
-        _native.uncertainty_accumulate(sum_p, sum_ent, a, a.shape[0], tol)
+        # The first member is validated and stored in one pass over p (its sums replace the
+        # buffers' contents); later ones are validated whole, then added (a rejected member
+        # leaves the sums as they were).
+        _native.uncertainty_accumulate(sum_p, sum_ent, a, a.shape[0], tol, first=first)
+        if first:
+            self._spare = None
         self._commit("rust", a.shape, sum_p, sum_ent)
+
+    def offer_buffers(self, sum_p: Any, sum_ent: Any) -> None:
+        """Offer state buffers for this accumulator to reuse (no allocation, no page faults).
+
+        They are used when the first member has ``sum_p.size`` values (and ``sum_ent`` holds one
+        value per voxel, or none when the members' entropies are not kept); otherwise new
+        buffers are allocated. The caller must not use them afterwards: the first member
+        overwrites them. :class:`~medtrust.active.AccumulatorSource` hands one image's buffers
+        to the next image this way.
+
+        Parameters
+        ----------
+        sum_p, sum_ent : numpy.ndarray
+            Flat float32 buffers (as :meth:`state` returns them).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a = EnsembleAccumulator(kinds=["pe"])
+        >>> a.add(np.full((2, 3), 0.5, np.float32))
+        >>> b = EnsembleAccumulator(kinds=["pe"])
+        >>> b.offer_buffers(*a.state())
+        >>> b.add(np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]], np.float32))
+        >>> b.state()[0] is a.state()[0], b.state()[0].tolist()
+        (True, [1.0, 0.0, 0.5, 0.0, 1.0, 0.5])
+        """
+        with self._lock:
+            ok = (
+                isinstance(sum_p, np.ndarray)
+                and isinstance(sum_ent, np.ndarray)
+                and sum_p.dtype == np.float32
+                and sum_ent.dtype == np.float32
+                and sum_p.ndim == 1
+                and sum_ent.ndim == 1
+                and sum_p.flags.c_contiguous
+                and sum_ent.flags.c_contiguous
+                and sum_p.flags.writeable
+                and sum_ent.flags.writeable
+            )
+            if not ok:
+                raise DTypeError("offer_buffers needs flat, writeable float32 numpy arrays")
+            if self.n_members == 0:
+                self._spare = (sum_p, sum_ent)
 
     def _add_torch(self, probs: Any) -> None:
         import torch

@@ -4,7 +4,9 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use medtrust_core::patches::{pool_uncertainty, Grid};
 use medtrust_core::rng::Rng;
-use medtrust_core::uncertainty::{accumulate, maps, MapKind, State};
+use medtrust_core::uncertainty::{
+    accumulate, accumulate_first_at, ln_fast, ln_slice, maps, MapKind, State,
+};
 use std::hint::black_box;
 
 const C: usize = 4;
@@ -36,6 +38,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("accumulate probabilities only", |b| {
         b.iter(|| accumulate(black_box(&p), C, &mut sp, &mut [], Some(1e-3)))
     });
+    g.bench_function("first member, probabilities only (one pass)", |b| {
+        b.iter(|| accumulate_first_at(black_box(&p), C, &mut sp, &mut [], 0, Some(1e-3)))
+    });
     let st = State {
         sum_p: &sp,
         sum_ent: &se,
@@ -59,6 +64,23 @@ fn bench(c: &mut Criterion) {
         "pool_uncertainty ClaSP maps, 32^3 stride 8 (state read)",
         |b| b.iter(|| pool_uncertainty(black_box(&st), &clasp, &grid)),
     );
+    g.finish();
+    // The logarithm alone (single thread, in cache): the explicit AVX2 path vs the portable
+    // scalar loop (compiled for the baseline x86-64 target, SSE2).
+    let x: Vec<f32> = p[..1 << 14].to_vec();
+    let mut out = vec![0.0f32; x.len()];
+    let mut g = c.benchmark_group("ln");
+    g.throughput(Throughput::Bytes((x.len() * 4) as u64));
+    g.bench_function("ln_slice (AVX2 where available)", |b| {
+        b.iter(|| ln_slice(black_box(&x), &mut out))
+    });
+    g.bench_function("ln_fast per value (portable)", |b| {
+        b.iter(|| {
+            for (o, &v) in out.iter_mut().zip(black_box(&x)) {
+                *o = ln_fast(v);
+            }
+        })
+    });
     g.finish();
 }
 

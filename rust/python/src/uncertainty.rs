@@ -10,9 +10,11 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, P
 use pyo3::prelude::*;
 
 /// Add one member's C-contiguous probabilities [C, ...] to `sum_p` [C*V] and `sum_ent` [V]
-/// (empty: entropies not kept), at voxel `offset` of the state (a slab of a member).
+/// (empty: entropies not kept), at voxel `offset` of the state (a slab of a member). With
+/// `first` the slab's sums are overwritten by this member (one pass; old contents ignored, and
+/// zeroed when the member is rejected).
 #[pyfunction]
-#[pyo3(signature = (sum_p, sum_ent, probs, n_classes, sum_tol=None, offset=0))]
+#[pyo3(signature = (sum_p, sum_ent, probs, n_classes, sum_tol=None, offset=0, first=false))]
 fn uncertainty_accumulate<'py>(
     py: Python<'py>,
     mut sum_p: PyReadwriteArray1<'py, f32>,
@@ -21,6 +23,7 @@ fn uncertainty_accumulate<'py>(
     n_classes: usize,
     sum_tol: Option<f32>,
     offset: usize,
+    first: bool,
 ) -> PyResult<()> {
     let sp = sum_p
         .as_slice_mut()
@@ -29,7 +32,11 @@ fn uncertainty_accumulate<'py>(
         .as_slice_mut()
         .map_err(|_| invalid_argument(py, "sum_ent must be contiguous".into()))?;
     with_probs!(&probs, p => run(py, || {
-        uncertainty::accumulate_at(p, n_classes, sp, se, offset, sum_tol)
+        if first {
+            uncertainty::accumulate_first_at(p, n_classes, sp, se, offset, sum_tol)
+        } else {
+            uncertainty::accumulate_at(p, n_classes, sp, se, offset, sum_tol)
+        }
     }))
 }
 

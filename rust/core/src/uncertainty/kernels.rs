@@ -74,12 +74,21 @@ pub(super) fn check_block_kernel(
         .sum()
 }
 
-/// sum_p += p and sum_ent -= sum_c p ln p for one block.
+/// sum_p += p and sum_ent -= sum_c p ln p for one block; with `fresh` the old sums are taken
+/// as zero and not read (`0 + p` turns a -0 into +0, as adding to a zeroed state does).
 #[inline(always)]
-pub(super) fn add_block_kernel(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: &mut [f32]) {
+pub(super) fn add_block_kernel(
+    classes: &[&[f32]],
+    segs: &mut [&mut [f32]],
+    ent: &mut [f32],
+    fresh: bool,
+) {
+    if fresh {
+        ent.fill(0.0);
+    }
     for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
         for ((s, e), &p) in seg.iter_mut().zip(ent.iter_mut()).zip(cl.iter()) {
-            *s += p;
+            *s = if fresh { 0.0 } else { *s } + p;
             *e -= xlnx(p);
         }
     }
@@ -87,11 +96,24 @@ pub(super) fn add_block_kernel(classes: &[&[f32]], segs: &mut [&mut [f32]], ent:
 
 /// sum_p += p for one block (the members' entropies not kept: no logarithm, one read of p).
 #[inline(always)]
-pub(super) fn add_probs_kernel(classes: &[&[f32]], segs: &mut [&mut [f32]]) {
+pub(super) fn add_probs_kernel(classes: &[&[f32]], segs: &mut [&mut [f32]], fresh: bool) {
     for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
         for (s, &p) in seg.iter_mut().zip(cl.iter()) {
-            *s += p;
+            *s = if fresh { 0.0 } else { *s } + p;
         }
+    }
+}
+
+/// The portable add: [`add_block_kernel`], or [`add_probs_kernel`] without `ent`.
+pub(super) fn add_block_portable(
+    classes: &[&[f32]],
+    segs: &mut [&mut [f32]],
+    ent: Option<&mut [f32]>,
+    fresh: bool,
+) {
+    match ent {
+        Some(ent) => add_block_kernel(classes, segs, ent, fresh),
+        None => add_probs_kernel(classes, segs, fresh),
     }
 }
 
@@ -104,15 +126,6 @@ unsafe fn check_block_avx2(
     tol: f32,
 ) -> usize {
     check_block_kernel(classes, total, lo, tol)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn add_block_avx2(classes: &[&[f32]], segs: &mut [&mut [f32]], ent: Option<&mut [f32]>) {
-    match ent {
-        Some(ent) => add_block_kernel(classes, segs, ent),
-        None => add_probs_kernel(classes, segs),
-    }
 }
 
 pub(super) fn check_block_dispatch(
@@ -129,26 +142,26 @@ pub(super) fn check_block_dispatch(
     check_block_kernel(classes, total, lo, tol)
 }
 
-/// [`add_block_kernel`] (or [`add_probs_kernel`] without `ent`), AVX2 where available.
+/// [`add_block_portable`], or its explicit AVX2 copy (`super::avx2`, bit-identical) where the
+/// CPU has AVX2. Every slice has the same length.
 pub(super) fn add_block_dispatch(
     classes: &[&[f32]],
     segs: &mut [&mut [f32]],
     ent: Option<&mut [f32]>,
+    fresh: bool,
 ) {
     #[cfg(target_arch = "x86_64")]
     if simd::avx2() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
-        return unsafe { add_block_avx2(classes, segs, ent) };
+        // SAFETY: the CPU supports AVX2 (checked at run time); equal lengths (caller).
+        return unsafe { super::avx2::add_block(classes, segs, ent, fresh) };
     }
-    match ent {
-        Some(ent) => add_block_kernel(classes, segs, ent),
-        None => add_probs_kernel(classes, segs),
-    }
+    add_block_portable(classes, segs, ent, fresh)
 }
 
-/// Run-time CPU feature checks for the hot loops. The vector paths do the same IEEE operations
-/// per element as the portable ones (no reassociation, no fused multiply-add), so results are
-/// bit-identical whichever path runs.
+/// Run-time CPU feature checks for the hot loops. The vector paths (explicit AVX2 intrinsics for
+/// the logarithm and the adds, compiler-vectorised AVX2 copies of the other loops) do the same
+/// IEEE operations per element as the portable ones (no reassociation, no fused multiply-add),
+/// so results are bit-identical whichever path runs.
 pub mod simd {
     /// Whether AVX2 and FMA are available (x86-64 only).
     #[inline]

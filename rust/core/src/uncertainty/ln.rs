@@ -1,11 +1,14 @@
 //! The natural logarithm of the entropy kernels: `f32`, branch-free, vectorised.
 //!
 //! A Cephes `logf`-style reduction (x = m 2^e with m in [sqrt(1/2), sqrt(2))) and a degree-9
-//! polynomial, written without branches so the compiler vectorises the loops that call it: the
-//! AVX2 + FMA copies of those loops are selected at run time (`is_x86_feature_detected!`, see
-//! [`super::simd`]) and the portable copies run elsewhere. Both do the same IEEE operations in
-//! the same order (no fused multiply-add is formed: Rust never contracts `a * b + c`), so the
-//! result is bit-identical whichever path and however many threads run.
+//! polynomial, written without branches. The hot loops call its explicit AVX2 copy (`avx2::ln8`,
+//! `std::arch` intrinsics, selected at run time by `is_x86_feature_detected!`, see
+//! [`super::simd`]); other CPUs run this portable function. Both do the same IEEE operations in
+//! the same order with the same constants (no fused multiply-add is formed: Rust never
+//! contracts `a * b + c`, and the intrinsics multiply and add separately), so the result is
+//! bit-identical whichever path and however many threads run: checked for every non-negative
+//! finite f32 (`cargo test -p medtrust-core --release -- --ignored ln_paths_exhaustive`, 30 s)
+//! and on a sample in `make test`.
 //!
 //! Accuracy against the exact logarithm (f64 `ln`), in ulps of the f32 result, over every f32
 //! in (0, 1]: at most 0.82 ulp (exhaustive sweep of all 1 065 353 216 values, at 0.7066, near
@@ -20,7 +23,7 @@
 pub const LN_MAX_ULPS: f64 = 1.0;
 
 /// 2^25: scales any subnormal f32 into the normal range.
-const SUB_SCALE: f32 = 33_554_432.0;
+pub(super) const SUB_SCALE: f32 = 33_554_432.0;
 
 /// Natural log of a positive `f32` (within [`LN_MAX_ULPS`] ulps on (0, 1]); finite at 0.
 #[inline(always)]
@@ -34,20 +37,33 @@ pub fn ln_fast(x: f32) -> f32 {
     let e = (e - small as i32) as f32;
     let f = if small { m + m - 1.0 } else { m - 1.0 };
     let z = f * f;
-    let mut y = 7.037_683_6e-2_f32;
-    y = y * f - 1.151_461_1e-1;
-    y = y * f + 1.167_699_9e-1;
-    y = y * f - 1.242_014_1e-1;
-    y = y * f + 1.424_932_3e-1;
-    y = y * f - 1.666_805_8e-1;
-    y = y * f + 2.000_071_5e-1;
-    y = y * f - 2.499_999_4e-1;
-    y = y * f + 3.333_333e-1;
+    let mut y = POLY[0];
+    for &c in &POLY[1..] {
+        y = y * f + c;
+    }
     y = y * f * z;
-    y += -2.121_944_4e-4 * e;
+    y += LN2_LO * e;
     y += -0.5 * z;
-    f + y + 0.693_359_4 * e
+    f + y + LN2_HI * e
 }
+
+/// Coefficients of the reduction's polynomial, highest degree first (Cephes `logf`). The
+/// vector paths use these constants in the same order (`y * f + c`; `a - b` and `a + (-b)`
+/// are the same IEEE operation, so the signs live in the constants).
+pub(super) const POLY: [f32; 9] = [
+    7.037_683_6e-2,
+    -1.151_461_1e-1,
+    1.167_699_9e-1,
+    -1.242_014_1e-1,
+    1.424_932_3e-1,
+    -1.666_805_8e-1,
+    2.000_071_5e-1,
+    -2.499_999_4e-1,
+    3.333_333e-1,
+];
+/// ln 2 split in a short high part (exact products with small exponents) and a low part.
+pub(super) const LN2_HI: f32 = 0.693_359_4;
+pub(super) const LN2_LO: f32 = -2.121_944_4e-4;
 
 /// `x ln x` with `0 ln 0 = 0` (branch-free; `x` finite and >= 0).
 #[inline(always)]

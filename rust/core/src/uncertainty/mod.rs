@@ -18,14 +18,24 @@
 //! Work runs in parallel over fixed voxel blocks; every voxel's value is computed by the same
 //! sequence of operations whatever the thread count, so results are bit-identical.
 //!
-//! Over 400 lines because the state, its validation and the two passes of an add (check, then
-//! sum) share one set of invariants; hot loops are in `kernels`, the logarithm in `ln`.
+//! The first member of a state ([`accumulate_first_at`]) is validated and stored block by block
+//! in one pass over its probabilities (its sums replace the buffers' contents, so a rejected
+//! member only needs them zeroed). Later members are validated whole before any sum changes and
+//! then added: a second read of the probabilities, because an add cannot be undone exactly in
+//! floating point (fl(fl(s + p) - p) != s for 20-50% of the sums of softmax members) and a copy
+//! of the state to roll back to would double its memory.
+//!
+//! Over 400 lines because the state, its validation and the passes of an add (check, then sum;
+//! or both at once for a first member) share one set of invariants; hot loops are in `kernels`
+//! (explicit AVX2 copies in `avx2`), the logarithm in `ln`.
 
 use crate::error::{CoreError, Result};
 use crate::parallel;
 use rayon::prelude::*;
 use std::ops::Range;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod confidence;
 mod kernels;
 mod ln;
@@ -35,6 +45,30 @@ pub use confidence::{
 };
 pub use kernels::simd;
 use kernels::{add_block_dispatch, check_block_dispatch, class_slices, voxel_ok, Scratch};
+
+/// `max(h, 0)` as the AVX2 `maxps(h, 0)` computes it (`h > 0 ? h : +0`): entropies are >= 0
+/// by definition, and rounding may leave them an ulp below.
+#[inline(always)]
+pub(crate) fn nonneg(h: f32) -> f32 {
+    if h > 0.0 {
+        h
+    } else {
+        0.0
+    }
+}
+
+/// [`ln_fast`] of every value of `x` into `out` (the shorter length), on the explicit AVX2 path
+/// where the CPU has it, bit-identical to calling [`ln_fast`] per value.
+pub fn ln_slice(x: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd::avx2() {
+        // SAFETY: the CPU supports AVX2 (checked at run time).
+        return unsafe { avx2::ln_slice(x, out) };
+    }
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = ln_fast(v);
+    }
+}
 pub use ln::{ln_fast, xlnx, LN_MAX_ULPS};
 
 /// Voxels per parallel work item.
@@ -182,7 +216,7 @@ impl State<'_> {
             // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
             return unsafe { self.fill_maps_avx2(kinds, range, outs, scratch) };
         }
-        self.fill_maps_kernel(kinds, range, outs, scratch)
+        self.fill_maps_kernel::<false>(kinds, range, outs, scratch)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -194,11 +228,12 @@ impl State<'_> {
         outs: &mut [&mut [f32]],
         scratch: &mut [f32],
     ) {
-        self.fill_maps_kernel(kinds, range, outs, scratch)
+        self.fill_maps_kernel::<true>(kinds, range, outs, scratch)
     }
 
+    /// The maps; `AVX2`: H(p_bar) by the explicit AVX2 kernel (the caller checked the CPU).
     #[inline(always)]
-    fn fill_maps_kernel(
+    fn fill_maps_kernel<const AVX2: bool>(
         &self,
         kinds: &[MapKind],
         range: Range<usize>,
@@ -211,15 +246,23 @@ impl State<'_> {
         let class = |c: usize| &self.sum_p[c * v + range.start..c * v + range.end];
         let pe = &mut scratch[..n];
         if kinds.iter().any(|k| k.needs_pe()) {
-            pe.fill(0.0);
-            for c in 0..self.n_classes {
-                for (h, &s) in pe.iter_mut().zip(class(c)) {
-                    *h -= xlnx(s * inv_m);
-                }
+            #[cfg(target_arch = "x86_64")]
+            if AVX2 {
+                let classes: Vec<&[f32]> = (0..self.n_classes).map(&class).collect();
+                // SAFETY: AVX2 is only set by `fill_maps_avx2`, called after the CPU check.
+                unsafe { avx2::entropy_of_mean(&classes, inv_m, pe) };
             }
-            // p_bar may exceed 1 by an ulp; entropies are >= 0 by definition.
-            for h in pe.iter_mut() {
-                *h = h.max(0.0);
+            if !(cfg!(target_arch = "x86_64") && AVX2) {
+                pe.fill(0.0);
+                for c in 0..self.n_classes {
+                    for (h, &s) in pe.iter_mut().zip(class(c)) {
+                        *h -= xlnx(s * inv_m);
+                    }
+                }
+                // p_bar may exceed 1 by an ulp; entropies are >= 0 by definition.
+                for h in pe.iter_mut() {
+                    *h = nonneg(*h);
+                }
             }
         }
         // Empty when the members' entropies are not kept (EE / MI refused by `check_maps`).
@@ -354,6 +397,90 @@ pub fn accumulate_at<P: Prob>(
     offset: usize,
     sum_tol: Option<f32>,
 ) -> Result<()> {
+    add_member(probs, n_classes, sum_p, sum_ent, offset, sum_tol, false)
+}
+
+/// The first member of a state (or a slab of it): the slab's sums become this member's
+/// probabilities and negative entropies, bit for bit what [`accumulate_at`] gives on a zeroed
+/// state, but the old sums are neither read nor kept, and each probability is read once:
+/// every block is validated and stored in one pass while it is in cache.
+///
+/// On a validation error the slab's sums are zeroed (an empty state, whatever they held
+/// before) and the error is the one [`accumulate_at`] gives.
+///
+/// # Errors
+/// As [`accumulate_at`].
+pub fn accumulate_first_at<P: Prob>(
+    probs: &[P],
+    n_classes: usize,
+    sum_p: &mut [f32],
+    sum_ent: &mut [f32],
+    offset: usize,
+    sum_tol: Option<f32>,
+) -> Result<()> {
+    add_member(probs, n_classes, sum_p, sum_ent, offset, sum_tol, true)
+}
+
+/// Per-block split of the slab `offset..offset + v` of a state: C class segments per block of
+/// [`BLOCK`] voxels, and the entropy segment (None when the entropies are not kept).
+type BlockSegs<'a> = (Vec<Vec<&'a mut [f32]>>, Vec<Option<&'a mut [f32]>>);
+
+fn block_segments<'a>(
+    sum_p: &'a mut [f32],
+    sum_ent: &'a mut [f32],
+    v_all: usize,
+    offset: usize,
+    v: usize,
+    n_classes: usize,
+) -> BlockSegs<'a> {
+    let n_blocks = v.div_ceil(BLOCK);
+    let mut blocks: Vec<Vec<&mut [f32]>> = (0..n_blocks)
+        .map(|_| Vec::with_capacity(n_classes))
+        .collect();
+    for class_slice in sum_p.chunks_mut(v_all) {
+        for (b, seg) in class_slice[offset..offset + v]
+            .chunks_mut(BLOCK)
+            .enumerate()
+        {
+            blocks[b].push(seg);
+        }
+    }
+    let ent_blocks: Vec<Option<&mut [f32]>> = if sum_ent.is_empty() {
+        (0..n_blocks).map(|_| None).collect()
+    } else {
+        sum_ent[offset..offset + v]
+            .chunks_mut(BLOCK)
+            .map(Some)
+            .collect()
+    };
+    (blocks, ent_blocks)
+}
+
+fn invalid_member(bad: Bad, tol: f32) -> Result<()> {
+    let (n_bad, Some((first, total))) = bad else {
+        return Ok(());
+    };
+    let what = if !total.is_finite() {
+        "a negative, NaN or infinite probability".to_string()
+    } else {
+        format!("class probabilities summing to {total} (tolerance {tol})")
+    };
+    Err(CoreError::InvalidValue(format!(
+        "{n_bad} voxel(s) are not valid probability vectors; the first (flat voxel index \
+         {first}) has {what}. Pass softmax outputs, or disable the sum check for \
+         region-based (sigmoid) outputs"
+    )))
+}
+
+fn add_member<P: Prob>(
+    probs: &[P],
+    n_classes: usize,
+    sum_p: &mut [f32],
+    sum_ent: &mut [f32],
+    offset: usize,
+    sum_tol: Option<f32>,
+    fresh: bool,
+) -> Result<()> {
     if n_classes == 0 {
         return Err(CoreError::InvalidArgument("n_classes must be >= 1".into()));
     }
@@ -377,16 +504,14 @@ pub fn accumulate_at<P: Prob>(
             "slab of {v} voxels at offset {offset} does not fit a state of {v_all} voxels"
         )));
     }
-    let keep_ent = !sum_ent.is_empty();
     let n_blocks = v.div_ceil(BLOCK);
     let tol = sum_tol.unwrap_or(f32::INFINITY);
-    // Pass 1: validate the whole member (the state is not touched if it is rejected).
-    let check_block = |b: usize, bufs: &mut Scratch| -> Bad {
-        let r = b * BLOCK..((b + 1) * BLOCK).min(v);
-        let n = r.len();
-        let classes = class_slices(&mut bufs.conv, probs, v, n_classes, r.clone());
-        let (total, lo) = (&mut bufs.total[..n], &mut bufs.lo[..n]);
-        if check_block_dispatch(&classes, total, lo, tol) == 0 {
+    // Validation of one block (its voxels' class sums and minima).
+    let check_block = |b: usize, total: &mut [f32], lo: &mut [f32], classes: &[&[f32]]| -> Bad {
+        let start = b * BLOCK;
+        let n = classes[0].len();
+        let (total, lo) = (&mut total[..n], &mut lo[..n]);
+        if check_block_dispatch(classes, total, lo, tol) == 0 {
             return (0, None);
         }
         let mut bad: Bad = (0, None);
@@ -394,65 +519,80 @@ pub fn accumulate_at<P: Prob>(
             if !voxel_ok(t, l, tol) {
                 bad.0 += 1;
                 if bad.1.is_none() {
-                    bad.1 = Some((r.start + i, if l >= 0.0 { t } else { f32::NAN }));
+                    bad.1 = Some((start + i, if l >= 0.0 { t } else { f32::NAN }));
                 }
             }
         }
         bad
     };
+    let block_range = |b: usize| b * BLOCK..((b + 1) * BLOCK).min(v);
+    if fresh {
+        // One pass: each block is checked and, when valid, stored while it is in cache. The
+        // old sums are not part of the result, so a rejected member only needs the slab
+        // zeroed afterwards.
+        let (blocks, ent_blocks) = block_segments(sum_p, sum_ent, v_all, offset, v, n_classes);
+        let bad = parallel::install(|| {
+            blocks
+                .into_par_iter()
+                .zip(ent_blocks)
+                .enumerate()
+                .map_init(
+                    || Scratch::new::<P>(n_classes),
+                    |bufs, (b, (mut segs, mut ent))| {
+                        let classes =
+                            class_slices(&mut bufs.conv, probs, v, n_classes, block_range(b));
+                        let bad = check_block(b, &mut bufs.total, &mut bufs.lo, &classes);
+                        if bad.0 == 0 {
+                            add_block_dispatch(&classes, &mut segs, ent.as_deref_mut(), true);
+                        }
+                        bad
+                    },
+                )
+                .reduce(|| (0, None), merge_bad)
+        });
+        if bad.0 > 0 {
+            let (blocks, ent_blocks) = block_segments(sum_p, sum_ent, v_all, offset, v, n_classes);
+            parallel::install(|| {
+                blocks
+                    .into_par_iter()
+                    .zip(ent_blocks)
+                    .for_each(|(segs, ent)| {
+                        segs.into_iter().for_each(|s| s.fill(0.0));
+                        if let Some(e) = ent {
+                            e.fill(0.0);
+                        }
+                    })
+            });
+        }
+        return invalid_member(bad, tol);
+    }
+    // Pass 1: validate the whole member (the state is not touched if it is rejected).
     let bad = parallel::install(|| {
         (0..n_blocks)
             .into_par_iter()
             .map_init(
                 || Scratch::new::<P>(n_classes),
-                |bufs, b| check_block(b, bufs),
+                |bufs, b| {
+                    let classes = class_slices(&mut bufs.conv, probs, v, n_classes, block_range(b));
+                    check_block(b, &mut bufs.total, &mut bufs.lo, &classes)
+                },
             )
             .reduce(|| (0, None), merge_bad)
     });
-    if let (n_bad, Some((first, total))) = bad {
-        let what = if !total.is_finite() {
-            "a negative, NaN or infinite probability".to_string()
-        } else {
-            format!("class probabilities summing to {total} (tolerance {tol})")
-        };
-        return Err(CoreError::InvalidValue(format!(
-            "{n_bad} voxel(s) are not valid probability vectors; the first (flat voxel index \
-             {first}) has {what}. Pass softmax outputs, or disable the sum check for \
-             region-based (sigmoid) outputs"
-        )));
-    }
+    invalid_member(bad, tol)?;
     // Pass 2: add. Split the slab's part of sum_p [C, V] into per-block groups of C class
     // segments (the same block boundaries as the slab, so offsets need no alignment).
-    let mut blocks: Vec<Vec<&mut [f32]>> = (0..n_blocks)
-        .map(|_| Vec::with_capacity(n_classes))
-        .collect();
-    for class_slice in sum_p.chunks_mut(v_all) {
-        for (b, seg) in class_slice[offset..offset + v]
-            .chunks_mut(BLOCK)
-            .enumerate()
-        {
-            blocks[b].push(seg);
-        }
-    }
-    let mut ent_blocks: Vec<Option<&mut [f32]>> = if keep_ent {
-        sum_ent[offset..offset + v]
-            .chunks_mut(BLOCK)
-            .map(Some)
-            .collect()
-    } else {
-        (0..n_blocks).map(|_| None).collect()
-    };
+    let (blocks, ent_blocks) = block_segments(sum_p, sum_ent, v_all, offset, v, n_classes);
     parallel::install(|| {
         blocks
             .into_par_iter()
-            .zip(ent_blocks.par_iter_mut())
+            .zip(ent_blocks)
             .enumerate()
             .for_each_init(
                 || Scratch::new::<P>(n_classes),
-                |bufs, (b, (mut segs, ent))| {
-                    let r = b * BLOCK..((b + 1) * BLOCK).min(v);
-                    let classes = class_slices(&mut bufs.conv, probs, v, n_classes, r);
-                    add_block_dispatch(&classes, &mut segs, ent.as_deref_mut());
+                |bufs, (b, (mut segs, mut ent))| {
+                    let classes = class_slices(&mut bufs.conv, probs, v, n_classes, block_range(b));
+                    add_block_dispatch(&classes, &mut segs, ent.as_deref_mut(), false);
                 },
             )
     });

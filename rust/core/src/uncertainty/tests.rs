@@ -1,6 +1,6 @@
 //! Unit and property tests of the accumulator.
 
-use super::kernels::{add_block_dispatch, add_block_kernel};
+use super::kernels::{add_block_dispatch, add_block_portable};
 use super::*;
 use proptest::prelude::*;
 
@@ -38,39 +38,186 @@ fn run(ms: &[Vec<f32>], c: usize) -> (Vec<f32>, Vec<f32>) {
     (sp, se)
 }
 
+/// Probabilities with the awkward values of the logarithm: 0, -0, subnormals, the smallest
+/// normal, values near the sqrt(1/2) split, 1, and random softmax values in between.
+fn awkward_classes(c: usize, v: usize, seed: u64) -> Vec<f32> {
+    let mut p = members(1, c, v, seed).remove(0);
+    let special = [
+        0.0f32,
+        -0.0,
+        f32::from_bits(1),
+        f32::from_bits(0x0040_0000),
+        f32::MIN_POSITIVE,
+        f32::from_bits(std::f32::consts::FRAC_1_SQRT_2.to_bits() - 1),
+        std::f32::consts::FRAC_1_SQRT_2,
+        1.0,
+        1.0 + f32::EPSILON,
+    ];
+    for (i, x) in p.iter_mut().enumerate().step_by(7) {
+        *x = special[(i / 7) % special.len()];
+    }
+    p
+}
+
 #[test]
 fn vector_and_portable_paths_are_bit_identical() {
-    let ms = members(1, 3, 3000, 8);
-    let v = 3000;
-    let classes: Vec<&[f32]> = ms[0].chunks(v).collect();
-    let (mut a, mut b) = (vec![0.25f32; 3 * v], vec![0.25f32; 3 * v]);
-    let (mut ea, mut eb) = (vec![0.5f32; v], vec![0.5f32; v]);
+    // Ragged length (not a multiple of 8): the vector path's scalar tail is covered too.
+    let (c, v) = (3usize, 3001usize);
+    let p = awkward_classes(c, v, 8);
+    let classes: Vec<&[f32]> = p.chunks(v).collect();
+    for fresh in [false, true] {
+        for keep_ent in [true, false] {
+            let (mut a, mut b) = (vec![0.25f32; c * v], vec![0.25f32; c * v]);
+            let (mut ea, mut eb) = (vec![0.5f32; v], vec![0.5f32; v]);
+            {
+                let mut sa: Vec<&mut [f32]> = a.chunks_mut(v).collect();
+                let mut sb: Vec<&mut [f32]> = b.chunks_mut(v).collect();
+                let (oa, ob) = if keep_ent {
+                    (Some(&mut ea[..]), Some(&mut eb[..]))
+                } else {
+                    (None, None)
+                };
+                add_block_portable(&classes, &mut sa, oa, fresh);
+                add_block_dispatch(&classes, &mut sb, ob, fresh);
+            }
+            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "fresh {fresh} entropies {keep_ent}");
+            assert_eq!(bits(&ea), bits(&eb), "fresh {fresh} entropies {keep_ent}");
+        }
+    }
+    let (mut a, mut ea) = (vec![0.0f32; c * v], vec![0.0f32; v]);
     {
         let mut sa: Vec<&mut [f32]> = a.chunks_mut(v).collect();
-        let mut sb: Vec<&mut [f32]> = b.chunks_mut(v).collect();
-        add_block_kernel(&classes, &mut sa, &mut ea);
-        add_block_dispatch(&classes, &mut sb, Some(&mut eb));
+        add_block_dispatch(&classes, &mut sa, Some(&mut ea), false);
     }
-    assert_eq!(a, b);
-    assert_eq!(ea, eb);
     let st = State {
         sum_p: &a,
         sum_ent: &ea,
-        n_classes: 3,
+        n_classes: c,
         n_members: 2,
     };
-    let kinds = [MapKind::ClassWeightedEntropy(1), MapKind::MutualInformation];
-    let (mut o1, mut o2) = (vec![0.0f32; 2 * v], vec![0.0f32; 2 * v]);
+    let kinds = [
+        MapKind::ClassWeightedEntropy(1),
+        MapKind::MutualInformation,
+        MapKind::PredictiveEntropy,
+    ];
+    let (mut o1, mut o2) = (vec![0.0f32; 3 * v], vec![0.0f32; 3 * v]);
     let mut scratch = vec![0.0f32; v];
     {
         let mut outs: Vec<&mut [f32]> = o1.chunks_mut(v).collect();
-        st.fill_maps_kernel(&kinds, 0..v, &mut outs, &mut scratch);
+        st.fill_maps_kernel::<false>(&kinds, 0..v, &mut outs, &mut scratch);
     }
     {
         let mut outs: Vec<&mut [f32]> = o2.chunks_mut(v).collect();
         st.fill_maps(&kinds, 0..v, &mut outs, &mut scratch);
     }
-    assert_eq!(o1, o2);
+    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&o1), bits(&o2));
+    // Odd ranges (start not a multiple of 8) give the same values as the whole.
+    let mut o3 = vec![0.0f32; 3 * 995];
+    {
+        let mut outs: Vec<&mut [f32]> = o3.chunks_mut(995).collect();
+        st.fill_maps(&kinds, 3..998, &mut outs, &mut scratch);
+    }
+    for k in 0..3 {
+        assert_eq!(
+            bits(&o3[k * 995..(k + 1) * 995]),
+            bits(&o1[k * v + 3..k * v + 998])
+        );
+    }
+}
+
+#[test]
+fn ln_slice_is_ln_fast_bit_for_bit() {
+    // Random bit patterns over every positive finite f32 (not only (0, 1]), plus the specials;
+    // on an AVX2 CPU this compares the explicit vector logarithm with the scalar one.
+    let mut rng = crate::rng::Rng::new(77);
+    let mut x: Vec<f32> = (0..200_003)
+        .map(|_| f32::from_bits(rng.below(0x7f80_0000) as u32))
+        .collect();
+    x.extend(awkward_classes(1, 1001, 3));
+    let mut out = vec![0.0f32; x.len()];
+    ln_slice(&x, &mut out);
+    for (&v, &o) in x.iter().zip(&out) {
+        assert_eq!(o.to_bits(), ln_fast(v).to_bits(), "ln({v:e})");
+    }
+}
+
+/// Every non-negative finite f32 through both paths; run in release mode
+/// (`cargo test -p medtrust-core --release -- --ignored ln_paths_exhaustive`).
+#[test]
+#[ignore = "exhaustive: ~2.1e9 values, run once in release mode"]
+fn ln_paths_exhaustive() {
+    println!("AVX2 path: {}", simd::avx2());
+    let n = 0x7f80_0000u32;
+    let bad = (0..n)
+        .into_par_iter()
+        .step_by(1 << 16)
+        .map(|start| {
+            let x: Vec<f32> = (start..(start + (1 << 16)).min(n))
+                .map(f32::from_bits)
+                .collect();
+            let mut out = vec![0.0f32; x.len()];
+            ln_slice(&x, &mut out);
+            x.iter()
+                .zip(&out)
+                .filter(|(&v, &o)| o.to_bits() != ln_fast(v).to_bits())
+                .count()
+        })
+        .sum::<usize>();
+    assert_eq!(bad, 0);
+}
+
+#[test]
+fn first_member_store_equals_add_to_zeros() {
+    // accumulate_first_at on garbage buffers == accumulate_at on zeroed ones, bit for bit
+    // (-0 probabilities included), with and without entropies, whole and in slabs.
+    let (c, v) = (3usize, 2 * BLOCK + 555);
+    let p = awkward_classes(c, v, 12);
+    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let (mut sp, mut se) = (vec![0.0f32; c * v], vec![0.0f32; v]);
+    accumulate(&p, c, &mut sp, &mut se, None).expect("valid");
+    let (mut sp2, mut se2) = (vec![7.5f32; c * v], vec![-3.0f32; v]);
+    accumulate_first_at(&p, c, &mut sp2, &mut se2, 0, None).expect("valid");
+    assert_eq!(bits(&sp), bits(&sp2));
+    assert_eq!(bits(&se), bits(&se2));
+    let mut sp3 = vec![f32::NAN; c * v];
+    for (a, b) in [(0, 4000), (4000, BLOCK + 10), (BLOCK + 10, v)] {
+        let slab: Vec<f32> = (0..c)
+            .flat_map(|k| p[k * v + a..k * v + b].to_vec())
+            .collect();
+        accumulate_first_at(&slab, c, &mut sp3, &mut [], a, None).expect("valid");
+    }
+    assert_eq!(bits(&sp), bits(&sp3));
+    // Then further members add as usual.
+    let q = members(1, c, v, 13).remove(0);
+    accumulate(&q, c, &mut sp, &mut se, Some(1e-2)).expect("valid");
+    accumulate(&q, c, &mut sp2, &mut se2, Some(1e-2)).expect("valid");
+    assert_eq!(bits(&sp), bits(&sp2));
+    assert_eq!(bits(&se), bits(&se2));
+}
+
+#[test]
+fn rejected_first_member_leaves_a_zeroed_slab() {
+    let (c, v) = (2usize, 3 * BLOCK);
+    let mut bad = members(1, c, v, 3).remove(0);
+    bad[2 * BLOCK + 5] = 0.9;
+    bad[BLOCK + 7] = f32::NAN;
+    let (mut sp, mut se) = (vec![0.0f32; c * v], vec![0.0f32; v]);
+    let want = accumulate(&bad, c, &mut sp, &mut se, Some(1e-3)).expect_err("bad");
+    let (mut sp2, mut se2) = (vec![4.0f32; c * v], vec![4.0f32; v]);
+    let got = accumulate_first_at(&bad, c, &mut sp2, &mut se2, 0, Some(1e-3)).expect_err("bad");
+    assert_eq!(want.to_string(), got.to_string());
+    assert!(sp2.iter().chain(&se2).all(|&x| x.to_bits() == 0));
+    // A slab: only its voxels are zeroed.
+    let (mut sp3, mut se3) = (vec![4.0f32; c * (v + 10)], vec![4.0f32; v + 10]);
+    assert!(accumulate_first_at(&bad, c, &mut sp3, &mut se3, 10, Some(1e-3)).is_err());
+    for k in 0..c {
+        let cl = &sp3[k * (v + 10)..(k + 1) * (v + 10)];
+        assert!(cl[..10].iter().all(|&x| x == 4.0));
+        assert!(cl[10..].iter().all(|&x| x.to_bits() == 0));
+    }
+    assert!(se3[..10].iter().all(|&x| x == 4.0) && se3[10..].iter().all(|&x| x == 0.0));
 }
 
 #[test]

@@ -1,0 +1,178 @@
+//! Explicit AVX2 kernels (`std::arch`), selected at run time by [`super::simd::avx2`].
+//!
+//! [`ln8`] is [`super::ln_fast`] on eight lanes: the same reduction, the same constants and the
+//! same IEEE operations in the same order (multiplies and adds stay separate: no fused
+//! multiply-add, which would round once instead of twice), so every lane is bit-identical to
+//! the scalar function. The block kernels process eight voxels at a time with the class loop
+//! inside (the running entropy stays in a register instead of being read and written once per
+//! class) and finish the ragged end with the scalar code; each voxel still sees the same
+//! operations in the same order as in the portable kernels, so results do not depend on the
+//! path or on where blocks start.
+//!
+//! AVX-512 is not used: its intrinsics need Rust 1.89 (the workspace supports 1.85), and the
+//! kernels are bound by memory bandwidth once the logarithm is vectorised at this width; AVX-512
+//! CPUs run this path.
+
+use super::ln::{LN2_HI, LN2_LO, POLY, SUB_SCALE};
+use super::xlnx;
+use std::arch::x86_64::*;
+
+/// Lanes per vector.
+const W: usize = 8;
+
+/// [`super::ln_fast`] of eight lanes, bit for bit.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline]
+#[target_feature(enable = "avx2")]
+#[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
+pub(super) unsafe fn ln8(x: __m256) -> __m256 {
+    unsafe {
+        let sub = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(f32::MIN_POSITIVE));
+        let x = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(SUB_SCALE)), sub);
+        let bits = _mm256_castps_si256(x);
+        let exp = _mm256_and_si256(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(0xff));
+        let e = _mm256_sub_epi32(exp, _mm256_set1_epi32(126));
+        let e = _mm256_sub_epi32(
+            e,
+            _mm256_and_si256(_mm256_castps_si256(sub), _mm256_set1_epi32(25)),
+        );
+        let mbits = _mm256_or_si256(
+            _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
+            _mm256_set1_epi32(0x3f00_0000),
+        );
+        let m = _mm256_castsi256_ps(mbits);
+        let small = _mm256_cmp_ps::<_CMP_LT_OQ>(m, _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
+        // The mask is -1 where `small`: e - 1 there, as the scalar `e - small as i32`.
+        let e = _mm256_cvtepi32_ps(_mm256_add_epi32(e, _mm256_castps_si256(small)));
+        let one = _mm256_set1_ps(1.0);
+        let f = _mm256_blendv_ps(
+            _mm256_sub_ps(m, one),
+            _mm256_sub_ps(_mm256_add_ps(m, m), one),
+            small,
+        );
+        let z = _mm256_mul_ps(f, f);
+        let mut y = _mm256_set1_ps(POLY[0]);
+        for &c in &POLY[1..] {
+            y = _mm256_add_ps(_mm256_mul_ps(y, f), _mm256_set1_ps(c));
+        }
+        y = _mm256_mul_ps(_mm256_mul_ps(y, f), z);
+        y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps(LN2_LO), e));
+        y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps(-0.5), z));
+        _mm256_add_ps(
+            _mm256_add_ps(f, y),
+            _mm256_mul_ps(_mm256_set1_ps(LN2_HI), e),
+        )
+    }
+}
+
+/// [`super::ln_fast`] of every value of `x` into `out` (same length) on the AVX2 path.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn ln_slice(x: &[f32], out: &mut [f32]) {
+    let n = x.len().min(out.len());
+    let full = n - n % W;
+    for i in (0..full).step_by(W) {
+        // SAFETY: i + 8 <= n for both slices.
+        unsafe {
+            let v = ln8(_mm256_loadu_ps(x.as_ptr().add(i)));
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), v);
+        }
+    }
+    for i in full..n {
+        out[i] = super::ln_fast(x[i]);
+    }
+}
+
+/// `sum_p += p` per class and `sum_ent -= sum_c p ln p` per voxel for one block (`ent` None:
+/// probabilities only); with `fresh` the old sums are taken as zero and never read (the first
+/// member of a state: one read of `p`, no read of the state).
+///
+/// # Safety
+/// The CPU must support AVX2. Every class slice and segment (and `ent`) has the same length.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn add_block(
+    classes: &[&[f32]],
+    segs: &mut [&mut [f32]],
+    mut ent: Option<&mut [f32]>,
+    fresh: bool,
+) {
+    let n = classes.first().map_or(0, |c| c.len());
+    debug_assert!(classes.iter().all(|c| c.len() == n) && segs.iter().all(|s| s.len() == n));
+    let full = n - n % W;
+    for i in (0..full).step_by(W) {
+        // SAFETY: i + 8 <= n for every slice (same lengths, checked by the caller).
+        unsafe {
+            let zero = _mm256_setzero_ps();
+            let mut e = match (&ent, fresh) {
+                (Some(en), false) => _mm256_loadu_ps(en.as_ptr().add(i)),
+                _ => zero,
+            };
+            for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
+                let p = _mm256_loadu_ps(cl.as_ptr().add(i));
+                let s = if fresh {
+                    zero
+                } else {
+                    _mm256_loadu_ps(seg.as_ptr().add(i))
+                };
+                _mm256_storeu_ps(seg.as_mut_ptr().add(i), _mm256_add_ps(s, p));
+                if ent.is_some() {
+                    e = _mm256_sub_ps(e, _mm256_mul_ps(p, ln8(p)));
+                }
+            }
+            if let Some(en) = ent.as_deref_mut() {
+                _mm256_storeu_ps(en.as_mut_ptr().add(i), e);
+            }
+        }
+    }
+    for i in full..n {
+        let mut e = match (&ent, fresh) {
+            (Some(en), false) => en[i],
+            _ => 0.0,
+        };
+        for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
+            let p = cl[i];
+            seg[i] = if fresh { 0.0 } else { seg[i] } + p;
+            e -= xlnx(p);
+        }
+        if let Some(en) = ent.as_deref_mut() {
+            en[i] = e;
+        }
+    }
+}
+
+/// H(p_bar) per voxel into `pe`: `max(0 - sum_c xlnx(sum_c * inv_m), 0)` in class order, as
+/// the portable loop of `State::fill_maps`.
+///
+/// # Safety
+/// The CPU must support AVX2; every class slice is at least `pe.len()` long.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn entropy_of_mean(classes: &[&[f32]], inv_m: f32, pe: &mut [f32]) {
+    let n = pe.len();
+    debug_assert!(classes.iter().all(|c| c.len() >= n));
+    let full = n - n % W;
+    for i in (0..full).step_by(W) {
+        // SAFETY: i + 8 <= n <= every slice's length.
+        unsafe {
+            let zero = _mm256_setzero_ps();
+            let inv = _mm256_set1_ps(inv_m);
+            let mut h = zero;
+            for cl in classes {
+                let q = _mm256_mul_ps(_mm256_loadu_ps(cl.as_ptr().add(i)), inv);
+                h = _mm256_sub_ps(h, _mm256_mul_ps(q, ln8(q)));
+            }
+            // max_ps(h, 0) is `h > 0 ? h : 0`, as `nonneg`.
+            _mm256_storeu_ps(pe.as_mut_ptr().add(i), _mm256_max_ps(h, zero));
+        }
+    }
+    for i in full..n {
+        let mut h = 0.0f32;
+        for cl in classes {
+            h -= xlnx(cl[i] * inv_m);
+        }
+        pe[i] = super::nonneg(h);
+    }
+}
