@@ -12,7 +12,13 @@ images, as nnActive does; ``"seeds"``: all images, a different seed). Epochs and
 are set on the trainer instance; the default class ``nnUNetTrainerMedtrust`` only skips
 nnU-Net's per-epoch plots and network drawing. Any trainer class nnU-Net can find by name
 works too. Prediction uses nnU-Net's own sliding window and returns the probabilities in
-medtrust's (nibabel) axis order.
+medtrust's (nibabel) axis order; :meth:`NnUNetPredictor.features` gives the trained
+network's encoder features (``kmeans_bald``).
+
+The loop works on nnU-Net's grid: the configured ``target_spacing``, or the spacing nnU-Net
+plans for the whole dataset (:func:`plan_spacing`). Images are handed to nnU-Net already
+resampled to it (:mod:`medtrust.active.trainers.nnunet_grid`) and each round's plan is pinned
+to that spacing, so nnU-Net does not resample again and its outputs lie on the loop's grid.
 
 ``nnUNet_raw``, ``nnUNet_preprocessed`` and ``nnUNet_results`` point into the round's work
 folder while nnU-Net runs, and are restored afterwards.
