@@ -69,7 +69,14 @@ def test_nnunet_backend_on_the_target_grid_with_kmeans_bald(tmp_path):
     assert img.shape == (12, 16, 20) and np.allclose(sp, (2.0, 2.0, 1.5))
     pre = work / "nnunet" / "preprocessed" / "Dataset990_MedtrustAL"
     plans = json.loads((pre / "nnUNetPlans.json").read_text())
-    assert plans["configurations"]["3d_fullres"]["spacing"] == [1.5, 2.0, 2.0]
+    # plans keep spacings in their transposed order (here the coarsest axis, y, first)
+    assert plans["transpose_forward"] == [1, 0, 2]
+    assert plans["configurations"]["3d_fullres"]["spacing"] == [2.0, 1.5, 2.0]
+    # so nnU-Net's preprocessing kept the working grid: 16 x 20 x 12 (transposed order)
+    import blosc2  # nnU-Net's preprocessed-data format
+
+    for f in (pre / "nnUNetPlans_3d_fullres").glob("*_seg.b2nd"):
+        assert blosc2.open(str(f), mode="r").shape == (1, 16, 20, 12)
     # Two members = two folds over the labelled images, each a finished nnU-Net training.
     assert len(json.loads((pre / "splits_final.json").read_text())) == 2
     for m in (0, 1):
@@ -119,10 +126,11 @@ def test_nnunet_backend_on_the_target_grid_with_kmeans_bald(tmp_path):
     feats = pred.features(case)
     net = pred.predictor.network
     n_feat = net.encoder.output_channels[-1]
+    # encoder strides per axis in the plans' transposed order -> SimpleITK -> nibabel order
     strides = np.prod(pred.predictor.configuration_manager.pool_op_kernel_sizes, axis=0)
-    # nnU-Net's plans order is SimpleITK's: the map's nibabel-order axes are the reversed ones
+    strides = strides[pred.predictor.plans_manager.transpose_backward][::-1]
     assert feats.shape[0] == n_feat and np.isfinite(feats).all()
-    assert feats.shape[1:] == tuple(-(-n // s) for n, s in zip((12, 16, 20), strides[::-1]))
+    assert feats.shape[1:] == tuple(-(-n // s) for n, s in zip((12, 16, 20), strides))
     np.testing.assert_array_equal(feats, pred.features(case))  # deterministic
     # a different image gives different features (the encoder reads the image)
     other = pred.features(view.case(view.dataset.cases[1]))

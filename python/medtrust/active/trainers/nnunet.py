@@ -336,9 +336,11 @@ def plan_spacing(dataset: Any, settings: NnUNetSettings, workdir: Path) -> tuple
         )
         plans = json.loads((paths["preprocessed"] / name / f"{plans_id}.json").read_text())
     confs = plans["configurations"]
-    spacing = confs.get(s.configuration, {}).get("spacing")
-    if spacing is None or len(spacing) != 3:  # 2-D configurations keep the raw slice spacing
-        spacing = confs["3d_fullres"]["spacing"]
+    transposed = confs.get(s.configuration, {}).get("spacing")
+    if transposed is None or len(transposed) != 3:  # 2-D configurations: the 3-D plan's
+        transposed = confs["3d_fullres"]["spacing"]
+    # plans store spacings in their transposed axis order (coarsest axis first)
+    spacing = [transposed[i] for i in plans["transpose_backward"]]
     atomic_write_json(
         done,
         {
@@ -470,9 +472,11 @@ class NnUNetTrainerBackend(Trainer):
         changed = False
         if grid is not None and len(conf.get("spacing", [])) == 3:
             # every case is on the loop's working grid: train there without resampling
-            # (plan_experiments' overwrite_target_spacing covers 3d_fullres only)
-            changed = [float(v) for v in conf["spacing"]] != grid
-            conf["spacing"] = grid
+            # (plan_experiments' overwrite_target_spacing covers 3d_fullres only); plans
+            # store the spacing in their transposed axis order
+            want = [grid[i] for i in plans["transpose_forward"]]
+            changed = [float(v) for v in conf["spacing"]] != want
+            conf["spacing"] = want
         if s.batch_size is None and s.patch_size is None:
             if changed:
                 atomic_write_text(plans_file, json.dumps(plans, indent=2))
