@@ -138,14 +138,18 @@ def test_nnunet_backend_on_the_target_grid_with_kmeans_bald(tmp_path):
 
 
 def _write_mixed_spacing_dataset(root):
-    """5 cases, SimpleITK spacings z = 1, 1, 2, 2, 2 mm (y, x 1 mm): median z = 2 mm."""
+    """5 cases, NIfTI axis 0 (SimpleITK x) of 1, 1, 2, 2, 2 mm (others 1 mm): median 2 mm.
+
+    The coarse axis is the last SimpleITK axis, so nnU-Net's plans, which store spacings
+    with the coarsest axis first, hold it transposed.
+    """
     rng = np.random.default_rng(0)
-    for i, z_mm in enumerate([1.0, 1.0, 2.0, 2.0, 2.0]):
-        nz = 16 if z_mm == 1.0 else 8  # the same 16 mm field of view
-        lab = np.zeros((20, 18, nz), np.uint8)  # nibabel order (x, y, z)
-        lab[5:15, 4:14, nz // 4 : 3 * nz // 4] = 1
+    for i, x_mm in enumerate([1.0, 1.0, 2.0, 2.0, 2.0]):
+        nx = 16 if x_mm == 1.0 else 8  # the same 16 mm field of view
+        lab = np.zeros((nx, 18, 20), np.uint8)  # nibabel order
+        lab[nx // 4 : 3 * nx // 4, 4:14, 5:15] = 1
         img = (lab * 2.0 + rng.normal(0, 0.3, lab.shape)).astype(np.float32)
-        write_nnunet_case(root, f"case{i}", [img], lab, spacing=(1.0, 1.0, z_mm))
+        write_nnunet_case(root, f"case{i}", [img], lab, spacing=(x_mm, 1.0, 1.0))
     write_dataset_json(
         root, labels={"background": 0, "organ": 1}, channel_names={"0": "MR"}, num_training=5
     )
@@ -161,24 +165,23 @@ def test_nnunet_default_grid_is_the_plan_spacing(tmp_path):
         {
             "dataset": {"path": str(root)},
             "strategies": ["random"],
-            "patch_size": [2, 4, 4],
+            "patch_size": [4, 4, 2],
             "query_size": 2,
             "trainer": NNUNET_TINY,
         }
     )
     view = materialize_dataset(cfg, tmp_path / "out")
     # nnU-Net's 3d_fullres target: the median spacing per axis (anisotropy 2 < 3), i.e.
-    # 2 x 1 x 1 mm (SimpleITK order) -> nibabel order (1, 1, 2).
-    assert view.target_spacing == (1.0, 1.0, 2.0)
+    # 1 x 1 x 2 mm (SimpleITK order) -> nibabel order (2, 1, 1).
+    assert view.target_spacing == (2.0, 1.0, 1.0)
     (plan,) = (tmp_path / "out" / "cache").glob("nnunet_plan_*/plan_spacing.json")
-    assert json.loads(plan.read_text())["spacing"] == [2.0, 1.0, 1.0]
+    assert json.loads(plan.read_text())["spacing"] == [1.0, 1.0, 2.0]
     assert not (plan.parent / "nnunet").exists()  # nnU-Net's folders are cleaned up
     assert view.resampled
     for case in view.dataset.cases:
-        assert view.shapes[case] == (20, 18, 8)  # 1 mm cases: 16 slices -> 8
-        assert view.raw_shapes[case] == (
-            (20, 18, 16) if case in ("case0", "case1") else (20, 18, 8)
-        )
-    # the 1 mm cases' ground truth is resampled (nearest centre: every other slice)
+        assert view.shapes[case] == (8, 18, 20)  # 1 mm cases: 16 voxels -> 8
+        want = (16, 18, 20) if case in ("case0", "case1") else (8, 18, 20)
+        assert view.raw_shapes[case] == want
+    # the 1 mm cases' ground truth is resampled (nearest centre: every other voxel)
     raw = np.asarray(view.raw_ground_truth("case0"))
-    np.testing.assert_array_equal(np.asarray(view.ground_truth("case0")), raw[:, :, 1::2])
+    np.testing.assert_array_equal(np.asarray(view.ground_truth("case0")), raw[1::2])
