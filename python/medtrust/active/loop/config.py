@@ -452,7 +452,7 @@ class ExperimentConfig:
                 )
         self.trainer_settings()
         _check_backend(self)
-        shapes = dataset_shapes(self)
+        shapes = dataset_shapes(self, working=True)  # patches are placed on the working grid
         n = len(shapes)
         held, pool = split_cases(
             sorted(shapes), self.held_out_fraction, self.split_seed, self.level_separator
@@ -469,7 +469,12 @@ class ExperimentConfig:
             if ps[ax] > largest:
                 raise ConfigError(
                     f"patch_size {list(self.patch_size)} (SimpleITK order z, y, x) is larger "
-                    f"than every pool image along {name} (largest image: {largest} voxels)"
+                    f"than every pool image along {name} (largest image: {largest} voxels"
+                    + (
+                        f" at target_spacing {list(self.target_spacing)})"
+                        if self.target_spacing is not None
+                        else ")"
+                    )
                 )
         capacity = sum(
             math.prod(max(s // p, 0) for s, p in zip(shape, ps)) for shape in pool_shapes

@@ -49,8 +49,23 @@ def synthetic_folder_name(cfg: Any) -> str:
     return f"Dataset900_MedtrustSynthetic_{key}"
 
 
-def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
-    """Case -> spatial shape, without generating a synthetic dataset (header reads only)."""
+def dataset_shapes(cfg: Any, *, working: bool = False) -> dict[str, tuple[int, int, int]]:
+    """Case -> spatial shape, without generating a synthetic dataset (header reads only).
+
+    With ``working=True`` and a configured ``target_spacing``, the shapes of the working
+    grid the loop selects on (:func:`medtrust.active.spacing.working_shape` of the header's
+    shape and spacing); otherwise the raw shapes.
+    """
+    raw = _raw_shapes_and_spacings(cfg)
+    target = getattr(cfg, "array_target_spacing", None)
+    if not working or target is None:
+        return {c: shape for c, (shape, _) in raw.items()}
+    from medtrust.active.spacing import working_shape
+
+    return {c: working_shape(shape, sp, target) for c, (shape, sp) in raw.items()}
+
+
+def _raw_shapes_and_spacings(cfg: Any) -> dict[str, tuple[Any, Any]]:
     if "synthetic" in cfg.dataset:
         p = _synthetic_params(cfg)
         if int(p["n_cases"]) < 2 or len(p["shape"]) != 3 or min(p["shape"]) < 4:
@@ -61,7 +76,8 @@ def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
                 f"voxels per axis, got n_cases={p['n_cases']}, shape={p['shape']}"
             )
         shape = tuple(int(v) for v in reversed(p["shape"]))  # files hold the reversed axes
-        return {f"synth_{i:03d}": shape for i in range(int(p["n_cases"]))}  # type: ignore[misc]
+        sp = tuple(float(v) for v in reversed(p["spacing"]))
+        return {f"synth_{i:03d}": (shape, sp) for i in range(int(p["n_cases"]))}
     require("nibabel", "io")
     import nibabel as nib
 
@@ -77,8 +93,8 @@ def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
         shape = tuple(int(v) for v in hdr.get_data_shape())
         if len(shape) != 3:
             raise DatasetError(f"{ds.label_file(case)}: the AL loop needs 3-D images, got {shape}")
-        shapes[case] = shape
-    return shapes  # type: ignore[return-value]
+        shapes[case] = (shape, tuple(float(v) for v in hdr.get_zooms()[:3]))
+    return shapes
 
 
 def split_cases(
