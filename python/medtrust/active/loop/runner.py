@@ -270,6 +270,10 @@ class _Run:
             "stride": self.cfg.array_stride,
             "n_patch_per_image": self.cfg.patches_per_image,
         }
+        if name.startswith("precomputed") and self.view.resampled:
+            # replayed round files are on the raw grid (working-grid copies when made alike)
+            opts.setdefault("raw_shapes", self.view.raw_shapes)
+            opts.setdefault("target_spacing", list(reversed(self.view.target_spacing or ())))
         s = get_strategy(name, **common, **opts)
         if hasattr(s, "query_steps") and "query_steps" not in opts:
             # ClaSP's beta schedule runs over the experiment's training rounds.
