@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from medtrust._extras import require
 from medtrust.active.trainers.base import CaseData
 
 __all__ = ["case_image", "link_or_convert", "raw_shape", "working_affine"]
@@ -32,6 +33,7 @@ __all__ = ["case_image", "link_or_convert", "raw_shape", "working_affine"]
 
 def raw_shape(case: CaseData) -> tuple[int, int, int]:
     """Spatial shape of a case's raw image file (nibabel order; header read only)."""
+    require("nibabel", "io")
     import nibabel as nib
 
     shp = nib.load(str(case.image_files[0])).header.get_data_shape()
