@@ -94,19 +94,19 @@ def test_al_round_with_kmeans_bald_in_the_loop(tmp_path):
     assert sum(cands["selected"]) == 3
 
 
-def test_kmeans_bald_with_the_nnunet_backend_fails_before_training(tmp_path):
+def test_kmeans_bald_with_the_nnunet_backend_validates(tmp_path):
+    # The nnunet backend now gives encoder features (tests/active/test_al_nnunet.py runs it).
     pytest.importorskip("nnunetv2", reason="the nnunet backend needs nnunetv2 (extra 'nnunet')")
-    from medtrust.exceptions import ConfigError
-
     cfg = ExperimentConfig.from_dict(
         {
             "dataset": {"synthetic": {"n_cases": 6, "shape": [8, 24, 24]}},
             "strategies": ["pe", "kmeans_bald"],
             "patch_size": [4, 8, 8],
             "query_size": 3,
+            "target_spacing": [2, 1, 1],
             "trainer": {"backend": "nnunet", "device": "cpu"},
         },
         base_dir=tmp_path,
     )
-    with pytest.raises(ConfigError, match=r"kmeans_bald.*encoder features"):
-        cfg.validate()
+    cfg.validate()
+    assert cfg.target_spacing == (2.0, 1.0, 1.0)

@@ -207,3 +207,22 @@ def test_target_spacing_config_errors():
     cfg = ExperimentConfig.from_dict({**base, "target_spacing": [3, 2, 1]})
     assert cfg.array_target_spacing == (1.0, 2.0, 3.0)
     assert ExperimentConfig.from_dict(base).fingerprint() != cfg.fingerprint()
+
+
+def test_validation_checks_the_patch_on_the_working_grid():
+    from medtrust.active.loop import ExperimentConfig
+    from medtrust.exceptions import ConfigError
+
+    base = {
+        # SimpleITK order: 6 slices of 3 mm, 20 x 28 in-plane at 1 x 0.8 mm
+        "dataset": {"synthetic": {"n_cases": 6, "shape": [6, 20, 28], "spacing": [3, 1, 0.8]}},
+        "strategies": ["pe"],
+        "patch_size": [4, 8, 8],
+        "query_size": 3,
+        "rounds": 2,
+    }
+    ExperimentConfig.from_dict(base).validate()  # 8 <= 20 and 28 on the raw grid
+    # at 4 mm in-plane the working grid is 12 x 5 x 6 (SimpleITK order): 8 voxels do not fit
+    cfg = ExperimentConfig.from_dict({**base, "target_spacing": [1.5, 4, 4]})
+    with pytest.raises(ConfigError, match=r"along x \(largest image: 6 voxels at target_spacing"):
+        cfg.validate()

@@ -117,8 +117,9 @@ class ExperimentConfig:
     raw grid) resamples images and ground truth to a working grid before patch selection and
     training, as nnActive works on nnU-Net's resampled images; round files stay on the raw
     grid (:mod:`medtrust.active.spacing` gives the rounding rule). With the ``nnunet``
-    backend, which resamples to its plan by itself, it is refused: there the loop selects on
-    the raw grid.
+    backend and no ``target_spacing``, the working grid is at the spacing nnU-Net's plan gives
+    the whole dataset (its ``trainer.configuration``, default ``3d_fullres``), where nnActive
+    selects; nnU-Net then trains and predicts on that grid without resampling again.
     """
 
     dataset: dict[str, Any]
@@ -283,7 +284,7 @@ class ExperimentConfig:
             starting_budget_size=_int(d, "starting_budget_size", None, 1),
             rounds=_int(d, "rounds", 5, 1),
             pooling_stride=_triple(d.get("pooling_stride", 1), "pooling_stride"),
-            target_spacing=_target_spacing(d.get("target_spacing"), trainer["backend"]),
+            target_spacing=_target_spacing(d.get("target_spacing")),
             patches_per_image=_int(d, "patches_per_image", 20, 1),
             seeds=tuple(int(s) for s in seeds),
             ensemble_size=_int(d, "ensemble_size", 5, 1),
@@ -400,6 +401,9 @@ class ExperimentConfig:
         d["trainer"].pop("num_threads", None)  # resuming with other thread counts is fine
         if d.get("target_spacing") is None:
             d.pop("target_spacing", None)  # runs made before the option keep their fingerprint
+            if self.trainer["backend"] == "nnunet":
+                # the working grid is nnU-Net's plan grid (runs made on the raw grid differ)
+                d["target_spacing"] = "nnunet_plan"
         d["dataset"] = (
             {"path": str(self.dataset_path().resolve())}  # type: ignore[union-attr]
             if self.dataset_path() is not None
@@ -448,16 +452,7 @@ class ExperimentConfig:
                 )
         self.trainer_settings()
         _check_backend(self)
-        if self.trainer["backend"] == "nnunet":
-            from medtrust.active.strategies.base import strategy_needs_features
-
-            wants = [s for s in self.strategies if strategy_needs_features(s)]
-            if wants:
-                raise ConfigError(
-                    f"strategy {wants[0]!r} needs encoder features, which the nnunet backend "
-                    "does not give yet: use trainer backend 'unet' or another strategy"
-                )
-        shapes = dataset_shapes(self)
+        shapes = dataset_shapes(self, working=True)  # patches are placed on the working grid
         n = len(shapes)
         held, pool = split_cases(
             sorted(shapes), self.held_out_fraction, self.split_seed, self.level_separator
@@ -474,7 +469,12 @@ class ExperimentConfig:
             if ps[ax] > largest:
                 raise ConfigError(
                     f"patch_size {list(self.patch_size)} (SimpleITK order z, y, x) is larger "
-                    f"than every pool image along {name} (largest image: {largest} voxels)"
+                    f"than every pool image along {name} (largest image: {largest} voxels"
+                    + (
+                        f" at target_spacing {list(self.target_spacing)})"
+                        if self.target_spacing is not None
+                        else ")"
+                    )
                 )
         capacity = sum(
             math.prod(max(s // p, 0) for s, p in zip(shape, ps)) for shape in pool_shapes
@@ -525,8 +525,8 @@ class RunSpec:
         return h.hexdigest()[:16]
 
 
-def _target_spacing(v: Any, backend: str) -> tuple[float, float, float] | None:
-    """``target_spacing``: None or 3 positive numbers; not with the nnunet backend."""
+def _target_spacing(v: Any) -> tuple[float, float, float] | None:
+    """``target_spacing``: None or 3 positive numbers."""
     if v is None:
         return None
     try:
@@ -535,11 +535,6 @@ def _target_spacing(v: Any, backend: str) -> tuple[float, float, float] | None:
         raise ConfigError(f"target_spacing must be 3 positive numbers or null, got {v!r}") from e
     if len(vals) != 3 or not all(math.isfinite(x) and x > 0 for x in vals):
         raise ConfigError(f"target_spacing must be 3 positive numbers or null, got {v!r}")
-    if backend == "nnunet":
-        raise ConfigError(
-            "target_spacing is for the built-in unet backend; nnU-Net resamples to its own "
-            "plan spacing (leave target_spacing unset)"
-        )
     return (vals[0], vals[1], vals[2])
 
 

@@ -49,8 +49,23 @@ def synthetic_folder_name(cfg: Any) -> str:
     return f"Dataset900_MedtrustSynthetic_{key}"
 
 
-def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
-    """Case -> spatial shape, without generating a synthetic dataset (header reads only)."""
+def dataset_shapes(cfg: Any, *, working: bool = False) -> dict[str, tuple[int, int, int]]:
+    """Case -> spatial shape, without generating a synthetic dataset (header reads only).
+
+    With ``working=True`` and a configured ``target_spacing``, the shapes of the working
+    grid the loop selects on (:func:`medtrust.active.spacing.working_shape` of the header's
+    shape and spacing); otherwise the raw shapes.
+    """
+    raw = _raw_shapes_and_spacings(cfg)
+    target = getattr(cfg, "array_target_spacing", None)
+    if not working or target is None:
+        return {c: shape for c, (shape, _) in raw.items()}
+    from medtrust.active.spacing import working_shape
+
+    return {c: working_shape(shape, sp, target) for c, (shape, sp) in raw.items()}
+
+
+def _raw_shapes_and_spacings(cfg: Any) -> dict[str, tuple[Any, Any]]:
     if "synthetic" in cfg.dataset:
         p = _synthetic_params(cfg)
         if int(p["n_cases"]) < 2 or len(p["shape"]) != 3 or min(p["shape"]) < 4:
@@ -61,7 +76,8 @@ def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
                 f"voxels per axis, got n_cases={p['n_cases']}, shape={p['shape']}"
             )
         shape = tuple(int(v) for v in reversed(p["shape"]))  # files hold the reversed axes
-        return {f"synth_{i:03d}": shape for i in range(int(p["n_cases"]))}  # type: ignore[misc]
+        sp = tuple(float(v) for v in reversed(p["spacing"]))
+        return {f"synth_{i:03d}": (shape, sp) for i in range(int(p["n_cases"]))}
     require("nibabel", "io")
     import nibabel as nib
 
@@ -77,8 +93,8 @@ def dataset_shapes(cfg: Any) -> dict[str, tuple[int, int, int]]:
         shape = tuple(int(v) for v in hdr.get_data_shape())
         if len(shape) != 3:
             raise DatasetError(f"{ds.label_file(case)}: the AL loop needs 3-D images, got {shape}")
-        shapes[case] = shape
-    return shapes  # type: ignore[return-value]
+        shapes[case] = (shape, tuple(float(v) for v in hdr.get_zooms()[:3]))
+    return shapes
 
 
 def split_cases(
@@ -131,6 +147,8 @@ class DatasetView:
     #: Shapes of the raw images when the cache holds a working grid at a target spacing
     #: (:mod:`medtrust.active.spacing`); None: the cache is on the raw grid.
     raw_shapes: dict[str, tuple[int, int, int]] | None = None
+    #: The working grid's spacing (array order), configured or nnU-Net's plan; None: raw grid.
+    target_spacing: tuple[float, float, float] | None = None
 
     @property
     def resampled(self) -> bool:
@@ -159,8 +177,13 @@ class DatasetView:
         )
 
     def ground_truth(self, case: str) -> np.ndarray:
-        """Full label map (memory-mapped)."""
+        """Full label map on the working grid (memory-mapped)."""
         return np.load(self.cache / f"{case}.gt.npy", mmap_mode="r")
+
+    def raw_ground_truth(self, case: str) -> np.ndarray:
+        """Full label map on the raw image grid (memory-mapped; the working one if the same)."""
+        f = self.cache / f"{case}.raw_gt.npy"
+        return np.load(f if self.resampled else self.cache / f"{case}.gt.npy", mmap_mode="r")
 
     def median_spacing(self, cases: Iterable[str]) -> tuple[float, float, float]:
         """Median spacing of some cases."""
@@ -175,7 +198,9 @@ def materialize_dataset(cfg: Any, out: Path, *, progress: bool = False) -> Datas
     ``[C_in, Z, Y, X]``) and each label map (``CASE.gt.npy``); files are written atomically,
     so an interrupted build resumes where it stopped. With ``cfg.target_spacing`` both are
     resampled to the working grid (:mod:`medtrust.active.spacing`: linear for the image,
-    nearest centre for the labels) and the raw label map is kept as ``CASE.raw_gt.npy``.
+    nearest centre for the labels) and the raw label map is kept as ``CASE.raw_gt.npy``. With
+    the ``nnunet`` backend and no ``target_spacing`` the working grid is at nnU-Net's plan
+    spacing for the whole dataset (:func:`~medtrust.active.trainers.nnunet.plan_spacing`).
     """
     from medtrust._io import atomic_write_json
     from medtrust._io import progress as bar
@@ -191,6 +216,8 @@ def materialize_dataset(cfg: Any, out: Path, *, progress: bool = False) -> Datas
     else:
         ds = load_nnunet_dataset(cfg.dataset_path())
     target = getattr(cfg, "array_target_spacing", None)
+    if target is None and getattr(cfg, "trainer", {}).get("backend") == "nnunet":
+        target = _nnunet_plan_target(cfg, ds, out)
     ident = str(Path(ds.root).resolve()) + ("" if target is None else f"|spacing={list(target)}")
     key = hashlib.sha256(ident.encode()).hexdigest()[:8]
     cache = out / "cache" / f"{Path(ds.root).name}_{key}"
@@ -206,6 +233,7 @@ def materialize_dataset(cfg: Any, out: Path, *, progress: bool = False) -> Datas
             {k: tuple(v) for k, v in meta["shapes"].items()},
             {k: tuple(v) for k, v in meta["spacings"].items()},
             None if raw is None else {k: tuple(v) for k, v in raw.items()},
+            target,
         )
     shapes, spacings, raw_shapes = {}, {}, {}
     for case in bar(ds.cases, desc="cache", enabled=progress):
@@ -248,7 +276,26 @@ def materialize_dataset(cfg: Any, out: Path, *, progress: bool = False) -> Datas
         shapes,  # type: ignore[arg-type]
         spacings,  # type: ignore[arg-type]
         None if target is None else raw_shapes,  # type: ignore[arg-type]
+        target,
     )
+
+
+def _nnunet_plan_target(cfg: Any, ds: Any, out: Path) -> tuple[float, float, float]:
+    """nnU-Net's plan spacing for the whole dataset, in array order (cached under ``out``)."""
+    from medtrust.active.trainers.nnunet import plan_spacing
+
+    settings = cfg.trainer_settings()
+    ident = "|".join(
+        [
+            str(Path(ds.root).resolve()),
+            settings.planner,
+            settings.plans_identifier,
+            settings.configuration,
+        ]
+    )
+    key = hashlib.sha256(ident.encode()).hexdigest()[:8]
+    sp = plan_spacing(ds, settings, out / "cache" / f"nnunet_plan_{key}")
+    return (float(sp[2]), float(sp[1]), float(sp[0]))  # plans order is SimpleITK's
 
 
 def partial_labels(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dice_per_class", "summarize_dice"]
+__all__ = ["dice_on_raw_grid", "dice_per_class", "summarize_dice"]
 
 
 def dice_per_class(pred: np.ndarray, target: np.ndarray, n_classes: int) -> np.ndarray:
@@ -23,6 +23,42 @@ def dice_per_class(pred: np.ndarray, target: np.ndarray, n_classes: int) -> np.n
     from medtrust.segmentation import confusion_counts
 
     return confusion_counts(pred, target, n_classes=n_classes).dice()
+
+
+def dice_on_raw_grid(mean_probs: np.ndarray, raw_target: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class Dice of working-grid probabilities against the raw-grid ground truth.
+
+    The mean probabilities ``[C, *working]`` are mapped to the raw grid by linear
+    interpolation at the raw voxel centres (:func:`medtrust.active.spacing.resample_image`;
+    nnU-Net exports its predictions by resampling the class probabilities with order 1 too),
+    then the argmax (ties: the lowest class) is compared with ``raw_target``.
+
+    Parameters
+    ----------
+    mean_probs
+        Ensemble mean probabilities on the working grid.
+    raw_target
+        Ground truth on the raw image grid (same field of view).
+    n_classes
+        Classes incl. background.
+
+    Returns
+    -------
+    numpy.ndarray
+        Dice per class (NaN when both masks are empty).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p1 = np.array([[[0.2, 0.9]]], np.float32)   # class 1 on a 1 x 1 x 2 working grid
+    >>> probs = np.stack([1 - p1, p1])
+    >>> dice_on_raw_grid(probs, np.array([[[0, 1, 1, 1]]]), 2).round(3).tolist()
+    [0.667, 0.8]
+    """
+    from medtrust.active.spacing import resample_image
+
+    up = resample_image(mean_probs, np.shape(raw_target))
+    return dice_per_class(up.argmax(0).astype(np.uint8), np.asarray(raw_target), n_classes)
 
 
 def summarize_dice(per_case: np.ndarray) -> tuple[np.ndarray, float]:

@@ -13,7 +13,7 @@ Run folder ``OUT/runs/SETTING/STRATEGY/seed_N/``::
                         it was chosen (nnActive keeps ``<strategy>_XXX.json`` alike)
     round_000/labels/   partial label maps (ignore elsewhere) + labels.json
     round_000/model/member_M/   one trained member each
-    round_000/eval.json held-out Dice per case and class
+    round_000/eval.json held-out Dice per case and class (on the raw image grid)
     round_000/query.json        log of the query that follows the round
     results.parquet     one row per finished round
     done.json           the run is complete
@@ -48,7 +48,7 @@ from medtrust.active import (
 )
 from medtrust.active.loop.config import FULL_DATA, RunSpec, make_trainer
 from medtrust.active.loop.data import DatasetView, partial_labels, split_cases
-from medtrust.active.loop.evaluation import dice_per_class, summarize_dice
+from medtrust.active.loop.evaluation import dice_on_raw_grid, dice_per_class, summarize_dice
 from medtrust.active.spacing import box_between
 from medtrust.active.trainers.base import TrainingData, atomic_dir, member_dir
 from medtrust.exceptions import ConfigError, InternalError
@@ -157,7 +157,8 @@ class _Run:
                 self.grid_file(k),
                 boxes,
                 file_ending=self.ending,
-                extra={"target_spacing": list(self.cfg.target_spacing or ())},
+                # SimpleITK (plans) order, as the config's target_spacing
+                extra={"target_spacing": list(reversed(self.view.target_spacing or ()))},
             )
         write_round(self.loop_file(k), [self.to_raw(b) for b in boxes], file_ending=self.ending)
 
@@ -269,6 +270,10 @@ class _Run:
             "stride": self.cfg.array_stride,
             "n_patch_per_image": self.cfg.patches_per_image,
         }
+        if name.startswith("precomputed") and self.view.resampled:
+            # replayed round files are on the raw grid (working-grid copies when made alike)
+            opts.setdefault("raw_shapes", self.view.raw_shapes)
+            opts.setdefault("target_spacing", list(reversed(self.view.target_spacing or ())))
         s = get_strategy(name, **common, **opts)
         if hasattr(s, "query_steps") and "query_steps" not in opts:
             # ClaSP's beta schedule runs over the experiment's training rounds.
@@ -421,9 +426,17 @@ class _Run:
             t0 = time.perf_counter()
             per_case = {}
             for case in split["held_out"]:
-                pred = self.ensemble(k, case, "eval").argmax()
-                gt = np.asarray(self.view.ground_truth(case))
-                per_case[case] = dice_per_class(pred, gt, self.view.n_classes)
+                acc = self.ensemble(k, case, "eval")
+                if self.view.resampled:
+                    # on the raw image grid, as nnU-Net exports its predictions
+                    per_case[case] = dice_on_raw_grid(
+                        acc.mean_probs(),
+                        np.asarray(self.view.raw_ground_truth(case)),
+                        self.view.n_classes,
+                    )
+                else:
+                    gt = np.asarray(self.view.ground_truth(case))
+                    per_case[case] = dice_per_class(acc.argmax(), gt, self.view.n_classes)
             arr = np.array([per_case[c] for c in split["held_out"]])
             per_class, mean = summarize_dice(arr)
             atomic_write_json(

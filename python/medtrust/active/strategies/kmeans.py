@@ -7,9 +7,10 @@ features are divided by their standard deviation over the candidates (+1e-6, no 
 k-means++ seeding picks q candidates: the first uniformly at random, each next one with
 probability proportional to its squared distance to the nearest one picked. The pool needs a
 ``features`` source (:class:`~medtrust.active.Pool`). In the AL loop the features are the
-bottleneck of the first ensemble member (the built-in ``unet`` backend's encoder over
-non-overlapping tiles, :meth:`~medtrust.active.trainers.unet.UNetPredictor.features`); one
-member, because the members' feature spaces are not comparable.
+bottleneck of the first ensemble member (the encoder over non-overlapping tiles: the built-in
+``unet`` backend's, :meth:`~medtrust.active.trainers.unet.UNetPredictor.features`, or the
+trained nnU-Net network's, :meth:`~medtrust.active.trainers.nnunet.NnUNetPredictor.features`);
+one member, because the members' feature spaces are not comparable.
 
 Examples
 --------

@@ -125,7 +125,7 @@ class Predictor(ABC):
         """
         raise InvalidArgumentError(
             f"the {type(self).__name__} backend gives no encoder features, which kmeans_bald "
-            "needs; use the built-in unet backend or another strategy"
+            "needs; use the built-in unet or nnunet backend, or another strategy"
         )
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -12,7 +12,13 @@ images, as nnActive does; ``"seeds"``: all images, a different seed). Epochs and
 are set on the trainer instance; the default class ``nnUNetTrainerMedtrust`` only skips
 nnU-Net's per-epoch plots and network drawing. Any trainer class nnU-Net can find by name
 works too. Prediction uses nnU-Net's own sliding window and returns the probabilities in
-medtrust's (nibabel) axis order.
+medtrust's (nibabel) axis order; :meth:`NnUNetPredictor.features` gives the trained
+network's encoder features (``kmeans_bald``).
+
+The loop works on nnU-Net's grid: the configured ``target_spacing``, or the spacing nnU-Net
+plans for the whole dataset (:func:`plan_spacing`). Images are handed to nnU-Net already
+resampled to it (:mod:`medtrust.active.trainers.nnunet_grid`) and each round's plan is pinned
+to that spacing, so nnU-Net does not resample again and its outputs lie on the loop's grid.
 
 ``nnUNet_raw``, ``nnUNet_preprocessed`` and ``nnUNet_results`` point into the round's work
 folder while nnU-Net runs, and are restored afterwards.
@@ -54,9 +60,21 @@ from medtrust.active.trainers.base import (
     inference_options,
     member_dir,
 )
+from medtrust.active.trainers.inference import encoder_feature_map
+from medtrust.active.trainers.nnunet_grid import (
+    case_image,
+    link_or_convert,
+    raw_shape,
+    working_affine,
+)
 from medtrust.exceptions import ConfigError
 
-__all__ = ["NnUNetPredictor", "NnUNetSettings", "NnUNetTrainerBackend"]  # + nnUNetTrainerMedtrust
+__all__ = [
+    "NnUNetPredictor",
+    "NnUNetSettings",
+    "NnUNetTrainerBackend",
+    "plan_spacing",
+]  # + nnUNetTrainerMedtrust
 
 _EXT_DIR = Path(__file__).parent / "nnunet_ext"
 _DATASET_NAME = "MedtrustAL"
@@ -236,6 +254,106 @@ def _device(name: str) -> Any:
     return torch.device(name)
 
 
+def _sitk(spacing: tuple[float, float, float]) -> list[float]:
+    """A nibabel-order spacing in nnU-Net's (SimpleITK) order."""
+    return [float(v) for v in reversed(spacing)]
+
+
+def _on_one_grid(data: TrainingData) -> bool:
+    """Whether every case has the round's spacing (the loop's working grid)."""
+    return all(np.allclose(c.spacing, data.spacing, rtol=1e-6, atol=0.0) for c in data.cases)
+
+
+def plan_spacing(dataset: Any, settings: NnUNetSettings, workdir: Path) -> tuple[float, ...]:
+    """The spacing nnU-Net's plan gives a whole dataset (SimpleITK order), cached in ``workdir``.
+
+    nnU-Net's fingerprint extraction and experiment planner (``settings.planner``,
+    ``settings.plans_identifier``) run on all cases of ``dataset`` with their full labels, as
+    nnActive preprocesses the whole dataset once; the spacing is that of
+    ``settings.configuration`` (``3d_fullres`` when the configuration is 2-D). Idempotent: the
+    result is kept in ``workdir/plan_spacing.json`` and nnU-Net's folders are removed.
+
+    Parameters
+    ----------
+    dataset
+        An opened nnU-Net raw dataset (:func:`medtrust.io.load_nnunet_dataset`).
+    settings
+        The backend's settings.
+    workdir
+        Folder for nnU-Net's private ``nnUNet_*`` folders and the cached result.
+
+    Returns
+    -------
+    tuple of float
+        The planned spacing, SimpleITK (nnU-Net plans) order.
+    """
+    from medtrust._io import atomic_write_json
+    from medtrust.io.nnunet import write_dataset_json
+
+    workdir = Path(workdir)
+    done = workdir / "plan_spacing.json"
+    if done.is_file():
+        return tuple(float(v) for v in json.loads(done.read_text())["spacing"])
+    s = settings
+    root = workdir / "nnunet"
+    shutil.rmtree(root, ignore_errors=True)
+    name = f"Dataset{s.dataset_id:03d}_{_DATASET_NAME}"
+    with (
+        nnunet_environment(root, s, n_proc_da=max(1, s.n_proc_da)) as paths,
+        _quiet(workdir / "plan.log"),
+        _in_process_pools(s.num_processes == 1),
+    ):
+        raw = paths["raw"] / name
+        for case in dataset.cases:
+            for c, f in enumerate(dataset.image_files(case)):
+                link_or_convert(Path(f), raw / "imagesTr" / f"{case}_{c:04d}.nii.gz")
+            link_or_convert(Path(dataset.label_file(case)), raw / "labelsTr" / f"{case}.nii.gz")
+        write_dataset_json(
+            raw,
+            labels={n: i for i, n in enumerate(dataset.class_names)},
+            channel_names=dict(dataset.channel_names),
+            num_training=len(dataset.cases),
+            file_ending=".nii.gz",
+            overwrite_image_reader_writer="NibabelIO",
+            name=_DATASET_NAME,
+        )
+        from nnunetv2.experiment_planning.plan_and_preprocess_api import (
+            extract_fingerprints,
+            plan_experiments,
+        )
+
+        extract_fingerprints(
+            [s.dataset_id],
+            num_processes=s.num_processes,
+            check_dataset_integrity=False,
+            clean=True,
+            verbose=False,
+        )
+        plans_id = plan_experiments(
+            [s.dataset_id],
+            experiment_planner_class_name=s.planner,
+            overwrite_plans_name=s.plans_identifier,
+        )
+        plans = json.loads((paths["preprocessed"] / name / f"{plans_id}.json").read_text())
+    confs = plans["configurations"]
+    transposed = confs.get(s.configuration, {}).get("spacing")
+    if transposed is None or len(transposed) != 3:  # 2-D configurations: the 3-D plan's
+        transposed = confs["3d_fullres"]["spacing"]
+    # plans store spacings in their transposed axis order (coarsest axis first)
+    spacing = [transposed[i] for i in plans["transpose_backward"]]
+    atomic_write_json(
+        done,
+        {
+            "spacing": [float(v) for v in spacing],
+            "configuration": s.configuration,
+            "planner": s.planner,
+            "n_cases": len(dataset.cases),
+        },
+    )
+    shutil.rmtree(root, ignore_errors=True)
+    return tuple(float(v) for v in spacing)
+
+
 class NnUNetTrainerBackend(Trainer):
     """The nnU-Net v2 backend (see the module docstring)."""
 
@@ -279,13 +397,15 @@ class NnUNetTrainerBackend(Trainer):
                 clean=True,
                 verbose=False,
             )
+            grid = _sitk(data.spacing) if _on_one_grid(data) else None
             plans_id = plan_experiments(
                 [s.dataset_id],
                 experiment_planner_class_name=s.planner,
                 overwrite_plans_name=s.plans_identifier,
+                overwrite_target_spacing=grid,
             )
             pre = paths["preprocessed"] / self.dataset_name
-            self._override_plans(pre / f"{plans_id}.json")
+            self._override_plans(pre / f"{plans_id}.json", grid)
             preprocess(
                 [s.dataset_id],
                 plans_id,
@@ -305,17 +425,23 @@ class NnUNetTrainerBackend(Trainer):
         (raw / "imagesTr").mkdir(parents=True, exist_ok=True)
         ending = ".nii.gz"
         for case in data.cases:
-            for c, f in enumerate(case.image_files):
-                target = raw / "imagesTr" / f"{case.case}_{c:04d}{ending}"
-                if f.name.endswith(".nii") and not f.name.endswith(".nii.gz"):
-                    arr, sp, aff = load_nifti(f)
-                    save_nifti(target, arr, spacing=sp, affine=aff)
-                else:
-                    try:
-                        target.symlink_to(Path(f).resolve())
-                    except OSError:
-                        shutil.copyfile(f, target)
             _, sp, affine = load_nifti(case.image_files[0])
+            if raw_shape(case) != case.shape:
+                # The loop's working grid (target spacing): images resampled as nnU-Net's
+                # preprocessing would, so nnU-Net sees its plan spacing and resamples no more.
+                img, _ = case_image(case)
+                affine = working_affine(affine, raw_shape(case), case.shape)
+                sp = case.spacing
+                for c, chan in enumerate(img):
+                    save_nifti(
+                        raw / "imagesTr" / f"{case.case}_{c:04d}{ending}",
+                        chan.transpose(2, 1, 0),  # nnU-Net's (SimpleITK) order -> nibabel's
+                        spacing=sp,
+                        affine=affine,
+                    )
+            else:
+                for c, f in enumerate(case.image_files):
+                    link_or_convert(f, raw / "imagesTr" / f"{case.case}_{c:04d}{ending}")
             save_nifti(
                 raw / "labelsTr" / f"{case.case}{ending}",
                 np.asarray(case.labels()),
@@ -334,10 +460,8 @@ class NnUNetTrainerBackend(Trainer):
             name=_DATASET_NAME,
         )
 
-    def _override_plans(self, plans_file: Path) -> None:
+    def _override_plans(self, plans_file: Path, grid: list[float] | None = None) -> None:
         s = self.settings
-        if s.batch_size is None and s.patch_size is None:
-            return
         plans = json.loads(plans_file.read_text())
         conf = plans["configurations"].get(s.configuration)
         if conf is None:
@@ -345,6 +469,18 @@ class NnUNetTrainerBackend(Trainer):
                 f"nnU-Net planned no configuration {s.configuration!r}; "
                 f"available: {sorted(plans['configurations'])}"
             )
+        changed = False
+        if grid is not None and len(conf.get("spacing", [])) == 3:
+            # every case is on the loop's working grid: train there without resampling
+            # (plan_experiments' overwrite_target_spacing covers 3d_fullres only); plans
+            # store the spacing in their transposed axis order
+            want = [grid[i] for i in plans["transpose_forward"]]
+            changed = [float(v) for v in conf["spacing"]] != want
+            conf["spacing"] = want
+        if s.batch_size is None and s.patch_size is None:
+            if changed:
+                atomic_write_text(plans_file, json.dumps(plans, indent=2))
+            return
         if s.batch_size is not None:
             conf["batch_size"] = s.batch_size
         if s.patch_size is not None:
@@ -473,15 +609,13 @@ class NnUNetPredictor(Predictor):
     def predict_slabs(
         self, case: CaseData, mode: InferenceMode = "eval"
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """The whole volume as one slab (nnU-Net returns full volumes)."""
-        from nnunetv2.imageio.nibabel_reader_writer import NibabelIO
-
+        """The whole volume as one slab (nnU-Net returns full volumes), on the case's grid."""
         # nnU-Net reads both at prediction time: one predictor serves both modes.
         step, mirroring = inference_options(self.settings, mode)
         self.predictor.tile_step_size = step
         self.predictor.use_mirroring = mirroring
 
-        img, props = NibabelIO().read_images([str(f) for f in case.image_files])
+        img, props = case_image(case)
         with _quiet(None):
             _, probs = self.predictor.predict_single_npy_array(img, props, None, None, True)
         probs = np.asarray(probs, dtype=np.float32).transpose(0, 3, 2, 1)  # NibabelIO order
@@ -489,9 +623,74 @@ class NnUNetPredictor(Predictor):
         probs /= probs.sum(0, keepdims=True)  # exact normalisation after resampling
         yield 0, probs
 
+    def features(self, case: CaseData) -> np.ndarray:
+        """Bottleneck features of the trained network's encoder, ``[F, z, y, x]`` (nibabel order).
+
+        The case's image (on its grid, :func:`~medtrust.active.trainers.nnunet_grid.case_image`)
+        goes through nnU-Net's own preprocessing (transpose, crop, normalisation), then through
+        the encoder in non-overlapping tiles of the plan's patch size (no mirroring), as
+        :meth:`UNetPredictor.features <medtrust.active.trainers.unet.UNetPredictor.features>`
+        does for the built-in backend
+        (:func:`~medtrust.active.trainers.inference.encoder_feature_map`); a region nnU-Net
+        cropped away is filled with zeros (the normalised background) before encoding.
+
+        Parameters
+        ----------
+        case
+            The case to encode.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``[F, z, y, x]`` over the case's field of view, ``F`` the deepest encoder
+            stage's channels, the axes in the case's (nibabel) order.
+        """
+        import torch
+
+        p = self.predictor
+        img, props = case_image(case)
+        pre = p.configuration_manager.preprocessor_class(verbose=False)
+        with _quiet(None):
+            data, _, props = pre.run_case_npy(
+                img, None, dict(props), p.plans_manager, p.configuration_manager, p.dataset_json
+            )
+        data = _uncrop(np.asarray(data, np.float32), props)
+        tile = tuple(int(v) for v in p.configuration_manager.patch_size)
+        strides = np.array(p.configuration_manager.pool_op_kernel_sizes, np.int64)
+        stride = tuple(int(v) for v in strides.prod(axis=0))
+        net = getattr(p.network, "_orig_mod", p.network)
+        net.eval()
+
+        def encode(batch: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                out = net.encoder(torch.from_numpy(batch).to(p.device))
+            if isinstance(out, (list, tuple)):  # the encoder returns every stage's output
+                out = out[-1]
+            return out.float().cpu().numpy()
+
+        fmap = encoder_feature_map(encode, data, tile, stride)
+        back = [0, *(i + 1 for i in p.plans_manager.transpose_backward)]
+        fmap = fmap.transpose(back)  # SimpleITK order
+        return np.ascontiguousarray(fmap.transpose(0, 3, 2, 1))  # nibabel order
+
     def close(self) -> None:
         """Drop the network."""
         self.predictor = None
+
+
+def _uncrop(data: np.ndarray, props: dict[str, Any]) -> np.ndarray:
+    """Preprocessed data put back into the grid nnU-Net cropped it from (zeros outside)."""
+    before = [int(v) for v in props["shape_before_cropping"]]
+    cropped = [int(v) for v in props["shape_after_cropping_and_before_resampling"]]
+    bbox = [[int(a), int(b)] for a, b in props["bbox_used_for_cropping"]]
+    if all(a == 0 and b == n for (a, b), n in zip(bbox, before)):
+        return data
+    f = [n / c for n, c in zip(data.shape[1:], cropped)]  # resampling after the crop
+    full = [max(round(n * g), 1) for n, g in zip(before, f)]
+    lo = [min(round(a * g), m - n) for (a, _), g, m, n in zip(bbox, f, full, data.shape[1:])]
+    out = np.zeros((data.shape[0], *full), np.float32)
+    out[(slice(None), *(slice(a, a + n) for a, n in zip(lo, data.shape[1:])))] = data
+    return out
 
 
 class _ThreadPoolContext:
