@@ -145,7 +145,7 @@ pub(crate) fn core_err(e: CoreError) -> PolarsError {
 /// list holds every row. A plain (non-list) input is one group of all its rows.
 pub(crate) struct Batch {
     pub(crate) name: PlSmallStr,
-    pub(crate) cols: Vec<Vec<f64>>,
+    pub(crate) cols: Vec<Values>,
     /// Row range of each group in `cols`; `None` for a null list (its output is null).
     pub(crate) ranges: Vec<Option<(usize, usize)>>,
 }
@@ -261,8 +261,27 @@ pub(crate) fn policy(name: &str) -> PolarsResult<Policy> {
     }
 }
 
+/// The f64 values of one input column: polars' own buffer when the column already is f64
+/// without nulls in one chunk (no copy), else a converted copy.
+pub(crate) enum Values {
+    Shared(Float64Chunked),
+    Owned(Vec<f64>),
+}
+
+impl std::ops::Deref for Values {
+    type Target = [f64];
+
+    fn deref(&self) -> &[f64] {
+        match self {
+            // `float_values` shares only single-chunk columns without nulls: always a slice.
+            Values::Shared(ca) => ca.cont_slice().unwrap_or(&[]),
+            Values::Owned(v) => v,
+        }
+    }
+}
+
 /// A numeric column as f64 values, null as NaN.
-fn float_values(s: &Series) -> PolarsResult<Vec<f64>> {
+fn float_values(s: &Series) -> PolarsResult<Values> {
     if !s.dtype().is_primitive_numeric() && !s.dtype().is_bool() && !s.dtype().is_null() {
         return Err(err(
             "DTypeError",
@@ -272,13 +291,19 @@ fn float_values(s: &Series) -> PolarsResult<Vec<f64>> {
     let s = s.cast(&DataType::Float64)?;
     let ca = s.f64()?;
     if ca.null_count() == 0 {
+        let ca = ca.rechunk().into_owned();
+        if ca.cont_slice().is_ok() {
+            return Ok(Values::Shared(ca));
+        }
         let mut v = Vec::with_capacity(ca.len());
         for chunk in ca.downcast_iter() {
             v.extend_from_slice(chunk.values().as_slice());
         }
-        return Ok(v);
+        return Ok(Values::Owned(v));
     }
-    Ok(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    Ok(Values::Owned(
+        ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+    ))
 }
 
 /// The input columns (e.g. confidence, residual[, label]): Python packs them into one struct.
