@@ -155,10 +155,13 @@ def test_ci_progress_bar_counts_every_group_and_csf(monkeypatch):
     bars: list[_Bar] = []
 
     def fake_bar(*, total, desc, enabled=True, leave=True):
+        if not enabled:
+            return None
         bars.append(_Bar())
         bars[-1].total = total
         return bars[-1]
 
+    monkeypatch.delenv("MEDTRUST_NO_PROGRESS", raising=False)
     monkeypatch.setattr(_io, "progress_bar", fake_bar)
     monkeypatch.setattr(_io, "_have_tqdm", lambda: True)
     df = frame([20, 30, 25, 10], seed=1)
@@ -179,6 +182,8 @@ def test_cli_ci_shows_the_bootstrap_bar(monkeypatch, tmp_path, capsys):
     bars: list[_Bar] = []
 
     def fake_bar(*, total, desc, enabled=True, leave=True):
+        if not enabled:
+            return None
         bars.append(_Bar())
         bars[-1].total = total
         return bars[-1]
