@@ -141,6 +141,7 @@ def progress(total: int, desc: str, enabled: bool) -> Iterator[int]:
         stop.set()
         thread.join()
         show(_native._plugin_progress(token, clear=True))
+        bar.refresh()  # the final count, even when the query ended within tqdm's mininterval
         bar.close()
 
 

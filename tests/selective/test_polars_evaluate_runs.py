@@ -147,6 +147,9 @@ class _Bar:
     def update(self, n: int) -> None:
         self.done += n
 
+    def refresh(self) -> None:
+        pass
+
     def close(self) -> None:
         self.closed = True
 
