@@ -12,6 +12,10 @@
 //! `medtrust._plugin.medtrust_errors` turns them back into that class of `medtrust.exceptions`.
 //!
 //! The ABI glue (symbols, kwargs, errors) is in `polars_expr_abi.rs`.
+//!
+//! (Over 400 lines: one section per function family (metrics, curve, bootstrap, AUBC) over
+//! the shared batch, validation and output helpers; `evaluate_groups` is in
+//! `polars_expr_eval.rs`, the progress counter in `polars_expr_progress.rs`.)
 
 use medtrust_core::bootstrap::{bootstrap_metrics, Prepared};
 use medtrust_core::risk::{self, Targets, METRIC_NAMES};
