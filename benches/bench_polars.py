@@ -3,8 +3,9 @@
 Data: G groups x R rows, two CSFs (``good``, ``bad``; confidences rounded to 3 decimals, so
 ties), binary residuals. Three ways, timed in the same run:
 
-- ``medtrust``: ``selective.evaluate`` = one ``group_by(...).agg(selective_metrics(...))``
-  polars query running the Rust plugin (every metric of both CSFs);
+- ``medtrust``: ``selective.evaluate`` = one polars query running the Rust plugin
+  (``evaluate_groups``: every metric of both CSFs; the groups, contiguous here, reach Rust as
+  runs of ``rle_id``, without a hash ``group_by`` or implode);
 - ``loop``: a copy of ``evaluate`` before issue 12 (``partition_by`` + ``metrics()`` per group
   and CSF in Python), kept here verbatim as the baseline;
 - ``pure polars``: a hand-written polars AURC (AURC only) with the same convention (tie groups,
@@ -90,15 +91,17 @@ def test_baselines_agree_with_medtrust(df_2000):
     assert np.allclose(plain["aurc"], mine["aurc"], rtol=1e-12, atol=1e-15)
 
 
-# Issue 12's targets (>= 20x the loop, >= 10x pure polars, >= 50x at 10^5 groups) are not met
-# yet. The plugin no longer costs per group (one elementwise call per query over the imploded
-# groups, computed in parallel in Rust); what remains is the sort-based core kernel of each
-# group (~50-80 us at 1000 rows, rust/core/src/risk, issue 13) and polars' group_by + implode.
-# The ratios are printed; the targets stay asserted.
-_NOT_YET = pytest.mark.xfail(reason="issue 12 speed targets not met yet (see above)", strict=False)
+# Issue 12's targets: a target that is met is a plain assert; one not met is an xfail whose
+# reason prints the measured figure. What remains is the per-group core kernel
+# (rust/core/src/risk, issue 13): `test_evaluate_phases` prints its share.
 
 
-@_NOT_YET
+def _target(r: float, target: float, what: str) -> None:
+    if r < target:
+        pytest.xfail(f"{what}: measured {r:.1f}x < target {target}x (kernel-bound, see phases)")
+    assert r >= target
+
+
 def test_2000_groups_vs_loop_and_pure_polars(benchmark, df_2000, ratio):
     by = ["model", "shift"]
     medtrust_evaluate(df_2000, by)  # warm the plugin
@@ -108,13 +111,46 @@ def test_2000_groups_vs_loop_and_pure_polars(benchmark, df_2000, ratio):
     benchmark.pedantic(medtrust_evaluate, args=(df_2000, by), rounds=3, iterations=1)
     r_loop = ratio("evaluate 2000 groups x 1000 rows x 2 CSFs vs the loop", t_ours, t_loop, None)
     r_plain = ratio("evaluate (all metrics) vs pure-polars AURC only", t_ours, t_plain, None)
-    assert r_loop >= 20 and r_plain >= 10
+    assert r_plain >= 10  # met
+    _target(r_loop, 20, "2000 groups vs the loop")
 
 
-@_NOT_YET
+def test_evaluate_phases(df_2000, ratio):
+    """Where evaluate's time goes (each phase: ratio = whole evaluate / phase)."""
+    from medtrust import _native, _plugin
+    from medtrust.selective.evaluate import _runs
+
+    by, confs = ["model", "shift"], ["good", "bad"]
+    keys = pl.struct(by)
+    kw = _plugin.kwargs("raise", True, names=confs, runs=True)
+    values = [pl.col(c) for c in (*confs, "failed")]
+    plugin = _plugin.call_columns("evaluate_groups", [*values, keys.rle_id()], kw)
+    parts = df_2000.partition_by(by, maintain_order=True)
+    arrays = [(p["good"].to_numpy(), p["bad"].to_numpy(), p["failed"].to_numpy()) for p in parts]
+
+    def kernel_one_thread() -> None:  # the core kernel alone, every (group, CSF), serially
+        for good, bad, failed in arrays:
+            _native.risk_metrics(good, failed)
+            _native.risk_metrics(bad, failed)
+
+    medtrust_evaluate(df_2000, by)
+    t_all = best_of(lambda: medtrust_evaluate(df_2000, by), 3)
+    t_runs = best_of(lambda: _runs(df_2000, by), 3)
+    t_plugin = best_of(lambda: df_2000.lazy().select(plugin).collect(), 3)
+    t_group_by = best_of(
+        lambda: df_2000.group_by(by).agg(pl.struct(*values).implode()), 3
+    )  # what the runs form avoids
+    t_kernel = best_of(kernel_one_thread, 2) / _native.num_threads()
+    ratio("evaluate phase: contiguity check (rle)", t_runs, t_all, None)
+    ratio("evaluate phase: plugin call (runs form)", t_plugin, t_all, None)
+    ratio("evaluate phase: core kernel (1 thread / n_threads)", t_kernel, t_all, None)
+    ratio("avoided: polars group_by + implode", t_group_by, t_all, None)
+
+
 def test_1e5_groups_of_100_vs_loop(ratio):
     df = frame(100_000, 100, seed=1)
     by = ["model", "shift"]
     t_ours = best_of(lambda: medtrust_evaluate(df, by), 1)
     t_loop = best_of(lambda: loop_evaluate(df, ["good", "bad"], "failed", by), 1)
-    ratio("evaluate 1e5 groups x 100 rows x 2 CSFs vs the loop", t_ours, t_loop, 50)
+    r = ratio("evaluate 1e5 groups x 100 rows x 2 CSFs vs the loop", t_ours, t_loop, None)
+    _target(r, 50, "1e5 groups vs the loop")

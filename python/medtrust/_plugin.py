@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,15 @@ from medtrust import _native, exceptions
 from medtrust._arrays import NAN_POLICIES, check_choice
 from medtrust.exceptions import InvalidArgumentError, PolarsPluginError
 
-__all__ = ["METRICS", "POLARS_TESTED", "call", "kwargs", "medtrust_errors"]
+__all__ = [
+    "METRICS",
+    "POLARS_TESTED",
+    "call",
+    "call_columns",
+    "kwargs",
+    "medtrust_errors",
+    "progress",
+]
 
 #: Metric names the plugin computes (the ``selective_metrics`` struct fields but n, n_dropped).
 METRICS: tuple[str, ...] = tuple(n for n in _native.RISK_METRIC_NAMES if n != "n")
@@ -65,6 +75,74 @@ def call(function: str, args: list[pl.Expr], options: dict[str, Any]) -> pl.Expr
         return expr.alias(args[0].meta.output_name())
     except pl.exceptions.ComputeError:  # no single output name (e.g. a literal)
         return expr.alias("confids")
+
+
+def call_columns(function: str, args: list[pl.Expr], options: dict[str, Any]) -> pl.Expr:
+    """Plugin function ``function`` on whole columns in a ``select``, one output row per group.
+
+    For ``evaluate_groups`` with ``runs=True``: the last of ``args`` is a run id
+    (``pl.struct(by).rle_id()``) and each run of rows is one group, so polars neither hashes
+    the keys nor gathers the rows of each group (see ``rust/python/src/polars_expr_eval.rs``).
+    """
+    check()
+    packed = pl.struct(*(a.alias(f"_{i}") for i, a in enumerate(args)))
+    return register_plugin_function(
+        plugin_path=_LIB,
+        function_name=function,
+        args=[packed],
+        kwargs=options,
+        is_elementwise=False,
+        changes_length=True,
+    )
+
+
+_TOKENS = itertools.count(1)
+
+
+@contextlib.contextmanager
+def progress(total: int, desc: str, enabled: bool) -> Iterator[int]:
+    """A progress bar moved by the plugin's bootstrap work while a query runs; yields its token.
+
+    Pass the token as the ``progress`` kwarg: the plugin counts each finished unit (one group's
+    bootstrap of one CSF) under it, and a thread polls the count every 0.1 s (the query runs
+    in polars with the GIL released, so the plugin cannot call back into Python). Yields 0, and
+    shows nothing, when the bar is disabled.
+
+    Examples
+    --------
+    >>> from medtrust import _plugin
+    >>> with _plugin.progress(10, "bootstrap", enabled=False) as token:
+    ...     token
+    0
+    """
+    from medtrust._io import progress_bar
+
+    bar = progress_bar(total=total, desc=desc, enabled=enabled, leave=False)
+    if bar is None:
+        yield 0
+        return
+    token = next(_TOKENS)
+    stop = threading.Event()
+    shown = [0]
+
+    def show(count: int) -> None:
+        bar.update(count - shown[0])
+        shown[0] = count
+
+    def poll() -> None:
+        while not stop.wait(0.1):
+            show(_native._plugin_progress(token))
+
+    thread = threading.Thread(target=poll, name="medtrust-progress", daemon=True)
+    thread.start()
+    try:
+        yield token
+    finally:
+        stop.set()
+        thread.join()
+        show(_native._plugin_progress(token, clear=True))
+        bar.refresh()  # the final count, even when the query ended within tqdm's mininterval
+        bar.close()
 
 
 @functools.cache

@@ -96,7 +96,7 @@ def test_score_table_csfs_names_the_computed_csfs():
     assert failure.score_table_csfs(t) == ["msr_mean", "pairwise_dice"]
 
 
-def test_progress_bar_over_bootstrap_resamples(monkeypatch, capsys):
+def test_progress_bar_over_bootstrap_units(monkeypatch, capsys):
     monkeypatch.delenv("MEDTRUST_NO_PROGRESS", raising=False)
     df = cases()
     failure.evaluate_failure_detection(
@@ -104,7 +104,8 @@ def test_progress_bar_over_bootstrap_resamples(monkeypatch, capsys):
         progress=True,
     )  # fmt: skip
     err = capsys.readouterr().err
-    assert "bootstrap resamples" in err and "/100 " in err  # 4 groups x 25 resamples
+    # 4 groups x 2 CSFs x 2 bootstraps (intervals, rank resamples), counted as they finish
+    assert "bootstrap (group x CSF)" in err and "16/16 " in err
     failure.evaluate_failure_detection(
         df, csf_prefix="csf_", case_col="subject", group_col="site", n_resamples=25,
         progress=False,

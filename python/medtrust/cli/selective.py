@@ -27,6 +27,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         nan_policy=args.nan_policy,
         check_range=not args.no_check_range,
+        # With --ci: a bar over the (group, CSF) bootstraps when stderr is a terminal.
+        progress=False if args.no_progress else None,
     )
     out = Path(args.out) if args.out else path.with_name(f"{path.stem}.selective.parquet")
     atomic_write_parquet(out, res)
@@ -53,4 +55,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--nan-policy", choices=["raise", "omit", "propagate"], default="raise")
     e.add_argument("--no-check-range", action="store_true", help="allow residuals outside [0, 1]")
     e.add_argument("--out", help="output .parquet (default: next to the input)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar (with --ci)")
     e.set_defaults(func=_evaluate)

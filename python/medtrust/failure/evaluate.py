@@ -295,6 +295,7 @@ def _group_scores(
     boot: dict[str, Any],
     gcol: str,
     stack: bool = True,
+    token: int = 0,
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], pl.DataFrame]:
     """Metrics, correlations, failure AUROC and bootstrap of every (group, CSF), one query.
 
@@ -303,6 +304,8 @@ def _group_scores(
     the metrics and the paired bootstrap (intervals and the resampled ``rank_metric`` values;
     every CSF of a group sees the same resamples) run in Rust through the polars plugin, equal
     to ``selective.metrics`` / ``paired_bootstrap``. Also returns the wide result table.
+    ``token`` (from :func:`medtrust._plugin.progress`) counts each finished bootstrap of one
+    (group, CSF): two per pair (intervals, resampled values).
     """
     import polars as pl
 
@@ -310,7 +313,7 @@ def _group_scores(
 
     kw = _plugin.kwargs("raise", check_range)
     kw_auroc = _plugin.kwargs("raise", True, metric="failure_auroc")
-    resampling = dict(n_resamples=boot["n_resamples"], seed=boot["seed"])
+    resampling = dict(n_resamples=boot["n_resamples"], seed=boot["seed"], progress=token)
     kw_ci = _plugin.kwargs(
         "raise", check_range, metrics=["aurc", "augrc"], alpha=float(boot["alpha"]), **resampling
     )
@@ -433,8 +436,9 @@ def evaluate_failure_detection(
     rank_metric
         Metric the CSFs are ranked by in each resample.
     progress
-        Progress bar over the bootstrap resamples (they run in one parallel query, so the bar
-        completes when it returns); None: on when stderr is a terminal.
+        Progress bar over the bootstraps: it advances inside the one query as each (group,
+        CSF) bootstrap finishes (intervals and rank resamples: two units each); None: on when
+        stderr is a terminal.
 
     Returns
     -------
@@ -489,27 +493,20 @@ def evaluate_failure_detection(
     check_range = not (risk == "hd95" and not binary)
     domains = sorted(set(table[gcol].to_list())) if group_col is not None else []
     groups = [*domains, "all"]
-    from medtrust._io import progress_bar, progress_enabled
+    from medtrust import _plugin
+    from medtrust._io import progress_enabled
     from medtrust._plugin import METRICS
     from medtrust.selective.bootstrap import _check_common
 
     check_choice(rank_metric, "rank_metric", METRICS)
     _check_common(n_resamples, alpha, seed)
     boot = {"metric": rank_metric, "n_resamples": n_resamples, "seed": seed, "alpha": alpha}
-    bar = progress_bar(
-        total=n_resamples * len(groups),
-        desc="bootstrap resamples",
-        enabled=progress_enabled(progress),
-        leave=False,
-    )
-    scores, wide = _group_scores(
-        table, names, check_range, failed is not None, boot, gcol, group_col is not None
-    )
+    units = 2 * len(groups) * len(names)
+    with _plugin.progress(units, "bootstrap (group x CSF)", progress_enabled(progress)) as token:
+        scores, wide = _group_scores(
+            table, names, check_range, failed is not None, boot, gcol, group_col is not None, token
+        )
     mean_rank, rank_table = _rank_tables(wide, names, groups, rank_metric)
-    if bar is not None:
-        # Every group's resamples run in one parallel query: the bar counts them when it returns.
-        bar.update(n_resamples * len(groups))
-        bar.close()
     ranks_of = {(g, c): r for g, c, r in mean_rank.iter_rows()}
     rows = []
     all_pass: list[str] = []

@@ -1,6 +1,11 @@
 """Evaluate CSFs on a polars DataFrame: one row per (group, CSF) with every metric.
 
-This is how papers compare many CSFs across datasets and shifts.
+This is how papers compare many CSFs across datasets and shifts. One polars query runs the
+plugin function ``evaluate_groups`` (``rust/python/src/polars_expr_eval.rs``): every CSF of a
+group in one task, all groups in parallel in Rust. When the rows of each group are contiguous
+in a DataFrame (the usual layout of a results table), groups are the runs of
+``pl.struct(by).rle_id()`` and reach Rust as slices of the columns: no hash ``group_by`` and no
+per-group copy (implode); otherwise the query is ``group_by(by).agg(...)`` over imploded rows.
 
 Examples
 --------
@@ -41,13 +46,13 @@ def evaluate(
     seed: int = 0,
     nan_policy: NanPolicy = "raise",
     check_range: bool = True,
+    progress: bool | None = False,
 ) -> pl.DataFrame:
     """Every selective metric per group and CSF, in one polars query.
 
-    One ``group_by(by).agg(...)`` query: each CSF is one call of the Rust plugin that gets every
-    group at once and computes them in parallel (see :mod:`medtrust.polars`); no Python loop
-    over groups, and each row equals :func:`~medtrust.selective.metrics` on that group bit for
-    bit.
+    One query of the Rust plugin gets every group and CSF at once and computes the groups in
+    parallel (see the module docs and :mod:`medtrust.polars`); no Python loop over groups, and
+    each row equals :func:`~medtrust.selective.metrics` on that group bit for bit.
 
     Parameters
     ----------
@@ -78,6 +83,9 @@ def evaluate(
         Seed of the random generator (results are identical for any thread count).
     check_range
         Refuse residuals outside [0, 1] (default); False accepts any finite loss (e.g. HD95 in mm).
+    progress
+        With ``ci``: a progress bar that advances as each (group, CSF) bootstrap finishes inside
+        the query; None: on when stderr is a terminal (:func:`medtrust._io.progress_enabled`).
 
     Returns
     -------
@@ -88,6 +96,7 @@ def evaluate(
     import polars as pl
 
     from medtrust import _plugin
+    from medtrust._io import progress_enabled
 
     if isinstance(df, pl.LazyFrame):
         columns = df.collect_schema().names()
@@ -104,38 +113,39 @@ def evaluate(
     missing = [c for c in needed if c not in columns]
     if missing:
         raise InvalidArgumentError(f"columns not in the DataFrame: {missing}; have {columns}")
-    kw = _plugin.kwargs(nan_policy, check_range)
+    kw = _plugin.kwargs(nan_policy, check_range, names=confs, has_labels=labels is not None, ci=ci)
     if ci:
         from medtrust.selective.bootstrap import _check_common
 
         _check_common(n_resamples, alpha, seed)
-        kw_ci = dict(kw, metrics=list(_CI_METRICS), n_resamples=n_resamples, seed=seed)
-        kw_ci["alpha"] = float(alpha)
-    aggs = []
-    shared = [*confs, residual, *([labels] if labels else [])]
-    # Paired intervals need the same cases for every CSF: rows valid for all of them.
-    valid = pl.all_horizontal([pl.col(x).is_not_null() & pl.col(x).is_finite() for x in shared])
-    for i, c in enumerate(confs):
-        args = [pl.col(c), pl.col(residual), *([pl.col(labels)] if labels else [])]
-        aggs.append(_plugin.call("selective_metrics", args, kw).alias(f"__m{i}"))
-        if ci:
-            ci_args = [a.filter(valid) for a in args] if nan_policy == "omit" else args
-            aggs.append(_plugin.call("bootstrap_ci", ci_args, kw_ci).alias(f"__ci{i}"))
-    lf = df.lazy()
-    query = lf.group_by(by).agg(aggs) if by else lf.select(aggs)
-    with _plugin.medtrust_errors():
-        wide = query.collect()
-    parts = []
-    for i, c in enumerate(confs):
-        if wide[f"__m{i}"].is_null().any():
-            raise EmptyInputError(f"confids {c!r}: a group is empty after dropping NaN")
-        cols = [*by, pl.lit(c).alias("csf"), pl.col(f"__m{i}").struct.unnest()]
-        if ci:
-            ci_fields = [f"{m}_{side}" for m in _CI_METRICS for side in ("low", "high")]
-            cols.append(pl.col(f"__ci{i}").struct.field(*ci_fields))
-        parts.append(wide.select(*cols).with_columns(__k=pl.lit(i)))
-    out = pl.concat(parts).sort([*(pl.col(b).cast(pl.String) for b in by), "__k"])
-    out = out.drop("__k")
+        kw.update(metrics=list(_CI_METRICS), n_resamples=n_resamples, seed=seed)
+        kw["alpha"] = float(alpha)
+    values = [pl.col(c) for c in (*confs, residual, *([labels] if labels else []))]
+    runs = _runs(df, by) if isinstance(df, pl.DataFrame) and by else None
+    show = ci and progress_enabled(progress)
+    n_groups = (runs if runs is not None else _n_groups(df, by)) if show else 0
+    with _plugin.progress(n_groups * len(confs), "bootstrap (group x CSF)", show) as token:
+        kw["progress"] = token
+        if not by:
+            query = df.lazy().select(_plugin.call("evaluate_groups", values, kw).alias("__m"))
+        elif runs is not None:
+            # Contiguous groups: the runs are the groups (see the module docs).
+            kw["runs"] = True
+            keys = pl.struct(by)
+            m = _plugin.call_columns("evaluate_groups", [*values, keys.rle_id()], kw)
+            query = df.lazy().select(keys.rle().struct.field("value").alias("__k"), m.alias("__m"))
+            query = query.unnest("__k")
+        else:
+            m = _plugin.call("evaluate_groups", values, kw)
+            query = df.lazy().group_by(by).agg(m.alias("__m"))
+        if by:
+            query = query.sort([pl.col(b).cast(pl.String) for b in by], maintain_order=True)
+        with _plugin.medtrust_errors():
+            out = query.explode("__m").unnest("__m").collect()
+    empty = out.filter(pl.col("n").is_null())
+    if empty.height:
+        c = empty["csf"][0]
+        raise EmptyInputError(f"confids {c!r}: a group is empty after dropping NaN")
     dropped = int(out["n_dropped"].sum())
     if dropped:
         warnings.warn(
@@ -144,3 +154,24 @@ def evaluate(
             stacklevel=2,
         )
     return out
+
+
+def _runs(df: pl.DataFrame, by: list[str]) -> int | None:
+    """The number of groups when each group's rows are contiguous (one run each), else None.
+
+    One pass comparing neighbouring keys plus a hash of the run keys only: a few ms on
+    millions of rows, against a hash ``group_by`` and a copy of every group.
+    """
+    import polars as pl
+
+    value = pl.struct(by).rle().struct.field("value")
+    unique, n = df.select(value.is_unique().all().alias("u"), value.len().alias("n")).row(0)
+    return int(n) if unique else None
+
+
+def _n_groups(df: Any, by: list[str]) -> int:
+    import polars as pl
+
+    if not by:
+        return 1
+    return int(df.lazy().select(pl.struct(by).n_unique()).collect().item())

@@ -16,6 +16,8 @@ mod patches;
 /// The polars expression plugin (symbols loaded by polars, not by Python).
 mod polars_expr;
 mod polars_expr_abi;
+mod polars_expr_eval;
+mod polars_expr_progress;
 mod risk;
 mod sampling;
 mod surface;
@@ -64,5 +66,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     aggregate::register(m)?;
     patches::register(m)?;
     sampling::register(m)?;
+    polars_expr_progress::register(m)?;
     Ok(())
 }

@@ -12,6 +12,10 @@
 //! `medtrust._plugin.medtrust_errors` turns them back into that class of `medtrust.exceptions`.
 //!
 //! The ABI glue (symbols, kwargs, errors) is in `polars_expr_abi.rs`.
+//!
+//! (Over 400 lines: one section per function family (metrics, curve, bootstrap, AUBC) over
+//! the shared batch, validation and output helpers; `evaluate_groups` is in
+//! `polars_expr_eval.rs`, the progress counter in `polars_expr_progress.rs`.)
 
 use medtrust_core::bootstrap::{bootstrap_metrics, Prepared};
 use medtrust_core::risk::{self, Targets, METRIC_NAMES};
@@ -59,12 +63,12 @@ crate::plugin!(
 );
 
 /// Metric fields of the `selective_metrics` struct (every name but the trailing `n`).
-const N_METRICS: usize = METRIC_NAMES.len() - 1;
+pub(crate) const N_METRICS: usize = METRIC_NAMES.len() - 1;
 
 /// Keyword arguments shared by every function (pickled by `register_plugin_function`).
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 pub(crate) struct Kwargs {
-    nan_policy: String,
+    pub(crate) nan_policy: String,
     check_range: bool,
     tpr: f64,
     coverage: f64,
@@ -75,17 +79,32 @@ pub(crate) struct Kwargs {
     metric: Option<String>,
     /// Metric names (`bootstrap_ci`).
     #[serde(default)]
-    metrics: Vec<String>,
+    pub(crate) metrics: Vec<String>,
     #[serde(default)]
     n_resamples: usize,
     #[serde(default)]
     seed: u64,
     #[serde(default)]
-    alpha: f64,
+    pub(crate) alpha: f64,
+    /// CSF names (`evaluate_groups`).
+    #[serde(default)]
+    pub(crate) names: Vec<String>,
+    /// A label column follows the residual (`evaluate_groups`).
+    #[serde(default)]
+    pub(crate) has_labels: bool,
+    /// The last input field is a run id: each run of equal ids is a group (`evaluate_groups`).
+    #[serde(default)]
+    pub(crate) runs: bool,
+    /// Add bootstrap intervals of `metrics` (`evaluate_groups`).
+    #[serde(default)]
+    pub(crate) ci: bool,
+    /// Progress token: bootstrap work done is counted under it (0: not counted).
+    #[serde(default)]
+    pub(crate) progress: u64,
 }
 
 impl Kwargs {
-    fn targets(&self) -> Targets {
+    pub(crate) fn targets(&self) -> Targets {
         Targets {
             tpr: self.tpr,
             coverage: self.coverage,
@@ -99,7 +118,7 @@ impl Kwargs {
     }
 }
 
-fn index_of(name: &str) -> PolarsResult<usize> {
+pub(crate) fn index_of(name: &str) -> PolarsResult<usize> {
     METRIC_NAMES[..N_METRICS]
         .iter()
         .position(|m| *m == name)
@@ -111,7 +130,7 @@ pub(crate) fn err(class: &str, msg: impl std::fmt::Display) -> PolarsError {
 }
 
 /// A core error as a polars error naming its `medtrust.exceptions` class (as `errors::to_py`).
-fn core_err(e: CoreError) -> PolarsError {
+pub(crate) fn core_err(e: CoreError) -> PolarsError {
     let class = match &e {
         CoreError::Empty { .. } => "EmptyInputError",
         CoreError::ShapeMismatch { .. } => "ShapeMismatchError",
@@ -128,11 +147,11 @@ fn core_err(e: CoreError) -> PolarsError {
 /// `group_by(...).agg(...)` (or `.over(...)`) polars hands over one list per group in a single
 /// call, so there is one FFI call per query rather than one per group; in a `select` the one
 /// list holds every row. A plain (non-list) input is one group of all its rows.
-struct Batch {
-    name: PlSmallStr,
-    cols: Vec<Vec<f64>>,
+pub(crate) struct Batch {
+    pub(crate) name: PlSmallStr,
+    pub(crate) cols: Vec<Values>,
     /// Row range of each group in `cols`; `None` for a null list (its output is null).
-    ranges: Vec<Option<(usize, usize)>>,
+    pub(crate) ranges: Vec<Option<(usize, usize)>>,
 }
 
 impl Batch {
@@ -141,7 +160,7 @@ impl Batch {
     }
 
     /// A batch of `arity` columns (`what` names them in the error).
-    fn with_columns(
+    pub(crate) fn with_columns(
         inputs: &[Series],
         arity: std::ops::RangeInclusive<usize>,
         what: &str,
@@ -183,7 +202,7 @@ impl Batch {
         })
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ranges.len()
     }
 
@@ -191,7 +210,7 @@ impl Batch {
     /// batches run in parallel over groups in the medtrust pool, each group on one thread (the
     /// kernels' own small-input rule); the first error in group order is returned, so results
     /// and errors do not depend on the thread count.
-    fn map<T: Send>(
+    pub(crate) fn map<T: Send>(
         &self,
         f: impl Fn(&[&[f64]]) -> PolarsResult<T> + Sync,
     ) -> PolarsResult<Vec<Option<T>>> {
@@ -216,25 +235,25 @@ impl Batch {
 }
 
 /// Validated rows of one group (borrowed when no row is dropped).
-struct Rows<'a> {
+pub(crate) struct Rows<'a> {
     conf: Cow<'a, [f64]>,
     res: Cow<'a, [f64]>,
     /// Class labels of the rows (for the balanced metrics), as the core takes them.
     labels: Option<Cow<'a, [f64]>>,
     /// Rows dropped by `nan_policy="omit"`.
-    n_dropped: usize,
+    pub(crate) n_dropped: usize,
     /// `nan_policy="propagate"` met a missing value: every metric is NaN.
     propagate: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Policy {
+pub(crate) enum Policy {
     Raise,
     Omit,
     Propagate,
 }
 
-fn policy(name: &str) -> PolarsResult<Policy> {
+pub(crate) fn policy(name: &str) -> PolarsResult<Policy> {
     match name {
         "raise" => Ok(Policy::Raise),
         "omit" => Ok(Policy::Omit),
@@ -246,8 +265,27 @@ fn policy(name: &str) -> PolarsResult<Policy> {
     }
 }
 
+/// The f64 values of one input column: polars' own buffer when the column already is f64
+/// without nulls in one chunk (no copy), else a converted copy.
+pub(crate) enum Values {
+    Shared(Float64Chunked),
+    Owned(Vec<f64>),
+}
+
+impl std::ops::Deref for Values {
+    type Target = [f64];
+
+    fn deref(&self) -> &[f64] {
+        match self {
+            // `float_values` shares only single-chunk columns without nulls: always a slice.
+            Values::Shared(ca) => ca.cont_slice().unwrap_or(&[]),
+            Values::Owned(v) => v,
+        }
+    }
+}
+
 /// A numeric column as f64 values, null as NaN.
-fn float_values(s: &Series) -> PolarsResult<Vec<f64>> {
+fn float_values(s: &Series) -> PolarsResult<Values> {
     if !s.dtype().is_primitive_numeric() && !s.dtype().is_bool() && !s.dtype().is_null() {
         return Err(err(
             "DTypeError",
@@ -257,17 +295,23 @@ fn float_values(s: &Series) -> PolarsResult<Vec<f64>> {
     let s = s.cast(&DataType::Float64)?;
     let ca = s.f64()?;
     if ca.null_count() == 0 {
+        let ca = ca.rechunk().into_owned();
+        if ca.cont_slice().is_ok() {
+            return Ok(Values::Shared(ca));
+        }
         let mut v = Vec::with_capacity(ca.len());
         for chunk in ca.downcast_iter() {
             v.extend_from_slice(chunk.values().as_slice());
         }
-        return Ok(v);
+        return Ok(Values::Owned(v));
     }
-    Ok(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    Ok(Values::Owned(
+        ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+    ))
 }
 
 /// The input columns (e.g. confidence, residual[, label]): Python packs them into one struct.
-fn columns(
+pub(crate) fn columns(
     inputs: &[Series],
     arity: &std::ops::RangeInclusive<usize>,
     what: &str,
@@ -288,7 +332,7 @@ fn columns(
 /// The rows of one group after the `nan_policy` rules of `prepare` (null counts as NaN).
 ///
 /// `None` when the group is empty (before or after dropping): the expression returns null.
-fn rows<'a>(cols: &[&'a [f64]], kw: &Kwargs) -> PolarsResult<Option<Rows<'a>>> {
+pub(crate) fn rows<'a>(cols: &[&'a [f64]], kw: &Kwargs) -> PolarsResult<Option<Rows<'a>>> {
     let pol = policy(&kw.nan_policy)?;
     let (conf, res) = (cols[0], cols[1]);
     let labels = cols.get(2).copied();
@@ -365,7 +409,7 @@ fn rows<'a>(cols: &[&'a [f64]], kw: &Kwargs) -> PolarsResult<Option<Rows<'a>>> {
 }
 
 /// The 17 metric values and n of one group (NaN values when NaN propagates).
-fn metric_values(r: &Rows, t: Targets) -> PolarsResult<[f64; 18]> {
+pub(crate) fn metric_values(r: &Rows, t: Targets) -> PolarsResult<[f64; 18]> {
     if r.propagate {
         let mut v = [f64::NAN; 18];
         v[N_METRICS] = r.conf.len() as f64;
@@ -376,13 +420,17 @@ fn metric_values(r: &Rows, t: Targets) -> PolarsResult<[f64; 18]> {
 }
 
 /// A float column of one value per group.
-fn f64_column(name: &str, values: impl Iterator<Item = Option<f64>>) -> Series {
+pub(crate) fn f64_column(name: &str, values: impl Iterator<Item = Option<f64>>) -> Series {
     Float64Chunked::from_iter_options(name.into(), values).into_series()
 }
 
 /// A struct column of `fields`, null where `valid` is false (an empty group is a null struct,
 /// not a struct of nulls).
-fn struct_column(name: PlSmallStr, fields: &[Series], valid: &[bool]) -> PolarsResult<Series> {
+pub(crate) fn struct_column(
+    name: PlSmallStr,
+    fields: &[Series],
+    valid: &[bool],
+) -> PolarsResult<Series> {
     let out = StructChunked::from_series(name, valid.len(), fields.iter())?;
     let out = if valid.iter().all(|v| *v) {
         out
@@ -395,7 +443,7 @@ fn struct_column(name: PlSmallStr, fields: &[Series], valid: &[bool]) -> PolarsR
 // ------------------------------------------------------------------------------------------
 // selective_metrics: one struct with every metric
 
-fn metrics_fields() -> Vec<Field> {
+pub(crate) fn metrics_fields() -> Vec<Field> {
     let mut f: Vec<Field> = METRIC_NAMES[..N_METRICS]
         .iter()
         .map(|m| Field::new((*m).into(), DataType::Float64))
@@ -413,7 +461,7 @@ fn metrics_struct_type(input_fields: &[Field], _: &Kwargs) -> PolarsResult<Field
 }
 
 /// The metric values (NaN when NaN propagates) and dropped-row count of one group.
-type GroupMetrics = ([f64; 18], usize);
+pub(crate) type GroupMetrics = ([f64; 18], usize);
 
 /// The [`GroupMetrics`] of every group (`None`: empty group).
 fn group_metrics(b: &Batch, kw: &Kwargs) -> PolarsResult<Vec<Option<GroupMetrics>>> {
@@ -559,7 +607,7 @@ fn percentile_linear(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// (estimate, low, high) of metric `j` from the flat bootstrap output of one set.
-fn interval(flat: &[f64], estimate: f64, j: usize, alpha: f64) -> [f64; 3] {
+pub(crate) fn interval(flat: &[f64], estimate: f64, j: usize, alpha: f64) -> [f64; 3] {
     let mut finite: Vec<f64> = flat
         .chunks_exact(METRIC_NAMES.len())
         .map(|m| m[j])
@@ -581,7 +629,7 @@ fn interval(flat: &[f64], estimate: f64, j: usize, alpha: f64) -> [f64; 3] {
 
 /// The bootstrap options of `kwargs`, checked; `nan_policy="propagate"` becomes "raise" (as
 /// `paired_bootstrap`: resampling NaN is meaningless).
-fn bootstrap_kwargs(kwargs: Kwargs) -> PolarsResult<(Kwargs, Vec<usize>)> {
+pub(crate) fn bootstrap_kwargs(kwargs: Kwargs) -> PolarsResult<(Kwargs, Vec<usize>)> {
     let idx = kwargs
         .metrics
         .iter()
@@ -598,14 +646,13 @@ fn bootstrap_kwargs(kwargs: Kwargs) -> PolarsResult<(Kwargs, Vec<usize>)> {
 }
 
 /// The 18 estimates and the flat `[n_resamples, 18]` bootstrap metrics of one group.
-type GroupBootstrap = ([f64; 18], Vec<f64>);
+pub(crate) type GroupBootstrap = ([f64; 18], Vec<f64>);
 
 /// The [`GroupBootstrap`] of every group (`None`:
 /// empty group). Each group's resampling already runs in parallel over resamples, so the
 /// groups go one by one; resample `b` draws from the stream of `(seed, b)` alone, so groups
 /// (and CSFs) of the same size see the same draws.
 fn group_bootstraps(b: &Batch, kw: &Kwargs) -> PolarsResult<Vec<Option<GroupBootstrap>>> {
-    let t = kw.targets();
     b.ranges
         .iter()
         .map(|range| {
@@ -613,16 +660,25 @@ fn group_bootstraps(b: &Batch, kw: &Kwargs) -> PolarsResult<Vec<Option<GroupBoot
                 return Ok(None);
             };
             let cols: Vec<&[f64]> = b.cols.iter().map(|c| &c[lo..hi]).collect();
-            let Some(r) = rows(&cols, kw)? else {
-                return Ok(None);
-            };
-            let estimates = metric_values(&r, t)?;
-            let flat = Prepared::new(&r.conf, &r.res, r.labels.as_deref())
-                .and_then(|p| bootstrap_metrics(&[p], kw.n_resamples, kw.seed, t))
-                .map_err(core_err)?;
-            Ok(Some((estimates, flat)))
+            let out = bootstrap_one(&cols, kw);
+            crate::polars_expr_progress::tick(kw.progress, 1);
+            out
         })
         .collect()
+}
+
+/// The [`GroupBootstrap`] of one group's (confidence, residual[, label]) columns (`None`:
+/// empty group).
+pub(crate) fn bootstrap_one(cols: &[&[f64]], kw: &Kwargs) -> PolarsResult<Option<GroupBootstrap>> {
+    let Some(r) = rows(cols, kw)? else {
+        return Ok(None);
+    };
+    let t = kw.targets();
+    let estimates = metric_values(&r, t)?;
+    let flat = Prepared::new(&r.conf, &r.res, r.labels.as_deref())
+        .and_then(|p| bootstrap_metrics(&[p], kw.n_resamples, kw.seed, t))
+        .map_err(core_err)?;
+    Ok(Some((estimates, flat)))
 }
 
 fn bootstrap_ci(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {

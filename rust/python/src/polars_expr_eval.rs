@@ -1,0 +1,230 @@
+//! `evaluate_groups`: every metric (and optional bootstrap intervals) of several CSFs per group
+//! in one plugin call, the engine of `medtrust.selective.evaluate`.
+//!
+//! The input is one struct of `conf_0 .. conf_{K-1}, residual[, label]` in one of three forms:
+//!
+//! - imploded inside `group_by(...).agg(...)`: one list per group (as the other functions);
+//! - plain columns (a `select`): one group of all rows;
+//! - plain columns plus a trailing run id (`runs=True`; `pl.struct(by).rle_id()`), for frames
+//!   whose groups are contiguous: each run is a slice of the columns, so polars neither hashes
+//!   the keys nor gathers (implodes) the rows, and the residual is read once for all CSFs.
+//!
+//! The output has one row per group: a list of K structs, one per CSF in order, with fields
+//! `csf`, the metrics of `selective_metrics`, `n`, `n_dropped` and, with `ci`, `<m>_low` /
+//! `<m>_high` for each of `metrics` (null struct: empty group). Each value comes from the same
+//! functions as `selective_metrics` / `bootstrap_ci` on that group, so it is bit-equal to them.
+
+use crate::polars_expr::{
+    bootstrap_kwargs, bootstrap_one, columns, err, interval, metric_values, metrics_fields, policy,
+    rows, struct_column, Batch, GroupMetrics, Kwargs, Policy, N_METRICS,
+};
+use medtrust_core::risk::METRIC_NAMES;
+use polars_arrow::offset::OffsetsBuffer;
+use polars_core::prelude::LargeListArray;
+use polars_core::prelude::*;
+use std::borrow::Cow;
+
+crate::plugin!(
+    evaluate_groups,
+    evaluate_type,
+    _polars_plugin_evaluate_groups,
+    _polars_plugin_field_evaluate_groups
+);
+
+/// The (estimate, low, high) of each CI metric of one (group, CSF); `None`: no rows.
+type Intervals = Option<Vec<[f64; 3]>>;
+
+const WHAT: &str = "CSF, residual and optional label";
+
+/// The fields of one CSF's struct.
+fn row_fields(kw: &Kwargs) -> Vec<Field> {
+    let mut f = vec![Field::new("csf".into(), DataType::String)];
+    f.extend(metrics_fields());
+    if kw.ci {
+        for m in &kw.metrics {
+            for side in ["low", "high"] {
+                f.push(Field::new(format!("{m}_{side}").into(), DataType::Float64));
+            }
+        }
+    }
+    f
+}
+
+fn evaluate_type(input_fields: &[Field], kw: &Kwargs) -> PolarsResult<Field> {
+    Ok(Field::new(
+        input_fields[0].name().clone(),
+        DataType::List(Box::new(DataType::Struct(row_fields(kw)))),
+    ))
+}
+
+/// The groups of the call (see the module docs for the three input forms).
+fn batch(inputs: &[Series], kw: &Kwargs) -> PolarsResult<Batch> {
+    let width = kw.names.len() + 1 + usize::from(kw.has_labels);
+    if !kw.runs {
+        return Batch::with_columns(inputs, width..=width, WHAT);
+    }
+    let mut cols = columns(inputs, &((width + 1)..=(width + 1)), WHAT)?;
+    let run = cols.pop().expect("width + 1 >= 3 columns");
+    let mut b = Batch::with_columns(&cols, width..=width, WHAT)?;
+    b.ranges = run_ranges(&run)?.into_iter().map(Some).collect();
+    Ok(b)
+}
+
+/// Row ranges of the runs of equal values of `run` (a run id such as `rle_id`).
+fn run_ranges(run: &Series) -> PolarsResult<Vec<(usize, usize)>> {
+    let run = run.cast(&DataType::UInt64)?;
+    let ca = run.u64()?;
+    if ca.null_count() > 0 {
+        return Err(err("InvalidArgumentError", "the run id column holds nulls"));
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut prev = None;
+    for (i, v) in ca.into_no_null_iter().enumerate() {
+        if prev.is_some_and(|p| p != v) {
+            out.push((start, i));
+            start = i;
+        }
+        prev = Some(v);
+    }
+    if prev.is_some() {
+        out.push((start, ca.len()));
+    }
+    Ok(out)
+}
+
+/// CSF `j`'s (confidence, residual[, label]) among a group's `K + 1 (+1)` columns.
+fn csf_columns<T: AsRef<[f64]>>(cols: &[T], j: usize, k: usize) -> Vec<&[f64]> {
+    let mut c = vec![cols[j].as_ref()];
+    c.extend(cols[k..].iter().map(AsRef::as_ref));
+    c
+}
+
+/// The (estimate, low, high) triples of `metrics` for each CSF of every group, or `None` per
+/// (group, CSF) when the bootstrap rows are empty. Groups go one by one (each bootstrap runs in
+/// parallel over resamples, as `bootstrap_ci`); with `nan_policy="omit"` a row is dropped when
+/// any column is missing, so every CSF of a group sees the same cases (paired resamples).
+fn group_intervals(b: &Batch, kwargs: &Kwargs) -> PolarsResult<Vec<Vec<Intervals>>> {
+    if !(kwargs.alpha > 0.0 && kwargs.alpha < 1.0) {
+        return Err(err("InvalidArgumentError", "alpha must lie in (0, 1)"));
+    }
+    let omit = policy(&kwargs.nan_policy)? == Policy::Omit;
+    let (kw, idx) = bootstrap_kwargs(kwargs.clone())?;
+    let k = kw.names.len();
+    let mut out = Vec::with_capacity(b.len());
+    for range in &b.ranges {
+        let (lo, hi) = range.unwrap_or((0, 0));
+        let group: Vec<&[f64]> = b.cols.iter().map(|c| &c[lo..hi]).collect();
+        let cols: Vec<Cow<[f64]>> = if omit {
+            let keep: Vec<usize> = (0..hi - lo)
+                .filter(|&i| group.iter().all(|c| c[i].is_finite()))
+                .collect();
+            group
+                .iter()
+                .map(|c| Cow::Owned(keep.iter().map(|&i| c[i]).collect()))
+                .collect()
+        } else {
+            group.iter().map(|c| Cow::Borrowed(*c)).collect()
+        };
+        let mut per_csf = Vec::with_capacity(k);
+        for j in 0..k {
+            let boot = bootstrap_one(&csf_columns(&cols, j, k), &kw)?;
+            crate::polars_expr_progress::tick(kw.progress, 1);
+            per_csf.push(boot.map(|(estimates, flat)| {
+                idx.iter()
+                    .map(|&m| interval(&flat, estimates[m], m, kw.alpha))
+                    .collect()
+            }));
+        }
+        out.push(per_csf);
+    }
+    Ok(out)
+}
+
+fn evaluate_groups(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
+    let k = kwargs.names.len();
+    if k == 0 {
+        return Err(err("InvalidArgumentError", "names must list the CSFs"));
+    }
+    let b = batch(inputs, &kwargs)?;
+    let t = kwargs.targets();
+    // Every CSF of a group in one task: the group's residual is read once, in cache.
+    let metrics: Vec<Vec<Option<GroupMetrics>>> = b
+        .map(|cols| {
+            (0..k)
+                .map(|j| match rows(&csf_columns(cols, j, k), &kwargs)? {
+                    Some(r) => Ok(Some((metric_values(&r, t)?, r.n_dropped))),
+                    None => Ok(None),
+                })
+                .collect::<PolarsResult<Vec<_>>>()
+        })?
+        .into_iter()
+        .map(|g| g.unwrap_or_else(|| vec![None; k]))
+        .collect();
+    let cis = if kwargs.ci {
+        Some(group_intervals(&b, &kwargs)?)
+    } else {
+        None
+    };
+    let flat: Vec<&Option<GroupMetrics>> = metrics.iter().flatten().collect();
+    let csf = StringChunked::from_iter_values(
+        "csf".into(),
+        (0..flat.len()).map(|i| kwargs.names[i % k].as_str()),
+    )
+    .into_series();
+    let mut fields = vec![csf];
+    for (j, m) in METRIC_NAMES[..N_METRICS].iter().enumerate() {
+        let v = flat.iter().map(|g| g.map(|g| g.0[j]));
+        fields.push(Float64Chunked::from_iter_options((*m).into(), v).into_series());
+    }
+    let ints = |name: &str, f: &dyn Fn(&GroupMetrics) -> i64| {
+        Int64Chunked::from_iter_options(name.into(), flat.iter().map(|g| g.as_ref().map(f)))
+            .into_series()
+    };
+    fields.push(ints("n", &|g| g.0[N_METRICS] as i64));
+    fields.push(ints("n_dropped", &|g| g.1 as i64));
+    if let Some(cis) = &cis {
+        let per: Vec<&Intervals> = cis.iter().flatten().collect();
+        for (q, m) in kwargs.metrics.iter().enumerate() {
+            for (side, pos) in [("low", 1), ("high", 2)] {
+                let v = per.iter().map(|c| c.as_ref().map(|c| c[q][pos]));
+                let name = format!("{m}_{side}");
+                fields.push(Float64Chunked::from_iter_options(name.into(), v).into_series());
+            }
+        }
+    }
+    let valid: Vec<bool> = flat.iter().map(|g| g.is_some()).collect();
+    let rows = struct_column(b.name.clone(), &fields, &valid)?;
+    list_of(rows, k, b.len(), b.name)
+}
+
+/// `flat` (`groups * k` rows) as `groups` lists of `k` rows.
+fn list_of(flat: Series, k: usize, groups: usize, name: PlSmallStr) -> PolarsResult<Series> {
+    let flat = flat.rechunk();
+    let values = flat.chunks()[0].clone();
+    let offsets: Vec<i64> = (0..=groups).map(|g| (g * k) as i64).collect();
+    let offsets = OffsetsBuffer::try_from(offsets)?;
+    let arr = LargeListArray::new(
+        LargeListArray::default_datatype(values.dtype().clone()),
+        offsets,
+        values,
+        None,
+    );
+    let dtype = DataType::List(Box::new(flat.dtype().clone()));
+    // SAFETY: the list's inner arrow type is `values`' own, and `dtype` is `flat`'s dtype.
+    let ca = unsafe { ListChunked::from_chunks_and_dtype(name, vec![Box::new(arr)], dtype) };
+    Ok(ca.into_series())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_split_where_the_id_changes() {
+        let s = Series::new("r".into(), [0u32, 0, 1, 1, 1, 2]);
+        assert_eq!(run_ranges(&s).expect("ids"), vec![(0, 2), (2, 5), (5, 6)]);
+        let empty = Series::new("r".into(), Vec::<u32>::new());
+        assert!(run_ranges(&empty).expect("ids").is_empty());
+    }
+}
