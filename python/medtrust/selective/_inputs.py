@@ -37,6 +37,24 @@ class Samples:
     conf_max: float
 
 
+def coerce(confids: Any, residuals: Any, labels: Any, nan_policy: str) -> dict[str, np.ndarray]:
+    """Coerce the inputs to float64 vectors keyed by argument name.
+
+    Only the checks that need no pass over the values run here (same length, not empty, a
+    known ``nan_policy``); the value checks are the caller's (``prepare`` or the kernel).
+    """
+    arrays = {
+        "confids": as_float_1d(confids, "confids"),
+        "residuals": as_float_1d(residuals, "residuals"),
+    }
+    if labels is not None:
+        arrays["labels"] = as_float_1d(labels, "labels")
+    check_same_length(**arrays)
+    check_nonempty(arrays["confids"], "confids")
+    check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+    return arrays
+
+
 def prepare(
     confids: Any,
     residuals: Any,
@@ -46,14 +64,8 @@ def prepare(
     check_range: bool = True,
 ) -> Samples:
     """Coerce and validate inputs, apply the NaN policy; raise before any work."""
-    c = as_float_1d(confids, "confids")
-    r = as_float_1d(residuals, "residuals")
-    arrays = {"confids": c, "residuals": r}
-    if labels is not None:
-        arrays["labels"] = as_float_1d(labels, "labels")
-    check_same_length(**arrays)
-    check_nonempty(c, "confids")
-    check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+    arrays = coerce(confids, residuals, labels, nan_policy)
+    c, r = arrays["confids"], arrays["residuals"]
     # One fused native pass per array instead of several numpy passes (matters at n = 10^7).
     dc, dr = _native.describe(c), _native.describe(r)
     n_dropped, propagate = 0, False

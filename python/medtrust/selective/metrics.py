@@ -33,16 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 from medtrust import _native
 from medtrust._arrays import (
-    NAN_POLICIES,
     NanPolicy,
-    as_float_1d,
-    check_choice,
-    check_nonempty,
-    check_same_length,
     check_unit_interval,
 )
 from medtrust.exceptions import UndefinedMetricWarning
-from medtrust.selective._inputs import Samples, check_targets, prepare, require_binary
+from medtrust.selective._inputs import Samples, check_targets, coerce, prepare, require_binary
 
 if TYPE_CHECKING:
     import polars as pl
@@ -226,16 +221,13 @@ def _screened(
     (NaN / inf, residuals out of range, non-integer labels), which then raises or applies
     ``nan_policy`` as before.
     """
-    c = as_float_1d(confids, "confids")
-    r = as_float_1d(residuals, "residuals")
-    arrays = {"confids": c, "residuals": r}
-    if labels is not None:
-        arrays["labels"] = as_float_1d(labels, "labels")
-    check_same_length(**arrays)
-    check_nonempty(c, "confids")
-    check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+    arrays = coerce(confids, residuals, labels, nan_policy)
     return _native.risk_metrics_screened(
-        c, r, arrays.get("labels"), check_range=check_range, **targets
+        arrays["confids"],
+        arrays["residuals"],
+        arrays.get("labels"),
+        check_range=check_range,
+        **targets,
     )
 
 

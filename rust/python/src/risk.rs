@@ -22,10 +22,10 @@ fn risk_metrics<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let c = slice(py, &confids, "confids")?;
     let r = slice(py, &residuals, "residuals")?;
-    let l = match &labels {
-        Some(a) => Some(slice(py, a, "labels")?),
-        None => None,
-    };
+    let l = labels
+        .as_ref()
+        .map(|a| slice(py, a, "labels"))
+        .transpose()?;
     let t = risk::Targets {
         tpr,
         coverage,
@@ -33,6 +33,11 @@ fn risk_metrics<'py>(
         bins,
     };
     let m = run(py, || risk::risk_metrics(c, r, l, t))?;
+    metrics_dict(py, &m)
+}
+
+/// The metrics as a dict keyed by metric name.
+fn metrics_dict<'py>(py: Python<'py>, m: &risk::RiskMetrics) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for (name, v) in risk::METRIC_NAMES.iter().zip(m.to_array()) {
         d.set_item(*name, v)?;
@@ -60,10 +65,10 @@ fn risk_metrics_screened<'py>(
 ) -> PyResult<Option<(Bound<'py, PyDict>, bool)>> {
     let c = slice(py, &confids, "confids")?;
     let r = slice(py, &residuals, "residuals")?;
-    let l = match &labels {
-        Some(a) => Some(slice(py, a, "labels")?),
-        None => None,
-    };
+    let l = labels
+        .as_ref()
+        .map(|a| slice(py, a, "labels"))
+        .transpose()?;
     let t = risk::Targets {
         tpr,
         coverage,
@@ -74,11 +79,7 @@ fn risk_metrics_screened<'py>(
     else {
         return Ok(None);
     };
-    let d = PyDict::new(py);
-    for (name, v) in risk::METRIC_NAMES.iter().zip(m.to_array()) {
-        d.set_item(*name, v)?;
-    }
-    Ok(Some((d, binary)))
+    Ok(Some((metrics_dict(py, &m)?, binary)))
 }
 
 type CurveArrays<'py> = (

@@ -503,6 +503,22 @@ thread_local! {
 /// in, so the sums are the same bits (`-0.0` and `0.0` share a key and add the same to a sum
 /// that starts at `0.0`; for 0/1 residuals the sum is an exact count anyway).
 fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
+    let mut g = Groups {
+        binary,
+        ..Default::default()
+    };
+    for_each_small_group(conf, res, |c, count, sum| {
+        g.conf.push(c);
+        g.count.push(count);
+        g.sum.push(sum);
+    });
+    g
+}
+
+/// Call `f(confidence, count, residual sum)` for each group of a small unlabelled input, in
+/// descending confidence order, from one comparison sort of (confidence key, residual key)
+/// pairs in the per-thread buffer; each group's residuals are summed in ascending key order.
+fn for_each_small_group(conf: &[f64], res: &[f64], mut f: impl FnMut(f64, f64, f64)) {
     SMALL_PAIRS.with(|cell| {
         let mut pairs = cell.borrow_mut();
         pairs.clear();
@@ -512,10 +528,6 @@ fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
                 .map(|(&c, &r)| (!f64_key(c), f64_key(r))),
         );
         pairs.sort_unstable();
-        let mut g = Groups {
-            binary,
-            ..Default::default()
-        };
         let mut i = 0;
         while i < pairs.len() {
             let k = pairs[i].0;
@@ -525,13 +537,10 @@ fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
                 s += key_f64(pairs[j].1);
                 j += 1;
             }
-            g.conf.push(key_f64(!k));
-            g.count.push((j - i) as f64);
-            g.sum.push(s);
+            f(key_f64(!k), (j - i) as f64, s);
             i = j;
         }
-        g
-    })
+    });
 }
 
 /// What one serial read of a small unlabelled input learns: NaN anywhere, every residual 0 or
@@ -552,32 +561,13 @@ pub(crate) fn scan_small(conf: &[f64], res: &[f64]) -> (bool, bool, bool, u64) {
 /// the group sums in group order from `Iterator::sum`'s neutral element, so that every value
 /// is the bit of `metrics_from_counts` on [`groups_small`]'s groups.
 pub(crate) fn walk_small(conf: &[f64], res: &[f64], setup: WalkSetup) -> (Walk, f64) {
-    SMALL_PAIRS.with(|cell| {
-        let mut pairs = cell.borrow_mut();
-        pairs.clear();
-        pairs.extend(
-            conf.iter()
-                .zip(res)
-                .map(|(&c, &r)| (!f64_key(c), f64_key(r))),
-        );
-        pairs.sort_unstable();
-        let mut w = Walk::new(setup);
-        let mut total: f64 = std::iter::empty::<f64>().sum();
-        let mut i = 0;
-        while i < pairs.len() {
-            let k = pairs[i].0;
-            let mut j = i;
-            let mut s = 0.0;
-            while j < pairs.len() && pairs[j].0 == k {
-                s += key_f64(pairs[j].1);
-                j += 1;
-            }
-            w.push(key_f64(!k), (j - i) as f64, s);
-            total += s;
-            i = j;
-        }
-        (w, total)
-    })
+    let mut w = Walk::new(setup);
+    let mut total: f64 = std::iter::empty::<f64>().sum();
+    for_each_small_group(conf, res, |c, count, sum| {
+        w.push(c, count, sum);
+        total += sum;
+    });
+    (w, total)
 }
 
 /// Call `f(key, start, end)` for each run of equal keys of sorted `keys`, in order.
