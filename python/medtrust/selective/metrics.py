@@ -186,16 +186,17 @@ def metrics(
     (0.270833, 0.1875)
     """
     targets = check_targets(tpr=tpr, coverage=coverage, risk=risk, bins=bins)
-    screened = _screened(confids, residuals, labels, nan_policy, check_range, targets)
+    arrays = coerce(confids, residuals, labels, nan_policy)
+    c, r, lab = arrays["confids"], arrays["residuals"], arrays.get("labels")
+    # The kernel checks the values in its own first pass; None means an input needs the full
+    # validation (NaN / inf, residuals out of range, non-integer labels), which then raises or
+    # applies the NaN policy. The arrays are coerced once: prepare() gets the float64 vectors.
+    screened = _native.risk_metrics_screened(c, r, lab, check_range=check_range, **targets)
     if screened is not None:
         d, binary = screened
         n_dropped, propagate = 0, False
     else:
-        # NaN / inf, residuals out of range or non-integer labels (or inputs numpy must
-        # convert): the full validation reports them or applies the NaN policy.
-        s = prepare(
-            confids, residuals, labels=labels, nan_policy=nan_policy, check_range=check_range
-        )
+        s = prepare(c, r, labels=lab, nan_policy=nan_policy, check_range=check_range)
         d = _core(s, **targets)
         binary, n_dropped, propagate = s.binary, s.n_dropped, s.propagate_nan
     if math.isnan(d["failure_auroc"]) and not propagate and binary:
@@ -204,30 +205,6 @@ def metrics(
         **{k: float(v) for k, v in d.items() if k != "n"},
         n=int(d["n"]),
         n_dropped=n_dropped,
-    )
-
-
-def _screened(
-    confids: Any,
-    residuals: Any,
-    labels: Any,
-    nan_policy: NanPolicy,
-    check_range: bool,
-    targets: dict,
-) -> tuple[dict, bool] | None:
-    """The metrics with the input checks folded into the kernel's own passes, or None.
-
-    Python does not read the arrays again here; None means an input needs :func:`prepare`
-    (NaN / inf, residuals out of range, non-integer labels), which then raises or applies
-    ``nan_policy`` as before.
-    """
-    arrays = coerce(confids, residuals, labels, nan_policy)
-    return _native.risk_metrics_screened(
-        arrays["confids"],
-        arrays["residuals"],
-        arrays.get("labels"),
-        check_range=check_range,
-        **targets,
     )
 
 

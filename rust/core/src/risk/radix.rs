@@ -454,6 +454,22 @@ mod tests {
         check_unstable((0..n as u64).rev().collect());
     }
 
+    /// `n` NaN-free f64 keys from `seed`: any bit pattern (`levels == 0`, specials included)
+    /// or `levels` distinct small integers (many ties).
+    fn random_keys(seed: u64, n: usize, levels: u64) -> Vec<u64> {
+        let mut rng = crate::rng::Rng::new(seed);
+        (0..n)
+            .map(|_| {
+                let x = if levels == 0 {
+                    f64::from_bits(rng.next_u64())
+                } else {
+                    rng.below(levels) as f64 - 7.0
+                };
+                f64_key(if x.is_nan() { -0.0 } else { x })
+            })
+            .collect()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(16))]
         #[test]
@@ -462,17 +478,7 @@ mod tests {
             n in (RADIX_FROM - 3)..(RADIX_FROM + 5000),
             levels in prop_oneof![Just(0u64), 1u64..50],
         ) {
-            let mut rng = crate::rng::Rng::new(seed);
-            let keys: Vec<u64> = (0..n)
-                .map(|_| {
-                    let x = if levels == 0 {
-                        f64::from_bits(rng.next_u64())
-                    } else {
-                        rng.below(levels) as f64 - 7.0
-                    };
-                    f64_key(if x.is_nan() { -0.0 } else { x })
-                })
-                .collect();
+            let keys = random_keys(seed, n, levels);
             check_unstable(keys);
         }
     }
@@ -488,17 +494,7 @@ mod tests {
             n in (RADIX_FROM - 3)..(RADIX_FROM + 2000),
             levels in prop_oneof![Just(0u64), 1u64..50],
         ) {
-            let mut rng = crate::rng::Rng::new(seed);
-            let keys: Vec<u64> = (0..n)
-                .map(|_| {
-                    let x = if levels == 0 {
-                        f64::from_bits(rng.next_u64())
-                    } else {
-                        rng.below(levels) as f64 - 7.0
-                    };
-                    f64_key(if x.is_nan() { -0.0 } else { x })
-                })
-                .collect();
+            let keys = random_keys(seed, n, levels);
             check(keys);
         }
     }
