@@ -140,8 +140,14 @@ def evaluate(
             query = df.lazy().group_by(by).agg(m.alias("__m"))
         if by:
             query = query.sort([pl.col(b).cast(pl.String) for b in by], maintain_order=True)
+        # A DataFrame is already in memory: polars' streaming engine (its default for
+        # `collect` since 2.0) would cut it into morsels and concatenate them again (a copy of
+        # every column) before the plugin, which needs whole groups; in-memory passes the
+        # columns as they are. A LazyFrame keeps the engine polars picks (e.g. streaming a
+        # Parquet scan larger than memory).
+        engine = "in-memory" if isinstance(df, pl.DataFrame) else "auto"
         with _plugin.medtrust_errors():
-            out = query.explode("__m").unnest("__m").collect()
+            out = query.explode("__m").unnest("__m").collect(engine=engine)
     empty = out.filter(pl.col("n").is_null())
     if empty.height:
         c = empty["csf"][0]

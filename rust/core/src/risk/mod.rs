@@ -111,7 +111,7 @@ fn small_unlabelled(
         calibration: unit,
         targets: t,
     };
-    let (w, total) = walk_small(conf, res, setup);
+    let (w, total) = walk_small(conf, res, binary, setup);
     let optimal = if binary {
         optimal_binary(total / n)
     } else {

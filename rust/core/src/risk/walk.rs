@@ -50,7 +50,8 @@ pub struct Walk {
     s: WalkSetup,
     pos_total: f64,
     roc: bool,
-    tpr_min: f64,
+    /// The smallest true-positive count whose TPR reaches the target (see [`min_tp`]).
+    tp_min: f64,
     bins_f: f64,
     // Curve, areas, working points.
     cn: f64,
@@ -85,10 +86,17 @@ impl Walk {
             prev: (cn != 0.0).then(|| (cn / s.n, cs / cn, cs / s.n)),
             ..Default::default()
         };
+        let roc = s.roc && pos_total > 0.0 && s.neg_total > 0.0;
         Walk {
             pos_total,
-            roc: s.roc && pos_total > 0.0 && s.neg_total > 0.0,
-            tpr_min: s.targets.tpr - 0.0005,
+            roc,
+            // Only binary residuals have whole counts (continuous ones can make `pos_total`
+            // negative); without ROC metrics no count is compared.
+            tp_min: if roc {
+                min_tp(pos_total, s.targets.tpr - 0.0005)
+            } else {
+                f64::INFINITY
+            },
             bins_f: s.targets.bins as f64,
             cn,
             cs,
@@ -120,7 +128,7 @@ impl Walk {
             self.auc_num += pos * ((self.s.neg_total - self.fp - neg) + 0.5 * neg);
             self.tp += pos;
             self.fp += neg;
-            if self.fpr_at.is_nan() && self.tp / self.pos_total >= self.tpr_min {
+            if self.fpr_at.is_nan() && self.tp >= self.tp_min {
                 self.fpr_at = self.fp / self.s.neg_total;
             }
         }
@@ -166,13 +174,16 @@ impl Walk {
         // (k - s) ln g + s ln(1 - g), skipping a logarithm whose factor is zero: both logs are
         // finite and negative (g lies in [1e-12, 1 - 1e-12]), so that product is a signed zero,
         // and adding a signed zero to the other, nonzero product returns it unchanged: the same
-        // bits as evaluating both, at half the logarithms for 0/1 residuals.
-        let term = if s == 0.0 {
-            (k - s) * g.ln()
-        } else if k - s == 0.0 {
-            s * (1.0 - g).ln()
-        } else {
+        // bits as evaluating both, at half the logarithms for 0/1 residuals. The one-log case
+        // picks its factor and argument by selects rather than branches (whether a group of a
+        // few samples holds a failure is a coin flip that a branch predictor cannot learn).
+        let term = if s != 0.0 && k - s != 0.0 {
             (k - s) * g.ln() + s * (1.0 - g).ln()
+        } else {
+            let none = s == 0.0;
+            let factor = if none { k - s } else { s };
+            let arg = if none { g } else { 1.0 - g };
+            factor * arg.ln()
         };
         self.nll -= term;
     }
@@ -268,6 +279,29 @@ impl Walk {
     }
 }
 
+/// The smallest whole true-positive count `t` in `[0, pos_total]` with
+/// `t / pos_total >= tpr_min` (infinite when none; NaN for a NaN target, which no count
+/// reaches). True-positive counts are exact integers (binary residuals), and IEEE division is
+/// monotone in its numerator, so `tp >= min_tp(..)` is exactly `tp / pos_total >= tpr_min`
+/// without a division per group.
+fn min_tp(pos_total: f64, tpr_min: f64) -> f64 {
+    if tpr_min.is_nan() {
+        return f64::NAN;
+    }
+    let mut t = (tpr_min * pos_total).ceil().max(0.0).min(pos_total);
+    while t > 0.0 && (t - 1.0) / pos_total >= tpr_min {
+        t -= 1.0;
+    }
+    while t <= pos_total && t / pos_total < tpr_min {
+        t += 1.0;
+    }
+    if t > pos_total {
+        f64::INFINITY
+    } else {
+        t
+    }
+}
+
 /// Walk every group in order (one serial pass).
 pub fn walk_groups(s: WalkSetup, conf: &[f64], count: &[f64], sum: &[f64]) -> Walk {
     let mut w = Walk::new(s);
@@ -333,6 +367,39 @@ mod tests {
         };
         check(&conf, &[0.0, 2.0, 1.0], &[0.0, 2.0, 0.0], true, t);
         check(&[3.0, 0.5], &[1.0, 1.0], &[0.25, 0.5], false, t);
+    }
+
+    #[test]
+    fn losses_larger_than_one_walk_without_panicking() {
+        // Continuous losses (e.g. HD95 in mm) can sum past the count, which made the positive
+        // total negative; the TPR threshold must not be formed (or panic) for them.
+        let conf = [0.9, 0.5];
+        check(&conf, &[1.0, 1.0], &[20.0, 3.5], false, Targets::default());
+    }
+
+    #[test]
+    fn min_tp_is_the_first_count_reaching_the_target() {
+        for pos in [1.0, 2.0, 3.0, 7.0, 20.0, 999.0, 1000.0, 12345.0] {
+            for tpr in [
+                -0.5,
+                0.0,
+                0.0005,
+                0.1,
+                0.3,
+                1.0 / 3.0,
+                0.9495,
+                0.95,
+                1.0,
+                1.5,
+            ] {
+                let first = (0..=pos as u64)
+                    .map(|t| t as f64)
+                    .find(|&t| t / pos >= tpr)
+                    .unwrap_or(f64::INFINITY);
+                assert_eq!(min_tp(pos, tpr), first, "pos {pos} tpr {tpr}");
+            }
+            assert!(min_tp(pos, f64::NAN).is_nan());
+        }
     }
 
     proptest! {
