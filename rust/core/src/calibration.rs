@@ -33,8 +33,7 @@ pub fn calibration_from_groups(
         conf_b[b] += c * k;
         acc_b[b] += k - s;
         n += k;
-        let g = c.clamp(1e-12, 1.0 - 1e-12);
-        nll -= (k - s) * g.ln() + s * (1.0 - g).ln();
+        nll -= crate::risk::nll::nll_term(c, k, s);
     }
     let (mut ece, mut mce) = (0.0f64, 0.0f64);
     for b in 0..bins {

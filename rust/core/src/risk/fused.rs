@@ -15,7 +15,7 @@
 //! the serial walk, the float sums (AURC, AUGRC, NLL, ECE's bin sums) differ from one serial
 //! sum by rounding only (a proptest compares with the comparison-sort path).
 
-use super::grouping::{check_inputs, f64_key, key_f64, nan_error};
+use super::grouping::{check_inputs, f64_key, nan_error, GroupArrays};
 use super::metrics::{from_walk, RiskMetrics, Targets};
 use super::optimal_binary;
 use super::radix::{fine_bins, merge_fine_bins, Shared};
@@ -327,23 +327,16 @@ pub fn binary_metrics(
     }
     let walks: Vec<Walk> = parts
         .into_par_iter()
-        .map_init(SortScratch::default, |scratch, (d, p)| {
-            sort_packed(p, scratch);
-            let mut w = Walk::starting_at(setup, starts[d] as f64, before[d] as f64);
-            let mut i = 0;
-            while i < p.len() {
-                let key = p[i] >> 8;
-                let mut j = i;
-                let mut s = 0u64;
-                while j < p.len() && p[j] >> 8 == key {
-                    s += p[j] & 1;
-                    j += 1;
-                }
-                w.push(key_f64(!(base[d] + key)), (j - i) as f64, s as f64);
-                i = j;
-            }
-            w
-        })
+        .map_init(
+            || (SortScratch::default(), GroupArrays::default()),
+            |(scratch, groups), (d, p)| {
+                sort_packed(p, scratch);
+                groups.fill_from_packed(p, 8, base[d]);
+                let mut w = Walk::starting_at(setup, starts[d] as f64, before[d] as f64);
+                w.push_all(&groups.conf, &groups.count, &groups.sum);
+                w
+            },
+        )
         .collect();
     let walk = walks
         .into_iter()

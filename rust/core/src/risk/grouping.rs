@@ -492,63 +492,120 @@ fn groups_from_radix(conf: &[f64], res: &[f64], binary: bool) -> Groups {
 }
 
 thread_local! {
-    /// Pair buffer of [`groups_small`], kept per thread so that a query calling it once per
+    /// Buffers of the small-input path, kept per thread so that a query calling it once per
     /// group does not allocate per call.
-    static SMALL_PAIRS: std::cell::RefCell<Vec<(u64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// Word buffer of the packed path of [`groups_small`] (binary residuals), per thread.
-    static SMALL_WORDS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// (key, count, ones) of each group of the packed path, per thread.
-    static SMALL_GROUPS: std::cell::RefCell<Vec<(u64, u32, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SMALL: std::cell::RefCell<SmallBuffers> = std::cell::RefCell::new(SmallBuffers::default());
 }
 
-/// Groups of a small unlabelled input by one comparison sort held in a per-thread buffer: no
-/// index permutation, no gather from random positions. Within a group the residuals come out
-/// ascending, the order the comparison path sums them in, so the sums are the same bits
-/// (`-0.0` and `0.0` share a key and add the same to a sum that starts at `0.0`; for 0/1
-/// residuals the sum is an exact count anyway).
-fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
-    let mut g = Groups {
-        binary,
-        ..Default::default()
-    };
-    for_each_small_group(conf, res, binary, |c, count, sum| {
-        g.conf.push(c);
-        g.count.push(count);
-        g.sum.push(sum);
-    });
-    g
+/// The sort buffers and the group arrays of the small-input path.
+#[derive(Default)]
+struct SmallBuffers {
+    pairs: Vec<(u64, u64)>,
+    words: Vec<u64>,
+    groups: GroupArrays,
 }
 
-/// Call `f(confidence, count, residual sum)` for each group of a small unlabelled input, in
-/// descending confidence order; each group's residuals are summed in ascending key order.
-/// Binary residuals (`binary`: every residual is 0 or 1) take the packed path when it applies;
-/// otherwise one comparison sort of (confidence key, residual key) pairs.
-fn for_each_small_group(conf: &[f64], res: &[f64], binary: bool, mut f: impl FnMut(f64, f64, f64)) {
-    if binary && for_each_packed_group(conf, res, &mut f) {
-        return;
-    }
-    SMALL_PAIRS.with(|cell| {
-        let mut pairs = cell.borrow_mut();
-        pairs.clear();
-        pairs.extend(
-            conf.iter()
-                .zip(res)
-                .map(|(&c, &r)| (!f64_key(c), f64_key(r))),
-        );
-        pairs.sort_unstable();
-        let mut i = 0;
-        while i < pairs.len() {
-            let k = pairs[i].0;
-            let mut j = i;
-            let mut s = 0.0;
-            while j < pairs.len() && pairs[j].0 == k {
-                s += key_f64(pairs[j].1);
-                j += 1;
-            }
-            f(key_f64(!k), (j - i) as f64, s);
-            i = j;
+/// Group arrays (confidence, count, residual sum) in a reusable buffer.
+#[derive(Default)]
+pub(crate) struct GroupArrays {
+    pub(crate) conf: Vec<f64>,
+    pub(crate) count: Vec<f64>,
+    pub(crate) sum: Vec<f64>,
+}
+
+impl GroupArrays {
+    /// The groups of sorted packed words: each word holds a descending confidence key minus
+    /// `base` above its low `shift` bits and a 0/1 residual in its lowest bit. Runs of equal
+    /// keys become groups without a branch per group (`g` steps by the comparison); counts
+    /// and failures are small integers, exact in f64. Replaces the arrays' contents.
+    pub(crate) fn fill_from_packed(&mut self, words: &[u64], shift: u32, base: u64) {
+        let m = words.len();
+        for v in [&mut self.conf, &mut self.count, &mut self.sum] {
+            v.clear();
+            v.resize(m, 0.0);
         }
-    });
+        let Some(first) = words.first() else {
+            return;
+        };
+        let (mut g, mut cur) = (0, first >> shift);
+        for &w in words {
+            let k = w >> shift;
+            g += usize::from(k != cur);
+            cur = k;
+            // The key, parked in the confidence slot as bits, is converted below.
+            self.conf[g] = f64::from_bits(k);
+            self.count[g] += 1.0;
+            self.sum[g] += (w & 1) as f64;
+        }
+        for v in [&mut self.conf, &mut self.count, &mut self.sum] {
+            v.truncate(g + 1);
+        }
+        for c in &mut self.conf {
+            *c = key_f64(!(c.to_bits() + base));
+        }
+    }
+}
+
+/// Groups of a small unlabelled input (see [`with_small_groups`]) as owned arrays.
+fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
+    with_small_groups(conf, res, binary, |c, k, s| Groups {
+        binary,
+        conf: c.to_vec(),
+        count: k.to_vec(),
+        sum: s.to_vec(),
+        ..Default::default()
+    })
+}
+
+/// Call `f(confidences, counts, residual sums)` with the groups of a small unlabelled input in
+/// descending confidence order, from one comparison sort held in per-thread buffers: no index
+/// permutation, no gather from random positions. Binary residuals (`binary`: every residual is
+/// 0 or 1) take the packed path when it applies ([`packed_groups`]); otherwise one sort of
+/// (confidence key, residual key) pairs, whose residuals come out ascending within a group,
+/// the order the comparison path sums them in, so the sums are the same bits (`-0.0` and `0.0`
+/// share a key and add the same to a sum that starts at `0.0`).
+fn with_small_groups<R>(
+    conf: &[f64],
+    res: &[f64],
+    binary: bool,
+    f: impl FnOnce(&[f64], &[f64], &[f64]) -> R,
+) -> R {
+    SMALL.with_borrow_mut(|b| {
+        if !(binary && packed_groups(conf, res, b)) {
+            pair_groups(conf, res, b);
+        }
+        f(&b.groups.conf, &b.groups.count, &b.groups.sum)
+    })
+}
+
+/// The pair path of [`with_small_groups`].
+fn pair_groups(conf: &[f64], res: &[f64], b: &mut SmallBuffers) {
+    let pairs = &mut b.pairs;
+    pairs.clear();
+    pairs.extend(
+        conf.iter()
+            .zip(res)
+            .map(|(&c, &r)| (!f64_key(c), f64_key(r))),
+    );
+    pairs.sort_unstable();
+    let g = &mut b.groups;
+    for v in [&mut g.conf, &mut g.count, &mut g.sum] {
+        v.clear();
+    }
+    let mut i = 0;
+    while i < pairs.len() {
+        let k = pairs[i].0;
+        let mut j = i;
+        let mut s = 0.0;
+        while j < pairs.len() && pairs[j].0 == k {
+            s += key_f64(pairs[j].1);
+            j += 1;
+        }
+        g.conf.push(key_f64(!k));
+        g.count.push((j - i) as f64);
+        g.sum.push(s);
+        i = j;
+    }
 }
 
 /// The groups of binary residuals from one sort of single words instead of pairs (half the
@@ -561,7 +618,7 @@ fn for_each_small_group(conf: &[f64], res: &[f64], binary: bool, mut f: impl FnM
 /// Same groups and same bits as the pair path: the words sort by (confidence key, residual),
 /// the order of the pairs, and a group's residual sum is its exact count of ones, which is
 /// what the pair path's `0.0 + ...` over 0/1 values gives (`-0.0` counts as 0 in both).
-fn for_each_packed_group(conf: &[f64], res: &[f64], f: &mut impl FnMut(f64, f64, f64)) -> bool {
+fn packed_groups(conf: &[f64], res: &[f64], b: &mut SmallBuffers) -> bool {
     let (mut lo, mut hi) = (u64::MAX, 0u64);
     for &c in conf {
         let d = !f64_key(c);
@@ -571,35 +628,15 @@ fn for_each_packed_group(conf: &[f64], res: &[f64], f: &mut impl FnMut(f64, f64,
     if conf.is_empty() || hi - lo >= 1 << 63 {
         return false;
     }
-    SMALL_WORDS.with(|cell| {
-        let mut words = cell.borrow_mut();
-        words.clear();
-        words.extend(
-            conf.iter()
-                .zip(res)
-                .map(|(&c, &r)| ((!f64_key(c) - lo) << 1) | u64::from(r == 1.0)),
-        );
-        words.sort_unstable();
-        // Runs of equal keys into group arrays without a branch per group (`g` steps by the
-        // comparison), then one predictable loop over the groups.
-        SMALL_GROUPS.with_borrow_mut(|groups| {
-            groups.clear();
-            groups.resize(words.len(), (0, 0, 0));
-            let mut g = 0;
-            groups[0].0 = words[0] >> 1;
-            for &w in words.iter() {
-                let k = w >> 1;
-                g += usize::from(k != groups[g].0);
-                let e = &mut groups[g];
-                e.0 = k;
-                e.1 += 1;
-                e.2 += (w & 1) as u32;
-            }
-            for &(k, count, ones) in &groups[..=g] {
-                f(key_f64(!(k + lo)), f64::from(count), f64::from(ones));
-            }
-        });
-    });
+    let words = &mut b.words;
+    words.clear();
+    words.extend(
+        conf.iter()
+            .zip(res)
+            .map(|(&c, &r)| ((!f64_key(c) - lo) << 1) | u64::from(r == 1.0)),
+    );
+    words.sort_unstable();
+    b.groups.fill_from_packed(words, 1, lo);
     true
 }
 
@@ -616,18 +653,17 @@ pub(crate) fn scan_small(conf: &[f64], res: &[f64]) -> (bool, bool, bool, u64) {
     (nan, bin, unit, ones)
 }
 
-/// The groups of a small unlabelled input walked straight from the sorted pairs of
-/// [`groups_small`] (no group arrays): the finished walk and the total residual, summed over
-/// the group sums in group order from `Iterator::sum`'s neutral element, so that every value
-/// is the bit of `metrics_from_counts` on [`groups_small`]'s groups.
+/// The groups of a small unlabelled input walked from the per-thread group arrays of
+/// [`with_small_groups`] (no allocation per call): the finished walk and the total residual,
+/// summed over the group sums in group order by `Iterator::sum`, so that every value is the
+/// bit of `metrics_from_counts` on [`groups_small`]'s groups.
 pub(crate) fn walk_small(conf: &[f64], res: &[f64], binary: bool, setup: WalkSetup) -> (Walk, f64) {
-    let mut w = Walk::new(setup);
-    let mut total: f64 = std::iter::empty::<f64>().sum();
-    for_each_small_group(conf, res, binary, |c, count, sum| {
-        w.push(c, count, sum);
-        total += sum;
-    });
-    (w, total)
+    with_small_groups(conf, res, binary, |c, k, s| {
+        let mut w = Walk::new(setup);
+        w.push_all(c, k, s);
+        let total: f64 = s.iter().sum();
+        (w, total)
+    })
 }
 
 /// Call `f(key, start, end)` for each run of equal keys of sorted `keys`, in order.

@@ -14,6 +14,7 @@ pub mod curve;
 pub mod fused;
 pub mod grouping;
 pub mod metrics;
+pub mod nll;
 pub mod radix;
 pub mod walk;
 

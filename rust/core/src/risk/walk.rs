@@ -17,6 +17,7 @@
 
 use super::curve::Trapezoid;
 use super::metrics::Targets;
+use super::nll::{nll_term, sub_terms};
 
 /// One calibration bin's sums over consecutive groups. Groups come in descending confidence
 /// order, so the bin index never increases along a walk: a bin is one contiguous run, and its
@@ -121,6 +122,27 @@ impl Walk {
     /// One more group: confidence `c`, `k` samples, residual sum `sum`.
     #[inline]
     pub fn push(&mut self, c: f64, k: f64, sum: f64) {
+        self.step(c, k, sum);
+        if self.s.calibration {
+            self.nll -= nll_term(c, k, sum); // 0 for an empty group
+        }
+    }
+
+    /// Every group of the arrays in order: the same bits as [`Walk::push`] on each. The NLL, a
+    /// sum of its own, is added after the other sums, over the same groups in the same order,
+    /// by the vectorised term loop of [`super::nll`].
+    pub fn push_all(&mut self, conf: &[f64], count: &[f64], sum: &[f64]) {
+        for ((&c, &k), &x) in conf.iter().zip(count).zip(sum) {
+            self.step(c, k, x);
+        }
+        if self.s.calibration {
+            self.nll = sub_terms(self.nll, conf, count, sum);
+        }
+    }
+
+    /// Everything of [`Walk::push`] but the NLL.
+    #[inline(always)]
+    fn step(&mut self, c: f64, k: f64, sum: f64) {
         if self.roc {
             // As `roc_from_groups`: every group, empty ones included.
             let neg = sum;
@@ -153,7 +175,8 @@ impl Walk {
         }
     }
 
-    #[inline]
+    /// The calibration bins (the caller adds the NLL, see [`super::nll`]).
+    #[inline(always)]
     fn calibrate(&mut self, c: f64, k: f64, s: f64) {
         let b = ((c * self.bins_f) as usize).min(self.s.targets.bins - 1);
         match self.runs.last_mut() {
@@ -170,22 +193,6 @@ impl Walk {
             }),
         }
         self.calib_n += k;
-        let g = c.clamp(1e-12, 1.0 - 1e-12);
-        // (k - s) ln g + s ln(1 - g), skipping a logarithm whose factor is zero: both logs are
-        // finite and negative (g lies in [1e-12, 1 - 1e-12]), so that product is a signed zero,
-        // and adding a signed zero to the other, nonzero product returns it unchanged: the same
-        // bits as evaluating both, at half the logarithms for 0/1 residuals. The one-log case
-        // picks its factor and argument by selects rather than branches (whether a group of a
-        // few samples holds a failure is a coin flip that a branch predictor cannot learn).
-        let term = if s != 0.0 && k - s != 0.0 {
-            (k - s) * g.ln() + s * (1.0 - g).ln()
-        } else {
-            let none = s == 0.0;
-            let factor = if none { k - s } else { s };
-            let arg = if none { g } else { 1.0 - g };
-            factor * arg.ln()
-        };
-        self.nll -= term;
     }
 
     /// This walk followed by `next`, which starts where this one ends.
