@@ -309,12 +309,10 @@ fn min_tp(pos_total: f64, tpr_min: f64) -> f64 {
     }
 }
 
-/// Walk every group in order (one serial pass).
+/// Walk every group in order (one serial pass; the NLL by the vectorised term loop).
 pub fn walk_groups(s: WalkSetup, conf: &[f64], count: &[f64], sum: &[f64]) -> Walk {
     let mut w = Walk::new(s);
-    for ((&c, &k), &x) in conf.iter().zip(count).zip(sum) {
-        w.push(c, k, x);
-    }
+    w.push_all(conf, count, sum);
     w
 }
 
