@@ -187,7 +187,9 @@ fn evaluate_groups(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
     // `from_iter_options` over the rows took longer than the metrics of small groups.
     let valid: Vec<bool> = flat.iter().map(|g| g.is_some()).collect();
     let mask = (!valid.iter().all(|v| *v)).then(|| Bitmap::from_iter(valid.iter().copied()));
-    let mut values: Vec<Vec<f64>> = vec![Vec::with_capacity(flat.len()); N_METRICS];
+    let mut values: Vec<Vec<f64>> = (0..N_METRICS)
+        .map(|_| Vec::with_capacity(flat.len()))
+        .collect();
     let (mut n, mut dropped) = (
         Vec::with_capacity(flat.len()),
         Vec::with_capacity(flat.len()),
