@@ -154,18 +154,24 @@ class _Bar:
         self.closed = True
 
 
-def test_ci_progress_bar_counts_every_group_and_csf(monkeypatch):
-    bars: list[_Bar] = []
+@pytest.fixture
+def bars(monkeypatch) -> list[_Bar]:
+    """The bars `_io.progress_bar` makes during the test (a recording stand-in)."""
+    made: list[_Bar] = []
 
     def fake_bar(*, total, desc, enabled=True, leave=True):
         if not enabled:
             return None
-        bars.append(_Bar())
-        bars[-1].total = total
-        return bars[-1]
+        made.append(_Bar())
+        made[-1].total = total
+        return made[-1]
 
-    monkeypatch.delenv("MEDTRUST_NO_PROGRESS", raising=False)
     monkeypatch.setattr(_io, "progress_bar", fake_bar)
+    return made
+
+
+def test_ci_progress_bar_counts_every_group_and_csf(monkeypatch, bars):
+    monkeypatch.delenv("MEDTRUST_NO_PROGRESS", raising=False)
     monkeypatch.setattr(_io, "_have_tqdm", lambda: True)
     df = frame([20, 30, 25, 10], seed=1)
     kw = dict(confid=["good", "bad"], residual="failed", by=["ds", "shift"], ci=True)
@@ -179,19 +185,9 @@ def test_ci_progress_bar_counts_every_group_and_csf(monkeypatch):
     assert _native._plugin_progress(123456789) == 0  # an unknown token counts nothing
 
 
-def test_cli_ci_shows_the_bootstrap_bar(monkeypatch, tmp_path, capsys):
+def test_cli_ci_shows_the_bootstrap_bar(monkeypatch, tmp_path, capsys, bars):
     from medtrust.cli.main import main
 
-    bars: list[_Bar] = []
-
-    def fake_bar(*, total, desc, enabled=True, leave=True):
-        if not enabled:
-            return None
-        bars.append(_Bar())
-        bars[-1].total = total
-        return bars[-1]
-
-    monkeypatch.setattr(_io, "progress_bar", fake_bar)
     # As on a terminal: the CLI leaves the choice to progress_enabled(None).
     monkeypatch.setattr(_io, "progress_enabled", lambda flag=None: flag is not False)
     path = tmp_path / "scores.parquet"

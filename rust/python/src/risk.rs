@@ -20,12 +20,7 @@ fn risk_metrics<'py>(
     risk: f64,
     bins: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let c = slice(py, &confids, "confids")?;
-    let r = slice(py, &residuals, "residuals")?;
-    let l = labels
-        .as_ref()
-        .map(|a| slice(py, a, "labels"))
-        .transpose()?;
+    let (c, r, l) = inputs(py, &confids, &residuals, &labels)?;
     let t = risk::Targets {
         tpr,
         coverage,
@@ -34,6 +29,27 @@ fn risk_metrics<'py>(
     };
     let m = run(py, || risk::risk_metrics(c, r, l, t))?;
     metrics_dict(py, &m)
+}
+
+/// (confidences, residuals, labels) as the core takes them.
+type Inputs<'a> = (&'a [f64], &'a [f64], Option<&'a [f64]>);
+
+/// The (confidence, residual[, label]) slices of the metric bindings.
+fn inputs<'a>(
+    py: Python<'_>,
+    confids: &'a PyReadonlyArray1<'_, f64>,
+    residuals: &'a PyReadonlyArray1<'_, f64>,
+    labels: &'a Option<PyReadonlyArray1<'_, f64>>,
+) -> PyResult<Inputs<'a>> {
+    let l = labels
+        .as_ref()
+        .map(|a| slice(py, a, "labels"))
+        .transpose()?;
+    Ok((
+        slice(py, confids, "confids")?,
+        slice(py, residuals, "residuals")?,
+        l,
+    ))
 }
 
 /// The metrics as a dict keyed by metric name.
@@ -63,12 +79,7 @@ fn risk_metrics_screened<'py>(
     bins: usize,
     check_range: bool,
 ) -> PyResult<Option<(Bound<'py, PyDict>, bool)>> {
-    let c = slice(py, &confids, "confids")?;
-    let r = slice(py, &residuals, "residuals")?;
-    let l = labels
-        .as_ref()
-        .map(|a| slice(py, a, "labels"))
-        .transpose()?;
+    let (c, r, l) = inputs(py, &confids, &residuals, &labels)?;
     let t = risk::Targets {
         tpr,
         coverage,

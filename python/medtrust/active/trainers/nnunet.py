@@ -264,6 +264,34 @@ def _on_one_grid(data: TrainingData) -> bool:
     return all(np.allclose(c.spacing, data.spacing, rtol=1e-6, atol=0.0) for c in data.cases)
 
 
+def _fingerprint_and_plan(s: NnUNetSettings, grid: list[float] | None = None) -> str:
+    """Fingerprint and plan ``s.dataset_id`` with nnU-Net; returns the plans identifier.
+
+    Runs inside :func:`nnunet_environment` on the raw dataset written there; ``grid`` is a
+    target spacing (sitk axis order) that overrides the planner's.
+    """
+    from nnunetv2.experiment_planning.plan_and_preprocess_api import (
+        extract_fingerprints,
+        plan_experiments,
+    )
+
+    extract_fingerprints(
+        [s.dataset_id],
+        num_processes=s.num_processes,
+        check_dataset_integrity=False,
+        clean=True,
+        verbose=False,
+    )
+    return str(
+        plan_experiments(
+            [s.dataset_id],
+            experiment_planner_class_name=s.planner,
+            overwrite_plans_name=s.plans_identifier,
+            overwrite_target_spacing=grid,
+        )
+    )
+
+
 def plan_spacing(dataset: Any, settings: NnUNetSettings, workdir: Path) -> tuple[float, ...]:
     """The spacing nnU-Net's plan gives a whole dataset (SimpleITK order), cached in ``workdir``.
 
@@ -317,23 +345,7 @@ def plan_spacing(dataset: Any, settings: NnUNetSettings, workdir: Path) -> tuple
             overwrite_image_reader_writer="NibabelIO",
             name=_DATASET_NAME,
         )
-        from nnunetv2.experiment_planning.plan_and_preprocess_api import (
-            extract_fingerprints,
-            plan_experiments,
-        )
-
-        extract_fingerprints(
-            [s.dataset_id],
-            num_processes=s.num_processes,
-            check_dataset_integrity=False,
-            clean=True,
-            verbose=False,
-        )
-        plans_id = plan_experiments(
-            [s.dataset_id],
-            experiment_planner_class_name=s.planner,
-            overwrite_plans_name=s.plans_identifier,
-        )
+        plans_id = _fingerprint_and_plan(s)
         plans = json.loads((paths["preprocessed"] / name / f"{plans_id}.json").read_text())
     confs = plans["configurations"]
     transposed = confs.get(s.configuration, {}).get("spacing")
@@ -384,26 +396,10 @@ class NnUNetTrainerBackend(Trainer):
         ):
             raw = paths["raw"] / self.dataset_name
             self._write_raw(data, raw)
-            from nnunetv2.experiment_planning.plan_and_preprocess_api import (
-                extract_fingerprints,
-                plan_experiments,
-                preprocess,
-            )
+            from nnunetv2.experiment_planning.plan_and_preprocess_api import preprocess
 
-            extract_fingerprints(
-                [s.dataset_id],
-                num_processes=s.num_processes,
-                check_dataset_integrity=False,
-                clean=True,
-                verbose=False,
-            )
             grid = _sitk(data.spacing) if _on_one_grid(data) else None
-            plans_id = plan_experiments(
-                [s.dataset_id],
-                experiment_planner_class_name=s.planner,
-                overwrite_plans_name=s.plans_identifier,
-                overwrite_target_spacing=grid,
-            )
+            plans_id = _fingerprint_and_plan(s, grid)
             pre = paths["preprocessed"] / self.dataset_name
             self._override_plans(pre / f"{plans_id}.json", grid)
             preprocess(

@@ -18,7 +18,7 @@
 use super::grouping::{check_inputs, f64_key, nan_error, GroupArrays};
 use super::metrics::{from_walk, RiskMetrics, Targets};
 use super::optimal_binary;
-use super::radix::{fine_bins, merge_fine_bins, Shared};
+use super::radix::{bucket_offsets, fine_bins, merge_fine_bins, Shared};
 use super::walk::{Walk, WalkSetup};
 use crate::error::Result;
 use rayon::prelude::*;
@@ -241,8 +241,8 @@ pub fn binary_metrics(
         calibration: scan.unit,
         targets: t,
     };
-    let (lo, shift) = (scan.lo, fine_bins(scan.lo, scan.hi).0);
-    let n_fine = fine_bins(scan.lo, scan.hi).1;
+    let lo = scan.lo;
+    let (shift, n_fine) = fine_bins(scan.lo, scan.hi);
     let fine = move |c: f64| (((!f64_key(c)) - lo) >> shift) as usize;
     let workers = rayon::current_num_threads().max(1);
     let chunk = n.div_ceil(workers).max(1);
@@ -269,17 +269,7 @@ pub fn binary_metrics(
         }
     }
     drop(hist);
-    let mut offsets = vec![vec![0usize; n_buckets]; per_chunk.len()];
-    let mut starts = Vec::with_capacity(n_buckets + 1);
-    let mut at = 0usize;
-    for d in 0..n_buckets {
-        starts.push(at);
-        for (c, h) in per_chunk.iter().enumerate() {
-            offsets[c][d] = at;
-            at += h[d];
-        }
-    }
-    starts.push(n);
+    let (offsets, starts) = bucket_offsets(&per_chunk, n_buckets, n);
     // Scatter pass: (key - bucket base) << 8 | residual byte, one u64 a sample; each chunk
     // counts the failures of each bucket on the way.
     let mut packed = huge_zeroed(n);

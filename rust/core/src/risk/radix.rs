@@ -253,17 +253,7 @@ pub fn scatter_buckets<P: Copy + Send + Sync + Default>(
         }
     }
     drop(counts);
-    let mut offsets = vec![vec![0usize; n_buckets]; per_chunk.len()];
-    let mut starts = Vec::with_capacity(n_buckets + 1);
-    let mut at = 0usize;
-    for d in 0..n_buckets {
-        starts.push(at);
-        for (c, h) in per_chunk.iter().enumerate() {
-            offsets[c][d] = at;
-            at += h[d];
-        }
-    }
-    starts.push(n);
+    let (offsets, starts) = bucket_offsets(&per_chunk, n_buckets, n);
     let mut ko = vec![0u64; n];
     let mut vo = vec![P::default(); n];
     let (kp, vp) = (Shared(ko.as_mut_ptr()), Shared(vo.as_mut_ptr()));
@@ -291,6 +281,28 @@ pub fn scatter_buckets<P: Copy + Send + Sync + Default>(
         starts,
         weights,
     }
+}
+
+/// Scatter offsets of a bucket pass, bucket-major and chunk-minor: `offsets[c][d]` is where
+/// chunk `c` writes its first sample of bucket `d`, `starts[d]` where bucket `d` begins
+/// (`starts[n_buckets] = n`), from the per-chunk bucket counts.
+pub(crate) fn bucket_offsets(
+    per_chunk: &[Vec<usize>],
+    n_buckets: usize,
+    n: usize,
+) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut offsets = vec![vec![0usize; n_buckets]; per_chunk.len()];
+    let mut starts = Vec::with_capacity(n_buckets + 1);
+    let mut at = 0usize;
+    for d in 0..n_buckets {
+        starts.push(at);
+        for (c, h) in per_chunk.iter().enumerate() {
+            offsets[c][d] = at;
+            at += h[d];
+        }
+    }
+    starts.push(n);
+    (offsets, starts)
 }
 
 /// Merge consecutive fine bins (`count(f)` pairs in bin `f`) into buckets of about `target`
