@@ -1,9 +1,9 @@
 //! Explicit AVX2 kernels (`std::arch`), selected at run time by [`super::simd::avx2`].
 //!
 //! [`ln8`] is [`super::ln_fast`] on eight lanes: the same reduction, the same constants and the
-//! same IEEE operations in the same order (multiplies and adds stay separate: no fused
-//! multiply-add, which would round once instead of twice), so every lane is bit-identical to
-//! the scalar function. The block kernels process eight voxels at a time with the class loop
+//! same IEEE operations in the same order (the fused multiply-adds of the scalar code's
+//! `mul_add` are `vfmadd` here, the separate multiplies and adds stay separate), so every lane
+//! is bit-identical to the scalar function. The block kernels process eight voxels at a time with the class loop
 //! inside (the running entropy stays in a register instead of being read and written once per
 //! class) and finish the ragged end with the scalar code; each voxel still sees the same
 //! operations in the same order as in the portable kernels, so results do not depend on the
@@ -25,7 +25,7 @@ const W: usize = 8;
 /// # Safety
 /// The CPU must support AVX2.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 #[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
 pub(super) unsafe fn ln8(x: __m256) -> __m256 {
     unsafe {
@@ -53,17 +53,23 @@ pub(super) unsafe fn ln8(x: __m256) -> __m256 {
             small,
         );
         let z = _mm256_mul_ps(f, f);
-        let mut y = _mm256_set1_ps(POLY[0]);
-        for &c in &POLY[1..] {
-            y = _mm256_add_ps(_mm256_mul_ps(y, f), _mm256_set1_ps(c));
-        }
-        y = _mm256_mul_ps(_mm256_mul_ps(y, f), z);
-        y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps(LN2_LO), e));
-        y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps(-0.5), z));
-        _mm256_add_ps(
-            _mm256_add_ps(f, y),
-            _mm256_mul_ps(_mm256_set1_ps(LN2_HI), e),
-        )
+        // `super::ln::poly` (Estrin's scheme), operation for operation.
+        let q0 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[7]), _mm256_set1_ps(POLY[8]));
+        let q1 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[5]), _mm256_set1_ps(POLY[6]));
+        let q2 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[3]), _mm256_set1_ps(POLY[4]));
+        let q3 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[1]), _mm256_set1_ps(POLY[2]));
+        let z2 = _mm256_mul_ps(z, z);
+        let r0 = _mm256_fmadd_ps(z, q1, q0);
+        let r1 = _mm256_fmadd_ps(z, q3, q2);
+        let s = _mm256_fmadd_ps(z2, r1, r0);
+        let p = _mm256_fmadd_ps(_mm256_mul_ps(z2, z2), _mm256_set1_ps(POLY[0]), s);
+        let small_terms = _mm256_fmadd_ps(
+            _mm256_set1_ps(LN2_LO),
+            e,
+            _mm256_mul_ps(_mm256_set1_ps(-0.5), z),
+        );
+        let y = _mm256_fmadd_ps(p, _mm256_mul_ps(f, z), small_terms);
+        _mm256_fmadd_ps(_mm256_set1_ps(LN2_HI), e, _mm256_add_ps(f, y))
     }
 }
 
@@ -71,7 +77,7 @@ pub(super) unsafe fn ln8(x: __m256) -> __m256 {
 ///
 /// # Safety
 /// The CPU must support AVX2.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn ln_slice(x: &[f32], out: &mut [f32]) {
     let n = x.len().min(out.len());
     let full = n - n % W;
@@ -93,7 +99,7 @@ pub(super) unsafe fn ln_slice(x: &[f32], out: &mut [f32]) {
 ///
 /// # Safety
 /// The CPU must support AVX2. Every class slice and segment (and `ent`) has the same length.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn add_block(
     classes: &[&[f32]],
     segs: &mut [&mut [f32]],
@@ -102,31 +108,16 @@ pub(super) unsafe fn add_block(
 ) {
     let n = classes.first().map_or(0, |c| c.len());
     debug_assert!(classes.iter().all(|c| c.len() == n) && segs.iter().all(|s| s.len() == n));
-    let full = n - n % W;
-    for i in (0..full).step_by(W) {
-        // SAFETY: i + 8 <= n for every slice (same lengths, checked by the caller).
-        unsafe {
-            let zero = _mm256_setzero_ps();
-            let mut e = match (&ent, fresh) {
-                (Some(en), false) => _mm256_loadu_ps(en.as_ptr().add(i)),
-                _ => zero,
-            };
-            for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
-                let p = _mm256_loadu_ps(cl.as_ptr().add(i));
-                let s = if fresh {
-                    zero
-                } else {
-                    _mm256_loadu_ps(seg.as_ptr().add(i))
-                };
-                _mm256_storeu_ps(seg.as_mut_ptr().add(i), _mm256_add_ps(s, p));
-                if ent.is_some() {
-                    e = _mm256_sub_ps(e, _mm256_mul_ps(p, ln8(p)));
-                }
-            }
-            if let Some(en) = ent.as_deref_mut() {
-                _mm256_storeu_ps(en.as_mut_ptr().add(i), e);
-            }
-        }
+    // Two vectors (16 voxels) per step: two independent logarithm chains per class keep the
+    // FMA pipes busy; then at most one single-vector step.
+    let (pairs, full) = (n - n % (2 * W), n - n % W);
+    for i in (0..pairs).step_by(2 * W) {
+        // SAFETY: i + 16 <= n for every slice (same lengths, checked by the caller).
+        unsafe { add_step::<2>(classes, segs, ent.as_deref_mut(), fresh, i) };
+    }
+    if full > pairs {
+        // SAFETY: pairs + 8 = full <= n.
+        unsafe { add_step::<1>(classes, segs, ent.as_deref_mut(), fresh, pairs) };
     }
     for i in full..n {
         let mut e = match (&ent, fresh) {
@@ -144,12 +135,57 @@ pub(super) unsafe fn add_block(
     }
 }
 
+/// [`add_block`] on the `U` vectors of voxels from `i`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `i + 8 U` <= every slice's length.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
+unsafe fn add_step<const U: usize>(
+    classes: &[&[f32]],
+    segs: &mut [&mut [f32]],
+    ent: Option<&mut [f32]>,
+    fresh: bool,
+    i: usize,
+) {
+    unsafe {
+        let zero = _mm256_setzero_ps();
+        let mut e = [zero; U];
+        if let (Some(en), false) = (&ent, fresh) {
+            for (u, eu) in e.iter_mut().enumerate() {
+                *eu = _mm256_loadu_ps(en.as_ptr().add(i + u * W));
+            }
+        }
+        for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
+            for (u, eu) in e.iter_mut().enumerate() {
+                let j = i + u * W;
+                let p = _mm256_loadu_ps(cl.as_ptr().add(j));
+                let s = if fresh {
+                    zero
+                } else {
+                    _mm256_loadu_ps(seg.as_ptr().add(j))
+                };
+                _mm256_storeu_ps(seg.as_mut_ptr().add(j), _mm256_add_ps(s, p));
+                if ent.is_some() {
+                    *eu = _mm256_sub_ps(*eu, _mm256_mul_ps(p, ln8(p)));
+                }
+            }
+        }
+        if let Some(en) = ent {
+            for (u, eu) in e.iter().enumerate() {
+                _mm256_storeu_ps(en.as_mut_ptr().add(i + u * W), *eu);
+            }
+        }
+    }
+}
+
 /// H(p_bar) per voxel into `pe`: `max(0 - sum_c xlnx(sum_c * inv_m), 0)` in class order, as
 /// the portable loop of `State::fill_maps`.
 ///
 /// # Safety
 /// The CPU must support AVX2; every class slice is at least `pe.len()` long.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn entropy_of_mean(classes: &[&[f32]], inv_m: f32, pe: &mut [f32]) {
     let n = pe.len();
     debug_assert!(classes.iter().all(|c| c.len() >= n));

@@ -37,14 +37,27 @@ pub fn ln_fast(x: f32) -> f32 {
     let e = (e - small as i32) as f32;
     let f = if small { m + m - 1.0 } else { m - 1.0 };
     let z = f * f;
-    let mut y = POLY[0];
-    for &c in &POLY[1..] {
-        y = y * f + c;
-    }
-    y = y * f * z;
-    y += LN2_LO * e;
-    y += -0.5 * z;
-    f + y + LN2_HI * e
+    let p = poly(f, z);
+    // y = P(f) f^3 + (LN2_LO e - z / 2); the two small terms form while P is evaluated.
+    let y = p.mul_add(f * z, LN2_LO.mul_add(e, -0.5 * z));
+    LN2_HI.mul_add(e, f + y)
+}
+
+/// The reduction's polynomial P(f) = sum_k POLY[8 - k] f^k by Estrin's scheme (four
+/// independent pairs, then pairs of pairs: a dependency chain of 4 fused multiply-adds instead
+/// of Horner's 8); `z` = f^2. The AVX2 copy (`avx2::ln8`) does the same fused operations in
+/// the same order.
+#[inline(always)]
+fn poly(f: f32, z: f32) -> f32 {
+    let q0 = f.mul_add(POLY[7], POLY[8]);
+    let q1 = f.mul_add(POLY[5], POLY[6]);
+    let q2 = f.mul_add(POLY[3], POLY[4]);
+    let q3 = f.mul_add(POLY[1], POLY[2]);
+    let z2 = z * z;
+    let r0 = z.mul_add(q1, q0);
+    let r1 = z.mul_add(q3, q2);
+    let s = z2.mul_add(r1, r0);
+    (z2 * z2).mul_add(POLY[0], s)
 }
 
 /// Coefficients of the reduction's polynomial, highest degree first (Cephes `logf`). The
