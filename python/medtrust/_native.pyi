@@ -64,6 +64,7 @@ def uncertainty_accumulate(
     sum_tol: float | None = None,
     offset: int = 0,
     first: bool = False,
+    n_members: int = 1,
 ) -> None: ...
 def uncertainty_maps(
     sum_p: npt.NDArray[np.float32],

@@ -348,8 +348,8 @@ class AccumulatorSource:
         if spare is not None:
             acc.offer_buffers(*spare)
             del spare
-        for m in self.members_of(image_id):
-            acc.add(m)
+        # A stacked [M, C, ...] array goes through the accumulator's one-pass stack add.
+        acc.add_members(self.members_of(image_id))
         if self.reuse_buffers and acc.backend == "rust":
             self._held = acc.state()
         return acc
@@ -367,7 +367,7 @@ def members(x: Any) -> Iterable[Any]:
     if isinstance(x, (list, tuple)):
         return x
     if getattr(x, "ndim", 0) == 5:
-        return (x[m] for m in range(x.shape[0]))
+        return x  # iterates over its members; kept whole for the one-pass stack add
     if getattr(x, "ndim", 0) == 4:
         return (x,)
     raise ShapeMismatchError(

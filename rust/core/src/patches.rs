@@ -151,6 +151,36 @@ fn window_sums(
     }
 }
 
+/// [`window_sums`] of `N` rows at once, bit for bit: each row's running sum is its own
+/// dependency chain, so `N` chains advance together instead of one after the other (a chain of
+/// f64 adds is bound by the add's latency, not by memory). `prefix` holds at least
+/// `N * (len + 1)` values; `outs[j]` receives row `j`'s sums.
+#[inline]
+fn window_sums_n<R: Copy + Into<f64>, const N: usize>(
+    rows: [&[R]; N],
+    prefix: &mut [f64],
+    w: usize,
+    s: usize,
+    outs: [&mut [f64]; N],
+) {
+    let len = rows[0].len();
+    let prefix = &mut prefix[..N * (len + 1)];
+    let mut acc = [0.0f64; N];
+    prefix[..N].fill(0.0);
+    for (i, p) in prefix[N..].chunks_exact_mut(N).enumerate() {
+        for (a, row) in acc.iter_mut().zip(rows) {
+            *a += row[i].into();
+        }
+        p.copy_from_slice(&acc);
+    }
+    for (j, out) in outs.into_iter().enumerate() {
+        for (k, o) in out.iter_mut().enumerate() {
+            let a = k * s;
+            *o = prefix[(a + w) * N + j] - prefix[a * N + j];
+        }
+    }
+}
+
 /// Box means of `n_maps` voxel maps on `grid`, the maps produced row by row.
 ///
 /// `fill(z, y, rows)` must write map k's values of image row (z, y) into
@@ -176,13 +206,37 @@ where
                       col: &mut Vec<f64>,
                       z: usize,
                       out: &mut [f64]| {
-        // xsum[k][y][gx]
+        // xsum[k][y][gx]; up to four maps' rows at a time (independent add chains).
         for y in 0..ys {
             fill(z, y, rows);
-            for k in 0..n_maps {
-                let row = &rows[k * xs..(k + 1) * xs];
-                let o = &mut xsum[(k * ys + y) * gx..(k * ys + y + 1) * gx];
-                window_sums(row.iter().map(|&v| v.into()), prefix, px, sx, o);
+            let mut k = 0;
+            while k < n_maps {
+                let n = (n_maps - k).min(4);
+                let row = |j: usize| &rows[(k + j) * xs..(k + j + 1) * xs];
+                // The n output rows xsum[k + j][y], taken as disjoint slices.
+                let mut outs = xsum[k * ys * gx..(k + n) * ys * gx]
+                    .chunks_mut(ys * gx)
+                    .map(|m| &mut m[y * gx..(y + 1) * gx]);
+                let mut next = || outs.next().expect("n output rows");
+                match n {
+                    4 => window_sums_n(
+                        [row(0), row(1), row(2), row(3)],
+                        prefix,
+                        px,
+                        sx,
+                        [next(), next(), next(), next()],
+                    ),
+                    3 => window_sums_n(
+                        [row(0), row(1), row(2)],
+                        prefix,
+                        px,
+                        sx,
+                        [next(), next(), next()],
+                    ),
+                    2 => window_sums_n([row(0), row(1)], prefix, px, sx, [next(), next()]),
+                    _ => window_sums_n([row(0)], prefix, px, sx, [next()]),
+                }
+                k += n;
             }
         }
         for k in 0..n_maps {
@@ -205,7 +259,7 @@ where
                     (
                         vec![R::default(); n_maps * xs],
                         vec![0.0f64; n_maps * ys * gx],
-                        vec![0.0f64; longest],
+                        vec![0.0f64; 4 * longest],
                         vec![0.0f64; gy],
                     )
                 },
@@ -444,20 +498,30 @@ mod tests {
             n_classes: c,
             n_members: 3,
         };
-        let kinds = [
+        let all_kinds = [
             MapKind::ClassWeightedEntropy(1),
             MapKind::PredictiveEntropy,
             MapKind::MutualInformation,
+            MapKind::ClassWeightedEntropy(0),
+            MapKind::ExpectedEntropy,
+            MapKind::MeanProb(2),
+            MapKind::MaxProb,
         ];
         let g = Grid::new(shape, [3, 2, 5], [2, 1, 2], false).expect("ok");
-        let fused = pool_uncertainty(&st, &kinds, &g).expect("ok");
-        let full = maps(&st, &kinds).expect("ok");
-        for k in 0..3 {
-            let want = pool_map(&full[k * v..(k + 1) * v], &g).expect("ok");
-            assert_eq!(&fused[k * g.len()..(k + 1) * g.len()], &want[..]);
+        // 1 to 7 maps: the rows are summed four maps at a time, then 3, 2 or 1; each map's
+        // box means must be those of pooling it alone, bit for bit.
+        for n in 1..=all_kinds.len() {
+            let kinds = &all_kinds[..n];
+            let fused = pool_uncertainty(&st, kinds, &g).expect("ok");
+            let full = maps(&st, kinds).expect("ok");
+            for k in 0..n {
+                let want = pool_map(&full[k * v..(k + 1) * v], &g).expect("ok");
+                assert_eq!(&fused[k * g.len()..(k + 1) * g.len()], &want[..]);
+            }
         }
+        let kinds = &all_kinds[..3];
         let g_bad = Grid::new([6, 7, 9], [3, 2, 5], [2, 1, 2], false).expect("ok");
-        assert!(pool_uncertainty(&st, &kinds, &g_bad).is_err());
+        assert!(pool_uncertainty(&st, kinds, &g_bad).is_err());
     }
 
     #[test]

@@ -12,9 +12,11 @@ use pyo3::prelude::*;
 /// Add one member's C-contiguous probabilities [C, ...] to `sum_p` [C*V] and `sum_ent` [V]
 /// (empty: entropies not kept), at voxel `offset` of the state (a slab of a member). With
 /// `first` the slab's sums are overwritten by this member (one pass; old contents ignored, and
-/// zeroed when the member is rejected).
+/// zeroed when the member is rejected). With `n_members` > 1 (only with `first`), `probs` is a
+/// stack [M, C, ...] of the state's first members, added in one pass.
 #[pyfunction]
-#[pyo3(signature = (sum_p, sum_ent, probs, n_classes, sum_tol=None, offset=0, first=false))]
+#[pyo3(signature = (sum_p, sum_ent, probs, n_classes, sum_tol=None, offset=0, first=false, n_members=1))]
+#[allow(clippy::too_many_arguments)] // the state, the member and its options, as named above
 fn uncertainty_accumulate<'py>(
     py: Python<'py>,
     mut sum_p: PyReadwriteArray1<'py, f32>,
@@ -24,7 +26,14 @@ fn uncertainty_accumulate<'py>(
     sum_tol: Option<f32>,
     offset: usize,
     first: bool,
+    n_members: usize,
 ) -> PyResult<()> {
+    if n_members != 1 && !first {
+        return Err(invalid_argument(
+            py,
+            "a stack of members (n_members != 1) can only start a state (first=True)".into(),
+        ));
+    }
     let sp = sum_p
         .as_slice_mut()
         .map_err(|_| invalid_argument(py, "sum_p must be contiguous".into()))?;
@@ -33,7 +42,7 @@ fn uncertainty_accumulate<'py>(
         .map_err(|_| invalid_argument(py, "sum_ent must be contiguous".into()))?;
     with_probs!(&probs, p => run(py, || {
         if first {
-            uncertainty::accumulate_first_at(p, n_classes, sp, se, offset, sum_tol)
+            uncertainty::accumulate_first_members_at(p, n_members, n_classes, sp, se, offset, sum_tol)
         } else {
             uncertainty::accumulate_at(p, n_classes, sp, se, offset, sum_tol)
         }

@@ -168,27 +168,14 @@ fn insertion_sort(p: &mut [u64]) {
     }
 }
 
-/// A zeroed buffer whose pages the kernel may back by 2 MiB huge pages (transparent huge
-/// pages in `madvise` mode, the common default): the scatter pass then takes a few dozen page
-/// faults instead of one per 4 KiB, which on virtual machines cost more than the pass itself.
-/// Fresh zeroed allocations of this size are mapped lazily, so the advice comes before any
-/// page is touched; where huge pages are unavailable the call fails and changes nothing.
+/// A zeroed buffer whose pages the kernel may back by 2 MiB huge pages
+/// ([`crate::alloc::advise_huge_pages`]): the scatter pass then takes a few dozen page faults
+/// instead of one per 4 KiB, which on virtual machines cost more than the pass itself. Fresh
+/// zeroed allocations of this size are mapped lazily, so the advice comes before any page is
+/// touched.
 fn huge_zeroed(n: usize) -> Vec<u64> {
     let v = vec![0u64; n];
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let start = v.as_ptr() as usize;
-        let end = start + n * std::mem::size_of::<u64>();
-        let (a, b) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
-        if b > a {
-            // SAFETY: [a, b) lies inside the allocation of `v`, which outlives the call;
-            // madvise only changes how its (zero) pages are backed, never their contents.
-            unsafe {
-                libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
+    crate::alloc::advise_huge_pages(&v);
     v
 }
 

@@ -135,6 +135,54 @@ pub(super) unsafe fn add_block(
     }
 }
 
+/// Number of voxels of a block that are not valid probability vectors (`kernels::voxel_ok`
+/// false), with each voxel's class sum and minimum kept in registers (no per-block arrays): the
+/// validation pass is one streaming read of `p`. Sums are formed in class order, as the
+/// portable check does; a NaN anywhere makes the sum NaN, so the NaN rule of the minimum does
+/// not change the verdict.
+///
+/// # Safety
+/// The CPU must support AVX2; every class slice has the same length.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn count_invalid(classes: &[&[f32]], tol: f32) -> usize {
+    let n = classes.first().map_or(0, |c| c.len());
+    debug_assert!(classes.iter().all(|c| c.len() == n));
+    let full = n - n % W;
+    let mut bad = 0usize;
+    // SAFETY (all loads): i + 8 <= full <= every slice's length.
+    unsafe {
+        let one = _mm256_set1_ps(1.0);
+        let tolv = _mm256_set1_ps(tol);
+        let inf = _mm256_set1_ps(f32::INFINITY);
+        let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+        for i in (0..full).step_by(W) {
+            let mut t = _mm256_setzero_ps();
+            let mut lo = inf;
+            for cl in classes {
+                let p = _mm256_loadu_ps(cl.as_ptr().add(i));
+                t = _mm256_add_ps(t, p);
+                lo = _mm256_min_ps(lo, p);
+            }
+            // finite: |t| < inf (false for NaN); ordered compares are false for NaN too.
+            let finite = _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_and_ps(t, abs_mask), inf);
+            let dev = _mm256_and_ps(_mm256_sub_ps(t, one), abs_mask);
+            let near = _mm256_cmp_ps::<_CMP_LE_OQ>(dev, tolv);
+            let nonneg = _mm256_cmp_ps::<_CMP_GE_OQ>(lo, _mm256_setzero_ps());
+            let ok = _mm256_and_ps(_mm256_and_ps(finite, near), nonneg);
+            bad += (8 - _mm256_movemask_ps(ok).count_ones()) as usize;
+        }
+    }
+    for i in full..n {
+        let (mut t, mut lo) = (0.0f32, f32::INFINITY);
+        for cl in classes {
+            t += cl[i];
+            lo = lo.min(cl[i]);
+        }
+        bad += !super::kernels::voxel_ok(t, lo, tol) as usize;
+    }
+    bad
+}
+
 /// [`add_block`] on the `U` vectors of voxels from `i`.
 ///
 /// # Safety
@@ -189,20 +237,16 @@ unsafe fn add_step<const U: usize>(
 pub(super) unsafe fn entropy_of_mean(classes: &[&[f32]], inv_m: f32, pe: &mut [f32]) {
     let n = pe.len();
     debug_assert!(classes.iter().all(|c| c.len() >= n));
-    let full = n - n % W;
-    for i in (0..full).step_by(W) {
-        // SAFETY: i + 8 <= n <= every slice's length.
-        unsafe {
-            let zero = _mm256_setzero_ps();
-            let inv = _mm256_set1_ps(inv_m);
-            let mut h = zero;
-            for cl in classes {
-                let q = _mm256_mul_ps(_mm256_loadu_ps(cl.as_ptr().add(i)), inv);
-                h = _mm256_sub_ps(h, _mm256_mul_ps(q, ln8(q)));
-            }
-            // max_ps(h, 0) is `h > 0 ? h : 0`, as `nonneg`.
-            _mm256_storeu_ps(pe.as_mut_ptr().add(i), _mm256_max_ps(h, zero));
-        }
+    // Four vectors (32 voxels) per step: four independent logarithm chains per class, so the
+    // class sums do not wait on one chain's latency; then single vectors, then scalars.
+    let (quads, full) = (n - n % (4 * W), n - n % W);
+    for i in (0..quads).step_by(4 * W) {
+        // SAFETY: i + 32 <= n <= every slice's length.
+        unsafe { entropy_step::<4>(classes, inv_m, pe, i) };
+    }
+    for i in (quads..full).step_by(W) {
+        // SAFETY: i + 8 <= n.
+        unsafe { entropy_step::<1>(classes, inv_m, pe, i) };
     }
     for i in full..n {
         let mut h = 0.0f32;
@@ -210,5 +254,30 @@ pub(super) unsafe fn entropy_of_mean(classes: &[&[f32]], inv_m: f32, pe: &mut [f
             h -= xlnx(cl[i] * inv_m);
         }
         pe[i] = super::nonneg(h);
+    }
+}
+
+/// [`entropy_of_mean`] on the `U` vectors of voxels from `i`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `i + 8 U` <= `pe.len()` <= every class slice's length.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
+unsafe fn entropy_step<const U: usize>(classes: &[&[f32]], inv_m: f32, pe: &mut [f32], i: usize) {
+    unsafe {
+        let zero = _mm256_setzero_ps();
+        let inv = _mm256_set1_ps(inv_m);
+        let mut h = [zero; U];
+        for cl in classes {
+            for (u, hu) in h.iter_mut().enumerate() {
+                let q = _mm256_mul_ps(_mm256_loadu_ps(cl.as_ptr().add(i + u * W)), inv);
+                *hu = _mm256_sub_ps(*hu, _mm256_mul_ps(q, ln8(q)));
+            }
+        }
+        for (u, hu) in h.iter().enumerate() {
+            // max_ps(h, 0) is `h > 0 ? h : 0`, as `nonneg`.
+            _mm256_storeu_ps(pe.as_mut_ptr().add(i + u * W), _mm256_max_ps(*hu, zero));
+        }
     }
 }

@@ -128,6 +128,8 @@ unsafe fn check_block_avx2(
     check_block_kernel(classes, total, lo, tol)
 }
 
+/// Number of invalid voxels of a block; when it is not 0, `total` / `lo` hold every voxel's
+/// class sum and minimum (for the error message).
 pub(super) fn check_block_dispatch(
     classes: &[&[f32]],
     total: &mut [f32],
@@ -136,7 +138,12 @@ pub(super) fn check_block_dispatch(
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     if simd::avx2() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+        // SAFETY: the CPU supports AVX2 and FMA (checked at run time); equal class lengths.
+        // The common case (a valid block) is one register-blocked read; the per-voxel sums
+        // and minima are written out only for a block that has invalid voxels to report.
+        if unsafe { super::avx2::count_invalid(classes, tol) } == 0 {
+            return 0;
+        }
         return unsafe { check_block_avx2(classes, total, lo, tol) };
     }
     check_block_kernel(classes, total, lo, tol)

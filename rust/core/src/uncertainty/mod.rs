@@ -397,7 +397,7 @@ pub fn accumulate_at<P: Prob>(
     offset: usize,
     sum_tol: Option<f32>,
 ) -> Result<()> {
-    add_member(probs, n_classes, sum_p, sum_ent, offset, sum_tol, false)
+    add_member(probs, 1, n_classes, sum_p, sum_ent, offset, sum_tol, false)
 }
 
 /// The first member of a state (or a slab of it): the slab's sums become this member's
@@ -418,7 +418,50 @@ pub fn accumulate_first_at<P: Prob>(
     offset: usize,
     sum_tol: Option<f32>,
 ) -> Result<()> {
-    add_member(probs, n_classes, sum_p, sum_ent, offset, sum_tol, true)
+    add_member(probs, 1, n_classes, sum_p, sum_ent, offset, sum_tol, true)
+}
+
+/// The first `n_members` members of a state at once, `probs` [M, C, n] (a stacked ensemble):
+/// bit for bit [`accumulate_first_at`] with member 0 then [`accumulate_at`] with each later
+/// member in order, but in one pass over `probs` and one write of the state. Each block of
+/// voxels is checked and summed member by member while its sums stay in cache, so the
+/// probabilities are read once and the state is never read back from memory (member-by-member
+/// adds read each later member twice, check then add, and read and write the state once per
+/// member).
+///
+/// All or nothing: on a validation error the slab's sums are zeroed (an empty state) and the
+/// error names the first invalid member (the lowest index) with its voxel count and first
+/// voxel, as [`accumulate_at`] does for one member.
+///
+/// # Errors
+/// As [`accumulate_at`]; also `n_members == 0` or a length that is not M x C x voxels.
+///
+/// # Examples
+/// ```
+/// use medtrust_core::uncertainty::{accumulate_first_at, accumulate_at, accumulate_first_members_at};
+/// let stack = [0.25f32, 0.75, 0.5, 0.5]; // [M=2, C=2, V=1]
+/// let (mut sp, mut se) = (vec![0.0f32; 2], vec![0.0f32; 1]);
+/// accumulate_first_members_at(&stack, 2, 2, &mut sp, &mut se, 0, Some(1e-3)).unwrap();
+/// let (mut sp1, mut se1) = (vec![0.0f32; 2], vec![0.0f32; 1]);
+/// accumulate_first_at(&stack[..2], 2, &mut sp1, &mut se1, 0, Some(1e-3)).unwrap();
+/// accumulate_at(&stack[2..], 2, &mut sp1, &mut se1, 0, Some(1e-3)).unwrap();
+/// assert_eq!((sp, se), (sp1, se1));
+/// ```
+pub fn accumulate_first_members_at<P: Prob>(
+    probs: &[P],
+    n_members: usize,
+    n_classes: usize,
+    sum_p: &mut [f32],
+    sum_ent: &mut [f32],
+    offset: usize,
+    sum_tol: Option<f32>,
+) -> Result<()> {
+    if n_members == 0 {
+        return Err(CoreError::Empty { name: "ensemble" });
+    }
+    add_member(
+        probs, n_members, n_classes, sum_p, sum_ent, offset, sum_tol, true,
+    )
 }
 
 /// Per-block split of the slab `offset..offset + v` of a state: C class segments per block of
@@ -472,8 +515,11 @@ fn invalid_member(bad: Bad, tol: f32) -> Result<()> {
     )))
 }
 
+/// Validate and add `n_members` members [M, C, n] at `offset` (M > 1 only when `fresh`).
+#[allow(clippy::too_many_arguments)] // the public entry points' arguments, plus M and `fresh`
 fn add_member<P: Prob>(
     probs: &[P],
+    n_members: usize,
     n_classes: usize,
     sum_p: &mut [f32],
     sum_ent: &mut [f32],
@@ -486,14 +532,21 @@ fn add_member<P: Prob>(
     }
     check_state_len(sum_p.len(), sum_ent.len(), n_classes)?;
     let v_all = sum_p.len() / n_classes;
-    if probs.len() % n_classes != 0 {
+    debug_assert!(fresh || n_members == 1);
+    let per_voxel = n_members.saturating_mul(n_classes);
+    if probs.len() % per_voxel != 0 {
         return Err(CoreError::lengths(
-            "member probabilities: length must be n_classes x voxels",
+            if n_members == 1 {
+                "member probabilities: length must be n_classes x voxels"
+            } else {
+                "stacked members: length must be n_members x n_classes x voxels"
+            },
             probs.len(),
-            n_classes,
+            per_voxel,
         ));
     }
-    let v = probs.len() / n_classes;
+    let v = probs.len() / per_voxel;
+    let member = |m: usize| &probs[m * n_classes * v..(m + 1) * n_classes * v];
     if v == 0 {
         return Err(CoreError::Empty {
             name: "probabilities",
@@ -527,11 +580,14 @@ fn add_member<P: Prob>(
     };
     let block_range = |b: usize| b * BLOCK..((b + 1) * BLOCK).min(v);
     if fresh {
-        // One pass: each block is checked and, when valid, stored while it is in cache. The
-        // old sums are not part of the result, so a rejected member only needs the slab
-        // zeroed afterwards.
+        // One pass: each block is checked and, when valid, stored while it is in cache, member
+        // after member (the block's sums stay in cache between members). The old sums are not
+        // part of the result, so a rejected member only needs the slab zeroed afterwards. Each
+        // block reports the first member it found invalid (M: none) and that member's bad
+        // voxels in the block; every block checked every member before its own first invalid
+        // one, so the blocks that stopped at the lowest such member hold all its bad voxels.
         let (blocks, ent_blocks) = block_segments(sum_p, sum_ent, v_all, offset, v, n_classes);
-        let bad = parallel::install(|| {
+        let (failed, bad) = parallel::install(|| {
             blocks
                 .into_par_iter()
                 .zip(ent_blocks)
@@ -539,18 +595,33 @@ fn add_member<P: Prob>(
                 .map_init(
                     || Scratch::new::<P>(n_classes),
                     |bufs, (b, (mut segs, mut ent))| {
-                        let classes =
-                            class_slices(&mut bufs.conv, probs, v, n_classes, block_range(b));
-                        let bad = check_block(b, &mut bufs.total, &mut bufs.lo, &classes);
-                        if bad.0 == 0 {
-                            add_block_dispatch(&classes, &mut segs, ent.as_deref_mut(), true);
+                        for m in 0..n_members {
+                            let classes = class_slices(
+                                &mut bufs.conv,
+                                member(m),
+                                v,
+                                n_classes,
+                                block_range(b),
+                            );
+                            let bad = check_block(b, &mut bufs.total, &mut bufs.lo, &classes);
+                            if bad.0 > 0 {
+                                return (m, bad);
+                            }
+                            add_block_dispatch(&classes, &mut segs, ent.as_deref_mut(), m == 0);
                         }
-                        bad
+                        (n_members, (0, None))
                     },
                 )
-                .reduce(|| (0, None), merge_bad)
+                .reduce(
+                    || (n_members, (0, None)),
+                    |a, b| match a.0.cmp(&b.0) {
+                        std::cmp::Ordering::Less => a,
+                        std::cmp::Ordering::Greater => b,
+                        std::cmp::Ordering::Equal => (a.0, merge_bad(a.1, b.1)),
+                    },
+                )
         });
-        if bad.0 > 0 {
+        if failed < n_members {
             let (blocks, ent_blocks) = block_segments(sum_p, sum_ent, v_all, offset, v, n_classes);
             parallel::install(|| {
                 blocks
@@ -564,7 +635,12 @@ fn add_member<P: Prob>(
                     })
             });
         }
-        return invalid_member(bad, tol);
+        return invalid_member(bad, tol).map_err(|e| match (e, n_members) {
+            (CoreError::InvalidValue(msg), 2..) => {
+                CoreError::InvalidValue(format!("member {failed} of the stack: {msg}"))
+            }
+            (e, _) => e,
+        });
     }
     // Pass 1: validate the whole member (the state is not touched if it is rejected).
     let bad = parallel::install(|| {

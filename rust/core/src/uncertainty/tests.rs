@@ -1,6 +1,6 @@
 //! Unit and property tests of the accumulator.
 
-use super::kernels::{add_block_dispatch, add_block_portable};
+use super::kernels::{add_block_dispatch, add_block_portable, check_block_kernel};
 use super::*;
 use proptest::prelude::*;
 
@@ -128,6 +128,46 @@ fn vector_and_portable_paths_are_bit_identical() {
 }
 
 #[test]
+fn register_blocked_check_counts_like_the_portable_check() {
+    // Invalid voxels of every kind (NaN, +-inf, negatives, sums off by more or less than the
+    // tolerance, -0), one in a few, over a ragged length; the AVX2 count (sums and minima in
+    // registers) must equal the portable kernel's for every tolerance.
+    #[cfg(target_arch = "x86_64")]
+    if simd::avx2() {
+        let (c, v) = (4usize, 4099usize);
+        let mut p = awkward_classes(c, v, 21);
+        let bad = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -1e-30,
+            -0.5,
+            0.3,
+            2.0,
+            -0.0,
+        ];
+        let mut rng = crate::rng::Rng::new(5);
+        for k in 0..400 {
+            let i = rng.below((c * v) as u64) as usize;
+            p[i] = bad[k % bad.len()];
+        }
+        let classes: Vec<&[f32]> = p.chunks(v).collect();
+        for tol in [f32::INFINITY, 1e-2, 1e-3, 1e-6, 0.0] {
+            let (mut total, mut lo) = (vec![0.0f32; v], vec![0.0f32; v]);
+            let want = check_block_kernel(&classes, &mut total, &mut lo, tol);
+            // SAFETY: AVX2 checked above; equal class lengths.
+            let got = unsafe { super::avx2::count_invalid(&classes, tol) };
+            assert_eq!(got, want, "tol {tol}");
+            assert!(want > 0);
+        }
+        let ok = members(1, c, v, 3).remove(0);
+        let classes: Vec<&[f32]> = ok.chunks(v).collect();
+        // SAFETY: as above.
+        assert_eq!(unsafe { super::avx2::count_invalid(&classes, 1e-3) }, 0);
+    }
+}
+
+#[test]
 fn ln_slice_is_ln_fast_bit_for_bit() {
     // Random bit patterns over every positive finite f32 (not only (0, 1]), plus the specials;
     // on an AVX2 CPU this compares the explicit vector logarithm with the scalar one.
@@ -218,6 +258,79 @@ fn rejected_first_member_leaves_a_zeroed_slab() {
         assert!(cl[10..].iter().all(|&x| x.to_bits() == 0));
     }
     assert!(se3[..10].iter().all(|&x| x == 4.0) && se3[10..].iter().all(|&x| x == 0.0));
+}
+
+#[test]
+fn stacked_members_equal_member_by_member_adds() {
+    // Awkward values (0, -0, subnormals, the log's split points), ragged blocks, with and
+    // without entropies, whole and as a slab at an offset, f32 and f16.
+    let (c, v, m) = (3usize, 2 * BLOCK + 777, 4usize);
+    let ms: Vec<Vec<f32>> = (0..m)
+        .map(|k| awkward_classes(c, v, 40 + k as u64))
+        .collect();
+    let stack: Vec<f32> = ms.concat();
+    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for keep_ent in [true, false] {
+        let ve = if keep_ent { v } else { 0 };
+        let (mut sp, mut se) = (vec![0.0f32; c * v], vec![0.0f32; ve]);
+        for p in &ms {
+            accumulate(p, c, &mut sp, &mut se, None).expect("valid");
+        }
+        let (mut sp2, mut se2) = (vec![9.0f32; c * v], vec![9.0f32; ve]);
+        accumulate_first_members_at(&stack, m, c, &mut sp2, &mut se2, 0, None).expect("valid");
+        assert_eq!(bits(&sp), bits(&sp2));
+        assert_eq!(bits(&se), bits(&se2));
+        // A slab of voxels a..b at offset a of a state, one member at a time vs the stack.
+        let (a, b) = (100, BLOCK + 300);
+        let slab: Vec<f32> = ms
+            .iter()
+            .flat_map(|p| (0..c).flat_map(move |k| p[k * v + a..k * v + b].to_vec()))
+            .collect();
+        let (mut sp3, mut se3) = (vec![5.0f32; c * v], vec![5.0f32; ve]);
+        accumulate_first_members_at(&slab, m, c, &mut sp3, &mut se3, a, None).expect("valid");
+        for k in 0..c {
+            assert_eq!(
+                bits(&sp3[k * v + a..k * v + b]),
+                bits(&sp[k * v + a..k * v + b])
+            );
+            assert!(sp3[k * v..k * v + a].iter().all(|&x| x == 5.0));
+        }
+        if keep_ent {
+            assert_eq!(bits(&se3[a..b]), bits(&se[a..b]));
+        }
+    }
+    // f16 stacks equal their f32 upcast.
+    let s16: Vec<half::f16> = stack.iter().map(|&x| half::f16::from_f32(x)).collect();
+    let s32: Vec<f32> = s16.iter().map(|x| x.to_f32()).collect();
+    let (mut a, mut ae) = (vec![0.0f32; c * v], vec![0.0f32; v]);
+    let (mut b, mut be) = (vec![0.0f32; c * v], vec![0.0f32; v]);
+    accumulate_first_members_at(&s16, m, c, &mut a, &mut ae, 0, None).expect("valid");
+    accumulate_first_members_at(&s32, m, c, &mut b, &mut be, 0, None).expect("valid");
+    assert_eq!((bits(&a), bits(&ae)), (bits(&b), bits(&be)));
+}
+
+#[test]
+fn rejected_stack_names_its_first_invalid_member_and_leaves_a_zeroed_state() {
+    let (c, v, m) = (2usize, 3 * BLOCK, 3usize);
+    let ms = members(m, c, v, 9);
+    let mut stack: Vec<f32> = ms.concat();
+    // Member 2: a NaN early; member 1: two bad voxels late (the lowest member must win even
+    // though member 2's error sits in an earlier block).
+    stack[2 * c * v + 3] = f32::NAN;
+    stack[c * v + 2 * BLOCK + 5] = 0.9;
+    stack[c * v + BLOCK + 7] = -0.1;
+    let (mut sp, mut se) = (vec![7.0f32; c * v], vec![7.0f32; v]);
+    let e = accumulate_first_members_at(&stack, m, c, &mut sp, &mut se, 0, Some(1e-3))
+        .expect_err("bad");
+    // What member 1 alone gives, prefixed with its index.
+    let (mut sp1, mut se1) = (vec![0.0f32; c * v], vec![0.0f32; v]);
+    let alone =
+        accumulate(&stack[c * v..2 * c * v], c, &mut sp1, &mut se1, Some(1e-3)).expect_err("bad");
+    assert_eq!(e.to_string(), format!("member 1 of the stack: {alone}"));
+    assert!(sp.iter().chain(&se).all(|&x| x.to_bits() == 0));
+    // Lengths that are not M x C x V, and no members.
+    assert!(accumulate_first_members_at(&stack[1..], m, c, &mut sp, &mut se, 0, None).is_err());
+    assert!(accumulate_first_members_at(&stack, 0, c, &mut sp, &mut se, 0, None).is_err());
 }
 
 #[test]
