@@ -6,6 +6,7 @@ import pytest
 
 from medtrust.exceptions import DTypeError, InvalidValueError, ShapeMismatchError
 from medtrust.uncertainty import EnsembleAccumulator
+from medtrust.uncertainty.slabs import SlabAccumulator
 from reference import uncertainty as ref
 
 
@@ -100,4 +101,15 @@ def test_offered_buffers_are_used_by_a_stack():
     nxt.add_members(stack[::-1])
     assert nxt.state()[0].ctypes.data == ptr
     for x, y in zip(_bits(nxt), _bits(_loop(stack[::-1], kinds=["pe"]))):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_slab_accumulator_takes_a_stack_member_by_member():
+    # Its state exists before any member: the stack goes through its own add.
+    rng = np.random.default_rng(7)
+    stack = ref.random_members(rng, 3, 2, (4, 5, 6))
+    slab = SlabAccumulator(2, (4, 5, 6))
+    slab.add_members(stack)
+    assert slab.n_members == 3
+    for x, y in zip(_bits(slab), _bits(_loop(stack))):
         np.testing.assert_array_equal(x, y)

@@ -293,7 +293,9 @@ class EnsembleAccumulator:
         """
         with self._lock:
             stacked = getattr(members, "ndim", 0) >= 3 and not is_cuda_tensor(members)
-            if stacked and self.n_members == 0 and self.backend_option != "torch":
+            # Only a state that does not exist yet can start from a stack (a subclass may hold
+            # one before any member: SlabAccumulator).
+            if stacked and self._sum_p is None and self.backend_option != "torch":
                 try:
                     self._add_rust(members, stacked=True)
                     return
@@ -304,7 +306,7 @@ class EnsembleAccumulator:
                     pass
             for i, p in enumerate(members):
                 try:
-                    self._add_locked(p)
+                    self.add(p)  # the lock is reentrant; subclasses' add is honoured
                 except InvalidValueError as e:
                     raise InvalidValueError(f"member {i}: {e}") from None
 
