@@ -59,6 +59,18 @@ pub fn advise_huge_pages<T>(buf: &[T]) {
 pub trait ZeroBits: Copy + Default {}
 impl ZeroBits for f32 {}
 impl ZeroBits for f64 {}
+impl ZeroBits for u32 {}
+impl ZeroBits for u64 {}
+
+/// A zeroed buffer left lazy (`calloc`: pages mapped on first touch) whose pages the kernel may
+/// back by 2 MiB huge pages ([`advise_huge_pages`]): for large outputs and scratch that a
+/// parallel pass writes first, one page fault per 2 MiB instead of one per 4 KiB (on virtual
+/// machines the faults of a 4 KiB-paged 40 MB buffer can cost more than the pass itself).
+pub fn huge_zeroed<T: ZeroBits>(n: usize) -> Vec<T> {
+    let v = vec![T::default(); n];
+    advise_huge_pages(&v);
+    v
+}
 
 /// A zeroed buffer for state that parallel kernels accumulate into, its pages mapped now, from
 /// one thread (the policy for every accumulator state). Left lazy, the pages would be first

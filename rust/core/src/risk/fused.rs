@@ -168,17 +168,6 @@ fn insertion_sort(p: &mut [u64]) {
     }
 }
 
-/// A zeroed buffer whose pages the kernel may back by 2 MiB huge pages
-/// ([`crate::alloc::advise_huge_pages`]): the scatter pass then takes a few dozen page faults
-/// instead of one per 4 KiB, which on virtual machines cost more than the pass itself. Fresh
-/// zeroed allocations of this size are mapped lazily, so the advice comes before any page is
-/// touched.
-fn huge_zeroed(n: usize) -> Vec<u64> {
-    let v = vec![0u64; n];
-    crate::alloc::advise_huge_pages(&v);
-    v
-}
-
 /// What [`binary_metrics`] found.
 #[derive(Debug)]
 pub enum Fused {
@@ -259,7 +248,7 @@ pub fn binary_metrics(
     let (offsets, starts) = bucket_offsets(&per_chunk, n_buckets, n);
     // Scatter pass: (key - bucket base) << 8 | residual byte, one u64 a sample; each chunk
     // counts the failures of each bucket on the way.
-    let mut packed = huge_zeroed(n);
+    let mut packed: Vec<u64> = crate::alloc::huge_zeroed(n);
     let out = Shared(packed.as_mut_ptr());
     let (table, base) = (&table, &base);
     let ones_per_chunk: Vec<Vec<u64>> = conf

@@ -79,7 +79,7 @@ pub fn radix_sort_pairs<P: Copy + Send + Sync + Default>(keys: &mut Vec<u64>, va
     if moving.is_empty() {
         return;
     }
-    let mut keys2 = vec![0u64; n];
+    let mut keys2: Vec<u64> = crate::alloc::huge_zeroed(n);
     let mut vals2 = vec![P::default(); n];
     for &pass in &moving {
         scatter(keys, vals, &mut keys2, &mut vals2, pass, chunk);
@@ -254,7 +254,7 @@ pub fn scatter_buckets<P: Copy + Send + Sync + Default>(
     }
     drop(counts);
     let (offsets, starts) = bucket_offsets(&per_chunk, n_buckets, n);
-    let mut ko = vec![0u64; n];
+    let mut ko: Vec<u64> = crate::alloc::huge_zeroed(n);
     let mut vo = vec![P::default(); n];
     let (kp, vp) = (Shared(ko.as_mut_ptr()), Shared(vo.as_mut_ptr()));
     let table = &table;

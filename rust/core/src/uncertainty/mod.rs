@@ -684,7 +684,7 @@ pub fn maps(state: &State<'_>, kinds: &[MapKind]) -> Result<Vec<f32>> {
     state.check_maps(kinds)?;
     let v = state.n_voxels();
     let k = kinds.len();
-    let mut out = vec![0.0f32; k * v];
+    let mut out: Vec<f32> = crate::alloc::huge_zeroed(k * v);
     if k == 0 || v == 0 {
         return Ok(out);
     }
