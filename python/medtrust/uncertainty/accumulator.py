@@ -18,7 +18,10 @@ AVX2 where the CPU has it, bit-identical to the portable one); an accumulator to
 it will serve (``kinds=``) keeps that sum only when an EE- or MI-based map is among them
 (``kinds=["pe"]`` for ClaSP's PE query or PE-based failure detection). The first member is
 validated and stored in one pass over its probabilities; later members are validated whole,
-then added (a rejected member leaves the sums as they were).
+then added (a rejected member leaves the sums as they were). A stacked ensemble
+``[M, C, *spatial]`` goes in with :meth:`EnsembleAccumulator.add_members`: into an empty
+accumulator, one pass (each probability read once, the state written once), with the member
+loop's sums and errors.
 
 Pixel CONFIDENCES (higher = more confident, :func:`pixel_confidence`,
 :meth:`EnsembleAccumulator.confidence_maps`) and the predicted segmentation
