@@ -88,11 +88,11 @@ pub fn prefaulted_zeros<T: ZeroBits>(len: Option<usize>, what: &str) -> Result<V
     let Some(len) = len else {
         return Err(too_large("more than 2^64".into()));
     };
-    if len == 0 || size == 0 {
-        return zeroed(Some(len), what);
+    if len == 0 {
+        return Ok(Vec::new());
     }
     let layout = std::alloc::Layout::array::<T>(len).map_err(|_| too_large(len.to_string()))?;
-    // SAFETY: the layout has a non-zero size (len > 0, size > 0).
+    // SAFETY: the layout has a non-zero size (len > 0; every `ZeroBits` type has a size).
     let ptr = unsafe { std::alloc::alloc_zeroed(layout) } as *mut T;
     if ptr.is_null() {
         return Err(too_large(len.to_string()));

@@ -198,6 +198,7 @@ where
     if n_maps == 0 {
         return Vec::new();
     }
+    let padded = n_maps.next_multiple_of(4);
     // Pass 1 (per z slice): x then y window sums -> partial[z][k][gy][gx].
     let mut partial = vec![0.0f64; zs * n_maps * plane];
     let slice_pass = |rows: &mut Vec<R>,
@@ -206,37 +207,24 @@ where
                       col: &mut Vec<f64>,
                       z: usize,
                       out: &mut [f64]| {
-        // xsum[k][y][gx]; up to four maps' rows at a time (independent add chains).
+        // xsum[k][y][gx], four maps' rows at a time (four independent add chains). `rows` and
+        // `xsum` are padded to a multiple of four maps: the padding rows stay zero and their
+        // sums are never read.
         for y in 0..ys {
-            fill(z, y, rows);
-            let mut k = 0;
-            while k < n_maps {
-                let n = (n_maps - k).min(4);
+            fill(z, y, &mut rows[..n_maps * xs]);
+            for k in (0..padded).step_by(4) {
                 let row = |j: usize| &rows[(k + j) * xs..(k + j + 1) * xs];
-                // The n output rows xsum[k + j][y], taken as disjoint slices.
-                let mut outs = xsum[k * ys * gx..(k + n) * ys * gx]
+                let mut outs = xsum[k * ys * gx..(k + 4) * ys * gx]
                     .chunks_mut(ys * gx)
                     .map(|m| &mut m[y * gx..(y + 1) * gx]);
-                let mut next = || outs.next().expect("n output rows");
-                match n {
-                    4 => window_sums_n(
-                        [row(0), row(1), row(2), row(3)],
-                        prefix,
-                        px,
-                        sx,
-                        [next(), next(), next(), next()],
-                    ),
-                    3 => window_sums_n(
-                        [row(0), row(1), row(2)],
-                        prefix,
-                        px,
-                        sx,
-                        [next(), next(), next()],
-                    ),
-                    2 => window_sums_n([row(0), row(1)], prefix, px, sx, [next(), next()]),
-                    _ => window_sums_n([row(0)], prefix, px, sx, [next()]),
-                }
-                k += n;
+                let mut next = || outs.next().expect("four output rows");
+                window_sums_n(
+                    [row(0), row(1), row(2), row(3)],
+                    prefix,
+                    px,
+                    sx,
+                    [next(), next(), next(), next()],
+                );
             }
         }
         for k in 0..n_maps {
@@ -257,8 +245,8 @@ where
             .for_each_init(
                 || {
                     (
-                        vec![R::default(); n_maps * xs],
-                        vec![0.0f64; n_maps * ys * gx],
+                        vec![R::default(); padded * xs],
+                        vec![0.0f64; padded * ys * gx],
                         vec![0.0f64; 4 * longest],
                         vec![0.0f64; gy],
                     )
@@ -508,8 +496,8 @@ mod tests {
             MapKind::MaxProb,
         ];
         let g = Grid::new(shape, [3, 2, 5], [2, 1, 2], false).expect("ok");
-        // 1 to 7 maps: the rows are summed four maps at a time, then 3, 2 or 1; each map's
-        // box means must be those of pooling it alone, bit for bit.
+        // 1 to 7 maps: the rows are summed four maps at a time (padded with zero rows); each
+        // map's box means must be those of pooling it alone, bit for bit.
         for n in 1..=all_kinds.len() {
             let kinds = &all_kinds[..n];
             let fused = pool_uncertainty(&st, kinds, &g).expect("ok");

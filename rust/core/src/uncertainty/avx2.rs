@@ -3,9 +3,10 @@
 //! [`ln8`] is [`super::ln_fast`] on eight lanes: the same reduction, the same constants and the
 //! same IEEE operations in the same order (the fused multiply-adds of the scalar code's
 //! `mul_add` are `vfmadd` here, the separate multiplies and adds stay separate), so every lane
-//! is bit-identical to the scalar function. The block kernels process eight voxels at a time with the class loop
-//! inside (the running entropy stays in a register instead of being read and written once per
-//! class) and finish the ragged end with the scalar code; each voxel still sees the same
+//! is bit-identical to the scalar function. The block kernels process eight voxels at a time
+//! (the add sixteen: two independent logarithm chains per class) with the class loop inside
+//! (the running entropy stays in a register instead of being read and written once per class)
+//! and finish the ragged end with the scalar code; each voxel still sees the same
 //! operations in the same order as in the portable kernels, so results do not depend on the
 //! path or on where blocks start.
 //!
@@ -237,16 +238,20 @@ unsafe fn add_step<const U: usize>(
 pub(super) unsafe fn entropy_of_mean(classes: &[&[f32]], inv_m: f32, pe: &mut [f32]) {
     let n = pe.len();
     debug_assert!(classes.iter().all(|c| c.len() >= n));
-    // Four vectors (32 voxels) per step: four independent logarithm chains per class, so the
-    // class sums do not wait on one chain's latency; then single vectors, then scalars.
-    let (quads, full) = (n - n % (4 * W), n - n % W);
-    for i in (0..quads).step_by(4 * W) {
-        // SAFETY: i + 32 <= n <= every slice's length.
-        unsafe { entropy_step::<4>(classes, inv_m, pe, i) };
-    }
-    for i in (quads..full).step_by(W) {
-        // SAFETY: i + 8 <= n.
-        unsafe { entropy_step::<1>(classes, inv_m, pe, i) };
+    let full = n - n % W;
+    for i in (0..full).step_by(W) {
+        // SAFETY: i + 8 <= n <= every slice's length.
+        unsafe {
+            let zero = _mm256_setzero_ps();
+            let inv = _mm256_set1_ps(inv_m);
+            let mut h = zero;
+            for cl in classes {
+                let q = _mm256_mul_ps(_mm256_loadu_ps(cl.as_ptr().add(i)), inv);
+                h = _mm256_sub_ps(h, _mm256_mul_ps(q, ln8(q)));
+            }
+            // max_ps(h, 0) is `h > 0 ? h : 0`, as `nonneg`.
+            _mm256_storeu_ps(pe.as_mut_ptr().add(i), _mm256_max_ps(h, zero));
+        }
     }
     for i in full..n {
         let mut h = 0.0f32;
@@ -254,30 +259,5 @@ pub(super) unsafe fn entropy_of_mean(classes: &[&[f32]], inv_m: f32, pe: &mut [f
             h -= xlnx(cl[i] * inv_m);
         }
         pe[i] = super::nonneg(h);
-    }
-}
-
-/// [`entropy_of_mean`] on the `U` vectors of voxels from `i`.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA; `i + 8 U` <= `pe.len()` <= every class slice's length.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-#[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
-unsafe fn entropy_step<const U: usize>(classes: &[&[f32]], inv_m: f32, pe: &mut [f32], i: usize) {
-    unsafe {
-        let zero = _mm256_setzero_ps();
-        let inv = _mm256_set1_ps(inv_m);
-        let mut h = [zero; U];
-        for cl in classes {
-            for (u, hu) in h.iter_mut().enumerate() {
-                let q = _mm256_mul_ps(_mm256_loadu_ps(cl.as_ptr().add(i + u * W)), inv);
-                *hu = _mm256_sub_ps(*hu, _mm256_mul_ps(q, ln8(q)));
-            }
-        }
-        for (u, hu) in h.iter().enumerate() {
-            // max_ps(h, 0) is `h > 0 ? h : 0`, as `nonneg`.
-            _mm256_storeu_ps(pe.as_mut_ptr().add(i + u * W), _mm256_max_ps(*hu, zero));
-        }
     }
 }

@@ -637,7 +637,7 @@ fn add_member<P: Prob>(
         }
         return invalid_member(bad, tol).map_err(|e| match (e, n_members) {
             (CoreError::InvalidValue(msg), 2..) => {
-                CoreError::InvalidValue(format!("member {failed} of the stack: {msg}"))
+                CoreError::InvalidValue(format!("member {failed}: {msg}"))
             }
             (e, _) => e,
         });

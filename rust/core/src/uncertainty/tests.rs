@@ -326,7 +326,7 @@ fn rejected_stack_names_its_first_invalid_member_and_leaves_a_zeroed_state() {
     let (mut sp1, mut se1) = (vec![0.0f32; c * v], vec![0.0f32; v]);
     let alone =
         accumulate(&stack[c * v..2 * c * v], c, &mut sp1, &mut se1, Some(1e-3)).expect_err("bad");
-    assert_eq!(e.to_string(), format!("member 1 of the stack: {alone}"));
+    assert_eq!(e.to_string(), format!("member 1: {alone}"));
     assert!(sp.iter().chain(&se).all(|&x| x.to_bits() == 0));
     // Lengths that are not M x C x V, and no members.
     assert!(accumulate_first_members_at(&stack[1..], m, c, &mut sp, &mut se, 0, None).is_err());
