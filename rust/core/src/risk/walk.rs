@@ -131,13 +131,189 @@ impl Walk {
     /// Every group of the arrays in order: the same bits as [`Walk::push`] on each. The NLL, a
     /// sum of its own, is added after the other sums, over the same groups in the same order,
     /// by the vectorised term loop of [`super::nll`].
+    ///
+    /// Groups go through in blocks of [`BLOCK`] (see [`Walk::block`]); the first curve point
+    /// (its segment has its own formula) and any block holding an empty group take the
+    /// per-group [`Walk::step`].
     pub fn push_all(&mut self, conf: &[f64], count: &[f64], sum: &[f64]) {
-        for ((&c, &k), &x) in conf.iter().zip(count).zip(sum) {
-            self.step(c, k, x);
+        let avx2 = has_avx2();
+        let mut scratch: Option<Box<BlockScratch>> = None;
+        let mut i = 0;
+        while i < conf.len() && self.trap.prev.is_none() {
+            self.step(conf[i], count[i], sum[i]);
+            i += 1;
+        }
+        while i < conf.len() {
+            let e = (i + BLOCK).min(conf.len());
+            let (c, k, x) = (&conf[i..e], &count[i..e], &sum[i..e]);
+            if k.contains(&0.0) {
+                for j in 0..c.len() {
+                    self.step(c[j], k[j], x[j]);
+                }
+            } else {
+                let b = scratch.get_or_insert_with(|| Box::new(BlockScratch::new()));
+                self.block(c, k, x, b, avx2);
+            }
+            i = e;
         }
         if self.s.calibration {
             self.nll = sub_terms(self.nll, conf, count, sum);
         }
+    }
+
+    /// [`Walk::step`] over a block of nonempty groups after the first curve point, in three
+    /// passes with the same bits: (1) the running sums, serial and in group order (counts,
+    /// residual sums, the ROC sums); (2) the three divisions of each point (coverage, SR, GR),
+    /// with no dependency between groups, so that they vectorise: they were most of the
+    /// per-group walk's time; (3) the float sums (areas, bins) in group order and the working
+    /// points. Each serial pass is one loop over locals, so its independent sums overlap.
+    fn block(&mut self, c: &[f64], k: &[f64], s: &[f64], b: &mut BlockScratch, avx2: bool) {
+        let m = c.len();
+        // (1) Running sums.
+        if self.roc {
+            self.running_sums::<true>(k, s, b);
+        } else {
+            self.running_sums::<false>(k, s, b);
+        }
+        // (2) The points.
+        let (pc, psr, pgr) = self.trap.prev.expect("a block follows the first point");
+        (b.cov[0], b.sr[0], b.gr[0]) = (pc, psr, pgr);
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: `avx2` is set only where the CPU has AVX2.
+            unsafe { points_avx2(b, self.s.n, m) };
+        } else {
+            points(b, self.s.n, m);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = avx2;
+            points(b, self.s.n, m);
+        }
+        // (3) Float sums, working points, bins.
+        if self.first_sr.is_nan() {
+            self.first_sr = b.sr[1];
+        }
+        self.area_sums(b, m);
+        if self.s.calibration {
+            self.bin_sums(c, k, s);
+        }
+        self.trap.prev = Some((b.cov[m], b.sr[m], b.gr[m]));
+        // Coverage grows along the walk: the last qualifying point is the largest.
+        let risk = self.s.targets.risk;
+        if let Some(j) = (1..=m).rev().find(|&j| b.sr[j] <= risk) {
+            if self.best_cov.is_nan() || b.cov[j] > self.best_cov {
+                self.best_cov = b.cov[j];
+            }
+        }
+    }
+
+    /// Pass (1) of [`Walk::block`]: the running count and residual sum after each group, and
+    /// with `ROC` the ROC sums, as [`Walk::step`] forms them.
+    #[inline(always)]
+    fn running_sums<const ROC: bool>(&mut self, k: &[f64], s: &[f64], b: &mut BlockScratch) {
+        let (mut cn, mut cs) = (self.cn, self.cs);
+        let (mut tp, mut fp, mut auc) = (self.tp, self.fp, self.auc_num);
+        let (neg_total, tp_min) = (self.s.neg_total, self.tp_min);
+        for j in 0..k.len() {
+            let (kj, neg) = (k[j], s[j]);
+            cn += kj;
+            cs += neg;
+            b.cn[j] = cn;
+            b.cs[j] = cs;
+            if ROC {
+                let pos = kj - neg;
+                auc += pos * ((neg_total - fp - neg) + 0.5 * neg);
+                tp += pos;
+                fp += neg;
+                if self.fpr_at.is_nan() && tp >= tp_min {
+                    self.fpr_at = fp / neg_total;
+                }
+            }
+        }
+        (self.cn, self.cs) = (cn, cs);
+        if ROC {
+            (self.tp, self.fp, self.auc_num) = (tp, fp, auc);
+        }
+    }
+
+    /// Pass (3) of [`Walk::block`], first part: the trapezoids summed in group order and the
+    /// best SR at the target coverage.
+    #[inline(always)]
+    fn area_sums(&mut self, b: &BlockScratch, m: usize) {
+        let (mut aurc, mut augrc) = (self.trap.aurc, self.trap.augrc);
+        let mut best_sr = self.best_sr;
+        let target_cov = self.s.targets.coverage;
+        for j in 0..m {
+            let (cov, sr) = (b.cov[j + 1], b.sr[j + 1]);
+            let dc = cov - b.cov[j];
+            aurc += dc * (sr + b.sr[j]) * 0.5;
+            augrc += dc * (b.gr[j + 1] + b.gr[j]) * 0.5;
+            // The minimum is exact in any order; NaN never occurs (every count is positive).
+            best_sr = if cov >= target_cov && sr < best_sr {
+                sr
+            } else {
+                best_sr
+            };
+        }
+        (self.trap.aurc, self.trap.augrc) = (aurc, augrc);
+        self.best_sr = best_sr;
+    }
+
+    /// Pass (3) of [`Walk::block`], second part: the calibration bins, as [`Walk::calibrate`].
+    /// A group joins the current bin's run when `x = c * bins` lies in `[bin, bin + 1)`
+    /// (`[bin, inf)` for the last bin): exactly the test that the truncating conversion
+    /// `x as usize` equals the run's bin. A loop of its own (with the areas' sums its running
+    /// values outnumbered the registers); the run's groups go through [`extend_run`].
+    #[inline(always)]
+    fn bin_sums(&mut self, c: &[f64], k: &[f64], s: &[f64]) {
+        let last = self.s.targets.bins - 1;
+        let bins_f = self.bins_f;
+        // `bin == usize::MAX`: no run yet.
+        let (mut bin, mut rn, mut rconf, mut racc) = match self.runs.pop() {
+            Some(r) => (r.bin, r.n, r.conf, r.acc),
+            None => (usize::MAX, 0.0, 0.0, 0.0),
+        };
+        let edges = |bin: usize| match bin {
+            usize::MAX => (f64::INFINITY, f64::INFINITY),
+            b if b == last => (b as f64, f64::INFINITY),
+            b => (b as f64, (b + 1) as f64),
+        };
+        let (mut lo, mut hi) = edges(bin);
+        let mut calib_n = self.calib_n;
+        let mut j = 0;
+        while j < k.len() {
+            let sums;
+            (j, sums) = extend_run(c, k, s, j, (lo, hi), bins_f, [rn, rconf, racc, calib_n]);
+            [rn, rconf, racc, calib_n] = sums;
+            if j == k.len() {
+                break;
+            }
+            // Group `j` starts a new run.
+            if bin != usize::MAX {
+                self.runs.push(BinRun {
+                    bin,
+                    n: rn,
+                    conf: rconf,
+                    acc: racc,
+                });
+            }
+            let (cj, kj) = (c[j], k[j]);
+            bin = ((cj * bins_f) as usize).min(last);
+            (rn, rconf, racc) = (kj, 0.0 + cj * kj, 0.0 + (kj - s[j]));
+            (lo, hi) = edges(bin);
+            calib_n += kj;
+            j += 1;
+        }
+        if bin != usize::MAX {
+            self.runs.push(BinRun {
+                bin,
+                n: rn,
+                conf: rconf,
+                acc: racc,
+            });
+        }
+        self.calib_n = calib_n;
     }
 
     /// Everything of [`Walk::push`] but the NLL.
@@ -286,6 +462,90 @@ impl Walk {
     }
 }
 
+/// The groups from `j` on that stay in the current calibration run (`x = c * bins` in
+/// `[lo, hi)`), added to the run's `[n, confidence sum, accuracy sum]` and to the calibrated
+/// count, in group order; returns where the run ends. A function of its own, never inlined:
+/// inside the caller's loop, which pushes finished runs (a call that clobbers every vector
+/// register), the running sums were kept on the stack, one store-to-load round trip a group.
+#[inline(never)]
+fn extend_run(
+    c: &[f64],
+    k: &[f64],
+    s: &[f64],
+    mut j: usize,
+    (lo, hi): (f64, f64),
+    bins_f: f64,
+    [mut n, mut conf, mut acc, mut calib_n]: [f64; 4],
+) -> (usize, [f64; 4]) {
+    while j < k.len() {
+        let (cj, kj) = (c[j], k[j]);
+        let x = cj * bins_f;
+        if !(x >= lo && x < hi) {
+            break;
+        }
+        n += kj;
+        conf += cj * kj;
+        acc += kj - s[j];
+        calib_n += kj;
+        j += 1;
+    }
+    (j, [n, conf, acc, calib_n])
+}
+
+/// Groups per block of [`Walk::block`]: its scratch arrays (5 x 8 bytes a group) stay in L1.
+const BLOCK: usize = 128;
+
+/// The points of one block; index 0 holds the point before the block, so that group `j`'s
+/// segment runs from index `j` to `j + 1`.
+struct BlockScratch {
+    cn: [f64; BLOCK],
+    cs: [f64; BLOCK],
+    cov: [f64; BLOCK + 1],
+    sr: [f64; BLOCK + 1],
+    gr: [f64; BLOCK + 1],
+}
+
+impl BlockScratch {
+    fn new() -> Self {
+        BlockScratch {
+            cn: [0.0; BLOCK],
+            cs: [0.0; BLOCK],
+            cov: [0.0; BLOCK + 1],
+            sr: [0.0; BLOCK + 1],
+            gr: [0.0; BLOCK + 1],
+        }
+    }
+}
+
+/// Pass (2) of [`Walk::block`]: each point from the running sums, the divisions of
+/// [`Walk::step`].
+#[inline(always)]
+fn points(b: &mut BlockScratch, n: f64, m: usize) {
+    for j in 0..m {
+        b.cov[j + 1] = b.cn[j] / n;
+        b.sr[j + 1] = b.cs[j] / b.cn[j];
+        b.gr[j + 1] = b.cs[j] / n;
+    }
+}
+
+/// [`points`] compiled for AVX2 (four divisions per instruction, the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn points_avx2(b: &mut BlockScratch, n: f64, m: usize) {
+    points(b, n, m);
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// The smallest whole true-positive count `t` in `[0, pos_total]` with
 /// `t / pos_total >= tpr_min` (infinite when none; NaN for a NaN target, which no count
 /// reaches). True-positive counts are exact integers (binary residuals), and IEEE division is
@@ -404,6 +664,66 @@ mod tests {
                 assert_eq!(min_tp(pos, tpr), first, "pos {pos} tpr {tpr}");
             }
             assert!(min_tp(pos, f64::NAN).is_nan());
+        }
+    }
+
+    fn outputs(w: &Walk) -> [u64; 9] {
+        let (a, g) = w.areas();
+        let (au, fpr) = w.roc();
+        let (sr, cov) = w.working_points();
+        let (e, m, l) = w.calibration();
+        bits9([a, g, au, fpr, sr, cov, e, m, l])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The blocked walk (`push_all`) equals pushing one group at a time bit for bit, over
+        /// many blocks: nonempty groups (the block path), occasional empty groups (a block
+        /// falls back to the per-group step), binary and continuous residuals, ties of the
+        /// calibration bins, confidences on bin edges, walks starting mid-data.
+        #[test]
+        fn blocked_walk_equals_the_per_group_walk(
+            seed in any::<u64>(),
+            m in 1usize..1200,
+            binary in any::<bool>(),
+            empty_every in prop_oneof![Just(0usize), 1usize..400],
+            bins in 1usize..40,
+            edges in any::<bool>(),
+            cov in prop_oneof![Just(0.0f64), 0.0f64..1.0],
+            risk in 0.0f64..0.6,
+            tpr in 0.0f64..1.0,
+            start in 0u32..3,
+        ) {
+            let mut rng = crate::rng::Rng::new(seed);
+            let mut conf: Vec<f64> = (0..m)
+                .map(|_| if edges { rng.below(bins as u64 + 1) as f64 / bins as f64 } else { rng.next_f64() })
+                .collect();
+            conf.sort_by(|a, b| b.total_cmp(a));
+            let count: Vec<f64> = (0..m)
+                .map(|i| if empty_every > 0 && i % empty_every == 7 { 0.0 } else { (1 + rng.below(3)) as f64 })
+                .collect();
+            let sum: Vec<f64> = count
+                .iter()
+                .map(|&k| if binary { rng.below(k as u64 + 1) as f64 } else { rng.next_f64() * k })
+                .collect();
+            let (cn0, cs0) = match start {
+                0 => (0.0, 0.0),
+                _ => (17.0 * start as f64, 5.0 * start as f64),
+            };
+            let setup = WalkSetup {
+                n: cn0 + count.iter().sum::<f64>(),
+                neg_total: cs0 + sum.iter().sum::<f64>(),
+                roc: binary,
+                calibration: true,
+                targets: Targets { tpr, coverage: cov, risk, bins },
+            };
+            let mut blocked = Walk::starting_at(setup, cn0, cs0);
+            blocked.push_all(&conf, &count, &sum);
+            let mut single = Walk::starting_at(setup, cn0, cs0);
+            for i in 0..m {
+                single.push(conf[i], count[i], sum[i]);
+            }
+            prop_assert_eq!(outputs(&blocked), outputs(&single));
         }
     }
 
