@@ -31,6 +31,7 @@ pub mod patches;
 pub mod risk;
 pub mod rng;
 pub mod sampling;
+pub mod simd;
 pub mod surface;
 pub mod uncertainty;
 

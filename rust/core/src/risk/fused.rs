@@ -65,8 +65,27 @@ impl Scan {
     }
 }
 
-/// Check one chunk of the inputs.
+/// Check one chunk of the inputs (an AVX2 copy where the CPU has it: the unsigned 64-bit
+/// minimum and maximum of the keys have no SSE2 instruction, so the baseline build checked
+/// one sample at a time).
 fn scan_chunk(conf: &[f64], res: &[f64]) -> Scan {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx2() {
+        // SAFETY: the CPU has AVX2 (checked above).
+        return unsafe { scan_chunk_avx2(conf, res) };
+    }
+    scan_chunk_portable(conf, res)
+}
+
+/// [`scan_chunk_portable`] compiled for AVX2 (order-free reductions: the same result).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_chunk_avx2(conf: &[f64], res: &[f64]) -> Scan {
+    scan_chunk_portable(conf, res)
+}
+
+#[inline(always)]
+fn scan_chunk_portable(conf: &[f64], res: &[f64]) -> Scan {
     let mut s = Scan::EMPTY;
     for (&c, &r) in conf.iter().zip(res) {
         // Bitwise ops: no branches in the loop.
@@ -136,12 +155,15 @@ pub fn sort_packed<'a>(p: &'a mut [u64], s: &'a mut SortScratch) -> &'a [u64] {
         s.at[i] += s.at[i - 1];
     }
     let largest = largest as usize;
-    s.out.clear();
-    s.out.resize(p.len(), 0);
+    // The buffer only grows: the scatter writes every slot of `out` before it is read.
+    if s.out.len() < p.len() {
+        s.out.resize(p.len(), 0);
+    }
+    let out = &mut s.out[..p.len()];
     for &x in p.iter() {
         let d = sub(x);
         let j = s.at[d] as usize;
-        s.out[j] = x;
+        out[j] = x;
         s.at[d] += 1;
     }
     // `at[d]` now ends sub-bucket d; sub-bucket d starts where d - 1 ends.
@@ -149,13 +171,13 @@ pub fn sort_packed<'a>(p: &'a mut [u64], s: &'a mut SortScratch) -> &'a [u64] {
         // Every sub-bucket is small: one insertion sort over the whole output moves each
         // sample only within its own sub-bucket (the sub-buckets are in order), with one
         // well-predicted comparison for most samples and no branch per sub-bucket.
-        insertion_sort(&mut s.out);
-        return &s.out;
+        insertion_sort(out);
+        return out;
     }
     let mut from = 0usize;
     for d in 0..m {
         let to = s.at[d] as usize;
-        let part = &mut s.out[from..to];
+        let part = &mut out[from..to];
         if part.len() > SMALL {
             part.sort_unstable();
         } else if part.len() > 1 {
@@ -163,7 +185,7 @@ pub fn sort_packed<'a>(p: &'a mut [u64], s: &'a mut SortScratch) -> &'a [u64] {
         }
         from = to;
     }
-    &s.out
+    out
 }
 
 #[inline]

@@ -104,7 +104,7 @@ pub fn sub_terms(mut nll: f64, conf: &[f64], count: &[f64], sum: &[f64]) -> f64 
 /// The terms of a block, vectorised with AVX2 where the CPU has it (same bits either way).
 fn terms(c: &[f64], k: &[f64], s: &[f64], out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
+    if crate::simd::avx2() {
         // SAFETY: the CPU has AVX2 (checked above).
         return unsafe { terms_avx2(c, k, s, out) };
     }

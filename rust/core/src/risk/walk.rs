@@ -136,7 +136,7 @@ impl Walk {
     /// (its segment has its own formula) and any block holding an empty group take the
     /// per-group [`Walk::step`].
     pub fn push_all(&mut self, conf: &[f64], count: &[f64], sum: &[f64]) {
-        let avx2 = has_avx2();
+        let avx2 = crate::simd::avx2();
         let mut scratch: Option<Box<BlockScratch>> = None;
         let mut i = 0;
         while i < conf.len() && self.trap.prev.is_none() {
@@ -533,17 +533,6 @@ fn points(b: &mut BlockScratch, n: f64, m: usize) {
 #[target_feature(enable = "avx2")]
 unsafe fn points_avx2(b: &mut BlockScratch, n: f64, m: usize) {
     points(b, n, m);
-}
-
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// The smallest whole true-positive count `t` in `[0, pos_total]` with

@@ -2,6 +2,7 @@
 //! dispatch.
 
 use super::{xlnx, Prob, BLOCK};
+use crate::simd;
 
 /// Per-thread buffers of [`accumulate`]: f32 copies of f16 class segments, check sums.
 pub(super) struct Scratch {
@@ -163,23 +164,4 @@ pub(super) fn add_block_dispatch(
         return unsafe { super::avx2::add_block(classes, segs, ent, fresh) };
     }
     add_block_portable(classes, segs, ent, fresh)
-}
-
-/// Run-time CPU feature checks for the hot loops. The vector paths (explicit AVX2 intrinsics for
-/// the logarithm and the adds, compiler-vectorised AVX2 copies of the other loops) do the same
-/// IEEE operations per element as the portable ones (no reassociation, no fused multiply-add),
-/// so results are bit-identical whichever path runs.
-pub mod simd {
-    /// Whether AVX2 and FMA are available (x86-64 only).
-    #[inline]
-    pub fn avx2() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    }
 }

@@ -39,11 +39,11 @@ mod avx2;
 mod confidence;
 mod kernels;
 mod ln;
+pub use crate::simd;
 pub use confidence::{
     argmax, confidence_maps, ln_classes, mean_scale, Confidence, ConfidenceScratch, Confidences,
     LabelOut,
 };
-pub use kernels::simd;
 use kernels::{add_block_dispatch, check_block_dispatch, class_slices, voxel_ok, Scratch};
 
 /// `max(h, 0)` as the AVX2 `maxps(h, 0)` computes it (`h > 0 ? h : +0`): entropies are >= 0
