@@ -106,7 +106,9 @@ fn scan_chunk_portable(conf: &[f64], res: &[f64]) -> Scan {
 /// than [`super::radix::BUCKET_TARGET`]: fewer buckets mean fewer scatter streams, and the
 /// counting sort of [`sort_packed`] does not slow down with the bucket size as a comparison
 /// sort does; on 10^7 distinct samples, best of four on the loaded 2-core machine: 0.60-0.70 s
-/// at 16384-32768, 0.77 s at 4096, 0.87 s at 2048).
+/// at 16384-32768, 0.77 s at 4096, 0.87 s at 2048, with the earlier one-pass counting sort).
+/// Half the 65536 slots of the sort's top 16 bits: spread-out keys leave about one sample in
+/// two slots, so that few samples need the insertion pass.
 const BUCKET_TARGET: usize = 1 << 15;
 
 /// Fine bins a bucket may span: a bucket's keys then differ from its base by less than
@@ -117,20 +119,37 @@ const MAX_SPAN: usize = 256;
 #[derive(Default)]
 pub struct SortScratch {
     out: Vec<u64>,
-    at: Vec<u32>,
 }
 
-/// Sort one bucket of packed samples in cache: one counting pass by the top bits of the
-/// bucket's value range, about one sub-bucket per sample (spread-out keys then leave one or
-/// two samples a sub-bucket), scattered into the scratch buffer, then an insertion sort of
-/// each sub-bucket; a large sub-bucket (clustered keys) is sorted by `sort_unstable`, so no
-/// input makes this quadratic. Returns the sorted samples: `p` itself, or the scratch buffer
-/// (no copy back).
+/// Sort one bucket of packed samples in cache by two LSD counting passes on the top 16 bits
+/// of the bucket's value range (8 bits each: both histograms stay in L1), then one insertion
+/// pass that orders samples sharing their top 16 bits (about one sample in two 65536ths of
+/// the range for a full bucket of spread-out keys). The insertion pass has a budget of moves;
+/// past it (clustered keys sharing their top bits) the bucket is sorted by `sort_unstable`,
+/// so no input makes this quadratic. Returns the sorted samples (in `p`).
 pub fn sort_packed<'a>(p: &'a mut [u64], s: &'a mut SortScratch) -> &'a [u64] {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx2() {
+        // SAFETY: the CPU has AVX2 (checked above).
+        unsafe { lsd_avx2(p, s) };
+        return p;
+    }
+    lsd(p, s);
+    p
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn lsd_avx2(p: &mut [u64], s: &mut SortScratch) {
+    lsd(p, s);
+}
+
+#[inline(always)]
+fn lsd(p: &mut [u64], s: &mut SortScratch) {
     const SMALL: usize = 32;
     if p.len() <= SMALL {
         insertion_sort(p);
-        return p;
+        return;
     }
     let (mut mn, mut mx) = (u64::MAX, 0u64);
     for &x in p.iter() {
@@ -138,54 +157,59 @@ pub fn sort_packed<'a>(p: &'a mut [u64], s: &'a mut SortScratch) -> &'a [u64] {
         mx = mx.max(x);
     }
     if mn == mx {
-        return p;
+        return;
     }
-    let bits = (usize::BITS - p.len().leading_zeros()).clamp(8, 15);
-    let shift = (64 - (mx - mn).leading_zeros()).saturating_sub(bits);
-    let sub = |x: u64| ((x - mn) >> shift) as usize;
-    let m = sub(mx) + 1;
-    s.at.clear();
-    s.at.resize(m + 1, 0);
+    let shift = (64 - (mx - mn).leading_zeros()).saturating_sub(16);
+    let mut h = [[0u32; 256]; 2];
     for &x in p.iter() {
-        s.at[sub(x) + 1] += 1;
+        let d = (x - mn) >> shift;
+        h[0][(d & 0xff) as usize] += 1;
+        h[1][(d >> 8) as usize] += 1;
     }
-    let mut largest = 0u32;
-    for i in 1..=m {
-        largest = largest.max(s.at[i]);
-        s.at[i] += s.at[i - 1];
+    for hh in &mut h {
+        let mut at = 0u32;
+        for c in hh.iter_mut() {
+            (*c, at) = (at, at + *c);
+        }
     }
-    let largest = largest as usize;
-    // The buffer only grows: the scatter writes every slot of `out` before it is read.
     if s.out.len() < p.len() {
         s.out.resize(p.len(), 0);
     }
     let out = &mut s.out[..p.len()];
     for &x in p.iter() {
-        let d = sub(x);
-        let j = s.at[d] as usize;
-        out[j] = x;
-        s.at[d] += 1;
+        let d = (((x - mn) >> shift) & 0xff) as usize;
+        out[h[0][d] as usize] = x;
+        h[0][d] += 1;
     }
-    // `at[d]` now ends sub-bucket d; sub-bucket d starts where d - 1 ends.
-    if largest <= SMALL {
-        // Every sub-bucket is small: one insertion sort over the whole output moves each
-        // sample only within its own sub-bucket (the sub-buckets are in order), with one
-        // well-predicted comparison for most samples and no branch per sub-bucket.
-        insertion_sort(out);
-        return out;
+    for &x in out.iter() {
+        let d = ((x - mn) >> (shift + 8)) as usize;
+        p[h[1][d] as usize] = x;
+        h[1][d] += 1;
     }
-    let mut from = 0usize;
-    for d in 0..m {
-        let to = s.at[d] as usize;
-        let part = &mut out[from..to];
-        if part.len() > SMALL {
-            part.sort_unstable();
-        } else if part.len() > 1 {
-            insertion_sort(part);
+    if !insertion_sort_within(p, 8 * p.len()) {
+        p.sort_unstable();
+    }
+}
+
+/// Insertion sort with a budget of element moves: false (the slice left a permutation of
+/// itself) once the budget is spent.
+#[inline]
+fn insertion_sort_within(p: &mut [u64], mut budget: usize) -> bool {
+    for i in 1..p.len() {
+        let x = p[i];
+        let mut j = i;
+        while j > 0 && p[j - 1] > x {
+            p[j] = p[j - 1];
+            j -= 1;
         }
-        from = to;
+        p[j] = x;
+        let moved = i - j;
+        if moved > budget {
+            return false;
+        }
+        budget -= moved;
     }
-    out
+    true
 }
 
 #[inline]
@@ -412,7 +436,8 @@ mod tests {
             (0..n).map(|_| rng.below(7) << 20).collect(),
             (0..n as u64).rev().collect(),
             vec![9; n],
-            // One outlier: every other value lands in one sub-bucket (the fallback sort).
+            // One outlier: every other value shares its top 16 bits (the insertion pass runs
+            // out of budget: the fallback sort).
             (0..n as u64)
                 .map(|i| {
                     if i == 0 {
