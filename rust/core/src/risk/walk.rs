@@ -199,13 +199,6 @@ impl Walk {
             self.bin_sums(c, k, s);
         }
         self.trap.prev = Some((b.cov[m], b.sr[m], b.gr[m]));
-        // Coverage grows along the walk: the last qualifying point is the largest.
-        let risk = self.s.targets.risk;
-        if let Some(j) = (1..=m).rev().find(|&j| b.sr[j] <= risk) {
-            if self.best_cov.is_nan() || b.cov[j] > self.best_cov {
-                self.best_cov = b.cov[j];
-            }
-        }
     }
 
     /// Pass (1) of [`Walk::block`]: the running count and residual sum after each group, and
@@ -238,12 +231,15 @@ impl Walk {
     }
 
     /// Pass (3) of [`Walk::block`], first part: the trapezoids summed in group order and the
-    /// best SR at the target coverage.
+    /// working points: the best SR at the target coverage, and the largest coverage at the
+    /// target risk (coverage grows along the walk: the last qualifying point's; a select a
+    /// group, where a backward search for it ran through most blocks whole).
     #[inline(always)]
     fn area_sums(&mut self, b: &BlockScratch, m: usize) {
         let (mut aurc, mut augrc) = (self.trap.aurc, self.trap.augrc);
         let mut best_sr = self.best_sr;
-        let target_cov = self.s.targets.coverage;
+        let (target_cov, target_risk) = (self.s.targets.coverage, self.s.targets.risk);
+        let mut last_cov = f64::NAN;
         for j in 0..m {
             let (cov, sr) = (b.cov[j + 1], b.sr[j + 1]);
             let dc = cov - b.cov[j];
@@ -255,9 +251,13 @@ impl Walk {
             } else {
                 best_sr
             };
+            last_cov = if sr <= target_risk { cov } else { last_cov };
         }
         (self.trap.aurc, self.trap.augrc) = (aurc, augrc);
         self.best_sr = best_sr;
+        if !last_cov.is_nan() && (self.best_cov.is_nan() || last_cov > self.best_cov) {
+            self.best_cov = last_cov;
+        }
     }
 
     /// Pass (3) of [`Walk::block`], second part: the calibration bins, as [`Walk::calibrate`].
