@@ -520,6 +520,22 @@ impl GroupArrays {
     /// and failures are small integers, exact in f64. Replaces the arrays' contents.
     pub(crate) fn fill_from_packed(&mut self, words: &[u64], shift: u32, base: u64) {
         let m = words.len();
+        let mut distinct = true;
+        for w in words.windows(2) {
+            distinct &= w[0] >> shift != w[1] >> shift;
+        }
+        if distinct {
+            // One group a word (all confidences distinct, the fused path's usual case): one
+            // pass with no dependency between words.
+            self.conf.clear();
+            self.conf
+                .extend(words.iter().map(|&w| key_f64(!((w >> shift) + base))));
+            self.count.clear();
+            self.count.resize(m, 1.0);
+            self.sum.clear();
+            self.sum.extend(words.iter().map(|&w| (w & 1) as f64));
+            return;
+        }
         for v in [&mut self.conf, &mut self.count, &mut self.sum] {
             v.clear();
             v.resize(m, 0.0);
