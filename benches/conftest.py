@@ -30,6 +30,23 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
     return best
 
 
+def best_of_interleaved(
+    ours: Callable[[], object], baseline: Callable[[], object], repeats: int = 5
+) -> tuple[float, float]:
+    """Minimum wall times of ``ours`` and ``baseline`` (seconds), their calls alternating.
+
+    On a shared machine whose speed drifts within a run, alternating gives both sides the
+    same conditions; timing one side's repeats and then the other's does not.
+    """
+    best = [float("inf"), float("inf")]
+    for _ in range(repeats):
+        for i, fn in enumerate((ours, baseline)):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best[0], best[1]
+
+
 @pytest.fixture
 def ratio():
     """Record (and check) one speed ratio: baseline time / medtrust time >= target."""

@@ -502,6 +502,7 @@ thread_local! {
 struct SmallBuffers {
     pairs: Vec<(u64, u64)>,
     words: Vec<u64>,
+    scratch: super::fused::SortScratch,
     groups: GroupArrays,
 }
 
@@ -629,7 +630,9 @@ fn pair_groups(conf: &[f64], res: &[f64], b: &mut SmallBuffers) {
 /// smallest such key of the input, shifted left by one, with the residual (0 or 1) in the low
 /// bit. The shift is lossless when the keys span less than 2^63, which holds for any input
 /// that does not mix magnitudes above 2 of both signs (confidences in [-2, 2], any input of
-/// one sign, ...); otherwise it returns `false` and the caller takes the pair path.
+/// one sign, ...); otherwise it returns `false` and the caller takes the pair path. From
+/// [`COUNTING_SORT_FROM`] words on, the sort is by counting passes (a 2000-group x 1000-row
+/// query's kernel: about a tenth faster).
 ///
 /// Same groups and same bits as the pair path: the words sort by (confidence key, residual),
 /// the order of the pairs, and a group's residual sum is its exact count of ones, which is
@@ -651,10 +654,19 @@ fn packed_groups(conf: &[f64], res: &[f64], b: &mut SmallBuffers) -> bool {
             .zip(res)
             .map(|(&c, &r)| ((!f64_key(c) - lo) << 1) | u64::from(r == 1.0)),
     );
-    words.sort_unstable();
-    b.groups.fill_from_packed(words, 1, lo);
+    let sorted = if words.len() >= COUNTING_SORT_FROM {
+        super::fused::sort_packed(words, &mut b.scratch)
+    } else {
+        words.sort_unstable();
+        words
+    };
+    b.groups.fill_from_packed(sorted, 1, lo);
     true
 }
+
+/// Words from which [`packed_groups`] sorts by counting passes ([`super::fused::sort_packed`]:
+/// linear, its two 256-entry histograms a fixed cost) rather than by comparisons.
+const COUNTING_SORT_FROM: usize = 256;
 
 /// What one serial read of a small unlabelled input learns: NaN anywhere, every residual 0 or
 /// 1, every confidence in [0, 1], and the number of residuals equal to 1.
