@@ -214,15 +214,7 @@ fn insertion_sort_within(p: &mut [u64], mut budget: usize) -> bool {
 
 #[inline]
 fn insertion_sort(p: &mut [u64]) {
-    for i in 1..p.len() {
-        let x = p[i];
-        let mut j = i;
-        while j > 0 && p[j - 1] > x {
-            p[j] = p[j - 1];
-            j -= 1;
-        }
-        p[j] = x;
-    }
+    insertion_sort_within(p, usize::MAX);
 }
 
 /// What [`binary_metrics`] found.

@@ -269,50 +269,56 @@ impl Walk {
     fn bin_sums(&mut self, c: &[f64], k: &[f64], s: &[f64]) {
         let last = self.s.targets.bins - 1;
         let bins_f = self.bins_f;
-        // `bin == usize::MAX`: no run yet.
-        let (mut bin, mut rn, mut rconf, mut racc) = match self.runs.pop() {
-            Some(r) => (r.bin, r.n, r.conf, r.acc),
-            None => (usize::MAX, 0.0, 0.0, 0.0),
-        };
+        // `run.bin == usize::MAX`: no run yet.
+        const NONE: usize = usize::MAX;
+        let mut run = self.runs.pop().unwrap_or(BinRun {
+            bin: NONE,
+            n: 0.0,
+            conf: 0.0,
+            acc: 0.0,
+        });
         let edges = |bin: usize| match bin {
-            usize::MAX => (f64::INFINITY, f64::INFINITY),
+            NONE => (f64::INFINITY, f64::INFINITY),
             b if b == last => (b as f64, f64::INFINITY),
             b => (b as f64, (b + 1) as f64),
         };
-        let (mut lo, mut hi) = edges(bin);
+        let finish = |runs: &mut Vec<BinRun>, run: BinRun| {
+            if run.bin != NONE {
+                runs.push(run);
+            }
+        };
+        let (mut lo, mut hi) = edges(run.bin);
         let mut calib_n = self.calib_n;
         let mut j = 0;
         while j < k.len() {
             let sums;
-            (j, sums) = extend_run(c, k, s, j, (lo, hi), bins_f, [rn, rconf, racc, calib_n]);
-            [rn, rconf, racc, calib_n] = sums;
+            (j, sums) = extend_run(
+                c,
+                k,
+                s,
+                j,
+                (lo, hi),
+                bins_f,
+                [run.n, run.conf, run.acc, calib_n],
+            );
+            [run.n, run.conf, run.acc, calib_n] = sums;
             if j == k.len() {
                 break;
             }
             // Group `j` starts a new run.
-            if bin != usize::MAX {
-                self.runs.push(BinRun {
-                    bin,
-                    n: rn,
-                    conf: rconf,
-                    acc: racc,
-                });
-            }
+            finish(&mut self.runs, run);
             let (cj, kj) = (c[j], k[j]);
-            bin = ((cj * bins_f) as usize).min(last);
-            (rn, rconf, racc) = (kj, 0.0 + cj * kj, 0.0 + (kj - s[j]));
-            (lo, hi) = edges(bin);
+            run = BinRun {
+                bin: ((cj * bins_f) as usize).min(last),
+                n: kj,
+                conf: 0.0 + cj * kj,
+                acc: 0.0 + (kj - s[j]),
+            };
+            (lo, hi) = edges(run.bin);
             calib_n += kj;
             j += 1;
         }
-        if bin != usize::MAX {
-            self.runs.push(BinRun {
-                bin,
-                n: rn,
-                conf: rconf,
-                acc: racc,
-            });
-        }
+        finish(&mut self.runs, run);
         self.calib_n = calib_n;
     }
 
