@@ -126,16 +126,14 @@ pub struct SortScratch {
 /// pass that orders samples sharing their top 16 bits (about one sample in two 65536ths of
 /// the range for a full bucket of spread-out keys). The insertion pass has a budget of moves;
 /// past it (clustered keys sharing their top bits) the bucket is sorted by `sort_unstable`,
-/// so no input makes this quadratic. Returns the sorted samples (in `p`).
-pub fn sort_packed<'a>(p: &'a mut [u64], s: &'a mut SortScratch) -> &'a [u64] {
+/// so no input makes this quadratic. Sorts in place (`s` holds the pass between the two).
+pub fn sort_packed(p: &mut [u64], s: &mut SortScratch) {
     #[cfg(target_arch = "x86_64")]
     if crate::simd::avx2() {
         // SAFETY: the CPU has AVX2 (checked above).
-        unsafe { lsd_avx2(p, s) };
-        return p;
+        return unsafe { lsd_avx2(p, s) };
     }
     lsd(p, s);
-    p
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -345,7 +343,8 @@ pub fn binary_metrics(
         .map_init(
             || (SortScratch::default(), GroupArrays::default()),
             |(scratch, groups), (d, p)| {
-                groups.fill_from_packed(sort_packed(p, scratch), 8, base[d]);
+                sort_packed(p, scratch);
+                groups.fill_from_packed(p, 8, base[d]);
                 let mut w = Walk::starting_at(setup, starts[d] as f64, before[d] as f64);
                 w.push_all(&groups.conf, &groups.count, &groups.sum);
                 w
@@ -446,7 +445,8 @@ mod tests {
             let mut want = v.clone();
             want.sort_unstable();
             let mut got = v;
-            assert_eq!(sort_packed(&mut got, &mut s), want);
+            sort_packed(&mut got, &mut s);
+            assert_eq!(got, want);
         }
     }
 

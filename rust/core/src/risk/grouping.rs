@@ -654,13 +654,12 @@ fn packed_groups(conf: &[f64], res: &[f64], b: &mut SmallBuffers) -> bool {
             .zip(res)
             .map(|(&c, &r)| ((!f64_key(c) - lo) << 1) | u64::from(r == 1.0)),
     );
-    let sorted = if words.len() >= COUNTING_SORT_FROM {
-        super::fused::sort_packed(words, &mut b.scratch)
+    if words.len() >= COUNTING_SORT_FROM {
+        super::fused::sort_packed(words, &mut b.scratch);
     } else {
         words.sort_unstable();
-        words
-    };
-    b.groups.fill_from_packed(sorted, 1, lo);
+    }
+    b.groups.fill_from_packed(words, 1, lo);
     true
 }
 
