@@ -218,8 +218,19 @@ impl Batch {
             match *r {
                 None => Ok(None),
                 Some((a, b)) => {
-                    let cols: Vec<&[f64]> = self.cols.iter().map(|c| &c[a..b]).collect();
-                    f(&cols).map(Some)
+                    // On the stack for the usual few columns: with 10^5 small groups a vector
+                    // a group was a measurable share of the allocator's time.
+                    const ON_STACK: usize = 8;
+                    if self.cols.len() <= ON_STACK {
+                        let mut buf: [&[f64]; ON_STACK] = [&[]; ON_STACK];
+                        for (o, c) in buf.iter_mut().zip(&self.cols) {
+                            *o = &c[a..b];
+                        }
+                        f(&buf[..self.cols.len()]).map(Some)
+                    } else {
+                        let cols: Vec<&[f64]> = self.cols.iter().map(|c| &c[a..b]).collect();
+                        f(&cols).map(Some)
+                    }
                 }
             }
         };
@@ -343,7 +354,16 @@ pub(crate) fn rows<'a>(cols: &[&'a [f64]], kw: &Kwargs) -> PolarsResult<Option<R
     let ok = |i: usize| {
         conf[i].is_finite() && res[i].is_finite() && labels.is_none_or(|l| l[i].is_finite())
     };
-    let bad = (0..n).filter(|&i| !ok(i)).count();
+    // Branch-free, so that it vectorises: with 10^5 small groups a short-circuiting count
+    // was a twentieth of the query.
+    let bad: usize = match labels {
+        None => conf
+            .iter()
+            .zip(res)
+            .map(|(c, r)| usize::from(!(c.is_finite() & r.is_finite())))
+            .sum(),
+        Some(_) => (0..n).map(|i| usize::from(!ok(i))).sum(),
+    };
     let mut r = Rows {
         conf: Cow::Borrowed(conf),
         res: Cow::Borrowed(res),
@@ -381,7 +401,11 @@ pub(crate) fn rows<'a>(cols: &[&'a [f64]], kw: &Kwargs) -> PolarsResult<Option<R
             }
         }
     }
-    if kw.check_range && r.res.iter().any(|&x| !(0.0..=1.0).contains(&x)) {
+    if kw.check_range
+        && r.res
+            .iter()
+            .fold(false, |out, &x| out | !(0.0..=1.0).contains(&x))
+    {
         let (lo, hi) = r
             .res
             .iter()

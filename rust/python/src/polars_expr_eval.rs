@@ -103,11 +103,36 @@ fn ranges_of<T: PartialEq>(ids: impl Iterator<Item = T>) -> Vec<(usize, usize)> 
     out
 }
 
-/// CSF `j`'s (confidence, residual[, label]) among a group's `K + 1 (+1)` columns.
-fn csf_columns<T: AsRef<[f64]>>(cols: &[T], j: usize, k: usize) -> Vec<&[f64]> {
-    let mut c = vec![cols[j].as_ref()];
-    c.extend(cols[k..].iter().map(AsRef::as_ref));
-    c
+/// CSF `j`'s (confidence, residual[, label]) among a group's `K + 1 (+1)` columns, on the
+/// stack (one call per group and CSF).
+fn csf_columns<T: AsRef<[f64]>>(cols: &[T], j: usize, k: usize) -> CsfColumns<'_> {
+    let mut c: [&[f64]; 3] = [&[]; 3];
+    c[0] = cols[j].as_ref();
+    let tail = &cols[k..];
+    assert!(
+        tail.len() <= 2,
+        "a residual and at most a label follow the CSFs"
+    );
+    for (o, t) in c[1..].iter_mut().zip(tail) {
+        *o = t.as_ref();
+    }
+    CsfColumns {
+        cols: c,
+        len: 1 + tail.len(),
+    }
+}
+
+/// The columns of [`csf_columns`]; derefs to the slice of them.
+struct CsfColumns<'a> {
+    cols: [&'a [f64]; 3],
+    len: usize,
+}
+
+impl<'a> std::ops::Deref for CsfColumns<'a> {
+    type Target = [&'a [f64]];
+    fn deref(&self) -> &Self::Target {
+        &self.cols[..self.len]
+    }
 }
 
 /// The (estimate, low, high) triples of `metrics` for each CSF of every group, or `None` per

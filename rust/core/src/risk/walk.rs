@@ -109,7 +109,12 @@ impl Walk {
             fp: cs,
             auc_num: 0.0,
             fpr_at: f64::NAN,
-            runs: Vec::new(),
+            // One run a bin at most in a whole walk (the bins are in confidence order).
+            runs: Vec::with_capacity(if s.calibration {
+                s.targets.bins.min(1024)
+            } else {
+                0
+            }),
             calib_n: 0.0,
             nll: 0.0,
             s: WalkSetup {
@@ -137,24 +142,28 @@ impl Walk {
     /// per-group [`Walk::step`].
     pub fn push_all(&mut self, conf: &[f64], count: &[f64], sum: &[f64]) {
         let avx2 = crate::simd::avx2();
-        let mut scratch: Option<Box<BlockScratch>> = None;
         let mut i = 0;
         while i < conf.len() && self.trap.prev.is_none() {
             self.step(conf[i], count[i], sum[i]);
             i += 1;
         }
-        while i < conf.len() {
-            let e = (i + BLOCK).min(conf.len());
-            let (c, k, x) = (&conf[i..e], &count[i..e], &sum[i..e]);
-            if k.contains(&0.0) {
-                for j in 0..c.len() {
-                    self.step(c[j], k[j], x[j]);
+        if i < conf.len() {
+            // The thread's scratch: a fresh one per call (allocated and zeroed, 5 KB) cost a
+            // 100-row group a tenth of its walk. Every entry is written before it is read.
+            SCRATCH.with_borrow_mut(|b| {
+                while i < conf.len() {
+                    let e = (i + BLOCK).min(conf.len());
+                    let (c, k, x) = (&conf[i..e], &count[i..e], &sum[i..e]);
+                    if k.contains(&0.0) {
+                        for j in 0..c.len() {
+                            self.step(c[j], k[j], x[j]);
+                        }
+                    } else {
+                        self.block(c, k, x, b, avx2);
+                    }
+                    i = e;
                 }
-            } else {
-                let b = scratch.get_or_insert_with(|| Box::new(BlockScratch::new()));
-                self.block(c, k, x, b, avx2);
-            }
-            i = e;
+            });
         }
         if self.s.calibration {
             self.nll = sub_terms(self.nll, conf, count, sum);
@@ -509,6 +518,12 @@ struct BlockScratch {
     cov: [f64; BLOCK + 1],
     sr: [f64; BLOCK + 1],
     gr: [f64; BLOCK + 1],
+}
+
+thread_local! {
+    /// The block scratch of [`Walk::push_all`] on this thread (no walk nests in another).
+    static SCRATCH: std::cell::RefCell<Box<BlockScratch>> =
+        std::cell::RefCell::new(Box::new(BlockScratch::new()));
 }
 
 impl BlockScratch {
