@@ -30,6 +30,19 @@ struct BinRun {
     acc: f64,
 }
 
+/// The `bin` of [`BinRun::NONE`].
+const NO_BIN: usize = usize::MAX;
+
+impl BinRun {
+    /// No run (the start of a walk's bins).
+    const NONE: BinRun = BinRun {
+        bin: NO_BIN,
+        n: 0.0,
+        conf: 0.0,
+        acc: 0.0,
+    };
+}
+
 /// The parameters of a walk, fixed for the whole data.
 #[derive(Clone, Copy, Debug)]
 pub struct WalkSetup {
@@ -269,65 +282,24 @@ impl Walk {
         }
     }
 
-    /// Pass (3) of [`Walk::block`], second part: the calibration bins, as [`Walk::calibrate`].
-    /// A group joins the current bin's run when `x = c * bins` lies in `[bin, bin + 1)`
-    /// (`[bin, inf)` for the last bin): exactly the test that the truncating conversion
-    /// `x as usize` equals the run's bin. A loop of its own (with the areas' sums its running
-    /// values outnumbered the registers); the run's groups go through [`extend_run`].
+    /// Pass (3) of [`Walk::block`], second part: the calibration bins, as [`Walk::calibrate`],
+    /// by [`bin_runs`]. A bin is one run of a whole walk (module notes on [`BinRun`]), so the
+    /// block's runs, the current one included, fit in `bins` slots: they are set aside at the
+    /// end of `runs` and the unused ones dropped after the loop, which thus makes no call.
     #[inline(always)]
     fn bin_sums(&mut self, c: &[f64], k: &[f64], s: &[f64]) {
-        let last = self.s.targets.bins - 1;
-        let bins_f = self.bins_f;
-        // `run.bin == usize::MAX`: no run yet.
-        const NONE: usize = usize::MAX;
-        let mut run = self.runs.pop().unwrap_or(BinRun {
-            bin: NONE,
-            n: 0.0,
-            conf: 0.0,
-            acc: 0.0,
-        });
-        let edges = |bin: usize| match bin {
-            NONE => (f64::INFINITY, f64::INFINITY),
-            b if b == last => (b as f64, f64::INFINITY),
-            b => (b as f64, (b + 1) as f64),
-        };
-        let finish = |runs: &mut Vec<BinRun>, run: BinRun| {
-            if run.bin != NONE {
-                runs.push(run);
-            }
-        };
-        let (mut lo, mut hi) = edges(run.bin);
-        let mut calib_n = self.calib_n;
-        let mut j = 0;
-        while j < k.len() {
-            let sums;
-            (j, sums) = extend_run(
-                c,
-                k,
-                s,
-                j,
-                (lo, hi),
-                bins_f,
-                [run.n, run.conf, run.acc, calib_n],
-            );
-            [run.n, run.conf, run.acc, calib_n] = sums;
-            if j == k.len() {
-                break;
-            }
-            // Group `j` starts a new run.
-            finish(&mut self.runs, run);
-            let (cj, kj) = (c[j], k[j]);
-            run = BinRun {
-                bin: ((cj * bins_f) as usize).min(last),
-                n: kj,
-                conf: 0.0 + cj * kj,
-                acc: 0.0 + (kj - s[j]),
-            };
-            (lo, hi) = edges(run.bin);
-            calib_n += kj;
-            j += 1;
-        }
-        finish(&mut self.runs, run);
+        let bins = self.s.targets.bins;
+        let run = self.runs.pop().unwrap_or(BinRun::NONE);
+        let len = self.runs.len();
+        self.runs.resize(len + bins, BinRun::NONE);
+        let (written, calib_n) = bin_runs(
+            (c, k, s),
+            self.bins_f,
+            bins - 1,
+            (run, self.calib_n),
+            &mut self.runs[len..],
+        );
+        self.runs.truncate(len + written);
         self.calib_n = calib_n;
     }
 
@@ -477,34 +449,56 @@ impl Walk {
     }
 }
 
-/// The groups from `j` on that stay in the current calibration run (`x = c * bins` in
-/// `[lo, hi)`), added to the run's `[n, confidence sum, accuracy sum]` and to the calibrated
-/// count, in group order; returns where the run ends. A function of its own, never inlined:
-/// inside the caller's loop, which pushes finished runs (a call that clobbers every vector
-/// register), the running sums were kept on the stack, one store-to-load round trip a group.
+/// The calibration runs of a block's groups `(c, k, s)` in order: `run` (the walk's current
+/// run, [`BinRun::NONE`] at its start) takes groups while `x = c * bins` lies in its bin's
+/// `[bin, bin + 1)` (`[bin, inf)` for the last bin; exactly the test that the truncating
+/// conversion `x as usize` equals the bin); a group outside it closes the run into `out` and
+/// opens the next. Every group also adds its count to `calib_n`. Returns how many runs were
+/// written (the last one, still open, included) and the new `calib_n`.
+///
+/// A loop with no call: with a push of finished runs inside it (or a call per run) the
+/// running sums were kept on the stack, a store-to-load round trip a group or run.
 #[inline(never)]
-fn extend_run(
-    c: &[f64],
-    k: &[f64],
-    s: &[f64],
-    mut j: usize,
-    (lo, hi): (f64, f64),
+fn bin_runs(
+    (c, k, s): (&[f64], &[f64], &[f64]),
     bins_f: f64,
-    [mut n, mut conf, mut acc, mut calib_n]: [f64; 4],
-) -> (usize, [f64; 4]) {
-    while j < k.len() {
-        let (cj, kj) = (c[j], k[j]);
+    last: usize,
+    (mut run, mut calib_n): (BinRun, f64),
+    out: &mut [BinRun],
+) -> (usize, f64) {
+    let edges = |bin: usize| match bin {
+        NO_BIN => (f64::INFINITY, f64::INFINITY),
+        b if b == last => (b as f64, f64::INFINITY),
+        b => (b as f64, (b + 1) as f64),
+    };
+    let (mut lo, mut hi) = edges(run.bin);
+    let mut written = 0;
+    for ((&cj, &kj), &sj) in c.iter().zip(k).zip(s) {
         let x = cj * bins_f;
-        if !(x >= lo && x < hi) {
-            break;
+        if x >= lo && x < hi {
+            run.n += kj;
+            run.conf += cj * kj;
+            run.acc += kj - sj;
+        } else {
+            if run.bin != NO_BIN {
+                out[written] = run;
+                written += 1;
+            }
+            run = BinRun {
+                bin: (x as usize).min(last),
+                n: kj,
+                conf: 0.0 + cj * kj,
+                acc: 0.0 + (kj - sj),
+            };
+            (lo, hi) = edges(run.bin);
         }
-        n += kj;
-        conf += cj * kj;
-        acc += kj - s[j];
         calib_n += kj;
-        j += 1;
     }
-    (j, [n, conf, acc, calib_n])
+    if run.bin != NO_BIN {
+        out[written] = run;
+        written += 1;
+    }
+    (written, calib_n)
 }
 
 /// Groups per block of [`Walk::block`]: its scratch arrays (5 x 8 bytes a group) stay in L1.
