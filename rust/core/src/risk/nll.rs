@@ -204,7 +204,15 @@ mod tests {
         // Mixed groups (two logarithms a group), then pure ones (all failures or none: one).
         let mixed: Vec<f64> = k.iter().map(|&k| rng.below(k as u64 + 1) as f64).collect();
         let pure: Vec<f64> = k.iter().map(|&k| k * rng.below(2) as f64).collect();
-        for s in [mixed, pure] {
+        // A few mixed groups among pure ones (ties of a rounded CSF), and continuous residual
+        // sums.
+        let sparse: Vec<f64> = mixed
+            .iter()
+            .zip(&pure)
+            .map(|(&m, &p)| if rng.below(10) == 0 { m } else { p })
+            .collect();
+        let continuous: Vec<f64> = k.iter().map(|&k| k * rng.next_f64()).collect();
+        for s in [mixed, pure, sparse, continuous] {
             check_terms(&c, &k, &s);
         }
     }
