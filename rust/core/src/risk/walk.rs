@@ -216,9 +216,15 @@ impl Walk {
         if self.first_sr.is_nan() {
             self.first_sr = b.sr[1];
         }
-        self.area_sums(b, m);
-        if self.s.calibration {
-            self.bin_sums(c, k, s);
+        if self.s.calibration && self.open_run_holds(c) {
+            // The usual block of a large input: one loop for the areas and the bin's sums,
+            // whose dependency chains then overlap (each is an addition a group).
+            self.area_sums::<true>(b, m, (c, k, s));
+        } else {
+            self.area_sums::<false>(b, m, (c, k, s));
+            if self.s.calibration {
+                self.bin_sums(c, k, s);
+            }
         }
         self.trap.prev = Some((b.cov[m], b.sr[m], b.gr[m]));
     }
@@ -256,13 +262,30 @@ impl Walk {
     /// working points: the best SR at the target coverage, and the largest coverage at the
     /// target risk (coverage grows along the walk: the last qualifying point's; a select a
     /// group, where a backward search for it ran through most blocks whole).
+    ///
+    /// With `RUN` (see [`Walk::open_run_holds`]) the same loop also adds every group to the
+    /// open calibration run, as [`bin_runs`] would: the same additions in the same order.
     #[inline(always)]
-    fn area_sums(&mut self, b: &BlockScratch, m: usize) {
+    fn area_sums<const RUN: bool>(
+        &mut self,
+        b: &BlockScratch,
+        m: usize,
+        (c, k, s): (&[f64], &[f64], &[f64]),
+    ) {
         let (mut aurc, mut augrc) = (self.trap.aurc, self.trap.augrc);
         let mut best_sr = self.best_sr;
         let (target_cov, target_risk) = (self.s.targets.coverage, self.s.targets.risk);
         let mut last_cov = f64::NAN;
+        let mut run = self.runs.last().copied().unwrap_or(BinRun::NONE);
+        let mut calib_n = self.calib_n;
         for j in 0..m {
+            if RUN {
+                let kj = k[j];
+                run.n += kj;
+                run.conf += c[j] * kj;
+                run.acc += kj - s[j];
+                calib_n += kj;
+            }
             let (cov, sr) = (b.cov[j + 1], b.sr[j + 1]);
             let dc = cov - b.cov[j];
             aurc += dc * (sr + b.sr[j]) * 0.5;
@@ -277,9 +300,26 @@ impl Walk {
         }
         (self.trap.aurc, self.trap.augrc) = (aurc, augrc);
         self.best_sr = best_sr;
+        if RUN {
+            if let Some(open) = self.runs.last_mut() {
+                *open = run;
+            }
+            self.calib_n = calib_n;
+        }
         if !last_cov.is_nan() && (self.best_cov.is_nan() || last_cov > self.best_cov) {
             self.best_cov = last_cov;
         }
+    }
+
+    /// Whether every confidence of a block (descending) lies in the open calibration run's
+    /// bin: then the first and the last do.
+    fn open_run_holds(&self, c: &[f64]) -> bool {
+        let (Some(run), Some(&first), Some(&end)) = (self.runs.last(), c.first(), c.last()) else {
+            return false;
+        };
+        let (lo, hi) = bin_edges(run.bin, self.s.targets.bins - 1);
+        let inside = |c: f64| c * self.bins_f >= lo && c * self.bins_f < hi;
+        inside(first) && inside(end)
     }
 
     /// Pass (3) of [`Walk::block`], second part: the calibration bins, as [`Walk::calibrate`],
@@ -466,28 +506,8 @@ fn bin_runs(
     (mut run, mut calib_n): (BinRun, f64),
     out: &mut [BinRun],
 ) -> (usize, f64) {
-    let edges = |bin: usize| match bin {
-        NO_BIN => (f64::INFINITY, f64::INFINITY),
-        b if b == last => (b as f64, f64::INFINITY),
-        b => (b as f64, (b + 1) as f64),
-    };
+    let edges = |bin: usize| bin_edges(bin, last);
     let (mut lo, mut hi) = edges(run.bin);
-    // The whole block in the open run (the usual block of a large input: one run a bin): the
-    // confidences descend, so with the first and the last group inside the bin every group
-    // is, and the sums need no test (the same additions in the same order).
-    let inside = |c: f64, (lo, hi): (f64, f64)| c * bins_f >= lo && c * bins_f < hi;
-    if let (Some(&first), Some(&end)) = (c.first(), c.last()) {
-        if inside(first, (lo, hi)) && inside(end, (lo, hi)) {
-            for ((&cj, &kj), &sj) in c.iter().zip(k).zip(s) {
-                run.n += kj;
-                run.conf += cj * kj;
-                run.acc += kj - sj;
-                calib_n += kj;
-            }
-            out[0] = run;
-            return (1, calib_n);
-        }
-    }
     let mut written = 0;
     for ((&cj, &kj), &sj) in c.iter().zip(k).zip(s) {
         let x = cj * bins_f;
@@ -515,6 +535,17 @@ fn bin_runs(
         written += 1;
     }
     (written, calib_n)
+}
+
+/// The range of `x = c * bins` of a calibration bin: `[bin, bin + 1)`, `[bin, inf)` for the
+/// last bin, empty for [`NO_BIN`]. `x` lies in it exactly when its truncation `x as usize`
+/// (capped at `last`) is the bin.
+fn bin_edges(bin: usize, last: usize) -> (f64, f64) {
+    match bin {
+        NO_BIN => (f64::INFINITY, f64::INFINITY),
+        b if b == last => (b as f64, f64::INFINITY),
+        b => (b as f64, (b + 1) as f64),
+    }
 }
 
 /// Groups per block of [`Walk::block`]: its scratch arrays (5 x 8 bytes a group) stay in L1.
