@@ -81,8 +81,8 @@ pub fn nll_term(c: f64, k: f64, s: f64) -> f64 {
     }
 }
 
-/// Groups per block of [`sub_terms`]: the terms of a block live on the stack.
-const BLOCK: usize = 64;
+/// Groups per block of [`sub_terms`] and [`terms`]: the terms of a block live on the stack.
+pub(super) const BLOCK: usize = 64;
 
 /// `nll` minus the term of every group, subtracted one by one in group order.
 pub fn sub_terms(mut nll: f64, conf: &[f64], count: &[f64], sum: &[f64]) -> f64 {
@@ -101,8 +101,9 @@ pub fn sub_terms(mut nll: f64, conf: &[f64], count: &[f64], sum: &[f64]) -> f64 
     nll
 }
 
-/// The terms of a block, vectorised with AVX2 where the CPU has it (same bits either way).
-fn terms(c: &[f64], k: &[f64], s: &[f64], out: &mut [f64]) {
+/// The terms of a block of at most [`BLOCK`] groups, vectorised with AVX2 where the CPU has
+/// it (same bits either way); the caller subtracts them in group order.
+pub(super) fn terms(c: &[f64], k: &[f64], s: &[f64], out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     if crate::simd::avx2() {
         // SAFETY: the CPU has AVX2 (checked above).

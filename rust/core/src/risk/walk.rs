@@ -17,7 +17,7 @@
 
 use super::curve::Trapezoid;
 use super::metrics::Targets;
-use super::nll::{nll_term, sub_terms};
+use super::nll::{self, nll_term, sub_terms};
 
 /// One calibration bin's sums over consecutive groups. Groups come in descending confidence
 /// order, so the bin index never increases along a walk: a bin is one contiguous run, and its
@@ -155,10 +155,16 @@ impl Walk {
     /// per-group [`Walk::step`].
     pub fn push_all(&mut self, conf: &[f64], count: &[f64], sum: &[f64]) {
         let avx2 = crate::simd::avx2();
+        let calibration = self.s.calibration;
         let mut i = 0;
         while i < conf.len() && self.trap.prev.is_none() {
             self.step(conf[i], count[i], sum[i]);
             i += 1;
+        }
+        // The NLL subtracts every group's term in group order: here for the groups taken one
+        // at a time, inside the areas loop for a block (its chain then overlaps the others).
+        if calibration {
+            self.nll = sub_terms(self.nll, &conf[..i], &count[..i], &sum[..i]);
         }
         if i < conf.len() {
             // The thread's scratch: a fresh one per call (allocated and zeroed, 5 KB) cost a
@@ -171,15 +177,15 @@ impl Walk {
                         for j in 0..c.len() {
                             self.step(c[j], k[j], x[j]);
                         }
+                        if calibration {
+                            self.nll = sub_terms(self.nll, c, k, x);
+                        }
                     } else {
                         self.block(c, k, x, b, avx2);
                     }
                     i = e;
                 }
             });
-        }
-        if self.s.calibration {
-            self.nll = sub_terms(self.nll, conf, count, sum);
         }
     }
 
@@ -216,13 +222,19 @@ impl Walk {
         if self.first_sr.is_nan() {
             self.first_sr = b.sr[1];
         }
-        if self.s.calibration && self.open_run_holds(c) {
-            // The usual block of a large input: one loop for the areas and the bin's sums,
-            // whose dependency chains then overlap (each is an addition a group).
-            self.area_sums::<true>(b, m, (c, k, s));
+        if !self.s.calibration {
+            self.area_sums::<false, false>(b, m, (c, k, s));
         } else {
-            self.area_sums::<false>(b, m, (c, k, s));
-            if self.s.calibration {
+            for j in (0..m).step_by(nll::BLOCK) {
+                let e = (j + nll::BLOCK).min(m);
+                nll::terms(&c[j..e], &k[j..e], &s[j..e], &mut b.nll[j..e]);
+            }
+            if self.open_run_holds(c) {
+                // The usual block of a large input: one loop for the areas, the bin's sums and
+                // the NLL, whose dependency chains then overlap (an addition a group each).
+                self.area_sums::<true, true>(b, m, (c, k, s));
+            } else {
+                self.area_sums::<false, true>(b, m, (c, k, s));
                 self.bin_sums(c, k, s);
             }
         }
@@ -264,9 +276,10 @@ impl Walk {
     /// group, where a backward search for it ran through most blocks whole).
     ///
     /// With `RUN` (see [`Walk::open_run_holds`]) the same loop also adds every group to the
-    /// open calibration run, as [`bin_runs`] would: the same additions in the same order.
+    /// open calibration run, as [`bin_runs`] would: the same additions in the same order; with
+    /// `NLL` it subtracts the block's NLL terms (`b.nll`) in group order.
     #[inline(always)]
-    fn area_sums<const RUN: bool>(
+    fn area_sums<const RUN: bool, const NLL: bool>(
         &mut self,
         b: &BlockScratch,
         m: usize,
@@ -278,7 +291,11 @@ impl Walk {
         let mut last_cov = f64::NAN;
         let mut run = self.runs.last().copied().unwrap_or(BinRun::NONE);
         let mut calib_n = self.calib_n;
+        let mut nll = self.nll;
         for j in 0..m {
+            if NLL {
+                nll -= b.nll[j];
+            }
             if RUN {
                 let kj = k[j];
                 run.n += kj;
@@ -300,6 +317,7 @@ impl Walk {
         }
         (self.trap.aurc, self.trap.augrc) = (aurc, augrc);
         self.best_sr = best_sr;
+        self.nll = nll;
         if RUN {
             if let Some(open) = self.runs.last_mut() {
                 *open = run;
@@ -559,6 +577,8 @@ struct BlockScratch {
     cov: [f64; BLOCK + 1],
     sr: [f64; BLOCK + 1],
     gr: [f64; BLOCK + 1],
+    /// The NLL terms of the block's groups.
+    nll: [f64; BLOCK],
 }
 
 thread_local! {
@@ -575,6 +595,7 @@ impl BlockScratch {
             cov: [0.0; BLOCK + 1],
             sr: [0.0; BLOCK + 1],
             gr: [0.0; BLOCK + 1],
+            nll: [0.0; BLOCK],
         }
     }
 }
