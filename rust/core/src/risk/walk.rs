@@ -147,8 +147,9 @@ impl Walk {
     }
 
     /// Every group of the arrays in order: the same bits as [`Walk::push`] on each. The NLL, a
-    /// sum of its own, is added after the other sums, over the same groups in the same order,
-    /// by the vectorised term loop of [`super::nll`].
+    /// sum of its own, takes its terms from the vectorised term loop of [`super::nll`] and
+    /// subtracts them in group order: a block's inside its areas loop, the other groups' by
+    /// [`sub_terms`].
     ///
     /// Groups go through in blocks of [`BLOCK`] (see [`Walk::block`]); the first curve point
     /// (its segment has its own formula) and any block holding an empty group take the
@@ -194,7 +195,9 @@ impl Walk {
     /// residual sums, the ROC sums); (2) the three divisions of each point (coverage, SR, GR),
     /// with no dependency between groups, so that they vectorise: they were most of the
     /// per-group walk's time; (3) the float sums (areas, bins) in group order and the working
-    /// points. Each serial pass is one loop over locals, so its independent sums overlap.
+    /// points, with the NLL and, when the whole block lies in the open calibration bin, that
+    /// bin's sums (else the bins follow by [`bin_runs`]). Each serial pass is one loop over
+    /// locals, so its independent sums overlap.
     fn block(&mut self, c: &[f64], k: &[f64], s: &[f64], b: &mut BlockScratch, avx2: bool) {
         let m = c.len();
         // (1) Running sums.
