@@ -20,7 +20,7 @@ import pytest
 
 import medtrust.polars as mt
 import medtrust.selective as sel
-from conftest import best_of
+from conftest import best_of, best_of_interleaved
 from medtrust.selective.metrics import metrics
 
 
@@ -105,8 +105,11 @@ def _target(r: float, target: float, what: str) -> None:
 def test_2000_groups_vs_loop_and_pure_polars(benchmark, df_2000, ratio):
     by = ["model", "shift"]
     medtrust_evaluate(df_2000, by)  # warm the plugin
-    t_ours = best_of(lambda: medtrust_evaluate(df_2000, by), 3)
-    t_loop = best_of(lambda: loop_evaluate(df_2000, ["good", "bad"], "failed", by), 2)
+    t_ours, t_loop = best_of_interleaved(
+        lambda: medtrust_evaluate(df_2000, by),
+        lambda: loop_evaluate(df_2000, ["good", "bad"], "failed", by),
+        3,
+    )
     t_plain = best_of(lambda: [polars_aurc(df_2000, c, "failed", by) for c in ("good", "bad")], 3)
     benchmark.pedantic(medtrust_evaluate, args=(df_2000, by), rounds=3, iterations=1)
     r_loop = ratio("evaluate 2000 groups x 1000 rows x 2 CSFs vs the loop", t_ours, t_loop, None)
@@ -152,7 +155,12 @@ def test_1e5_groups_of_100_vs_loop(ratio):
     df = frame(100_000, 100, seed=1)
     by = ["model", "shift"]
     medtrust_evaluate(df, by)  # warm the plugin, as the 2,000-group row does
-    t_ours = best_of(lambda: medtrust_evaluate(df, by), 3)
-    t_loop = best_of(lambda: loop_evaluate(df, ["good", "bad"], "failed", by), 2)
+    # Two rounds, each the best of 3 of ours then one loop (25-30 s): the machine's speed
+    # drifts within a run, and outside load that takes a core for a moment halves the 2-thread
+    # query (0.5 s) but barely moves the serial loop, which averages over its whole run.
+    t_ours, t_loop = float("inf"), float("inf")
+    for _ in range(2):
+        t_ours = min(t_ours, best_of(lambda: medtrust_evaluate(df, by), 3))
+        t_loop = min(t_loop, best_of(lambda: loop_evaluate(df, ["good", "bad"], "failed", by), 1))
     r = ratio("evaluate 1e5 groups x 100 rows x 2 CSFs vs the loop", t_ours, t_loop, None)
     _target(r, 50, "1e5 groups vs the loop")
