@@ -66,6 +66,7 @@ demo: install
 test-rust:
 	cargo fmt --all -- --check
 	cargo test -p medtrust-core -q
+	cargo test -p medtrust-python --lib -q
 	cargo clippy --workspace --all-targets -q -- -D warnings
 
 lint: install

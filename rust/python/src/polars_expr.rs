@@ -217,21 +217,7 @@ impl Batch {
         let one = |r: &Option<(usize, usize)>| -> PolarsResult<Option<T>> {
             match *r {
                 None => Ok(None),
-                Some((a, b)) => {
-                    // On the stack for the usual few columns: with 10^5 small groups a vector
-                    // a group was a measurable share of the allocator's time.
-                    const ON_STACK: usize = 8;
-                    if self.cols.len() <= ON_STACK {
-                        let mut buf: [&[f64]; ON_STACK] = [&[]; ON_STACK];
-                        for (o, c) in buf.iter_mut().zip(&self.cols) {
-                            *o = &c[a..b];
-                        }
-                        f(&buf[..self.cols.len()]).map(Some)
-                    } else {
-                        let cols: Vec<&[f64]> = self.cols.iter().map(|c| &c[a..b]).collect();
-                        f(&cols).map(Some)
-                    }
-                }
+                Some((a, b)) => f(&Slices::new(self.cols.iter().map(|c| &c[a..b]))).map(Some),
             }
         };
         let rows = self.cols[0].len();
@@ -242,6 +228,44 @@ impl Batch {
                 self.ranges.iter().map(one).collect()
             };
         out.into_iter().collect()
+    }
+}
+
+/// Column slices kept on the stack by [`Slices`] (beyond: a vector).
+const SLICES_ON_STACK: usize = 8;
+
+/// A few column slices, on the stack up to [`SLICES_ON_STACK`] (a vector beyond): built once
+/// per group, or per group and CSF, where with 10^5 small groups a vector each was a
+/// measurable share of the allocator's time. Derefs to the slice of slices.
+pub(crate) enum Slices<'a> {
+    Stack([&'a [f64]; SLICES_ON_STACK], usize),
+    Heap(Vec<&'a [f64]>),
+}
+
+impl<'a> Slices<'a> {
+    pub(crate) fn new(it: impl IntoIterator<Item = &'a [f64]>) -> Self {
+        let mut it = it.into_iter();
+        let mut buf: [&[f64]; SLICES_ON_STACK] = [&[]; SLICES_ON_STACK];
+        for (len, o) in buf.iter_mut().enumerate() {
+            match it.next() {
+                Some(c) => *o = c,
+                None => return Slices::Stack(buf, len),
+            }
+        }
+        match it.next() {
+            None => Slices::Stack(buf, SLICES_ON_STACK),
+            Some(c) => Slices::Heap(buf.into_iter().chain([c]).chain(it).collect()),
+        }
+    }
+}
+
+impl<'a> std::ops::Deref for Slices<'a> {
+    type Target = [&'a [f64]];
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Slices::Stack(buf, len) => &buf[..*len],
+            Slices::Heap(v) => v,
+        }
     }
 }
 

@@ -16,7 +16,7 @@
 
 use crate::polars_expr::{
     bootstrap_kwargs, bootstrap_one, columns, err, interval, metric_values, metrics_fields, policy,
-    rows, struct_column, Batch, GroupMetrics, Kwargs, Policy, N_METRICS,
+    rows, struct_column, Batch, GroupMetrics, Kwargs, Policy, Slices, N_METRICS,
 };
 use medtrust_core::risk::METRIC_NAMES;
 use polars_arrow::bitmap::Bitmap;
@@ -103,36 +103,14 @@ fn ranges_of<T: PartialEq>(ids: impl Iterator<Item = T>) -> Vec<(usize, usize)> 
     out
 }
 
-/// CSF `j`'s (confidence, residual[, label]) among a group's `K + 1 (+1)` columns, on the
-/// stack (one call per group and CSF).
-fn csf_columns<T: AsRef<[f64]>>(cols: &[T], j: usize, k: usize) -> CsfColumns<'_> {
-    let mut c: [&[f64]; 3] = [&[]; 3];
-    c[0] = cols[j].as_ref();
-    let tail = &cols[k..];
-    assert!(
-        tail.len() <= 2,
-        "a residual and at most a label follow the CSFs"
-    );
-    for (o, t) in c[1..].iter_mut().zip(tail) {
-        *o = t.as_ref();
-    }
-    CsfColumns {
-        cols: c,
-        len: 1 + tail.len(),
-    }
-}
-
-/// The columns of [`csf_columns`]; derefs to the slice of them.
-struct CsfColumns<'a> {
-    cols: [&'a [f64]; 3],
-    len: usize,
-}
-
-impl<'a> std::ops::Deref for CsfColumns<'a> {
-    type Target = [&'a [f64]];
-    fn deref(&self) -> &Self::Target {
-        &self.cols[..self.len]
-    }
+/// CSF `j`'s (confidence, residual[, label]) among a group's `K + 1 (+1)` columns (one call
+/// per group and CSF: on the stack).
+fn csf_columns<T: AsRef<[f64]>>(cols: &[T], j: usize, k: usize) -> Slices<'_> {
+    Slices::new(
+        std::iter::once(&cols[j])
+            .chain(&cols[k..])
+            .map(AsRef::as_ref),
+    )
 }
 
 /// The (estimate, low, high) triples of `metrics` for each CSF of every group, or `None` per
@@ -270,6 +248,22 @@ fn list_of(flat: Series, k: usize, groups: usize, name: PlSmallStr) -> PolarsRes
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slices_hold_every_column_on_the_stack_or_beyond_it() {
+        let cols: Vec<Vec<f64>> = (0..11).map(|i| vec![i as f64; 2]).collect();
+        for n in [0, 3, 8, 9, 11] {
+            let want: Vec<&[f64]> = cols[..n].iter().map(Vec::as_slice).collect();
+            let got = Slices::new(cols[..n].iter().map(Vec::as_slice));
+            assert_eq!(&*got, &want[..], "{n} columns");
+            assert_eq!(matches!(got, Slices::Heap(_)), n > 8);
+        }
+        // A CSF's columns: its confidence, then the residual and label after the K CSFs.
+        assert_eq!(
+            &*csf_columns(&cols[..5], 1, 3),
+            &[&cols[1][..], &cols[3], &cols[4]]
+        );
+    }
 
     #[test]
     fn runs_split_where_the_id_changes() {

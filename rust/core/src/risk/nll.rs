@@ -81,8 +81,9 @@ pub fn nll_term(c: f64, k: f64, s: f64) -> f64 {
     }
 }
 
-/// Groups per block of [`sub_terms`] and [`terms`]: the terms of a block live on the stack.
-pub(super) const BLOCK: usize = 64;
+/// Groups per block of [`terms`]: whether a block is pure is decided per block, and the
+/// terms of a block of [`sub_terms`] live on the stack.
+const BLOCK: usize = 64;
 
 /// `nll` minus the term of every group, subtracted one by one in group order.
 pub fn sub_terms(mut nll: f64, conf: &[f64], count: &[f64], sum: &[f64]) -> f64 {
@@ -101,15 +102,25 @@ pub fn sub_terms(mut nll: f64, conf: &[f64], count: &[f64], sum: &[f64]) -> f64 
     nll
 }
 
-/// The terms of a block of at most [`BLOCK`] groups, vectorised with AVX2 where the CPU has
-/// it (same bits either way); the caller subtracts them in group order.
+/// Every group's term into `out`, block by block of [`BLOCK`] groups, vectorised with AVX2
+/// where the CPU has it (same bits either way); the caller subtracts them in group order.
 pub(super) fn terms(c: &[f64], k: &[f64], s: &[f64], out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::avx2() {
-        // SAFETY: the CPU has AVX2 (checked above).
-        return unsafe { terms_avx2(c, k, s, out) };
+    let avx2 = crate::simd::avx2();
+    for (((c, k), s), out) in c
+        .chunks(BLOCK)
+        .zip(k.chunks(BLOCK))
+        .zip(s.chunks(BLOCK))
+        .zip(out.chunks_mut(BLOCK))
+    {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU has AVX2 (checked above).
+            unsafe { terms_avx2(c, k, s, out) };
+            continue;
+        }
+        terms_portable(c, k, s, out);
     }
-    terms_portable(c, k, s, out);
 }
 
 /// The terms of a block. A block whose every group is pure (all failures or none: `s == 0`
@@ -221,11 +232,9 @@ mod tests {
     fn check_terms(c: &[f64], k: &[f64], s: &[f64]) {
         let n = c.len();
         let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+        // The whole array as one block, and block by block (with AVX2 where the CPU has it).
         terms_portable(c, k, s, &mut a);
-        for j in (0..n).step_by(BLOCK) {
-            let e = (j + BLOCK).min(n);
-            terms(&c[j..e], &k[j..e], &s[j..e], &mut b[j..e]);
-        }
+        terms(c, k, s, &mut b);
         for j in 0..n {
             assert_eq!(a[j].to_bits(), b[j].to_bits());
             assert_eq!(a[j].to_bits(), nll_term(c[j], k[j], s[j]).to_bits());

@@ -122,12 +122,7 @@ impl Walk {
             fp: cs,
             auc_num: 0.0,
             fpr_at: f64::NAN,
-            // One run a bin at most in a whole walk (the bins are in confidence order).
-            runs: Vec::with_capacity(if s.calibration {
-                s.targets.bins.min(1024)
-            } else {
-                0
-            }),
+            runs: Vec::new(),
             calib_n: 0.0,
             nll: 0.0,
             s: WalkSetup {
@@ -228,10 +223,7 @@ impl Walk {
         if !self.s.calibration {
             self.area_sums::<false, false>(b, m, (c, k, s));
         } else {
-            for j in (0..m).step_by(nll::BLOCK) {
-                let e = (j + nll::BLOCK).min(m);
-                nll::terms(&c[j..e], &k[j..e], &s[j..e], &mut b.nll[j..e]);
-            }
+            nll::terms(c, k, s, &mut b.nll[..m]);
             if self.open_run_holds(c) {
                 // The usual block of a large input: one loop for the areas, the bin's sums and
                 // the NLL, whose dependency chains then overlap (an addition a group each).
@@ -527,8 +519,7 @@ fn bin_runs(
     (mut run, mut calib_n): (BinRun, f64),
     out: &mut [BinRun],
 ) -> (usize, f64) {
-    let edges = |bin: usize| bin_edges(bin, last);
-    let (mut lo, mut hi) = edges(run.bin);
+    let (mut lo, mut hi) = bin_edges(run.bin, last);
     let mut written = 0;
     for ((&cj, &kj), &sj) in c.iter().zip(k).zip(s) {
         let x = cj * bins_f;
@@ -547,7 +538,7 @@ fn bin_runs(
                 conf: 0.0 + cj * kj,
                 acc: 0.0 + (kj - sj),
             };
-            (lo, hi) = edges(run.bin);
+            (lo, hi) = bin_edges(run.bin, last);
         }
         calib_n += kj;
     }
