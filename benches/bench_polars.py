@@ -155,12 +155,12 @@ def test_1e5_groups_of_100_vs_loop(ratio):
     df = frame(100_000, 100, seed=1)
     by = ["model", "shift"]
     medtrust_evaluate(df, by)  # warm the plugin, as the 2,000-group row does
-    # Two rounds, each the best of 3 of ours then one loop (25-30 s): the machine's speed
-    # drifts within a run, and outside load that takes a core for a moment halves the 2-thread
-    # query (0.5 s) but barely moves the serial loop, which averages over its whole run.
-    t_ours, t_loop = float("inf"), float("inf")
-    for _ in range(2):
-        t_ours = min(t_ours, best_of(lambda: medtrust_evaluate(df, by), 3))
-        t_loop = min(t_loop, best_of(lambda: loop_evaluate(df, ["good", "bad"], "failed", by), 1))
+    # Two rounds of three queries (0.5 s, 2 threads) and one loop (25-30 s, serial).
+    t_ours, t_loop = best_of_interleaved(
+        lambda: medtrust_evaluate(df, by),
+        lambda: loop_evaluate(df, ["good", "bad"], "failed", by),
+        2,
+        ours_per_round=3,
+    )
     r = ratio("evaluate 1e5 groups x 100 rows x 2 CSFs vs the loop", t_ours, t_loop, None)
     _target(r, 50, "1e5 groups vs the loop")

