@@ -111,6 +111,14 @@ fn scan_chunk_portable(conf: &[f64], res: &[f64]) -> Scan {
 /// two slots, so that few samples need the insertion pass.
 const BUCKET_TARGET: usize = 1 << 15;
 
+/// Words of a sorted bucket turned into group arrays and walked at a time (the piece is cut
+/// at a group boundary, so no group is split). A whole bucket's arrays (3 x 8 bytes a group,
+/// 768 KiB) did not fit the 512 KiB L2 cache beside the bucket and its sort buffer; a piece's
+/// (48 KiB) stay in cache. The walk's bits do not depend on how its groups are split between
+/// calls (`Walk::push_all`). On 10^7 distinct samples, `tools/ab_builds.py`: 0.89-0.92 of the
+/// time of one piece a bucket.
+const PIECE: usize = 2048;
+
 /// Fine bins a bucket may span: a bucket's keys then differ from its base by less than
 /// 2^(48 + 8), so (key - base, residual byte) packs into one u64 (8 bytes a sample).
 const MAX_SPAN: usize = 256;
@@ -344,9 +352,17 @@ pub fn binary_metrics(
             || (SortScratch::default(), GroupArrays::default()),
             |(scratch, groups), (d, p)| {
                 sort_packed(p, scratch);
-                groups.fill_from_packed(p, 8, base[d]);
                 let mut w = Walk::starting_at(setup, starts[d] as f64, before[d] as f64);
-                w.push_all(&groups.conf, &groups.count, &groups.sum);
+                let mut rest = &p[..];
+                while !rest.is_empty() {
+                    let mut e = PIECE.min(rest.len());
+                    while e < rest.len() && rest[e] >> 8 == rest[e - 1] >> 8 {
+                        e += 1;
+                    }
+                    groups.fill_from_packed(&rest[..e], 8, base[d]);
+                    w.push_all(&groups.conf, &groups.count, &groups.sum);
+                    rest = &rest[e..];
+                }
                 w
             },
         )
