@@ -967,10 +967,17 @@ mod tests {
         // CHUNK / 4 values, scattered: every chunk holds each about four times (the most the
         // hash path takes), and the probe finds repeats.
         let levels = (CHUNK / 4) as u64;
-        let tied: Vec<f64> = (0..n as u64).map(|i| ((i * 7919) % levels) as f64).collect();
+        let tied: Vec<f64> = (0..n as u64)
+            .map(|i| ((i * 7919) % levels) as f64)
+            .collect();
         assert!(!sample_all_distinct(&tied));
-        let g = hash_groups(&tied, &res).expect("ok").expect("the hash path applies");
-        assert_eq!(g, group_by_sort(&tied, &res, None, false).expect("ok").groups);
+        let g = hash_groups(&tied, &res)
+            .expect("ok")
+            .expect("the hash path applies");
+        assert_eq!(
+            g,
+            group_by_sort(&tied, &res, None, false).expect("ok").groups
+        );
     }
 
     #[test]

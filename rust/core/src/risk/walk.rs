@@ -195,10 +195,12 @@ impl Walk {
     /// locals, so its independent sums overlap.
     fn block(&mut self, c: &[f64], k: &[f64], s: &[f64], b: &mut BlockScratch, avx2: bool) {
         let m = c.len();
-        // (1) Running sums. Groups of one sample each (all confidences distinct) take copies
-        // with the count a constant 1.0: `x * 1.0` is `x` and `1.0 - s` is what `k - s` gave,
-        // so the bits are the same, with fewer loads and multiplications.
-        let unit = k.iter().all(|&x| x == 1.0);
+        // (1) Running sums. Groups of one sample each with 0/1 residuals (all confidences
+        // distinct, the fused path's usual block) take copies with the count a constant 1.0:
+        // `x * 1.0` is `x` and `1.0 - s` is what `k - s` gave, so the bits are the same, with
+        // fewer loads and multiplications (and exact integer sums added once a block, see
+        // `area_sums`).
+        let unit = self.roc && k.iter().all(|&x| x == 1.0);
         match (self.roc, unit) {
             (true, true) => self.running_sums::<true, true>(k, s, b),
             (true, false) => self.running_sums::<true, false>(k, s, b),
@@ -285,7 +287,10 @@ impl Walk {
     ///
     /// With `RUN` (see [`Walk::open_run_holds`]) the same loop also adds every group to the
     /// open calibration run, as [`bin_runs`] would: the same additions in the same order; with
-    /// `NLL` it subtracts the block's NLL terms (`b.nll`) in group order.
+    /// `NLL` it subtracts the block's NLL terms (`b.nll`) in group order. With `UNIT` (groups
+    /// of one sample, 0/1 residuals) the run's count and correct count, and `calib_n`, are
+    /// sums of integers, exact in any order: they are added once for the block, the bits the
+    /// additions one group at a time give (every partial sum an integer below 2^53).
     #[inline(always)]
     fn area_sums<const RUN: bool, const NLL: bool, const UNIT: bool>(
         &mut self,
@@ -304,8 +309,10 @@ impl Walk {
             if NLL {
                 nll -= b.nll[j];
             }
-            if RUN {
-                let kj = if UNIT { 1.0 } else { k[j] };
+            if RUN && UNIT {
+                run.conf += c[j];
+            } else if RUN {
+                let kj = k[j];
                 run.n += kj;
                 run.conf += c[j] * kj;
                 run.acc += kj - s[j];
@@ -322,6 +329,12 @@ impl Walk {
                 best_sr
             };
             last_cov = if sr <= target_risk { cov } else { last_cov };
+        }
+        if RUN && UNIT && m > 0 {
+            let fails = b.cs[m - 1] - (b.cs[0] - s[0]); // the block's (exact) failure count
+            run.n += m as f64;
+            run.acc += m as f64 - fails;
+            calib_n += m as f64;
         }
         (self.trap.aurc, self.trap.augrc) = (aurc, augrc);
         self.best_sr = best_sr;
