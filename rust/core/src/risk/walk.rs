@@ -248,6 +248,14 @@ impl Walk {
 
     /// Pass (1) of [`Walk::block`]: the running count and residual sum after each group, and
     /// with `ROC` the ROC sums, as [`Walk::step`] forms them.
+    ///
+    /// With `ROC` (0/1 residuals: every sum an exact integer) the false positives so far are
+    /// the failures so far and the true positives the successes: `fp == cs` and
+    /// `tp == cn - cs` ([`Walk::starting_at`] sets them so and every group adds the same to
+    /// both), so the loop reads them from the running sums instead of keeping chains of its
+    /// own. With `UNIT` as well (`k == 1`), the AUROC term `pos * ((neg_total - fp - neg) +
+    /// 0.5 * neg)` is `neg_total - fp` for a success and `+0` for a failure, as `pos *
+    /// (neg_total - fp)` gives.
     #[inline(always)]
     fn running_sums<const ROC: bool, const UNIT: bool>(
         &mut self,
@@ -255,28 +263,31 @@ impl Walk {
         s: &[f64],
         b: &mut BlockScratch,
     ) {
-        let (mut cn, mut cs) = (self.cn, self.cs);
-        let (mut tp, mut fp, mut auc) = (self.tp, self.fp, self.auc_num);
+        debug_assert!(!ROC || (self.fp == self.cs && self.tp == self.cn - self.cs));
+        let (mut cn, mut cs, mut auc) = (self.cn, self.cs, self.auc_num);
         let (neg_total, tp_min) = (self.s.neg_total, self.tp_min);
         for j in 0..k.len() {
             let (kj, neg) = (if UNIT { 1.0 } else { k[j] }, s[j]);
+            if ROC {
+                let pos = kj - neg;
+                auc += pos
+                    * if UNIT {
+                        neg_total - cs
+                    } else {
+                        (neg_total - cs - neg) + 0.5 * neg
+                    };
+            }
             cn += kj;
             cs += neg;
             b.cn[j] = cn;
             b.cs[j] = cs;
-            if ROC {
-                let pos = kj - neg;
-                auc += pos * ((neg_total - fp - neg) + 0.5 * neg);
-                tp += pos;
-                fp += neg;
-                if self.fpr_at.is_nan() && tp >= tp_min {
-                    self.fpr_at = fp / neg_total;
-                }
+            if ROC && self.fpr_at.is_nan() && cn - cs >= tp_min {
+                self.fpr_at = cs / neg_total;
             }
         }
         (self.cn, self.cs) = (cn, cs);
         if ROC {
-            (self.tp, self.fp, self.auc_num) = (tp, fp, auc);
+            (self.tp, self.fp, self.auc_num) = (cn - cs, cs, auc);
         }
     }
 
