@@ -204,8 +204,7 @@ impl Walk {
         match (self.roc, unit) {
             (true, true) => self.running_sums::<true, true>(k, s, b),
             (true, false) => self.running_sums::<true, false>(k, s, b),
-            (false, true) => self.running_sums::<false, true>(k, s, b),
-            (false, false) => self.running_sums::<false, false>(k, s, b),
+            (false, _) => self.running_sums::<false, false>(k, s, b),
         }
         // (2) The points.
         let (pc, psr, pgr) = self.trap.prev.expect("a block follows the first point");
