@@ -124,6 +124,9 @@ const PIECE: usize = 2048;
 /// 2^(48 + 8), so (key - base, residual byte) packs into one u64 (8 bytes a sample).
 const MAX_SPAN: usize = 256;
 
+/// Low bits of a packed sample that hold its residual (0 or 1); the key sits above them.
+const RESIDUAL_BITS: u32 = 8;
+
 /// Reusable buffers of [`sort_packed`], one per worker.
 #[derive(Default)]
 pub struct SortScratch {
@@ -133,9 +136,10 @@ pub struct SortScratch {
 /// Bits of the first (low) and second (high) counting pass of [`sort_packed`]. With 17 bits
 /// in all instead of 16, samples sharing their top bits (the insertion pass's work, and its
 /// mispredicted branches: 30% of the sort's samples in a profile) halve; the second
-/// histogram (512 entries) still stays in L1. On 10^7 distinct samples, one process
-/// alternating the variants, four runs: 0.94-0.98 of the time of 8 + 8 bits (8 + 10 and
-/// 9 + 9 bits: no better, and less steady).
+/// histogram (512 entries) still stays in L1. `tools/ab_builds.py` against the 16-bit
+/// build, both orders: 10^7 distinct samples faster in five runs of six (by 2-11%),
+/// 1,000-row groups (`--case groups-1000`) 0.95-0.96 of the time. 18 and 19 bits were no
+/// steadier in trial builds.
 const LOW_BITS: u32 = 8;
 /// See [`LOW_BITS`].
 const HIGH_BITS: u32 = 9;
@@ -338,7 +342,7 @@ pub fn binary_metrics(
                 // offsets come from the counts of the same keys), so every write is in bounds
                 // and no slot is written twice.
                 unsafe {
-                    *out.0.add(j) = ((key - base[d]) << 8) | one;
+                    *out.0.add(j) = ((key - base[d]) << RESIDUAL_BITS) | one;
                 }
             }
             ones
@@ -370,10 +374,11 @@ pub fn binary_metrics(
                 let mut rest = &p[..];
                 while !rest.is_empty() {
                     let mut e = PIECE.min(rest.len());
-                    while e < rest.len() && rest[e] >> 8 == rest[e - 1] >> 8 {
+                    let key = |w: u64| w >> RESIDUAL_BITS;
+                    while e < rest.len() && key(rest[e]) == key(rest[e - 1]) {
                         e += 1;
                     }
-                    groups.fill_from_packed(&rest[..e], 8, base[d]);
+                    groups.fill_from_packed(&rest[..e], RESIDUAL_BITS, base[d]);
                     w.push_all(&groups.conf, &groups.count, &groups.sum);
                     rest = &rest[e..];
                 }
