@@ -75,8 +75,6 @@ pub struct Walk {
     best_sr: f64,
     best_cov: f64,
     // ROC.
-    tp: f64,
-    fp: f64,
     auc_num: f64,
     fpr_at: f64,
     // Calibration.
@@ -118,8 +116,6 @@ impl Walk {
             first_sr: f64::NAN,
             best_sr: f64::INFINITY,
             best_cov: f64::NAN,
-            tp: cn - cs,
-            fp: cs,
             auc_num: 0.0,
             fpr_at: f64::NAN,
             runs: Vec::new(),
@@ -248,13 +244,10 @@ impl Walk {
     /// Pass (1) of [`Walk::block`]: the running count and residual sum after each group, and
     /// with `ROC` the ROC sums, as [`Walk::step`] forms them.
     ///
-    /// With `ROC` (0/1 residuals: every sum an exact integer) the false positives so far are
-    /// the failures so far and the true positives the successes: `fp == cs` and
-    /// `tp == cn - cs` ([`Walk::starting_at`] sets them so and every group adds the same to
-    /// both), so the loop reads them from the running sums instead of keeping chains of its
-    /// own. With `UNIT` as well (`k == 1`), the AUROC term `pos * ((neg_total - fp - neg) +
-    /// 0.5 * neg)` is `neg_total - fp` for a success and `+0` for a failure, as `pos *
-    /// (neg_total - fp)` gives.
+    /// The ROC's false positives are the running failures `cs` (see [`Walk::step`]). With
+    /// `UNIT` as well (`k == 1`), the AUROC term `pos * ((neg_total - fp - neg) + 0.5 * neg)`
+    /// is `neg_total - fp` for a success and `+0` for a failure, as `pos * (neg_total - fp)`
+    /// gives.
     #[inline(always)]
     fn running_sums<const ROC: bool, const UNIT: bool>(
         &mut self,
@@ -262,13 +255,12 @@ impl Walk {
         s: &[f64],
         b: &mut BlockScratch,
     ) {
-        debug_assert!(!ROC || (self.fp == self.cs && self.tp == self.cn - self.cs));
         let (mut cn, mut cs, mut auc) = (self.cn, self.cs, self.auc_num);
         let (neg_total, tp_min) = (self.s.neg_total, self.tp_min);
         for j in 0..k.len() {
             let (kj, neg) = (if UNIT { 1.0 } else { k[j] }, s[j]);
             if ROC {
-                let pos = kj - neg;
+                let pos = kj - neg; // `cs` is the false positives before this group
                 auc += pos
                     * if UNIT {
                         neg_total - cs
@@ -286,7 +278,7 @@ impl Walk {
         }
         (self.cn, self.cs) = (cn, cs);
         if ROC {
-            (self.tp, self.fp, self.auc_num) = (cn - cs, cs, auc);
+            self.auc_num = auc;
         }
     }
 
@@ -396,14 +388,17 @@ impl Walk {
     #[inline(always)]
     fn step(&mut self, c: f64, k: f64, sum: f64) {
         if self.roc {
-            // As `roc_from_groups`: every group, empty ones included.
+            // As `roc_from_groups`: every group, empty ones included. With 0/1 residuals every
+            // sum is an exact integer, so the ROC's false positives so far are the failures so
+            // far (`fp == cs`) and its true positives the successes (`tp == cn - cs`): the walk
+            // reads them from the running sums instead of keeping sums of its own (an empty
+            // group adds nothing to either).
             let neg = sum;
             let pos = k - neg;
-            self.auc_num += pos * ((self.s.neg_total - self.fp - neg) + 0.5 * neg);
-            self.tp += pos;
-            self.fp += neg;
-            if self.fpr_at.is_nan() && self.tp >= self.tp_min {
-                self.fpr_at = self.fp / self.s.neg_total;
+            self.auc_num += pos * ((self.s.neg_total - self.cs - neg) + 0.5 * neg);
+            let fp = self.cs + neg;
+            if self.fpr_at.is_nan() && (self.cn + k) - fp >= self.tp_min {
+                self.fpr_at = fp / self.s.neg_total;
             }
         }
         if k == 0.0 {
@@ -463,8 +458,6 @@ impl Walk {
         if !next.best_cov.is_nan() && (self.best_cov.is_nan() || next.best_cov > self.best_cov) {
             self.best_cov = next.best_cov;
         }
-        self.tp = next.tp;
-        self.fp = next.fp;
         self.auc_num += next.auc_num;
         if self.fpr_at.is_nan() {
             self.fpr_at = next.fpr_at;
