@@ -15,8 +15,8 @@
 //! functions as `selective_metrics` / `bootstrap_ci` on that group, so it is bit-equal to them.
 
 use crate::polars_expr::{
-    bootstrap_kwargs, bootstrap_one, columns, err, interval, metric_values, metrics_fields, policy,
-    rows, struct_column, Batch, GroupMetrics, Kwargs, Policy, Slices, N_METRICS,
+    bootstrap_kwargs, bootstrap_one, columns, err, interval, metrics_fields, one_group, policy,
+    struct_column, Batch, GroupMetrics, Kwargs, Policy, Slices, N_METRICS,
 };
 use medtrust_core::risk::METRIC_NAMES;
 use polars_arrow::bitmap::Bitmap;
@@ -165,10 +165,7 @@ fn evaluate_groups(inputs: &[Series], kwargs: Kwargs) -> PolarsResult<Series> {
     let metrics: Vec<Vec<Option<GroupMetrics>>> = b
         .map(|cols| {
             (0..k)
-                .map(|j| match rows(&csf_columns(cols, j, k), &kwargs)? {
-                    Some(r) => Ok(Some((metric_values(&r, t)?, r.n_dropped))),
-                    None => Ok(None),
-                })
+                .map(|j| one_group(&csf_columns(cols, j, k), &kwargs, t))
                 .collect::<PolarsResult<Vec<_>>>()
         })?
         .into_iter()

@@ -26,17 +26,26 @@ use rayon::prelude::*;
 /// Fixed chunk of the input pass (the flags and the key range are order-free reductions).
 const CHUNK: usize = 1 << 16;
 
-/// What the input pass learns about the inputs.
+/// What the input pass learns about the inputs (also the one pass of the small-input path,
+/// [`super::grouping::walk_small`]).
 #[derive(Clone, Copy)]
-struct Scan {
-    nan: bool,
-    nonfinite: bool,
-    out_of_range: bool,
-    binary: bool,
-    unit: bool,
-    lo: u64,
-    hi: u64,
-    ones: u64,
+pub(crate) struct Scan {
+    /// A confidence or residual is NaN.
+    pub(crate) nan: bool,
+    /// A confidence or residual is NaN or infinite.
+    pub(crate) nonfinite: bool,
+    /// A residual lies outside [0, 1] (or is NaN).
+    pub(crate) out_of_range: bool,
+    /// Every residual is 0 or 1.
+    pub(crate) binary: bool,
+    /// Every confidence lies in [0, 1].
+    pub(crate) unit: bool,
+    /// The smallest and largest descending confidence key (`!f64_key(c)`).
+    pub(crate) lo: u64,
+    /// See `lo`.
+    pub(crate) hi: u64,
+    /// Residuals equal to 1.
+    pub(crate) ones: u64,
 }
 
 impl Scan {
@@ -68,7 +77,7 @@ impl Scan {
 /// Check one chunk of the inputs (an AVX2 copy where the CPU has it: the unsigned 64-bit
 /// minimum and maximum of the keys have no SSE2 instruction, so the baseline build checked
 /// one sample at a time).
-fn scan_chunk(conf: &[f64], res: &[f64]) -> Scan {
+pub(crate) fn scan_chunk(conf: &[f64], res: &[f64]) -> Scan {
     #[cfg(target_arch = "x86_64")]
     if crate::simd::avx2() {
         // SAFETY: the CPU has AVX2 (checked above).
@@ -151,26 +160,32 @@ const HIGH_BITS: u32 = 9;
 /// moves; past it (clustered keys sharing their top bits) the bucket is sorted by
 /// `sort_unstable`, so no input makes this quadratic. Sorts in place (`s` holds the pass
 /// between the two).
-pub fn sort_packed(p: &mut [u64], s: &mut SortScratch) {
+///
+/// The words come out ordered by their bits above the low `ignore` bits (the residual field
+/// of a packed sample): words equal there may come out in any order, as the group arrays
+/// built from them only count and sum a group's residuals. The insertion pass then never
+/// moves a sample past an equal key (with tied confidences, most of its moves were such
+/// swaps of a failure and a success).
+pub fn sort_packed(p: &mut [u64], s: &mut SortScratch, ignore: u32) {
     #[cfg(target_arch = "x86_64")]
     if crate::simd::avx2() {
         // SAFETY: the CPU has AVX2 (checked above).
-        return unsafe { lsd_avx2(p, s) };
+        return unsafe { lsd_avx2(p, s, ignore) };
     }
-    lsd(p, s);
+    lsd(p, s, ignore);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn lsd_avx2(p: &mut [u64], s: &mut SortScratch) {
-    lsd(p, s);
+unsafe fn lsd_avx2(p: &mut [u64], s: &mut SortScratch, ignore: u32) {
+    lsd(p, s, ignore);
 }
 
 #[inline(always)]
-fn lsd(p: &mut [u64], s: &mut SortScratch) {
+fn lsd(p: &mut [u64], s: &mut SortScratch, ignore: u32) {
     const SMALL: usize = 32;
     if p.len() <= SMALL {
-        insertion_sort(p);
+        insertion_sort_within(p, usize::MAX, ignore);
         return;
     }
     let (mut mn, mut mx) = (u64::MAX, 0u64);
@@ -178,19 +193,70 @@ fn lsd(p: &mut [u64], s: &mut SortScratch) {
         mn = mn.min(x);
         mx = mx.max(x);
     }
-    if mn == mx {
-        return;
+    if mn >> ignore == mx >> ignore {
+        return; // one key
     }
-    let shift = (64 - (mx - mn).leading_zeros()).saturating_sub(LOW_BITS + HIGH_BITS);
-    let mut low = [0u32; 1 << LOW_BITS];
-    let mut high = [0u32; 1 << HIGH_BITS];
-    let mask = (1u64 << LOW_BITS) - 1;
+    let mut d = Digits::new(mn, mx - mn);
     for &x in p.iter() {
-        let d = (x - mn) >> shift;
-        low[(d & mask) as usize] += 1;
-        high[(d >> LOW_BITS) as usize] += 1;
+        d.count(x);
     }
-    for h in [&mut low[..], &mut high[..]] {
+    scatter(p, s, ignore, &mut d);
+}
+
+/// The histograms of [`sort_packed`]'s two counting passes over words in `[base, base +
+/// span]`: [`sort_packed`] fills them in a pass of its own, a caller that builds the words
+/// can fill them as it writes each one ([`Digits::count`]) and go on with [`sort_counted`].
+pub(crate) struct Digits {
+    base: u64,
+    shift: u32,
+    low: [u32; 1 << LOW_BITS],
+    high: [u32; 1 << HIGH_BITS],
+}
+
+impl Digits {
+    /// Empty histograms of the top [`LOW_BITS`] + [`HIGH_BITS`] bits of `[0, span]`, for
+    /// words `base` to `base + span`.
+    pub(crate) fn new(base: u64, span: u64) -> Self {
+        Digits {
+            base,
+            shift: (64 - span.leading_zeros()).saturating_sub(LOW_BITS + HIGH_BITS),
+            low: [0; 1 << LOW_BITS],
+            high: [0; 1 << HIGH_BITS],
+        }
+    }
+
+    /// Count one word (in the range given to [`Digits::new`]).
+    #[inline(always)]
+    pub(crate) fn count(&mut self, x: u64) {
+        let d = (x - self.base) >> self.shift;
+        self.low[(d & LOW_MASK) as usize] += 1;
+        self.high[(d >> LOW_BITS) as usize] += 1;
+    }
+}
+
+/// Mask of the first counting pass's digit.
+const LOW_MASK: u64 = (1 << LOW_BITS) - 1;
+
+/// [`sort_packed`] after the counting pass: `d` holds the counts of every word of `p`.
+pub(crate) fn sort_counted(p: &mut [u64], s: &mut SortScratch, ignore: u32, d: &mut Digits) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx2() {
+        // SAFETY: the CPU has AVX2 (checked above).
+        return unsafe { scatter_avx2(p, s, ignore, d) };
+    }
+    scatter(p, s, ignore, d);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scatter_avx2(p: &mut [u64], s: &mut SortScratch, ignore: u32, d: &mut Digits) {
+    scatter(p, s, ignore, d);
+}
+
+/// The two scatter passes and the insertion pass of [`sort_counted`].
+#[inline(always)]
+fn scatter(p: &mut [u64], s: &mut SortScratch, ignore: u32, d: &mut Digits) {
+    for h in [&mut d.low[..], &mut d.high[..]] {
         let mut at = 0u32;
         for c in h.iter_mut() {
             (*c, at) = (at, at + *c);
@@ -199,30 +265,32 @@ fn lsd(p: &mut [u64], s: &mut SortScratch) {
     if s.out.len() < p.len() {
         s.out.resize(p.len(), 0);
     }
+    let (mn, shift) = (d.base, d.shift);
     let out = &mut s.out[..p.len()];
     for &x in p.iter() {
-        let d = (((x - mn) >> shift) & mask) as usize;
-        out[low[d] as usize] = x;
-        low[d] += 1;
+        let k = (((x - mn) >> shift) & LOW_MASK) as usize;
+        out[d.low[k] as usize] = x;
+        d.low[k] += 1;
     }
     for &x in out.iter() {
-        let d = ((x - mn) >> (shift + LOW_BITS)) as usize;
-        p[high[d] as usize] = x;
-        high[d] += 1;
+        let k = ((x - mn) >> (shift + LOW_BITS)) as usize;
+        p[d.high[k] as usize] = x;
+        d.high[k] += 1;
     }
-    if !insertion_sort_within(p, 8 * p.len()) {
+    if !insertion_sort_within(p, 8 * p.len(), ignore) {
         p.sort_unstable();
     }
 }
 
-/// Insertion sort with a budget of element moves: false (the slice left a permutation of
-/// itself) once the budget is spent.
+/// Insertion sort by the bits above the low `ignore` bits, with a budget of element moves:
+/// false (the slice left a permutation of itself) once the budget is spent.
 #[inline]
-fn insertion_sort_within(p: &mut [u64], mut budget: usize) -> bool {
+fn insertion_sort_within(p: &mut [u64], mut budget: usize, ignore: u32) -> bool {
     for i in 1..p.len() {
         let x = p[i];
+        let key = x >> ignore;
         let mut j = i;
-        while j > 0 && p[j - 1] > x {
+        while j > 0 && p[j - 1] >> ignore > key {
             p[j] = p[j - 1];
             j -= 1;
         }
@@ -234,11 +302,6 @@ fn insertion_sort_within(p: &mut [u64], mut budget: usize) -> bool {
         budget -= moved;
     }
     true
-}
-
-#[inline]
-fn insertion_sort(p: &mut [u64]) {
-    insertion_sort_within(p, usize::MAX);
 }
 
 /// What [`binary_metrics`] found.
@@ -369,7 +432,7 @@ pub fn binary_metrics(
         .map_init(
             || (SortScratch::default(), GroupArrays::default()),
             |(scratch, groups), (d, p)| {
-                sort_packed(p, scratch);
+                sort_packed(p, scratch, RESIDUAL_BITS);
                 let mut w = Walk::starting_at(setup, starts[d] as f64, before[d] as f64);
                 let mut rest = &p[..];
                 while !rest.is_empty() {
@@ -474,14 +537,26 @@ mod tests {
                 })
                 .collect(),
             (0..40).map(|_| rng.below(100)).collect(),
+            // Tied keys with random low (residual) bits.
+            (0..n)
+                .map(|_| (rng.below(50) << 8) | rng.below(256))
+                .collect(),
             vec![3, 1],
         ];
         for v in layouts {
             let mut want = v.clone();
             want.sort_unstable();
-            let mut got = v;
-            sort_packed(&mut got, &mut s);
-            assert_eq!(got, want);
+            for ignore in [0, 1, 8] {
+                let mut got = v.clone();
+                sort_packed(&mut got, &mut s, ignore);
+                // Ordered by the bits above `ignore`, and the same words.
+                assert!(got.windows(2).all(|w| w[0] >> ignore <= w[1] >> ignore));
+                if ignore == 0 {
+                    assert_eq!(got, want);
+                }
+                got.sort_unstable();
+                assert_eq!(got, want);
+            }
         }
     }
 

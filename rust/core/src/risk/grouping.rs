@@ -12,6 +12,7 @@
 //! Over 400 lines because both paths (hash and sort) and the per-class entries they fill share
 //! one set of types and guarantees; a fifth of the file is tests.
 
+use super::fused::{sort_counted, Digits, Scan};
 use super::radix::{radix_sort_pairs, sort_pairs_by_key, RADIX_FROM};
 use super::walk::{Walk, WalkSetup};
 use crate::error::{CoreError, Result};
@@ -560,15 +561,30 @@ impl GroupArrays {
         let Some(first) = words.first() else {
             return;
         };
-        let (mut g, mut cur) = (0, first >> shift);
+        // The open group's count and failures live in registers and are stored to its slot
+        // at every word (the last store wins): no load of a slot just stored, whose
+        // store-to-load latency chained the words of a group. The integers are exact in f64.
+        let (mut g, mut cur, mut k_n, mut k_s) = (0, first >> shift, 0i64, 0i64);
+        let (conf, count, sum) = (
+            &mut self.conf[..m],
+            &mut self.count[..m],
+            &mut self.sum[..m],
+        );
         for &w in words {
             let k = w >> shift;
+            let keep = -i64::from(k == cur); // all ones within a group, 0 at a new one
             g += usize::from(k != cur);
             cur = k;
-            // The key, parked in the confidence slot as bits, is converted below.
-            self.conf[g] = f64::from_bits(k);
-            self.count[g] += 1.0;
-            self.sum[g] += (w & 1) as f64;
+            k_n = (k_n & keep) + 1;
+            k_s = (k_s & keep) + (w & 1) as i64;
+            // SAFETY: `g` counts the key changes before this word, so it is at most the
+            // word's index, below `m`, the length of the three slices.
+            unsafe {
+                // The key, parked in the confidence slot as bits, is converted below.
+                *conf.get_unchecked_mut(g) = f64::from_bits(k);
+                *count.get_unchecked_mut(g) = k_n as f64;
+                *sum.get_unchecked_mut(g) = k_s as f64;
+            }
         }
         for v in [&mut self.conf, &mut self.count, &mut self.sum] {
             v.truncate(g + 1);
@@ -581,7 +597,7 @@ impl GroupArrays {
 
 /// Groups of a small unlabelled input (see [`with_small_groups`]) as owned arrays.
 fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
-    with_small_groups(conf, res, binary, |c, k, s| Groups {
+    with_small_groups(conf, res, binary, None, |c, k, s| Groups {
         binary,
         conf: c.to_vec(),
         count: k.to_vec(),
@@ -601,10 +617,11 @@ fn with_small_groups<R>(
     conf: &[f64],
     res: &[f64],
     binary: bool,
+    range: Option<(u64, u64)>,
     f: impl FnOnce(&[f64], &[f64], &[f64]) -> R,
 ) -> R {
     SMALL.with_borrow_mut(|b| {
-        if !(binary && packed_groups(conf, res, b)) {
+        if !(binary && packed_groups(conf, res, range, b)) {
             pair_groups(conf, res, b);
         }
         f(&b.groups.conf, &b.groups.count, &b.groups.sum)
@@ -653,60 +670,75 @@ fn pair_groups(conf: &[f64], res: &[f64], b: &mut SmallBuffers) {
 /// Same groups and same bits as the pair path: the words sort by (confidence key, residual),
 /// the order of the pairs, and a group's residual sum is its exact count of ones, which is
 /// what the pair path's `0.0 + ...` over 0/1 values gives (`-0.0` counts as 0 in both).
-fn packed_groups(conf: &[f64], res: &[f64], b: &mut SmallBuffers) -> bool {
-    let (mut lo, mut hi) = (u64::MAX, 0u64);
-    for &c in conf {
-        let d = !f64_key(c);
-        lo = lo.min(d);
-        hi = hi.max(d);
+///
+/// `range`: the smallest and largest `!f64_key` of the confidences when the caller's scan
+/// has them (else one pass here). The counting sort's histograms are filled as the words are
+/// written, so the sort reads them twice (its scatter passes), not four times.
+fn packed_groups(
+    conf: &[f64],
+    res: &[f64],
+    range: Option<(u64, u64)>,
+    b: &mut SmallBuffers,
+) -> bool {
+    if conf.is_empty() {
+        return false;
     }
-    if conf.is_empty() || hi - lo >= 1 << 63 {
+    let (lo, hi) = range.unwrap_or_else(|| {
+        conf.iter().fold((u64::MAX, 0), |(lo, hi), &c| {
+            let d = !f64_key(c);
+            (lo.min(d), hi.max(d))
+        })
+    });
+    if hi - lo >= 1 << 63 {
         return false;
     }
     let words = &mut b.words;
     words.clear();
-    words.extend(
-        conf.iter()
-            .zip(res)
-            .map(|(&c, &r)| ((!f64_key(c) - lo) << 1) | u64::from(r == 1.0)),
-    );
-    if words.len() >= COUNTING_SORT_FROM {
-        super::fused::sort_packed(words, &mut b.scratch);
-    } else {
+    let pack = |(&c, &r): (&f64, &f64)| ((!f64_key(c) - lo) << 1) | u64::from(r == 1.0);
+    if words.capacity() < conf.len() {
+        words.reserve(conf.len());
+    }
+    if conf.len() < COUNTING_SORT_FROM {
+        words.extend(conf.iter().zip(res).map(pack));
         words.sort_unstable();
+    } else if hi > lo {
+        let mut d = Digits::new(0, ((hi - lo) << 1) | 1);
+        words.extend(conf.iter().zip(res).map(|p| {
+            let w = pack(p);
+            d.count(w);
+            w
+        }));
+        sort_counted(words, &mut b.scratch, 1, &mut d);
+    } else {
+        // One confidence: one group, whatever the order.
+        words.extend(conf.iter().zip(res).map(pack));
     }
     b.groups.fill_from_packed(words, 1, lo);
     true
 }
 
-/// Words from which [`packed_groups`] sorts by counting passes ([`super::fused::sort_packed`]:
-/// linear, its two 256-entry histograms a fixed cost) rather than by comparisons.
+/// Words from which [`packed_groups`] sorts by counting passes ([`sort_counted`]: linear,
+/// its two histograms (256 and 512 entries) a fixed cost) rather than by comparisons.
 const COUNTING_SORT_FROM: usize = 256;
 
-/// What one serial read of a small unlabelled input learns: NaN anywhere, every residual 0 or
-/// 1, every confidence in [0, 1], and the number of residuals equal to 1.
-pub(crate) fn scan_small(conf: &[f64], res: &[f64]) -> (bool, bool, bool, u64) {
-    let (mut nan, mut bin, mut unit, mut ones) = (false, true, true, 0u64);
-    for (&c, &r) in conf.iter().zip(res) {
-        nan |= c.is_nan() | r.is_nan();
-        bin &= (r == 0.0) | (r == 1.0);
-        unit &= (0.0..=1.0).contains(&c);
-        ones += u64::from(r == 1.0);
-    }
-    (nan, bin, unit, ones)
-}
-
 /// The groups of a small unlabelled input walked from the per-thread group arrays of
-/// [`with_small_groups`] (no allocation per call): the finished walk and the total residual,
+/// [`with_small_groups`] (no allocation per call), given the caller's scan of the input
+/// ([`super::fused::scan_chunk`]: the residuals' kind and the key range): the finished walk and the total residual,
 /// summed over the group sums in group order by `Iterator::sum`, so that every value is the
 /// bit of `metrics_from_counts` on [`groups_small`]'s groups.
-pub(crate) fn walk_small(conf: &[f64], res: &[f64], binary: bool, setup: WalkSetup) -> (Walk, f64) {
-    with_small_groups(conf, res, binary, |c, k, s| {
-        let mut w = Walk::new(setup);
-        w.push_all(c, k, s);
-        let total: f64 = s.iter().sum();
-        (w, total)
-    })
+pub(crate) fn walk_small(conf: &[f64], res: &[f64], scan: &Scan, setup: WalkSetup) -> (Walk, f64) {
+    with_small_groups(
+        conf,
+        res,
+        scan.binary,
+        Some((scan.lo, scan.hi)),
+        |c, k, s| {
+            let mut w = Walk::new(setup);
+            w.push_all(c, k, s);
+            let total: f64 = s.iter().sum();
+            (w, total)
+        },
+    )
 }
 
 /// Call `f(key, start, end)` for each run of equal keys of sorted `keys`, in order.

@@ -34,7 +34,7 @@ use crate::describe::describe;
 use crate::error::Result;
 use crate::parallel;
 use fused::Fused;
-use grouping::{check_inputs, group_by_sort, hash_groups, nan_error, scan_small, walk_small};
+use grouping::{check_inputs, group_by_sort, hash_groups, nan_error, walk_small};
 use radix::RADIX_FROM;
 use rayon::prelude::*;
 use walk::WalkSetup;
@@ -86,33 +86,34 @@ pub fn risk_metrics_screened(
     evaluate(conf, res, labels, t, Some(check_range))
 }
 
-/// Small unlabelled inputs (one call per group of a polars query): one pair sort in a reused
-/// per-thread buffer and one walk over its runs, on the caller's thread (the pool costs more
-/// than the work), no group arrays.
+/// Small unlabelled inputs (one call per group of a polars query): one read of the inputs
+/// (the screening, the residuals' kind and the key range: [`fused::scan_chunk`], vectorised),
+/// one sort in a reused per-thread buffer and one walk over its groups, on the caller's
+/// thread (the pool costs more than the work).
 fn small_unlabelled(
     conf: &[f64],
     res: &[f64],
     t: Targets,
     screening: Option<bool>,
 ) -> Result<Option<(RiskMetrics, bool)>> {
-    if let Some(check_range) = screening {
-        if screen(conf, res, None, check_range).is_none() {
-            return Ok(None);
+    let scan = fused::scan_chunk(conf, res);
+    match screening {
+        // As `screen`: NaN or infinity anywhere, or a residual outside [0, 1] when checked.
+        Some(check_range) if scan.nonfinite || (check_range && scan.out_of_range) => {
+            return Ok(None)
         }
+        _ if scan.nan => return Err(nan_error()),
+        _ => {}
     }
-    let (nan, binary, unit, ones) = scan_small(conf, res);
-    if nan {
-        return Err(nan_error());
-    }
-    let n = conf.len() as f64;
+    let (n, binary) = (conf.len() as f64, scan.binary);
     let setup = WalkSetup {
         n,
-        neg_total: ones as f64,
+        neg_total: scan.ones as f64,
         roc: binary,
-        calibration: unit,
+        calibration: scan.unit,
         targets: t,
     };
-    let (w, total) = walk_small(conf, res, binary, setup);
+    let (w, total) = walk_small(conf, res, &scan, setup);
     let optimal = if binary {
         optimal_binary(total / n)
     } else {
