@@ -384,7 +384,9 @@ pub fn binary_metrics(
     let (offsets, starts) = bucket_offsets(&per_chunk, n_buckets, n);
     // Scatter pass: (key - bucket base) << 8 | residual byte, one u64 a sample; each chunk
     // counts the failures of each bucket on the way.
-    let mut packed: Vec<u64> = crate::alloc::huge_zeroed(n);
+    // Kept between calls (`Scratch`): the scatter writes every word before any is read.
+    let mut scratch = crate::alloc::Scratch::take(n);
+    let packed = scratch.words();
     let out = Shared(packed.as_mut_ptr());
     let (table, base) = (&table, &base);
     let ones_per_chunk: Vec<Vec<u64>> = conf
