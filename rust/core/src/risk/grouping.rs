@@ -667,13 +667,15 @@ fn pair_groups(conf: &[f64], res: &[f64], b: &mut SmallBuffers) {
 /// [`COUNTING_SORT_FROM`] words on, the sort is by counting passes (a 2000-group x 1000-row
 /// query's kernel sorts each group in linear time).
 ///
-/// Same groups and same bits as the pair path: the words sort by (confidence key, residual),
-/// the order of the pairs, and a group's residual sum is its exact count of ones, which is
-/// what the pair path's `0.0 + ...` over 0/1 values gives (`-0.0` counts as 0 in both).
+/// Same groups and same bits as the pair path: the words sort by confidence key (the
+/// comparison sort by the whole word, the counting sort by the key alone: ties in any order),
+/// and a group's residual sum is its exact count of ones, whatever the order, which is what
+/// the pair path's `0.0 + ...` over 0/1 values gives (`-0.0` counts as 0 in both).
 ///
 /// `range`: the smallest and largest `!f64_key` of the confidences when the caller's scan
 /// has them (else one pass here). The counting sort's histograms are filled as the words are
-/// written, so the sort reads them twice (its scatter passes), not four times.
+/// written, so the sort reads the words three times (two scatters, the insertion pass), not
+/// five (with a min / max and a counting pass of its own).
 fn packed_groups(
     conf: &[f64],
     res: &[f64],
@@ -695,9 +697,6 @@ fn packed_groups(
     let words = &mut b.words;
     words.clear();
     let pack = |(&c, &r): (&f64, &f64)| ((!f64_key(c) - lo) << 1) | u64::from(r == 1.0);
-    if words.capacity() < conf.len() {
-        words.reserve(conf.len());
-    }
     if conf.len() < COUNTING_SORT_FROM {
         words.extend(conf.iter().zip(res).map(pack));
         words.sort_unstable();
