@@ -722,9 +722,9 @@ const COUNTING_SORT_FROM: usize = 256;
 
 /// The groups of a small unlabelled input walked from the per-thread group arrays of
 /// [`with_small_groups`] (no allocation per call), given the caller's scan of the input
-/// ([`super::fused::scan_chunk`]: the residuals' kind and the key range): the finished walk and the total residual,
-/// summed over the group sums in group order by `Iterator::sum`, so that every value is the
-/// bit of `metrics_from_counts` on [`groups_small`]'s groups.
+/// ([`super::fused::scan_chunk`]: the residuals' kind and the key range): the finished walk
+/// and the total residual, summed over the group sums in group order by `Iterator::sum`, so
+/// that every value is the bit of `metrics_from_counts` on [`groups_small`]'s groups.
 pub(crate) fn walk_small(conf: &[f64], res: &[f64], scan: &Scan, setup: WalkSetup) -> (Walk, f64) {
     with_small_groups(
         conf,
