@@ -115,22 +115,16 @@ pub fn prefaulted_zeros<T: ZeroBits>(len: Option<usize>, what: &str) -> Result<V
 const SCRATCH_KEPT_WORDS: usize = 1 << 25;
 
 /// A slot for one kept scratch buffer (empty when none is kept or a call holds it).
-pub struct Kept(std::sync::Mutex<Vec<u64>>);
+struct Kept(std::sync::Mutex<Vec<u64>>);
 
 impl Kept {
     /// An empty slot.
-    pub const fn new() -> Kept {
+    const fn new() -> Kept {
         Kept(std::sync::Mutex::new(Vec::new()))
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Default for Kept {
-    fn default() -> Self {
-        Kept::new()
     }
 }
 
@@ -166,8 +160,8 @@ impl Scratch {
         Scratch::take_from(&KEPT, len)
     }
 
-    /// [`Scratch::take`] with the buffer kept in `slot`.
-    pub fn take_from(slot: &'static Kept, len: usize) -> Scratch {
+    /// [`Scratch::take`] with the buffer kept in `slot` (a test's own slot).
+    fn take_from(slot: &'static Kept, len: usize) -> Scratch {
         let kept = std::mem::take(&mut *slot.slot());
         let buf = if kept.len() >= len {
             kept

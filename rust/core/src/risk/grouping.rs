@@ -12,7 +12,7 @@
 //! Over 400 lines because both paths (hash and sort) and the per-class entries they fill share
 //! one set of types and guarantees; a fifth of the file is tests.
 
-use super::fused::{sort_counted, Digits, Scan};
+use super::fused::{scan_chunk, sort_counted, Digits, Scan};
 use super::radix::{radix_sort_pairs, sort_pairs_by_key, RADIX_FROM};
 use super::walk::{Walk, WalkSetup};
 use crate::error::{CoreError, Result};
@@ -294,11 +294,11 @@ pub fn group_by_confidence(conf: &[f64], res: &[f64], labels: Option<&[f64]>) ->
         // Small inputs stay on the caller's thread: handing them to the pool costs more than
         // the work (tens of microseconds a call, e.g. one call per group of a polars query).
         if labels.is_none() {
-            let (any_nan, binary) = scan_inputs(conf, res);
-            if any_nan {
+            let scan = scan_chunk(conf, res);
+            if scan.nan {
                 return Err(nan_error());
             }
-            return Ok(groups_small(conf, res, binary));
+            return Ok(groups_small(conf, res, &scan));
         }
         return Ok(group_by_sort(conf, res, labels, false)?.groups);
     }
@@ -596,9 +596,9 @@ impl GroupArrays {
 }
 
 /// Groups of a small unlabelled input (see [`with_small_groups`]) as owned arrays.
-fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
-    with_small_groups(conf, res, binary, None, |c, k, s| Groups {
-        binary,
+fn groups_small(conf: &[f64], res: &[f64], scan: &Scan) -> Groups {
+    with_small_groups(conf, res, scan, |c, k, s| Groups {
+        binary: scan.binary,
         conf: c.to_vec(),
         count: k.to_vec(),
         sum: s.to_vec(),
@@ -608,20 +608,19 @@ fn groups_small(conf: &[f64], res: &[f64], binary: bool) -> Groups {
 
 /// Call `f(confidences, counts, residual sums)` with the groups of a small unlabelled input in
 /// descending confidence order, from one comparison sort held in per-thread buffers: no index
-/// permutation, no gather from random positions. Binary residuals (`binary`: every residual is
-/// 0 or 1) take the packed path when it applies ([`packed_groups`]); otherwise one sort of
+/// permutation, no gather from random positions. Binary residuals (`scan.binary`: every
+/// residual is 0 or 1) take the packed path when it applies ([`packed_groups`]); otherwise one sort of
 /// (confidence key, residual key) pairs, whose residuals come out ascending within a group,
 /// the order the comparison path sums them in, so the sums are the same bits (`-0.0` and `0.0`
 /// share a key and add the same to a sum that starts at `0.0`).
 fn with_small_groups<R>(
     conf: &[f64],
     res: &[f64],
-    binary: bool,
-    range: Option<(u64, u64)>,
+    scan: &Scan,
     f: impl FnOnce(&[f64], &[f64], &[f64]) -> R,
 ) -> R {
     SMALL.with_borrow_mut(|b| {
-        if !(binary && packed_groups(conf, res, range, b)) {
+        if !(scan.binary && packed_groups(conf, res, (scan.lo, scan.hi), b)) {
             pair_groups(conf, res, b);
         }
         f(&b.groups.conf, &b.groups.count, &b.groups.sum)
@@ -672,26 +671,12 @@ fn pair_groups(conf: &[f64], res: &[f64], b: &mut SmallBuffers) {
 /// and a group's residual sum is its exact count of ones, whatever the order, which is what
 /// the pair path's `0.0 + ...` over 0/1 values gives (`-0.0` counts as 0 in both).
 ///
-/// `range`: the smallest and largest `!f64_key` of the confidences when the caller's scan
-/// has them (else one pass here). The counting sort's histograms are filled as the words are
+/// `(lo, hi)`: the smallest and largest `!f64_key` of the confidences (the caller's scan,
+/// [`scan_chunk`]). The counting sort's histograms are filled as the words are
 /// written, so the sort reads the words three times (two scatters, the insertion pass), not
 /// five (with a min / max and a counting pass of its own).
-fn packed_groups(
-    conf: &[f64],
-    res: &[f64],
-    range: Option<(u64, u64)>,
-    b: &mut SmallBuffers,
-) -> bool {
-    if conf.is_empty() {
-        return false;
-    }
-    let (lo, hi) = range.unwrap_or_else(|| {
-        conf.iter().fold((u64::MAX, 0), |(lo, hi), &c| {
-            let d = !f64_key(c);
-            (lo.min(d), hi.max(d))
-        })
-    });
-    if hi - lo >= 1 << 63 {
+fn packed_groups(conf: &[f64], res: &[f64], (lo, hi): (u64, u64), b: &mut SmallBuffers) -> bool {
+    if conf.is_empty() || hi - lo >= 1 << 63 {
         return false;
     }
     let words = &mut b.words;
@@ -726,18 +711,12 @@ const COUNTING_SORT_FROM: usize = 256;
 /// and the total residual, summed over the group sums in group order by `Iterator::sum`, so
 /// that every value is the bit of `metrics_from_counts` on [`groups_small`]'s groups.
 pub(crate) fn walk_small(conf: &[f64], res: &[f64], scan: &Scan, setup: WalkSetup) -> (Walk, f64) {
-    with_small_groups(
-        conf,
-        res,
-        scan.binary,
-        Some((scan.lo, scan.hi)),
-        |c, k, s| {
-            let mut w = Walk::new(setup);
-            w.push_all(c, k, s);
-            let total: f64 = s.iter().sum();
-            (w, total)
-        },
-    )
+    with_small_groups(conf, res, scan, |c, k, s| {
+        let mut w = Walk::new(setup);
+        w.push_all(c, k, s);
+        let total: f64 = s.iter().sum();
+        (w, total)
+    })
 }
 
 /// Call `f(key, start, end)` for each run of equal keys of sorted `keys`, in order.
@@ -951,8 +930,7 @@ mod tests {
                     (false, _) => rng.below(2) as f64,
                 })
                 .collect();
-            let (_, binary) = scan_inputs(&conf, &res);
-            let a = groups_small(&conf, &res, binary);
+            let a = groups_small(&conf, &res, &scan_chunk(&conf, &res));
             let b = group_by_sort(&conf, &res, None, false).expect("ok").groups;
             proptest::prop_assert_eq!(a.conf.len(), b.conf.len());
             for j in 0..a.conf.len() {
