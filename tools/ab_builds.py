@@ -13,7 +13,9 @@ calls, best of ``--repeats``. Build the old one first, for example::
 Cases: ``metrics-1e7`` (every metric of 10^7 distinct confidences with 0/1 residuals, and
 ``np.sort`` of the same array in the same rounds) and ``groups-R`` (``risk_metrics`` on each of
 2 x 10^6 / R groups of R rows, confidences rounded to 3 decimals, through Python: the
-per-group kernel of a polars query plus the call's overhead).
+per-group kernel of a polars query plus the call's overhead), and ``maps-patches`` (issue 13's
+maps row: a stack of 5 members [4, 128^3] f32 accumulated with the members' entropies, then
+PE / EE / MI patch means of 32^3 boxes at stride 16, as ``benches/bench_uncertainty.py``).
 """
 
 from __future__ import annotations
@@ -62,17 +64,42 @@ def groups(rows: int) -> Callable[[ModuleType, np.random.Generator], Callable[[]
     return case
 
 
+def maps_patches(native: ModuleType, rng: np.random.Generator) -> Callable[[], object]:
+    """PE + EE + MI maps and 32^3 patch means of 5 softmax members [4, 128^3] (f32)."""
+    m, c, shape = 5, 4, (128, 128, 128)
+    members = np.empty((m, c, *shape), np.float32)
+    for k in range(m):
+        logits = rng.standard_normal((c, *shape), dtype=np.float32) * 2.0
+        e = np.exp(logits - logits.max(axis=0))
+        members[k] = e / e.sum(axis=0)
+    v = int(np.prod(shape))
+    kinds = [("pe", None), ("ee", None), ("mi", None)]
+
+    def run() -> object:
+        sum_p, sum_ent = native.uncertainty_state(c, v, True)
+        native.uncertainty_accumulate(sum_p, sum_ent, members, c, 1e-3, first=True, n_members=m)
+        return native.pool_uncertainty(
+            sum_p, sum_ent, c, m, shape, kinds, (32,) * 3, (16,) * 3, True
+        )
+
+    return run
+
+
 def main() -> None:
     """Parse the arguments, time both builds alternately, print the best times."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("old", help="the first build's extension (.so)")
     ap.add_argument("new", help="the second build's extension (.so)")
-    ap.add_argument("--case", default="metrics-1e7", help="metrics-1e7 or groups-R (R rows)")
+    ap.add_argument(
+        "--case", default="metrics-1e7", help="metrics-1e7, groups-R (R rows) or maps-patches"
+    )
     ap.add_argument("--repeats", type=int, default=9)
     args = ap.parse_args()
     builds = {"old": load(args.old, "old"), "new": load(args.new, "new")}
     if args.case == "metrics-1e7":
         make, per = metrics_1e7, 1
+    elif args.case == "maps-patches":
+        make, per = maps_patches, 1
     elif args.case.startswith("groups-"):
         rows = int(args.case.removeprefix("groups-"))
         make, per = groups(rows), 2_000_000 // rows

@@ -5,7 +5,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use medtrust_core::patches::{pool_uncertainty, Grid};
 use medtrust_core::rng::Rng;
 use medtrust_core::uncertainty::{
-    accumulate, accumulate_first_at, ln_fast, ln_slice, maps, MapKind, State,
+    accumulate, accumulate_first_at, accumulate_first_members_at, ln_fast, ln_slice, maps, MapKind,
+    State,
 };
 use std::hint::black_box;
 
@@ -41,6 +42,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("first member, probabilities only (one pass)", |b| {
         b.iter(|| accumulate_first_at(black_box(&p), C, &mut sp, &mut [], 0, Some(1e-3)))
     });
+    // A stack of 5 members in one pass (the fresh state: check and add from one read of p).
+    let stack: Vec<f32> = (0..5).flat_map(|m| member(v, 10 + m)).collect();
+    g.throughput(Throughput::Bytes((stack.len() * 4) as u64));
+    g.bench_function("stack of 5 members with member entropies (one pass)", |b| {
+        b.iter(|| {
+            accumulate_first_members_at(black_box(&stack), 5, C, &mut sp, &mut se, 0, Some(1e-3))
+        })
+    });
+    g.throughput(Throughput::Bytes(bytes));
     let st = State {
         sum_p: &sp,
         sum_ent: &se,

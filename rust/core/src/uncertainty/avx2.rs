@@ -14,7 +14,7 @@
 //! kernels are bound by memory bandwidth once the logarithm is vectorised at this width; AVX-512
 //! CPUs run this path.
 
-use super::ln::{LN2_HI, LN2_LO, POLY, SUB_SCALE};
+use super::ln::{LN2_HI, LN2_LO, POLY, SQRT_HALF_BITS, SUB_SCALE};
 use super::xlnx;
 use std::arch::x86_64::*;
 
@@ -33,26 +33,15 @@ pub(super) unsafe fn ln8(x: __m256) -> __m256 {
         let sub = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(f32::MIN_POSITIVE));
         let x = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(SUB_SCALE)), sub);
         let bits = _mm256_castps_si256(x);
-        let exp = _mm256_and_si256(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(0xff));
-        let e = _mm256_sub_epi32(exp, _mm256_set1_epi32(126));
-        let e = _mm256_sub_epi32(
-            e,
+        // As the scalar reduction: k = floor((bits - bits(sqrt(1/2))) / 2^23), m = x / 2^k.
+        let k = _mm256_srai_epi32::<23>(_mm256_sub_epi32(bits, _mm256_set1_epi32(SQRT_HALF_BITS)));
+        let m = _mm256_castsi256_ps(_mm256_sub_epi32(bits, _mm256_slli_epi32::<23>(k)));
+        let k = _mm256_sub_epi32(
+            k,
             _mm256_and_si256(_mm256_castps_si256(sub), _mm256_set1_epi32(25)),
         );
-        let mbits = _mm256_or_si256(
-            _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
-            _mm256_set1_epi32(0x3f00_0000),
-        );
-        let m = _mm256_castsi256_ps(mbits);
-        let small = _mm256_cmp_ps::<_CMP_LT_OQ>(m, _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
-        // The mask is -1 where `small`: e - 1 there, as the scalar `e - small as i32`.
-        let e = _mm256_cvtepi32_ps(_mm256_add_epi32(e, _mm256_castps_si256(small)));
-        let one = _mm256_set1_ps(1.0);
-        let f = _mm256_blendv_ps(
-            _mm256_sub_ps(m, one),
-            _mm256_sub_ps(_mm256_add_ps(m, m), one),
-            small,
-        );
+        let e = _mm256_cvtepi32_ps(k);
+        let f = _mm256_sub_ps(m, _mm256_set1_ps(1.0));
         let z = _mm256_mul_ps(f, f);
         // `super::ln::poly` (Estrin's scheme), operation for operation.
         let q0 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[7]), _mm256_set1_ps(POLY[8]));
@@ -96,7 +85,10 @@ pub(super) unsafe fn ln_slice(x: &[f32], out: &mut [f32]) {
 
 /// `sum_p += p` per class and `sum_ent -= sum_c p ln p` per voxel for one block (`ent` None:
 /// probabilities only); with `fresh` the old sums are taken as zero and never read (the first
-/// member of a state: one read of `p`, no read of the state).
+/// member of a state: one read of `p`, no read of the state). With `check` (a tolerance) it
+/// also returns the number of voxels that are not valid probability vectors, as
+/// [`count_invalid`] counts them, from the same loads (the caller then discards the sums it
+/// wrote); without, 0.
 ///
 /// # Safety
 /// The CPU must support AVX2. Every class slice and segment (and `ent`) has the same length.
@@ -104,35 +96,83 @@ pub(super) unsafe fn ln_slice(x: &[f32], out: &mut [f32]) {
 pub(super) unsafe fn add_block(
     classes: &[&[f32]],
     segs: &mut [&mut [f32]],
+    ent: Option<&mut [f32]>,
+    fresh: bool,
+    check: Option<f32>,
+) -> usize {
+    // SAFETY: the caller's guarantees.
+    match check {
+        Some(tol) => unsafe { add_block_as::<true>(classes, segs, ent, fresh, tol) },
+        None => unsafe { add_block_as::<false>(classes, segs, ent, fresh, f32::INFINITY) },
+    }
+}
+
+/// [`add_block`], counting the invalid voxels only when `CHECK` (the check costs a few
+/// operations a probability, spent only where a caller asks).
+///
+/// # Safety
+/// As [`add_block`].
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn add_block_as<const CHECK: bool>(
+    classes: &[&[f32]],
+    segs: &mut [&mut [f32]],
     mut ent: Option<&mut [f32]>,
     fresh: bool,
-) {
+    tol: f32,
+) -> usize {
     let n = classes.first().map_or(0, |c| c.len());
     debug_assert!(classes.iter().all(|c| c.len() == n) && segs.iter().all(|s| s.len() == n));
+    let mut bad = 0;
     // Two vectors (16 voxels) per step: two independent logarithm chains per class keep the
     // FMA pipes busy; then at most one single-vector step.
     let (pairs, full) = (n - n % (2 * W), n - n % W);
     for i in (0..pairs).step_by(2 * W) {
         // SAFETY: i + 16 <= n for every slice (same lengths, checked by the caller).
-        unsafe { add_step::<2>(classes, segs, ent.as_deref_mut(), fresh, i) };
+        bad += unsafe { add_step::<2, CHECK>(classes, segs, ent.as_deref_mut(), fresh, tol, i) };
     }
     if full > pairs {
         // SAFETY: pairs + 8 = full <= n.
-        unsafe { add_step::<1>(classes, segs, ent.as_deref_mut(), fresh, pairs) };
+        bad +=
+            unsafe { add_step::<1, CHECK>(classes, segs, ent.as_deref_mut(), fresh, tol, pairs) };
     }
     for i in full..n {
         let mut e = match (&ent, fresh) {
             (Some(en), false) => en[i],
             _ => 0.0,
         };
+        let (mut t, mut lo) = (0.0f32, f32::INFINITY);
         for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
             let p = cl[i];
             seg[i] = if fresh { 0.0 } else { seg[i] } + p;
             e -= xlnx(p);
+            t += p;
+            lo = lo.min(p);
         }
         if let Some(en) = ent.as_deref_mut() {
             en[i] = e;
         }
+        bad += (CHECK && !super::kernels::voxel_ok(t, lo, tol)) as usize;
+    }
+    bad
+}
+
+/// The verdict of [`count_invalid`] on eight voxels from their class sums `t` and minima `lo`:
+/// the number of invalid ones.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
+unsafe fn n_invalid(t: __m256, lo: __m256, tol: __m256) -> usize {
+    unsafe {
+        let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+        // finite: |t| < inf (false for NaN); ordered compares are false for NaN too.
+        let finite =
+            _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_and_ps(t, abs_mask), _mm256_set1_ps(f32::INFINITY));
+        let dev = _mm256_and_ps(_mm256_sub_ps(t, _mm256_set1_ps(1.0)), abs_mask);
+        let near = _mm256_cmp_ps::<_CMP_LE_OQ>(dev, tol);
+        let nonneg = _mm256_cmp_ps::<_CMP_GE_OQ>(lo, _mm256_setzero_ps());
+        let ok = _mm256_and_ps(_mm256_and_ps(finite, near), nonneg);
+        (8 - _mm256_movemask_ps(ok).count_ones()) as usize
     }
 }
 
@@ -152,25 +192,16 @@ pub(super) unsafe fn count_invalid(classes: &[&[f32]], tol: f32) -> usize {
     let mut bad = 0usize;
     // SAFETY (all loads): i + 8 <= full <= every slice's length.
     unsafe {
-        let one = _mm256_set1_ps(1.0);
         let tolv = _mm256_set1_ps(tol);
-        let inf = _mm256_set1_ps(f32::INFINITY);
-        let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
         for i in (0..full).step_by(W) {
             let mut t = _mm256_setzero_ps();
-            let mut lo = inf;
+            let mut lo = _mm256_set1_ps(f32::INFINITY);
             for cl in classes {
                 let p = _mm256_loadu_ps(cl.as_ptr().add(i));
                 t = _mm256_add_ps(t, p);
                 lo = _mm256_min_ps(lo, p);
             }
-            // finite: |t| < inf (false for NaN); ordered compares are false for NaN too.
-            let finite = _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_and_ps(t, abs_mask), inf);
-            let dev = _mm256_and_ps(_mm256_sub_ps(t, one), abs_mask);
-            let near = _mm256_cmp_ps::<_CMP_LE_OQ>(dev, tolv);
-            let nonneg = _mm256_cmp_ps::<_CMP_GE_OQ>(lo, _mm256_setzero_ps());
-            let ok = _mm256_and_ps(_mm256_and_ps(finite, near), nonneg);
-            bad += (8 - _mm256_movemask_ps(ok).count_ones()) as usize;
+            bad += n_invalid(t, lo, tolv);
         }
     }
     for i in full..n {
@@ -184,30 +215,36 @@ pub(super) unsafe fn count_invalid(classes: &[&[f32]], tol: f32) -> usize {
     bad
 }
 
-/// [`add_block`] on the `U` vectors of voxels from `i`.
+/// [`add_block`] on the `U` vectors of voxels from `i`; with `CHECK`, the number of invalid
+/// voxels among them (tolerance `tol`), else 0.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA; `i + 8 U` <= every slice's length.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 #[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
-unsafe fn add_step<const U: usize>(
+unsafe fn add_step<const U: usize, const CHECK: bool>(
     classes: &[&[f32]],
     segs: &mut [&mut [f32]],
     ent: Option<&mut [f32]>,
     fresh: bool,
+    tol: f32,
     i: usize,
-) {
+) -> usize {
     unsafe {
         let zero = _mm256_setzero_ps();
         let mut e = [zero; U];
+        // Each voxel's class sum and minimum for the check, in class order as `count_invalid`
+        // forms them (a few additions beside the logarithms).
+        let mut t = [zero; U];
+        let mut lo = [_mm256_set1_ps(f32::INFINITY); U];
         if let (Some(en), false) = (&ent, fresh) {
             for (u, eu) in e.iter_mut().enumerate() {
                 *eu = _mm256_loadu_ps(en.as_ptr().add(i + u * W));
             }
         }
         for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
-            for (u, eu) in e.iter_mut().enumerate() {
+            for u in 0..U {
                 let j = i + u * W;
                 let p = _mm256_loadu_ps(cl.as_ptr().add(j));
                 let s = if fresh {
@@ -216,8 +253,12 @@ unsafe fn add_step<const U: usize>(
                     _mm256_loadu_ps(seg.as_ptr().add(j))
                 };
                 _mm256_storeu_ps(seg.as_mut_ptr().add(j), _mm256_add_ps(s, p));
+                if CHECK {
+                    t[u] = _mm256_add_ps(t[u], p);
+                    lo[u] = _mm256_min_ps(lo[u], p);
+                }
                 if ent.is_some() {
-                    *eu = _mm256_sub_ps(*eu, _mm256_mul_ps(p, ln8(p)));
+                    e[u] = _mm256_sub_ps(e[u], _mm256_mul_ps(p, ln8(p)));
                 }
             }
         }
@@ -226,6 +267,11 @@ unsafe fn add_step<const U: usize>(
                 _mm256_storeu_ps(en.as_mut_ptr().add(i + u * W), *eu);
             }
         }
+        if !CHECK {
+            return 0;
+        }
+        let tolv = _mm256_set1_ps(tol);
+        (0..U).map(|u| n_invalid(t[u], lo[u], tolv)).sum()
     }
 }
 

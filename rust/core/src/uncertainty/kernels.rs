@@ -161,7 +161,32 @@ pub(super) fn add_block_dispatch(
     #[cfg(target_arch = "x86_64")]
     if simd::avx2() {
         // SAFETY: the CPU supports AVX2 (checked at run time); equal lengths (caller).
-        return unsafe { super::avx2::add_block(classes, segs, ent, fresh) };
+        unsafe { super::avx2::add_block(classes, segs, ent, fresh, None) };
+        return;
     }
     add_block_portable(classes, segs, ent, fresh)
+}
+
+/// [`add_block_dispatch`] and [`check_block_dispatch`]'s count of invalid voxels (tolerance
+/// `tol`) in one: on the AVX2 path one read of the block (the sums and minima of the check
+/// come from the add's own loads); on the portable path the check, then the add. The sums are
+/// written even for invalid voxels: the caller discards them (the fresh-state path, which
+/// zeroes a rejected slab). `total` / `lo` are the portable check's buffers.
+pub(super) fn add_block_checked(
+    classes: &[&[f32]],
+    segs: &mut [&mut [f32]],
+    ent: Option<&mut [f32]>,
+    fresh: bool,
+    tol: f32,
+    (total, lo): (&mut [f32], &mut [f32]),
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if simd::avx2() {
+        // SAFETY: the CPU supports AVX2 (checked at run time); equal lengths (caller).
+        return unsafe { super::avx2::add_block(classes, segs, ent, fresh, Some(tol)) };
+    }
+    let n = classes.first().map_or(0, |c| c.len());
+    let bad = check_block_kernel(classes, &mut total[..n], &mut lo[..n], tol);
+    add_block_portable(classes, segs, ent, fresh);
+    bad
 }

@@ -27,6 +27,9 @@
 /// Error bound of [`ln_fast`] in ulps of the result, over (0, 1] (see the module notes).
 pub const LN_MAX_ULPS: f64 = 1.0;
 
+/// The bits of `FRAC_1_SQRT_2` (the f32 just below sqrt(1/2)): the reduction's split point.
+pub(super) const SQRT_HALF_BITS: i32 = std::f32::consts::FRAC_1_SQRT_2.to_bits() as i32;
+
 /// 2^25: scales any subnormal f32 into the normal range.
 pub(super) const SUB_SCALE: f32 = 33_554_432.0;
 
@@ -35,12 +38,14 @@ pub(super) const SUB_SCALE: f32 = 33_554_432.0;
 pub fn ln_fast(x: f32) -> f32 {
     let sub = x < f32::MIN_POSITIVE;
     let x = if sub { x * SUB_SCALE } else { x };
-    let bits = x.to_bits();
-    let e = ((bits >> 23) & 0xff) as i32 - 126 - if sub { 25 } else { 0 };
-    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000); // [0.5, 1)
-    let small = m < std::f32::consts::FRAC_1_SQRT_2;
-    let e = (e - small as i32) as f32;
-    let f = if small { m + m - 1.0 } else { m - 1.0 };
+    // x = 2^k m with m in [sqrt(1/2), sqrt(2)), in integer arithmetic on the bits: k is the
+    // arithmetic shift of `bits - bits(sqrt(1/2))` (the exponent, one lower where the
+    // mantissa lies below sqrt(1/2)), and subtracting `k << 23` from the bits divides by 2^k
+    // exactly. `f = m - 1` is exact (Sterbenz: m lies in [1/2, 2]).
+    let k = (x.to_bits() as i32).wrapping_sub(SQRT_HALF_BITS) >> 23;
+    let m = f32::from_bits((x.to_bits() as i32).wrapping_sub(k << 23) as u32);
+    let e = (k - if sub { 25 } else { 0 }) as f32;
+    let f = m - 1.0;
     let z = f * f;
     let p = poly(f, z);
     // y = P(f) f^3 + (LN2_LO e - z / 2); the two small terms form while P is evaluated.

@@ -44,7 +44,9 @@ pub use confidence::{
     argmax, confidence_maps, ln_classes, mean_scale, Confidence, ConfidenceScratch, Confidences,
     LabelOut,
 };
-use kernels::{add_block_dispatch, check_block_dispatch, class_slices, voxel_ok, Scratch};
+use kernels::{
+    add_block_checked, add_block_dispatch, check_block_dispatch, class_slices, voxel_ok, Scratch,
+};
 
 /// `max(h, 0)` as the AVX2 `maxps(h, 0)` computes it (`h > 0 ? h : +0`): entropies are >= 0
 /// by definition, and rounding may leave them an ulp below.
@@ -580,10 +582,10 @@ fn add_member<P: Prob>(
     };
     let block_range = |b: usize| b * BLOCK..((b + 1) * BLOCK).min(v);
     if fresh {
-        // One pass: each block is checked and, when valid, stored while it is in cache, member
-        // after member (the block's sums stay in cache between members). The old sums are not
-        // part of the result, so a rejected member only needs the slab zeroed afterwards. Each
-        // block reports the first member it found invalid (M: none) and that member's bad
+        // One pass: each block is checked and added from the same loads (one read of `p`),
+        // member after member (the block's sums stay in cache between members). The old sums
+        // are not part of the result, so a rejected member only needs the slab zeroed
+        // afterwards. Each block reports the first member it found invalid (M: none) and that member's bad
         // voxels in the block; every block checked every member before its own first invalid
         // one, so the blocks that stopped at the lowest such member hold all its bad voxels.
         let (blocks, ent_blocks) = block_segments(sum_p, sum_ent, v_all, offset, v, n_classes);
@@ -603,11 +605,19 @@ fn add_member<P: Prob>(
                                 n_classes,
                                 block_range(b),
                             );
-                            let bad = check_block(b, &mut bufs.total, &mut bufs.lo, &classes);
-                            if bad.0 > 0 {
+                            let n_bad = add_block_checked(
+                                &classes,
+                                &mut segs,
+                                ent.as_deref_mut(),
+                                m == 0,
+                                tol,
+                                (&mut bufs.total, &mut bufs.lo),
+                            );
+                            if n_bad > 0 {
+                                // Rare: the first invalid voxel and the values for the message.
+                                let bad = check_block(b, &mut bufs.total, &mut bufs.lo, &classes);
                                 return (m, bad);
                             }
-                            add_block_dispatch(&classes, &mut segs, ent.as_deref_mut(), m == 0);
                         }
                         (n_members, (0, None))
                     },

@@ -1,6 +1,8 @@
 //! Unit and property tests of the accumulator.
 
-use super::kernels::{add_block_dispatch, add_block_portable, check_block_kernel};
+use super::kernels::{
+    add_block_checked, add_block_dispatch, add_block_portable, check_block_kernel,
+};
 use super::*;
 use proptest::prelude::*;
 
@@ -80,6 +82,22 @@ fn vector_and_portable_paths_are_bit_identical() {
                 add_block_portable(&classes, &mut sa, oa, fresh);
                 add_block_dispatch(&classes, &mut sb, ob, fresh);
             }
+            // The checked add (the fresh-state path) writes the same sums as the plain one.
+            let (mut cc, mut ec) = (vec![0.25f32; c * v], vec![0.5f32; v]);
+            let (mut total, mut lo) = (vec![0.0f32; v], vec![0.0f32; v]);
+            {
+                let mut sc: Vec<&mut [f32]> = cc.chunks_mut(v).collect();
+                let oc = keep_ent.then_some(&mut ec[..]);
+                add_block_checked(&classes, &mut sc, oc, fresh, 1e-3, (&mut total, &mut lo));
+            }
+            assert_eq!(
+                cc.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                a.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                ec.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                ea.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
             let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&a), bits(&b), "fresh {fresh} entropies {keep_ent}");
             assert_eq!(bits(&ea), bits(&eb), "fresh {fresh} entropies {keep_ent}");
@@ -159,6 +177,15 @@ fn register_blocked_check_counts_like_the_portable_check() {
             let got = unsafe { super::avx2::count_invalid(&classes, tol) };
             assert_eq!(got, want, "tol {tol}");
             assert!(want > 0);
+            // The fused add counts the same from its own loads, with and without entropies.
+            for keep_ent in [true, false] {
+                let (mut sp, mut se) = (vec![0.0f32; c * v], vec![0.0f32; v]);
+                let mut segs: Vec<&mut [f32]> = sp.chunks_mut(v).collect();
+                let ent = keep_ent.then_some(&mut se[..]);
+                let fused =
+                    add_block_checked(&classes, &mut segs, ent, true, tol, (&mut total, &mut lo));
+                assert_eq!(fused, want, "fused, tol {tol}, entropies {keep_ent}");
+            }
         }
         let ok = members(1, c, v, 3).remove(0);
         let classes: Vec<&[f32]> = ok.chunks(v).collect();
