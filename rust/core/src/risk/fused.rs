@@ -21,6 +21,7 @@ use super::optimal_binary;
 use super::radix::{bucket_offsets, fine_bins, merge_fine_bins, Shared};
 use super::walk::{Walk, WalkSetup};
 use crate::error::Result;
+use crate::parallel;
 use rayon::prelude::*;
 
 /// Fixed chunk of the input pass (the flags and the key range are order-free reductions).
@@ -84,6 +85,19 @@ pub(crate) fn scan_chunk(conf: &[f64], res: &[f64]) -> Scan {
         return unsafe { scan_chunk_avx2(conf, res) };
     }
     scan_chunk_portable(conf, res)
+}
+
+/// [`scan_chunk`] over a whole input: in parallel chunks of [`CHUNK`] samples from
+/// [`parallel::SERIAL_BELOW`] on, on the caller's thread below (the reductions are order-free,
+/// so the result is the same either way). The one input scan of every sort path.
+pub(crate) fn scan(conf: &[f64], res: &[f64]) -> Scan {
+    if conf.len() < parallel::SERIAL_BELOW {
+        return scan_chunk(conf, res);
+    }
+    conf.par_chunks(CHUNK)
+        .zip(res.par_chunks(CHUNK))
+        .map(|(c, r)| scan_chunk(c, r))
+        .reduce(|| Scan::EMPTY, Scan::merge)
 }
 
 /// [`scan_chunk_portable`] compiled for AVX2 (order-free reductions: the same result).
@@ -331,11 +345,7 @@ pub fn binary_metrics(
 ) -> Result<Fused> {
     check_inputs(conf, res, None)?;
     let n = conf.len();
-    let scan = conf
-        .par_chunks(CHUNK)
-        .zip(res.par_chunks(CHUNK))
-        .map(|(c, r)| scan_chunk(c, r))
-        .reduce(|| Scan::EMPTY, Scan::merge);
+    let scan = scan(conf, res);
     match screen {
         Some(check_range) if scan.nonfinite || (check_range && scan.out_of_range) => {
             return Ok(Fused::Rejected)

@@ -12,7 +12,7 @@
 //! Over 400 lines because both paths (hash and sort) and the per-class entries they fill share
 //! one set of types and guarantees; a fifth of the file is tests.
 
-use super::fused::{scan_chunk, sort_counted, Digits, Scan};
+use super::fused::{scan, scan_chunk, sort_counted, Digits, Scan};
 use super::radix::{radix_sort_pairs, sort_pairs_by_key, RADIX_FROM};
 use super::walk::{Walk, WalkSetup};
 use crate::error::{CoreError, Result};
@@ -685,7 +685,7 @@ fn packed_groups(conf: &[f64], res: &[f64], (lo, hi): (u64, u64), b: &mut SmallB
     if conf.len() < COUNTING_SORT_FROM {
         words.extend(conf.iter().zip(res).map(pack));
         words.sort_unstable();
-    } else if hi > lo {
+    } else {
         let mut d = Digits::new(0, ((hi - lo) << 1) | 1);
         words.extend(conf.iter().zip(res).map(|p| {
             let w = pack(p);
@@ -693,9 +693,6 @@ fn packed_groups(conf: &[f64], res: &[f64], (lo, hi): (u64, u64), b: &mut SmallB
             w
         }));
         sort_counted(words, &mut b.scratch, 1, &mut d);
-    } else {
-        // One confidence: one group, whatever the order.
-        words.extend(conf.iter().zip(res).map(pack));
     }
     b.groups.fill_from_packed(words, 1, lo);
     true
@@ -734,26 +731,6 @@ fn for_each_run(keys: &[u64], mut f: impl FnMut(u64, usize, usize)) {
     }
 }
 
-/// Whether any confidence or residual is NaN, and whether every residual is 0 or 1; in
-/// parallel over fixed chunks for large inputs (both are order-free boolean reductions).
-fn scan_inputs(conf: &[f64], res: &[f64]) -> (bool, bool) {
-    let scan = |c: &[f64], r: &[f64]| {
-        let (mut nan, mut bin) = (false, true);
-        for (&c, &r) in c.iter().zip(r) {
-            nan |= c.is_nan() | r.is_nan();
-            bin &= (r == 0.0) | (r == 1.0);
-        }
-        (nan, bin)
-    };
-    if conf.len() < parallel::SERIAL_BELOW {
-        return scan(conf, res);
-    }
-    conf.par_chunks(CHUNK)
-        .zip(res.par_chunks(CHUNK))
-        .map(|(c, r)| scan(c, r))
-        .reduce(|| (false, true), |a, b| (a.0 | b.0, a.1 & b.1))
-}
-
 pub(crate) fn group_by_sort(
     conf: &[f64],
     res: &[f64],
@@ -761,7 +738,11 @@ pub(crate) fn group_by_sort(
     want_ids: bool,
 ) -> Result<Grouped> {
     let n = conf.len();
-    let (any_nan, binary) = scan_inputs(conf, res);
+    let Scan {
+        nan: any_nan,
+        binary,
+        ..
+    } = scan(conf, res);
     if any_nan {
         return Err(nan_error());
     }
@@ -866,7 +847,7 @@ fn groups_from_order(
 /// faster paths' tests).
 #[cfg(test)]
 pub(crate) fn group_by_comparison_sort(conf: &[f64], res: &[f64]) -> Groups {
-    let (_, binary) = scan_inputs(conf, res);
+    let binary = scan(conf, res).binary;
     let order = comparison_order(conf, res, None, binary);
     groups_from_order(conf, res, None, binary, &order, false).groups
 }
@@ -874,6 +855,18 @@ pub(crate) fn group_by_comparison_sort(conf: &[f64], res: &[f64]) -> Groups {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counting_sort_of_small_groups_handles_one_and_two_keys() {
+        // From COUNTING_SORT_FROM rows the packed path sorts by counting passes; a single
+        // confidence (key range 0) and two confidences must give the comparison path's groups.
+        let n = COUNTING_SORT_FROM + 44;
+        let res: Vec<f64> = (0..n).map(|i| ((i * 7) % 3 == 0) as u8 as f64).collect();
+        for conf in [vec![0.3; n], (0..n).map(|i| [0.3, -0.0][i % 2]).collect()] {
+            let a = groups_small(&conf, &res, &scan_chunk(&conf, &res));
+            assert_eq!(a, group_by_comparison_sort(&conf, &res));
+        }
+    }
 
     #[test]
     fn hash_and_sort_paths_agree() {
@@ -994,13 +987,19 @@ mod tests {
         let n = 3 * CHUNK + 5;
         let conf: Vec<f64> = (0..n).map(|i| i as f64).collect();
         let mut res: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
-        assert_eq!(scan_inputs(&conf, &res), (false, true));
+        let facts = |s: Scan| (s.nan, s.binary, s.unit, s.lo, s.hi, s.ones);
+        let both = |c: &[f64], r: &[f64]| {
+            let (par, serial) = (facts(scan(c, r)), facts(scan_chunk(c, r)));
+            assert_eq!(par, serial);
+            (par.0, par.1)
+        };
+        assert_eq!(both(&conf, &res), (false, true));
         res[2 * CHUNK + 1] = 0.5;
-        assert_eq!(scan_inputs(&conf, &res), (false, false));
+        assert_eq!(both(&conf, &res), (false, false));
         let mut c2 = conf.clone();
         c2[n - 1] = f64::NAN;
-        assert_eq!(scan_inputs(&c2, &res), (true, false));
-        assert_eq!(scan_inputs(&c2[..10], &res[..10]), (false, true));
+        assert_eq!(both(&c2, &res), (true, false));
+        assert_eq!(both(&c2[..10], &res[..10]), (false, true));
     }
 
     #[test]
