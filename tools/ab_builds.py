@@ -13,7 +13,9 @@ calls, best of ``--repeats``. Build the old one first, for example::
 Cases: ``metrics-1e7`` (every metric of 10^7 distinct confidences with 0/1 residuals, and
 ``np.sort`` of the same array in the same rounds) and ``groups-R`` (``risk_metrics`` on each of
 2 x 10^6 / R groups of R rows, confidences rounded to 3 decimals, through Python: the
-per-group kernel of a polars query plus the call's overhead), and ``maps-patches`` (issue 13's
+per-group kernel of a polars query plus the call's overhead), ``distinct-groups-R`` and
+``crowded-groups-R`` (the same with distinct confidences, spread evenly or crowded near 1 as a
+softmax's), and ``maps-patches`` (issue 13's
 maps row: a stack of 5 members [4, 128^3] f32 accumulated with the members' entropies, then
 PE / EE / MI patch means of 32^3 boxes at stride 16, as ``benches/bench_uncertainty.py``).
 """
@@ -46,13 +48,23 @@ def metrics_1e7(native: ModuleType, rng: np.random.Generator) -> Callable[[], ob
     return lambda: native.risk_metrics(conf, res)
 
 
-def groups(rows: int) -> Callable[[ModuleType, np.random.Generator], Callable[[], object]]:
-    """``risk_metrics`` on each of 2 x 10^6 / ``rows`` groups (3-decimal confidences)."""
+def groups(
+    rows: int, kind: str = "grid"
+) -> Callable[[ModuleType, np.random.Generator], Callable[[], object]]:
+    """``risk_metrics`` on each of 2 x 10^6 / ``rows`` groups.
+
+    ``kind``: ``grid`` (uniform confidences rounded to 3 decimals), ``distinct`` (uniform,
+    unrounded) or ``crowded`` (``1 - Exp(0.02)``: distinct and crowded near 1, as a softmax).
+    """
 
     def case(native: ModuleType, rng: np.random.Generator) -> Callable[[], object]:
         data = []
         for _ in range(2_000_000 // rows):
-            conf = np.round(rng.random(rows), 3)
+            conf = {
+                "grid": lambda: np.round(rng.random(rows), 3),
+                "distinct": lambda: rng.random(rows),
+                "crowded": lambda: np.clip(1 - rng.exponential(0.02, rows), 0.0, 1.0),
+            }[kind]()
             data.append((conf, (rng.random(rows) > conf).astype(np.float64)))
 
         def run() -> None:
@@ -91,7 +103,9 @@ def main() -> None:
     ap.add_argument("old", help="the first build's extension (.so)")
     ap.add_argument("new", help="the second build's extension (.so)")
     ap.add_argument(
-        "--case", default="metrics-1e7", help="metrics-1e7, groups-R (R rows) or maps-patches"
+        "--case",
+        default="metrics-1e7",
+        help="metrics-1e7, groups-R (R rows), distinct-groups-R, crowded-groups-R, maps-patches",
     )
     ap.add_argument("--repeats", type=int, default=9)
     args = ap.parse_args()
@@ -100,9 +114,10 @@ def main() -> None:
         make, per = metrics_1e7, 1
     elif args.case == "maps-patches":
         make, per = maps_patches, 1
-    elif args.case.startswith("groups-"):
-        rows = int(args.case.removeprefix("groups-"))
-        make, per = groups(rows), 2_000_000 // rows
+    elif "groups-" in args.case:
+        kind, _, rows_text = args.case.rpartition("groups-")
+        rows = int(rows_text)
+        make, per = groups(rows, kind.removesuffix("-") or "grid"), 2_000_000 // rows
     else:
         raise SystemExit(f"unknown case {args.case!r}")
     # The same data for both builds (same seed); one warm-up call each.

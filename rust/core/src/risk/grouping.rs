@@ -521,6 +521,7 @@ struct SmallBuffers {
     words: Vec<u64>,
     scratch: super::fused::SortScratch,
     groups: GroupArrays,
+    buckets: ValueBuckets,
 }
 
 /// Group arrays (confidence, count, residual sum) in a reusable buffer.
@@ -588,6 +589,40 @@ impl GroupArrays {
         }
         for v in [&mut self.conf, &mut self.count, &mut self.sum] {
             v.truncate(g + 1);
+        }
+        for c in &mut self.conf {
+            *c = key_f64(!(c.to_bits() + base));
+        }
+    }
+
+    /// The groups of [`ValueBuckets`] when every bucket holds one key: the nonempty buckets
+    /// in order, each with its word count and residual sum (exact integers in f64); keys as in
+    /// [`GroupArrays::fill_from_packed`] (`base` added back). Branch-free: every bucket's
+    /// values are written to the next slot, which advances past a nonempty one only. Leaves
+    /// every bucket zeroed (for the next input).
+    fn fill_from_buckets(&mut self, buckets: &mut [Bucket], base: u64) {
+        let n: usize = buckets.iter().map(|b| b.count as usize).sum();
+        for v in [&mut self.conf, &mut self.count, &mut self.sum] {
+            v.clear();
+            v.resize(n + 1, 0.0);
+        }
+        let (conf, count, sum) = (
+            &mut self.conf[..=n],
+            &mut self.count[..=n],
+            &mut self.sum[..=n],
+        );
+        let mut g = 0;
+        for b in buckets {
+            // A stale key of an empty bucket is written and then overwritten.
+            let at = g.min(n);
+            conf[at] = f64::from_bits(b.key);
+            count[at] = f64::from(b.count);
+            sum[at] = f64::from(b.ones);
+            g += usize::from(b.count != 0);
+            *b = Bucket::default();
+        }
+        for v in [&mut self.conf, &mut self.count, &mut self.sum] {
+            v.truncate(g);
         }
         for c in &mut self.conf {
             *c = key_f64(!(c.to_bits() + base));
@@ -663,8 +698,9 @@ fn pair_groups(conf: &[f64], res: &[f64], b: &mut SmallBuffers) {
 /// bit. The shift is lossless when the keys span less than 2^63, which holds for any input
 /// that does not mix magnitudes above 2 of both signs (confidences in [-2, 2], any input of
 /// one sign, ...); otherwise it returns `false` and the caller takes the pair path. From
-/// [`COUNTING_SORT_FROM`] words on, the sort is by counting passes (a 2000-group x 1000-row
-/// query's kernel sorts each group in linear time).
+/// [`COUNTING_SORT_FROM`] words on, confidences on a coarse grid take the groups from value
+/// buckets without a sort ([`ValueBuckets`]: the 2000-group x 1000-row polars bench), others
+/// sort by counting passes (linear time).
 ///
 /// Same groups and same bits as the pair path: the words sort by confidence key (the
 /// comparison sort by the whole word, the counting sort by the key alone: ties in any order),
@@ -685,6 +721,8 @@ fn packed_groups(conf: &[f64], res: &[f64], (lo, hi): (u64, u64), b: &mut SmallB
     if conf.len() < COUNTING_SORT_FROM {
         words.extend(conf.iter().zip(res).map(pack));
         words.sort_unstable();
+    } else if b.buckets.groups(conf, res, (lo, hi), &mut b.groups) {
+        return true;
     } else {
         let mut d = Digits::new(0, ((hi - lo) << 1) | 1);
         words.extend(conf.iter().zip(res).map(|p| {
@@ -696,6 +734,92 @@ fn packed_groups(conf: &[f64], res: &[f64], (lo, hi): (u64, u64), b: &mut SmallB
     }
     b.groups.fill_from_packed(words, 1, lo);
     true
+}
+
+/// The groups of [`packed_groups`] without a sort when the confidences lie on a grid coarser
+/// than the input's share of their range (3-decimal confidences, as in the polars bench, ...):
+/// buckets of equal width in value between the smallest and the largest confidence, one per
+/// word (rounded up to a power of two), each counting its words and failures and keeping its
+/// key. The bucket of `c`, `min(((c_max - c) * scale) as usize, last)`, never decreases as `c`
+/// decreases (a rounded subtraction and a rounded product by a positive factor are monotone),
+/// so when no bucket holds two keys the nonempty buckets in order are the groups: one pass
+/// over the input and one over the buckets, no sort.
+///
+/// Distinct confidences (a softmax's) put two keys in one bucket within the first few dozen
+/// words (evenly spread ones after about `sqrt(pi / 2 * 2^k)` of them, any other spread
+/// sooner): the pass stops at its next check (every 32 words), zeroes the buckets it wrote
+/// and the caller sorts, having spent a few percent of the group's time. `tools/ab_builds.py`
+/// against the sort alone, both orders: 3-decimal groups of 1,000 rows (`groups-1000`) 0.74
+/// to 0.81 of the time; distinct ones 1.01-1.06 (`distinct-groups-1000`), crowded near 1
+/// 1.00-1.02 (`crowded-groups-1000`); 300 rows on the 3-decimal grid, too fine for 512
+/// buckets, 1.04 (`groups-300`).
+#[derive(Default)]
+struct ValueBuckets {
+    /// All zeros between calls: a call zeroes the buckets it wrote before it returns.
+    buckets: Vec<Bucket>,
+}
+
+/// One bucket of [`ValueBuckets`], its fields side by side (one cache line a word).
+#[derive(Clone, Copy, Default)]
+struct Bucket {
+    count: u32,
+    /// Residuals equal to 1.
+    ones: u32,
+    /// The descending key less the input's smallest (a packed word without its residual
+    /// bit); read only once the bucket has a word.
+    key: u64,
+}
+
+impl ValueBuckets {
+    /// Fill `groups` with the groups of `conf` and `res` (binary residuals; `(lo, hi)` the
+    /// range of the descending keys): `false` (nothing written) when a bucket holds two keys,
+    /// or the confidences' span is 0 or gives no finite scale.
+    fn groups(
+        &mut self,
+        conf: &[f64],
+        res: &[f64],
+        (lo, hi): (u64, u64),
+        groups: &mut GroupArrays,
+    ) -> bool {
+        let (c_max, c_min) = (key_f64(!lo), key_f64(!hi));
+        let nb = conf.len().next_power_of_two();
+        let scale = nb as f64 / (c_max - c_min);
+        if !(scale.is_finite() && scale > 0.0) {
+            return false;
+        }
+        let last = nb - 1;
+        // The table is all zeros between calls (see below): no clearing of 16 B a bucket.
+        if self.buckets.len() < nb {
+            self.buckets.resize(nb, Bucket::default());
+        }
+        let buckets = &mut self.buckets[..nb];
+        let bucket = |c: f64| (((c_max - c) * scale) as usize).min(last);
+        // Checked every `CHECK` words, so that distinct confidences stop after a few dozen
+        // (the first collision of evenly spread ones comes after about sqrt(pi / 2 * nb)).
+        const CHECK: usize = 32;
+        let mut read = 0;
+        for (c, r) in conf.chunks(CHECK).zip(res.chunks(CHECK)) {
+            let mut mixed = false;
+            for (&c, &r) in c.iter().zip(r) {
+                let key = !f64_key(c) - lo;
+                let b = &mut buckets[bucket(c)];
+                // `&`, not `&&`: no branch on whether the bucket is new (a coin toss).
+                mixed |= (b.count != 0) & (b.key != key);
+                b.count += 1;
+                b.ones += u32::from(r == 1.0);
+                b.key = key;
+            }
+            read += c.len();
+            if mixed {
+                for &c in &conf[..read] {
+                    buckets[bucket(c)] = Bucket::default();
+                }
+                return false;
+            }
+        }
+        groups.fill_from_buckets(buckets, lo);
+        true
+    }
 }
 
 /// Words from which [`packed_groups`] sorts by counting passes ([`sort_counted`]: linear,
@@ -865,6 +989,48 @@ mod tests {
         for conf in [vec![0.3; n], (0..n).map(|i| [0.3, -0.0][i % 2]).collect()] {
             let a = groups_small(&conf, &res, &scan_chunk(&conf, &res));
             assert_eq!(a, group_by_comparison_sort(&conf, &res));
+        }
+    }
+
+    #[test]
+    fn value_buckets_match_the_comparison_sort_on_grids_and_collisions() {
+        // The bucket path of the packed groups (`ValueBuckets`): distinct confidences crowded
+        // into one bucket by a far outlier (a collision within the probe), a grid whose
+        // collision comes after the probe, infinities and a subnormal span (no finite scale),
+        // and a grid of negative values with -0.0 and 0.0 (the bucket path's groups).
+        let n = COUNTING_SORT_FROM + 700;
+        let mut rng = crate::rng::Rng::new(3);
+        let res: Vec<f64> = (0..n).map(|_| rng.below(2) as f64).collect();
+        let crowded: Vec<f64> = (0..n)
+            .map(|i| {
+                if i == 5 {
+                    0.0
+                } else {
+                    0.999 + rng.next_f64() * 1e-3
+                }
+            })
+            .collect();
+        let infinite: Vec<f64> = (0..n)
+            .map(|i| [f64::INFINITY, f64::NEG_INFINITY, 0.5, 0.25][i % 4])
+            .collect();
+        let subnormal: Vec<f64> = (0..n).map(|i| [0.0, 5e-324][i % 2]).collect();
+        let signed: Vec<f64> = (0..n)
+            .map(|_| [-0.0, 0.0, -0.5, 0.75][rng.below(4) as usize] * (rng.below(3) as f64))
+            .collect();
+        let late: Vec<f64> = (0..n)
+            .map(|i| match i {
+                0..=599 => [0.0, 0.5, 1.0][i % 3],
+                _ => 0.5 + i as f64 * 1e-9,
+            })
+            .collect();
+        for conf in [crowded, late, infinite, subnormal, signed] {
+            let a = groups_small(&conf, &res, &scan_chunk(&conf, &res));
+            let b = group_by_comparison_sort(&conf, &res);
+            assert_eq!(a.conf.len(), b.conf.len());
+            for j in 0..a.conf.len() {
+                assert_eq!(a.conf[j].to_bits(), b.conf[j].to_bits());
+                assert_eq!((a.count[j], a.sum[j]), (b.count[j], b.sum[j]));
+            }
         }
     }
 
