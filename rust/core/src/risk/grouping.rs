@@ -793,7 +793,8 @@ impl ValueBuckets {
             self.buckets.resize(nb, Bucket::default());
         }
         let buckets = &mut self.buckets[..nb];
-        let bucket = |c: f64| (((c_max - c) * scale) as usize).min(last);
+        // Through i64: one conversion instruction (the product lies in [0, nb]).
+        let bucket = |c: f64| (((c_max - c) * scale) as i64 as usize).min(last);
         // Checked every `CHECK` words, so that distinct confidences stop after a few dozen
         // (the first collision of evenly spread ones comes after about sqrt(pi / 2 * nb)).
         const CHECK: usize = 32;
