@@ -78,7 +78,9 @@ def check_against_eager(out: pl.DataFrame, df: pl.DataFrame, ci: bool, **kw) -> 
 )
 def test_run_form_equals_group_by_form_and_eager(sizes, seed, ci):
     df = frame(sizes, seed)
-    assert _runs(df, ["ds", "shift"]) == len(sizes)
+    keys = _runs(df, ["ds", "shift"])
+    assert keys is not None and keys.height == len(sizes)
+    assert keys.equals(df.select("ds", "shift").unique(maintain_order=True))
     kw = dict(confid=["good", "bad"], residual="failed", by=["ds", "shift"], ci=ci)
     kw["n_resamples"] = 30
     runs = sel.evaluate(df, **kw)

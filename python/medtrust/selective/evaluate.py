@@ -121,20 +121,19 @@ def evaluate(
         kw.update(metrics=list(_CI_METRICS), n_resamples=n_resamples, seed=seed)
         kw["alpha"] = float(alpha)
     values = [pl.col(c) for c in (*confs, residual, *([labels] if labels else []))]
-    runs = _runs(df, by) if isinstance(df, pl.DataFrame) and by else None
+    run_keys = _runs(df, by) if isinstance(df, pl.DataFrame) and by else None
     show = ci and progress_enabled(progress)
-    n_groups = (runs if runs is not None else _n_groups(df, by)) if show else 0
+    n_groups = (run_keys.height if run_keys is not None else _n_groups(df, by)) if show else 0
     with _plugin.progress(n_groups * len(confs), "bootstrap (group x CSF)", show) as token:
         kw["progress"] = token
         if not by:
             query = df.lazy().select(_plugin.call("evaluate_groups", values, kw).alias("__m"))
-        elif runs is not None:
-            # Contiguous groups: the runs are the groups (see the module docs).
+        elif run_keys is not None:
+            # Contiguous groups: the runs are the groups (see the module docs), their keys
+            # those `_runs` found (one pass over the keys fewer).
             kw["runs"] = True
-            keys = pl.struct(by)
-            m = _plugin.call_columns("evaluate_groups", [*values, keys.rle_id()], kw)
-            query = df.lazy().select(keys.rle().struct.field("value").alias("__k"), m.alias("__m"))
-            query = query.unnest("__k")
+            m = _plugin.call_columns("evaluate_groups", [*values, pl.struct(by).rle_id()], kw)
+            query = pl.concat([run_keys.lazy(), df.lazy().select(m.alias("__m"))], how="horizontal")
         else:
             m = _plugin.call("evaluate_groups", values, kw)
             query = df.lazy().group_by(by).agg(m.alias("__m"))
@@ -162,17 +161,22 @@ def evaluate(
     return out
 
 
-def _runs(df: pl.DataFrame, by: list[str]) -> int | None:
-    """The number of groups when each group's rows are contiguous (one run each), else None.
+def _runs(df: pl.DataFrame, by: list[str]) -> pl.DataFrame | None:
+    """The groups' keys in row order (a row per group) if every group is one run, else None.
 
     One pass comparing neighbouring keys plus a hash of the run keys only: a few ms on
     millions of rows, against a hash ``group_by`` and a copy of every group.
+
+    >>> import polars as pl
+    >>> _runs(pl.DataFrame({"g": [1, 1, 2]}), ["g"])["g"].to_list()
+    [1, 2]
+    >>> _runs(pl.DataFrame({"g": [1, 2, 1]}), ["g"]) is None
+    True
     """
     import polars as pl
 
-    value = pl.struct(by).rle().struct.field("value")
-    unique, n = df.select(value.is_unique().all().alias("u"), value.len().alias("n")).row(0)
-    return int(n) if unique else None
+    keys = df.select(pl.struct(by).rle().struct.field("value").alias("__k"))
+    return keys.unnest("__k") if keys["__k"].is_unique().all() else None
 
 
 def _n_groups(df: Any, by: list[str]) -> int:

@@ -613,9 +613,9 @@ impl GroupArrays {
         );
         let mut g = 0;
         for b in buckets {
-            // A stale key of an empty bucket is written and then overwritten.
+            // An empty bucket's values (from a zero key) are written and then overwritten.
             let at = g.min(n);
-            conf[at] = f64::from_bits(b.key);
+            conf[at] = key_f64(!(b.key + base));
             count[at] = f64::from(b.count);
             sum[at] = f64::from(b.ones);
             g += usize::from(b.count != 0);
@@ -623,9 +623,6 @@ impl GroupArrays {
         }
         for v in [&mut self.conf, &mut self.count, &mut self.sum] {
             v.truncate(g);
-        }
-        for c in &mut self.conf {
-            *c = key_f64(!(c.to_bits() + base));
         }
     }
 }
