@@ -5,7 +5,8 @@ ties), binary residuals. Three ways, timed in the same run:
 
 - ``medtrust``: ``selective.evaluate`` = one polars query running the Rust plugin
   (``evaluate_groups``: every metric of both CSFs; the groups, contiguous here, reach Rust as
-  runs of ``rle_id``, without a hash ``group_by`` or implode);
+  runs of rows whose lengths come from one ``rle`` pass, without a hash ``group_by`` or
+  implode);
 - ``loop``: a copy of ``evaluate`` before issue 12 (``partition_by`` + ``metrics()`` per group
   and CSF in Python), kept here verbatim as the baseline;
 - ``pure polars``: a hand-written polars AURC (AURC only) with the same convention (tie groups,
@@ -124,10 +125,11 @@ def test_evaluate_phases(df_2000, ratio):
     from medtrust.selective.evaluate import _runs
 
     by, confs = ["model", "shift"], ["good", "bad"]
-    keys = pl.struct(by)
-    kw = _plugin.kwargs("raise", True, names=confs, runs=True)
+    runs = _runs(df_2000, by)
+    assert runs is not None
+    kw = _plugin.kwargs("raise", True, names=confs, run_lengths=runs[1])
     values = [pl.col(c) for c in (*confs, "failed")]
-    plugin = _plugin.call_columns("evaluate_groups", [*values, keys.rle_id()], kw)
+    plugin = _plugin.call_columns("evaluate_groups", values, kw)
     parts = df_2000.partition_by(by, maintain_order=True)
     arrays = [(p["good"].to_numpy(), p["bad"].to_numpy(), p["failed"].to_numpy()) for p in parts]
 

@@ -80,9 +80,9 @@ def call(function: str, args: list[pl.Expr], options: dict[str, Any]) -> pl.Expr
 def call_columns(function: str, args: list[pl.Expr], options: dict[str, Any]) -> pl.Expr:
     """Plugin function ``function`` on whole columns in a ``select``, one output row per group.
 
-    For ``evaluate_groups`` with ``runs=True``: the last of ``args`` is a run id
-    (``pl.struct(by).rle_id()``) and each run of rows is one group, so polars neither hashes
-    the keys nor gathers the rows of each group (see ``rust/python/src/polars_expr_eval.rs``).
+    For ``evaluate_groups`` with ``run_lengths`` in ``options`` (the lengths of the runs of
+    ``pl.struct(by)``): each run of rows is one group, so polars neither hashes the keys nor
+    gathers the rows of each group (see ``rust/python/src/polars_expr_eval.rs``).
     """
     check()
     packed = pl.struct(*(a.alias(f"_{i}") for i, a in enumerate(args)))

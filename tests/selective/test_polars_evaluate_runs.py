@@ -1,9 +1,10 @@
 """selective.evaluate's two query forms give the same table, equal to the eager metrics.
 
-Contiguous groups of a DataFrame go through the run form (``pl.struct(by).rle_id()``, groups as
-slices of the columns); any other layout (a key seen in two runs, a LazyFrame) through
-``group_by`` over imploded rows. The oracle is :func:`medtrust.selective.metrics` /
-:func:`medtrust.selective.paired_bootstrap` on each group's numpy rows, bit for bit.
+Contiguous groups of a DataFrame go through the run form (the run lengths of
+``pl.struct(by).rle()`` passed to the plugin, groups as slices of the columns); any other
+layout (a key seen in two runs, a LazyFrame) through ``group_by`` over imploded rows. The
+oracle is :func:`medtrust.selective.metrics` / :func:`medtrust.selective.paired_bootstrap` on
+each group's numpy rows, bit for bit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 import medtrust.selective as sel
 from medtrust import _io, _native
-from medtrust.exceptions import EmptyInputError, NaNInputError
+from medtrust.exceptions import EmptyInputError, InvalidArgumentError, NaNInputError
 from medtrust.selective.evaluate import _runs
 
 
@@ -78,9 +79,9 @@ def check_against_eager(out: pl.DataFrame, df: pl.DataFrame, ci: bool, **kw) -> 
 )
 def test_run_form_equals_group_by_form_and_eager(sizes, seed, ci):
     df = frame(sizes, seed)
-    keys = _runs(df, ["ds", "shift"])
-    assert keys is not None and keys.height == len(sizes)
-    assert keys.equals(df.select("ds", "shift").unique(maintain_order=True))
+    runs = _runs(df, ["ds", "shift"])
+    assert runs is not None and runs[1] == sizes
+    assert runs[0].equals(df.select("ds", "shift").unique(maintain_order=True))
     kw = dict(confid=["good", "bad"], residual="failed", by=["ds", "shift"], ci=ci)
     kw["n_resamples"] = 30
     runs = sel.evaluate(df, **kw)
@@ -88,6 +89,18 @@ def test_run_form_equals_group_by_form_and_eager(sizes, seed, ci):
     assert runs.equals(grouped)
     assert runs.height == 2 * len(sizes)
     check_against_eager(runs, df, ci, n_resamples=30)
+
+
+def test_run_lengths_that_miss_rows_are_refused():
+    from medtrust import _plugin
+
+    df = frame([3, 4], seed=1)
+    for lengths in ([3, 3], [3, 4, 1]):
+        kw = _plugin.kwargs("raise", True, names=["good"], run_lengths=lengths)
+        expr = _plugin.call_columns("evaluate_groups", [pl.col("good"), pl.col("failed")], kw)
+        with pytest.raises(InvalidArgumentError, match="run lengths add up to"):
+            with _plugin.medtrust_errors():
+                df.lazy().select(expr).collect(engine="in-memory")
 
 
 def test_omit_and_ci_pair_the_rows_valid_for_every_csf():

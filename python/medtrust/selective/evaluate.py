@@ -4,8 +4,9 @@ This is how papers compare many CSFs across datasets and shifts. One polars quer
 plugin function ``evaluate_groups`` (``rust/python/src/polars_expr_eval.rs``): every CSF of a
 group in one task, all groups in parallel in Rust. When the rows of each group are contiguous
 in a DataFrame (the usual layout of a results table), groups are the runs of
-``pl.struct(by).rle_id()`` and reach Rust as slices of the columns: no hash ``group_by`` and no
-per-group copy (implode); otherwise the query is ``group_by(by).agg(...)`` over imploded rows.
+``pl.struct(by).rle()``, whose lengths reach Rust as keyword arguments, and each group a slice
+of the columns: no hash ``group_by`` and no per-group copy (implode); otherwise the query is
+``group_by(by).agg(...)`` over imploded rows.
 
 Examples
 --------
@@ -121,18 +122,18 @@ def evaluate(
         kw.update(metrics=list(_CI_METRICS), n_resamples=n_resamples, seed=seed)
         kw["alpha"] = float(alpha)
     values = [pl.col(c) for c in (*confs, residual, *([labels] if labels else []))]
-    run_keys = _runs(df, by) if isinstance(df, pl.DataFrame) and by else None
+    runs = _runs(df, by) if isinstance(df, pl.DataFrame) and by else None
     show = ci and progress_enabled(progress)
-    n_groups = (run_keys.height if run_keys is not None else _n_groups(df, by)) if show else 0
+    n_groups = (runs[0].height if runs is not None else _n_groups(df, by)) if show else 0
     with _plugin.progress(n_groups * len(confs), "bootstrap (group x CSF)", show) as token:
         kw["progress"] = token
         if not by:
             query = df.lazy().select(_plugin.call("evaluate_groups", values, kw).alias("__m"))
-        elif run_keys is not None:
-            # Contiguous groups: the runs are the groups (see the module docs), their keys
-            # those `_runs` found (one pass over the keys fewer).
-            kw["runs"] = True
-            m = _plugin.call_columns("evaluate_groups", [*values, pl.struct(by).rle_id()], kw)
+        elif runs is not None:
+            # Contiguous groups: the runs are the groups (see the module docs); their keys and
+            # lengths are those `_runs` found (no second pass over the keys, no run id a row).
+            run_keys, kw["run_lengths"] = runs
+            m = _plugin.call_columns("evaluate_groups", values, kw)
             query = pl.concat([run_keys.lazy(), df.lazy().select(m.alias("__m"))], how="horizontal")
         else:
             m = _plugin.call("evaluate_groups", values, kw)
@@ -161,22 +162,26 @@ def evaluate(
     return out
 
 
-def _runs(df: pl.DataFrame, by: list[str]) -> pl.DataFrame | None:
-    """The groups' keys in row order (a row per group) if every group is one run, else None.
+def _runs(df: pl.DataFrame, by: list[str]) -> tuple[pl.DataFrame, list[int]] | None:
+    """The groups' keys (a row per group) and row counts if each group is one run, else None.
 
-    One pass comparing neighbouring keys plus a hash of the run keys only: a few ms on
-    millions of rows, against a hash ``group_by`` and a copy of every group.
+    Keys and counts are in row order. One pass comparing neighbouring keys plus a hash of the
+    run keys only: a few ms on millions of rows, against a hash ``group_by`` and a copy of
+    every group.
 
     >>> import polars as pl
-    >>> _runs(pl.DataFrame({"g": [1, 1, 2]}), ["g"])["g"].to_list()
-    [1, 2]
+    >>> keys, lengths = _runs(pl.DataFrame({"g": [1, 1, 2]}), ["g"])
+    >>> keys["g"].to_list(), lengths
+    ([1, 2], [2, 1])
     >>> _runs(pl.DataFrame({"g": [1, 2, 1]}), ["g"]) is None
     True
     """
     import polars as pl
 
-    keys = df.select(pl.struct(by).rle().struct.field("value").alias("__k"))
-    return keys.unnest("__k") if keys["__k"].is_unique().all() else None
+    rle = df.select(pl.struct(by).rle().alias("__r")).unnest("__r")
+    if not rle["value"].is_unique().all():
+        return None
+    return rle.select("value").unnest("value"), rle["len"].to_list()
 
 
 def _n_groups(df: Any, by: list[str]) -> int:

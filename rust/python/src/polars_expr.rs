@@ -92,9 +92,10 @@ pub(crate) struct Kwargs {
     /// A label column follows the residual (`evaluate_groups`).
     #[serde(default)]
     pub(crate) has_labels: bool,
-    /// The last input field is a run id: each run of equal ids is a group (`evaluate_groups`).
+    /// The groups are runs of consecutive rows of these lengths, in order (`evaluate_groups`;
+    /// the `len` field of `pl.struct(by).rle()`).
     #[serde(default)]
-    pub(crate) runs: bool,
+    pub(crate) run_lengths: Option<Vec<u64>>,
     /// Add bootstrap intervals of `metrics` (`evaluate_groups`).
     #[serde(default)]
     pub(crate) ci: bool,

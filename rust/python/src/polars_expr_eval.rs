@@ -5,9 +5,10 @@
 //!
 //! - imploded inside `group_by(...).agg(...)`: one list per group (as the other functions);
 //! - plain columns (a `select`): one group of all rows;
-//! - plain columns plus a trailing run id (`runs=True`; `pl.struct(by).rle_id()`), for frames
-//!   whose groups are contiguous: each run is a slice of the columns, so polars neither hashes
-//!   the keys nor gathers (implodes) the rows, and the residual is read once for all CSFs.
+//! - plain columns with the lengths of their runs in the keyword arguments (`run_lengths`, the
+//!   `len` field of `pl.struct(by).rle()`), for frames whose groups are contiguous: each run is
+//!   a slice of the columns, so polars neither hashes the keys nor gathers (implodes) the rows,
+//!   no per-row run id is built, and the residual is read once for all CSFs.
 //!
 //! The output has one row per group: a list of K structs, one per CSF in order, with fields
 //! `csf`, the metrics of `selective_metrics`, `n`, `n_dropped` and, with `ci`, `<m>_low` /
@@ -15,7 +16,7 @@
 //! functions as `selective_metrics` / `bootstrap_ci` on that group, so it is bit-equal to them.
 
 use crate::polars_expr::{
-    bootstrap_kwargs, bootstrap_one, columns, err, interval, metrics_fields, one_group, policy,
+    bootstrap_kwargs, bootstrap_one, err, interval, metrics_fields, one_group, policy,
     struct_column, Batch, GroupMetrics, Kwargs, Policy, Slices, N_METRICS,
 };
 use medtrust_core::risk::METRIC_NAMES;
@@ -61,46 +62,33 @@ fn evaluate_type(input_fields: &[Field], kw: &Kwargs) -> PolarsResult<Field> {
 /// The groups of the call (see the module docs for the three input forms).
 fn batch(inputs: &[Series], kw: &Kwargs) -> PolarsResult<Batch> {
     let width = kw.names.len() + 1 + usize::from(kw.has_labels);
-    if !kw.runs {
-        return Batch::with_columns(inputs, width..=width, WHAT);
+    let mut b = Batch::with_columns(inputs, width..=width, WHAT)?;
+    if let Some(lengths) = &kw.run_lengths {
+        let rows = inputs.first().map_or(0, |s| s.len());
+        b.ranges = run_ranges(lengths, rows)?.into_iter().map(Some).collect();
     }
-    let mut cols = columns(inputs, &((width + 1)..=(width + 1)), WHAT)?;
-    let run = cols.pop().expect("width + 1 >= 3 columns");
-    let mut b = Batch::with_columns(&cols, width..=width, WHAT)?;
-    b.ranges = run_ranges(&run)?.into_iter().map(Some).collect();
     Ok(b)
 }
 
-/// Row ranges of the runs of equal values of `run` (a run id such as `rle_id`, which polars
-/// returns as `UInt32`: read as it is, without a cast of every row).
-fn run_ranges(run: &Series) -> PolarsResult<Vec<(usize, usize)>> {
-    if run.null_count() > 0 {
-        return Err(err("InvalidArgumentError", "the run id column holds nulls"));
+/// The (start, end) row range of each run of the given lengths, which must add up to `rows`.
+fn run_ranges(lengths: &[u64], rows: usize) -> PolarsResult<Vec<(usize, usize)>> {
+    let mut start = 0usize;
+    let ranges = lengths
+        .iter()
+        .map(|&len| {
+            let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
+            let r = (start, end);
+            start = end;
+            r
+        })
+        .collect();
+    if start != rows {
+        return Err(err(
+            "InvalidArgumentError",
+            format!("run lengths add up to {start} rows, the columns hold {rows}"),
+        ));
     }
-    if let Ok(ca) = run.u32() {
-        return Ok(ranges_of(ca.into_no_null_iter()));
-    }
-    let run = run.cast(&DataType::UInt64)?;
-    Ok(ranges_of(run.u64()?.into_no_null_iter()))
-}
-
-/// The (start, end) of each run of equal values of `ids`, in order.
-fn ranges_of<T: PartialEq>(ids: impl Iterator<Item = T>) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let (mut start, mut len) = (0, 0);
-    let mut prev = None;
-    for (i, v) in ids.enumerate() {
-        if prev.as_ref().is_some_and(|p| *p != v) {
-            out.push((start, i));
-            start = i;
-        }
-        prev = Some(v);
-        len = i + 1;
-    }
-    if prev.is_some() {
-        out.push((start, len));
-    }
-    out
+    Ok(ranges)
 }
 
 /// CSF `j`'s (confidence, residual[, label]) among a group's `K + 1 (+1)` columns (one call
@@ -263,10 +251,13 @@ mod tests {
     }
 
     #[test]
-    fn runs_split_where_the_id_changes() {
-        let s = Series::new("r".into(), [0u32, 0, 1, 1, 1, 2]);
-        assert_eq!(run_ranges(&s).expect("ids"), vec![(0, 2), (2, 5), (5, 6)]);
-        let empty = Series::new("r".into(), Vec::<u32>::new());
-        assert!(run_ranges(&empty).expect("ids").is_empty());
+    fn runs_are_consecutive_ranges_of_their_lengths() {
+        assert_eq!(
+            run_ranges(&[2, 3, 1], 6).expect("lengths"),
+            vec![(0, 2), (2, 5), (5, 6)]
+        );
+        assert!(run_ranges(&[], 0).expect("none").is_empty());
+        assert!(run_ranges(&[2, 3], 6).is_err());
+        assert!(run_ranges(&[u64::MAX, 1], 6).is_err());
     }
 }
