@@ -748,8 +748,8 @@ fn packed_groups(conf: &[f64], res: &[f64], (lo, hi): (u64, u64), b: &mut SmallB
 /// and the caller sorts, having spent a few percent of the group's time. `tools/ab_builds.py`
 /// against the sort alone, both orders: 3-decimal groups of 1,000 rows (`groups-1000`) 0.74
 /// to 0.81 of the time; distinct ones 1.01-1.06 (`distinct-groups-1000`), crowded near 1
-/// 1.00-1.02 (`crowded-groups-1000`); 300 rows on the 3-decimal grid, too fine for 512
-/// buckets, 1.04 (`groups-300`).
+/// 1.00-1.02 (`crowded-groups-1000`); 300 rows on the 3-decimal grid ([`MIN_BUCKETS`]) 0.86 /
+/// 0.93 (`groups-300`).
 #[derive(Default)]
 struct ValueBuckets {
     /// All zeros between calls: a call zeroes the buckets it wrote before it returns.
@@ -779,7 +779,8 @@ impl ValueBuckets {
         groups: &mut GroupArrays,
     ) -> bool {
         let (c_max, c_min) = (key_f64(!lo), key_f64(!hi));
-        let nb = conf.len().next_power_of_two();
+        // At least MIN_BUCKETS: a 3-decimal grid fits groups of 256-1023 rows too.
+        let nb = conf.len().next_power_of_two().max(MIN_BUCKETS);
         let scale = nb as f64 / (c_max - c_min);
         if !(scale.is_finite() && scale > 0.0) {
             return false;
@@ -819,6 +820,10 @@ impl ValueBuckets {
         true
     }
 }
+
+/// The fewest buckets of [`ValueBuckets`] (the table is kept zeroed between calls, so a
+/// larger one costs its fill pass only, and only when the input lies on a grid).
+const MIN_BUCKETS: usize = 1024;
 
 /// Words from which [`packed_groups`] sorts by counting passes ([`sort_counted`]: linear,
 /// its two histograms (256 and 512 entries) a fixed cost) rather than by comparisons.
