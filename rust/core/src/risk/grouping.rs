@@ -736,8 +736,8 @@ fn packed_groups(conf: &[f64], res: &[f64], (lo, hi): (u64, u64), b: &mut SmallB
 /// The groups of [`packed_groups`] without a sort when the confidences lie on a grid coarser
 /// than the input's share of their range (3-decimal confidences, as in the polars bench, ...):
 /// buckets of equal width in value between the smallest and the largest confidence, one per
-/// word (a power of two, at least [`MIN_BUCKETS`]), each counting its words and failures and keeping its
-/// key. The bucket of `c`, `min(((c_max - c) * scale) as usize, last)`, never decreases as `c`
+/// word (a power of two, at least [`MIN_BUCKETS`]), each counting its words and failures and
+/// keeping its key. The bucket of `c`, `min(((c_max - c) * scale) as usize, last)`, never decreases as `c`
 /// decreases (a rounded subtraction and a rounded product by a positive factor are monotone),
 /// so when no bucket holds two keys the nonempty buckets in order are the groups: one pass
 /// over the input and one over the buckets, no sort.
