@@ -600,8 +600,8 @@ impl GroupArrays {
     /// [`GroupArrays::fill_from_packed`] (`base` added back). Branch-free: every bucket's
     /// values are written to the next slot, which advances past a nonempty one only. Leaves
     /// every bucket zeroed (for the next input).
-    fn fill_from_buckets(&mut self, buckets: &mut [Bucket], base: u64) {
-        let n: usize = buckets.iter().map(|b| b.count as usize).sum();
+    /// `n`: the words counted in all buckets (the caller's input length; not summed again).
+    fn fill_from_buckets(&mut self, buckets: &mut [Bucket], base: u64, n: usize) {
         for v in [&mut self.conf, &mut self.count, &mut self.sum] {
             v.clear();
             v.resize(n + 1, 0.0);
@@ -816,7 +816,7 @@ impl ValueBuckets {
                 return false;
             }
         }
-        groups.fill_from_buckets(buckets, lo);
+        groups.fill_from_buckets(buckets, lo, conf.len());
         true
     }
 }
