@@ -596,35 +596,44 @@ impl GroupArrays {
     }
 
     /// The groups of [`ValueBuckets`] when every bucket holds one key: the nonempty buckets
-    /// in order, each with its word count and residual sum (exact integers in f64); keys as in
-    /// [`GroupArrays::fill_from_packed`] (`base` added back). Branch-free: every bucket's
-    /// values are written to the next slot, which advances past a nonempty one only. Leaves
-    /// every bucket zeroed (for the next input).
+    /// in order, each with its word count and residual sum (exact integers in f64) and its
+    /// confidence (`+ 0.0`: the key of `-0.0` and `0.0` alike, as [`f64_key`] gives).
+    /// Branch-free: every bucket's values are written to the next slot, which advances past a
+    /// nonempty one only. Leaves every bucket zeroed (for the next input).
     /// `n`: the words counted in all buckets (the caller's input length; not summed again).
-    fn fill_from_buckets(&mut self, buckets: &mut [Bucket], base: u64, n: usize) {
-        for v in [&mut self.conf, &mut self.count, &mut self.sum] {
-            v.clear();
-            v.resize(n + 1, 0.0);
-        }
+    fn fill_from_buckets(&mut self, buckets: &mut [Bucket], n: usize) {
         let (conf, count, sum) = (
-            &mut self.conf[..=n],
-            &mut self.count[..=n],
-            &mut self.sum[..=n],
+            spare(&mut self.conf, n + 1),
+            spare(&mut self.count, n + 1),
+            spare(&mut self.sum, n + 1),
         );
         let mut g = 0;
         for b in buckets {
-            // An empty bucket's values (from a zero key) are written and then overwritten.
+            // An empty bucket's values are written and then overwritten (or left past the
+            // end): slots below the final `g` hold the nonempty buckets' values.
             let at = g.min(n);
-            conf[at] = key_f64(!(b.key + base));
-            count[at] = f64::from(b.count);
-            sum[at] = f64::from(b.ones);
+            conf[at].write(f64::from_bits(b.key) + 0.0);
+            count[at].write(f64::from(b.count));
+            sum[at].write(f64::from(b.ones));
             g += usize::from(b.count != 0);
             *b = Bucket::default();
         }
-        for v in [&mut self.conf, &mut self.count, &mut self.sum] {
-            v.truncate(g);
+        // SAFETY: the loop wrote every slot below `g` (the slot of each nonempty bucket, in
+        // order), and `g <= n` (the buckets hold `n` words) is within the reserved capacity.
+        unsafe {
+            self.conf.set_len(g);
+            self.count.set_len(g);
+            self.sum.set_len(g);
         }
     }
+}
+
+/// `v` emptied, with room for `len` values: its uninitialised slots, written before use
+/// (no zeroing pass over memory that is overwritten anyway).
+fn spare(v: &mut Vec<f64>, len: usize) -> &mut [std::mem::MaybeUninit<f64>] {
+    v.clear();
+    v.reserve(len);
+    &mut v.spare_capacity_mut()[..len]
 }
 
 /// Groups of a small unlabelled input (see [`with_small_groups`]) as owned arrays.
@@ -762,8 +771,7 @@ struct Bucket {
     count: u32,
     /// Residuals equal to 1.
     ones: u32,
-    /// The descending key less the input's smallest (a packed word without its residual
-    /// bit); read only once the bucket has a word.
+    /// The bits of the bucket's confidence; read only once the bucket has a word.
     key: u64,
 }
 
@@ -791,8 +799,13 @@ impl ValueBuckets {
             self.buckets.resize(nb, Bucket::default());
         }
         let buckets = &mut self.buckets[..nb];
-        // Through i64: one conversion instruction (the product lies in [0, nb]).
-        let bucket = |c: f64| (((c_max - c) * scale) as i64 as usize).min(last);
+        // The product lies in [0, nb (1 + eps)]: `c` is finite and in [c_min, c_max], and the
+        // span and the scale are finite (checked above). One conversion instruction, without
+        // the NaN and saturation fix-ups of `as`.
+        // SAFETY: the value is finite and within i64's range (see above).
+        let bucket = |c: f64| {
+            (unsafe { ((c_max - c) * scale).to_int_unchecked::<i64>() } as usize).min(last)
+        };
         // Checked every `CHECK` words, so that distinct confidences stop after a few dozen
         // (the first collision of evenly spread ones comes after about sqrt(pi / 2 * nb)).
         const CHECK: usize = 32;
@@ -800,12 +813,16 @@ impl ValueBuckets {
         for (c, r) in conf.chunks(CHECK).zip(res.chunks(CHECK)) {
             let mut mixed = false;
             for (&c, &r) in c.iter().zip(r) {
-                let key = !f64_key(c) - lo;
+                // The bits themselves are the key: equal confidences have equal bits, but for
+                // `-0.0` and `0.0`, whose shared bucket then counts as a collision (the sort
+                // takes the input, as for any other).
+                let key = c.to_bits();
                 let b = &mut buckets[bucket(c)];
                 // `&`, not `&&`: no branch on whether the bucket is new (a coin toss).
                 mixed |= (b.count != 0) & (b.key != key);
                 b.count += 1;
-                b.ones += u32::from(r == 1.0);
+                // A binary residual is 0.0, -0.0 or 1.0: the low exponent bit is 1 for 1.0 only.
+                b.ones += (r.to_bits() >> 52) as u32 & 1;
                 b.key = key;
             }
             read += c.len();
@@ -816,7 +833,7 @@ impl ValueBuckets {
                 return false;
             }
         }
-        groups.fill_from_buckets(buckets, lo, conf.len());
+        groups.fill_from_buckets(buckets, conf.len());
         true
     }
 }
