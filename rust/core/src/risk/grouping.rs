@@ -849,13 +849,19 @@ const COUNTING_SORT_FROM: usize = 256;
 /// The groups of a small unlabelled input walked from the per-thread group arrays of
 /// [`with_small_groups`] (no allocation per call), given the caller's scan of the input
 /// ([`super::fused::scan_chunk`]: the residuals' kind and the key range): the finished walk
-/// and the total residual, summed over the group sums in group order by `Iterator::sum`, so
-/// that every value is the bit of `metrics_from_counts` on [`groups_small`]'s groups.
+/// and the total residual, the sum of the group sums in group order (`Iterator::sum`), so
+/// that every value is the bit of `metrics_from_counts` on [`groups_small`]'s groups. With 0/1
+/// residuals that sum is exact, every partial sum an integer: the scan's count of ones, taken
+/// as it is (a serial chain of additions a group cost a 1,000-row group about 4% of its time).
 pub(crate) fn walk_small(conf: &[f64], res: &[f64], scan: &Scan, setup: WalkSetup) -> (Walk, f64) {
     with_small_groups(conf, res, scan, |c, k, s| {
         let mut w = Walk::new(setup);
         w.push_all(c, k, s);
-        let total: f64 = s.iter().sum();
+        let total: f64 = if scan.binary {
+            scan.ones as f64
+        } else {
+            s.iter().sum()
+        };
         (w, total)
     })
 }
