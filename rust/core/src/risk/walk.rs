@@ -247,7 +247,10 @@ impl Walk {
     /// The ROC's false positives are the running failures `cs` (see [`Walk::step`]). With
     /// `UNIT` as well (`k == 1`), the AUROC term `pos * ((neg_total - fp - neg) + 0.5 * neg)`
     /// is `neg_total - fp` for a success and `+0` for a failure, as `pos * (neg_total - fp)`
-    /// gives.
+    /// gives. The FPR at the target TPR is looked for after the loop, in a block whose last
+    /// true-positive count reaches the target (once a walk): the true positives `cn - cs` never
+    /// decrease along it, so the first group of that block to reach it is the walk's first, as
+    /// a test a group inside the loop found (a branch and two compares a group fewer).
     #[inline(always)]
     fn running_sums<const ROC: bool, const UNIT: bool>(
         &mut self,
@@ -257,7 +260,9 @@ impl Walk {
     ) {
         let (mut cn, mut cs, mut auc) = (self.cn, self.cs, self.auc_num);
         let (neg_total, tp_min) = (self.s.neg_total, self.tp_min);
-        for j in 0..k.len() {
+        let m = k.len();
+        let (bcn, bcs) = (&mut b.cn[..m], &mut b.cs[..m]);
+        for j in 0..m {
             let (kj, neg) = (if UNIT { 1.0 } else { k[j] }, s[j]);
             if ROC {
                 let pos = kj - neg; // `cs` is the false positives before this group
@@ -270,10 +275,13 @@ impl Walk {
             }
             cn += kj;
             cs += neg;
-            b.cn[j] = cn;
-            b.cs[j] = cs;
-            if ROC && self.fpr_at.is_nan() && cn - cs >= tp_min {
-                self.fpr_at = cs / neg_total;
+            bcn[j] = cn;
+            bcs[j] = cs;
+        }
+        if ROC && self.fpr_at.is_nan() && cn - cs >= tp_min {
+            let first = bcn.iter().zip(&*bcs).position(|(&n, &f)| n - f >= tp_min);
+            if let Some(j) = first {
+                self.fpr_at = bcs[j] / neg_total;
             }
         }
         (self.cn, self.cs) = (cn, cs);
