@@ -179,7 +179,7 @@ def _runs(df: pl.DataFrame, by: list[str]) -> tuple[pl.DataFrame, list[int]] | N
     import polars as pl
 
     rle = df.select(pl.struct(by).rle().alias("__r")).unnest("__r")
-    if not rle["value"].is_unique().all():
+    if rle["value"].n_unique() != rle.height:
         return None
     return rle.select("value").unnest("value"), rle["len"].to_list()
 
