@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
@@ -87,6 +88,66 @@ ENTROPY_MAPS: frozenset[str] = frozenset({"ee", "mi"})
 _TORCH_CHUNK = 1 << 22
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class _DroppedBuffers:
+    """Buffers of the last dropped accumulator, for the next one of the same size.
+
+    The state buffers of the last Rust-backed accumulator dropped (or reset) while nothing
+    else referenced them are offered to the next accumulator whose first member has their size.
+    Why: a new accumulator's state comes from fresh pages, which the kernel maps and clears on
+    first touch; with a new accumulator per image (the natural loop) that was paid again for
+    every image (`clear_page_erms`: about a sixth of a [5, 4, 128^3] maps-and-patches call, see
+    `tools/ab_builds.py --case maps-patches`). A kept pair pays it once per size, as
+    :meth:`EnsembleAccumulator.reset` with ``keep_buffers`` and
+    :meth:`EnsembleAccumulator.offer_buffers` do by hand; the first member overwrites the sums,
+    so a reused pair needs no clearing either. Only buffers that no array, view or tensor
+    still refers to are kept (the reference count says so), so no array a caller holds is
+    ever overwritten. One pair at most (the latest), of at most :data:`MAX_BYTES`;
+    :meth:`EnsembleAccumulator.release_buffers` frees it.
+    """
+
+    #: The largest pair kept (bytes of both buffers).
+    MAX_BYTES = 1 << 31
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pair: tuple[np.ndarray, np.ndarray] | None = None
+
+    def keep(self, sum_p: Any, sum_ent: Any) -> None:
+        """Keep a pair handed over by its only holder (see :meth:`EnsembleAccumulator._drop`)."""
+        with self._lock:
+            self._pair = (sum_p, sum_ent)
+
+    def take(self, n_p: int, n_ent: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The kept pair if it holds ``n_p`` and ``n_ent`` values (then no longer kept)."""
+        with self._lock:
+            pair = self._pair
+            if pair is None or pair[0].size != n_p or pair[1].size != n_ent:
+                return None
+            self._pair = None
+            return pair
+
+    def release(self) -> None:
+        with self._lock:
+            self._pair = None
+
+
+_DROPPED = _DroppedBuffers()
+
+
+def _sole_holder_refcount() -> int:
+    """What ``sys.getrefcount`` gives for an object held by one local variable only.
+
+    2 on CPython up to 3.13 (the local and the call's argument); measured rather than assumed,
+    since an interpreter that borrows the argument's reference counts one fewer, and a fixed
+    2 would then take a buffer that a caller still holds for an unreferenced one.
+    """
+    x = np.empty(0)
+    return sys.getrefcount(x)
+
+
+_SOLE_HOLDER = _sole_holder_refcount()
 
 
 def _locked(method: _F) -> _F:
@@ -220,6 +281,8 @@ class EnsembleAccumulator:
                 spare = (self._sum_p, self._sum_ent)
             elif keep_buffers:
                 spare = getattr(self, "_spare", None)  # no member since: keep the offered ones
+            else:
+                self._drop()
             self._spare: tuple[Any, Any] | None = spare
             self.n_classes: int | None = self._n_classes_arg
             self.spatial_shape: tuple[int, ...] | None = None
@@ -227,6 +290,54 @@ class EnsembleAccumulator:
             self.backend: Literal["rust", "torch"] | None = None
             self._sum_p: Any = None
             self._sum_ent: Any = None
+
+    def __del__(self) -> None:
+        try:
+            with self._lock:
+                self._drop()
+        except Exception:  # interpreter shutdown: modules may be gone already
+            pass
+
+    def _drop(self) -> None:
+        """Hand the Rust state's buffers to the process's spare pair if nothing else has them.
+
+        See :class:`_DroppedBuffers`; called where the accumulator lets its buffers go.
+        """
+        d = self.__dict__
+        if d.get("backend") != "rust" or d.get("_sum_p") is None:
+            return
+        sum_p, sum_ent = d.pop("_sum_p"), d.pop("_sum_ent")
+        d["_sum_p"] = d["_sum_ent"] = None
+        # As for one local alone (_sole_holder_refcount) when no array, view (its `base`),
+        # tensor or memoryview of a caller still refers to the buffer.
+        only_ours = (
+            sys.getrefcount(sum_p) == _SOLE_HOLDER and sys.getrefcount(sum_ent) == _SOLE_HOLDER
+        )
+        if only_ours and sum_p.nbytes + sum_ent.nbytes <= _DroppedBuffers.MAX_BYTES:
+            _DROPPED.keep(sum_p, sum_ent)
+
+    @staticmethod
+    def release_buffers() -> None:
+        """Free the state buffers kept from dropped accumulators for the next one.
+
+        A dropped (or reset) accumulator whose buffers nothing else refers to leaves them to the
+        next accumulator of the same size, so that a loop creating one accumulator per image
+        maps and clears the state's pages once (one pair, the latest, of at most 2 GiB).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a = EnsembleAccumulator(kinds=["pe"])
+        >>> a.add(np.full((2, 3), 0.5, np.float32))
+        >>> address = a.state()[0].ctypes.data
+        >>> del a  # its buffers are kept for the next accumulator of that size
+        >>> b = EnsembleAccumulator(kinds=["pe"])
+        >>> b.add(np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]], np.float32))
+        >>> b.state()[0].ctypes.data == address, b.state()[0].tolist()
+        (True, [1.0, 0.0, 0.5, 0.0, 1.0, 0.5])
+        >>> EnsembleAccumulator.release_buffers()  # frees any kept pair
+        """
+        _DROPPED.release()
 
     # ------------------------------------------------------------------ feeding members
     def add(self, probs: Any) -> None:
@@ -343,9 +454,15 @@ class EnsembleAccumulator:
             v = a.size // (n_members * c)
             spare = self._spare
             v_ent = v if self.keeps_member_entropy else 0
-            if spare is not None and spare[0].size == c * v and spare[1].size == v_ent:
-                # reset(keep_buffers=True) or offer_buffers(): no new pages to fault, and no
-                # zeroing either: the first member overwrites the sums.
+            if spare is None or spare[0].size != c * v or spare[1].size != v_ent:
+                # A dropped accumulator's pair of this size, if one is kept (_DroppedBuffers);
+                # held as offered buffers are, so that a rejected first member keeps them.
+                spare = _DROPPED.take(c * v, v_ent)
+                if spare is not None:
+                    self._spare = spare
+            if spare is not None:
+                # reset(keep_buffers=True), offer_buffers() or a dropped accumulator's: no new
+                # pages to fault, and no zeroing either: the first member overwrites the sums.
                 sum_p, sum_ent = spare
             else:
                 sum_p, sum_ent = _native.uncertainty_state(c, v, self.keeps_member_entropy)
