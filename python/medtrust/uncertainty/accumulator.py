@@ -97,8 +97,8 @@ class _DroppedBuffers:
     else referenced them are offered to the next accumulator whose first member has their size.
     Why: a new accumulator's state comes from fresh pages, which the kernel maps and clears on
     first touch; with a new accumulator per image (the natural loop) that was paid again for
-    every image (`clear_page_erms`: about a sixth of a [5, 4, 128^3] maps-and-patches call, see
-    `tools/ab_builds.py --case maps-patches`). A kept pair pays it once per size, as
+    every image (`clear_page_erms`; `benches/bench_uncertainty.py` times a [5, 4, 128^3]
+    maps-and-patches call both ways: about 14% of it). A kept pair pays it once per size, as
     :meth:`EnsembleAccumulator.reset` with ``keep_buffers`` and
     :meth:`EnsembleAccumulator.offer_buffers` do by hand; the first member overwrites the sums,
     so a reused pair needs no clearing either. Only buffers that no array, view or tensor
