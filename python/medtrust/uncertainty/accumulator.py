@@ -1,5 +1,8 @@
 """Streaming ensemble uncertainty over members fed one at a time.
 
+(Over 400 lines: one class whose methods share its lock and its state, two backends of every
+map behind the same checks; the buffers kept between accumulators live in ``_buffers``.)
+
 :class:`EnsembleAccumulator` keeps the running sum of softmax probabilities ``[C, *spatial]``
 and the running sum of per-member entropies ``[*spatial]`` (both float32), so memory is about
 (C + 1) x voxels floats whatever the number of members M. numpy arrays and CPU torch tensors
@@ -71,6 +74,7 @@ from medtrust.exceptions import (
     InvalidValueError,
     ShapeMismatchError,
 )
+from medtrust.uncertainty._buffers import DROPPED, SOLE_HOLDER, DroppedBuffers
 
 __all__ = ["Backend", "EnsembleAccumulator", "argmax_labels"]
 
@@ -88,66 +92,6 @@ ENTROPY_MAPS: frozenset[str] = frozenset({"ee", "mi"})
 _TORCH_CHUNK = 1 << 22
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-
-class _DroppedBuffers:
-    """Buffers of the last dropped accumulator, for the next one of the same size.
-
-    The state buffers of the last Rust-backed accumulator dropped (or reset) while nothing
-    else referenced them are offered to the next accumulator whose first member has their size.
-    Why: a new accumulator's state comes from fresh pages, which the kernel maps and clears on
-    first touch; with a new accumulator per image (the natural loop) that was paid again for
-    every image (`clear_page_erms`; `benches/bench_uncertainty.py` times a [5, 4, 128^3]
-    maps-and-patches call both ways: about 14% of it). A kept pair pays it once per size, as
-    :meth:`EnsembleAccumulator.reset` with ``keep_buffers`` and
-    :meth:`EnsembleAccumulator.offer_buffers` do by hand; the first member overwrites the sums,
-    so a reused pair needs no clearing either. Only buffers that no array, view or tensor
-    still refers to are kept (the reference count says so), so no array a caller holds is
-    ever overwritten. One pair at most (the latest), of at most :data:`MAX_BYTES`;
-    :meth:`EnsembleAccumulator.release_buffers` frees it.
-    """
-
-    #: The largest pair kept (bytes of both buffers).
-    MAX_BYTES = 1 << 31
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pair: tuple[np.ndarray, np.ndarray] | None = None
-
-    def keep(self, sum_p: Any, sum_ent: Any) -> None:
-        """Keep a pair handed over by its only holder (see :meth:`EnsembleAccumulator._drop`)."""
-        with self._lock:
-            self._pair = (sum_p, sum_ent)
-
-    def take(self, n_p: int, n_ent: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The kept pair if it holds ``n_p`` and ``n_ent`` values (then no longer kept)."""
-        with self._lock:
-            pair = self._pair
-            if pair is None or pair[0].size != n_p or pair[1].size != n_ent:
-                return None
-            self._pair = None
-            return pair
-
-    def release(self) -> None:
-        with self._lock:
-            self._pair = None
-
-
-_DROPPED = _DroppedBuffers()
-
-
-def _sole_holder_refcount() -> int:
-    """What ``sys.getrefcount`` gives for an object held by one local variable only.
-
-    2 on CPython up to 3.13 (the local and the call's argument); measured rather than assumed,
-    since an interpreter that borrows the argument's reference counts one fewer, and a fixed
-    2 would then take a buffer that a caller still holds for an unreferenced one.
-    """
-    x = np.empty(0)
-    return sys.getrefcount(x)
-
-
-_SOLE_HOLDER = _sole_holder_refcount()
 
 
 def _locked(method: _F) -> _F:
@@ -301,20 +245,21 @@ class EnsembleAccumulator:
     def _drop(self) -> None:
         """Hand the Rust state's buffers to the process's spare pair if nothing else has them.
 
-        See :class:`_DroppedBuffers`; called where the accumulator lets its buffers go.
+        See :class:`~medtrust.uncertainty._buffers.DroppedBuffers`; called where the
+        accumulator lets its buffers go.
         """
         d = self.__dict__
         if d.get("backend") != "rust" or d.get("_sum_p") is None:
             return
         sum_p, sum_ent = d.pop("_sum_p"), d.pop("_sum_ent")
         d["_sum_p"] = d["_sum_ent"] = None
-        # As for one local alone (_sole_holder_refcount) when no array, view (its `base`),
+        # As for one local alone (`sole_holder_refcount`) when no array, view (its `base`),
         # tensor or memoryview of a caller still refers to the buffer.
         only_ours = (
-            sys.getrefcount(sum_p) == _SOLE_HOLDER and sys.getrefcount(sum_ent) == _SOLE_HOLDER
+            sys.getrefcount(sum_p) == SOLE_HOLDER and sys.getrefcount(sum_ent) == SOLE_HOLDER
         )
-        if only_ours and sum_p.nbytes + sum_ent.nbytes <= _DroppedBuffers.MAX_BYTES:
-            _DROPPED.keep(sum_p, sum_ent)
+        if only_ours and sum_p.nbytes + sum_ent.nbytes <= DroppedBuffers.MAX_BYTES:
+            DROPPED.keep(sum_p, sum_ent)
 
     @staticmethod
     def release_buffers() -> None:
@@ -337,7 +282,7 @@ class EnsembleAccumulator:
         (True, [1.0, 0.0, 0.5, 0.0, 1.0, 0.5])
         >>> EnsembleAccumulator.release_buffers()  # frees any kept pair
         """
-        _DROPPED.release()
+        DROPPED.release()
 
     # ------------------------------------------------------------------ feeding members
     def add(self, probs: Any) -> None:
@@ -455,9 +400,9 @@ class EnsembleAccumulator:
             spare = self._spare
             v_ent = v if self.keeps_member_entropy else 0
             if spare is None or spare[0].size != c * v or spare[1].size != v_ent:
-                # A dropped accumulator's pair of this size, if one is kept (_DroppedBuffers);
+                # A dropped accumulator's pair of this size, if one is kept (`_buffers`);
                 # held as offered buffers are, so that a rejected first member keeps them.
-                spare = _DROPPED.take(c * v, v_ent)
+                spare = DROPPED.take(c * v, v_ent)
                 if spare is not None:
                     self._spare = spare
             if spare is not None:

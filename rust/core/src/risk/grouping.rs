@@ -1023,7 +1023,9 @@ mod tests {
         // The bucket path of the packed groups (`ValueBuckets`): distinct confidences crowded
         // into one bucket by a far outlier (a collision within the probe), a grid whose
         // collision comes after the probe, infinities and a subnormal span (no finite scale),
-        // and a grid of negative values with -0.0 and 0.0 (the bucket path's groups).
+        // a grid of negative values with -0.0 and 0.0 (one bucket, two bit patterns: a
+        // collision, so the sort's groups), and a grid with -0.0 but no 0.0 (the bucket path,
+        // whose group of -0.0 must come out as the sort's 0.0).
         let n = COUNTING_SORT_FROM + 700;
         let mut rng = crate::rng::Rng::new(3);
         let res: Vec<f64> = (0..n).map(|_| rng.below(2) as f64).collect();
@@ -1049,7 +1051,18 @@ mod tests {
                 _ => 0.5 + i as f64 * 1e-9,
             })
             .collect();
-        for conf in [crowded, late, infinite, subnormal, signed] {
+        let negative_zero: Vec<f64> = (0..n)
+            .map(|_| [-0.0, 0.25, 0.5, 1.0][rng.below(4) as usize])
+            .collect();
+        let probe = |conf: &[f64]| {
+            let scan = scan_chunk(conf, &res);
+            let mut b = SmallBuffers::default();
+            b.buckets
+                .groups(conf, &res, (scan.lo, scan.hi), &mut b.groups)
+        };
+        assert!(probe(&negative_zero) && probe(&late[..600]));
+        assert!(!probe(&signed) && !probe(&late) && !probe(&crowded));
+        for conf in [crowded, late, infinite, subnormal, signed, negative_zero] {
             let a = groups_small(&conf, &res, &scan_chunk(&conf, &res));
             let b = group_by_comparison_sort(&conf, &res);
             assert_eq!(a.conf.len(), b.conf.len());
