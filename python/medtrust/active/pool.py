@@ -18,7 +18,6 @@ Examples
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -273,13 +272,14 @@ class AccumulatorSource:
     :meth:`Pool.accumulator`, which then keeps only the sums those maps need (unless
     ``acc_options`` fix ``kinds`` themselves).
 
-    With ``reuse_buffers`` (default) the state buffers of the previous image's accumulator are
-    handed to the next one (:meth:`EnsembleAccumulator.offer_buffers`, used when the sizes
-    match), so a query over the pool allocates and page-faults its (C + 1) x voxels state
-    once, not once per image. They are handed over only when nothing else references them any
-    more (the previous accumulator and every array from its :meth:`~EnsembleAccumulator.state`
-    were dropped, as strategies do after scoring an image); otherwise new buffers are
-    allocated, so an accumulator still in use is never overwritten.
+    With ``reuse_buffers`` (default) the state buffers of the previous image's accumulator
+    serve the next one: an accumulator dropped while nothing else refers to its buffers leaves
+    them to the next accumulator of that size (see
+    :meth:`EnsembleAccumulator.release_buffers`), so a query over the pool allocates and
+    page-faults its (C + 1) x voxels state once, not once per image. That happens only once
+    the previous accumulator and every array from its :meth:`~EnsembleAccumulator.state` were
+    dropped (as strategies do after scoring an image); otherwise new buffers are allocated, so
+    an accumulator still in use is never overwritten.
 
     Parameters
     ----------
@@ -288,7 +288,8 @@ class AccumulatorSource:
     acc_options
         Keyword arguments of :class:`medtrust.uncertainty.EnsembleAccumulator`.
     reuse_buffers
-        Hand the previous image's state buffers to the next image (see above).
+        Let the previous image's state buffers serve the next image (see above); False gives
+        each image's accumulator fresh buffers.
 
     Examples
     --------
@@ -310,20 +311,6 @@ class AccumulatorSource:
         self.members_of = members_of
         self.acc_options = dict(acc_options)
         self.reuse_buffers = bool(reuse_buffers)
-        self._held: tuple[Any, Any] | None = None
-
-    def _free_buffers(self) -> tuple[Any, Any] | None:
-        """The last image's state buffers when this source holds the only references."""
-        held, self._held = self._held, None
-        if held is None:
-            return None
-        sum_p, sum_ent = held
-        del held
-        # 2 = the local name + getrefcount's argument: no accumulator, view or state() array
-        # of the previous image is alive, so nobody can see the buffers being overwritten.
-        if sys.getrefcount(sum_p) > 2 or sys.getrefcount(sum_ent) > 2:
-            return None
-        return sum_p, sum_ent
 
     def __call__(self, image_id: str, kinds: Sequence[str] | None = None) -> EnsembleAccumulator:
         """The image's accumulator over all its members (only ``kinds``' sums, when given).
@@ -344,14 +331,10 @@ class AccumulatorSource:
         if kinds is not None:
             opts.setdefault("kinds", list(kinds))
         acc = EnsembleAccumulator(**opts)
-        spare = self._free_buffers() if self.reuse_buffers else None
-        if spare is not None:
-            acc.offer_buffers(*spare)
-            del spare
+        if not self.reuse_buffers:
+            EnsembleAccumulator.release_buffers()  # no dropped accumulator's pair: fresh pages
         # A stacked [M, C, ...] array goes through the accumulator's one-pass stack add.
         acc.add_members(self.members_of(image_id))
-        if self.reuse_buffers and acc.backend == "rust":
-            self._held = acc.state()
         return acc
 
 

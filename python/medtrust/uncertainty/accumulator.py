@@ -248,11 +248,11 @@ class EnsembleAccumulator:
         See :class:`~medtrust.uncertainty._buffers.DroppedBuffers`; called where the
         accumulator lets its buffers go.
         """
-        d = self.__dict__
-        if d.get("backend") != "rust" or d.get("_sum_p") is None:
+        # getattr: `__del__` also meets an accumulator whose `__init__` raised.
+        if getattr(self, "backend", None) != "rust" or self._sum_p is None:
             return
-        sum_p, sum_ent = d.pop("_sum_p"), d.pop("_sum_ent")
-        d["_sum_p"] = d["_sum_ent"] = None
+        sum_p, sum_ent = self._sum_p, self._sum_ent
+        self._sum_p = self._sum_ent = None
         # As for one local alone (`sole_holder_refcount`) when no array, view (its `base`),
         # tensor or memoryview of a caller still refers to the buffer.
         only_ours = (
@@ -271,14 +271,15 @@ class EnsembleAccumulator:
 
         Examples
         --------
+        >>> import weakref
         >>> import numpy as np
         >>> a = EnsembleAccumulator(kinds=["pe"])
         >>> a.add(np.full((2, 3), 0.5, np.float32))
-        >>> address = a.state()[0].ctypes.data
+        >>> buffer = weakref.ref(a.state()[0])  # keeps nothing alive
         >>> del a  # its buffers are kept for the next accumulator of that size
         >>> b = EnsembleAccumulator(kinds=["pe"])
         >>> b.add(np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]], np.float32))
-        >>> b.state()[0].ctypes.data == address, b.state()[0].tolist()
+        >>> b.state()[0] is buffer(), b.state()[0].tolist()
         (True, [1.0, 0.0, 0.5, 0.0, 1.0, 0.5])
         >>> EnsembleAccumulator.release_buffers()  # frees any kept pair
         """
