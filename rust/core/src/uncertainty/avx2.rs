@@ -23,6 +23,13 @@ const W: usize = 8;
 
 /// [`super::ln_fast`] of eight lanes, bit for bit.
 ///
+/// Lanes below the smallest normal f32 (subnormals and 0) are rare in probabilities, so they
+/// are looked for once per vector and only a vector holding one takes [`ln8_any`], the form
+/// with the subnormal scaling; the others skip its multiply, blend and exponent fix-up (a
+/// quarter of the logarithm's time on the 2-core CI machine). On normal lanes the two forms
+/// are the same operations (the scaling is the identity there), so the bits do not depend on
+/// which form a vector took.
+///
 /// # Safety
 /// The CPU must support AVX2.
 #[inline]
@@ -31,15 +38,51 @@ const W: usize = 8;
 pub(super) unsafe fn ln8(x: __m256) -> __m256 {
     unsafe {
         let sub = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(f32::MIN_POSITIVE));
-        let x = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(SUB_SCALE)), sub);
+        if _mm256_movemask_ps(sub) != 0 {
+            return ln8_any(x, sub);
+        }
         let bits = _mm256_castps_si256(x);
         // As the scalar reduction: k = floor((bits - bits(sqrt(1/2))) / 2^23), m = x / 2^k.
+        let k = _mm256_srai_epi32::<23>(_mm256_sub_epi32(bits, _mm256_set1_epi32(SQRT_HALF_BITS)));
+        let m = _mm256_castsi256_ps(_mm256_sub_epi32(bits, _mm256_slli_epi32::<23>(k)));
+        ln8_reduced(m, k)
+    }
+}
+
+/// [`ln8`] of a vector with subnormal or zero lanes (`sub`, their mask): those lanes are
+/// scaled by 2^25 into the normal range and their exponent lowered by 25, as in the scalar
+/// code.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cold]
+#[inline(never)]
+#[target_feature(enable = "avx2,fma")]
+#[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
+unsafe fn ln8_any(x: __m256, sub: __m256) -> __m256 {
+    unsafe {
+        let x = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(SUB_SCALE)), sub);
+        let bits = _mm256_castps_si256(x);
         let k = _mm256_srai_epi32::<23>(_mm256_sub_epi32(bits, _mm256_set1_epi32(SQRT_HALF_BITS)));
         let m = _mm256_castsi256_ps(_mm256_sub_epi32(bits, _mm256_slli_epi32::<23>(k)));
         let k = _mm256_sub_epi32(
             k,
             _mm256_and_si256(_mm256_castps_si256(sub), _mm256_set1_epi32(25)),
         );
+        ln8_reduced(m, k)
+    }
+}
+
+/// The logarithm from the reduction `x = 2^k m`, m in [sqrt(1/2), sqrt(2)): the scalar code's
+/// polynomial and reconstruction, operation for operation.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
+unsafe fn ln8_reduced(m: __m256, k: __m256i) -> __m256 {
+    unsafe {
         let e = _mm256_cvtepi32_ps(k);
         let f = _mm256_sub_ps(m, _mm256_set1_ps(1.0));
         let z = _mm256_mul_ps(f, f);

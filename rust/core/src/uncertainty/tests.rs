@@ -210,6 +210,42 @@ fn ln_slice_is_ln_fast_bit_for_bit() {
     }
 }
 
+#[test]
+fn ln_slice_mixes_subnormal_and_normal_lanes() {
+    // The vector logarithm takes its subnormal form only for a vector holding a subnormal or
+    // zero lane: every lane position gets such a value among normal ones (and whole vectors of
+    // each kind), and every lane must still equal the scalar function.
+    let tiny = [
+        0.0f32,
+        -0.0,
+        f32::from_bits(1),
+        1e-40,
+        f32::MIN_POSITIVE * 0.999_999,
+    ];
+    let normal = [0.25f32, 1.0, f32::MIN_POSITIVE, 0.7, 3e-30, 0.999_999];
+    let mut x = Vec::new();
+    for lane in 0..8 {
+        for (t, &v) in tiny.iter().enumerate() {
+            x.extend((0..8).map(|l| {
+                if l == lane {
+                    v
+                } else {
+                    normal[(l + t) % normal.len()]
+                }
+            }));
+        }
+    }
+    x.extend([tiny[0]; 8]);
+    x.extend([normal[0]; 8]);
+    x.extend(tiny.iter().chain(&normal[..3])); // all lanes tiny-or-normal, a ragged tail next
+    x.push(1e-45);
+    let mut out = vec![0.0f32; x.len()];
+    ln_slice(&x, &mut out);
+    for (&v, &o) in x.iter().zip(&out) {
+        assert_eq!(o.to_bits(), ln_fast(v).to_bits(), "ln({v:e})");
+    }
+}
+
 /// Every non-negative finite f32 through both paths; run in release mode
 /// (`cargo test -p medtrust-core --release -- --ignored ln_paths_exhaustive`).
 #[test]
