@@ -39,6 +39,7 @@ pub(super) unsafe fn ln8(x: __m256) -> __m256 {
     unsafe {
         let sub = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(f32::MIN_POSITIVE));
         if _mm256_movemask_ps(sub) != 0 {
+            rare();
             return ln8_any(x, sub);
         }
         let bits = _mm256_castps_si256(x);
@@ -49,14 +50,20 @@ pub(super) unsafe fn ln8(x: __m256) -> __m256 {
     }
 }
 
+/// Marks the branch that calls it as rarely taken (an empty cold function: the branch hint
+/// stable Rust offers). The rare form is inlined, not called: a call would clobber every
+/// vector register, and the hot loop would keep its running sums on the stack to survive it.
+#[cold]
+#[inline]
+fn rare() {}
+
 /// [`ln8`] of a vector with subnormal or zero lanes (`sub`, their mask): those lanes are
 /// scaled by 2^25 into the normal range and their exponent lowered by 25, as in the scalar
 /// code.
 ///
 /// # Safety
 /// The CPU must support AVX2.
-#[cold]
-#[inline(never)]
+#[inline]
 #[target_feature(enable = "avx2,fma")]
 #[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
 unsafe fn ln8_any(x: __m256, sub: __m256) -> __m256 {
@@ -87,22 +94,15 @@ unsafe fn ln8_reduced(m: __m256, k: __m256i) -> __m256 {
         let f = _mm256_sub_ps(m, _mm256_set1_ps(1.0));
         let z = _mm256_mul_ps(f, f);
         // `super::ln::poly` (Estrin's scheme), operation for operation.
-        let q0 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[7]), _mm256_set1_ps(POLY[8]));
-        let q1 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[5]), _mm256_set1_ps(POLY[6]));
-        let q2 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[3]), _mm256_set1_ps(POLY[4]));
-        let q3 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[1]), _mm256_set1_ps(POLY[2]));
+        let q0 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[6]), _mm256_set1_ps(POLY[7]));
+        let q1 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[4]), _mm256_set1_ps(POLY[5]));
+        let q2 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[2]), _mm256_set1_ps(POLY[3]));
+        let q3 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[0]), _mm256_set1_ps(POLY[1]));
         let z2 = _mm256_mul_ps(z, z);
-        let r0 = _mm256_fmadd_ps(z, q1, q0);
-        let r1 = _mm256_fmadd_ps(z, q3, q2);
-        let s = _mm256_fmadd_ps(z2, r1, r0);
-        let p = _mm256_fmadd_ps(_mm256_mul_ps(z2, z2), _mm256_set1_ps(POLY[0]), s);
-        let small_terms = _mm256_fmadd_ps(
-            _mm256_set1_ps(LN2_LO),
-            e,
-            _mm256_mul_ps(_mm256_set1_ps(-0.5), z),
-        );
-        let y = _mm256_fmadd_ps(p, _mm256_mul_ps(f, z), small_terms);
-        _mm256_fmadd_ps(_mm256_set1_ps(LN2_HI), e, _mm256_add_ps(f, y))
+        let p = _mm256_fmadd_ps(z2, _mm256_fmadd_ps(z, q3, q2), _mm256_fmadd_ps(z, q1, q0));
+        let y = _mm256_fmadd_ps(z, _mm256_fmadd_ps(f, p, _mm256_set1_ps(-0.5)), f);
+        let y = _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_LO), y);
+        _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_HI), y)
     }
 }
 

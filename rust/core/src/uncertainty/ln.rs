@@ -1,7 +1,8 @@
 //! The natural logarithm of the entropy kernels: `f32`, branch-free, vectorised.
 //!
-//! A Cephes `logf`-style reduction (x = m 2^e with m in [sqrt(1/2), sqrt(2))) and a degree-9
-//! polynomial evaluated by Estrin's scheme with fused multiply-adds, written without branches.
+//! A Cephes `logf`-style reduction (x = m 2^e with m in [sqrt(1/2), sqrt(2)), f = m - 1) and
+//! ln(1 + f) = f - f^2 / 2 + f^3 P(f) with a degree-7 P of our own fit ([`POLY`]), evaluated by
+//! Estrin's scheme with fused multiply-adds, written without branches.
 //! The hot loops call its explicit AVX2 copy (`avx2::ln8`, `std::arch` intrinsics, selected at
 //! run time by `is_x86_feature_detected!`, see [`super::simd`]); other CPUs run this portable
 //! function. Both do the same IEEE operations in the same order with the same constants (each
@@ -11,14 +12,17 @@
 //! --ignored ln_paths_exhaustive`, 30 s) and on a sample in `make test`.
 //!
 //! Accuracy against the exact logarithm (f64 `ln`), in ulps of the f32 result, over every f32
-//! in (0, 1]: at most 0.858 ulp (exhaustive sweep of all 1 065 353 216 values, at 0.632855), so
+//! in (0, 1]: at most 0.892 ulp (exhaustive sweep of all 1 065 353 216 values, at 0.640886), so
 //! below [`LN_MAX_ULPS`] = 1; subnormal inputs are scaled into the normal range first and get
 //! the same accuracy. Sweep: `cargo test -p medtrust-core --release -- --ignored
 //! ln_exhaustive` (1 minute on 2 cores); `make test` checks a dense stratified sample (every
 //! exponent, 4099 mantissas each, every subnormal bit boundary) against the same bound.
 //!
 //! Speed: the fused Estrin form halves the AVX2 log's time against separate multiplies and
-//! adds in Horner order (criterion `ln` group, same session). Without hardware FMA (x86-64 CPUs
+//! adds in Horner order (criterion `ln` group, same session). Cephes' degree-8 P gave 0.858 ulp
+//! for one more multiply-add and one more multiply; with the reconstruction folded into three
+//! fused multiply-adds (f + z (f P - 1/2), then e ln 2 in two parts) this form takes 7.4
+//! cycles a vector in cache against 8.7 (the 2-core CI machine, AMD Zen 3, one C harness). Without hardware FMA (x86-64 CPUs
 //! before AVX2) `mul_add` is a correctly rounded libm call: the same bits, about 10x slower;
 //! only such CPUs run this portable path on x86-64.
 //!
@@ -48,41 +52,39 @@ pub fn ln_fast(x: f32) -> f32 {
     let f = m - 1.0;
     let z = f * f;
     let p = poly(f, z);
-    // y = P(f) f^3 + (LN2_LO e - z / 2); the two small terms form while P is evaluated.
-    let y = p.mul_add(f * z, LN2_LO.mul_add(e, -0.5 * z));
-    LN2_HI.mul_add(e, f + y)
+    // ln(1 + f) = f + z (f P(f) - 1/2), then + e ln 2 in two parts (the short high part last:
+    // its product is exact, so the final rounding is the only one of that size).
+    let y = z.mul_add(f.mul_add(p, -0.5), f);
+    e.mul_add(LN2_HI, e.mul_add(LN2_LO, y))
 }
 
-/// The reduction's polynomial P(f) = sum_k POLY[8 - k] f^k by Estrin's scheme (four
-/// independent pairs, then pairs of pairs: a dependency chain of 4 fused multiply-adds instead
-/// of Horner's 8); `z` = f^2. The AVX2 copy (`avx2::ln8`) does the same fused operations in
+/// The reduction's polynomial P(f) = sum_k POLY[7 - k] f^k by Estrin's scheme (four
+/// independent pairs, then pairs of pairs: a dependency chain of 3 fused multiply-adds instead
+/// of Horner's 7); `z` = f^2. The AVX2 copy (`avx2::ln8`) does the same fused operations in
 /// the same order.
 #[inline(always)]
 fn poly(f: f32, z: f32) -> f32 {
-    let q0 = f.mul_add(POLY[7], POLY[8]);
-    let q1 = f.mul_add(POLY[5], POLY[6]);
-    let q2 = f.mul_add(POLY[3], POLY[4]);
-    let q3 = f.mul_add(POLY[1], POLY[2]);
+    let q0 = f.mul_add(POLY[6], POLY[7]);
+    let q1 = f.mul_add(POLY[4], POLY[5]);
+    let q2 = f.mul_add(POLY[2], POLY[3]);
+    let q3 = f.mul_add(POLY[0], POLY[1]);
     let z2 = z * z;
-    let r0 = z.mul_add(q1, q0);
-    let r1 = z.mul_add(q3, q2);
-    let s = z2.mul_add(r1, r0);
-    (z2 * z2).mul_add(POLY[0], s)
+    z2.mul_add(z.mul_add(q3, q2), z.mul_add(q1, q0))
 }
 
-/// Coefficients of the reduction's polynomial, highest degree first (Cephes `logf`). The
-/// vector paths use these constants in the same order (`y * f + c`; `a - b` and `a + (-b)`
-/// are the same IEEE operation, so the signs live in the constants).
-pub(super) const POLY: [f32; 9] = [
-    7.037_683_6e-2,
-    -1.151_461_1e-1,
-    1.167_699_9e-1,
-    -1.242_014_1e-1,
-    1.424_932_3e-1,
-    -1.666_805_8e-1,
-    2.000_071_5e-1,
-    -2.499_999_4e-1,
-    3.333_333e-1,
+/// Coefficients of the reduction's polynomial, highest degree first: our fit of
+/// (ln(1 + f) - f + f^2 / 2) / f^3 for the relative error of ln(1 + f) over the reduction's
+/// range (`tools/fit_ln_poly.py 7` prints them; 0.10 ulp before rounding). The vector paths use
+/// these constants in the same order.
+pub(super) const POLY: [f32; 8] = [
+    -0.076_344_3,
+    0.127_615_5,
+    -0.131_601_94,
+    0.142_017_62,
+    -0.166_233_57,
+    0.200_012_27,
+    -0.250_008_23,
+    0.333_333_3,
 ];
 /// ln 2 split in a short high part (exact products with small exponents) and a low part.
 pub(super) const LN2_HI: f32 = 0.693_359_4;
