@@ -15,7 +15,7 @@
 //! CPUs run this path.
 
 use super::ln::{LN2_HI, LN2_LO, POLY, SQRT_HALF_BITS, SUB_SCALE};
-use super::xlnx;
+use super::sub_xlnx;
 use std::arch::x86_64::*;
 
 /// Lanes per vector.
@@ -188,7 +188,7 @@ unsafe fn add_block_as<const CHECK: bool>(
         for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
             let p = cl[i];
             seg[i] = if fresh { 0.0 } else { seg[i] } + p;
-            e -= xlnx(p);
+            e = sub_xlnx(e, p);
             t += p;
             lo = lo.min(p);
         }
@@ -301,7 +301,7 @@ unsafe fn add_step<const U: usize, const CHECK: bool>(
                     lo[u] = _mm256_min_ps(lo[u], p);
                 }
                 if ent.is_some() {
-                    e[u] = _mm256_sub_ps(e[u], _mm256_mul_ps(p, ln8(p)));
+                    e[u] = _mm256_fnmadd_ps(p, ln8(p), e[u]);
                 }
             }
         }
@@ -318,8 +318,8 @@ unsafe fn add_step<const U: usize, const CHECK: bool>(
     }
 }
 
-/// H(p_bar) per voxel into `pe`: `max(0 - sum_c xlnx(sum_c * inv_m), 0)` in class order, as
-/// the portable loop of `State::fill_maps`.
+/// H(p_bar) per voxel into `pe`: `h = sub_xlnx(h, sum_c * inv_m)` over the classes in order
+/// from `h = 0`, then `max(h, 0)`, as the portable loop of `State::fill_maps`.
 ///
 /// # Safety
 /// The CPU must support AVX2; every class slice is at least `pe.len()` long.
@@ -336,7 +336,7 @@ pub(super) unsafe fn entropy_of_mean(classes: &[&[f32]], inv_m: f32, pe: &mut [f
             let mut h = zero;
             for cl in classes {
                 let q = _mm256_mul_ps(_mm256_loadu_ps(cl.as_ptr().add(i)), inv);
-                h = _mm256_sub_ps(h, _mm256_mul_ps(q, ln8(q)));
+                h = _mm256_fnmadd_ps(q, ln8(q), h);
             }
             // max_ps(h, 0) is `h > 0 ? h : 0`, as `nonneg`.
             _mm256_storeu_ps(pe.as_mut_ptr().add(i), _mm256_max_ps(h, zero));
@@ -345,7 +345,7 @@ pub(super) unsafe fn entropy_of_mean(classes: &[&[f32]], inv_m: f32, pe: &mut [f
     for i in full..n {
         let mut h = 0.0f32;
         for cl in classes {
-            h -= xlnx(cl[i] * inv_m);
+            h = sub_xlnx(h, cl[i] * inv_m);
         }
         pe[i] = super::nonneg(h);
     }

@@ -1,7 +1,7 @@
 //! Hot loops of the accumulator: per-block validation and accumulation, with run-time AVX2
 //! dispatch.
 
-use super::{xlnx, Prob, BLOCK};
+use super::{sub_xlnx, Prob, BLOCK};
 use crate::simd;
 
 /// Per-thread buffers of [`accumulate`]: f32 copies of f16 class segments, check sums.
@@ -90,7 +90,7 @@ pub(super) fn add_block_kernel(
     for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
         for ((s, e), &p) in seg.iter_mut().zip(ent.iter_mut()).zip(cl.iter()) {
             *s = if fresh { 0.0 } else { *s } + p;
-            *e -= xlnx(p);
+            *e = sub_xlnx(*e, p);
         }
     }
 }

@@ -71,7 +71,7 @@ pub fn ln_slice(x: &[f32], out: &mut [f32]) {
         *o = ln_fast(v);
     }
 }
-pub use ln::{ln_fast, xlnx, LN_MAX_ULPS};
+pub use ln::{ln_fast, sub_xlnx, LN_MAX_ULPS};
 
 /// Voxels per parallel work item.
 pub const BLOCK: usize = 1 << 13;
@@ -258,7 +258,7 @@ impl State<'_> {
                 pe.fill(0.0);
                 for c in 0..self.n_classes {
                     for (h, &s) in pe.iter_mut().zip(class(c)) {
-                        *h -= xlnx(s * inv_m);
+                        *h = sub_xlnx(*h, s * inv_m);
                     }
                 }
                 // p_bar may exceed 1 by an ulp; entropies are >= 0 by definition.
