@@ -4,11 +4,11 @@
 //! same IEEE operations in the same order (the fused multiply-adds of the scalar code's
 //! `mul_add` are `vfmadd` here, the separate multiplies and adds stay separate), so every lane
 //! is bit-identical to the scalar function. The block kernels process eight voxels at a time
-//! (the add sixteen: two independent logarithm chains per class) with the class loop inside
-//! (the running entropy stays in a register instead of being read and written once per class)
-//! and finish the ragged end with the scalar code; each voxel still sees the same
-//! operations in the same order as in the portable kernels, so results do not depend on the
-//! path or on where blocks start.
+//! (the add sixteen: two independent logarithm chains per class, interleaved by [`ln8n`]) with
+//! the class loop inside (the running entropy stays in a register instead of being read and
+//! written once per class) and finish the ragged end with the scalar code; each voxel still
+//! sees the same operations in the same order as in the portable kernels, so results do not
+//! depend on the path or on where blocks start.
 //!
 //! AVX-512 is not used: its intrinsics need Rust 1.89 (the workspace supports 1.85), and the
 //! kernels are bound by memory bandwidth once the logarithm is vectorised at this width; AVX-512
@@ -56,6 +56,76 @@ pub(super) unsafe fn ln8(x: __m256) -> __m256 {
 #[cold]
 #[inline]
 fn rare() {}
+
+/// [`ln8`] of `U` vectors at once, their operations interleaved statement by statement (the
+/// independent chains side by side in the instruction stream, not one after the other) and
+/// one subnormal test for all of them. The same bits as [`ln8`] on each.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
+unsafe fn ln8n<const U: usize>(x: [__m256; U]) -> [__m256; U] {
+    unsafe {
+        let tiny = _mm256_set1_ps(f32::MIN_POSITIVE);
+        let mut any = _mm256_setzero_ps();
+        for v in x {
+            any = _mm256_or_ps(any, _mm256_cmp_ps::<_CMP_LT_OQ>(v, tiny));
+        }
+        if _mm256_testz_ps(any, any) == 0 {
+            rare();
+            return x.map(|v| ln8(v));
+        }
+        let one = _mm256_set1_ps(1.0);
+        let k = x.map(|v| {
+            let bits = _mm256_castps_si256(v);
+            _mm256_srai_epi32::<23>(_mm256_sub_epi32(bits, _mm256_set1_epi32(SQRT_HALF_BITS)))
+        });
+        let mut f = [one; U];
+        for u in 0..U {
+            let bits = _mm256_castps_si256(x[u]);
+            let m = _mm256_castsi256_ps(_mm256_sub_epi32(bits, _mm256_slli_epi32::<23>(k[u])));
+            f[u] = _mm256_sub_ps(m, one);
+        }
+        let z = f.map(|v| _mm256_mul_ps(v, v));
+        let c = |i: usize| _mm256_set1_ps(POLY[i]);
+        let mut out = [one; U];
+        let mut q = [[one; 4]; U];
+        for u in 0..U {
+            q[u][0] = _mm256_fmadd_ps(f[u], c(6), c(7));
+        }
+        for u in 0..U {
+            q[u][1] = _mm256_fmadd_ps(f[u], c(4), c(5));
+        }
+        for u in 0..U {
+            q[u][2] = _mm256_fmadd_ps(f[u], c(2), c(3));
+        }
+        for u in 0..U {
+            q[u][3] = _mm256_fmadd_ps(f[u], c(0), c(1));
+        }
+        let z2 = z.map(|v| _mm256_mul_ps(v, v));
+        let mut pp = [one; U];
+        for u in 0..U {
+            pp[u] = _mm256_fmadd_ps(
+                z2[u],
+                _mm256_fmadd_ps(z[u], q[u][3], q[u][2]),
+                _mm256_fmadd_ps(z[u], q[u][1], q[u][0]),
+            );
+        }
+        for u in 0..U {
+            let y = _mm256_fmadd_ps(
+                z[u],
+                _mm256_fmadd_ps(f[u], pp[u], _mm256_set1_ps(-0.5)),
+                f[u],
+            );
+            let e = _mm256_cvtepi32_ps(k[u]);
+            let y = _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_LO), y);
+            out[u] = _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_HI), y);
+        }
+        out
+    }
+}
 
 /// [`ln8`] of a vector with subnormal or zero lanes (`sub`, their mask): those lanes are
 /// scaled by 2^25 into the normal range and their exponent lowered by 25, as in the scalar
@@ -287,21 +357,25 @@ unsafe fn add_step<const U: usize, const CHECK: bool>(
             }
         }
         for (cl, seg) in classes.iter().zip(segs.iter_mut()) {
+            let mut p = [zero; U];
             for u in 0..U {
                 let j = i + u * W;
-                let p = _mm256_loadu_ps(cl.as_ptr().add(j));
+                p[u] = _mm256_loadu_ps(cl.as_ptr().add(j));
                 let s = if fresh {
                     zero
                 } else {
                     _mm256_loadu_ps(seg.as_ptr().add(j))
                 };
-                _mm256_storeu_ps(seg.as_mut_ptr().add(j), _mm256_add_ps(s, p));
+                _mm256_storeu_ps(seg.as_mut_ptr().add(j), _mm256_add_ps(s, p[u]));
                 if CHECK {
-                    t[u] = _mm256_add_ps(t[u], p);
-                    lo[u] = _mm256_min_ps(lo[u], p);
+                    t[u] = _mm256_add_ps(t[u], p[u]);
+                    lo[u] = _mm256_min_ps(lo[u], p[u]);
                 }
-                if ent.is_some() {
-                    e[u] = _mm256_fnmadd_ps(p, ln8(p), e[u]);
+            }
+            if ent.is_some() {
+                let l = ln8n(p);
+                for u in 0..U {
+                    e[u] = _mm256_fnmadd_ps(p[u], l[u], e[u]);
                 }
             }
         }
