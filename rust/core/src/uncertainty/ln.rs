@@ -21,8 +21,8 @@
 //! Speed: the fused Estrin form halves the AVX2 log's time against separate multiplies and
 //! adds in Horner order (criterion `ln` group, same session). Cephes' degree-8 P gave 0.858 ulp
 //! for one more multiply-add and one more multiply; with the reconstruction folded into three
-//! fused multiply-adds (f + z (f P - 1/2), then e ln 2 in two parts) this form takes 7.4
-//! cycles a vector in cache against 8.7 (the 2-core CI machine, AMD Zen 3, one C harness). Without hardware FMA (x86-64 CPUs
+//! fused multiply-adds (f + z (f P - 1/2), then e ln 2 in two parts) criterion's `ln_slice`
+//! went 8.1 -> 7.5 us per 16k values (one session, the 2-core CI machine, AMD Zen 3). Without hardware FMA (x86-64 CPUs
 //! before AVX2) `mul_add` is a correctly rounded libm call: the same bits, about 10x slower;
 //! only such CPUs run this portable path on x86-64.
 //!
