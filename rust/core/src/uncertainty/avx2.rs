@@ -21,33 +21,15 @@ use std::arch::x86_64::*;
 /// Lanes per vector.
 const W: usize = 8;
 
-/// [`super::ln_fast`] of eight lanes, bit for bit.
-///
-/// Lanes below the smallest normal f32 (subnormals and 0) are rare in probabilities, so they
-/// are looked for once per vector and only a vector holding one takes [`ln8_any`], the form
-/// with the subnormal scaling; the others skip its multiply, blend and exponent fix-up (a
-/// quarter of the logarithm's time on the 2-core CI machine). On normal lanes the two forms
-/// are the same operations (the scaling is the identity there), so the bits do not depend on
-/// which form a vector took.
+/// [`super::ln_fast`] of eight lanes, bit for bit ([`ln8n`] of one vector).
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-#[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
 pub(super) unsafe fn ln8(x: __m256) -> __m256 {
-    unsafe {
-        let sub = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(f32::MIN_POSITIVE));
-        if _mm256_movemask_ps(sub) != 0 {
-            rare();
-            return ln8_any(x, sub);
-        }
-        let bits = _mm256_castps_si256(x);
-        // As the scalar reduction: k = floor((bits - bits(sqrt(1/2))) / 2^23), m = x / 2^k.
-        let k = _mm256_srai_epi32::<23>(_mm256_sub_epi32(bits, _mm256_set1_epi32(SQRT_HALF_BITS)));
-        let m = _mm256_castsi256_ps(_mm256_sub_epi32(bits, _mm256_slli_epi32::<23>(k)));
-        ln8_reduced(m, k)
-    }
+    // SAFETY: the caller's guarantee.
+    unsafe { ln8n([x])[0] }
 }
 
 /// Marks the branch that calls it as rarely taken (an empty cold function: the branch hint
@@ -57,9 +39,16 @@ pub(super) unsafe fn ln8(x: __m256) -> __m256 {
 #[inline]
 fn rare() {}
 
-/// [`ln8`] of `U` vectors at once, their operations interleaved statement by statement (the
-/// independent chains side by side in the instruction stream, not one after the other) and
-/// one subnormal test for all of them. The same bits as [`ln8`] on each.
+/// [`super::ln_fast`] of the lanes of `U` vectors, bit for bit, their operations interleaved
+/// statement by statement (the independent chains side by side in the instruction stream, not
+/// one after the other).
+///
+/// Lanes below the smallest normal f32 (subnormals and 0) are rare in probabilities, so they
+/// are looked for once for all `U` vectors, and only then does each vector take [`ln8_any`],
+/// the form with the subnormal scaling; otherwise the multiply, blend and exponent fix-up of
+/// that form are skipped (a third of the logarithm's time: criterion `ln_slice`). On normal
+/// lanes the two forms are the same operations (the scaling is the identity there), so the
+/// bits do not depend on which form a vector took.
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -69,61 +58,29 @@ fn rare() {}
 unsafe fn ln8n<const U: usize>(x: [__m256; U]) -> [__m256; U] {
     unsafe {
         let tiny = _mm256_set1_ps(f32::MIN_POSITIVE);
-        let mut any = _mm256_setzero_ps();
-        for v in x {
-            any = _mm256_or_ps(any, _mm256_cmp_ps::<_CMP_LT_OQ>(v, tiny));
-        }
+        let below = x.map(|v| _mm256_cmp_ps::<_CMP_LT_OQ>(v, tiny));
+        let any = below
+            .iter()
+            .fold(_mm256_setzero_ps(), |a, &b| _mm256_or_ps(a, b));
         if _mm256_testz_ps(any, any) == 0 {
             rare();
-            return x.map(|v| ln8(v));
+            let mut out = x;
+            for u in 0..U {
+                out[u] = ln8_any(x[u], below[u]);
+            }
+            return out;
         }
-        let one = _mm256_set1_ps(1.0);
+        // As the scalar reduction: k = floor((bits - bits(sqrt(1/2))) / 2^23), m = x / 2^k.
         let k = x.map(|v| {
             let bits = _mm256_castps_si256(v);
             _mm256_srai_epi32::<23>(_mm256_sub_epi32(bits, _mm256_set1_epi32(SQRT_HALF_BITS)))
         });
-        let mut f = [one; U];
+        let mut m = x;
         for u in 0..U {
             let bits = _mm256_castps_si256(x[u]);
-            let m = _mm256_castsi256_ps(_mm256_sub_epi32(bits, _mm256_slli_epi32::<23>(k[u])));
-            f[u] = _mm256_sub_ps(m, one);
+            m[u] = _mm256_castsi256_ps(_mm256_sub_epi32(bits, _mm256_slli_epi32::<23>(k[u])));
         }
-        let z = f.map(|v| _mm256_mul_ps(v, v));
-        let c = |i: usize| _mm256_set1_ps(POLY[i]);
-        let mut out = [one; U];
-        let mut q = [[one; 4]; U];
-        for u in 0..U {
-            q[u][0] = _mm256_fmadd_ps(f[u], c(6), c(7));
-        }
-        for u in 0..U {
-            q[u][1] = _mm256_fmadd_ps(f[u], c(4), c(5));
-        }
-        for u in 0..U {
-            q[u][2] = _mm256_fmadd_ps(f[u], c(2), c(3));
-        }
-        for u in 0..U {
-            q[u][3] = _mm256_fmadd_ps(f[u], c(0), c(1));
-        }
-        let z2 = z.map(|v| _mm256_mul_ps(v, v));
-        let mut pp = [one; U];
-        for u in 0..U {
-            pp[u] = _mm256_fmadd_ps(
-                z2[u],
-                _mm256_fmadd_ps(z[u], q[u][3], q[u][2]),
-                _mm256_fmadd_ps(z[u], q[u][1], q[u][0]),
-            );
-        }
-        for u in 0..U {
-            let y = _mm256_fmadd_ps(
-                z[u],
-                _mm256_fmadd_ps(f[u], pp[u], _mm256_set1_ps(-0.5)),
-                f[u],
-            );
-            let e = _mm256_cvtepi32_ps(k[u]);
-            let y = _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_LO), y);
-            out[u] = _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_HI), y);
-        }
-        out
+        ln8_reduced(m, k)
     }
 }
 
@@ -146,33 +103,46 @@ unsafe fn ln8_any(x: __m256, sub: __m256) -> __m256 {
             k,
             _mm256_and_si256(_mm256_castps_si256(sub), _mm256_set1_epi32(25)),
         );
-        ln8_reduced(m, k)
+        ln8_reduced([m], [k])[0]
     }
 }
 
-/// The logarithm from the reduction `x = 2^k m`, m in [sqrt(1/2), sqrt(2)): the scalar code's
-/// polynomial and reconstruction, operation for operation.
+/// The logarithms from the reductions `x = 2^k m`, m in [sqrt(1/2), sqrt(2)), of `U` vectors:
+/// the scalar code's polynomial and reconstruction, operation for operation, each step done
+/// for every vector before the next.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 #[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
-unsafe fn ln8_reduced(m: __m256, k: __m256i) -> __m256 {
+unsafe fn ln8_reduced<const U: usize>(m: [__m256; U], k: [__m256i; U]) -> [__m256; U] {
     unsafe {
-        let e = _mm256_cvtepi32_ps(k);
-        let f = _mm256_sub_ps(m, _mm256_set1_ps(1.0));
-        let z = _mm256_mul_ps(f, f);
+        let c = |i: usize| _mm256_set1_ps(POLY[i]);
+        let f = m.map(|v| _mm256_sub_ps(v, _mm256_set1_ps(1.0)));
+        let z = f.map(|v| _mm256_mul_ps(v, v));
         // `super::ln::poly` (Estrin's scheme), operation for operation.
-        let q0 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[6]), _mm256_set1_ps(POLY[7]));
-        let q1 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[4]), _mm256_set1_ps(POLY[5]));
-        let q2 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[2]), _mm256_set1_ps(POLY[3]));
-        let q3 = _mm256_fmadd_ps(f, _mm256_set1_ps(POLY[0]), _mm256_set1_ps(POLY[1]));
-        let z2 = _mm256_mul_ps(z, z);
-        let p = _mm256_fmadd_ps(z2, _mm256_fmadd_ps(z, q3, q2), _mm256_fmadd_ps(z, q1, q0));
-        let y = _mm256_fmadd_ps(z, _mm256_fmadd_ps(f, p, _mm256_set1_ps(-0.5)), f);
-        let y = _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_LO), y);
-        _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_HI), y)
+        let mut q = [[z[0]; 4]; U];
+        for (j, (hi, lo)) in [(6, 7), (4, 5), (2, 3), (0, 1)].into_iter().enumerate() {
+            for u in 0..U {
+                q[u][j] = _mm256_fmadd_ps(f[u], c(hi), c(lo));
+            }
+        }
+        let z2 = z.map(|v| _mm256_mul_ps(v, v));
+        let mut out = m;
+        for u in 0..U {
+            let p = _mm256_fmadd_ps(
+                z2[u],
+                _mm256_fmadd_ps(z[u], q[u][3], q[u][2]),
+                _mm256_fmadd_ps(z[u], q[u][1], q[u][0]),
+            );
+            // ln(1 + f) = f + z (f P - 1/2), then + e ln 2 in two parts, as the scalar code.
+            let y = _mm256_fmadd_ps(z[u], _mm256_fmadd_ps(f[u], p, _mm256_set1_ps(-0.5)), f[u]);
+            let e = _mm256_cvtepi32_ps(k[u]);
+            let y = _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_LO), y);
+            out[u] = _mm256_fmadd_ps(e, _mm256_set1_ps(LN2_HI), y);
+        }
+        out
     }
 }
 
@@ -392,6 +362,40 @@ unsafe fn add_step<const U: usize, const CHECK: bool>(
     }
 }
 
+/// [`entropy_of_mean`] of the `U` vectors of voxels from `i`.
+///
+/// # Safety
+/// The CPU must support AVX2; `i + 8 U` <= `pe.len()` <= every class slice's length.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(unused_unsafe)] // the intrinsics are safe inside `avx2` functions from Rust 1.87 on
+unsafe fn entropy_of_mean_step<const U: usize>(
+    classes: &[&[f32]],
+    inv_m: f32,
+    pe: &mut [f32],
+    i: usize,
+) {
+    unsafe {
+        let zero = _mm256_setzero_ps();
+        let inv = _mm256_set1_ps(inv_m);
+        let mut h = [zero; U];
+        for cl in classes {
+            let mut q = [zero; U];
+            for (u, qu) in q.iter_mut().enumerate() {
+                *qu = _mm256_mul_ps(_mm256_loadu_ps(cl.as_ptr().add(i + u * W)), inv);
+            }
+            let l = ln8n(q);
+            for u in 0..U {
+                h[u] = _mm256_fnmadd_ps(q[u], l[u], h[u]);
+            }
+        }
+        for (u, hu) in h.iter().enumerate() {
+            // max_ps(h, 0) is `h > 0 ? h : 0`, as `nonneg`.
+            _mm256_storeu_ps(pe.as_mut_ptr().add(i + u * W), _mm256_max_ps(*hu, zero));
+        }
+    }
+}
+
 /// H(p_bar) per voxel into `pe`: `h = sub_xlnx(h, sum_c * inv_m)` over the classes in order
 /// from `h = 0`, then `max(h, 0)`, as the portable loop of `State::fill_maps`.
 ///
@@ -401,20 +405,15 @@ unsafe fn add_step<const U: usize, const CHECK: bool>(
 pub(super) unsafe fn entropy_of_mean(classes: &[&[f32]], inv_m: f32, pe: &mut [f32]) {
     let n = pe.len();
     debug_assert!(classes.iter().all(|c| c.len() >= n));
-    let full = n - n % W;
-    for i in (0..full).step_by(W) {
-        // SAFETY: i + 8 <= n <= every slice's length.
-        unsafe {
-            let zero = _mm256_setzero_ps();
-            let inv = _mm256_set1_ps(inv_m);
-            let mut h = zero;
-            for cl in classes {
-                let q = _mm256_mul_ps(_mm256_loadu_ps(cl.as_ptr().add(i)), inv);
-                h = _mm256_fnmadd_ps(q, ln8(q), h);
-            }
-            // max_ps(h, 0) is `h > 0 ? h : 0`, as `nonneg`.
-            _mm256_storeu_ps(pe.as_mut_ptr().add(i), _mm256_max_ps(h, zero));
-        }
+    // Two vectors a step (two interleaved logarithm chains, as the add), then at most one.
+    let (pairs, full) = (n - n % (2 * W), n - n % W);
+    for i in (0..pairs).step_by(2 * W) {
+        // SAFETY: i + 16 <= n <= every slice's length.
+        unsafe { entropy_of_mean_step::<2>(classes, inv_m, pe, i) };
+    }
+    if full > pairs {
+        // SAFETY: pairs + 8 = full <= n.
+        unsafe { entropy_of_mean_step::<1>(classes, inv_m, pe, pairs) };
     }
     for i in full..n {
         let mut h = 0.0f32;
