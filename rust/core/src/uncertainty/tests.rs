@@ -195,6 +195,52 @@ fn register_blocked_check_counts_like_the_portable_check() {
 }
 
 #[test]
+fn fused_check_flags_each_single_invalid_voxel() {
+    // The fused add only flags invalid voxels while it adds (a sticky lane mask) and counts a
+    // flagged block afterwards: one invalid value of each kind, alone in the block, at lanes
+    // of the paired step, the single step and the scalar tail, must be found under every
+    // tolerance, with the count the portable check gives.
+    let (c, v) = (3usize, 16 * 5 + 8 + 5);
+    let ok = members(1, c, v, 9).remove(0);
+    let kinds = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -1e-30,
+        2.0,
+        0.4,
+        -0.0,
+    ];
+    for tol in [f32::INFINITY, 1e-3, 1e-6, f32::NAN] {
+        for &b in &kinds {
+            for (class, voxel) in [
+                (0, 0),
+                (1, 7),
+                (2, 21),
+                (0, 47),
+                (1, 83),
+                (2, 90),
+                (0, v - 1),
+            ] {
+                let mut p = ok.clone();
+                p[class * v + voxel] = b;
+                let classes: Vec<&[f32]> = p.chunks(v).collect();
+                let (mut total, mut lo) = (vec![0.0f32; v], vec![0.0f32; v]);
+                let want = check_block_kernel(&classes, &mut total, &mut lo, tol);
+                for keep_ent in [true, false] {
+                    let (mut sp, mut se) = (vec![0.0f32; c * v], vec![0.0f32; v]);
+                    let mut segs: Vec<&mut [f32]> = sp.chunks_mut(v).collect();
+                    let ent = keep_ent.then_some(&mut se[..]);
+                    let (t2, l2) = (&mut total, &mut lo);
+                    let got = add_block_checked(&classes, &mut segs, ent, true, tol, (t2, l2));
+                    assert_eq!(got, want, "{b} at class {class} voxel {voxel}, tol {tol}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn ln_slice_is_ln_fast_bit_for_bit() {
     // Random bit patterns over every positive finite f32 (not only (0, 1]), plus the specials;
     // on an AVX2 CPU this compares the explicit vector logarithm with the scalar one.
