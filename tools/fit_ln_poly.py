@@ -12,8 +12,10 @@ highest degree first, as the shortest f32 literals::
 
 Degree 7 is what the kernels use: 0.10 ulp of approximation error, and 0.892 ulp in all
 once evaluated in f32 with fused multiply-adds (the exhaustive sweep over (0, 1]: ``cargo test
--p medtrust-core --release -- --ignored ln_exhaustive``). Degree 6 reaches 1.2 ulp, degree 8
-(Cephes ``logf``'s) the same 0.86-0.9 ulp as degree 7 for one more multiply-add.
+-p medtrust-core --release -- --ignored ln_exhaustive``). Degree 6 prints 0.53 ulp before
+rounding, too little margin under the 1-ulp bound (a one-off exhaustive check outside the
+repository gave 1.16-1.19 ulp); degree 8 prints 0.01 and gains nothing once rounded (Cephes'
+degree-8 polynomial: 0.858 ulp) for one more multiply-add.
 """
 
 from __future__ import annotations

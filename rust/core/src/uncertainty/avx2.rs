@@ -190,6 +190,22 @@ pub(super) unsafe fn add_block(
     }
 }
 
+/// The vector steps of the block kernels over `n` voxels: `step(i, true)` for two vectors (16
+/// voxels) from `i` while they fit, two independent logarithm chains per class that keep the
+/// FMA pipes busy, then at most one `step(i, false)` of one vector. Returns where the scalar
+/// tail starts (`n` rounded down to a multiple of 8).
+#[inline(always)]
+fn vector_steps(n: usize, mut step: impl FnMut(usize, bool)) -> usize {
+    let (pairs, full) = (n - n % (2 * W), n - n % W);
+    for i in (0..pairs).step_by(2 * W) {
+        step(i, true);
+    }
+    if full > pairs {
+        step(pairs, false);
+    }
+    full
+}
+
 /// [`add_block`], counting the invalid voxels only when `CHECK` (the check costs a few
 /// operations a probability, spent only where a caller asks).
 ///
@@ -207,18 +223,18 @@ unsafe fn add_block_as<const CHECK: bool>(
     let n = classes.first().map_or(0, |c| c.len());
     debug_assert!(classes.iter().all(|c| c.len() == n) && segs.iter().all(|s| s.len() == n));
     let mut bad = 0;
-    // Two vectors (16 voxels) per step: two independent logarithm chains per class keep the
-    // FMA pipes busy; then at most one single-vector step.
-    let (pairs, full) = (n - n % (2 * W), n - n % W);
-    for i in (0..pairs).step_by(2 * W) {
-        // SAFETY: i + 16 <= n for every slice (same lengths, checked by the caller).
-        bad += unsafe { add_step::<2, CHECK>(classes, segs, ent.as_deref_mut(), fresh, tol, i) };
-    }
-    if full > pairs {
-        // SAFETY: pairs + 8 = full <= n.
-        bad +=
-            unsafe { add_step::<1, CHECK>(classes, segs, ent.as_deref_mut(), fresh, tol, pairs) };
-    }
+    let full = vector_steps(n, |i, pair| {
+        let ent = ent.as_deref_mut();
+        // SAFETY: `vector_steps` keeps i + 8 U <= n for every slice (same lengths, checked by
+        // the caller).
+        bad += unsafe {
+            if pair {
+                add_step::<2, CHECK>(classes, segs, ent, fresh, tol, i)
+            } else {
+                add_step::<1, CHECK>(classes, segs, ent, fresh, tol, i)
+            }
+        };
+    });
     for i in full..n {
         let mut e = match (&ent, fresh) {
             (Some(en), false) => en[i],
@@ -405,16 +421,16 @@ unsafe fn entropy_of_mean_step<const U: usize>(
 pub(super) unsafe fn entropy_of_mean(classes: &[&[f32]], inv_m: f32, pe: &mut [f32]) {
     let n = pe.len();
     debug_assert!(classes.iter().all(|c| c.len() >= n));
-    // Two vectors a step (two interleaved logarithm chains, as the add), then at most one.
-    let (pairs, full) = (n - n % (2 * W), n - n % W);
-    for i in (0..pairs).step_by(2 * W) {
-        // SAFETY: i + 16 <= n <= every slice's length.
-        unsafe { entropy_of_mean_step::<2>(classes, inv_m, pe, i) };
-    }
-    if full > pairs {
-        // SAFETY: pairs + 8 = full <= n.
-        unsafe { entropy_of_mean_step::<1>(classes, inv_m, pe, pairs) };
-    }
+    let full = vector_steps(n, |i, pair| {
+        // SAFETY: `vector_steps` keeps i + 8 U <= n <= every slice's length.
+        unsafe {
+            if pair {
+                entropy_of_mean_step::<2>(classes, inv_m, pe, i)
+            } else {
+                entropy_of_mean_step::<1>(classes, inv_m, pe, i)
+            }
+        }
+    });
     for i in full..n {
         let mut h = 0.0f32;
         for cl in classes {
